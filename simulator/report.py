@@ -1,0 +1,186 @@
+"""Terminal report of a run: how much of each event type each tracking plan loses, and why.
+
+:func:`format_summary` reads the summary dict that :func:`simulator.results.summarise` returns
+(the same dict ``trackloss run --json`` writes) and lays it out as plain, aligned columns, one
+block per plan. It reads these keys and nothing else:
+
+- ``scenario``: ``name``, ``seed``, ``replications``;
+- ``run`` (optional): ``users``, ``sessions``, ``events`` (what was simulated) and ``interval``
+  (a short description of how the 95% intervals were computed); missing entries are left out;
+- ``results``: a list of rows with ``plan``, ``event``, ``path``, ``truth``, ``received``,
+  ``loss`` and ``loss_ci`` (fractions of truth), ``causes`` (cause -> fraction of truth),
+  ``duplicates`` and ``value`` (``None``, or ``truth``, ``received``, ``loss``, ``loss_ci``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+TOP_CAUSES = 2
+"""How many loss causes each row names."""
+
+_COLUMNS = ("event", "path", "truth", "received", "loss %", "95% CI", "top causes", "dups")
+_RIGHT = {"truth", "received", "loss %", "dups"}
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """Format a run summary as a compact terminal table.
+
+    Parameters
+    ----------
+    summary : mapping
+        The dict returned by :func:`simulator.results.summarise` (see the module docstring
+        for the keys read).
+
+    Returns
+    -------
+    str
+        A header saying what was simulated, then per plan one row per event type: true count,
+        received count, loss in percent with its 95% interval, the top causes of loss (as
+        shares of the true count) and duplicates. Events that carry a value (revenue) get a
+        second row for it. No trailing newline.
+    """
+    rows_by_plan: dict[str, list[Mapping[str, Any]]] = {}
+    for row in summary.get("results", []):
+        rows_by_plan.setdefault(str(row.get("plan", "?")), []).append(row)
+    tables: dict[str, list[Sequence[str]]] = {}
+    for plan, rows in rows_by_plan.items():
+        table: list[Sequence[str]] = [_COLUMNS]
+        for row in rows:
+            table.append(_event_row(row))
+            if row.get("value"):
+                table.append(_value_row(row["value"]))
+        tables[plan] = table
+    # One set of column widths for every plan, so plans line up and compare at a glance.
+    widths = [
+        max([len(_COLUMNS[i])] + [len(row[i]) for t in tables.values() for row in t])
+        for i in range(len(_COLUMNS))
+    ]
+    lines = [_header(summary)]
+    if not tables:
+        lines += ["", "No results."]
+    for plan, table in tables.items():
+        lines += ["", f"Plan {plan}"]
+        lines += ["  " + line for line in _align(table, widths)]
+    return "\n".join(lines)
+
+
+def _header(summary: Mapping[str, Any]) -> str:
+    """Say what was simulated: scenario, volume, replications, seed and interval method."""
+    scenario = summary.get("scenario", {}) or {}
+    run = summary.get("run", {}) or {}
+    volume = [
+        f"{format_count(run[key])} {key}" for key in ("users", "sessions", "events") if key in run
+    ]
+    replications = scenario.get("replications")
+    parts = [f"Scenario {scenario.get('name', '?')!r}"]
+    if volume:
+        parts.append(", ".join(volume))
+    if replications is not None:
+        parts.append(f"{replications} replication{'' if replications == 1 else 's'}")
+    parts.append(f"seed {scenario.get('seed', '?')}")
+    header = ": ".join(parts[:2]) + "".join(f"; {p}" for p in parts[2:])
+    if run.get("interval"):
+        header += f"\n95% CI: {run['interval']}"
+    return header
+
+
+def _event_row(row: Mapping[str, Any]) -> list[str]:
+    return [
+        str(row.get("event", "?")),
+        str(row.get("path", "?")),
+        format_count(row.get("truth")),
+        format_count(row.get("received")),
+        format_percent(row.get("loss")),
+        format_interval(row.get("loss_ci")),
+        format_causes(row.get("causes") or {}),
+        format_count(row.get("duplicates")),
+    ]
+
+
+def _value_row(value: Mapping[str, Any]) -> list[str]:
+    return [
+        "  value",
+        "",
+        format_count(value.get("truth")),
+        format_count(value.get("received")),
+        format_percent(value.get("loss")),
+        format_interval(value.get("loss_ci")),
+        "",
+        "",
+    ]
+
+
+def _align(table: Sequence[Sequence[str]], widths: Sequence[int]) -> list[str]:
+    """Pad cells into columns: numbers right-aligned, text left-aligned."""
+    out = []
+    for row in table:
+        cells = [
+            cell.rjust(width) if name in _RIGHT else cell.ljust(width)
+            for cell, width, name in zip(row, widths, _COLUMNS, strict=True)
+        ]
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def format_count(x: Any) -> str:
+    """Format a count (or a mean count) with thousands separators; ``-`` when unknown."""
+    if not _is_number(x) or not math.isfinite(x):
+        return "-" if x is None else str(x)
+    if float(x).is_integer():
+        return f"{int(x):,}"
+    return f"{x:,.1f}"
+
+
+def format_percent(fraction: Any) -> str:
+    """Format a fraction as a percentage with one decimal (``0.181`` -> ``18.1``)."""
+    if not _is_number(fraction) or not math.isfinite(fraction):
+        return "-"
+    return f"{100 * fraction:.1f}"
+
+
+def format_interval(ci: Any) -> str:
+    """Format a ``[low, high]`` pair of fractions as ``[17.9, 18.5]`` (percent)."""
+    if not isinstance(ci, Sequence) or len(ci) != 2 or not all(_is_number(v) for v in ci):
+        return "-"
+    return f"[{format_percent(ci[0])}, {format_percent(ci[1])}]"
+
+
+def format_causes(causes: Mapping[str, Any], top: int = TOP_CAUSES) -> str:
+    """Name the ``top`` largest loss causes with their share of the true count.
+
+    Parameters
+    ----------
+    causes : mapping of str to float
+        Cause -> fraction of the true count lost to it.
+    top : int, optional
+        How many causes to name.
+
+    Returns
+    -------
+    str
+        For example ``"blocked 18.1%, unload 2.3%"``; ``"-"`` when nothing was lost.
+    """
+    ranked = sorted(
+        ((share, name) for name, share in causes.items() if _is_number(share) and share > 0),
+        key=lambda item: (-item[0], item[1]),
+    )
+    if not ranked:
+        return "-"
+    return ", ".join(f"{name} {format_percent(share)}%" for share, name in ranked[:top])
+
+
+__all__ = [
+    "TOP_CAUSES",
+    "format_causes",
+    "format_count",
+    "format_interval",
+    "format_percent",
+    "format_summary",
+]
