@@ -1,0 +1,251 @@
+"""The ``trackloss`` command line: validate scenarios, print their schema, run them.
+
+Each subcommand is one ``_add_<name>`` function that declares its arguments and one
+``_cmd_<name>`` function that does the work and returns the exit status. Bad input (an invalid
+scenario, a malformed ``--set``, an unwritable ``--json`` path) is reported in one line per
+problem and exits with status 2; a traceback always means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from simulator import __version__
+from simulator.loading import ScenarioError, load_scenario
+
+EXIT_OK = 0
+EXIT_INVALID = 2
+"""Exit status for bad input: an invalid scenario, override or output path."""
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT), as shells expect."""
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``trackloss`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` when omitted.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for bad input, 130 when interrupted.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("trackloss: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with one subparser per subcommand.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; each subcommand sets ``handler`` to the function that runs it.
+    """
+    parser = argparse.ArgumentParser(
+        prog="trackloss",
+        description="Simulate how much analytics data never arrives, and how biased the rest "
+        "is, for client, server, hybrid and dual tracking.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for add in (_add_run, _add_validate, _add_schema):
+        add(commands)
+    return parser
+
+
+# --------------------------------------------------------------------------- argument types
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+
+
+def _print_problems(error: ScenarioError, stream: Any) -> None:
+    for problem in error.problems:
+        print(f"{error.source}: {problem}", file=stream)
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def _add_validate(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "validate",
+        help="check scenario files",
+        description="Check scenario files; print FILE: ok, or every problem with its path.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="scenario TOML files")
+    p.set_defaults(handler=_cmd_validate)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    for name in args.files:
+        try:
+            load_scenario(name)
+        except ScenarioError as error:
+            _print_problems(error, sys.stdout)
+            status = EXIT_INVALID
+        else:
+            print(f"{name}: ok")
+    return status
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def _add_schema(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "schema",
+        help="print the scenario JSON Schema",
+        description="Print the JSON Schema of scenario files (for editors and other tools).",
+    )
+    p.set_defaults(handler=_cmd_schema)
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from simulator.scenario import Scenario
+
+    print(json.dumps(Scenario.model_json_schema(), indent=2))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _add_run(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "run",
+        help="simulate a scenario and report what each tracking plan loses",
+        description="Simulate a scenario and print, per plan and event type, the true count, "
+        "what arrived, the loss with its 95% CI, the top causes and duplicates.",
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario TOML file")
+    p.add_argument(
+        "--replications",
+        type=_positive_int,
+        metavar="N",
+        help="independent replications (default: the scenario's simulation.replications)",
+    )
+    p.add_argument("--seed", type=_seed, metavar="S", help="root seed (default: simulation.seed)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario field, e.g. --set population.users=5000 (repeatable)",
+    )
+    p.add_argument("--json", type=Path, metavar="PATH", help="also write every number as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    try:
+        scenario = load_scenario(args.scenario, args.overrides)
+    except ScenarioError as error:
+        _print_problems(error, sys.stderr)
+        return EXIT_INVALID
+    if args.json is not None and (problem := _unwritable(args.json)):
+        # Checked before simulating, so a typo in the path does not cost a whole run.
+        print(f"{args.json}: cannot write JSON: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    # Imported here so that validate and schema work without loading the engine.
+    from simulator import engine, report, results
+
+    result = engine.run(
+        scenario,
+        replications=args.replications,
+        seed=args.seed,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    summary = results.summarise(result)
+    print(report.format_summary(summary))
+    if args.json is not None:
+        write_json_atomic(args.json, summary)
+    return EXIT_OK
+
+
+def _unwritable(path: Path) -> str | None:
+    """Say why a JSON result could not be written to ``path``, or return ``None``."""
+    if path.is_dir():
+        return "it is a folder"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"folder {str(folder)!r} does not exist"
+    if not os.access(folder, os.W_OK):
+        return f"folder {str(folder)!r} is not writable"
+    return None
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write ``data`` as JSON so that ``path`` is never left half-written.
+
+    The JSON goes to a temporary file in the same folder, which then replaces ``path`` in one
+    step (:func:`os.replace`); an interrupted run leaves the old file, or none, never a stub.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Destination file.
+    data : object
+        Anything :func:`json.dumps` accepts; written with ``indent=2, sort_keys=True`` so
+        the same run gives the same bytes.
+    """
+    path = Path(path)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        # mkstemp creates the file private (0600); give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
