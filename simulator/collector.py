@@ -1,0 +1,208 @@
+"""The collector: counts what arrives, dedupes by message id, records why the rest never did.
+
+Every true event becomes a :class:`Message` with one id shared by all its copies (client
+resends, the server copy of a ``dual`` plan). When no further copy can arrive the collector
+settles the message into the tally: delivered once (plus duplicates it could not dedupe), or
+lost with one cause, or still ``pending`` at the end of the run.
+"""
+
+from __future__ import annotations
+
+from simulator.tally import MEASURES, TallyBuffer
+
+_M = {name: i for i, name in enumerate(MEASURES)}
+TRUTH, DELIVERED, CONTEXT, DUPLICATES, BOTS = (
+    _M["truth"],
+    _M["delivered"],
+    _M["delivered_context"],
+    _M["duplicates"],
+    _M["bots"],
+)
+PENDING, ANONYMOUS = _M["pending"], _M["anonymous"]
+VALUE_TRUTH, VALUE_DELIVERED, VALUE_DUPLICATES = (
+    _M["value_truth"],
+    _M["value_delivered"],
+    _M["value_duplicates"],
+)
+VALUE_SQ_TRUTH, VALUE_SQ_DELIVERED = _M["value_sq_truth"], _M["value_sq_delivered"]
+LOST = {name[5:]: i for name, i in _M.items() if name.startswith("lost_")}
+LOST["pending"] = PENDING
+
+
+class Message:
+    """A true event travelling through the tracking paths.
+
+    Attributes
+    ----------
+    event, cell : int
+        Event type and visitor cell indices.
+    value : float
+        Revenue (0 when the event carries none).
+    time : float
+        When the event happened (simulation seconds).
+    attempts : int
+        Client send attempts so far.
+    arrivals : list of float
+        Times at which client copies reached the collector.
+    cause : str or None
+        Why the client copy failed, when it did.
+    client_plans : tuple of int
+        Plans that send this event on the client path only.
+    dual : dict
+        For plans that send it both ways: plan -> server outcome ``(arrival or None, cause)``,
+        or ``None`` while the server copy is still travelling.
+    client_done : bool
+        Whether the client copy is settled.
+    """
+
+    __slots__ = (
+        "event",
+        "cell",
+        "value",
+        "time",
+        "attempts",
+        "arrivals",
+        "cause",
+        "client_plans",
+        "dual",
+        "client_done",
+    )
+
+    def __init__(
+        self,
+        event: int,
+        cell: int,
+        value: float,
+        time: float,
+        client_plans: tuple,
+        dual: dict | None,
+    ) -> None:
+        self.event = event
+        self.cell = cell
+        self.value = value
+        self.time = time
+        self.attempts = 0
+        self.arrivals: list[float] = []
+        self.cause: str | None = None
+        self.client_plans = client_plans
+        self.dual = dual
+        self.client_done = False
+
+
+class Collector:
+    """Settles messages into a :class:`~simulator.tally.TallyBuffer`.
+
+    Parameters
+    ----------
+    buffer : TallyBuffer
+        Where counts go.
+    dedupe : bool
+        Whether copies with an id already seen are discarded.
+    window : float
+        Seconds after the first copy during which later copies are recognised as duplicates.
+    """
+
+    def __init__(self, buffer: TallyBuffer, dedupe: bool, window: float) -> None:
+        self.buffer = buffer
+        self.data = buffer.data
+        self.dedupe = dedupe
+        self.window = window
+
+    def truth(self, plans: range, event: int, cell: int, value: float) -> None:
+        """Count a true event once for every plan."""
+        data, base = self.data, self.buffer.base
+        sq = value * value
+        for p in plans:
+            b = base(p, event, cell)
+            data[b + TRUTH] += 1.0
+            if value:
+                data[b + VALUE_TRUTH] += value
+                data[b + VALUE_SQ_TRUTH] += sq
+
+    def settle(
+        self,
+        plan: int,
+        event: int,
+        cell: int,
+        value: float,
+        arrivals: list[float],
+        cause: str | None,
+        context: bool,
+    ) -> None:
+        """Record the final outcome of one true event under one plan.
+
+        Parameters
+        ----------
+        plan, event, cell : int
+            Tally indices.
+        value : float
+            The event's value.
+        arrivals : list of float
+            Times at which copies reached the collector (empty if none did).
+        cause : str or None
+            Loss cause when ``arrivals`` is empty (``"pending"`` if still travelling).
+        context : bool
+            Whether the delivered copy carried browser context (UTM, user agent, referrer).
+        """
+        data = self.data
+        b = self.buffer.base(plan, event, cell)
+        if not arrivals:
+            data[b + LOST[cause]] += 1.0
+            return
+        data[b + DELIVERED] += 1.0
+        if context:
+            data[b + CONTEXT] += 1.0
+        if value:
+            data[b + VALUE_DELIVERED] += value
+            data[b + VALUE_SQ_DELIVERED] += value * value
+        if len(arrivals) > 1:
+            dups = self.duplicates(arrivals)
+            if dups:
+                data[b + DUPLICATES] += dups
+                data[b + VALUE_DUPLICATES] += dups * value
+
+    def duplicates(self, arrivals: list[float]) -> int:
+        """How many copies beyond the first the collector keeps."""
+        if not self.dedupe:
+            return len(arrivals) - 1
+        first = min(arrivals)
+        return sum(1 for t in arrivals if t - first > self.window)
+
+    def count(self, plan: int, event: int, cell: int, measure: int) -> None:
+        """Add one to a single measure (bots, anonymous counts, withheld events)."""
+        self.data[self.buffer.base(plan, event, cell) + measure] += 1.0
+
+    def client_settled(self, msg: Message, arrivals: list[float], cause: str | None) -> None:
+        """The client copy of ``msg`` can produce no further arrivals."""
+        msg.client_done = True
+        msg.arrivals = arrivals
+        msg.cause = cause
+        for p in msg.client_plans:
+            self.settle(p, msg.event, msg.cell, msg.value, arrivals, cause, True)
+        if msg.dual:
+            for p, server in msg.dual.items():
+                if server is not None:
+                    self._settle_dual(p, msg, server)
+
+    def server_settled(
+        self, plan: int, msg: Message, arrival: float | None, cause: str | None
+    ) -> None:
+        """The server copy of a ``dual`` message has arrived or is lost."""
+        outcome = (arrival, cause)
+        msg.dual[plan] = outcome
+        if msg.client_done:
+            self._settle_dual(plan, msg, outcome)
+
+    def _settle_dual(self, plan: int, msg: Message, server: tuple) -> None:
+        arrival, server_cause = server
+        arrivals = list(msg.arrivals)
+        if arrival is not None:
+            arrivals.append(arrival)
+        if arrivals:
+            cause = None
+        elif "pending" in (server_cause, msg.cause):
+            cause = "pending"
+        else:
+            cause = server_cause
+        context = bool(msg.arrivals)
+        self.settle(plan, msg.event, msg.cell, msg.value, arrivals, cause, context)

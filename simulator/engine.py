@@ -1,0 +1,374 @@
+"""One replication = one simpy Environment; a run = replications on spawned seeds.
+
+Processes: an arrival process that brings visitors in over the horizon (their attributes drawn
+in vectorised blocks), one process per returning visitor that sleeps between visits, a bot
+process, one nightly process per offsite job, and the server path's ticker. A visit is handled
+in a single step: its pages and events are drawn, every true event is counted once per plan,
+client copies are settled page by page by :class:`~simulator.client.ClientPath`, and server
+copies are pushed to the plan's server instances with their timestamps.
+
+Every plan observes the same visitors, pages and client fates (common random numbers); only the
+server pipelines are per plan, because each plan loads its servers differently.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from simulator.client import ClientPath
+from simulator.collector import ANONYMOUS, LOST, Collector, Message
+from simulator.population import PopulationSampler, Visitor, arrival_times, layout_of
+from simulator.scenario import Scenario
+from simulator.server import BOT, DUAL, SERVER, Outages, ServerPath
+from simulator.streams import Draws, Streams, Uniforms, replication_seeds
+from simulator.tally import Tally, TallyBuffer
+from simulator.visits import VisitGenerator
+
+DAY = 86400.0
+BOT_PAGE_SECONDS = 2.0  # assumption: bots fetch pages in quick succession
+OFFSITE_JOB_SECONDS = 60.0  # assumption: a nightly job emits its events over a minute
+WITHHELD = LOST["withheld"]
+
+
+@dataclass(frozen=True)
+class EventRouting:
+    """Which plans carry one event type on which path."""
+
+    client: tuple[int, ...]
+    dual: tuple[int, ...]
+    server: tuple[tuple[int, bool], ...]  # (plan, forwards browser context)
+    respects: frozenset[int]  # plans that withhold opted-out visitors' server copies
+    anonymous: frozenset[int]  # of those, plans that keep an anonymous count
+
+
+def routing(scenario: Scenario) -> list[EventRouting]:
+    """Per event type, the plans using each path."""
+    out = []
+    for e in scenario.events:
+        client, dual, server = [], [], []
+        for p, plan in enumerate(scenario.plans):
+            path = plan.path_of(e)
+            if path == "client":
+                client.append(p)
+            elif path == "dual":
+                dual.append(p)
+            else:
+                server.append((p, path == "hybrid"))
+        respects = frozenset(p for p, pl in enumerate(scenario.plans) if pl.respect_blocker_choice)
+        anonymous = frozenset(
+            p for p in respects if scenario.plans[p].opted_out_count == "anonymous_count"
+        )
+        out.append(EventRouting(tuple(client), tuple(dual), tuple(server), respects, anonymous))
+    return out
+
+
+class Replication:
+    """Builds and runs one replication.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario.
+    seed : numpy.random.SeedSequence
+        This replication's seed sequence.
+    client_log : callable, optional
+        Passed to :class:`~simulator.client.ClientPath` (exact-log tests).
+    """
+
+    def __init__(self, scenario: Scenario, seed: np.random.SeedSequence, client_log=None) -> None:
+        self.scenario = scenario
+        self.layout = layout_of(scenario)
+        self.streams = streams = Streams(seed)
+        self.horizon = scenario.simulation.horizon_hours * 3600.0
+        self.end = self.horizon + scenario.simulation.drain_hours * 3600.0
+        self.env = simpy.Environment()
+        self.buffer = TallyBuffer(self.layout)
+        col = scenario.collector
+        self.collector = Collector(self.buffer, col.dedupe, col.dedupe_window_hours * 3600.0)
+        self.outages = Outages(col, self.end, streams.rng("outages"))
+        self.server = ServerPath(
+            self.env,
+            scenario.server,
+            len(scenario.plans),
+            self.collector,
+            self.outages,
+            streams.rng("server"),
+            self.end,
+        )
+        self.client = ClientPath(scenario, self.collector, self.outages, streams, client_log)
+        self.population = PopulationSampler(
+            scenario, self.layout, streams.rng("population"), streams.rng("blocking")
+        )
+        self.visits = VisitGenerator(scenario, streams.rng("behaviour"))
+        self.routes = routing(scenario)
+        self.plans = range(len(scenario.plans))
+        self.active: dict[int, dict[int, int]] = {}
+        self.counts = {
+            "users": 0,
+            "visits": 0,
+            "pages": 0,
+            "events": 0,
+            "bot_visits": 0,
+            "offsite_events": 0,
+        }
+
+    # -- visitors ---------------------------------------------------------------------
+    def _arrivals(self):
+        env, pop = self.env, self.population
+        n = self.scenario.population.users
+        block: list[Visitor] = []
+        for t in arrival_times(n, self.horizon, self.streams.rng("arrivals")):
+            if not block:
+                block = pop.draw(min(4096, n - self.counts["users"]))
+                block.reverse()
+            v = block.pop()
+            self.counts["users"] += 1
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            self._visit_and_return(v)
+
+    def _visit_and_return(self, v: Visitor) -> None:
+        duration = self.visit(v)
+        gap = self.visits.returns(v.segment)
+        if gap is None:
+            self._empty_store(v, "never_returned")
+        elif self.env.now + duration + gap >= self.horizon:
+            # They come back after the horizon: what they stored would arrive too late.
+            self._empty_store(v, "pending")
+        else:
+            self.env.process(self._returning(v, duration + gap))
+
+    def _returning(self, v: Visitor, delay: float):
+        yield self.env.timeout(delay)
+        self._visit_and_return(v)
+
+    def _empty_store(self, v: Visitor, cause: str) -> None:
+        for msg in v.store:
+            self.collector.client_settled(msg, msg.arrivals, None if msg.arrivals else cause)
+        v.store = []
+
+    def visit(self, v: Visitor) -> float:
+        """Simulate one visit starting now; return its duration in seconds."""
+        now = self.env.now
+        pages = self.visits.visit(v.segment)
+        counts = self.counts
+        counts["visits"] += 1
+        counts["pages"] += len(pages)
+        day = int(now // DAY)
+        if v.active_day != day:
+            v.active_day = day
+            per_day = self.active.setdefault(day, {})
+            per_day[v.cell] = per_day.get(v.cell, 0) + 1
+        cell, inst = v.cell, v.instance
+        truth, push, routes = self.collector.truth, self.server.push, self.routes
+        plans, collector = self.plans, self.collector
+        for page in pages:
+            t0 = now + page.start
+            live = []
+            for offset, e, value in page.events:
+                t = t0 + offset
+                counts["events"] += 1
+                truth(plans, e, cell, value)
+                r = routes[e]
+                msg = None
+                if r.client or r.dual:
+                    msg = Message(
+                        e, cell, value, t, r.client, dict.fromkeys(r.dual) if r.dual else None
+                    )
+                    live.append((offset, msg))
+                withhold = v.opted_out and r.respects
+                for p, hybrid in r.server:
+                    if withhold and p in r.respects:
+                        self._withhold(p, e, cell, r)
+                    else:
+                        push(
+                            p, inst, t, SERVER, e, cell, value, None, hybrid and v.context_forwarded
+                        )
+                for p in r.dual:
+                    if withhold and p in r.respects:
+                        collector.server_settled(p, msg, None, "withheld")
+                        if p in r.anonymous:
+                            collector.count(p, e, cell, ANONYMOUS)
+                    else:
+                        push(p, inst, t, DUAL, e, cell, value, msg, False)
+            self.client.page(v, t0, page, live)
+        last = pages[-1]
+        return last.start + last.dwell
+
+    def _withhold(self, p: int, e: int, cell: int, r: EventRouting) -> None:
+        self.collector.count(p, e, cell, WITHHELD)
+        if p in r.anonymous:
+            self.collector.count(p, e, cell, ANONYMOUS)
+
+    # -- bots and offsite jobs ---------------------------------------------------------
+    def _bots(self):
+        sc = self.scenario
+        bots = sc.population.bots
+        if bots.share <= 0:
+            return
+        rng = self.streams.rng("bots")
+        visits_per_user = sum(
+            s.share / (1.0 - min(sc.behaviour_of(s).return_probability, 0.99))
+            for s in sc.population.segments
+        )
+        n = int(rng.poisson(bots.share / (1 - bots.share) * sc.population.users * visits_per_user))
+        pages = Draws(bots.pages_per_visit, rng)
+        u = Uniforms(rng)
+        bot_events = [i for i, e in enumerate(sc.events) if e.bots]
+        visitors: list[Visitor] = []
+        env = self.env
+        for t in arrival_times(n, self.horizon, rng):
+            if not visitors:
+                visitors = self.population.draw_bots(min(4096, n), rng)
+            v = visitors.pop()
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            self.counts["bot_visits"] += 1
+            if u() < bots.filtered:
+                continue
+            for k in range(max(1, int(pages()))):
+                at = env.now + k * BOT_PAGE_SECONDS
+                for e in bot_events:
+                    r = self.routes[e]
+                    for p, _ in r.server:
+                        self.server.push(p, v.instance, at, BOT, e, v.cell, 0.0, None, False)
+                    for p in r.dual:
+                        self.server.push(p, v.instance, at, BOT, e, v.cell, 0.0, None, False)
+
+    def _offsite(self, e: int):
+        """Nightly job: one run per simulated day for the visitors active that day."""
+        ev = self.scenario.events[e]
+        rng = self.streams.rng("offsite")
+        env = self.env
+        days = int(np.ceil(self.horizon / DAY))
+        for day in range(days):
+            at = (day + 1) * DAY + ev.job_hour * 3600.0
+            if at >= self.end:
+                return
+            yield env.timeout(at - env.now)
+            active = self.active.get(day, {})
+            for cell, users in sorted(active.items()):
+                whole = int(ev.per_active_user)
+                n = users * whole + int(rng.binomial(users, ev.per_active_user - whole))
+                offsets = np.sort(rng.uniform(0, OFFSITE_JOB_SECONDS, n)).tolist()
+                r = self.routes[e]
+                for off in offsets:
+                    self.counts["offsite_events"] += 1
+                    self.collector.truth(self.plans, e, cell, 0.0)
+                    for p, _ in r.server:
+                        self.server.push(p, 0, at + off, SERVER, e, cell, 0.0, None, False)
+
+    # -- run ---------------------------------------------------------------------------
+    def run(self) -> tuple[Tally, dict]:
+        """Simulate until the horizon plus drain; return the tally and run counts."""
+        env = self.env
+        env.process(self._arrivals())
+        env.process(self._bots())
+        for e, ev in enumerate(self.scenario.events):
+            if ev.kind == "offsite":
+                env.process(self._offsite(e))
+        env.run(until=self.end)
+        self.server.settle_pending()
+        meta = dict(self.counts)
+        meta.update(
+            client_requests=self.client.requests,
+            server_uploads=self.server.uploads,
+            outage_seconds=self.outages.downtime(),
+        )
+        return self.buffer.to_tally(), meta
+
+
+@dataclass
+class RunResult:
+    """Tallies of every replication of a scenario, with what produced them."""
+
+    scenario: Scenario
+    tallies: list[Tally]
+    metas: list[dict]
+    wall_seconds: float
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def total(self) -> Tally:
+        """All replications merged (a sum of counts)."""
+        out = self.tallies[0]
+        for t in self.tallies[1:]:
+            out = out + t
+        return out
+
+
+def simulate(scenario: Scenario, seed: np.random.SeedSequence) -> tuple[Tally, dict]:
+    """Run one replication.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario.
+    seed : numpy.random.SeedSequence
+        The replication's seed.
+
+    Returns
+    -------
+    tuple of (Tally, dict)
+        The counts and what was simulated (users, visits, pages, events, ...).
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 1000)  # many short-lived small objects; few cycles
+    try:
+        return Replication(scenario, seed).run()
+    finally:
+        gc.set_threshold(*old)
+
+
+def with_overrides(scenario: Scenario, replications: int | None, seed: int | None) -> Scenario:
+    """Return the scenario with the run's replications and seed recorded in it."""
+    sim = scenario.simulation.model_copy(
+        update={k: v for k, v in (("replications", replications), ("seed", seed)) if v is not None}
+    )
+    return scenario.model_copy(update={"simulation": sim})
+
+
+def run(
+    scenario: Scenario,
+    replications: int | None = None,
+    seed: int | None = None,
+    progress: bool = False,
+) -> RunResult:
+    """Run every replication of a scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario.
+    replications : int, optional
+        Overrides ``simulation.replications``.
+    seed : int, optional
+        Overrides ``simulation.seed`` (the root of every replication's stream).
+    progress : bool
+        Show a progress bar over replications.
+
+    Returns
+    -------
+    RunResult
+        One tally per replication, in replication order.
+    """
+    scenario = with_overrides(scenario, replications, seed)
+    sim = scenario.simulation
+    seeds = replication_seeds(sim.seed, sim.replications)
+    start = time.perf_counter()
+    iterator = seeds
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(seeds, desc=scenario.name, unit="replication")
+    tallies, metas = [], []
+    for s in iterator:
+        tally, meta = simulate(scenario, s)
+        tallies.append(tally)
+        metas.append(meta)
+    return RunResult(scenario, tallies, metas, time.perf_counter() - start)

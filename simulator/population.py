@@ -1,0 +1,251 @@
+"""Visitors: attributes drawn per segment in vectorised blocks, and their arrival times.
+
+Each human visitor gets a segment (device and browser), a country, an acquisition channel and
+a blocker kind. What the blocker does to each request class is drawn once per visitor, so a
+visitor whose blocker blocks the vendor's domain loses every page's events, as in reality.
+Blocker adoption differs by segment and so may behaviour: that correlation turns loss into bias.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from simulator.scenario import Scenario
+from simulator.tally import Layout
+
+ANALYTICS_OPT_OUT = ("extension_privacy", "browser_builtin", "dns")
+"""Blocker kinds whose lists target analytics: their users have said no to tracking."""
+
+
+class Visitor:
+    """One human visitor (or bot) and the state the simulation keeps for them."""
+
+    __slots__ = (
+        "index",
+        "segment",
+        "cell",
+        "instance",
+        "javascript",
+        "blocked",
+        "blocked_ads",
+        "blocked_beacon",
+        "opted_out",
+        "context_forwarded",
+        "handler_p",
+        "store",
+        "active_day",
+    )
+
+    def __init__(self) -> None:
+        self.store: list = []
+        self.active_day = -1
+
+
+def layout_of(scenario: Scenario) -> Layout:
+    """Build the tally layout (plans, events, categories) of a scenario."""
+    pop = scenario.population
+    countries = sorted({c for s in pop.segments for c in s.countries})
+    return Layout(
+        plans=tuple(p.name for p in scenario.plans),
+        events=tuple(e.name for e in scenario.events),
+        segments=tuple(s.name for s in pop.segments),
+        segment_device=tuple(s.device for s in pop.segments),
+        segment_browser=tuple(s.browser for s in pop.segments),
+        countries=tuple(countries),
+        channels=tuple(pop.channels),
+        blockers=("none", "extension_default", "extension_privacy", "browser_builtin", "dns"),
+    )
+
+
+def arrival_times(
+    n: int, horizon: float, rng: np.random.Generator, block: int = 4096
+) -> Iterator[float]:
+    """Yield ``n`` sorted uniform arrival times on ``[0, horizon)`` without holding them all.
+
+    Uses the sequential construction of uniform order statistics: given the ``k``-th smallest
+    ``x``, the next is ``x + (1 - x) * (1 - U ** (1 / (n - k)))``. Computed in log space per
+    block, so memory does not grow with ``n``.
+    """
+    log_rest = 0.0  # log(1 - x_k)
+    done = 0
+    while done < n:
+        m = min(block, n - done)
+        remaining = n - done - np.arange(m)
+        steps = np.log(rng.random(m)) / remaining
+        logs = log_rest + np.cumsum(steps)
+        log_rest = float(logs[-1])
+        yield from (-np.expm1(logs) * horizon).tolist()
+        done += m
+
+
+class PopulationSampler:
+    """Draws visitors block by block.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario.
+    layout : Layout
+        The tally layout (gives category indices).
+    rng : numpy.random.Generator
+        The ``population`` stream.
+    blocking_rng : numpy.random.Generator
+        The ``blocking`` stream (what each visitor's blocker blocks).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        layout: Layout,
+        rng: np.random.Generator,
+        blocking_rng: np.random.Generator,
+    ) -> None:
+        self.scenario = scenario
+        self.layout = layout
+        self.rng = rng
+        self.blocking_rng = blocking_rng
+        pop = scenario.population
+        self.segment_p = np.array([s.share for s in pop.segments])
+        self.mixes = []
+        for seg in pop.segments:
+            self.mixes.append(
+                tuple(
+                    (np.array([layout_index(cats, k) for k in mix]), np.array(list(mix.values())))
+                    for cats, mix in (
+                        (layout.countries, seg.countries),
+                        (layout.channels, seg.channels),
+                        (layout.blockers, seg.blockers),
+                    )
+                )
+            )
+        client = scenario.client
+        rules = [client.blocking[b] for b in layout.blockers]
+        self.p_blocked = np.array([getattr(r, client.destination) for r in rules])
+        self.p_ads = np.array([r.ads for r in rules])
+        self.p_beacon = np.array([r.beacon for r in rules])
+        self.p_forward_blocked = np.array([r.proxy for r in rules])
+        self.opt_out_kind = np.array([b in ANALYTICS_OPT_OUT for b in layout.blockers])
+        self.p_vendor = np.array([r.vendor for r in rules])
+        self.handler_p = [
+            client.handler_fire_probability(s.device, s.browser) for s in pop.segments
+        ]
+        self.instances = scenario.server.instances
+        self.next_index = 0
+
+    def draw(self, n: int) -> list[Visitor]:
+        """Draw ``n`` human visitors."""
+        rng, brng = self.rng, self.blocking_rng
+        seg = rng.choice(len(self.segment_p), size=n, p=self.segment_p)
+        country = np.empty(n, dtype=np.int64)
+        channel = np.empty(n, dtype=np.int64)
+        blocker = np.empty(n, dtype=np.int64)
+        for s, mixes in enumerate(self.mixes):
+            idx = np.flatnonzero(seg == s)
+            for out, (cats, p) in zip((country, channel, blocker), mixes, strict=True):
+                out[idx] = cats[rng.choice(len(p), size=idx.size, p=p)]
+        js = rng.random(n) >= self.scenario.population.javascript_disabled
+        u = brng.random((5, n))
+        blocked = u[0] < self.p_blocked[blocker]
+        ads = u[1] < self.p_ads[blocker]
+        beacon = u[2] < self.p_beacon[blocker]
+        forward_blocked = u[3] < self.p_forward_blocked[blocker]
+        # A visitor has opted out when their blocker targets analytics and would block the
+        # vendor's domain: the choice is theirs whatever destination the site uses.
+        opted_out = self.opt_out_kind[blocker] & (u[4] < self.p_vendor[blocker])
+        instance = rng.integers(0, self.instances, size=n)
+        return self._visitors(
+            seg,
+            country,
+            channel,
+            blocker,
+            js,
+            blocked,
+            ads,
+            beacon,
+            forward_blocked,
+            opted_out,
+            instance,
+            bot=False,
+        )
+
+    def draw_bots(self, n: int, rng: np.random.Generator) -> list[Visitor]:
+        """Draw ``n`` bot visitors (no JavaScript, no blocker, direct traffic)."""
+        seg = rng.choice(len(self.segment_p), size=n, p=self.segment_p)
+        country = np.empty(n, dtype=np.int64)
+        for s, (countries, _, _) in enumerate(self.mixes):
+            idx = np.flatnonzero(seg == s)
+            cats, p = countries
+            country[idx] = cats[rng.choice(len(p), size=idx.size, p=p)]
+        zeros = np.zeros(n, dtype=np.int64)
+        direct = self.layout.channels.index("direct") if "direct" in self.layout.channels else 0
+        false = np.zeros(n, dtype=bool)
+        instance = rng.integers(0, self.instances, size=n)
+        return self._visitors(
+            seg,
+            country,
+            zeros + direct,
+            zeros,
+            false,
+            false,
+            false,
+            false,
+            np.ones(n, dtype=bool),
+            false,
+            instance,
+            bot=True,
+        )
+
+    def _visitors(
+        self,
+        seg,
+        country,
+        channel,
+        blocker,
+        js,
+        blocked,
+        ads,
+        beacon,
+        forward_blocked,
+        opted_out,
+        instance,
+        bot: bool,
+    ) -> list[Visitor]:
+        cell = self.layout.cell
+        out = []
+        for row in zip(
+            seg.tolist(),
+            country.tolist(),
+            channel.tolist(),
+            blocker.tolist(),
+            js.tolist(),
+            blocked.tolist(),
+            ads.tolist(),
+            beacon.tolist(),
+            forward_blocked.tolist(),
+            opted_out.tolist(),
+            instance.tolist(),
+            strict=True,
+        ):
+            s, c, ch, b, j, bl, ad, be, fb, oo, inst = row
+            v = Visitor()
+            v.index = self.next_index
+            self.next_index += 1
+            v.segment = s
+            v.cell = cell(s, c, ch, b, int(bot))
+            v.instance = inst
+            v.javascript = j
+            v.blocked = bl
+            v.blocked_ads = ad
+            v.blocked_beacon = be
+            v.opted_out = oo
+            v.context_forwarded = j and not fb
+            v.handler_p = self.handler_p[s]
+            out.append(v)
+        return out
+
+
+def layout_index(categories: tuple[str, ...], key: str) -> int:
+    """Index of ``key`` in a layout's category tuple."""
+    return categories.index(key)
