@@ -1,0 +1,74 @@
+"""Shared fixtures: a minimal valid scenario, and a way to write one as a TOML file."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def minimal_scenario_dict() -> dict[str, Any]:
+    """Return a fresh, minimal, valid scenario: one desktop/chrome segment, 200 users."""
+    return {
+        "name": "minimal",
+        "population": {
+            "users": 200,
+            "segments": [
+                {
+                    "name": "desktop_chrome",
+                    "share": 1.0,
+                    "device": "desktop",
+                    "browser": "chrome",
+                    "countries": {"us": 1.0},
+                    "channels": {"direct": 1.0},
+                    "blockers": {"none": 0.8, "extension_privacy": 0.2},
+                }
+            ],
+        },
+    }
+
+
+def _key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_inline(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Write a scenario dict as TOML: a table per top-level table, inline values inside."""
+    scalars = [f"{_key(k)} = {_inline(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    tables = [
+        f"[{_key(k)}]\n" + "".join(f"{_key(kk)} = {_inline(vv)}\n" for kk, vv in v.items())
+        for k, v in data.items()
+        if isinstance(v, dict)
+    ]
+    return "\n".join(["\n".join(scalars) + "\n", *tables])
+
+
+@pytest.fixture
+def write_scenario(tmp_path: Path) -> Callable[..., Path]:
+    """Return a function that writes a scenario dict to a TOML file under ``tmp_path``."""
+
+    def write(data: dict[str, Any], name: str = "scenario.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(to_toml(data), encoding="utf-8")
+        return path
+
+    return write
