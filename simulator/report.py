@@ -5,17 +5,21 @@
 block per plan. It reads these keys and nothing else:
 
 - ``scenario``: ``name``, ``seed``, ``replications``;
-- ``run`` (optional): ``users``, ``sessions``, ``events`` (what was simulated) and ``interval``
-  (a short description of how the 95% intervals were computed); missing entries are left out;
+- ``run`` (optional): ``users``, ``visits`` (sessions) and ``events``, means per replication;
+  missing entries are left out;
+- ``interval_method`` (optional): how the 95% intervals were computed;
 - ``results``: a list of rows with ``plan``, ``event``, ``path``, ``truth``, ``received``,
   ``loss`` and ``loss_ci`` (fractions of truth), ``causes`` (cause -> fraction of truth),
   ``duplicates`` and ``value`` (``None``, or ``truth``, ``received``, ``loss``, ``loss_ci``).
+
+Counts are means per replication, so they may be fractional; a column shows one decimal only
+when some count in the run is fractional, so digits line up.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 TOP_CAUSES = 2
@@ -45,13 +49,18 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     rows_by_plan: dict[str, list[Mapping[str, Any]]] = {}
     for row in summary.get("results", []):
         rows_by_plan.setdefault(str(row.get("plan", "?")), []).append(row)
+    results = [r for rows in rows_by_plan.values() for r in rows]
+    counts = _decimals(r.get(k) for r in results for k in ("truth", "received", "duplicates"))
+    money = _decimals(
+        r["value"].get(k) for r in results if r.get("value") for k in ("truth", "received")
+    )
     tables: dict[str, list[Sequence[str]]] = {}
     for plan, rows in rows_by_plan.items():
         table: list[Sequence[str]] = [_COLUMNS]
         for row in rows:
-            table.append(_event_row(row))
+            table.append(_event_row(row, counts))
             if row.get("value"):
-                table.append(_value_row(row["value"]))
+                table.append(_value_row(row["value"], money))
         tables[plan] = table
     # One set of column widths for every plan, so plans line up and compare at a glance.
     widths = [
@@ -72,40 +81,48 @@ def _header(summary: Mapping[str, Any]) -> str:
     scenario = summary.get("scenario", {}) or {}
     run = summary.get("run", {}) or {}
     volume = [
-        f"{format_count(run[key])} {key}" for key in ("users", "sessions", "events") if key in run
+        f"{format_count(run[key])} {label}"
+        for key, label in (("users", "users"), ("visits", "sessions"), ("events", "events"))
+        if _is_number(run.get(key))
     ]
     replications = scenario.get("replications")
     parts = [f"Scenario {scenario.get('name', '?')!r}"]
     if volume:
-        parts.append(", ".join(volume))
+        per = " per replication" if _is_number(replications) and replications > 1 else ""
+        parts.append(", ".join(volume) + per)
     if replications is not None:
         parts.append(f"{replications} replication{'' if replications == 1 else 's'}")
     parts.append(f"seed {scenario.get('seed', '?')}")
     header = ": ".join(parts[:2]) + "".join(f"; {p}" for p in parts[2:])
-    if run.get("interval"):
-        header += f"\n95% CI: {run['interval']}"
+    if summary.get("interval_method"):
+        header += f"\nIntervals: {summary['interval_method']}"
     return header
 
 
-def _event_row(row: Mapping[str, Any]) -> list[str]:
+def _decimals(values: Iterable[Any]) -> int:
+    """One decimal if any of ``values`` is fractional, else none."""
+    return int(any(_is_number(v) and not float(v).is_integer() for v in values))
+
+
+def _event_row(row: Mapping[str, Any], decimals: int) -> list[str]:
     return [
         str(row.get("event", "?")),
         str(row.get("path", "?")),
-        format_count(row.get("truth")),
-        format_count(row.get("received")),
+        format_count(row.get("truth"), decimals),
+        format_count(row.get("received"), decimals),
         format_percent(row.get("loss")),
         format_interval(row.get("loss_ci")),
         format_causes(row.get("causes") or {}),
-        format_count(row.get("duplicates")),
+        format_count(row.get("duplicates"), decimals),
     ]
 
 
-def _value_row(value: Mapping[str, Any]) -> list[str]:
+def _value_row(value: Mapping[str, Any], decimals: int) -> list[str]:
     return [
         "  value",
         "",
-        format_count(value.get("truth")),
-        format_count(value.get("received")),
+        format_count(value.get("truth"), decimals),
+        format_count(value.get("received"), decimals),
         format_percent(value.get("loss")),
         format_interval(value.get("loss_ci")),
         "",
@@ -129,20 +146,33 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 
-def format_count(x: Any) -> str:
-    """Format a count (or a mean count) with thousands separators; ``-`` when unknown."""
+def format_count(x: Any, decimals: int | None = None) -> str:
+    """Format a count (or a mean count) with thousands separators; ``-`` when unknown.
+
+    Parameters
+    ----------
+    x : float or int or None
+        The count.
+    decimals : int, optional
+        Digits after the point; by default none for whole numbers and one otherwise.
+
+    Returns
+    -------
+    str
+        For example ``"12,345"`` or ``"8,738.3"``.
+    """
     if not _is_number(x) or not math.isfinite(x):
         return "-" if x is None else str(x)
-    if float(x).is_integer():
-        return f"{int(x):,}"
-    return f"{x:,.1f}"
+    if decimals is None:
+        decimals = _decimals([x])
+    return f"{x:,.{decimals}f}"
 
 
 def format_percent(fraction: Any) -> str:
     """Format a fraction as a percentage with one decimal (``0.181`` -> ``18.1``)."""
     if not _is_number(fraction) or not math.isfinite(fraction):
         return "-"
-    return f"{100 * fraction:.1f}"
+    return f"{round(100 * fraction, 1) + 0.0:.1f}"  # + 0.0 turns -0.0 into 0.0
 
 
 def format_interval(ci: Any) -> str:
@@ -173,7 +203,12 @@ def format_causes(causes: Mapping[str, Any], top: int = TOP_CAUSES) -> str:
     )
     if not ranked:
         return "-"
-    return ", ".join(f"{name} {format_percent(share)}%" for share, name in ranked[:top])
+    return ", ".join(f"{name} {_share(share)}" for share, name in ranked[:top])
+
+
+def _share(fraction: float) -> str:
+    """A positive share as a percentage; ``<0.1%`` rather than a misleading ``0.0%``."""
+    return "<0.1%" if fraction < 0.0005 else f"{format_percent(fraction)}%"
 
 
 __all__ = [
