@@ -1,0 +1,91 @@
+"""Scenario builders for engine tests: a fully controllable site with nothing lossy by default."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from simulator.engine import Replication
+from simulator.population import Visitor
+from simulator.scenario import Scenario
+
+
+def const(value: float) -> dict:
+    return {"kind": "constant", "value": value}
+
+
+def lossless_dict(users: int = 2000, **overrides: Any) -> dict:
+    """A scenario where nothing is lost unless a test turns a mechanism on."""
+    base: dict[str, Any] = {
+        "name": "lossless",
+        "simulation": {"horizon_hours": 24, "drain_hours": 24, "replications": 1, "seed": 7},
+        "population": {
+            "users": users,
+            "segments": [
+                {
+                    "name": "desk",
+                    "share": 0.5,
+                    "device": "desktop",
+                    "browser": "chrome",
+                    "countries": {"us": 1.0},
+                    "channels": {"direct": 1.0},
+                    "blockers": {"none": 1.0},
+                },
+                {
+                    "name": "mob",
+                    "share": 0.5,
+                    "device": "mobile",
+                    "browser": "safari",
+                    "countries": {"us": 1.0},
+                    "channels": {"direct": 1.0},
+                    "blockers": {"none": 1.0},
+                },
+            ],
+        },
+        "client": {
+            "transport": "fetch_keepalive",
+            "script_load_seconds": const(0.0),
+            "failure_probability": 0.0,
+            "handler_fires": {"desktop": 1.0, "mobile": 1.0, "tablet": 1.0},
+            "retry": {"store": "none"},
+            "keepalive_quota_bytes": 10_000_000,
+        },
+        "server": {"failure_probability": 0.0, "deploys_per_day": 0.0},
+        "collector": {"outages_per_day": 0.0},
+    }
+    return merge(base, overrides)
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """Deep-merge ``overrides`` into a copy of ``base`` (dicts merge, everything else replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        # A distribution ({"kind": ...}) replaces the old one whole.
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and "kind" not in value:
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def scenario(**overrides: Any) -> Scenario:
+    return Scenario.model_validate(lossless_dict(**overrides))
+
+
+def replication(sc: Scenario, seed: int = 1, log=None) -> Replication:
+    return Replication(sc, np.random.SeedSequence(seed), client_log=log)
+
+
+def visitor(handler_p: float = 1.0, blocked: bool = False, javascript: bool = True) -> Visitor:
+    v = Visitor()
+    v.index, v.segment, v.cell, v.instance = 0, 0, 0, 0
+    v.javascript = javascript
+    v.blocked = blocked
+    v.blocked_ads = blocked
+    v.blocked_beacon = False
+    v.opted_out = False
+    v.context_forwarded = True
+    v.handler_p = handler_p
+    return v

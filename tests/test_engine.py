@@ -1,0 +1,224 @@
+"""Whole replications: conservation, determinism, common random numbers, closed forms."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from factories import const, scenario
+from scipy import stats
+
+from simulator.engine import run
+from simulator.results import summarise
+from simulator.tally import CAUSES, MEASURES
+
+M = {m: i for i, m in enumerate(MEASURES)}
+LOST = [M[f"lost_{c}"] for c in CAUSES] + [M["pending"]]
+
+EVERYTHING_ON = dict(
+    users=3000,
+    population={
+        "javascript_disabled": 0.01,
+        "bots": {"share": 0.1, "filtered": 0.5},
+        "channels": {"direct": {}, "ads": {"source": "google", "medium": "cpc"}},
+        "segments": [
+            {
+                "name": "desk",
+                "share": 0.6,
+                "device": "desktop",
+                "browser": "firefox",
+                "countries": {"us": 0.5, "de": 0.5},
+                "channels": {"direct": 0.5, "ads": 0.5},
+                "blockers": {
+                    "none": 0.5,
+                    "extension_default": 0.1,
+                    "extension_privacy": 0.2,
+                    "browser_builtin": 0.1,
+                    "dns": 0.1,
+                },
+            },
+            {
+                "name": "mob",
+                "share": 0.4,
+                "device": "mobile",
+                "browser": "safari",
+                "countries": {"us": 1.0},
+                "channels": {"ads": 1.0},
+                "blockers": {"none": 0.9, "extension_privacy": 0.1},
+            },
+        ],
+    },
+    events=[
+        {"name": "page_viewed", "kind": "page_view"},
+        {"name": "link_clicked", "kind": "ui", "timing": "before_unload", "per_page": 0.6},
+        {"name": "scrolled", "kind": "ui", "per_page": 1.5},
+        {"name": "product_viewed", "kind": "funnel"},
+        {"name": "added_to_cart", "kind": "funnel", "timing": "before_unload"},
+        {"name": "checkout_started", "kind": "funnel"},
+        {"name": "order_completed", "kind": "funnel", "has_value": True},
+        {"name": "signed_up", "kind": "signup"},
+        {"name": "usage", "kind": "offsite", "per_active_user": 1.5},
+        {"name": "replay", "kind": "client_only", "request_class": "replay", "bytes": 30000},
+        {"name": "pixel", "kind": "client_only", "request_class": "ads"},
+    ],
+    plans=[
+        {"name": "client"},
+        {"name": "server", "default_path": "server"},
+        {"name": "hybrid", "default_path": "hybrid"},
+        {"name": "dual", "default_path": "dual"},
+        {
+            "name": "polite",
+            "default_path": "dual",
+            "respect_blocker_choice": True,
+            "opted_out_count": "anonymous_count",
+        },
+    ],
+    client={
+        "transport": "fetch",
+        "unload_transport": "beacon",
+        "batch_size": 3,
+        "flush_interval_seconds": 2.0,
+        "failure_probability": 0.05,
+        "script_load_seconds": {"kind": "lognormal", "median": 0.8, "sigma": 1.0},
+        "handler_fires": {"desktop": 0.9, "mobile": 0.6, "tablet": 0.6},
+        "retry": {"store": "local_storage", "max_attempts": 3, "max_items": 5},
+        "keepalive_quota_bytes": 65536,
+    },
+    server={
+        "instances": 2,
+        "max_queue_size": 50,
+        "batch_size": 20,
+        "failure_probability": 0.02,
+        "deploys_per_day": 6.0,
+        "max_retries": 2,
+    },
+    collector={"outages_per_day": 8.0, "dedupe": True, "dedupe_window_hours": 0.01},
+    behaviour={"return_probability": 0.5, "return_gap_hours": {"kind": "exponential", "mean": 4.0}},
+)
+
+
+@pytest.fixture(scope="module")
+def everything():
+    return run(scenario(**EVERYTHING_ON), seed=5)
+
+
+def test_every_true_event_is_delivered_lost_or_pending(everything):
+    counts = everything.tallies[0].counts  # plans x events x cells x measures
+    accounted = counts[..., M["delivered"]] + counts[..., LOST].sum(axis=-1)
+    np.testing.assert_array_equal(counts[..., M["truth"]], accounted)
+    # and the run exercised every mechanism it claims to count
+    lost = counts.sum(axis=(0, 1, 2))
+    for cause in (
+        "blocked",
+        "unload",
+        "network",
+        "queue_full",
+        "process_exit",
+        "never_returned",
+        "no_javascript",
+        "withheld",
+    ):
+        assert lost[M[f"lost_{cause}"]] > 0, cause
+    assert lost[M["bots"]] > 0 and lost[M["anonymous"]] > 0
+
+
+def test_all_plans_see_the_same_visitors(everything):
+    truth = everything.tallies[0].counts[..., M["truth"]]
+    for p in range(1, truth.shape[0]):
+        np.testing.assert_array_equal(truth[0], truth[p])
+
+
+def test_client_path_never_counts_bots_and_server_never_has_context(everything):
+    totals = everything.tallies[0].totals()
+    plans = everything.tallies[0].layout.plans
+    assert totals[plans.index("client"), :, M["bots"]].sum() == 0
+    sc = everything.scenario
+    on_server = [e for e, ev in enumerate(sc.events) if sc.plans[1].path_of(ev) == "server"]
+    assert len(on_server) == len(sc.events) - 2  # the two client-only events stay on the client
+    assert totals[plans.index("server"), on_server, M["delivered_context"]].sum() == 0
+    hybrid = totals[plans.index("hybrid")]
+    assert 0 < hybrid[:, M["delivered_context"]].sum() < hybrid[:, M["delivered"]].sum()
+
+
+def test_respecting_choice_never_sends_an_opted_out_visitors_server_copy(everything):
+    layout = everything.tallies[0].layout
+    counts = everything.tallies[0].counts
+    polite, dual = layout.plans.index("polite"), layout.plans.index("dual")
+    withheld = counts[polite, ..., M["lost_withheld"]].sum()
+    # Withheld server copies are lost only where the client copy failed too.
+    assert withheld > 0
+    assert counts[polite, ..., M["delivered"]].sum() < counts[dual, ..., M["delivered"]].sum()
+    assert counts[dual, ..., M["lost_withheld"]].sum() == 0
+
+
+def test_same_seed_same_bytes_different_seed_different_numbers():
+    sc = scenario(**{**EVERYTHING_ON, "users": 400})
+    a = json.dumps(summarise(run(sc, seed=3)), sort_keys=True)
+    b = json.dumps(summarise(run(sc, seed=3)), sort_keys=True)
+    c = json.dumps(summarise(run(sc, seed=4)), sort_keys=True)
+    assert a == b
+    assert a != c
+
+
+def test_replications_use_independent_spawned_streams():
+    sc = scenario(users=300)
+    r = run(sc, replications=3, seed=9)
+    truths = [t.totals()[0, 0, M["truth"]] for t in r.tallies]
+    assert len(set(truths)) == 3
+    # replication i of a 3-replication run equals replication i of a 2-replication run
+    r2 = run(sc, replications=2, seed=9)
+    np.testing.assert_array_equal(r.tallies[1].counts, r2.tallies[1].counts)
+
+
+def _loss_by_event(result):
+    out = {}
+    for t in result.tallies:
+        tot = t.totals()[0]
+        for e, name in enumerate(t.layout.events):
+            if tot[e, M["truth"]] > 0:
+                out.setdefault(name, []).append(1 - tot[e, M["delivered"]] / tot[e, M["truth"]])
+    return out
+
+
+def test_only_script_blocking_loses_exactly_the_blocked_share():
+    """Closed form: with only blocking at share p and nothing else lossy, loss is p per event."""
+    p = 0.3
+    segs = scenario().population.model_dump(mode="json", by_alias=True)["segments"]
+    for s in segs:
+        s["blockers"] = {"none": 1 - p, "extension_privacy": p}
+        s.pop("behaviour", None)
+    sc = scenario(users=1500, population={"segments": segs})
+
+    def worst_p(seed):
+        losses = _loss_by_event(run(sc, replications=12, seed=seed))
+        # Visitors' events are correlated, so test across replications (t test on 12 draws).
+        return min(stats.ttest_1samp(v, p).pvalue for v in losses.values()), len(losses)
+
+    pval, k = worst_p(1)
+    if pval < 0.001 / k:
+        pval, k = worst_p(2)
+    assert pval >= 0.001 / k
+
+
+def test_lossless_site_loses_nothing_on_any_path():
+    sc = scenario(
+        users=500,
+        plans=[
+            {"name": "c"},
+            {"name": "s", "default_path": "server"},
+            {"name": "d", "default_path": "dual"},
+        ],
+    )
+    tot = run(sc, seed=1).tallies[0].totals()
+    np.testing.assert_array_equal(tot[..., M["truth"]], tot[..., M["delivered"]])
+    assert tot[..., M["duplicates"]].sum() == 0
+
+
+def test_xhr_without_handler_or_store_loses_more_than_keepalive():
+    base = dict(users=800, behaviour={"time_to_unload_seconds": const(0.1)})
+    xhr = scenario(client={"transport": "xhr"}, **base)
+    keep = scenario(client={"transport": "fetch_keepalive"}, **base)
+    lx = _loss_by_event(run(xhr, seed=2))["link_clicked"][0]
+    lk = _loss_by_event(run(keep, seed=2))["link_clicked"][0]
+    assert lk == 0.0 and lx > 0.2

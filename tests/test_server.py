@@ -1,0 +1,153 @@
+"""Server path: bounded queue, flush worker, retries, outages and restarts, against exact counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+from factories import scenario
+
+from simulator.collector import Collector
+from simulator.population import layout_of
+from simulator.server import SERVER, Outages, ServerPath
+from simulator.tally import MEASURES, TallyBuffer
+from simulator.tracking_config import CollectorConfig, ServerConfig
+
+M = {m: i for i, m in enumerate(MEASURES)}
+
+
+class FixedOutages(Outages):
+    def __init__(self, windows):
+        self.starts = [s for s, _ in windows]
+        self.ends = [e for _, e in windows]
+
+
+def build(config: ServerConfig, outages=(), end=1000.0):
+    sc = scenario()
+    layout = layout_of(sc)
+    buf = TallyBuffer(layout)
+    col = Collector(buf, True, 3600.0)
+    env = simpy.Environment()
+    server = ServerPath(
+        env, config, len(sc.plans), col, FixedOutages(list(outages)), np.random.default_rng(0), end
+    )
+    return env, server, col, buf
+
+
+def totals(buf):
+    return buf.to_tally().totals()[0, 0]
+
+
+def push_burst(server, col, n, at):
+    for _ in range(n):
+        col.truth(range(1), 0, 0, 0.0)
+        server.push(0, 0, at, SERVER, 0, 0, 0.0, None, False)
+
+
+def test_burst_beyond_queue_capacity_is_dropped_exactly():
+    cfg = ServerConfig(
+        instances=1,
+        max_queue_size=100,
+        batch_size=10,
+        flush_interval_seconds=1.0,
+        failure_probability=0.0,
+        deploys_per_day=0.0,
+    )
+    env, server, col, buf = build(cfg)
+    push_burst(server, col, 250, at=0.25)
+    env.run(until=1000)
+    server.settle_pending()
+    t = totals(buf)
+    assert t[M["lost_queue_full"]] == 150
+    assert t[M["delivered"]] == 100
+    assert t[M["truth"]] == 250
+
+
+def test_retries_exhausted_during_a_long_outage_then_recovery():
+    # Backoff 1, 2, 4 s (max_retries 3): a batch sent at t=1 fails at 1, 2, 4, 8 and is dropped.
+    cfg = ServerConfig(
+        instances=1,
+        batch_size=1000,
+        flush_interval_seconds=1.0,
+        max_retries=3,
+        backoff_initial_seconds=1.0,
+        backoff_factor=2.0,
+        failure_probability=0.0,
+        deploys_per_day=0.0,
+    )
+    env, server, col, buf = build(cfg, outages=[(0.0, 9.5)])
+    push_burst(server, col, 5, at=0.5)
+    push_burst(server, col, 7, at=20.0)
+    env.run(until=1000)
+    server.settle_pending()
+    t = totals(buf)
+    assert t[M["lost_retries_exhausted"]] == 5
+    assert t[M["delivered"]] == 7
+    assert server.uploads == 5  # four failed attempts, one success
+
+
+def test_outage_shorter_than_backoff_budget_loses_nothing():
+    cfg = ServerConfig(
+        instances=1,
+        batch_size=1000,
+        flush_interval_seconds=1.0,
+        max_retries=10,
+        failure_probability=0.0,
+        deploys_per_day=0.0,
+    )
+    env, server, col, buf = build(cfg, outages=[(0.0, 30.0)])
+    push_burst(server, col, 40, at=0.5)
+    env.run(until=1000)
+    t = totals(buf)
+    assert t[M["delivered"]] == 40 and t[M["lost_retries_exhausted"]] == 0
+
+
+def test_restart_loses_queue_unless_flushed_on_exit():
+    for flush, lost in [(False, 30), (True, 0)]:
+        cfg = ServerConfig(
+            instances=1,
+            batch_size=1000,
+            flush_interval_seconds=10.0,
+            failure_probability=0.0,
+            deploys_per_day=0.0,
+            flush_on_exit=flush,
+        )
+        env, server, col, buf = build(cfg)
+        server.plans[0][0].restarts = [5.0]
+        push_burst(server, col, 30, at=1.0)
+        push_burst(server, col, 4, at=6.0)
+        env.run(until=1000)
+        t = totals(buf)
+        assert t[M["lost_process_exit"]] == lost
+        assert t[M["delivered"]] == 34 - lost
+
+
+def test_what_is_still_queued_at_the_end_is_pending():
+    cfg = ServerConfig(
+        instances=1,
+        batch_size=10,
+        flush_interval_seconds=1.0,
+        failure_probability=0.0,
+        deploys_per_day=0.0,
+    )
+    env, server, col, buf = build(cfg, outages=[(0.0, 10_000.0)], end=100.0)
+    push_burst(server, col, 12, at=50.0)
+    env.run(until=100.0)
+    server.settle_pending()
+    t = totals(buf)
+    assert t[M["pending"]] == 12 and t[M["delivered"]] == 0
+
+
+def test_outages_are_merged_and_looked_up():
+    rng = np.random.default_rng(3)
+    cfg = CollectorConfig(
+        outages_per_day=50.0, outage_seconds={"kind": "constant", "value": 3000.0}
+    )
+    out = Outages(cfg, 86400.0, rng)
+    assert all(a < b for a, b in zip(out.ends[:-1], out.starts[1:], strict=True))
+    grid = np.linspace(0, 86400, 20001)
+    down = np.array([out.down(t) for t in grid])
+    brute = np.array(
+        [any(s <= t < e for s, e in zip(out.starts, out.ends, strict=True)) for t in grid]
+    )
+    assert (down == brute).all()
+    assert out.downtime() == sum(e - s for s, e in zip(out.starts, out.ends, strict=True))
