@@ -23,7 +23,7 @@ from simulator.tracking_config import ClientConfig, CollectorConfig, ServerConfi
 DEVICES = ("desktop", "mobile", "tablet")
 BROWSERS = ("chrome", "safari", "firefox", "edge", "samsung", "other")
 BLOCKERS = ("none", "extension_default", "extension_privacy", "browser_builtin", "dns")
-EVENT_KINDS = ("page_view", "ui", "funnel", "signup", "offsite", "client_only")
+EVENT_KINDS = ("session_start", "page_view", "ui", "funnel", "signup", "offsite", "client_only")
 PATHS = ("client", "server", "hybrid", "dual")
 TIMINGS = ("load", "uniform", "before_unload")
 SHARE_TOLERANCE = 1e-6
@@ -167,7 +167,7 @@ class EventType(Frozen):
     """An event the site tracks, what it is, and how often it happens."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: Literal["page_view", "ui", "funnel", "signup", "offsite", "client_only"]
+    kind: Literal["session_start", "page_view", "ui", "funnel", "signup", "offsite", "client_only"]
     timing: Literal["load", "uniform", "before_unload"] | None = None
     per_page: float | None = Field(default=None, ge=0)
     bytes: int = Field(default=800, gt=0, le=1_000_000)
@@ -190,10 +190,13 @@ class EventType(Frozen):
     @property
     def bots(self) -> bool:
         """Whether bot visits make the server emit this event (page views by default)."""
-        return self.kind == "page_view" if self.bots_trigger is None else self.bots_trigger
+        if self.bots_trigger is None:
+            return self.kind in ("session_start", "page_view")
+        return self.bots_trigger
 
 
 DEFAULT_EVENTS = [
+    EventType(name="session_started", kind="session_start"),
     EventType(name="page_viewed", kind="page_view"),
     EventType(name="link_clicked", kind="ui", timing="before_unload", per_page=0.5),
     EventType(name="product_viewed", kind="funnel"),

@@ -2,9 +2,10 @@
 
 A visit is a list of :class:`Page` records. Every page ends in a navigation (the old page
 unloads), a tab close, or the app going to the background (mobile). Event types are placed on
-pages by their kind: page views at load, UI events uniformly or just before a navigation (the
-click that navigates), funnel steps on the visit's last pages with the order on the very last,
-sign-ups once per visit. All variates come from the ``behaviour`` stream.
+pages by their kind: a session start on the first page, page views at load, UI events
+uniformly or just before a navigation (the click that navigates), funnel steps on the visit's
+last pages with the order on the very last, sign-ups once per visit. All variates come from
+the ``behaviour`` stream.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class VisitGenerator:
         ]
         events = scenario.events
         self.page_views = [i for i, e in enumerate(events) if e.kind == "page_view"]
+        self.session_starts = [i for i, e in enumerate(events) if e.kind == "session_start"]
         self.per_page = []  # (index, timing, rate) for ui and client_only events
         for i, e in enumerate(events):
             if e.kind in ("ui", "client_only"):
@@ -129,6 +131,8 @@ class VisitGenerator:
             pages.append(Page(t, dwell, end, []))
             t += dwell
         has_value = self.has_value
+        for i in self.session_starts:
+            pages[0].events.append((0.0, i, 0.0))
         for page in pages:
             events = page.events
             for i in self.page_views:

@@ -12,7 +12,7 @@ from simulator.engine import run
 from simulator.results import summarise
 from simulator.visits import CLOSE, NAVIGATE, Page
 
-PV, CLICK = 0, 1  # default events: page_viewed, link_clicked
+PV, CLICK = 1, 2  # default events: session_started, page_viewed, link_clicked, ...
 
 
 def fixed_client(**client) -> dict:
@@ -160,20 +160,21 @@ def test_keepalive_quota_rejects_what_does_not_fit():
         {"name": "link_clicked", "kind": "ui", "bytes": 40000},
     ]
     sc = scenario(client=fixed_client(**client), events=sc_events)
+    BIG_A, BIG_B = 0, 1
     log: list = []
     rep = replication(sc, log=lambda what, m, t: log.append((what, m and m.event, t)))
     msgs = [
-        (1.0, Message(PV, 0, 0.0, 1.0, (0,), None)),
-        (2.0, Message(CLICK, 0, 0.0, 2.0, (0,), None)),
+        (1.0, Message(BIG_A, 0, 0.0, 1.0, (0,), None)),
+        (2.0, Message(BIG_B, 0, 0.0, 2.0, (0,), None)),
     ]
     rep.client.page(visitor(), 0.0, Page(0.0, 10.0, NAVIGATE, []), msgs)
     assert log == [
         ("pagehide", None, 10.0),
-        ("send:fetch_keepalive", PV, 10.0),
-        ("arrive", PV, pytest.approx(10.3)),
-        ("send:fetch_keepalive", CLICK, 10.0),
-        ("settle:unload", CLICK, None),  # 40 kB more would exceed the 64 KiB in flight
-        ("settle:delivered", PV, None),
+        ("send:fetch_keepalive", BIG_A, 10.0),
+        ("arrive", BIG_A, pytest.approx(10.3)),
+        ("send:fetch_keepalive", BIG_B, 10.0),
+        ("settle:unload", BIG_B, None),  # 40 kB more would exceed the 64 KiB in flight
+        ("settle:delivered", BIG_A, None),
     ]
 
 
