@@ -258,7 +258,8 @@ def _describe(err: Any, data: Any) -> tuple[str, str]:
     elif kind == "union_tag_invalid":
         parts = [*parts, "kind"]
         tags = ", ".join(_quoted(str(ctx.get("expected_tags", ""))))
-        msg = f"unknown kind {show_value(ctx.get('tag'))} (allowed: {tags})"
+        given = value.get("kind") if isinstance(value, dict) else ctx.get("tag")
+        msg = f"unknown kind {show_value(given)} (allowed: {tags})"
     elif kind == "union_tag_not_found":
         tp, _ = _locate(parts, data)
         tags = ", ".join(str(t) for m in _models(tp) for t in _kinds(m))
