@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from simulator.loading import (
     ScenarioError,
@@ -115,8 +117,9 @@ INVALID: list[tuple[str, Callable[[Data], Any], str, str, str]] = [
     ("duplicate plan names", lambda d: d.update(plans=[{"name": "p"}, {"name": "p"}]),
      "plans", "names must be unique", "got ['p', 'p']"),
     ("plan maps an unknown event",
-     lambda d: d.update(plans=[{"name": "p", "paths": {"nope": "client"}}]),
-     "plans[0].paths.nope", "maps unknown event 'nope'", "events: ['page_viewed'"),
+     lambda d: d.update(events=[{"name": "view", "kind": "page_view"}],
+                        plans=[{"name": "p", "paths": {"nope": "client"}}]),
+     "plans[0].paths.nope", "maps unknown event 'nope'", "events: ['view']"),
     ("client_only on server",
      lambda d: d.update(events=[{"name": "replay", "kind": "client_only"}],
                         plans=[{"name": "p", "paths": {"replay": "server"}}]),
@@ -378,3 +381,65 @@ def test_bad_override_is_a_scenario_error_naming_it(
 def test_every_bad_override_is_reported(minimal_scenario_dict: Data) -> None:
     problems = problems_of(minimal_scenario_dict, ("a", "population.users=1", "b[x]=1"))
     assert [p.split(":")[0] for p in problems] == ["--set a", "--set b[x]=1"]
+
+
+# --------------------------------------------------------------------------- no input crashes
+
+_ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+    st.just([]),
+    st.just({}),
+    st.just({"kind": "lognormal"}),
+    st.just({"kind": ["x"]}),
+    st.just([1, "a", {"b": None}]),
+)
+
+
+def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    out = []
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        out.append((*prefix, key))
+        if isinstance(value, dict | list):
+            out.extend(_paths(value, (*prefix, key)))
+    return out
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_any_damage_gives_a_scenario_or_one_line_problems(
+    minimal_scenario_dict: Data, data: st.DataObject
+) -> None:
+    d = copy.deepcopy(minimal_scenario_dict)
+    d["behaviour"] = {"dwell_seconds": {"kind": "lognormal", "median": 25, "sigma": 1}}
+    d["plans"] = [{"name": "p", "paths": {"page_viewed": "dual"}}]
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(_paths(d)))
+        parent = d
+        try:
+            for key in path[:-1]:
+                parent = parent[key]
+            value = data.draw(_ODD_VALUES)
+            if value is None:
+                del parent[path[-1]]
+            else:
+                parent[path[-1]] = copy.deepcopy(value)
+        except (KeyError, IndexError, TypeError):
+            continue
+    try:
+        scenario = parse_scenario(d)
+    except ScenarioError as error:
+        assert error.problems
+        assert all(p and "\n" not in p and ": " in p for p in error.problems)
+        assert "Input should" not in str(error)
+        assert "Value error" not in str(error)
+    else:
+        assert isinstance(scenario, Scenario)
