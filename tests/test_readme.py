@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 import shlex
 import tomllib
+import typing
 from pathlib import Path
 
 import pytest
 
+from simulator.distributions import Distribution
 from simulator.loading import ScenarioError, load_scenario, parse_scenario
+from simulator.scenario import EVENT_KINDS, PATHS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -91,3 +94,13 @@ def test_readme_set_example_is_valid() -> None:
     assert scenario.client.transport == "beacon"
     assert scenario.population.segments[0].behaviour.return_probability == 0.5
     assert scenario.client.handler_fires["desktop.safari"] == 0.7
+
+
+def test_readme_names_every_event_kind_path_and_distribution() -> None:
+    scenario_files = section("Scenario files")
+    for name in (*EVENT_KINDS, *PATHS):
+        assert f"`{name}`" in scenario_files, name
+    members = typing.get_args(typing.get_args(Distribution)[0])
+    kinds = [typing.get_args(m.model_fields["kind"].annotation)[0] for m in members]
+    table = [line for line in scenario_files.splitlines() if line.startswith("| `")]
+    assert [line.split("`")[1] for line in table] == kinds
