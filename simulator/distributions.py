@@ -59,7 +59,7 @@ class Constant(_Dist):
         return float(self.value)
 
     def scipy(self):  # noqa: D102
-        return stats.uniform(loc=self.value, scale=0.0)
+        return stats.rv_discrete(values=([self.value], [1.0]))
 
 
 class Exponential(_Dist):
@@ -68,7 +68,7 @@ class Exponential(_Dist):
     kind: Literal["exponential"]
     mean_: float = Field(alias="mean", gt=0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
         return rng.exponential(self.mean_, size)
@@ -143,7 +143,7 @@ class Geometric(_Dist):
     kind: Literal["geometric"]
     mean_: float = Field(alias="mean", ge=1)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
         return rng.geometric(1.0 / self.mean_, size).astype(float)
@@ -161,7 +161,7 @@ class Poisson(_Dist):
     kind: Literal["poisson"]
     mean_: float = Field(alias="mean", ge=0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
         return rng.poisson(self.mean_, size).astype(float)
