@@ -34,21 +34,21 @@ class Message:
 
     Attributes
     ----------
-    event, cell : int
-        Event type and visitor cell indices.
+    event : int
+        Event type index.
+    off : int
+        The event's and visitor cell's flat offset within a plan's tally.
     value : float
         Revenue (0 when the event carries none).
-    time : float
-        When the event happened (simulation seconds).
     attempts : int
         Client send attempts so far.
     arrivals : list of float
         Times at which client copies reached the collector.
     cause : str or None
         Why the client copy failed, when it did.
-    client_plans : tuple of int
-        Plans that send this event on the client path only.
-    dual : dict
+    client : bool
+        Whether some plan sends this event on the client path only.
+    dual : dict or None
         For plans that send it both ways: plan -> server outcome ``(arrival or None, cause)``,
         or ``None`` while the server copy is still travelling.
     client_done : bool
@@ -57,34 +57,24 @@ class Message:
 
     __slots__ = (
         "event",
-        "cell",
+        "off",
         "value",
-        "time",
         "attempts",
         "arrivals",
         "cause",
-        "client_plans",
+        "client",
         "dual",
         "client_done",
     )
 
-    def __init__(
-        self,
-        event: int,
-        cell: int,
-        value: float,
-        time: float,
-        client_plans: tuple,
-        dual: dict | None,
-    ) -> None:
+    def __init__(self, event: int, off: int, value: float, client: bool, dual: dict | None) -> None:
         self.event = event
-        self.cell = cell
+        self.off = off
         self.value = value
-        self.time = time
         self.attempts = 0
         self.arrivals: list[float] = []
         self.cause: str | None = None
-        self.client_plans = client_plans
+        self.client = client
         self.dual = dual
         self.client_done = False
 
@@ -105,25 +95,22 @@ class Collector:
     def __init__(self, buffer: TallyBuffer, dedupe: bool, window: float) -> None:
         self.buffer = buffer
         self.data = buffer.data
+        self.stride = buffer.plan_stride
         self.dedupe = dedupe
         self.window = window
 
-    def truth(self, plans: range, event: int, cell: int, value: float) -> None:
-        """Count a true event once for every plan."""
-        data, base = self.data, self.buffer.base
-        sq = value * value
-        for p in plans:
-            b = base(p, event, cell)
-            data[b + TRUTH] += 1.0
-            if value:
-                data[b + VALUE_TRUTH] += value
-                data[b + VALUE_SQ_TRUTH] += sq
+    def truth(self, off: int, value: float) -> None:
+        """Count a true event (once: every plan sees the same truth)."""
+        shared = self.buffer.shared
+        shared[off + TRUTH] += 1.0
+        if value:
+            shared[off + VALUE_TRUTH] += value
+            shared[off + VALUE_SQ_TRUTH] += value * value
 
     def settle(
         self,
         plan: int,
-        event: int,
-        cell: int,
+        off: int,
         value: float,
         arrivals: list[float],
         cause: str | None,
@@ -133,8 +120,11 @@ class Collector:
 
         Parameters
         ----------
-        plan, event, cell : int
-            Tally indices.
+        plan : int
+            Plan index, or ``-1`` for the client-path outcome shared by every plan that sends
+            the event on the client path.
+        off : int
+            Flat offset of the event and cell (see :meth:`TallyBuffer.offset`).
         value : float
             The event's value.
         arrivals : list of float
@@ -144,8 +134,10 @@ class Collector:
         context : bool
             Whether the delivered copy carried browser context (UTM, user agent, referrer).
         """
-        data = self.data
-        b = self.buffer.base(plan, event, cell)
+        if plan < 0:
+            data, b = self.buffer.client, off
+        else:
+            data, b = self.data, plan * self.stride + off
         if not arrivals:
             data[b + LOST[cause]] += 1.0
             return
@@ -161,6 +153,16 @@ class Collector:
                 data[b + DUPLICATES] += dups
                 data[b + VALUE_DUPLICATES] += dups * value
 
+    def delivered(self, plan: int, off: int, value: float, context: bool) -> None:
+        """Record a single copy that arrived (the server path's common case)."""
+        data, b = self.data, plan * self.stride + off
+        data[b + DELIVERED] += 1.0
+        if context:
+            data[b + CONTEXT] += 1.0
+        if value:
+            data[b + VALUE_DELIVERED] += value
+            data[b + VALUE_SQ_DELIVERED] += value * value
+
     def duplicates(self, arrivals: list[float]) -> int:
         """How many copies beyond the first the collector keeps."""
         if not self.dedupe:
@@ -168,17 +170,17 @@ class Collector:
         first = min(arrivals)
         return sum(1 for t in arrivals if t - first > self.window)
 
-    def count(self, plan: int, event: int, cell: int, measure: int) -> None:
+    def count(self, plan: int, off: int, measure: int) -> None:
         """Add one to a single measure (bots, anonymous counts, withheld events)."""
-        self.data[self.buffer.base(plan, event, cell) + measure] += 1.0
+        self.data[plan * self.stride + off + measure] += 1.0
 
     def client_settled(self, msg: Message, arrivals: list[float], cause: str | None) -> None:
         """The client copy of ``msg`` can produce no further arrivals."""
         msg.client_done = True
         msg.arrivals = arrivals
         msg.cause = cause
-        for p in msg.client_plans:
-            self.settle(p, msg.event, msg.cell, msg.value, arrivals, cause, True)
+        if msg.client:
+            self.settle(-1, msg.off, msg.value, arrivals, cause, True)
         if msg.dual:
             for p, server in msg.dual.items():
                 if server is not None:
@@ -195,14 +197,11 @@ class Collector:
 
     def _settle_dual(self, plan: int, msg: Message, server: tuple) -> None:
         arrival, server_cause = server
-        arrivals = list(msg.arrivals)
-        if arrival is not None:
-            arrivals.append(arrival)
+        arrivals = msg.arrivals if arrival is None else [*msg.arrivals, arrival]
         if arrivals:
             cause = None
         elif "pending" in (server_cause, msg.cause):
             cause = "pending"
         else:
             cause = server_cause
-        context = bool(msg.arrivals)
-        self.settle(plan, msg.event, msg.cell, msg.value, arrivals, cause, context)
+        self.settle(plan, msg.off, msg.value, arrivals, cause, bool(msg.arrivals))

@@ -106,7 +106,10 @@ class Replication:
         )
         self.visits = VisitGenerator(scenario, streams.rng("behaviour"))
         self.routes = routing(scenario)
-        self.plans = range(len(scenario.plans))
+        self.client_routes = np.array(
+            [[p.path_of(e) == "client" for e in scenario.events] for p in scenario.plans],
+            dtype=bool,
+        ).reshape(len(scenario.plans), len(scenario.events))
         self.active: dict[int, dict[int, int]] = {}
         self.counts = {
             "users": 0,
@@ -166,44 +169,42 @@ class Replication:
             per_day[v.cell] = per_day.get(v.cell, 0) + 1
         cell, inst = v.cell, v.instance
         truth, push, routes = self.collector.truth, self.server.push, self.routes
-        plans, collector = self.plans, self.collector
+        collector, offset = self.collector, self.buffer.offset
         for page in pages:
             t0 = now + page.start
             live = []
-            for offset, e, value in page.events:
-                t = t0 + offset
-                counts["events"] += 1
-                truth(plans, e, cell, value)
+            for offset_s, e, value in page.events:
+                t = t0 + offset_s
+                off = offset(e, cell)
+                truth(off, value)
                 r = routes[e]
                 msg = None
                 if r.client or r.dual:
-                    msg = Message(
-                        e, cell, value, t, r.client, dict.fromkeys(r.dual) if r.dual else None
-                    )
-                    live.append((offset, msg))
+                    msg = Message(e, off, value, bool(r.client),
+                                  dict.fromkeys(r.dual) if r.dual else None)
+                    live.append((offset_s, msg))
                 withhold = v.opted_out and r.respects
                 for p, hybrid in r.server:
                     if withhold and p in r.respects:
-                        self._withhold(p, e, cell, r)
+                        self._withhold(p, off, r)
                     else:
-                        push(
-                            p, inst, t, SERVER, e, cell, value, None, hybrid and v.context_forwarded
-                        )
+                        push(p, inst, t, SERVER, off, value, None, hybrid and v.context_forwarded)
                 for p in r.dual:
                     if withhold and p in r.respects:
                         collector.server_settled(p, msg, None, "withheld")
                         if p in r.anonymous:
-                            collector.count(p, e, cell, ANONYMOUS)
+                            collector.count(p, off, ANONYMOUS)
                     else:
-                        push(p, inst, t, DUAL, e, cell, value, msg, False)
+                        push(p, inst, t, DUAL, off, value, msg, False)
+            counts["events"] += len(page.events)
             self.client.page(v, t0, page, live)
         last = pages[-1]
         return last.start + last.dwell
 
-    def _withhold(self, p: int, e: int, cell: int, r: EventRouting) -> None:
-        self.collector.count(p, e, cell, WITHHELD)
+    def _withhold(self, p: int, off: int, r: EventRouting) -> None:
+        self.collector.count(p, off, WITHHELD)
         if p in r.anonymous:
-            self.collector.count(p, e, cell, ANONYMOUS)
+            self.collector.count(p, off, ANONYMOUS)
 
     # -- bots and offsite jobs ---------------------------------------------------------
     def _bots(self):
@@ -235,10 +236,11 @@ class Replication:
                 at = env.now + k * BOT_PAGE_SECONDS
                 for e in bot_events:
                     r = self.routes[e]
+                    off = self.buffer.offset(e, v.cell)
                     for p, _ in r.server:
-                        self.server.push(p, v.instance, at, BOT, e, v.cell, 0.0, None, False)
+                        self.server.push(p, v.instance, at, BOT, off, 0.0, None, False)
                     for p in r.dual:
-                        self.server.push(p, v.instance, at, BOT, e, v.cell, 0.0, None, False)
+                        self.server.push(p, v.instance, at, BOT, off, 0.0, None, False)
 
     def _offsite(self, e: int):
         """Nightly job: one run per simulated day for the visitors active that day."""
@@ -257,11 +259,12 @@ class Replication:
                 n = users * whole + int(rng.binomial(users, ev.per_active_user - whole))
                 offsets = np.sort(rng.uniform(0, OFFSITE_JOB_SECONDS, n)).tolist()
                 r = self.routes[e]
-                for off in offsets:
+                off = self.buffer.offset(e, cell)
+                for delay in offsets:
                     self.counts["offsite_events"] += 1
-                    self.collector.truth(self.plans, e, cell, 0.0)
+                    self.collector.truth(off, 0.0)
                     for p, _ in r.server:
-                        self.server.push(p, 0, at + off, SERVER, e, cell, 0.0, None, False)
+                        self.server.push(p, 0, at + delay, SERVER, off, 0.0, None, False)
 
     # -- run ---------------------------------------------------------------------------
     def run(self) -> tuple[Tally, dict]:
@@ -280,7 +283,7 @@ class Replication:
             server_uploads=self.server.uploads,
             outage_seconds=self.outages.downtime(),
         )
-        return self.buffer.to_tally(), meta
+        return self.buffer.to_tally(self.client_routes), meta
 
 
 @dataclass

@@ -6,11 +6,13 @@ exponential backoff up to a cap while the collector is down, and a process resta
 loses whatever is queued unless the library flushes on exit. Collector outages are shared by
 every instance and by the client path.
 
-Speed: arrivals are not simpy events. Visits push their server events, stamped with their
-times, onto the instance's heap; one ticker process wakes on the flush grid and admits every
-arrival up to "now" in time order before the worker acts. Because the queue only shrinks at
-flush instants, admitting lazily gives exactly the drops an eager queue would. When every
-instance is idle the ticker sleeps until a visit pushes new work.
+Speed: neither arrivals nor flushes are simpy events. Visits hand their server events,
+stamped with their times, to the instance as soon as the visit starts (so before the events
+happen); each goes into the bucket of the flush tick that first sees it. A drain process wakes
+every few simulated minutes and replays the worker's flush ticks up to "now", jumping over
+ticks with nothing to do. This is exact: every event that happened before "now" is already in
+a bucket, nothing else reads the queue, and because the queue only shrinks at flush instants,
+admitting each tick's arrivals in time order gives exactly the drops an eager queue would.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from collections import deque
 import numpy as np
 import simpy
 
-from simulator.collector import BOTS, Collector
+from simulator.collector import (
+    BOTS,
+    CONTEXT,
+    DELIVERED,
+    VALUE_DELIVERED,
+    VALUE_SQ_DELIVERED,
+    Collector,
+)
 from simulator.tracking_config import CollectorConfig, ServerConfig
 
 SERVER, DUAL, BOT = 0, 1, 2
@@ -69,23 +78,26 @@ class Outages:
 class Instance:
     """One web-server process's analytics queue and worker state."""
 
-    __slots__ = ("heap", "queue", "batch", "attempts", "retry_at", "restarts")
+    __slots__ = ("buckets", "ticks", "queue", "batch", "attempts", "retry_k", "restarts", "k")
 
     def __init__(self, restarts: list[float]) -> None:
-        self.heap: list = []
+        self.buckets: dict[int, list] = {}  # flush tick -> events arriving since the last one
+        self.ticks: list[int] = []  # heap of the buckets' ticks
         self.queue: deque = deque()
         self.batch: list | None = None
         self.attempts = 0
-        self.retry_at = 0.0
+        self.retry_k = 0  # first flush tick at which a failed batch may be retried
         self.restarts = restarts
+        self.k = 0  # last flush tick replayed (tick k is at k * flush_interval)
 
-    def idle(self) -> bool:
-        """Nothing queued, nothing arriving, nothing being uploaded."""
-        return not self.heap and not self.queue and self.batch is None
+    def items(self) -> list:
+        """Everything not yet uploaded: arrivals, queue and the batch in flight."""
+        waiting = [item for bucket in self.buckets.values() for item in bucket]
+        return waiting + list(self.queue) + list(self.batch or [])
 
 
 class ServerPath:
-    """All server instances of all plans, advanced by one simpy ticker process.
+    """All server instances of all plans, replayed lazily by one simpy drain process.
 
     Parameters
     ----------
@@ -103,6 +115,8 @@ class ServerPath:
         The ``server`` stream (deploy times and upload failures).
     end : float
         When the run stops; what is still queued then is ``pending``.
+    window : float
+        Simulated seconds between two replays (bounds the memory held in the buckets).
     """
 
     def __init__(
@@ -114,6 +128,7 @@ class ServerPath:
         outages: Outages,
         rng: np.random.Generator,
         end: float,
+        window: float = 300.0,
     ) -> None:
         self.env = env
         self.config = config
@@ -121,6 +136,7 @@ class ServerPath:
         self.outages = outages
         self.rng = rng
         self.end = end
+        self.step = config.flush_interval_seconds
         n = config.instances
         # Deploys hit instance i at the same moments in every plan (common random numbers).
         restarts = []
@@ -129,10 +145,8 @@ class ServerPath:
             restarts.append(sorted(rng.uniform(0.0, end, k).tolist()))
         self.plans = [[Instance(list(restarts[i])) for i in range(n)] for _ in range(n_plans)]
         self.failures = [rng.random(4096).tolist() for _ in range(n_plans)]
-        self.seq = 0
-        self.sleeping: simpy.Event | None = None
         self.uploads = 0
-        env.process(self._ticker())
+        env.process(self._drain(window))
 
     def push(
         self,
@@ -140,51 +154,87 @@ class ServerPath:
         instance: int,
         t: float,
         kind: int,
-        event: int,
-        cell: int,
+        off: int,
         value: float,
         msg,
         context: bool,
     ) -> None:
-        """Hand an event to a plan's server instance at time ``t`` (>= now)."""
-        self.seq += 1
-        heapq.heappush(
-            self.plans[plan][instance].heap, (t, self.seq, kind, event, cell, value, msg, context)
-        )
-        if self.sleeping is not None:
-            wake, self.sleeping = self.sleeping, None
-            wake.succeed()
+        """Hand an event to a plan's server instance; it happens at time ``t`` (>= now)."""
+        inst = self.plans[plan][instance]
+        k = math.ceil(t / self.step)
+        if k <= inst.k:  # happens exactly on a tick that was already replayed
+            k = inst.k + 1
+        bucket = inst.buckets.get(k)
+        if bucket is None:
+            inst.buckets[k] = bucket = []
+            heapq.heappush(inst.ticks, k)
+        bucket.append((t, kind, off, value, msg, context))
 
     def _fails(self, plan: int, t: float) -> bool:
         buf = self.failures[plan]
         if not buf:
             buf.extend(self.rng.random(4096).tolist())
-        u = buf.pop()
-        return u < self.config.failure_probability or self.outages.down(t)
+        return buf.pop() < self.config.failure_probability or self.outages.down(t)
 
-    def _outcome(self, plan: int, item: tuple, arrival: float | None, cause: str | None) -> None:
-        _, _, kind, event, cell, value, msg, context = item
+    def _lost(self, plan: int, items: list, cause: str) -> None:
         col = self.collector
-        if kind == SERVER:
-            col.settle(
-                plan, event, cell, value, [] if arrival is None else [arrival], cause, context
-            )
-        elif kind == DUAL:
-            col.server_settled(plan, msg, arrival, cause)
-        elif arrival is not None:
-            col.count(plan, event, cell, BOTS)
+        for _, kind, off, value, msg, context in items:
+            if kind == SERVER:
+                col.settle(plan, off, value, [], cause, context)
+            elif kind == DUAL:
+                col.server_settled(plan, msg, None, cause)
 
-    def _admit(self, plan: int, inst: Instance, until: float) -> None:
-        heap, queue, cap = inst.heap, inst.queue, self.config.max_queue_size
-        while heap and heap[0][0] <= until:
-            item = heapq.heappop(heap)
-            if len(queue) >= cap:
-                self._outcome(plan, item, None, "queue_full")
+    def _delivered(self, plan: int, items: list, now: float) -> None:
+        col = self.collector
+        data, base = col.data, plan * col.stride
+        for _, kind, off, value, msg, context in items:
+            if kind == SERVER:
+                b = base + off
+                data[b + DELIVERED] += 1.0
+                if context:
+                    data[b + CONTEXT] += 1.0
+                if value:
+                    data[b + VALUE_DELIVERED] += value
+                    data[b + VALUE_SQ_DELIVERED] += value * value
+            elif kind == DUAL:
+                col.server_settled(plan, msg, now, None)
             else:
-                queue.append(item)
+                data[base + off + BOTS] += 1.0
+
+    def _admit(self, plan: int, inst: Instance, k: int, until: float | None = None) -> None:
+        """Move arrivals of ticks up to ``k`` into the queue, in time order.
+
+        With ``until``, tick ``k``'s bucket gives up only its arrivals up to that time (a
+        restart between two ticks). Ticks skipped while a failed batch waits for its retry are
+        admitted together: the queue does not shrink meanwhile, so the drops are the same.
+        """
+        ticks, buckets = inst.ticks, inst.buckets
+        arrivals: list = []
+        while ticks and ticks[0] <= k:
+            tick = heapq.heappop(ticks)
+            bucket = buckets.pop(tick, None)
+            if not bucket:
+                continue
+            if until is not None and tick == k:
+                keep = [item for item in bucket if item[0] > until]
+                bucket = [item for item in bucket if item[0] <= until]
+                if keep:
+                    buckets[tick] = keep
+                    heapq.heappush(ticks, tick)
+                    arrivals.extend(bucket)
+                    break
+            arrivals.extend(bucket)
+        if not arrivals:
+            return
+        room = self.config.max_queue_size - len(inst.queue)
+        if len(arrivals) > room:
+            arrivals.sort(key=lambda item: item[0])
+            self._lost(plan, arrivals[max(room, 0) :], "queue_full")
+            arrivals = arrivals[: max(room, 0)]
+        inst.queue.extend(arrivals)
 
     def _restart(self, plan: int, inst: Instance, at: float) -> None:
-        self._admit(plan, inst, at)
+        self._admit(plan, inst, math.ceil(at / self.step), until=at)
         lost = list(inst.queue)
         if inst.batch is not None:
             lost.extend(inst.batch)
@@ -192,63 +242,83 @@ class ServerPath:
         inst.batch, inst.attempts = None, 0
         if not lost:
             return
-        ok = self.config.flush_on_exit and not self._fails(plan, at)
-        for item in lost:
-            self._outcome(plan, item, at if ok else None, None if ok else "process_exit")
+        if self.config.flush_on_exit and not self._fails(plan, at):
+            self._delivered(plan, lost, at)
+        else:
+            self._lost(plan, lost, "process_exit")
 
-    def _work(self, plan: int, inst: Instance, now: float) -> None:
+    def _upload(self, plan: int, inst: Instance, now: float) -> None:
+        """The worker at one flush tick: upload batches until the queue is empty or one fails."""
         cfg = self.config
-        while inst.restarts and inst.restarts[0] <= now:
-            self._restart(plan, inst, inst.restarts.pop(0))
-        self._admit(plan, inst, now)
-        if inst.batch is not None and now < inst.retry_at:
-            return
+        queue = inst.queue
         while True:
             if inst.batch is None:
-                if not inst.queue:
+                if not queue:
                     return
-                n = min(cfg.batch_size, len(inst.queue))
-                inst.batch = [inst.queue.popleft() for _ in range(n)]
+                if len(queue) <= cfg.batch_size:
+                    inst.batch = list(queue)
+                    queue.clear()
+                else:
+                    inst.batch = [queue.popleft() for _ in range(cfg.batch_size)]
                 inst.attempts = 0
             self.uploads += 1
             if not self._fails(plan, now):
-                for item in inst.batch:
-                    self._outcome(plan, item, now, None)
+                self._delivered(plan, inst.batch, now)
                 inst.batch = None
                 continue
             inst.attempts += 1
             if inst.attempts > cfg.max_retries:
-                for item in inst.batch:
-                    self._outcome(plan, item, None, "retries_exhausted")
+                self._lost(plan, inst.batch, "retries_exhausted")
                 inst.batch = None
                 continue
             delay = cfg.backoff_initial_seconds * cfg.backoff_factor ** (inst.attempts - 1)
-            inst.retry_at = now + min(delay, cfg.backoff_max_seconds)
+            inst.retry_k = math.ceil((now + min(delay, cfg.backoff_max_seconds)) / self.step)
             return
 
-    def _ticker(self):
-        env, step = self.env, self.config.flush_interval_seconds
-        plans = self.plans
+    def _next_arrival_tick(self, inst: Instance) -> int | None:
+        ticks, buckets = inst.ticks, inst.buckets
+        while ticks and not buckets.get(ticks[0]):
+            buckets.pop(heapq.heappop(ticks), None)
+        return ticks[0] if ticks else None
+
+    def advance(self, plan: int, inst: Instance, until: float) -> None:
+        """Replay the worker's flush ticks up to time ``until``, skipping idle ticks."""
+        step = self.step
+        k_until = math.floor(until / step)
+        restarts = inst.restarts
         while True:
-            if all(inst.idle() for insts in plans for inst in insts):
-                self.sleeping = env.event()
-                yield self.sleeping
-            now = env.now
-            nxt = math.floor(now / step + 1e-9) * step + step
-            if nxt > self.end:
+            if inst.batch is not None:
+                k = max(inst.k + 1, inst.retry_k)
+            elif inst.queue:
+                k = inst.k + 1
+            else:
+                k = self._next_arrival_tick(inst)
+            limit = until if k is None else min(k * step, until)
+            if restarts and restarts[0] <= limit:
+                self._restart(plan, inst, restarts.pop(0))
+                continue
+            if k is None or k > k_until:
                 return
-            yield env.timeout(nxt - now)
-            for p, insts in enumerate(plans):
+            inst.k = k
+            self._admit(plan, inst, k)
+            self._upload(plan, inst, k * step)
+
+    def _drain(self, window: float):
+        env = self.env
+        while env.now + window <= self.end:
+            yield env.timeout(window)
+            for p, insts in enumerate(self.plans):
                 for inst in insts:
-                    if not inst.idle():
-                        self._work(p, inst, env.now)
+                    self.advance(p, inst, env.now)
 
     def settle_pending(self) -> None:
-        """At the end of the run, count everything still queued or uploading as ``pending``."""
+        """At the end of the run, replay up to the end, then count what is left as ``pending``."""
         for p, insts in enumerate(self.plans):
             for inst in insts:
-                items = list(inst.heap) + list(inst.queue) + list(inst.batch or [])
-                inst.heap, inst.batch = [], None
+                self.advance(p, inst, self.end)
+                items = inst.items()
+                inst.buckets.clear()
+                inst.ticks.clear()
                 inst.queue.clear()
-                for item in items:
-                    self._outcome(p, item, None, "pending")
+                inst.batch = None
+                self._lost(p, items, "pending")

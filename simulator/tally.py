@@ -163,19 +163,36 @@ class TallyBuffer:
     """Fast scalar increments during a run, turned into a :class:`Tally` at the end.
 
     ``array('d')`` item updates cost a fraction of numpy scalar indexing, which matters on the
-    per-event path.
+    per-event path. Flat offsets are ``plan * plan_stride + (event * n_cells + cell) *
+    n_measures + measure``. Counts that are the same for every plan are written once: the truth
+    (every plan sees the same visitors) into ``shared``, and the outcome of client copies into
+    ``client`` (the client path behaves the same whichever plan routes an event through it);
+    :meth:`to_tally` adds them to the plans they belong to.
     """
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
-        _, self.n_events, self.n_cells, self.n_measures = layout.shape
-        self.data = array("d", bytes(8 * int(np.prod(layout.shape))))
+        n_plans, self.n_events, self.n_cells, self.n_measures = layout.shape
+        self.plan_stride = self.n_events * self.n_cells * self.n_measures
+        self.data = array("d", bytes(8 * n_plans * self.plan_stride))
+        self.shared = array("d", bytes(8 * self.plan_stride))
+        self.client = array("d", bytes(8 * self.plan_stride))
 
-    def base(self, plan: int, event: int, cell: int) -> int:
-        """Flat offset of measure 0 for this plan, event and cell."""
-        return ((plan * self.n_events + event) * self.n_cells + cell) * self.n_measures
+    def offset(self, event: int, cell: int) -> int:
+        """Flat offset of measure 0 for this event and cell within one plan."""
+        return (event * self.n_cells + cell) * self.n_measures
 
-    def to_tally(self) -> Tally:
-        """Freeze the buffer into a :class:`Tally` (copies the data)."""
-        arr = np.frombuffer(self.data, dtype=np.float64).copy().reshape(self.layout.shape)
+    def to_tally(self, client_routes: np.ndarray) -> Tally:
+        """Freeze the buffer into a :class:`Tally` (copies the data).
+
+        Parameters
+        ----------
+        client_routes : numpy.ndarray
+            Boolean (plans, events): whether the plan sends the event on the client path only.
+        """
+        shape = self.layout.shape
+        arr = np.frombuffer(self.data, dtype=np.float64).copy().reshape(shape)
+        arr += np.frombuffer(self.shared, dtype=np.float64).reshape(shape[1:])
+        client = np.frombuffer(self.client, dtype=np.float64).reshape(shape[1:])
+        arr += client_routes[:, :, None, None] * client
         return Tally(self.layout, arr)

@@ -34,7 +34,7 @@ def page_log(
     log: list = []
     rep = replication(sc, log=lambda what, m, t: log.append((what, m and m.event, t)))
     v = v or visitor()
-    msgs = [(off, Message(e, 0, 0.0, off, (0,), None)) for off, e in events]
+    msgs = [(off, Message(e, rep.buffer.offset(e, 0), 0.0, True, None)) for off, e in events]
     rep.client.page(v, 0.0, Page(0.0, dwell, end, []), msgs)
     return log, [m for _, m in msgs], rep, v
 
@@ -139,7 +139,7 @@ def test_persisted_in_flight_event_is_resent_next_page_as_duplicate(dedupe, dupl
         ("settle:delivered", CLICK, None),
         ("pagehide", None, 10.0),
     ]
-    counts = rep.buffer.to_tally().totals()[0, CLICK]
+    counts = rep.buffer.to_tally(rep.client_routes).totals()[0, CLICK]
     from simulator.tally import MEASURES
 
     assert counts[MEASURES.index("delivered")] == 1
@@ -164,8 +164,8 @@ def test_keepalive_quota_rejects_what_does_not_fit():
     log: list = []
     rep = replication(sc, log=lambda what, m, t: log.append((what, m and m.event, t)))
     msgs = [
-        (1.0, Message(BIG_A, 0, 0.0, 1.0, (0,), None)),
-        (2.0, Message(BIG_B, 0, 0.0, 2.0, (0,), None)),
+        (1.0, Message(BIG_A, rep.buffer.offset(BIG_A, 0), 0.0, True, None)),
+        (2.0, Message(BIG_B, rep.buffer.offset(BIG_B, 0), 0.0, True, None)),
     ]
     rep.client.page(visitor(), 0.0, Page(0.0, 10.0, NAVIGATE, []), msgs)
     assert log == [

@@ -34,13 +34,14 @@ def build(config: ServerConfig, outages=(), end=1000.0):
 
 
 def totals(buf):
-    return buf.to_tally().totals()[0, 0]
+    plans, events = buf.layout.shape[:2]
+    return buf.to_tally(np.zeros((plans, events), dtype=bool)).totals()[0, 0]
 
 
 def push_burst(server, col, n, at):
     for _ in range(n):
-        col.truth(range(1), 0, 0, 0.0)
-        server.push(0, 0, at, SERVER, 0, 0, 0.0, None, False)
+        col.truth(0, 0.0)
+        server.push(0, 0, at, SERVER, 0, 0.0, None, False)
 
 
 def test_burst_beyond_queue_capacity_is_dropped_exactly():
@@ -83,6 +84,28 @@ def test_retries_exhausted_during_a_long_outage_then_recovery():
     assert t[M["lost_retries_exhausted"]] == 5
     assert t[M["delivered"]] == 7
     assert server.uploads == 5  # four failed attempts, one success
+
+
+def test_arrivals_during_backoff_fill_the_queue_and_overflow():
+    # The first batch (5 events) waits out the outage; 20 events arriving meanwhile meet a
+    # queue of 10 places: 10 are dropped, 15 arrive once the collector is back.
+    cfg = ServerConfig(
+        instances=1,
+        max_queue_size=10,
+        batch_size=1000,
+        flush_interval_seconds=1.0,
+        max_retries=20,
+        failure_probability=0.0,
+        deploys_per_day=0.0,
+    )
+    env, server, col, buf = build(cfg, outages=[(0.0, 100.0)])
+    push_burst(server, col, 5, at=0.5)
+    for i in range(20):
+        push_burst(server, col, 1, at=3.0 + i)
+    env.run(until=1000)
+    t = totals(buf)
+    assert t[M["lost_queue_full"]] == 10
+    assert t[M["delivered"]] == 15
 
 
 def test_outage_shorter_than_backoff_budget_loses_nothing():
