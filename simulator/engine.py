@@ -44,6 +44,7 @@ class EventRouting:
     server: tuple[tuple[int, bool], ...]  # (plan, forwards browser context)
     respects: frozenset[int]  # plans that withhold opted-out visitors' server copies
     anonymous: frozenset[int]  # of those, plans that keep an anonymous count
+    browser: bool  # whether some plan sends it from the browser (client or dual)
 
 
 def routing(scenario: Scenario) -> list[EventRouting]:
@@ -63,7 +64,11 @@ def routing(scenario: Scenario) -> list[EventRouting]:
         anonymous = frozenset(
             p for p in respects if scenario.plans[p].opted_out_count == "anonymous_count"
         )
-        out.append(EventRouting(tuple(client), tuple(dual), tuple(server), respects, anonymous))
+        out.append(
+            EventRouting(
+                tuple(client), tuple(dual), tuple(server), respects, anonymous, bool(client or dual)
+            )
+        )
     return out
 
 
@@ -106,6 +111,7 @@ class Replication:
         )
         self.visits = VisitGenerator(scenario, streams.rng("behaviour"))
         self.routes = routing(scenario)
+        self.event_offsets = [self.buffer.offset(e, 0) for e in range(len(scenario.events))]
         self.client_routes = np.array(
             [[p.path_of(e) == "client" for e in scenario.events] for p in scenario.plans],
             dtype=bool,
@@ -167,21 +173,24 @@ class Replication:
             v.active_day = day
             per_day = self.active.setdefault(day, {})
             per_day[v.cell] = per_day.get(v.cell, 0) + 1
-        cell, inst = v.cell, v.instance
+        inst = v.instance
+        cell_off = v.cell * self.buffer.n_measures
+        event_off = self.event_offsets
         truth, push, routes = self.collector.truth, self.server.push, self.routes
-        collector, offset = self.collector, self.buffer.offset
+        collector = self.collector
         for page in pages:
             t0 = now + page.start
             live = []
             for offset_s, e, value in page.events:
                 t = t0 + offset_s
-                off = offset(e, cell)
+                off = event_off[e] + cell_off
                 truth(off, value)
                 r = routes[e]
                 msg = None
-                if r.client or r.dual:
-                    msg = Message(e, off, value, bool(r.client),
-                                  dict.fromkeys(r.dual) if r.dual else None)
+                if r.browser:
+                    msg = Message(
+                        e, off, value, bool(r.client), dict.fromkeys(r.dual) if r.dual else None
+                    )
                     live.append((offset_s, msg))
                 withhold = v.opted_out and r.respects
                 for p, hybrid in r.server:
