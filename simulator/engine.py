@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -276,9 +277,22 @@ class Replication:
                         self.server.push(p, 0, at + delay, SERVER, off, 0.0, None, False)
 
     # -- run ---------------------------------------------------------------------------
-    def run(self) -> tuple[Tally, dict]:
-        """Simulate until the horizon plus drain; return the tally and run counts."""
+    def _report_progress(self, progress: Callable[[float], None], every: float):
+        while True:
+            yield self.env.timeout(every)
+            progress(min(1.0, self.env.now / self.end))
+
+    def run(self, progress: Callable[[float], None] | None = None) -> tuple[Tally, dict]:
+        """Simulate until the horizon plus drain; return the tally and run counts.
+
+        Parameters
+        ----------
+        progress : callable, optional
+            Called with the simulated fraction done (0-1), a hundred times per run.
+        """
         env = self.env
+        if progress is not None:
+            env.process(self._report_progress(progress, self.end / 100.0))
         env.process(self._arrivals())
         env.process(self._bots())
         for e, ev in enumerate(self.scenario.events):
@@ -314,7 +328,11 @@ class RunResult:
         return out
 
 
-def simulate(scenario: Scenario, seed: np.random.SeedSequence) -> tuple[Tally, dict]:
+def simulate(
+    scenario: Scenario,
+    seed: np.random.SeedSequence,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[Tally, dict]:
     """Run one replication.
 
     Parameters
@@ -323,6 +341,8 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence) -> tuple[Tally, d
         The validated scenario.
     seed : numpy.random.SeedSequence
         The replication's seed.
+    progress : callable, optional
+        Called with the simulated fraction done (for progress bars on long single runs).
 
     Returns
     -------
@@ -332,7 +352,7 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence) -> tuple[Tally, d
     old = gc.get_threshold()
     gc.set_threshold(100_000, 50, 1000)  # many short-lived small objects; few cycles
     try:
-        return Replication(scenario, seed).run()
+        return Replication(scenario, seed).run(progress)
     finally:
         gc.set_threshold(*old)
 
