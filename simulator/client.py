@@ -9,7 +9,9 @@ when the page unloads is cancelled (a request racing an unload is settled by com
 backoff while the page lives. At the end of the page the page-hide handler may or may not fire;
 if it does, what is still queued is flushed with the unload transport. A ``local_storage`` retry
 store persists unacknowledged events and resends them on the visitor's next page (a duplicate
-when the cancelled request had in fact arrived).
+when the cancelled request had in fact arrived). A page that only goes to the background (the
+last page of a mobile visit, when the app is switched away) is not torn down: its requests in
+flight complete, but what still waits in the batch queue goes out only if the handler runs.
 
 Everything here is plain Python on one page at a time: no simpy process or event per request.
 """
