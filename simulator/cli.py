@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for add in (_add_run, _add_validate, _add_schema):
+    from simulator.plot_command import add_plot
+
+    for add in (_add_run, _add_validate, _add_schema, add_plot):
         add(commands)
     return parser
 
@@ -174,6 +176,9 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", type=Path, metavar="PATH", help="also write every number as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--plots", type=Path, metavar="DIR", help="also write the standard plots (PNG) into DIR"
+    )
     p.set_defaults(handler=_cmd_run)
 
 
@@ -187,6 +192,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         # Checked before simulating, so a typo in the path does not cost a whole run.
         print(f"{args.json}: cannot write JSON: {problem}", file=sys.stderr)
         return EXIT_INVALID
+    if args.plots is not None:
+        from simulator.plot_command import plots_dir_problem
+
+        if problem := plots_dir_problem(args.plots):
+            print(problem, file=sys.stderr)
+            return EXIT_INVALID
     # Imported here so that validate and schema work without loading the engine.
     from simulator import engine, report, results
 
@@ -200,6 +211,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(report.format_summary(summary))
     if args.json is not None:
         write_json_atomic(args.json, summary)
+    if args.plots is not None:
+        from simulator.plot_command import write_run_plots
+
+        write_run_plots(summary, args.plots)
     return EXIT_OK
 
 

@@ -73,6 +73,8 @@ def composition_bias(
     if event is None or dimension is None:
         if event is not None:
             choose(event, events_of(record), "event")
+        if dimension is not None:
+            choose(dimension, dimensions_of(record, event), "dimension")
         focus_event, focus_dim = default_focus(record, event, dimension)
         event, dimension = event or focus_event, dimension or focus_dim
     event = choose(event, events_of(record), "event")
