@@ -102,6 +102,13 @@ def test_load_sweep_finds_the_swept_parameters_and_skips_what_is_not_a_result(
         "client.failure_probability=0.3",
     ]
     assert [v for v, _ in by_transport["client.failure_probability=0.3"]] == ["beacon", "xhr"]
+    # trackloss sweep's per-point block names the swept paths; it wins over the configs.
+    for i, path in enumerate(sorted(tmp_path.glob("point-*.json"))):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["sweep"] = {"index": i, "point": {"client.transport": "xhr", "tag": i}}
+        path.write_text(json.dumps(data), encoding="utf-8")
+    (tmp_path / "sweep.json").write_text('{"axes": []}', encoding="utf-8")
+    assert [v for v, _ in plots.load_sweep(tmp_path)] == [0, 1, 2]
     with pytest.raises(RecordError, match="no such folder"):
         plots.load_sweep(tmp_path / "missing")
     empty = tmp_path / "empty"

@@ -58,7 +58,9 @@ def load_sweep(
     """Read a folder of result records as sweep points.
 
     Hidden files, temporary files and JSON files that are not result records (a failed point's
-    error record, a summary) are skipped.
+    error record, the sweep's manifest) are skipped. The swept parameters are read from each
+    point's ``sweep.point`` block (``trackloss sweep``) or, failing that, found by comparing the
+    records' scenario configs.
 
     Parameters
     ----------
@@ -93,7 +95,7 @@ def load_sweep(
         records.append(record)
     if not records:
         raise RecordError(f"{folder}: no result records (*.json written by run or sweep)")
-    varying = {k: v for k, v in varying_parameters(records).items() if k not in IGNORED}
+    varying = _swept(records)
     if parameter is not None:
         varying.setdefault(parameter, [_lookup(r, parameter) for r in records])
     if not varying:
@@ -110,6 +112,20 @@ def load_sweep(
     for pairs in groups.values():
         pairs.sort(key=lambda pair: _sort_key(pair[0]))
     return groups[""] if not others else groups
+
+
+def _swept(records: list[dict]) -> dict[str, list[Any]]:
+    """Swept paths and each record's value at them.
+
+    From ``trackloss sweep``'s per-point ``sweep.point`` block when every record has one (paths
+    in ``--vary`` order), else from the records' configs.
+    """
+    points = [(r.get("sweep") or {}).get("point") for r in records]
+    if all(isinstance(p, dict) and p for p in points):
+        paths = dict.fromkeys(k for p in points for k in p)
+        found = {k: [p.get(k) for p in points] for k in paths}
+        return {k: v for k, v in found.items() if len({json.dumps(x) for x in v}) > 1}
+    return {k: v for k, v in varying_parameters(records).items() if k not in IGNORED}
 
 
 def _lookup(record: dict, path: str) -> Any:
