@@ -82,7 +82,8 @@ def shares_for(k: int, categories: list[str], shift: float) -> dict:
 
 
 def with_bias(record: dict) -> dict:
-    """Add issue 3's ``bias`` to every row with true events and a top-level ``kpis``."""
+    """Add issue 3's ``bias`` to every row with true events, ``attribution`` to orders, and
+    a top-level ``kpis``, all with known numbers."""
     record = copy.deepcopy(record)
     plans = list(dict.fromkeys(r["plan"] for r in record["results"]))
     for row in record["results"]:
@@ -99,6 +100,13 @@ def with_bias(record: dict) -> dict:
                 "tvd_ci": [max(tvd - 0.005, 0.0), tvd + 0.005],
                 "p_value": 0.5 / (k + 1) / (d + 1),
                 "shares": shares,
+            }
+        if row["event"] == "order_completed":
+            channels = shares_for(k, DIMENSIONS["channel"], 0.02)
+            row["attribution"] = {
+                "channels": channels,
+                "unattributed": 0.3 * k,
+                "unattributed_ci": [0.3 * k - 0.05 * k, 0.3 * k + 0.05 * k],
             }
     record["kpis"] = [
         {

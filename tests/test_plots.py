@@ -144,6 +144,7 @@ def small_record_without_bias() -> dict:
     record = small_record()
     for row in record["results"]:
         row.pop("bias", None)
+        row.pop("attribution", None)
     return record
 
 
@@ -154,6 +155,22 @@ def test_category_error_turns_shares_into_per_segment_loss(biased):
         expected = c["received_share"] * row["received"] / (c["truth_share"] * row["truth"]) - 1
         assert c["error"] == pytest.approx(expected)
     assert [c["category"] for c in out] == DIMENSIONS["device"]
+
+
+def test_attribution_adds_the_unattributed_share(biased):
+    ax = plots.attribution_bias(biased, ax=new_ax())
+    containers = bars(ax)
+    assert [c.get_label() for c in containers] == ["truth", "client", "server"]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == [*DIMENSIONS["channel"], "(unattributed)"]
+    server = row_of(biased, "server", "order_completed")["attribution"]
+    heights = [p.get_height() for p in containers[2].patches]
+    assert heights[-1] == pytest.approx(server["unattributed"])
+    assert containers[0].patches[-1].get_height() == 0.0
+    seg = error_segments(errorbars(ax)[1])
+    assert seg[-1, :, 1] == pytest.approx(server["unattributed_ci"])
+    with pytest.raises(RecordError, match="no attribution"):
+        plots.attribution_bias(small_record_without_bias(), ax=new_ax())
 
 
 # --------------------------------------------------------------------------- KPI

@@ -8,8 +8,9 @@ read in grayscale and for colour-blind readers. The command line (``trackloss pl
 --plots``) and the notebooks call these same functions.
 """
 
-from simulator.plots.bias import composition_bias, kpi_bias
+from simulator.plots.bias import attribution_bias, composition_bias
 from simulator.plots.dashboard import FORMATS, dashboard, write_standard_plots
+from simulator.plots.kpi import kpi_bias
 from simulator.plots.loss import loss_by_event
 from simulator.plots.records import RecordError, category_error, default_focus, load_record
 from simulator.plots.sweep import load_sweep, sweep_curves, varying_parameters
@@ -18,6 +19,7 @@ from simulator.plots.unload import unload_survival_curves, unload_survival_panel
 __all__ = [
     "FORMATS",
     "RecordError",
+    "attribution_bias",
     "category_error",
     "composition_bias",
     "dashboard",

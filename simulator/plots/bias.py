@@ -1,16 +1,16 @@
-"""Bias plots: who is missing from the data (composition) and how wrong the KPIs are.
+"""Who is in the data: composition bias per dimension, and who gets the credit (attribution).
 
-Both read the keys issue 3 adds to the result record: per row
-``bias: {dimension: {tvd, tvd_ci, p_value, shares: {category: {truth, received, diff,
-diff_ci}}}}`` and the top-level ``kpis: [{plan, name, truth, observed, relative_bias,
-relative_bias_ci}]``. Shares and relative biases are fractions, shown as percentages.
+Both read keys issue 3 adds to each result row: ``bias: {dimension: {tvd, tvd_ci, p_value,
+shares: {category: {truth, received, diff, diff_ci}}}}`` and ``attribution: {channels: {...
+same shares...}, unattributed, unattributed_ci}``. Shares are fractions, shown as percentages;
+a plan's error bar is the interval of its received share implied by the interval of its
+difference from the truth (``truth + diff_ci``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.patches import Patch
 
 from simulator.plots.records import (
     RecordError,
@@ -20,18 +20,14 @@ from simulator.plots.records import (
     default_focus,
     dimensions_of,
     events_of,
-    kpi_rows,
     plans_of,
     row_of,
     select,
 )
-from simulator.plots.style import (
-    TRUTH_STYLE,
-    bar_style,
-    group_offsets,
-    new_axes,
-    percent_axis,
-)
+from simulator.plots.style import TRUTH_STYLE, bar_style, group_offsets, new_axes, percent_axis
+
+UNATTRIBUTED = "(unattributed)"
+"""Category of received conversions credited to no channel."""
 
 
 def composition_bias(
@@ -83,23 +79,54 @@ def composition_bias(
     with_bias = [p for p in every_plan if dimension in (row_of(record, p, event).get("bias") or {})]
     plans = select(plans, with_bias, f"plan with {dimension} bias for {event}")
     biases = {p: row_of(record, p, event)["bias"][dimension] for p in plans}
-    categories = list(dict.fromkeys(c for b in biases.values() for c in b["shares"]))
-    ax = new_axes(ax, (max(6.0, 0.5 * len(categories) * (len(plans) + 1) + 3), 4.5))
+    shares = {p: biases[p]["shares"] for p in plans}
+    notes = {p: _tvd_text(biases[p]) for p in plans}
+    ax = share_bars(shares, every_plan, notes, ax)
+    ax.set_xlabel(dimension)
+    ax.set_ylabel(f"share of {event} events (%)")
+    ax.set_title(f"Who is in the data: {event} by {dimension}")
+    return ax
 
+
+def share_bars(
+    shares: dict[str, dict[str, dict]],
+    every_plan: list[str],
+    notes: dict[str, str],
+    ax: Axes | None = None,
+) -> Axes:
+    """Grouped bars of true and received shares per category, with the received share's CI.
+
+    Parameters
+    ----------
+    shares : dict
+        plan -> category -> ``{"truth", "received", "diff_ci"}`` (issue 3's ``shares``).
+    every_plan : list of str
+        All plans of the record, in order (fixes each plan's colour and hatch).
+    notes : dict
+        plan -> text added under the plan's legend entry.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure is made when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes, without axis labels or title (the caller knows what the shares are of).
+    """
+    plans = list(shares)
+    categories = list(dict.fromkeys(c for s in shares.values() for c in s))
+    ax = new_axes(ax, (max(6.0, 0.5 * len(categories) * (len(plans) + 1) + 3), 4.5))
     x = np.arange(len(categories), dtype=float)
     offsets, width = group_offsets(len(plans) + 1)
-    first = biases[plans[0]]["shares"]
+    first = shares[plans[0]]
     truth = [first.get(c, {}).get("truth", 0.0) for c in categories]
     ax.bar(x + offsets[0], truth, width, label="truth", linewidth=0.6, **TRUTH_STYLE)
     for k, plan in enumerate(plans):
-        shares = biases[plan]["shares"]
-        received = [shares.get(c, {}).get("received", 0.0) for c in categories]
+        received = [shares[plan].get(c, {}).get("received", 0.0) for c in categories]
         intervals = []
         for c, t in zip(categories, truth, strict=True):
-            ci = shares.get(c, {}).get("diff_ci")
+            ci = shares[plan].get(c, {}).get("diff_ci")
             intervals.append(None if ci is None else [t + ci[0], t + ci[1]])
-        style = bar_style(every_plan.index(plan))
-        ax.bar(x + offsets[k + 1], received, width, label=plan, **style)
+        ax.bar(x + offsets[k + 1], received, width, label=plan, **bar_style(every_plan.index(plan)))
         ax.errorbar(
             x + offsets[k + 1],
             received,
@@ -109,20 +136,15 @@ def composition_bias(
             elinewidth=1.0,
             capsize=2.5,
         )
-    ax.set_xticks(
-        x,
-        categories,
-        rotation=30 if len(categories) > 4 else 0,
-        ha="right" if len(categories) > 4 else "center",
-    )
-    ax.set_xlabel(dimension)
-    ax.set_ylabel(f"share of {event} events (%)")
+    tilt = len(categories) > 4
+    ax.set_xticks(x, categories, rotation=30 if tilt else 0, ha="right" if tilt else "center")
     percent_axis(ax)
     ax.grid(axis="y", linewidth=0.4, alpha=0.5)
     ax.set_axisbelow(True)
-    ax.set_title(f"Who is in the data: {event} by {dimension}")
-    handles, labels = ax.get_legend_handles_labels()
-    labels = ["true share"] + [f"received, {p}\n{_tvd_text(biases[p])}" for p in plans]
+    handles, _ = ax.get_legend_handles_labels()
+    labels = ["true share"] + [
+        f"received, {p}" + (f"\n{notes[p]}" if notes.get(p) else "") for p in plans
+    ]
     ax.legend(
         handles,
         labels,
@@ -136,6 +158,62 @@ def composition_bias(
     return ax
 
 
+def attribution_bias(
+    record: dict,
+    event: str | None = None,
+    ax: Axes | None = None,
+    *,
+    plans: list[str] | None = None,
+) -> Axes:
+    """Share of conversions credited to each channel, true vs received, and the unattributed.
+
+    Reads issue 3's per-row ``attribution`` (``channels``: channel -> ``truth``, ``received``,
+    ``diff``, ``diff_ci``; ``unattributed`` and ``unattributed_ci``). The last category,
+    ``(unattributed)``, is the share of received conversions credited to no channel because
+    their path carried no UTM parameters (the server path without forwarded context): its true
+    share is zero.
+
+    Parameters
+    ----------
+    record : dict
+        A result record with attribution.
+    event : str, optional
+        Conversion event (default: the first with attribution).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure is made when omitted.
+    plans : list of str, optional
+        Plans to show (default: all with attribution for the event).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One bar container for the truth and one per plan, one bar per channel plus
+        ``(unattributed)``.
+    """
+    check_record(record)
+    events = list(dict.fromkeys(r["event"] for r in record["results"] if r.get("attribution")))
+    if not events:
+        raise RecordError("the record has no attribution (issue 3's 'attribution' per row)")
+    event = choose(event, events, "event with attribution")
+    every_plan = plans_of(record)
+    having = [p for p in every_plan if row_of(record, p, event).get("attribution")]
+    plans = select(plans, having, f"plan with attribution for {event}")
+    shares = {}
+    for p in plans:
+        a = row_of(record, p, event)["attribution"]
+        shares[p] = dict(a.get("channels") or {})
+        shares[p][UNATTRIBUTED] = {
+            "truth": 0.0,
+            "received": a.get("unattributed") or 0.0,
+            "diff_ci": a.get("unattributed_ci"),
+        }
+    ax = share_bars(shares, every_plan, {}, ax)
+    ax.set_xlabel("acquisition channel credited")
+    ax.set_ylabel(f"share of {event} events (%)")
+    ax.set_title(f"Who gets the credit: {event} by channel")
+    return ax
+
+
 def _tvd_text(bias: dict) -> str:
     tvd, ci, p = bias.get("tvd"), bias.get("tvd_ci"), bias.get("p_value")
     parts = []
@@ -145,87 +223,3 @@ def _tvd_text(bias: dict) -> str:
     if p is not None:
         parts.append("p < 0.001" if p < 0.001 else f"p = {p:.3f}")
     return ", ".join(parts)
-
-
-def kpi_bias(
-    record: dict,
-    ax: Axes | None = None,
-    *,
-    plans: list[str] | None = None,
-    kpis: list[str] | None = None,
-) -> Axes:
-    """Relative bias of each KPI computed from received data, one bar per plan, with 95% CI.
-
-    Horizontal bars: one group per KPI (labelled with its true value), one bar per plan, the
-    length being ``observed / truth - 1``; a vertical line marks zero (no bias). A KPI whose
-    truth is zero has no relative bias and draws no bar.
-
-    Parameters
-    ----------
-    record : dict
-        A result record with a top-level ``kpis`` list.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure is made when omitted.
-    plans, kpis : list of str, optional
-        Subsets to show, in this order (default: all).
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        One bar container per plan (label = plan, one bar per KPI) and one error-bar container
-        per plan.
-    """
-    check_record(record)
-    rows = kpi_rows(record)
-    if not rows:
-        raise RecordError("the record has no KPIs (issue 3's top-level 'kpis')")
-    order = plans_of(record)  # styles follow the record's plan order, as in every plot
-    every_plan = [p for p in order if any(r["plan"] == p for r in rows)]
-    plans = select(plans, every_plan, "plan with KPIs")
-    kpis = select(kpis, list(dict.fromkeys(r["name"] for r in rows)), "KPI")
-    table = {(r["plan"], r["name"]): r for r in rows}
-    ax = new_axes(ax, (7.5, max(3.0, 0.45 * len(kpis) * len(plans) + 1.5)))
-
-    y = np.arange(len(kpis), dtype=float)
-    offsets, height = group_offsets(len(plans))
-    for k, plan in enumerate(plans):
-        found = [table.get((plan, name)) for name in kpis]
-        values = [r["relative_bias"] if r else None for r in found]
-        drawn = [i for i, v in enumerate(values) if v is not None]
-        # Plans read top to bottom in legend order: the first plan sits highest in its group.
-        pos = y[drawn] + offsets[k]
-        vals = [values[i] for i in drawn]
-        cis = [found[i].get("relative_bias_ci") for i in drawn]
-        ax.barh(pos, vals, height, label=plan, **bar_style(order.index(plan)))
-        ax.errorbar(
-            vals,
-            pos,
-            xerr=ci_errors(vals, cis),
-            fmt="none",
-            ecolor="black",
-            elinewidth=1.0,
-            capsize=2.5,
-        )
-    ax.axvline(0.0, color="black", linewidth=1.0)
-    labels = []
-    for name in kpis:
-        truth = next((r["truth"] for r in rows if r["name"] == name), None)
-        labels.append(name if truth is None else f"{name}\n(true {truth:.3g})")
-    ax.set_yticks(y, labels, fontsize="small")
-    ax.invert_yaxis()
-    ax.set_xlabel("relative bias: observed / true - 1 (%)")
-    percent_axis(ax, "x")
-    ax.grid(axis="x", linewidth=0.4, alpha=0.5)
-    ax.set_axisbelow(True)
-    ax.set_title("KPIs computed from the received data")
-    handles = [Patch(label=p, **bar_style(order.index(p))) for p in plans]
-    ax.legend(
-        handles=handles,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        frameon=False,
-        fontsize="small",
-        title="plan (error bars: 95% CI)",
-        title_fontsize="small",
-    )
-    return ax

@@ -7,7 +7,8 @@ from pathlib import Path
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simulator.plots.bias import composition_bias, kpi_bias
+from simulator.plots.bias import composition_bias
+from simulator.plots.kpi import kpi_bias
 from simulator.plots.loss import loss_by_event
 from simulator.plots.records import check_record, has_bias, kpi_rows
 
