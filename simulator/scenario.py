@@ -18,6 +18,7 @@ from simulator.distributions import (
     Geometric,
     LogNormal,
 )
+from simulator.kpis import KPIList
 from simulator.tracking_config import ClientConfig, CollectorConfig, ServerConfig
 
 DEVICES = ("desktop", "mobile", "tablet")
@@ -259,6 +260,7 @@ class Scenario(Frozen):
     client: ClientConfig = ClientConfig()
     server: ServerConfig = ServerConfig()
     collector: CollectorConfig = CollectorConfig()
+    kpis: KPIList = []  # after events: checked against them; empty = defaults (kpis.py)
 
     @field_validator("behaviour")
     @classmethod
