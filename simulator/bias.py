@@ -16,9 +16,7 @@ received events of each plan and event type are compared with the true ones:
   often; the corrected statistic is referred to F(k - 1, replications - 1). With one
   replication the plain Pearson test is used and named as such.
 - **Value.** For events carrying revenue: total and mean value received against the truth.
-- **Attribution.** For conversions: the share credited to each acquisition channel from
-  received data (only deliveries that carried browser context such as UTM parameters can be
-  credited) against the truth, and the share left unattributed.
+Attribution of conversions to channels is in :mod:`simulator.attribution`.
 
 Intervals follow :mod:`simulator.intervals`: Student t across replications, or the delta
 method on the counts of a single replication.
@@ -55,12 +53,14 @@ def received(counts: np.ndarray) -> np.ndarray:
     return counts[..., M["delivered"]] + counts[..., M["duplicates"]] + counts[..., M["bots"]]
 
 
-def _num(x: float) -> float | None:
+def as_number(x: float) -> float | None:
+    """A float for JSON: ``None`` for NaN (JSON has no NaN)."""
     x = float(x)
     return None if math.isnan(x) else x
 
 
-def _pair(lo: float, hi: float) -> list[float] | None:
+def as_interval(lo: float, hi: float) -> list[float] | None:
+    """``[lo, hi]`` for JSON, or ``None`` when either bound is NaN."""
     lo, hi = float(lo), float(hi)
     return None if math.isnan(lo) or math.isnan(hi) else [lo, hi]
 
@@ -253,19 +253,21 @@ def composition_record(
     for c, name in enumerate(categories):
         if (np.nan_to_num(t[c]) > 0) or (np.nan_to_num(r[c]) > 0):
             shares[name] = {
-                "truth": _num(t[c]),
-                "received": _num(r[c]),
-                "diff": _num(comp.diff[plan, event, c]),
-                "diff_ci": _pair(comp.diff_ci[0][plan, event, c], comp.diff_ci[1][plan, event, c]),
+                "truth": as_number(t[c]),
+                "received": as_number(r[c]),
+                "diff": as_number(comp.diff[plan, event, c]),
+                "diff_ci": as_interval(
+                    comp.diff_ci[0][plan, event, c], comp.diff_ci[1][plan, event, c]
+                ),
             }
     p = comp.p_value[plan, event]
     return {
-        "tvd": _num(comp.tvd[plan, event]),
-        "tvd_ci": _pair(comp.tvd_ci[0][plan, event], comp.tvd_ci[1][plan, event]),
-        "p_value": _num(p),
-        "chi2": _num(comp.chi2[plan, event]),
+        "tvd": as_number(comp.tvd[plan, event]),
+        "tvd_ci": as_interval(comp.tvd_ci[0][plan, event], comp.tvd_ci[1][plan, event]),
+        "p_value": as_number(p),
+        "chi2": as_number(comp.chi2[plan, event]),
         "df": None if np.isnan(comp.df[plan, event]) else int(comp.df[plan, event]),
-        "design_effect": _num(comp.design_effect[plan, event]),
+        "design_effect": as_number(comp.design_effect[plan, event]),
         "shares": shares,
     }
 
@@ -305,12 +307,12 @@ def value_bias(per_rep: np.ndarray) -> dict | None:
             mean_ci = normal_interval(rel[0], delta_se(_mean_bias, pieces))
             total_ci = normal_interval(rel[1], delta_se(_total_bias, pieces))
     return {
-        "mean_truth": _num(nanmean(mean_t)),
-        "mean_received": _num(nanmean(np.where(np.isfinite(mean_r), mean_r, np.nan))),
-        "mean_relative_bias": _num(rel[0]),
-        "mean_relative_bias_ci": _pair(*mean_ci),
-        "total_relative_bias": _num(rel[1]),
-        "total_relative_bias_ci": _pair(*total_ci),
+        "mean_truth": as_number(nanmean(mean_t)),
+        "mean_received": as_number(nanmean(np.where(np.isfinite(mean_r), mean_r, np.nan))),
+        "mean_relative_bias": as_number(rel[0]),
+        "mean_relative_bias_ci": as_interval(*mean_ci),
+        "total_relative_bias": as_number(rel[1]),
+        "total_relative_bias_ci": as_interval(*total_ci),
     }
 
 
@@ -337,106 +339,12 @@ def _total_bias(x: np.ndarray) -> float:
     return (v_d + v_dup) / (v_d + v_l) - 1
 
 
-ATTRIBUTION_METHOD = (
-    "conversions credited to the channel of deliveries that carried browser context "
-    "(duplicates credited like their deliveries); the rest, bots included, is unattributed"
-)
-
-
-def attribution(channels: np.ndarray, names: tuple[str, ...]) -> dict | None:
-    """Share of conversions credited to each channel, received against truth.
-
-    Parameters
-    ----------
-    channels : numpy.ndarray
-        Counts by channel for one plan and event type: shape
-        ``(replications, channels, measures)``.
-    names : tuple of str
-        Channel names.
-
-    Returns
-    -------
-    dict or None
-        ``channels`` (name -> ``truth``, ``received``, ``diff``, ``diff_ci``), ``unattributed``
-        and ``unattributed_ci`` (share of received conversions credited to no channel);
-        ``None`` when no conversion happened.
-    """
-    if channels[..., M["truth"]].sum() <= 0:
-        return None
-    shares = np.stack([_attribution_shares(rep) for rep in channels])  # (reps, 2, k + 1)
-    diff = shares[:, 1] - shares[:, 0]  # last column: unattributed (its truth share is 0)
-    k = len(names)
-    mean_t, mean_r = nanmean(shares[:, 0]), nanmean(shares[:, 1])
-    if len(channels) > 1:
-        d, lo, hi = t_intervals(diff)
-    else:
-        d = diff[0]
-        pieces = _attribution_pieces(channels[0])
-        se = np.array(
-            [delta_se(lambda x, c=c: _diff_from_flat(x, k, c), pieces) for c in range(k + 1)]
-        )
-        lo, hi = d - Z95 * se, d + Z95 * se
-    out = {}
-    for c, name in enumerate(names):
-        if mean_t[c] > 0 or np.nan_to_num(mean_r[c]) > 0:
-            out[name] = {
-                "truth": _num(mean_t[c]),
-                "received": _num(mean_r[c]),
-                "diff": _num(d[c]),
-                "diff_ci": _pair(lo[c], hi[c]),
-            }
-    return {
-        "channels": out,
-        "unattributed": _num(d[k]),
-        "unattributed_ci": _pair(lo[k], hi[k]),
-    }
-
-
-def _attribution_counts(c: np.ndarray) -> np.ndarray:
-    """Per channel: context-carrying deliveries, other deliveries, duplicates, bots, lost."""
-    d = c[:, M["delivered"]]
-    ctx = c[:, M["delivered_context"]]
-    return np.stack(
-        [ctx, d - ctx, c[:, M["duplicates"]], c[:, M["bots"]], c[:, M["truth"]] - d], axis=1
-    )
-
-
-def _attribution_pieces(c: np.ndarray) -> list[Piece]:
-    return [Piece(float(n)) for n in _attribution_counts(c).ravel()]
-
-
-def _shares_from_counts(parts: np.ndarray) -> np.ndarray:
-    """Rows: truth shares, received shares; last column: unattributed (truth 0)."""
-    ctx, plain, dup, bots, lost = parts.T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        credited = ctx + np.where(ctx + plain > 0, dup * ctx / (ctx + plain), 0.0)
-        total_r = (ctx + plain + dup + bots).sum()
-        truth = ctx + plain + lost
-        t_share = np.append(truth / truth.sum(), 0.0)
-        r_share = np.append(credited / total_r, 1 - credited.sum() / total_r)
-    return np.stack([t_share, r_share])
-
-
-def _attribution_shares(c: np.ndarray) -> np.ndarray:
-    return _shares_from_counts(_attribution_counts(c))
-
-
-def _shares_from_flat(x: np.ndarray, k: int) -> np.ndarray:
-    # delta_se passes [n0, value0, n1, value1, ...]; values are zero here.
-    return _shares_from_counts(x[::2].reshape(k, 5))
-
-
-def _diff_from_flat(x: np.ndarray, k: int, c: int) -> float:
-    s = _shares_from_flat(x, k)
-    return float(s[1, c] - s[0, c])
-
-
 __all__ = [
-    "ATTRIBUTION_METHOD",
     "CHI_SQUARE_METHOD",
     "COMPOSITION_METHOD",
     "Composition",
-    "attribution",
+    "as_interval",
+    "as_number",
     "composition",
     "composition_record",
     "design_effect",
