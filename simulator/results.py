@@ -1,10 +1,15 @@
-"""Turn a run's tallies into the result record: loss per plan and event type, with intervals.
+"""Turn a run's tallies into the result record: loss and bias per plan and event type.
 
 Counts are means per replication. Loss is the share of true events that never arrived. With
 several replications its 95% interval is Student's t across replications (each replication is
 an independent draw of the whole site); with one replication it is a Wilson score interval for
 the lost share, which treats events as independent and is therefore too narrow when visitors'
 events are correlated (a blocked visitor loses all of theirs). The method is named in the output.
+
+Beyond loss, every row carries the composition bias of the received events per dimension
+(:mod:`simulator.bias`), rows with a value carry value bias, and conversion rows carry
+attribution; the record adds KPIs (:mod:`simulator.kpis`), paired plan comparisons
+(:mod:`simulator.comparison`) and the name of every method used (``methods``).
 """
 
 from __future__ import annotations
@@ -12,46 +17,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
-from simulator import __version__
+from simulator import __version__, attribution, bias, comparison, kpis
 from simulator.engine import RunResult
-from simulator.tally import CAUSES, MEASURES
+from simulator.intervals import Z95, t_interval, wilson
+from simulator.scenario import Scenario
+from simulator.tally import CAUSES, DIMENSIONS, MEASURES
 
 M = {name: i for i, name in enumerate(MEASURES)}
-Z95 = stats.norm.ppf(0.975)
-
-
-def wilson(lost: float, n: float, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a proportion ``lost / n``.
-
-    Parameters
-    ----------
-    lost, n : float
-        Successes and trials (``n > 0``).
-    z : float
-        Normal quantile (1.96 for 95%).
-
-    Returns
-    -------
-    tuple of float
-        Lower and upper bound.
-    """
-    p = lost / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def t_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Student t interval for the mean of independent replications."""
-    n = len(samples)
-    mean = float(np.mean(samples))
-    if n < 2:
-        return mean, mean
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * float(np.std(samples, ddof=1)) / math.sqrt(n)
-    return mean - half, mean + half
+BIAS_DIMENSIONS = DIMENSIONS
+"""Dimensions whose composition bias every row reports."""
 
 
 def _value_interval(cells: np.ndarray) -> tuple[float, float]:
@@ -97,7 +72,8 @@ def _row(plan: str, event: str, path: str, per_rep: np.ndarray) -> dict:
     else:
         lo, hi = wilson(truth - mean[M["delivered"]], truth)
     row["loss"] = float(np.nanmean(rep_loss))
-    row["loss_ci"] = [float(lo), float(hi)]
+    # Loss is a share: a symmetric t interval is clipped to [0, 1].
+    row["loss_ci"] = [max(0.0, float(lo)), min(1.0, float(hi))]
     row["net_error"] = float(received / truth - 1)
     row["causes"] = {
         c: float(mean[M[f"lost_{c}"]] / truth) for c in CAUSES if mean[M[f"lost_{c}"]] > 0
@@ -127,6 +103,34 @@ def interval_method(replications: int) -> str:
     return "Wilson score, one replication, events treated as independent (95%)"
 
 
+def conversion_events(scenario: Scenario) -> list[int]:
+    """Indices of the events that count as conversions: the last funnel step and valued events."""
+    funnel = [i for i, e in enumerate(scenario.events) if e.kind == "funnel"]
+    out = {i for i, e in enumerate(scenario.events) if e.has_value}
+    if funnel:
+        out.add(funnel[-1])
+    return sorted(out)
+
+
+def method_notes(replications: int) -> dict:
+    """Name of every method used in a record, keyed by the part of the record it made."""
+    several = replications > 1
+    return {
+        "loss": interval_method(replications),
+        "composition": bias.COMPOSITION_METHOD[several],
+        "mcar_test": bias.CHI_SQUARE_METHOD[several],
+        "value": "relative bias of total and mean value received vs truth; "
+        + (
+            "Student t across replications (95%)"
+            if several
+            else "delta method on revenue as marked Poisson counts, one replication (95%)"
+        ),
+        "attribution": attribution.ATTRIBUTION_METHOD,
+        "kpis": kpis.METHOD[several],
+        "comparisons": comparison.METHOD[several],
+    }
+
+
 def summarise(result: RunResult) -> dict:
     """Build the JSON-ready result record of a run.
 
@@ -139,17 +143,39 @@ def summarise(result: RunResult) -> dict:
     -------
     dict
         ``version``, ``scenario`` (name, seed, replications, full validated config), ``run``
-        (what was simulated, means per replication), ``interval_method`` and ``results``
-        (one row per plan and event type; counts are means per replication). Nothing in it
-        depends on the machine or the clock, so the same seed gives byte-identical JSON.
+        (what was simulated, means per replication), ``interval_method``, ``methods`` (how
+        every kind of figure was computed), ``results`` (one row per plan and event type;
+        counts are means per replication; each row adds ``bias`` per dimension, value bias
+        inside ``value`` and, for conversions, ``attribution``), ``kpis`` and ``comparisons``
+        (paired loss differences between plans). Nothing in it depends on the machine or the
+        clock, so the same seed gives byte-identical JSON.
     """
     sc = result.scenario
     layout = result.tallies[0].layout
     per_rep = np.stack([t.totals() for t in result.tallies])  # (reps, plans, events, measures)
+    marginals = {
+        dim: np.stack([t.marginal(dim) for t in result.tallies]) for dim in BIAS_DIMENSIONS
+    }
+    compositions = {dim: bias.composition(m) for dim, m in marginals.items()}
+    conversions = conversion_events(sc)
     rows = []
     for p, plan in enumerate(sc.plans):
         for e, event in enumerate(sc.events):
-            rows.append(_row(plan.name, event.name, plan.path_of(event), per_rep[:, p, e, :]))
+            row = _row(plan.name, event.name, plan.path_of(event), per_rep[:, p, e, :])
+            row["bias"] = {}
+            if row["truth"] > 0:
+                for dim, comp in compositions.items():
+                    record = bias.composition_record(comp, layout.categories(dim), p, e)
+                    if record is not None:
+                        row["bias"][dim] = record
+            if row["value"] is not None:
+                row["value"].update(bias.value_bias(per_rep[:, p, e, :]) or {})
+            row["attribution"] = None
+            if e in conversions:
+                row["attribution"] = attribution.attribution(
+                    marginals["channel"][:, p, e], layout.categories("channel")
+                )
+            rows.append(row)
     meta_keys = result.metas[0].keys()
     run_info = {k: float(np.mean([m[k] for m in result.metas])) for k in meta_keys}
     return {
@@ -163,6 +189,25 @@ def summarise(result: RunResult) -> dict:
         },
         "run": run_info,
         "interval_method": interval_method(len(result.tallies)),
-        "layout": {"plans": list(layout.plans), "events": list(layout.events)},
+        "methods": method_notes(len(result.tallies)),
+        "layout": {
+            "plans": list(layout.plans),
+            "events": list(layout.events),
+            "dimensions": {dim: list(layout.categories(dim)) for dim in BIAS_DIMENSIONS},
+        },
         "results": rows,
+        "kpis": kpis.kpi_rows(sc, per_rep),
+        "comparisons": comparison.compare_plans(sc, per_rep),
     }
+
+
+__all__ = [
+    "BIAS_DIMENSIONS",
+    "Z95",
+    "conversion_events",
+    "interval_method",
+    "method_notes",
+    "summarise",
+    "t_interval",
+    "wilson",
+]
