@@ -148,7 +148,7 @@ def test_unload_curves_one_line_per_transport_and_device():
     data = survival_data()
     ax = plots.unload_survival_curves(data, new_ax())
     assert len(ax.lines) == 4 and len(bands(ax)) == 4
-    assert ax.get_xscale() == "log" and "(s" in ax.get_xlabel() and "%" in ax.get_ylabel()
+    assert ax.get_xscale() == "log" and "seconds" in ax.get_xlabel() and "%" in ax.get_ylabel()
     first = ax.lines[0]
     assert "desktop" in first.get_label() and "xhr" in first.get_label()
     rows = [r for r in data["rows"] if r["transport"] == "xhr" and r["device"] == "desktop"]

@@ -114,7 +114,7 @@ def share_bars(
     """
     plans = list(shares)
     categories = list(dict.fromkeys(c for s in shares.values() for c in s))
-    ax = new_axes(ax, (max(6.0, 0.5 * len(categories) * (len(plans) + 1) + 3), 4.5))
+    ax = new_axes(ax, (min(12.0, max(6.0, 0.5 * len(categories) * (len(plans) + 1) + 3)), 4.5))
     x = np.arange(len(categories), dtype=float)
     offsets, width = group_offsets(len(plans) + 1)
     first = shares[plans[0]]
@@ -125,7 +125,8 @@ def share_bars(
         intervals = []
         for c, t in zip(categories, truth, strict=True):
             ci = shares[plan].get(c, {}).get("diff_ci")
-            intervals.append(None if ci is None else [t + ci[0], t + ci[1]])
+            # A share lies in [0, 1] whatever the interval of the difference says.
+            intervals.append(None if ci is None else [max(t + ci[0], 0.0), min(t + ci[1], 1.0)])
         ax.bar(x + offsets[k + 1], received, width, label=plan, **bar_style(every_plan.index(plan)))
         ax.errorbar(
             x + offsets[k + 1],

@@ -51,7 +51,7 @@ def kpi_bias(
     plans = select(plans, every_plan, "plan with KPIs")
     kpis = select(kpis, list(dict.fromkeys(r["name"] for r in rows)), "KPI")
     table = {(r["plan"], r["name"]): r for r in rows}
-    ax = new_axes(ax, (7.5, max(3.0, 0.45 * len(kpis) * len(plans) + 1.5)))
+    ax = new_axes(ax, (7.5, min(7.0, max(3.0, 0.45 * len(kpis) * len(plans) + 1.5))))
 
     y = np.arange(len(kpis), dtype=float)
     offsets, height = group_offsets(len(plans))

@@ -85,7 +85,7 @@ def unload_survival_curves(
                 linewidth=0,
             )
     ax.set_xscale("log")
-    ax.set_xlabel("time between the event and the page unload (s, log scale)")
+    ax.set_xlabel("seconds from the event to the unload (log scale)")
     ax.set_ylabel("events delivered (%)")
     percent_axis(ax)
     ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.02)
@@ -136,7 +136,7 @@ def unload_survival_panels(data: dict, fig: Figure | None = None) -> Figure:
         if ax is not axes[0]:
             ax.set_ylabel("")
             ax.get_legend().remove()
-    fig.supxlabel("time between the event and the page unload (s, log scale)")
+    fig.supxlabel("seconds from the event to the unload (log scale)")
     store = "a retry store may resend on the next page" if data.get("next_page") else "no next page"
     fig.suptitle(
         f"{data.get('scenario', '')}: '{data.get('event', '')}' events delivered\n"
