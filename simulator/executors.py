@@ -1,0 +1,259 @@
+"""Where simulation tasks run: in this process, in a local process pool, or on a Dask cluster.
+
+A task is a whole replication, shard or sweep point (seconds of work), because a task costs
+~0.1 ms in a :class:`concurrent.futures.ProcessPoolExecutor` and ~3-11 ms on Dask. Every
+backend reports outcomes as ``(index, value, error)`` in *completion* order; callers put them
+back in index order, so results never depend on which worker finished first. Nothing a task
+computes may depend on the worker running it: its seed travels with it.
+
+Interrupting (Ctrl-C, or an exception in the caller) cancels the tasks not yet started and stops
+the workers; pool workers ignore SIGINT themselves, so the parent decides, and they exit on their
+own if the parent dies (``kill -9``) instead of lingering as orphans.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any, Literal
+
+EXECUTORS = ("process", "serial", "dask")
+Executor = Literal["process", "serial", "dask"]
+Outcome = tuple[int, Any, BaseException | None]
+"""``(index of the item, its result or None, the exception it raised or None)``."""
+
+
+class ExecutorError(RuntimeError):
+    """A backend could not be used: Dask not installed, or its scheduler unreachable."""
+
+
+class OptionError(ValueError):
+    """A parallel option out of range (workers, executor, shards); the message names it."""
+
+
+def default_workers() -> int:
+    """Number of workers when none is given: every core of this machine."""
+    return os.cpu_count() or 1
+
+
+def check_options(workers: int | None, executor: str, dask_address: str | None) -> None:
+    """Reject impossible parallel options with a message naming the parameter.
+
+    Raises
+    ------
+    OptionError
+        If ``workers`` is below 1, ``executor`` unknown, or ``dask_address`` given with another
+        executor than ``"dask"``.
+    """
+    if workers is not None and workers < 1:
+        raise OptionError(f"workers must be at least 1, got {workers}")
+    if executor not in EXECUTORS:
+        raise OptionError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if dask_address is not None and executor != "dask":
+        raise OptionError(f"dask_address needs executor='dask', got executor={executor!r}")
+
+
+def outcomes(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    *,
+    workers: int | None = None,
+    executor: Executor = "process",
+    dask_address: str | None = None,
+) -> Iterator[Outcome]:
+    """Run ``fn`` on every item and yield outcomes as they complete.
+
+    Use it as ``with contextlib.closing(outcomes(...)) as stream:`` so that leaving the loop
+    early (an error, Ctrl-C) cancels what is left and stops the workers.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function (it is pickled by reference for worker processes).
+    items : sequence
+        One task each; must pickle.
+    workers : int, optional
+        Worker processes (default: all cores). ``1`` runs in this process; so does a single
+        item with the process executor, which would gain nothing from a pool.
+    executor : {"process", "serial", "dask"}
+        ``serial`` always runs in this process.
+    dask_address : str, optional
+        Dask scheduler address, or ``"local"`` (the default for ``executor="dask"``) to start a
+        :class:`distributed.LocalCluster` with ``workers`` single-threaded worker processes.
+
+    Yields
+    ------
+    tuple of (int, object, BaseException or None)
+        Index of the item, what ``fn`` returned (``None`` on error), and the error.
+    """
+    check_options(workers, executor, dask_address)
+    n = default_workers() if workers is None else workers
+    if executor == "dask":
+        yield from _dask(fn, items, n, dask_address or "local")
+    elif executor == "serial" or n == 1 or len(items) <= 1:
+        yield from _serial(fn, items)
+    else:
+        yield from _processes(fn, items, min(n, len(items)))
+
+
+def _serial(fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
+    for i, item in enumerate(items):
+        try:
+            value = fn(item)
+        except Exception as error:  # noqa: BLE001 - handed to the caller, who decides
+            yield i, None, error
+        else:
+            yield i, value, None
+
+
+# --------------------------------------------------------------------------- process pool
+
+
+def _worker_init() -> None:
+    """Set up a pool worker: leave Ctrl-C to the parent, and die with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)  # the parent is gone (kill -9): nobody will read our results
+
+
+def _processes(fn: Callable[[Any], Any], items: Sequence[Any], n: int) -> Iterator[Outcome]:
+    pool = ProcessPoolExecutor(max_workers=n, initializer=_worker_init)
+    finished = False
+    try:
+        index = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        pending = set(index)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=index.__getitem__):
+                error = future.exception()
+                yield index[future], None if error else future.result(), error
+        finished = True
+    finally:
+        if finished:
+            pool.shutdown(wait=True)
+        else:
+            # Stop at once: running tasks are lost anyway, and their workers ignore SIGINT.
+            workers = list(getattr(pool, "_processes", {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in workers:
+                process.terminate()
+
+
+# --------------------------------------------------------------------------- dask
+
+
+def _dask(
+    fn: Callable[[Any], Any], items: Sequence[Any], n: int, address: str
+) -> Iterator[Outcome]:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ExecutorError(
+            "the Dask executor needs the optional extra: pip install 'trackloss[dask]'"
+        ) from None
+    cluster = None
+    try:
+        if address == "local":
+            cluster = LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,  # the simulation is pure Python: one thread per process
+                processes=True,
+                dashboard_address=":0",  # any free port: never clash with a running cluster
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster)
+        else:
+            client = Client(address)  # waits distributed.comm.timeouts.connect (30 s)
+    except (OSError, TimeoutError) as error:
+        if cluster is not None:
+            cluster.close()
+        raise ExecutorError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+    run = uuid.uuid4().hex[:8]
+    futures = [
+        client.submit(fn, item, key=f"trackloss-{run}-{i}", pure=False)
+        for i, item in enumerate(items)
+    ]
+    index = {f.key: i for i, f in enumerate(futures)}
+    try:
+        for future in as_completed(futures):
+            error = future.exception() if future.status == "error" else None
+            yield index[future.key], None if error else future.result(), error
+    finally:
+        client.cancel(futures)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def in_notebook() -> bool:
+    """Whether this code runs in a Jupyter kernel (where tqdm draws a widget)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ipython = shell.get_ipython() if hasattr(shell, "get_ipython") else None
+    return type(ipython).__name__ == "ZMQInteractiveShell"
+
+
+def progress_wanted(progress: bool | str) -> bool:
+    """Resolve a ``progress`` argument: ``"auto"`` means on a terminal or in a notebook.
+
+    Parameters
+    ----------
+    progress : bool or "auto"
+        ``True``/``False`` force it; ``"auto"`` shows a bar only where someone can see it
+        (stderr is a terminal, or a notebook), never in logs or CI.
+    """
+    if progress == "auto":
+        return in_notebook() or sys.stderr.isatty()
+    return bool(progress)
+
+
+def progress_bar(total: int, desc: str, unit: str, progress: bool | str) -> Any:
+    """A :mod:`tqdm.auto` bar (terminal or notebook), disabled unless wanted.
+
+    Parameters
+    ----------
+    total : int
+        Number of steps.
+    desc, unit : str
+        Label and unit shown on the bar.
+    progress : bool or "auto"
+        See :func:`progress_wanted`.
+
+    Returns
+    -------
+    tqdm.tqdm
+        Use as a context manager; ``update()`` after each step.
+    """
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not progress_wanted(progress))
+
+
+__all__ = [
+    "EXECUTORS",
+    "ExecutorError",
+    "OptionError",
+    "check_options",
+    "default_workers",
+    "in_notebook",
+    "outcomes",
+    "progress_bar",
+    "progress_wanted",
+]
