@@ -9,16 +9,11 @@ import re
 import pytest
 from bias_factories import two_devices
 
-from simulator.document import (
-    build,
-    event_sentence,
-    kpi_sentence,
-    render,
-    to_html,
-    write_report,
-)
+from simulator.document import build, render, write_report
 from simulator.engine import run
 from simulator.frames import TABLES, to_frame
+from simulator.headlines import event_sentence, kpi_sentence
+from simulator.markup import to_html
 from simulator.results import summarise
 
 EVENTS = [
