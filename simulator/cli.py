@@ -67,9 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    from simulator.cli_sweep import add_sweep
     from simulator.plot_command import add_plot
 
-    for add in (_add_run, _add_validate, _add_schema, add_plot):
+    for add in (_add_run, _add_validate, _add_schema, add_plot, add_sweep):
         add(commands)
     return parser
 
@@ -179,6 +180,9 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--plots", type=Path, metavar="DIR", help="also write the standard plots (PNG) into DIR"
     )
+    from simulator.cli_sweep import add_parallel_arguments
+
+    add_parallel_arguments(p)
     p.set_defaults(handler=_cmd_run)
 
 
@@ -199,14 +203,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
             return EXIT_INVALID
     # Imported here so that validate and schema work without loading the engine.
-    from simulator import engine, report, results
+    from simulator import report, results, runner
+    from simulator.cli_sweep import parallel_options, progress_option
+    from simulator.executors import ExecutorError, OptionError
 
-    result = engine.run(
-        scenario,
-        replications=args.replications,
-        seed=args.seed,
-        progress=not args.quiet and sys.stderr.isatty(),
-    )
+    try:
+        result = runner.run(
+            scenario,
+            replications=args.replications,
+            seed=args.seed,
+            progress=progress_option(args),
+            **parallel_options(args),
+        )
+    except (ExecutorError, OptionError) as error:
+        print(f"trackloss run: {error}", file=sys.stderr)
+        return EXIT_INVALID
     summary = results.summarise(result)
     print(report.format_summary(summary))
     if args.json is not None:
