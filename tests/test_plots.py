@@ -225,3 +225,14 @@ def test_standard_plots_are_written_in_the_requested_format(biased, tmp_path):
         assert b"<svg" in path.read_bytes()[:500]
     with pytest.raises(ValueError, match="fmt must be one of"):
         plots.write_standard_plots(biased, tmp_path, "gif")
+
+
+def test_standard_figures_render_to_bytes_for_embedding(biased):
+    figures = plots.standard_figures(biased)
+    assert list(figures) == ["loss", "bias", "kpi", "dashboard"]
+    assert plots.figure_bytes(figures["kpi"], "png").startswith(b"\x89PNG")
+    assert b"<svg" in plots.figure_bytes(figures["loss"])[:500]
+    assert list(plots.standard_figures(small_record_without_bias() | {"kpis": []})) == [
+        "loss",
+        "dashboard",
+    ]

@@ -9,7 +9,13 @@ read in grayscale and for colour-blind readers. The command line (``trackloss pl
 """
 
 from simulator.plots.bias import attribution_bias, composition_bias
-from simulator.plots.dashboard import FORMATS, dashboard, write_standard_plots
+from simulator.plots.dashboard import (
+    FORMATS,
+    dashboard,
+    figure_bytes,
+    standard_figures,
+    write_standard_plots,
+)
 from simulator.plots.kpi import kpi_bias
 from simulator.plots.loss import loss_by_event
 from simulator.plots.records import RecordError, category_error, default_focus, load_record
@@ -23,6 +29,8 @@ __all__ = [
     "category_error",
     "composition_bias",
     "dashboard",
+    "figure_bytes",
+    "standard_figures",
     "default_focus",
     "kpi_bias",
     "load_record",

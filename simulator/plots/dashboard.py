@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from matplotlib.axes import Axes
@@ -93,49 +94,85 @@ def _headline(record: dict) -> str:
     return f"{line}\nintervals: {method}" if method else line
 
 
-def write_standard_plots(record: dict, folder: str | Path, fmt: str = "png") -> list[Path]:
-    """Write the standard plots of a record: loss, bias and KPI (when present), dashboard.
+def standard_figures(record: dict) -> dict[str, Figure]:
+    """The standard plots of a record, as figures made without pyplot (nothing stays open).
 
-    Files are ``loss.<fmt>``, ``bias.<fmt>``, ``kpi.<fmt>`` and ``dashboard.<fmt>`` in
-    ``folder`` (created if missing). Figures are made without pyplot, so nothing stays open.
+    Parameters
+    ----------
+    record : dict
+        A result record.
+
+    Returns
+    -------
+    dict of str to matplotlib.figure.Figure
+        ``loss``, then ``bias`` and ``kpi`` when the record has them, then ``dashboard``; the
+        HTML report and ``run --plots`` use the same figures.
+    """
+    check_record(record)
+    figures = {}
+    n = len(record["results"])
+    fig = Figure(figsize=(max(8.0, 0.38 * n + 4), 5.5), layout="constrained")
+    loss_by_event(record, fig.add_subplot())
+    figures["loss"] = fig
+    if has_bias(record):
+        fig = Figure(figsize=(10, 5), layout="constrained")
+        composition_bias(record, ax=fig.add_subplot())
+        figures["bias"] = fig
+    if kpi_rows(record):
+        fig = Figure(figsize=(9, 5.5), layout="constrained")
+        kpi_bias(record, fig.add_subplot())
+        figures["kpi"] = fig
+    figures["dashboard"] = dashboard(record, Figure(figsize=(16, 10.5)))
+    return figures
+
+
+def figure_bytes(fig: Figure, fmt: str = "svg") -> bytes:
+    """Render a figure to ``png``, ``svg`` or ``pdf`` bytes (e.g. to embed in an HTML report).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        What to render.
+    fmt : str
+        One of :data:`FORMATS`.
+
+    Returns
+    -------
+    bytes
+        The file's content; for SVG, UTF-8 text that can be inlined in HTML.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=120)
+    return buffer.getvalue()
+
+
+def write_standard_plots(record: dict, folder: str | Path, fmt: str = "png") -> list[Path]:
+    """Write :func:`standard_figures` as ``<name>.<fmt>`` files into ``folder``.
 
     Parameters
     ----------
     record : dict
         A result record.
     folder : str or pathlib.Path
-        Where to write.
+        Where to write (created if missing).
     fmt : str
         ``"png"``, ``"svg"`` or ``"pdf"``.
 
     Returns
     -------
     list of pathlib.Path
-        The files written, in the order above.
+        The files written: ``loss``, ``bias`` and ``kpi`` (when present), ``dashboard``.
     """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
-    check_record(record)
+    figures = standard_figures(record)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-
-    def save(fig: Figure, name: str) -> None:
+    for name, fig in figures.items():
         path = folder / f"{name}.{fmt}"
         fig.savefig(path, dpi=120)
         written.append(path)
-
-    n = len(record["results"])
-    fig = Figure(figsize=(max(8.0, 0.38 * n + 4), 5.5), layout="constrained")
-    loss_by_event(record, fig.add_subplot())
-    save(fig, "loss")
-    if has_bias(record):
-        fig = Figure(figsize=(10, 5), layout="constrained")
-        composition_bias(record, ax=fig.add_subplot())
-        save(fig, "bias")
-    if kpi_rows(record):
-        fig = Figure(figsize=(9, 5.5), layout="constrained")
-        kpi_bias(record, fig.add_subplot())
-        save(fig, "kpi")
-    save(dashboard(record, Figure(figsize=(16, 10.5))), "dashboard")
     return written
