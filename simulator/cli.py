@@ -68,9 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     from simulator.cli_sweep import add_sweep
+    from simulator.compare_command import add_compare
     from simulator.plot_command import add_plot
 
-    for add in (_add_run, _add_validate, _add_schema, add_plot, add_sweep):
+    for add in (_add_run, _add_validate, _add_schema, add_plot, add_compare, add_sweep):
         add(commands)
     return parser
 
@@ -176,6 +177,12 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         help="override a scenario field, e.g. --set population.users=5000 (repeatable)",
     )
     p.add_argument("--json", type=Path, metavar="PATH", help="also write every number as JSON")
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="also write the full report (bias, KPIs, methods) as Markdown (.md) or HTML (.html)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--plots", type=Path, metavar="DIR", help="also write the standard plots (PNG) into DIR"
@@ -195,6 +202,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.json is not None and (problem := _unwritable(args.json)):
         # Checked before simulating, so a typo in the path does not cost a whole run.
         print(f"{args.json}: cannot write JSON: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.report is not None and (problem := _report_problem(args.report)):
+        print(f"{args.report}: cannot write the report: {problem}", file=sys.stderr)
         return EXIT_INVALID
     if args.plots is not None:
         from simulator.plot_command import plots_dir_problem
@@ -222,11 +232,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(report.format_summary(summary))
     if args.json is not None:
         write_json_atomic(args.json, summary)
+    if args.report is not None:
+        from simulator.document import write_report
+
+        write_report(summary, args.report)
     if args.plots is not None:
         from simulator.plot_command import write_run_plots
 
         write_run_plots(summary, args.plots)
     return EXIT_OK
+
+
+def _report_problem(path: Path) -> str | None:
+    """Say why a report could not be written to ``path`` (suffix or folder), or ``None``."""
+    from simulator.document import SUFFIXES
+
+    if path.suffix.lower() not in SUFFIXES:
+        return f"the name must end in {', '.join(SUFFIXES)}, got {path.suffix or 'no suffix'!r}"
+    return _unwritable(path)
 
 
 def _unwritable(path: Path) -> str | None:
