@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from simulator.decision import RecommendConfig
 from simulator.distributions import (
     Distribution,
     Exponential,
@@ -260,6 +261,7 @@ class Scenario(Frozen):
     client: ClientConfig = ClientConfig()
     server: ServerConfig = ServerConfig()
     collector: CollectorConfig = CollectorConfig()
+    recommend: RecommendConfig = RecommendConfig()  # loss budget and path costs (decision.py)
     kpis: KPIList = []  # after events: checked against them; empty = defaults (kpis.py)
 
     @field_validator("behaviour")
