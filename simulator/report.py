@@ -12,6 +12,10 @@ block per plan. It reads these keys and nothing else:
   ``loss`` and ``loss_ci`` (fractions of truth), ``causes`` (cause -> fraction of truth),
   ``duplicates`` and ``value`` (``None``, or ``truth``, ``received``, ``loss``, ``loss_ci``).
 
+When ``scenario.config`` is present the header states whether each plan respects visitors'
+blocker choice, and a plan that does gets a second table splitting its losses into faults and
+events withheld by choice (:mod:`simulator.choice`).
+
 Counts are means per replication, so they may be fractional; a column shows one decimal only
 when some count in the run is fractional, so digits line up.
 """
@@ -21,6 +25,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from simulator import choice
 
 TOP_CAUSES = 2
 """How many loss causes each row names."""
@@ -67,12 +73,13 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         max([len(_COLUMNS[i])] + [len(row[i]) for t in tables.values() for row in t])
         for i in range(len(_COLUMNS))
     ]
-    lines = [_header(summary)]
+    lines = [_header(summary), *choice.mode_lines(summary)]
     if not tables:
         lines += ["", "No results."]
     for plan, table in tables.items():
         lines += ["", f"Plan {plan}"]
         lines += ["  " + line for line in _align(table, widths)]
+        lines += choice.plan_lines(summary, plan, rows_by_plan[plan])
     return "\n".join(lines)
 
 
