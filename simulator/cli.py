@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for add in (_add_run, _add_validate, _add_schema, add_plot, add_compare, add_sweep):
         add(commands)
+    from simulator.recommend_command import add_recommend
+
+    add_recommend(commands)
     return parser
 
 

@@ -1,0 +1,135 @@
+"""``trackloss recommend SCENARIO``: which path each event type should take, with the evidence.
+
+Runs the scenario's visitors through one plan per path (see :mod:`simulator.recommend`), prints
+the table and a paragraph per event, and optionally writes the record as JSON (``--json``) and
+as a Markdown section (``--report PATH.md``). Bad input (an invalid scenario or override, a loss
+budget outside 0-1, an unwritable output path) is reported in one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+REPORT_SUFFIXES = (".md", ".markdown")
+
+
+def _budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number between 0 and 1, got {text!r}"
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (a share), got {value:g}")
+    return value
+
+
+def add_recommend(commands: argparse._SubParsersAction) -> None:
+    """Declare the ``recommend`` subcommand on the CLI's subparsers."""
+    from simulator.cli import _positive_int, _seed
+
+    p = commands.add_parser(
+        "recommend",
+        help="recommend client, server, hybrid or dual tracking per event type",
+        description="Simulate every path each event type can take on the same visitors, then "
+        "recommend one per event: the seed article's rules first (client-only, offsite, "
+        "sensitive and mission-critical events), measurements second (least context loss "
+        "within the loss budget, ties to the cheaper path).",
+    )
+    p.add_argument(
+        "scenario", metavar="SCENARIO", help="scenario TOML file (its plans are ignored)"
+    )
+    p.add_argument(
+        "--loss-budget",
+        type=_budget,
+        metavar="SHARE",
+        help="largest acceptable loss, e.g. 0.05 (default: the scenario's recommend.loss_budget)",
+    )
+    p.add_argument(
+        "--respect-choice",
+        action="store_true",
+        help="evaluate every path with respect_blocker_choice = true (opted-out visitors' "
+        "server and hybrid events withheld)",
+    )
+    p.add_argument("--replications", type=_positive_int, metavar="N", help="replications")
+    p.add_argument("--seed", type=_seed, metavar="S", help="root seed (default: simulation.seed)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario field, e.g. --set population.users=5000 (repeatable)",
+    )
+    p.add_argument("--json", type=Path, metavar="PATH", help="also write the record as JSON")
+    p.add_argument("--report", type=Path, metavar="PATH", help="also write it as Markdown (.md)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no paragraphs")
+    p.set_defaults(handler=_cmd_recommend)
+
+
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    from simulator.cli import EXIT_INVALID, EXIT_OK, _print_problems, _unwritable
+    from simulator.loading import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(args.scenario, args.overrides)
+    except ScenarioError as error:
+        _print_problems(error, sys.stderr)
+        return EXIT_INVALID
+    if args.json is not None and (problem := _unwritable(args.json)):
+        print(f"{args.json}: cannot write JSON: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.report is not None:
+        problem = _unwritable(args.report)
+        if args.report.suffix.lower() not in REPORT_SUFFIXES:
+            problem = f"the name must end in .md, got {args.report.suffix or 'no suffix'!r}"
+        if problem:
+            print(f"{args.report}: cannot write the report: {problem}", file=sys.stderr)
+            return EXIT_INVALID
+    from simulator.cli import write_json_atomic
+    from simulator.recommend import recommend
+    from simulator.recommend_report import format_recommendation, to_markdown
+
+    record = recommend(
+        scenario,
+        loss_budget=args.loss_budget,
+        respect_choice=args.respect_choice,
+        replications=args.replications,
+        seed=args.seed,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    print(format_recommendation(record, paragraphs=not args.quiet))
+    if args.json is not None:
+        write_json_atomic(args.json, record)
+    if args.report is not None:
+        write_text_atomic(args.report, to_markdown(record))
+    return EXIT_OK
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so it is never left half-written.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Destination.
+    text : str
+        Content (UTF-8).
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+__all__ = ["add_recommend", "write_text_atomic"]

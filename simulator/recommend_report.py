@@ -1,0 +1,294 @@
+"""Lay out a recommendation record: a terminal table, a paragraph per event, and Markdown.
+
+Every function reads the JSON-ready record of :func:`simulator.recommend.recommend` (or one of
+its ``events``), so a saved ``--json`` file can be laid out again without simulating.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from simulator.decision import MEASURED_WITHIN, PATH_ORDER
+
+CAUSE_WORDS = {
+    "blocked": "ad and privacy blockers",
+    "unload": "page unloads",
+    "network": "network failures",
+    "queue_full": "a full server queue",
+    "retries_exhausted": "exhausted retries",
+    "process_exit": "server restarts",
+    "never_returned": "visitors who never came back",
+    "no_javascript": "visitors without JavaScript",
+    "withheld": "opt-outs respected",
+    "pending": "events still queued at the end",
+}
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def pct(x: Any) -> str:
+    """A share as a percentage with one decimal (``0.049`` -> ``4.9%``); ``-`` when unknown."""
+    return f"{100 * x + 0.0:.1f}%" if _finite(x) else "-"
+
+
+def cell(value: Any, ci: Any) -> str:
+    """A share and its interval for the table: ``4.9 [4.6, 5.2]`` (percent)."""
+    if not _finite(value):
+        return "-"
+    text = f"{100 * value + 0.0:.1f}"
+    if isinstance(ci, Sequence) and len(ci) == 2 and all(_finite(v) for v in ci):
+        text += f" [{100 * ci[0] + 0.0:.1f}, {100 * ci[1] + 0.0:.1f}]"
+    return text
+
+
+def context_lost(record: Mapping[str, Any]) -> dict:
+    """What browser context the recommended path loses for one event.
+
+    Parameters
+    ----------
+    record : mapping
+        An event record with ``recommendation``, ``kind``, ``needs_context`` and ``paths``.
+
+    Returns
+    -------
+    dict
+        ``fields`` (the declared context lost, possibly on part of the events), ``share`` (of
+        delivered events arriving without context, or ``None``), ``text`` in plain words and
+        ``short`` for the table.
+    """
+    path, needs = record["recommendation"], list(record.get("needs_context") or [])
+    share = (record.get("paths", {}).get(path) or {}).get("context_loss")
+    named = ", ".join(needs) if needs else "browser context (none needed)"
+    if record.get("kind") == "offsite":
+        return _lost([], None, "none (no browser is involved)", "none")
+    if path == "client":
+        return _lost([], share, "none (the browser sends its own context)", "none")
+    if path == "server":
+        short = f"all: {', '.join(needs)}" if needs else "all (none needed)"
+        return _lost(needs, share, f"{named} on every event", short)
+    if not _finite(share) or share == 0:
+        return _lost([], share, "none", "none")
+    where = "forwarding failed" if path == "hybrid" else "only the server copy arrived"
+    short = f"{', '.join(needs) or 'context'} on {pct(share)}"
+    return _lost(needs, share, f"{named} on {pct(share)} of delivered events ({where})", short)
+
+
+def _lost(fields: list[str], share: Any, text: str, short: str) -> dict:
+    return {"fields": fields, "share": share, "text": text, "short": short}
+
+
+def _causes_text(causes: Mapping[str, float]) -> str:
+    ranked = sorted(causes.items(), key=lambda kv: -kv[1])[:2]
+    if not ranked:
+        return ""
+    return ", mostly to " + " and ".join(CAUSE_WORDS.get(k, k) for k, _ in ranked)
+
+
+def paragraph(record: Mapping[str, Any], budget: float, respect: bool = False) -> str:
+    """A short paragraph in plain words explaining one event's recommendation.
+
+    Parameters
+    ----------
+    record : mapping
+        An event record (see :func:`simulator.recommend.recommend`); ``context_lost`` may be
+        missing, it is then computed.
+    budget : float
+        The loss budget used.
+    respect : bool
+        Whether the candidates respected visitors' choice (losses are then among the events
+        of visitors who did not opt out).
+
+    Returns
+    -------
+    str
+        A few sentences: the choice and why, its loss with interval and main causes, the context
+        it loses, how the other paths compare, and any warning.
+    """
+    path, paths = record["recommendation"], record["paths"]
+    chosen = paths.get(path) or {}
+    out = [f"{record['event']}: track it on the {path} path, because {record['reason']}."]
+    withheld = chosen.get("withheld")
+    if respect and _finite(chosen.get("budget_loss")):
+        ci = chosen.get("budget_loss_ci") or [math.nan, math.nan]
+        out.append(
+            f"There it loses {pct(chosen['budget_loss'])} of the events of visitors who did "
+            f"not opt out (95% CI {pct(ci[0])} to {pct(ci[1])})"
+            + (
+                f"; {pct(withheld)} of all events are withheld by their choice."
+                if _finite(withheld) and withheld > 0
+                else "."
+            )
+        )
+    elif _finite(chosen.get("loss")):
+        ci = chosen.get("loss_ci") or [math.nan, math.nan]
+        causes = {k: v for k, v in (chosen.get("causes") or {}).items() if k != "withheld"}
+        out.append(
+            f"There it loses {pct(chosen['loss'])} of them (95% CI {pct(ci[0])} to "
+            f"{pct(ci[1])}){_causes_text(causes)}."
+        )
+    measured = chosen.get("budget_loss")
+    if _finite(measured) and record.get("rule") not in MEASURED_WITHIN:
+        verdict = "within" if measured <= budget else "over"
+        out.append(f"That is {verdict} your {pct(budget)} loss budget.")
+    lost = record.get("context_lost") or context_lost(record)
+    out.append(f"Context lost: {lost['text']}.")
+    others = []
+    for other in PATH_ORDER:
+        m = paths.get(other)
+        if other == path or m is None:
+            continue
+        text = f"{other} {pct(m.get('budget_loss'))}"
+        if record.get("needs_context") and _finite(m.get("context_loss")):
+            text += f" ({pct(m['context_loss'])} without context)"
+        others.append(text)
+    if others:
+        out.append(f"Loss on the other paths: {'; '.join(others)}.")
+    if record.get("tied_with") and record.get("rule") != "cheapest_within_budget":
+        out.append(
+            f"{', '.join(record['tied_with'])} did as well on that measure but cost more to build."
+        )
+    for warning in record.get("warnings") or []:
+        out.append(f"Note: {warning}.")
+    return " ".join(out)
+
+
+def _rows(event: Mapping[str, Any], respect: bool) -> list[list[str]]:
+    paths = event["paths"]
+    metrics = [("loss %", "loss", "loss_ci")]
+    if respect:
+        metrics = [("consenting loss %", "budget_loss", "budget_loss_ci"), ("withheld %", "", "")]
+    if event.get("needs_context"):
+        metrics.append(("no context %", "context_loss", "context_loss_ci"))
+    rows = []
+    for i, (label, key, ci_key) in enumerate(metrics):
+        cells = []
+        for path in PATH_ORDER:
+            m = paths.get(path)
+            if m is None:
+                cells.append("-")
+            elif not key:
+                cells.append(cell(m.get("withheld"), None))
+            else:
+                cells.append(cell(m.get(key), m.get(ci_key)))
+        first = i == 0
+        rows.append(
+            [
+                event["event"] if first else "",
+                event["recommendation"] if first else "",
+                label,
+                *cells,
+                event["decided_by"] if first else "",
+                event["context_lost"]["short"] if first else "",
+            ]
+        )
+    return rows
+
+
+def format_recommendation(record: Mapping[str, Any], paragraphs: bool = True) -> str:
+    """Format a recommendation record for the terminal.
+
+    Parameters
+    ----------
+    record : mapping
+        The record of :func:`simulator.recommend.recommend`.
+    paragraphs : bool
+        Whether to add the plain-words paragraph of every event after the table.
+
+    Returns
+    -------
+    str
+        A header (scenario, size, budget, costs, mode, interval method), the table (one block
+        of rows per event: loss and, where context is needed, context loss under each path with
+        95% intervals, the rule or measurement that decided, the context the choice loses), and
+        the paragraphs. No trailing newline.
+    """
+    sc = record["scenario"]
+    respect = record["mode"]["respect_choice"]
+    costs = ", ".join(f"{p} {c:g}" for p, c in record["costs"].items())
+    lines = [
+        f"Scenario {sc['name']!r}: {sc['users']:,} users; {sc['replications']} replication"
+        f"{'' if sc['replications'] == 1 else 's'}; seed {sc['seed']}",
+        f"Loss budget {pct(record['loss_budget'])}; engineering costs {costs}; ties within "
+        f"{pct(record['tie_margin'])} or not significant go to the cheaper path",
+        record["mode"]["statement"],
+        f"Intervals: {record['interval_method']}",
+        "",
+    ]
+    header = ["event", "choice", "metric", *PATH_ORDER, "decided by", "context lost"]
+    table = [header]
+    for event in record["events"]:
+        table += _rows(event, respect)
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    right = set(range(3, 3 + len(PATH_ORDER)))
+    for r in table:
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    if paragraphs:
+        for event in record["events"]:
+            lines += ["", event["paragraph"]]
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def to_markdown(record: Mapping[str, Any]) -> str:
+    """The recommendation as a Markdown section (tables and a paragraph per event).
+
+    Parameters
+    ----------
+    record : mapping
+        The record of :func:`simulator.recommend.recommend`.
+
+    Returns
+    -------
+    str
+        Markdown starting with ``## Client or server? Recommendation per event``.
+    """
+    sc = record["scenario"]
+    costs = ", ".join(f"{p} {c:g}" for p, c in record["costs"].items())
+    out = [
+        "## Client or server? Recommendation per event",
+        "",
+        f"Scenario **{_md(sc['name'])}**, {sc['users']:,} users, {sc['replications']} "
+        f"replication(s), seed {sc['seed']}. Loss budget {pct(record['loss_budget'])}; "
+        f"engineering costs {costs}. {record['mode']['statement']}",
+        "",
+        "| event | recommendation | decided by | "
+        + " | ".join(f"{p} loss" for p in PATH_ORDER)
+        + " | context lost |",
+        "| --- | --- | --- | " + " | ".join("---:" for _ in PATH_ORDER) + " | --- |",
+    ]
+    for event in record["events"]:
+        losses = []
+        for path in PATH_ORDER:
+            m = event["paths"].get(path)
+            losses.append("-" if m is None else cell(m.get("budget_loss"), m.get("budget_loss_ci")))
+        out.append(
+            f"| {_md(event['event'])} | **{event['recommendation']}** | {_md(event['decided_by'])} "
+            f"| {' | '.join(losses)} | {_md(event['context_lost']['text'])} |"
+        )
+    out += ["", "Losses in percent with 95% intervals: " + record["interval_method"] + ".", ""]
+    out += ["### In plain words", ""]
+    for event in record["events"]:
+        out += [f"- {_md(event['paragraph'])}"]
+    return "\n".join(out) + "\n"
+
+
+__all__ = [
+    "CAUSE_WORDS",
+    "cell",
+    "context_lost",
+    "format_recommendation",
+    "paragraph",
+    "pct",
+    "to_markdown",
+]
