@@ -19,7 +19,12 @@ from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["01_quickstart.ipynb"]
+NAMES = [
+    "01_quickstart.ipynb",
+    "02_who_goes_missing.ipynb",
+    "03_page_unload_and_transports.ipynb",
+    "04_client_or_server.ipynb",
+]
 BUDGET_SECONDS = 60.0
 """Issue 4: each notebook runs top to bottom in under a minute."""
 

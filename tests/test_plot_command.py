@@ -122,3 +122,16 @@ def test_run_checks_the_plots_folder_before_simulating(
     target.write_text("", encoding="utf-8")
     assert main(["run", str(path), "--plots", str(target)]) == 2
     assert "it is a file, not a folder" in capsys.readouterr().err
+
+
+def test_readme_lists_every_plot_kind_and_notebook() -> None:
+    import re
+
+    from simulator.plot_command import KINDS
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Plots and notebooks\n", 1)[1].split("\n## ", 1)[0]
+    assert set(re.findall(r"^\| `(\w+)` \|", section, re.M)) == set(KINDS)
+    listed = re.findall(r"^- `(\d\d_\w+\.ipynb)`", section, re.M)
+    assert listed == sorted(p.name for p in (root / "notebooks").glob("*.ipynb"))

@@ -236,3 +236,24 @@ def test_standard_figures_render_to_bytes_for_embedding(biased):
         "loss",
         "dashboard",
     ]
+
+
+def test_bias_plots_draw_a_real_records_numbers(record):
+    """The record of a real run carries issue 3's keys; the plots draw exactly its numbers."""
+    assert plots.records.has_bias(record) and record["kpis"]
+    event, dimension = plots.default_focus(record)
+    ax = plots.composition_bias(record, event, dimension, new_ax())
+    for container in bars(ax)[1:]:
+        shares = row_of(record, container.get_label(), event)["bias"][dimension]["shares"]
+        assert [p.get_height() for p in container.patches] == pytest.approx(
+            [s["received"] for s in shares.values()]
+        )
+    ax = plots.kpi_bias(record, new_ax())
+    for container in bars(ax):
+        drawn = [k for k in record["kpis"] if k["plan"] == container.get_label()]
+        expected = [k["relative_bias"] for k in drawn if k["relative_bias"] is not None]
+        assert [p.get_width() for p in container.patches] == pytest.approx(expected)
+    ax = plots.attribution_bias(record, ax=new_ax())
+    assert ax.get_xticklabels()[-1].get_text() == "(unattributed)"
+    fig = plots.dashboard(record, Figure(figsize=(16, 10)))
+    assert len(fig.axes) == 3 and not any(ax.texts for ax in fig.axes[1:])
