@@ -73,9 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     for add in (_add_run, _add_validate, _add_schema, add_plot, add_compare, add_sweep):
         add(commands)
+    from simulator.presets import add_presets
     from simulator.recommend_command import add_recommend
 
     add_recommend(commands)
+    add_presets(commands)
     return parser
 
 
