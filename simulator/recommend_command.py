@@ -2,8 +2,9 @@
 
 Runs the scenario's visitors through one plan per path (see :mod:`simulator.recommend`), prints
 the table and a paragraph per event, and optionally writes the record as JSON (``--json``) and
-as a Markdown section (``--report PATH.md``). Bad input (an invalid scenario or override, a loss
-budget outside 0-1, an unwritable output path) is reported in one line and exits with status 2.
+as a report (``--report PATH.md`` or ``PATH.html``). Bad input (an invalid scenario or
+override, a loss budget outside 0-1, an unwritable output path) is reported in one line and
+exits with status 2.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPORT_SUFFIXES = (".md", ".markdown")
+REPORT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
 
 def _budget(text: str) -> float:
@@ -67,7 +68,12 @@ def add_recommend(commands: argparse._SubParsersAction) -> None:
         help="override a scenario field, e.g. --set population.users=5000 (repeatable)",
     )
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the record as JSON")
-    p.add_argument("--report", type=Path, metavar="PATH", help="also write it as Markdown (.md)")
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="also write it as Markdown (.md) or HTML (.html)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar, no paragraphs")
     p.set_defaults(handler=_cmd_recommend)
 
@@ -87,13 +93,16 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     if args.report is not None:
         problem = _unwritable(args.report)
         if args.report.suffix.lower() not in REPORT_SUFFIXES:
-            problem = f"the name must end in .md, got {args.report.suffix or 'no suffix'!r}"
+            problem = (
+                f"the name must end in {', '.join(REPORT_SUFFIXES)}, "
+                f"got {args.report.suffix or 'no suffix'!r}"
+            )
         if problem:
             print(f"{args.report}: cannot write the report: {problem}", file=sys.stderr)
             return EXIT_INVALID
     from simulator.cli import write_json_atomic
     from simulator.recommend import recommend
-    from simulator.recommend_report import format_recommendation, to_markdown
+    from simulator.recommend_report import format_recommendation, to_html, to_markdown
 
     record = recommend(
         scenario,
@@ -107,7 +116,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     if args.json is not None:
         write_json_atomic(args.json, record)
     if args.report is not None:
-        write_text_atomic(args.report, to_markdown(record))
+        render = to_html if REPORT_SUFFIXES[args.report.suffix.lower()] == "html" else to_markdown
+        write_text_atomic(args.report, render(record))
     return EXIT_OK
 
 

@@ -10,7 +10,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from simulator import markup
 from simulator.decision import MEASURED_WITHIN, PATH_ORDER
+from simulator.markup import Block
 
 CAUSE_WORDS = {
     "blocked": "ad and privacy blockers",
@@ -236,12 +238,8 @@ def format_recommendation(record: Mapping[str, Any], paragraphs: bool = True) ->
     return "\n".join(lines)
 
 
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|")
-
-
-def to_markdown(record: Mapping[str, Any]) -> str:
-    """The recommendation as a Markdown section (tables and a paragraph per event).
+def blocks(record: Mapping[str, Any]) -> list[Block]:
+    """The recommendation as report blocks (for Markdown or HTML, see :mod:`simulator.markup`).
 
     Parameters
     ----------
@@ -250,45 +248,76 @@ def to_markdown(record: Mapping[str, Any]) -> str:
 
     Returns
     -------
-    str
-        Markdown starting with ``## Client or server? Recommendation per event``.
+    list of Block
+        A heading, what was simulated and how, a table of the decision and each path's loss,
+        a table of context loss for the events that need context, and a paragraph per event.
     """
     sc = record["scenario"]
     costs = ", ".join(f"{p} {c:g}" for p, c in record["costs"].items())
+    respect = record["mode"]["respect_choice"]
+    measured = "loss among visitors who did not opt out" if respect else "loss"
     out = [
-        "## Client or server? Recommendation per event",
-        "",
-        f"Scenario **{_md(sc['name'])}**, {sc['users']:,} users, {sc['replications']} "
-        f"replication(s), seed {sc['seed']}. Loss budget {pct(record['loss_budget'])}; "
-        f"engineering costs {costs}. {record['mode']['statement']}",
-        "",
-        "| event | recommendation | decided by | "
-        + " | ".join(f"{p} loss" for p in PATH_ORDER)
-        + " | context lost |",
-        "| --- | --- | --- | " + " | ".join("---:" for _ in PATH_ORDER) + " | --- |",
+        Block("h2", "Client or server? Recommendation per event"),
+        Block(
+            "p",
+            f"Scenario **{sc['name']}**, {sc['users']:,} users, {sc['replications']} "
+            f"replication(s), seed {sc['seed']}, every path on the same visitors. Loss budget "
+            f"{pct(record['loss_budget'])}; engineering costs {costs}. "
+            f"{record['mode']['statement']} Figures are percentages with 95% intervals "
+            f"({record['interval_method']}).",
+        ),
     ]
+    rows, context_rows = [], []
     for event in record["events"]:
-        losses = []
-        for path in PATH_ORDER:
-            m = event["paths"].get(path)
-            losses.append("-" if m is None else cell(m.get("budget_loss"), m.get("budget_loss_ci")))
-        out.append(
-            f"| {_md(event['event'])} | **{event['recommendation']}** | {_md(event['decided_by'])} "
-            f"| {' | '.join(losses)} | {_md(event['context_lost']['text'])} |"
-        )
-    out += ["", "Losses in percent with 95% intervals: " + record["interval_method"] + ".", ""]
-    out += ["### In plain words", ""]
-    for event in record["events"]:
-        out += [f"- {_md(event['paragraph'])}"]
-    return "\n".join(out) + "\n"
+        paths = event["paths"]
+        losses = [
+            cell(paths[p].get("budget_loss"), paths[p].get("budget_loss_ci")) if p in paths else "-"
+            for p in PATH_ORDER
+        ]
+        rows.append(
+            [event["event"], event["recommendation"], event["decided_by"], *losses,
+             event["context_lost"]["text"]]
+        )  # fmt: skip
+        if event.get("needs_context"):
+            context_rows.append(
+                [event["event"], ", ".join(event["needs_context"])]
+                + [
+                    cell(paths[p].get("context_loss"), paths[p].get("context_loss_ci"))
+                    if p in paths
+                    else "-"
+                    for p in PATH_ORDER
+                ]
+            )
+    header = ["event", "recommendation", "decided by", *(f"{p} {measured}" for p in PATH_ORDER)]
+    out.append(Block("table", header=[*header, "context lost"], rows=rows))
+    if context_rows:
+        out.append(Block("h3", "Delivered without browser context"))
+        out.append(Block("table", header=["event", "needs", *PATH_ORDER], rows=context_rows))
+    out.append(Block("h3", "In plain words"))
+    out.append(Block("list", items=[event["paragraph"] for event in record["events"]]))
+    return out
+
+
+def to_markdown(record: Mapping[str, Any]) -> str:
+    """The recommendation as Markdown (see :func:`blocks`)."""
+    return markup.to_markdown(blocks(record))
+
+
+def to_html(record: Mapping[str, Any]) -> str:
+    """The recommendation as one self-contained HTML page (see :func:`blocks`)."""
+    return markup.to_html(
+        [Block("h1", f"Recommendation: {record['scenario']['name']}")] + blocks(record)
+    )
 
 
 __all__ = [
     "CAUSE_WORDS",
+    "blocks",
     "cell",
     "context_lost",
     "format_recommendation",
     "paragraph",
     "pct",
+    "to_html",
     "to_markdown",
 ]

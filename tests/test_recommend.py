@@ -181,7 +181,8 @@ def test_terminal_table_markdown_and_json(blocked_site):
     assert "page_viewed: track it on the hybrid path, because" in text
     md = to_markdown(blocked_site)
     assert md.startswith("## Client or server? Recommendation per event")
-    assert "| page_viewed | **hybrid** |" in md
+    assert "| page_viewed | hybrid | measured: least context loss within budget |" in md
+    assert "### Delivered without browser context" in md
     assert json.loads(json.dumps(blocked_site)) == blocked_site
 
 
@@ -205,6 +206,10 @@ def test_cli_recommend_prints_the_table_and_writes_json_and_markdown(tiny, tmp_p
     record = json.loads(out_json.read_text())
     assert record["loss_budget"] == 0.1 and len(record["events"]) == 8
     assert out_md.read_text().startswith("## Client or server?")
+    out_html = tmp_path / "rec.html"
+    assert main(["recommend", tiny, "--quiet", "--report", str(out_html)]) == 0
+    page = out_html.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<td>order_completed</td>" in page
 
 
 @pytest.mark.parametrize(
@@ -214,7 +219,7 @@ def test_cli_recommend_prints_the_table_and_writes_json_and_markdown(tiny, tmp_p
         (["--loss-budget", "lots"], "must be a number between 0 and 1"),
         (["--set", "population.users=0"], "population.users: must be greater than 0"),
         (["--json", "/nonexistent/folder/x.json"], "cannot write JSON"),
-        (["--report", "out.html"], "the name must end in .md"),
+        (["--report", "out.txt"], "the name must end in .md"),
     ],
 )
 def test_cli_recommend_bad_input_exits_2_without_traceback(tiny, capsys, args, message):
