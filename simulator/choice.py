@@ -25,6 +25,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from simulator.markup import Block, to_markdown
+
 FAULT_CAUSES = (
     "blocked",
     "unload",
@@ -185,8 +187,8 @@ def plan_lines(
     return lines
 
 
-def choice_markdown(summary: Mapping[str, Any]) -> str:
-    """The same split as Markdown: the mode of every plan, then a table per respecting plan.
+def choice_blocks(summary: Mapping[str, Any]) -> list[Block]:
+    """The mode of every plan, then per respecting plan a table of faults vs withheld.
 
     Parameters
     ----------
@@ -195,30 +197,40 @@ def choice_markdown(summary: Mapping[str, Any]) -> str:
 
     Returns
     -------
-    str
-        A Markdown section (``## Respecting visitors' choice``), or ``""`` when the record does
-        not say which mode the plans used.
+    list of Block
+        A section for the Markdown/HTML report (:mod:`simulator.markup`), headed "Respecting
+        visitors' choice"; empty when the record does not say which mode the plans used.
     """
     lines = mode_lines(summary)
     if not lines:
-        return ""
-    out = ["## Respecting visitors' choice", ""] + [f"- {line}" for line in lines]
-    modes = plan_modes(summary)
-    for plan, (respect, _) in modes.items():
+        return []
+    out = [Block("h2", "Respecting visitors' choice"), Block("list", items=lines)]
+    header = ["event", "truth", "delivered", "lost to faults", "withheld by choice", "pending"]
+    for plan, (respect, anonymous) in plan_modes(summary).items():
         if not respect:
             continue
-        out += ["", f"### Plan {plan}", ""]
-        out += ["| event | delivered | lost to faults | withheld by choice | pending |"]
-        out += ["| --- | ---: | ---: | ---: | ---: |"]
+        rows = []
         for row in summary.get("results", []):
             split = split_loss(row) if row.get("plan") == plan else None
             if split is not None:
-                out.append(
-                    f"| {row.get('event', '?')} | {_count(split['delivered'])} | "
-                    f"{_percent(split['faults_share'])}% | {_percent(split['withheld_share'])}% "
-                    f"| {_count(split['pending'])} |"
-                )
-    return "\n".join(out) + "\n"
+                cells = [
+                    str(row.get("event", "?")),
+                    _count(split["truth"]),
+                    _count(split["delivered"]),
+                    f"{_percent(split['faults_share'])}%",
+                    f"{_percent(split['withheld_share'])}%",
+                    _count(split["pending"]),
+                ]
+                rows.append(cells + ([_count(split["anonymous"])] if anonymous else []))
+        out.append(Block("h3", f"Plan {plan}"))
+        out.append(Block("table", header=header + (["anonymous"] if anonymous else []), rows=rows))
+    return out
+
+
+def choice_markdown(summary: Mapping[str, Any]) -> str:
+    """:func:`choice_blocks` rendered as Markdown (``""`` when there is nothing to say)."""
+    found = choice_blocks(summary)
+    return to_markdown(found) if found else ""
 
 
 def _percent(fraction: float) -> str:
@@ -236,6 +248,7 @@ def _count(x: float) -> str:
 __all__ = [
     "CHOICE_CAUSES",
     "FAULT_CAUSES",
+    "choice_blocks",
     "choice_markdown",
     "mode_lines",
     "mode_statement",
