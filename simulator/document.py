@@ -4,12 +4,13 @@
 (:mod:`simulator.markup`), and :func:`write_report` renders them in the format the file name
 asks for. The report opens with a headline paragraph per plan in plain words
 (:mod:`simulator.headlines`), then tables per topic (loss and causes, composition bias, value
-bias, attribution, KPIs, plan comparisons) and the method notes. Everything comes from the
-record, so a report can be rebuilt from a saved JSON file.
+bias, attribution, KPIs, plan comparisons), the standard plots in HTML, and the method notes.
+Everything comes from the record, so a report can be rebuilt from a saved JSON file.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from collections.abc import Mapping
@@ -23,19 +24,23 @@ from simulator.report import format_causes, format_count
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
 
-def build(summary: Mapping[str, Any]) -> list[Block]:
+def build(summary: Mapping[str, Any], figures: Mapping[str, str] | None = None) -> list[Block]:
     """Lay out the report of a run as blocks.
 
     Parameters
     ----------
     summary : mapping
         The record returned by :func:`simulator.results.summarise` (or read back from JSON).
+    figures : mapping of str to str, optional
+        ``data:`` URIs of the standard plots (``loss``, ``bias``, ``kpi``), each placed after
+        its section; see :func:`figure_uris`.
 
     Returns
     -------
     list of Block
         Title, what was simulated, headlines per plan, tables, method notes.
     """
+    figures = figures or {}
     sc = summary.get("scenario", {}) or {}
     run = summary.get("run", {}) or {}
     results = summary.get("results", [])
@@ -62,11 +67,13 @@ def build(summary: Mapping[str, Any]) -> list[Block]:
     blocks.append(Block("h2", "Headlines"))
     for plan in plans:
         blocks.append(Block("p", f"**Plan {plan}.** {headline(summary, plan)}"))
-    blocks += _loss_section(results)
+    blocks += _loss_section(results) + _figure(figures, "loss", "Loss by event type and cause")
     blocks += _composition_section(results)
+    blocks += _figure(figures, "bias", "Shares of true and received events")
     blocks += _value_section(results)
     blocks += _attribution_section(results)
     blocks += _kpi_section(summary.get("kpis", []))
+    blocks += _figure(figures, "kpi", "Relative bias of each KPI")
     blocks += _comparison_section(summary.get("comparisons", []))
     blocks += _method_section(summary)
     return blocks
@@ -256,10 +263,44 @@ def report_format(path: str | Path) -> str | None:
     return SUFFIXES.get(Path(path).suffix.lower())
 
 
-def render(summary: Mapping[str, Any], fmt: str) -> str:
-    """The report of ``summary`` as ``"markdown"`` or ``"html"`` text."""
-    blocks = build(summary)
-    return to_html(blocks) if fmt == "html" else to_markdown(blocks)
+def _figure(figures: Mapping[str, str], name: str, caption: str) -> list[Block]:
+    return [Block("figure", caption, image=figures[name])] if name in figures else []
+
+
+def figure_uris(summary: Mapping[str, Any]) -> dict[str, str]:
+    """The standard plots of a record as PNG ``data:`` URIs, to embed in an HTML report.
+
+    Plots are optional decoration: a record they cannot draw gives an empty dict, never an
+    error, so the report is still written.
+    """
+    try:
+        from simulator.plots import figure_bytes, standard_figures
+
+        figures = standard_figures(dict(summary))
+    except Exception:  # noqa: BLE001 - a report without plots beats no report
+        return {}
+    return {
+        name: "data:image/png;base64," + base64.b64encode(figure_bytes(fig, "png")).decode()
+        for name, fig in figures.items()
+        if name != "dashboard"
+    }
+
+
+def render(summary: Mapping[str, Any], fmt: str, plots: bool = True) -> str:
+    """The report of ``summary`` as ``"markdown"`` or ``"html"`` text.
+
+    Parameters
+    ----------
+    summary : mapping
+        The result record.
+    fmt : str
+        ``"markdown"`` or ``"html"``.
+    plots : bool
+        Embed the standard plots in HTML (Markdown never has them).
+    """
+    if fmt == "html":
+        return to_html(build(summary, figure_uris(summary) if plots else None))
+    return to_markdown(build(summary))
 
 
 def write_report(summary: Mapping[str, Any], path: str | Path) -> Path:
@@ -302,4 +343,4 @@ def write_report(summary: Mapping[str, Any], path: str | Path) -> Path:
     return path
 
 
-__all__ = ["SUFFIXES", "build", "render", "report_format", "write_report"]
+__all__ = ["SUFFIXES", "build", "figure_uris", "render", "report_format", "write_report"]

@@ -15,13 +15,18 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Block:
-    """One piece of a report: ``kind`` is h1, h2, h3, p, list or table."""
+    """One piece of a report: ``kind`` is h1, h2, h3, p, list, table or figure.
+
+    A figure carries its image as a ``data:`` URI in ``image`` and its caption in ``text``;
+    only HTML shows it (Markdown stays plain text).
+    """
 
     kind: str
     text: str = ""
     items: list[str] = field(default_factory=list)
     header: Sequence[str] = ()
     rows: list[Sequence[str]] = field(default_factory=list)
+    image: str = ""
 
 
 def _md_cell(text: str) -> str:
@@ -52,6 +57,7 @@ body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto;
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: left; }
 th { background: #f4f4f6; }
+figure { margin: 1rem 0 2rem; } img { max-width: 100%; height: auto; }
 td { font-variant-numeric: tabular-nums; }
 h2 { border-bottom: 2px solid #333; padding-bottom: 0.2rem; margin-top: 2rem; }
 """
@@ -81,6 +87,12 @@ def to_html(blocks: Sequence[Block]) -> str:
                 for row in b.rows
             )
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif b.kind == "figure" and b.image.startswith("data:"):
+            caption = html.escape(b.text)
+            body.append(
+                f'<figure><img alt="{caption}" src="{html.escape(b.image)}">'
+                f"<figcaption>{caption}</figcaption></figure>"
+            )
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"

@@ -13,7 +13,6 @@ from simulator.document import build, render, write_report
 from simulator.engine import run
 from simulator.frames import TABLES, to_frame
 from simulator.headlines import event_sentence, kpi_sentence
-from simulator.markup import to_html
 from simulator.results import summarise
 
 EVENTS = [
@@ -84,15 +83,19 @@ def test_markdown_has_every_section_and_well_formed_tables():
         assert len(widths) == 1  # no stray pipes inside cells
 
 
-def test_html_is_self_contained_and_escaped():
+def test_html_is_self_contained_escaped_and_embeds_the_plots():
     data = record()
     data["scenario"]["description"] = "<script>alert(1)</script> & more"
     page = render(data, "html")
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert "<script>" not in page and "&lt;script&gt;" in page
-    assert not re.search(r"(src|href)\s*=", page)  # nothing fetched from elsewhere
+    links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', page)
+    assert len(links) == 3 and all(u.startswith("data:image/png;base64,") for u in links)
+    assert page.count("<figure>") == 3  # loss, composition, KPIs: nothing fetched elsewhere
     assert page.count("<table>") == sum(b.kind == "table" for b in build(data))
-    assert "<strong>Plan client.</strong>" in to_html(build(record()))
+    plain = render(data, "html", plots=False)
+    assert "<figure>" not in plain and "<strong>Plan client.</strong>" in plain
+    assert "<img" not in render(data, "markdown")
 
 
 def test_write_report_picks_the_format_from_the_suffix(tmp_path):
