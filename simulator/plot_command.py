@@ -140,15 +140,13 @@ def draw(args: argparse.Namespace):
 
 
 def _swept_label(points) -> str:
-    from simulator.plots import varying_parameters
+    """The x axis's swept path, found the way :func:`~simulator.plots.load_sweep` found it."""
+    from simulator.plots.sweep import swept_parameters, x_parameter
 
-    pairs = next(iter(points.values())) if isinstance(points, dict) else points
-    records = [r for _, r in pairs]
-    values = [v for _, v in pairs]
-    for path, found in varying_parameters(records).items():
-        if found == values:
-            return path
-    return "swept parameter"
+    groups = points.values() if isinstance(points, dict) else [points]
+    records = [r for pairs in groups for _, r in pairs]
+    varying = swept_parameters(records)
+    return x_parameter(varying) if varying else "swept parameter"
 
 
 def output_format(path: Path) -> str | None:

@@ -135,3 +135,21 @@ def test_readme_lists_every_plot_kind_and_notebook() -> None:
     assert set(re.findall(r"^\| `(\w+)` \|", section, re.M)) == set(KINDS)
     listed = re.findall(r"^- `(\d\d_\w+\.ipynb)`", section, re.M)
     assert listed == sorted(p.name for p in (root / "notebooks").glob("*.ipynb"))
+
+
+def test_plot_reads_what_trackloss_sweep_writes(minimal_scenario_dict, write_scenario, tmp_path):
+    from simulator.plots import load_sweep, swept_parameters, x_parameter
+
+    path = write_scenario(minimal_scenario_dict)
+    folder = tmp_path / "sweep"
+    sweep = ["sweep", str(path), "--workers", "1", "--quiet", "-o", str(folder)]
+    grid = ["--vary", "client.failure_probability=0,0.5", "--vary", "client.transport=xhr,beacon"]
+    assert main([*sweep, *grid]) == 0
+    series = load_sweep(folder)
+    assert sorted(series) == ["client.transport=beacon", "client.transport=xhr"]
+    assert [v for v, _ in series["client.transport=xhr"]] == [0, 0.5]
+    records = [r for pairs in series.values() for _, r in pairs]
+    assert x_parameter(swept_parameters(records)) == "client.failure_probability"
+    out = tmp_path / "sweep.svg"
+    assert main(["plot", str(folder), "--kind", "sweep", "-o", str(out)]) == 0
+    assert_format(out, "svg")

@@ -19,7 +19,13 @@ from simulator.plots.dashboard import (
 from simulator.plots.kpi import kpi_bias
 from simulator.plots.loss import loss_by_event
 from simulator.plots.records import RecordError, category_error, default_focus, load_record
-from simulator.plots.sweep import load_sweep, sweep_curves, varying_parameters
+from simulator.plots.sweep import (
+    load_sweep,
+    sweep_curves,
+    swept_parameters,
+    varying_parameters,
+    x_parameter,
+)
 from simulator.plots.unload import unload_survival_curves, unload_survival_panels
 
 __all__ = [
@@ -37,8 +43,10 @@ __all__ = [
     "load_sweep",
     "loss_by_event",
     "sweep_curves",
+    "swept_parameters",
     "unload_survival_curves",
     "unload_survival_panels",
     "varying_parameters",
     "write_standard_plots",
+    "x_parameter",
 ]

@@ -95,15 +95,12 @@ def load_sweep(
         records.append(record)
     if not records:
         raise RecordError(f"{folder}: no result records (*.json written by run or sweep)")
-    varying = _swept(records)
+    varying = swept_parameters(records)
     if parameter is not None:
         varying.setdefault(parameter, [_lookup(r, parameter) for r in records])
     if not varying:
         raise RecordError(f"{folder}: the records do not differ in any scenario setting")
-    x = parameter or max(
-        varying,
-        key=lambda k: (all(_numeric(v) for v in varying[k]), len(set(map(str, varying[k])))),
-    )
+    x = parameter or x_parameter(varying)
     others = [k for k in varying if k != x]
     groups: dict[str, list[tuple[Any, dict]]] = {}
     for i, record in enumerate(records):
@@ -114,11 +111,35 @@ def load_sweep(
     return groups[""] if not others else groups
 
 
-def _swept(records: list[dict]) -> dict[str, list[Any]]:
+def x_parameter(varying: Mapping[str, list[Any]]) -> str:
+    """The swept path for the x axis: numeric before not, then most distinct values, then first.
+
+    Parameters
+    ----------
+    varying : mapping
+        Swept path -> each point's value (:func:`swept_parameters`).
+    """
+    return max(
+        varying,
+        key=lambda k: (all(_numeric(v) for v in varying[k]), len(set(map(str, varying[k])))),
+    )
+
+
+def swept_parameters(records: Sequence[dict]) -> dict[str, list[Any]]:
     """Swept paths and each record's value at them.
 
     From ``trackloss sweep``'s per-point ``sweep.point`` block when every record has one (paths
-    in ``--vary`` order), else from the records' configs.
+    in ``--vary`` order), else from the records' configs (see :func:`varying_parameters`).
+
+    Parameters
+    ----------
+    records : sequence of dict
+        Result records of the sweep's points.
+
+    Returns
+    -------
+    dict
+        Path -> list of values, one per record, for the paths whose value differs.
     """
     points = [(r.get("sweep") or {}).get("point") for r in records]
     if all(isinstance(p, dict) and p for p in points):
