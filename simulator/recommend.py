@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from simulator import __version__
+from simulator import __version__, bias
 from simulator.choice import FAULT_CAUSES, mode_statement
 from simulator.decision import (
     PATH_ORDER,
@@ -39,6 +39,8 @@ from simulator.tally import MEASURES
 M = {name: i for i, name in enumerate(MEASURES)}
 PLAN_NAMES = {path: f"all_{path}" for path in PATH_ORDER}
 """Name of the candidate plan that sends every event it can on each path."""
+SHIFT_DIMENSIONS = ("device", "browser", "country", "channel")
+"""Dimensions whose composition shift (TVD, :mod:`simulator.bias`) each path reports."""
 
 
 def candidate_scenario(scenario: Scenario, respect_choice: bool = False) -> Scenario:
@@ -162,12 +164,35 @@ def _causes(result: RunResult, e: int, path: str) -> dict[str, float]:
     return {k: v for k, v in causes.items() if v > 0}
 
 
+def compositions(result: RunResult) -> dict[str, bias.Composition]:
+    """Composition shift of the received events, per dimension in :data:`SHIFT_DIMENSIONS`."""
+    return {
+        dim: bias.composition(np.stack([t.marginal(dim) for t in result.tallies]))
+        for dim in SHIFT_DIMENSIONS
+    }
+
+
+def _shift(comps: dict[str, bias.Composition], p: int, e: int) -> dict | None:
+    """The largest composition shift of one plan and event: dimension, TVD and its interval."""
+    tvd = {dim: float(c.tvd[p, e]) for dim, c in comps.items() if np.isfinite(c.tvd[p, e])}
+    if not tvd:
+        return None
+    dim = max(tvd, key=lambda d: (tvd[d], -SHIFT_DIMENSIONS.index(d)))
+    lo, hi = comps[dim].tvd_ci[0][p, e], comps[dim].tvd_ci[1][p, e]
+    return {
+        "dimension": dim,
+        "tvd": tvd[dim],
+        "tvd_ci": bias.as_interval(lo, hi),
+        "by_dimension": tvd,
+    }
+
+
 def _metric(m: Metric) -> tuple[float | None, list[float] | None]:
     value = m.value if m.defined else None
     return value, (list(m.ci) if m.ci is not None else None)
 
 
-def _path_record(m: PathMeasure, cost: float, causes: dict[str, float]) -> dict:
+def _path_record(m: PathMeasure, cost: float, causes: dict[str, float], shift: dict | None) -> dict:
     loss, loss_ci = _metric(m.loss)
     budget, budget_ci = _metric(m.budget_loss)
     ctx, ctx_ci = _metric(m.context_loss)
@@ -186,6 +211,7 @@ def _path_record(m: PathMeasure, cost: float, causes: dict[str, float]) -> dict:
         "pending": m.pending,
         "anonymous": m.anonymous,
         "causes": causes,
+        "shift": shift,
         "cost": cost,
     }
 
@@ -230,13 +256,20 @@ def recommend_from(result: RunResult, config: RecommendConfig, respect_choice: b
         The recommendation record (see :func:`recommend`).
     """
     sc = result.scenario
+    plans = result.tallies[0].layout.plans
+    comps = compositions(result)
     events = []
     for e, (event, measures) in enumerate(
         zip(sc.events, measure(result, respect_choice), strict=True)
     ):
         decision = decide(event, measures, config)
         paths = {
-            path: _path_record(m, config.cost(path), _causes(result, e, path))
+            path: _path_record(
+                m,
+                config.cost(path),
+                _causes(result, e, path),
+                _shift(comps, plans.index(PLAN_NAMES[path]), e),
+            )
             for path, m in measures.items()
         }
         events.append(_event_record(event, decision, paths, config.loss_budget, respect_choice))
@@ -292,7 +325,8 @@ def recommend(
         JSON-ready: ``scenario``, ``mode``, ``loss_budget``, ``tie_margin``, ``costs``,
         ``plans``, ``interval_method`` and ``events`` (one record per event type with the
         ``recommendation``, the ``rule`` and ``reason`` that decided, ``warnings``,
-        ``context_lost``, ``paths`` with loss, context loss and budget loss with 95% intervals
+        ``context_lost``, ``paths`` with loss, context loss, budget loss and the largest
+        composition ``shift`` (TVD over device, browser, country, channel) with 95% intervals
         per candidate path, and a plain-words ``paragraph``).
     """
     config = scenario.recommend
@@ -305,7 +339,9 @@ def recommend(
 
 __all__ = [
     "PLAN_NAMES",
+    "SHIFT_DIMENSIONS",
     "candidate_scenario",
+    "compositions",
     "measure",
     "recommend",
     "recommend_from",

@@ -14,6 +14,8 @@ from simulator import markup
 from simulator.decision import MEASURED_WITHIN, PATH_ORDER
 from simulator.markup import Block
 
+NOTABLE_SHIFT = 0.01
+"""A composition shift (TVD) at least this large is mentioned in the paragraph."""
 CAUSE_WORDS = {
     "blocked": "ad and privacy blockers",
     "unload": "page unloads",
@@ -138,6 +140,13 @@ def paragraph(record: Mapping[str, Any], budget: float, respect: bool = False) -
         out.append(f"That is {verdict} your {pct(budget)} loss budget.")
     lost = record.get("context_lost") or context_lost(record)
     out.append(f"Context lost: {lost['text']}.")
+    shift = chosen.get("shift") or {}
+    if _finite(shift.get("tvd")) and shift["tvd"] >= NOTABLE_SHIFT:
+        ci = shift.get("tvd_ci") or [math.nan, math.nan]
+        out.append(
+            f"What arrives is skewed most by {shift['dimension']}: total variation distance "
+            f"{pct(shift['tvd'])} from the truth (95% CI {pct(ci[0])} to {pct(ci[1])})."
+        )
     others = []
     for other in PATH_ORDER:
         m = paths.get(other)
@@ -158,31 +167,35 @@ def paragraph(record: Mapping[str, Any], budget: float, respect: bool = False) -
     return " ".join(out)
 
 
+def _path_cell(m: Mapping[str, Any] | None, key: str) -> str:
+    """One path's figure for the table: ``key`` is a share with ``key_ci``, or shift/withheld."""
+    if m is None:
+        return "-"
+    if key == "withheld":
+        return cell(m.get("withheld"), None)
+    if key == "shift":
+        shift = m.get("shift") or {}
+        return cell(shift.get("tvd"), shift.get("tvd_ci"))
+    return cell(m.get(key), m.get(f"{key}_ci"))
+
+
 def _rows(event: Mapping[str, Any], respect: bool) -> list[list[str]]:
-    paths = event["paths"]
-    metrics = [("loss %", "loss", "loss_ci")]
+    metrics = [("loss %", "loss")]
     if respect:
-        metrics = [("consenting loss %", "budget_loss", "budget_loss_ci"), ("withheld %", "", "")]
+        metrics = [("consenting loss %", "budget_loss"), ("withheld %", "withheld")]
     if event.get("needs_context"):
-        metrics.append(("no context %", "context_loss", "context_loss_ci"))
+        metrics.append(("no context %", "context_loss"))
+    if event.get("kind") != "offsite":
+        metrics.append(("shift (TVD) %", "shift"))
     rows = []
-    for i, (label, key, ci_key) in enumerate(metrics):
-        cells = []
-        for path in PATH_ORDER:
-            m = paths.get(path)
-            if m is None:
-                cells.append("-")
-            elif not key:
-                cells.append(cell(m.get("withheld"), None))
-            else:
-                cells.append(cell(m.get(key), m.get(ci_key)))
+    for i, (label, key) in enumerate(metrics):
         first = i == 0
         rows.append(
             [
                 event["event"] if first else "",
                 event["recommendation"] if first else "",
                 label,
-                *cells,
+                *(_path_cell(event["paths"].get(path), key) for path in PATH_ORDER),
                 event["decided_by"] if first else "",
                 event["context_lost"]["short"] if first else "",
             ]
@@ -250,7 +263,8 @@ def blocks(record: Mapping[str, Any]) -> list[Block]:
     -------
     list of Block
         A heading, what was simulated and how, a table of the decision and each path's loss,
-        a table of context loss for the events that need context, and a paragraph per event.
+        a table of context loss for the events that need context, a table of the largest
+        composition shift per path, and a paragraph per event.
     """
     sc = record["scenario"]
     costs = ", ".join(f"{p} {c:g}" for p, c in record["costs"].items())
@@ -293,9 +307,23 @@ def blocks(record: Mapping[str, Any]) -> list[Block]:
     if context_rows:
         out.append(Block("h3", "Delivered without browser context"))
         out.append(Block("table", header=["event", "needs", *PATH_ORDER], rows=context_rows))
+    shift_rows = [
+        [event["event"]] + [_shift_text(event["paths"].get(path)) for path in PATH_ORDER]
+        for event in record["events"]
+        if event.get("kind") != "offsite"
+    ]
+    out.append(Block("h3", "Largest composition shift of what arrives (TVD, dimension)"))
+    out.append(Block("table", header=["event", *PATH_ORDER], rows=shift_rows))
     out.append(Block("h3", "In plain words"))
     out.append(Block("list", items=[event["paragraph"] for event in record["events"]]))
     return out
+
+
+def _shift_text(m: Mapping[str, Any] | None) -> str:
+    shift = (m or {}).get("shift") or {}
+    if not _finite(shift.get("tvd")):
+        return "-"
+    return f"{cell(shift['tvd'], shift.get('tvd_ci'))} {shift['dimension']}"
 
 
 def to_markdown(record: Mapping[str, Any]) -> str:

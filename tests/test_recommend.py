@@ -15,7 +15,14 @@ from factories import scenario
 
 from simulator.cli import main
 from simulator.engine import run
-from simulator.recommend import PLAN_NAMES, candidate_scenario, measure, recommend, share
+from simulator.recommend import (
+    PLAN_NAMES,
+    SHIFT_DIMENSIONS,
+    candidate_scenario,
+    measure,
+    recommend,
+    share,
+)
 from simulator.recommend_report import format_recommendation, to_markdown
 
 EVENTS = [
@@ -95,6 +102,32 @@ def test_measurements_match_the_mechanism(blocked_site):
     assert page["dual"]["context_loss"] == pytest.approx(page["client"]["loss"], abs=1e-12)
     lo, hi = page["client"]["loss_ci"]
     assert lo < page["client"]["loss"] < hi
+    # Blockers are spread evenly over segments here, so what arrives keeps its composition.
+    shift = page["client"]["shift"]
+    assert shift["dimension"] in SHIFT_DIMENSIONS and set(shift["by_dimension"]) <= set(
+        SHIFT_DIMENSIONS
+    )
+    assert shift["tvd_ci"][0] <= 0.02
+
+
+def test_device_biased_blocking_shows_as_a_client_side_shift():
+    # Half the desktop visitors block, no mobile one does; both segments browse alike, so the
+    # desktop share of page views falls from 1/2 to (1 - b) / (2 - b): TVD = b / (2 (2 - b)).
+    b = 0.5
+    sc = site()
+    segments = sc.population.model_dump(mode="json", by_alias=True)["segments"]
+    segments[0]["blockers"] = {"none": 1 - b, "extension_privacy": b}
+    record = recommend(site(population={"segments": segments}), seed=6)
+    page = next(e for e in record["events"] if e["event"] == "page_viewed")["paths"]
+    client = page["client"]["shift"]
+    assert client["dimension"] == "device"
+    lo, hi = client["tvd_ci"]
+    assert lo <= b / (2 * (2 - b)) <= hi
+    assert page["server"]["shift"]["tvd"] == 0.0  # no bots here: the server sees the truth
+    assert (
+        "skewed most by device"
+        in next(e for e in record["events"] if e["event"] == "replay")["paragraph"]
+    )
 
 
 def test_lossless_site_ties_everywhere_and_the_cheapest_path_wins():
@@ -183,6 +216,7 @@ def test_terminal_table_markdown_and_json(blocked_site):
     assert md.startswith("## Client or server? Recommendation per event")
     assert "| page_viewed | hybrid | measured: least context loss within budget |" in md
     assert "### Delivered without browser context" in md
+    assert "### Largest composition shift of what arrives (TVD, dimension)" in md
     assert json.loads(json.dumps(blocked_site)) == blocked_site
 
 
