@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from simulator.loading import load_scenario
 from simulator.results import summarise
 from simulator.sweep import SweepError, run_sweep
 
+ROOT = Path(__file__).resolve().parent.parent
 TRANSPORTS = "client.transport=xhr,fetch,fetch_keepalive,beacon"
 
 
@@ -244,3 +246,16 @@ def test_run_accepts_workers_and_gives_the_same_json(scenario_file: Path, tmp_pa
     assert main(["run", str(scenario_file), "--quiet", "--workers", "1", "--json", str(one)]) == 0
     assert main(["run", str(scenario_file), "--quiet", "--workers", "2", "--json", str(two)]) == 0
     assert one.read_bytes() == two.read_bytes()
+
+
+def test_the_readme_sweep_example_runs(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Parallel runs and sweeps\n", 1)[1].split("\n## ", 1)[0]
+    (example,) = [b for b in section.split("```") if b.strip().startswith("trackloss sweep scen")]
+    args = shlex.split(example.replace("\\\n", " "))
+    assert args[:2] == ["trackloss", "sweep"]
+    args[args.index("-o") + 1] = str(tmp_path / "out")
+    args[2] = str(ROOT / args[2])
+    small = ["--set", "population.users=300", "--replications", "1", "--workers", "1", "--quiet"]
+    assert main([*args[1:], *small]) == 0  # every linked point keeps its shares summing to 1
+    assert len(list((tmp_path / "out").glob("point-*.json"))) == 8
