@@ -1,0 +1,239 @@
+"""Benchmark: engine speed against the raw simpy rate, time linearity and peak memory.
+
+Run ``python bench/run.py`` (``--quick`` for 20k/200k users instead of 100k/1M). In one run it
+measures, ``--repeats`` times each and interleaved so that machine noise hits all alike:
+
+1. the raw simpy rate: a bare ``yield env.timeout(1)`` loop, the machine's yardstick;
+2. ``scenarios/baseline.toml`` (every plan, path and loss mechanism it configures) at the small
+   size, one replication;
+3. the same at ten times the users.
+
+Every measurement runs in a fresh subprocess, so peak RSS (``ru_maxrss``) is per size and no
+run warms another's caches. "Tracked events" are *true events simulated* (visit events plus
+offsite events; bots excluded, they are not truth); each is observed by every plan, so the
+copies handled are ``events x plans``, also reported. Figures to quote are the ratios (medians
+of the repeats): engine rate / raw simpy rate, RSS(large) / RSS(small), time(large) /
+time(small). Targets (issue 5): >= 0.5, <= 1.5, and 8-12. Results are printed and written as
+JSON into ``bench/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RAW_TIMEOUTS = 1_000_000
+TARGETS = {"rate_ratio_min": 0.5, "rss_ratio_max": 1.5, "time_ratio": (8.0, 12.0)}
+
+
+# --------------------------------------------------------------------------- children
+
+
+def _peak_rss_bytes() -> int:
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def child_raw() -> dict:
+    """Time a bare timeout loop: simpy's own cost per event on this machine."""
+    import simpy
+
+    env = simpy.Environment()
+
+    def loop(env: simpy.Environment, n: int):
+        for _ in range(n):
+            yield env.timeout(1)
+
+    env.process(loop(env, RAW_TIMEOUTS))
+    start = time.perf_counter()
+    env.run()
+    seconds = time.perf_counter() - start
+    return {
+        "kind": "raw",
+        "events": RAW_TIMEOUTS,
+        "seconds": seconds,
+        "rate": RAW_TIMEOUTS / seconds,
+    }
+
+
+def child_model(scenario: str, users: int, overrides: list[str]) -> dict:
+    """Simulate one replication of the scenario at ``users`` users."""
+    import numpy as np
+
+    from simulator.engine import simulate
+    from simulator.loading import load_scenario
+
+    sc = load_scenario(
+        scenario, [*overrides, f"population.users={users}", "simulation.replications=1"]
+    )
+    start = time.perf_counter()
+    _, meta = simulate(sc, np.random.SeedSequence(sc.simulation.seed))
+    seconds = time.perf_counter() - start
+    events = meta["events"] + meta["offsite_events"]
+    return {
+        "kind": "model",
+        "users": users,
+        "plans": len(sc.plans),
+        "events": events,
+        "copies": events * len(sc.plans),
+        "seconds": seconds,
+        "rate": events / seconds,
+        "peak_rss_bytes": _peak_rss_bytes(),
+        "meta": meta,
+    }
+
+
+def _spawn(args: list[str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- parent
+
+
+def summarise(runs: list[dict], small: int, large: int) -> dict:
+    """Medians per kind and size, and the three target ratios."""
+
+    def median(kind: str, key: str, users: int | None = None) -> float:
+        values = [r[key] for r in runs if r["kind"] == kind and r.get("users") == users]
+        return statistics.median(values)
+
+    raw = median("raw", "rate")
+    out: dict = {"raw_simpy_rate": raw, "sizes": {}}
+    for users in (small, large):
+        rate = median("model", "rate", users)
+        out["sizes"][str(users)] = {
+            "events_per_second": rate,
+            "copies_per_second": median("model", "copies", users)
+            / median("model", "seconds", users),
+            "ratio_to_raw_simpy": rate / raw,
+            "wall_seconds": median("model", "seconds", users),
+            "events": median("model", "events", users),
+            "peak_rss_bytes": median("model", "peak_rss_bytes", users),
+        }
+    s, b = out["sizes"][str(small)], out["sizes"][str(large)]
+    out["rss_ratio"] = b["peak_rss_bytes"] / s["peak_rss_bytes"]
+    out["time_ratio"] = b["wall_seconds"] / s["wall_seconds"]
+    out["users_ratio"] = large / small
+    low, high = TARGETS["time_ratio"]
+    out["meets"] = {
+        "rate_ratio": min(s["ratio_to_raw_simpy"], b["ratio_to_raw_simpy"])
+        >= TARGETS["rate_ratio_min"],
+        "rss_ratio": out["rss_ratio"] <= TARGETS["rss_ratio_max"],
+        "time_ratio": low <= out["time_ratio"] <= high,
+    }
+    return out
+
+
+def report(summary: dict) -> str:
+    """The figures as a few lines of text."""
+    lines = [f"raw simpy timeout loop: {summary['raw_simpy_rate']:,.0f} events/s (yardstick)"]
+    for users, s in summary["sizes"].items():
+        lines.append(
+            f"baseline at {int(users):>9,} users: {s['events_per_second']:>9,.0f} true events/s "
+            f"= {s['ratio_to_raw_simpy']:.3f} x raw simpy "
+            f"({s['copies_per_second']:,.0f} plan copies/s), "
+            f"{s['wall_seconds']:.1f} s, peak RSS {s['peak_rss_bytes'] / 2**20:.0f} MiB"
+        )
+    meets = {k: "yes" if v else "NO" for k, v in summary["meets"].items()}
+    lines.append(
+        f"ratio to raw simpy >= {TARGETS['rate_ratio_min']}: {meets['rate_ratio']}; "
+        f"RSS x{summary['rss_ratio']:.2f} for x{summary['users_ratio']:.0f} users "
+        f"(<= {TARGETS['rss_ratio_max']}: {meets['rss_ratio']}); "
+        f"time x{summary['time_ratio']:.2f} (8-12: {meets['time_ratio']})"
+    )
+    return "\n".join(lines)
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    import os
+
+    import numpy
+    import simpy
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "simpy": simpy.__version__,
+        "numpy": numpy.__version__,
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or, with ``--child``, one measurement); return the exit status."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="20k and 200k users instead of 100k and 1M")
+    p.add_argument("--sizes", metavar="SMALL,LARGE", help="user counts to compare instead")
+    p.add_argument("--repeats", type=int, default=3, help="measurements per size (median taken)")
+    p.add_argument("--scenario", default=str(ROOT / "scenarios" / "baseline.toml"))
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        kind, *rest = args.child
+        result = (
+            child_raw()
+            if kind == "raw"
+            else child_model(args.scenario, int(rest[0]), args.overrides)
+        )
+        print(json.dumps(result))
+        return 0
+
+    small, large = (20_000, 200_000) if args.quick else (100_000, 1_000_000)
+    if args.sizes:
+        small, large = (int(x) for x in args.sizes.split(","))
+    sets = [a for o in args.overrides for a in ("--set", o)]
+    runs = []
+    for repeat in range(args.repeats):
+        for job in (["raw"], ["model", str(small)], ["model", str(large)]):
+            run = _spawn([*job, "--scenario", args.scenario, *sets] if job[0] == "model" else job)
+            run["repeat"] = repeat
+            runs.append(run)
+            label = "raw simpy" if job[0] == "raw" else f"{int(job[1]):,} users"
+            print(
+                f"  repeat {repeat + 1}/{args.repeats} {label}: {run['seconds']:.1f} s",
+                file=sys.stderr,
+            )
+    summary = summarise(runs, small, large)
+    now = dt.datetime.now(dt.UTC)
+    record = {
+        "when": now.isoformat(timespec="seconds"),
+        "mode": "custom" if args.sizes else "quick" if args.quick else "full",
+        "scenario": args.scenario,
+        "overrides": args.overrides,
+        "definition": "events_per_second = true events simulated (visit + offsite) per second "
+        "of simulate(); copies = events x plans; medians of the repeats",
+        "machine": machine(),
+        "targets": TARGETS,
+        "summary": summary,
+        "runs": runs,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"bench-{record['mode']}-{now:%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(report(summary))
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

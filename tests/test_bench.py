@@ -1,0 +1,43 @@
+"""Opt-in benchmark (``python -m pytest -m bench``): the engine against issue 5's targets.
+
+Runs ``bench/run.py --quick`` (20k and 200k users, three repeats, a few minutes on two cores)
+and checks the ratios it measured in that one run; absolute times are never compared.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.bench
+def test_engine_meets_the_speed_memory_and_linearity_targets(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(tmp_path)],
+        check=True,
+        timeout=1800,
+    )
+    (path,) = tmp_path.glob("bench-quick-*.json")
+    summary = json.loads(path.read_text())["summary"]
+    for users, size in summary["sizes"].items():
+        assert size["ratio_to_raw_simpy"] >= 0.5, (users, size["ratio_to_raw_simpy"])
+    assert summary["rss_ratio"] <= 1.5, summary["rss_ratio"]
+    assert 8 <= summary["time_ratio"] <= 12, summary["time_ratio"]
+
+
+@pytest.mark.bench
+def test_benchmark_script_runs_and_writes_its_record(tmp_path: Path) -> None:
+    """A tiny run of the script itself, so a broken benchmark is noticed before the long one."""
+    args = ["--sizes", "500,1000", "--repeats", "1", "--out", str(tmp_path)]
+    subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), *args], check=True)
+    (path,) = tmp_path.glob("bench-custom-*.json")
+    record = json.loads(path.read_text())
+    assert [r["kind"] for r in record["runs"]] == ["raw", "model", "model"]
+    assert set(record["summary"]["sizes"]) == {"500", "1000"}
+    assert record["summary"]["raw_simpy_rate"] > 0
