@@ -26,8 +26,8 @@ import numpy as np
 
 from simulator.collector import Message
 from simulator.engine import Replication
+from simulator.intervals import wilson
 from simulator.population import Visitor
-from simulator.results import wilson
 from simulator.scenario import Scenario
 from simulator.tracking_config import Transport
 from simulator.visits import CLOSE, NAVIGATE, Page
