@@ -66,7 +66,14 @@ def blocked_site() -> dict:
 
 
 def test_candidates_are_one_plan_per_path_on_the_same_visitors():
-    sc = candidate_scenario(site(0.3))
+    original = site(0.3)
+    sc = candidate_scenario(original)
+    assert (sc.population, sc.events, sc.client, sc.server) == (
+        original.population,
+        original.events,
+        original.client,
+        original.server,
+    )
     assert [p.name for p in sc.plans] == list(PLAN_NAMES.values())
     assert [p.default_path for p in sc.plans] == ["client", "server", "hybrid", "dual"]
     tally = run(sc, seed=3).tallies[0].totals()
