@@ -142,14 +142,13 @@ def _processes(fn: Callable[[Any], Any], items: Sequence[Any], n: int) -> Iterat
                 yield index[future], None if error else future.result(), error
         finished = True
     finally:
-        if finished:
-            pool.shutdown(wait=True)
-        else:
+        if not finished:
             # Stop at once: running tasks are lost anyway, and their workers ignore SIGINT.
-            workers = list(getattr(pool, "_processes", {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for process in workers:
+            # Terminating before shutdown lets the pool's manager thread see dead workers and
+            # exit, so shutdown(wait=True) returns at once and interpreter exit stays quiet.
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
                 process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --------------------------------------------------------------------------- dask

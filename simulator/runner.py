@@ -251,6 +251,7 @@ def run(
                 bar.update(round(100 * fraction) - bar.n)
 
             results = [simulate(tasks[0].scenario, tasks[0].seed, advance)]
+            bar.update(100 - bar.n)  # the hook's last call comes just before the end
         return assemble(scenario, tasks, results, time.perf_counter() - start)
     results: list = [None] * len(tasks)
     sharded = tasks[-1].shard > 0

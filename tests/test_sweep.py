@@ -130,20 +130,16 @@ def _live_members(group: int) -> list[int]:
     return alive
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
-def test_resume_after_kill_9_loses_nothing_finished(scenario_file: Path, tmp_path: Path) -> None:
-    out, reference = tmp_path / "out", tmp_path / "reference"
-    args = [
-        "sweep",
-        str(scenario_file),
-        "--vary",
-        TRANSPORTS,
-        "--vary",
-        "population.users=800,1600",
-    ]
+KILL_ARGS = ["--vary", TRANSPORTS, "--vary", "population.users=800,1600"]
+
+
+def _start_and_wait_for_a_point(scenario_file: Path, out: Path) -> subprocess.Popen:
+    """Start a sweep of 8 points in its own process group; return once one point is written."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator", *args, "-o", str(out), "--workers", "2", "--quiet"],
+        [sys.executable, "-m", "simulator", "sweep", str(scenario_file), *KILL_ARGS, "-o", str(out)]
+        + ["--workers", "2", "--quiet"],
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as on a terminal
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -152,6 +148,20 @@ def test_resume_after_kill_9_loses_nothing_finished(scenario_file: Path, tmp_pat
         assert proc.poll() is None, proc.stderr.read().decode()
         assert time.monotonic() < deadline, "no point finished in time"
         time.sleep(0.005)
+    return proc
+
+
+def _wait_for_no_live_members(group: int) -> None:
+    deadline = time.monotonic() + 30
+    while _live_members(group) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _live_members(group)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_resume_after_kill_9_loses_nothing_finished(scenario_file: Path, tmp_path: Path) -> None:
+    out, reference = tmp_path / "out", tmp_path / "reference"
+    proc = _start_and_wait_for_a_point(scenario_file, out)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stderr.close()
@@ -159,15 +169,34 @@ def test_resume_after_kill_9_loses_nothing_finished(scenario_file: Path, tmp_pat
     finished = [n for n in before if n.startswith("point-")]
     assert 1 <= len(finished) < 8, "the sweep must be killed mid-way"
     # Pool workers notice their parent is gone and exit instead of running on as orphans.
-    while _live_members(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _live_members(proc.pid)
+    _wait_for_no_live_members(proc.pid)
 
-    assert main([*args, "-o", str(out), "--resume", "--workers", "2", "--quiet"]) == 0
-    assert main([*args, "-o", str(reference), "--workers", "1", "--quiet"]) == 0
+    args = ["sweep", str(scenario_file), *KILL_ARGS, "--quiet"]
+    assert main([*args, "-o", str(out), "--resume", "--workers", "2"]) == 0
+    assert main([*args, "-o", str(reference), "--workers", "1"]) == 0
     after = files(out)
     assert after == files(reference)
     assert all(after[name] == before[name] for name in finished)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_ctrl_c_stops_at_once_and_keeps_finished_points(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    proc = _start_and_wait_for_a_point(scenario_file, out)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err.decode().splitlines() == [
+        f"trackloss sweep: finished points are kept in {out}; "
+        "run the same command with --resume to finish",
+        "trackloss: interrupted",
+    ]  # and no traceback from the pool or its workers
+    _wait_for_no_live_members(proc.pid)
+    for name, data in files(out).items():
+        if name.startswith("point-"):
+            assert json.loads(data)["sweep"]["name"] + ".json" == name
 
 
 def test_resume_never_reads_a_damaged_file(scenario_file: Path, tmp_path: Path) -> None:
