@@ -157,6 +157,18 @@ def _sweep_block(record: PointRecord) -> dict:
     }
 
 
+def _same_sweep(old: dict | None, new: dict) -> bool:
+    """Whether two manifests describe one sweep, whatever path named the scenario file.
+
+    The point names already carry a digest of the file's content.
+    """
+    if not isinstance(old, dict):
+        return False
+    return {k: v for k, v in old.items() if k != "scenario"} == {
+        k: v for k, v in new.items() if k != "scenario"
+    }
+
+
 def _prepare(out_dir: Path, manifest: dict, resume: bool) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / MANIFEST
@@ -170,7 +182,7 @@ def _prepare(out_dir: Path, manifest: dict, resume: bool) -> None:
                 f"{out_dir} already holds a sweep; pass --resume to finish it, "
                 "or choose another folder"
             )
-        if old != json.loads(_dump(manifest)):
+        if not _same_sweep(old, json.loads(_dump(manifest))):
             raise SweepError(
                 f"{out_dir} holds a different sweep (scenario, grid, seed, replications or "
                 "shards differ); choose another folder"
@@ -279,6 +291,8 @@ def _execute(
     """Run the tasks of every pending point in one pool; write each point when it completes."""
     todo = [r for r in records if r.status == "pending"]
     items = [(r, j, t) for r in todo for j, t in enumerate(r.tasks)]
+    if not items:  # everything done or failed validation: start no pool or cluster
+        return
     got = {id(r): [None] * len(r.tasks) for r in todo}
     left = {id(r): len(r.tasks) for r in todo}
     errors: dict[int, BaseException] = {}

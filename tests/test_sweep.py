@@ -288,3 +288,16 @@ def test_the_readme_sweep_example_runs(tmp_path: Path) -> None:
     small = ["--set", "population.users=300", "--replications", "1", "--workers", "1", "--quiet"]
     assert main([*args[1:], *small]) == 0  # every linked point keeps its shares summing to 1
     assert len(list((tmp_path / "out").glob("point-*.json"))) == 8
+
+
+def test_resume_accepts_another_path_to_the_same_scenario(
+    scenario_file: Path, tmp_path: Path, monkeypatch
+) -> None:
+    axes = [parse_axis("client.transport=xhr")]
+    run_sweep(scenario_file, axes, tmp_path / "out", workers=1)
+    monkeypatch.chdir(scenario_file.parent)
+    report = run_sweep(Path(".") / scenario_file.name, axes, tmp_path / "out", resume=True)
+    assert [r.status for r in report.records] == ["ok"]
+    scenario_file.write_text(scenario_file.read_text().replace("800", "801"))
+    with pytest.raises(SweepError, match="holds a different sweep"):
+        run_sweep(scenario_file, axes, tmp_path / "out", resume=True)
