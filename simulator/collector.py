@@ -47,7 +47,10 @@ class Message:
     cause : str or None
         Why the client copy failed, when it did.
     client : bool
-        Whether some plan sends this event on the client path only.
+        Whether the shared client-path outcome (plans that send it on the client path and do
+        not respect choice) includes this event.
+    own : tuple of int
+        Plans that send it on the client path and count it separately (they respect choice).
     dual : dict or None
         For plans that send it both ways: plan -> server outcome ``(arrival or None, cause)``,
         or ``None`` while the server copy is still travelling.
@@ -65,9 +68,18 @@ class Message:
         "client",
         "dual",
         "client_done",
+        "own",
     )
 
-    def __init__(self, event: int, off: int, value: float, client: bool, dual: dict | None) -> None:
+    def __init__(
+        self,
+        event: int,
+        off: int,
+        value: float,
+        client: bool,
+        dual: dict | None,
+        own: tuple = (),
+    ) -> None:
         self.event = event
         self.off = off
         self.value = value
@@ -76,6 +88,7 @@ class Message:
         self.cause: str | None = None
         self.client = client
         self.dual = dual
+        self.own = own
         self.client_done = False
 
 
@@ -181,6 +194,8 @@ class Collector:
         msg.cause = cause
         if msg.client:
             self.settle(-1, msg.off, msg.value, arrivals, cause, True)
+        for p in msg.own:
+            self.settle(p, msg.off, msg.value, arrivals, cause, True)
         if msg.dual:
             for p, server in msg.dual.items():
                 if server is not None:

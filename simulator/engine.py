@@ -38,39 +38,69 @@ WITHHELD = LOST["withheld"]
 
 @dataclass(frozen=True)
 class EventRouting:
-    """Which plans carry one event type on which path."""
+    """Which plans carry one event type on which path.
 
-    client: tuple[int, ...]
+    Plans that respect the visitor's choice (``respect_blocker_choice``) send nothing for a
+    visitor who opted out; the ``open_*`` fields list the plans that still send in that case.
+    """
+
+    shared_client: bool  # some plan that does not respect choice sends it on the client path
+    own_client: tuple[int, ...]  # respecting plans that send it on the client path
     dual: tuple[int, ...]
+    open_dual: tuple[int, ...]
     server: tuple[tuple[int, bool], ...]  # (plan, forwards browser context)
-    respects: frozenset[int]  # plans that withhold opted-out visitors' server copies
-    anonymous: frozenset[int]  # of those, plans that keep an anonymous count
-    browser: bool  # whether some plan sends it from the browser (client or dual)
+    open_server: tuple[tuple[int, bool], ...]
+    respecting: tuple[int, ...]
+    anonymous: frozenset[int]  # respecting plans that keep an anonymous count
+
+    @property
+    def browser(self) -> bool:
+        """Whether some plan sends it from the browser for a visitor who did not opt out."""
+        return self.shared_client or bool(self.own_client) or bool(self.dual)
+
+    @property
+    def browser_opted_out(self) -> bool:
+        """Whether some plan sends it from the browser for a visitor who opted out."""
+        return self.shared_client or bool(self.open_dual)
 
 
 def routing(scenario: Scenario) -> list[EventRouting]:
     """Per event type, the plans using each path."""
+    plans = scenario.plans
+    respecting = tuple(p for p, pl in enumerate(plans) if pl.respect_blocker_choice)
+    anonymous = frozenset(p for p in respecting if plans[p].opted_out_count == "anonymous_count")
     out = []
     for e in scenario.events:
-        client, dual, server = [], [], []
-        for p, plan in enumerate(scenario.plans):
-            path = plan.path_of(e)
-            if path == "client":
-                client.append(p)
-            elif path == "dual":
-                dual.append(p)
-            else:
-                server.append((p, path == "hybrid"))
-        respects = frozenset(p for p, pl in enumerate(scenario.plans) if pl.respect_blocker_choice)
-        anonymous = frozenset(
-            p for p in respects if scenario.plans[p].opted_out_count == "anonymous_count"
+        paths = [plan.path_of(e) for plan in plans]
+        client = [p for p, path in enumerate(paths) if path == "client"]
+        dual = tuple(p for p, path in enumerate(paths) if path == "dual")
+        server = tuple(
+            (p, path == "hybrid") for p, path in enumerate(paths) if path in ("server", "hybrid")
         )
         out.append(
             EventRouting(
-                tuple(client), tuple(dual), tuple(server), respects, anonymous, bool(client or dual)
+                shared_client=any(p not in respecting for p in client),
+                own_client=tuple(p for p in client if p in respecting),
+                dual=dual,
+                open_dual=tuple(p for p in dual if p not in respecting),
+                server=server,
+                open_server=tuple(x for x in server if x[0] not in respecting),
+                respecting=respecting,
+                anonymous=anonymous,
             )
         )
     return out
+
+
+def shared_client_routes(scenario: Scenario) -> np.ndarray:
+    """Boolean (plans, events): the plan takes the shared client-path outcome for the event."""
+    return np.array(
+        [
+            [p.path_of(e) == "client" and not p.respect_blocker_choice for e in scenario.events]
+            for p in scenario.plans
+        ],
+        dtype=bool,
+    ).reshape(len(scenario.plans), len(scenario.events))
 
 
 class Replication:
@@ -113,11 +143,8 @@ class Replication:
         self.visits = VisitGenerator(scenario, streams.rng("behaviour"))
         self.routes = routing(scenario)
         self.event_offsets = [self.buffer.offset(e, 0) for e in range(len(scenario.events))]
-        self.client_routes = np.array(
-            [[p.path_of(e) == "client" for e in scenario.events] for p in scenario.plans],
-            dtype=bool,
-        ).reshape(len(scenario.plans), len(scenario.events))
-        self.active: dict[int, dict[int, int]] = {}
+        self.client_routes = shared_client_routes(scenario)
+        self.active: dict[int, dict[tuple[int, bool], int]] = {}  # day -> (cell, opted out)
         self.counts = {
             "users": 0,
             "visits": 0,
@@ -173,12 +200,12 @@ class Replication:
         if v.active_day != day:
             v.active_day = day
             per_day = self.active.setdefault(day, {})
-            per_day[v.cell] = per_day.get(v.cell, 0) + 1
+            key = (v.cell, v.opted_out)
+            per_day[key] = per_day.get(key, 0) + 1
         inst = v.instance
         cell_off = v.cell * self.buffer.n_measures
         event_off = self.event_offsets
         truth, push, routes = self.collector.truth, self.server.push, self.routes
-        collector = self.collector
         for page in pages:
             t0 = now + page.start
             live = []
@@ -187,31 +214,42 @@ class Replication:
                 off = event_off[e] + cell_off
                 truth(off, value)
                 r = routes[e]
-                msg = None
-                if r.browser:
-                    msg = Message(
-                        e, off, value, bool(r.client), dict.fromkeys(r.dual) if r.dual else None
-                    )
-                    live.append((offset_s, msg))
-                withhold = v.opted_out and r.respects
-                for p, hybrid in r.server:
-                    if withhold and p in r.respects:
+                if v.opted_out and r.respecting:
+                    for p in r.respecting:
                         self._withhold(p, off, r)
-                    else:
-                        push(p, inst, t, SERVER, off, value, None, hybrid and v.context_forwarded)
-                for p in r.dual:
-                    if withhold and p in r.respects:
-                        collector.server_settled(p, msg, None, "withheld")
-                        if p in r.anonymous:
-                            collector.count(p, off, ANONYMOUS)
-                    else:
-                        push(p, inst, t, DUAL, off, value, msg, False)
+                    if r.browser_opted_out:
+                        msg = Message(
+                            e,
+                            off,
+                            value,
+                            r.shared_client,
+                            dict.fromkeys(r.open_dual) if r.open_dual else None,
+                        )
+                        live.append((offset_s, msg))
+                    servers, duals = r.open_server, r.open_dual
+                else:
+                    if r.browser:
+                        msg = Message(
+                            e,
+                            off,
+                            value,
+                            r.shared_client,
+                            dict.fromkeys(r.dual) if r.dual else None,
+                            r.own_client,
+                        )
+                        live.append((offset_s, msg))
+                    servers, duals = r.server, r.dual
+                for p, hybrid in servers:
+                    push(p, inst, t, SERVER, off, value, None, hybrid and v.context_forwarded)
+                for p in duals:
+                    push(p, inst, t, DUAL, off, value, msg, False)
             counts["events"] += len(page.events)
             self.client.page(v, t0, page, live)
         last = pages[-1]
         return last.start + last.dwell
 
     def _withhold(self, p: int, off: int, r: EventRouting) -> None:
+        """A respecting plan sends nothing for an opted-out visitor (maybe an anonymous count)."""
         self.collector.count(p, off, WITHHELD)
         if p in r.anonymous:
             self.collector.count(p, off, ANONYMOUS)
@@ -230,7 +268,9 @@ class Replication:
         n = int(rng.poisson(bots.share / (1 - bots.share) * sc.population.users * visits_per_user))
         pages = Draws(bots.pages_per_visit, rng)
         u = Uniforms(rng)
-        bot_events = [i for i, e in enumerate(sc.events) if e.bots]
+        # Events the server sees a bot make: per page, or once per visit for session starts.
+        per_page = [i for i, e in enumerate(sc.events) if e.bots and e.kind != "session_start"]
+        per_visit = [i for i, e in enumerate(sc.events) if e.bots and e.kind == "session_start"]
         visitors: list[Visitor] = []
         env = self.env
         for t in arrival_times(n, self.horizon, rng):
@@ -244,7 +284,7 @@ class Replication:
                 continue
             for k in range(max(1, int(pages()))):
                 at = env.now + k * BOT_PAGE_SECONDS
-                for e in bot_events:
+                for e in per_visit + per_page if k == 0 else per_page:
                     r = self.routes[e]
                     off = self.buffer.offset(e, v.cell)
                     for p, _ in r.server:
@@ -264,16 +304,20 @@ class Replication:
                 return
             yield env.timeout(at - env.now)
             active = self.active.get(day, {})
-            for cell, users in sorted(active.items()):
+            r = self.routes[e]
+            for (cell, opted_out), users in sorted(active.items()):
                 whole = int(ev.per_active_user)
                 n = users * whole + int(rng.binomial(users, ev.per_active_user - whole))
                 offsets = np.sort(rng.uniform(0, OFFSITE_JOB_SECONDS, n)).tolist()
-                r = self.routes[e]
                 off = self.buffer.offset(e, cell)
+                servers = r.open_server if opted_out else r.server
                 for delay in offsets:
                     self.counts["offsite_events"] += 1
                     self.collector.truth(off, 0.0)
-                    for p, _ in r.server:
+                    if opted_out:
+                        for p in r.respecting:
+                            self._withhold(p, off, r)
+                    for p, _ in servers:
                         self.server.push(p, 0, at + delay, SERVER, off, 0.0, None, False)
 
     # -- run ---------------------------------------------------------------------------

@@ -115,7 +115,7 @@ class VisitGenerator:
         u = self.uniform
         # Funnel: how far this visit goes; the order (last step) happens on the last page.
         reached = 0
-        for p in seg.funnel:
+        for p in seg.funnel[: len(self.funnel)]:
             if u() >= p:
                 break
             reached += 1

@@ -141,15 +141,49 @@ def test_client_path_never_counts_bots_and_server_never_has_context(everything):
     assert 0 < hybrid[:, M["delivered_context"]].sum() < hybrid[:, M["delivered"]].sum()
 
 
-def test_respecting_choice_never_sends_an_opted_out_visitors_server_copy(everything):
+def test_respecting_choice_never_sends_an_opted_out_visitors_event(everything):
     layout = everything.tallies[0].layout
     counts = everything.tallies[0].counts
     polite, dual = layout.plans.index("polite"), layout.plans.index("dual")
-    withheld = counts[polite, ..., M["lost_withheld"]].sum()
-    # Withheld server copies are lost only where the client copy failed too.
-    assert withheld > 0
-    assert counts[polite, ..., M["delivered"]].sum() < counts[dual, ..., M["delivered"]].sum()
+    # With the default rules every visitor whose blocker targets analytics has opted out.
+    blocker = layout.cell_category("blocker")
+    opted_out = np.isin(
+        np.array(layout.blockers)[blocker], ["extension_privacy", "browser_builtin", "dns"]
+    )
+    out = counts[polite][:, opted_out]
+    assert out[..., M["delivered"]].sum() == 0
+    assert out[..., M["lost_withheld"]].sum() == out[..., M["truth"]].sum() > 0
+    assert out[..., M["anonymous"]].sum() == out[..., M["truth"]].sum()
     assert counts[dual, ..., M["lost_withheld"]].sum() == 0
+
+
+def test_respecting_choice_changes_nothing_for_visitors_who_did_not_opt_out():
+    # With a server that cannot drop (so withheld events free no queue space), every other
+    # visitor is tracked exactly as under the same plan without respect.
+    segs = scenario().population.model_dump(mode="json", by_alias=True)["segments"]
+    for s in segs:
+        s["blockers"] = {"none": 0.6, "extension_privacy": 0.2, "dns": 0.2}
+    plans = [
+        {"name": "dual", "default_path": "dual"},
+        {"name": "polite_dual", "default_path": "dual", "respect_blocker_choice": True},
+        {"name": "hybrid", "default_path": "hybrid"},
+        {"name": "polite_hybrid", "default_path": "hybrid", "respect_blocker_choice": True},
+        {"name": "client", "default_path": "client"},
+        {"name": "polite_client", "default_path": "client", "respect_blocker_choice": True},
+    ]
+    sc = scenario(
+        users=800, population={"segments": segs}, plans=plans, client={"destination": "proxy"}
+    )
+    tally = run(sc, seed=3).tallies[0]
+    layout, counts = tally.layout, tally.counts
+    kinds = np.array(layout.blockers)[layout.cell_category("blocker")]
+    kept = kinds == "none"
+    for open_plan in (0, 2, 4):
+        np.testing.assert_array_equal(counts[open_plan][:, kept], counts[open_plan + 1][:, kept])
+        polite_out = counts[open_plan + 1][:, ~kept]
+        assert polite_out[..., M["delivered"]].sum() == 0
+        # behind a first-party proxy the open plans do reach them
+        assert counts[open_plan][:, ~kept][..., M["delivered"]].sum() > 0
 
 
 def test_same_seed_same_bytes_different_seed_different_numbers():
@@ -222,3 +256,31 @@ def test_xhr_without_handler_or_store_loses_more_than_keepalive():
     lx = _loss_by_event(run(xhr, seed=2))["link_clicked"][0]
     lk = _loss_by_event(run(keep, seed=2))["link_clicked"][0]
     assert lk == 0.0 and lx > 0.2
+
+
+def test_a_scenario_without_funnel_events_runs():
+    sc = scenario(users=200, events=[{"name": "page_viewed", "kind": "page_view"}])
+    tot = run(sc, seed=1).tallies[0].totals()
+    assert tot[0, 0, M["truth"]] > 200
+
+
+def test_bots_start_one_session_per_visit_and_view_pages():
+    sc = scenario(
+        users=300,
+        population={
+            "bots": {
+                "share": 0.5,
+                "filtered": 0.0,
+                "pages_per_visit": {"kind": "constant", "value": 3},
+            }
+        },
+        plans=[{"name": "server", "default_path": "server"}],
+    )
+    r = run(sc, seed=1)
+    tot = r.tallies[0].totals()[0]
+    events = r.tallies[0].layout.events
+    bot_visits = r.metas[0]["bot_visits"]
+    assert bot_visits > 0
+    assert tot[events.index("session_started"), M["bots"]] == bot_visits
+    assert tot[events.index("page_viewed"), M["bots"]] == 3 * bot_visits
+    assert tot[events.index("link_clicked"), M["bots"]] == 0
