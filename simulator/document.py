@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from simulator.choice import choice_blocks
 from simulator.headlines import finite, headline, p_text, pct, pct_range
 from simulator.markup import Block, to_html, to_markdown
 from simulator.report import format_causes, format_count
@@ -68,6 +69,7 @@ def build(summary: Mapping[str, Any], figures: Mapping[str, str] | None = None) 
     for plan in plans:
         blocks.append(Block("p", f"**Plan {plan}.** {headline(summary, plan)}"))
     blocks += _loss_section(results) + _figure(figures, "loss", "Loss by event type and cause")
+    blocks += choice_blocks(summary)
     blocks += _composition_section(results)
     blocks += _figure(figures, "bias", "Shares of true and received events")
     blocks += _value_section(results)

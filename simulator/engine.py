@@ -363,6 +363,23 @@ class RunResult:
     wall_seconds: float
     extra: dict = field(default_factory=dict)
 
+    def to_frame(self, table: str = "loss"):
+        """Tidy pandas table of this run's result record (see :func:`simulator.frames.to_frame`).
+
+        Parameters
+        ----------
+        table : str
+            Which table: ``loss``, ``causes``, ``composition``, ``value``, ``attribution``,
+            ``kpis`` or ``comparisons``.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        from simulator.frames import to_frame  # the record builder imports this module
+
+        return to_frame(self, table)
+
     @property
     def total(self) -> Tally:
         """All replications merged (a sum of counts)."""

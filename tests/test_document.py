@@ -72,7 +72,8 @@ def test_markdown_has_every_section_and_well_formed_tables():
     text = render(record(), "markdown")
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert headings == [
-        "## Headlines", "## Loss by event type", "## Composition bias", "## Value bias",
+        "## Headlines", "## Loss by event type", "## Respecting visitors' choice",
+        "## Composition bias", "## Value bias",
         "## Attribution", "## KPIs", "## Plan comparisons", "## Methods",
     ]  # fmt: skip
     for block in build(record()):

@@ -284,3 +284,10 @@ def test_bots_start_one_session_per_visit_and_view_pages():
     assert tot[events.index("session_started"), M["bots"]] == bot_visits
     assert tot[events.index("page_viewed"), M["bots"]] == 3 * bot_visits
     assert tot[events.index("link_clicked"), M["bots"]] == 0
+
+
+def test_run_result_gives_tidy_tables():
+    r = run(scenario(users=200), replications=2, seed=1)
+    frame = r.to_frame()
+    assert {"plan", "event", "loss"} <= set(frame.columns)
+    assert len(frame) == len(r.scenario.plans) * len(r.scenario.events)
