@@ -71,6 +71,7 @@ class ClientPath:
         self.bytes = [e.bytes for e in scenario.events]
         self.ads = [e.request_class == "ads" for e in scenario.events]
         self.transport = cfg.transport
+        self.failure_probability = cfg.failure_probability
         self.unload_transport = cfg.resolved_unload_transport
         r = cfg.retry
         self.store_kind = r.store
@@ -179,6 +180,13 @@ class _PageState:
         """Batch and send until the page ends."""
         path, heap, dwell = self.path, self.heap, self.dwell
         batch_size, interval = path.cfg.batch_size, path.cfg.flush_interval_seconds
+        if batch_size == 1:  # one request per event, as soon as it is ready: no batch timer
+            send, transport, pop = self.send, path.transport, heapq.heappop
+            while heap and heap[0][0] < dwell:
+                t, _, msg = pop(heap)
+                send([msg], t, transport)
+            self.heap = [m for _, _, m in heap]
+            return
         queue: list[Message] = []
         started = 0.0
         while heap or queue:
@@ -225,10 +233,15 @@ class _PageState:
                 # sendBeacon returns false / keepalive fetch rejects at once: detectable.
                 self.failed(msgs, s, "unload" if s >= dwell else "network")
                 return
-        up = path.upload()
-        back = path.response()
+        d = path.upload
+        up = d.buffer.pop() if d.buffer else d()
+        d = path.response
+        back = d.buffer.pop() if d.buffer else d()
         arrive = s + up
-        failed = path.net_u() < path.cfg.failure_probability or path.outages.down(self.t0 + s)
+        d = path.net_u
+        failed = (d.buffer.pop() if d.buffer else d()) < path.failure_probability or (
+            path.outages.starts and path.outages.down(self.t0 + s)
+        )
         if transport in SURVIVES_UNLOAD:
             self.keepalive.append((arrive, nbytes))
         if transport == "beacon":

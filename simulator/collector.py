@@ -193,7 +193,15 @@ class Collector:
         msg.arrivals = arrivals
         msg.cause = cause
         if msg.client:
-            self.settle(-1, msg.off, msg.value, arrivals, cause, True)
+            if len(arrivals) == 1:  # the common case, inlined: delivered once, with context
+                data, b, value = self.buffer.client, msg.off, msg.value
+                data[b + DELIVERED] += 1.0
+                data[b + CONTEXT] += 1.0
+                if value:
+                    data[b + VALUE_DELIVERED] += value
+                    data[b + VALUE_SQ_DELIVERED] += value * value
+            else:
+                self.settle(-1, msg.off, msg.value, arrivals, cause, True)
         for p in msg.own:
             self.settle(p, msg.off, msg.value, arrivals, cause, True)
         if msg.dual:
@@ -209,6 +217,27 @@ class Collector:
         msg.dual[plan] = outcome
         if msg.client_done:
             self._settle_dual(plan, msg, outcome)
+
+    def dual_arrived(self, plan: int, msg: Message, arrival: float) -> None:
+        """The server copy of a ``dual`` message arrived (:meth:`server_settled`, inlined)."""
+        if not msg.client_done:
+            msg.dual[plan] = (arrival, None)
+            return
+        msg.dual[plan] = (arrival, None)
+        client = msg.arrivals
+        if len(client) > 1 or (client and not self.dedupe):
+            self.settle(plan, msg.off, msg.value, [*client, arrival], None, True)
+            return
+        data, b, value = self.data, plan * self.stride + msg.off, msg.value
+        data[b + DELIVERED] += 1.0
+        if client:
+            data[b + CONTEXT] += 1.0
+            if abs(arrival - client[0]) > self.window:  # both copies kept
+                data[b + DUPLICATES] += 1.0
+                data[b + VALUE_DUPLICATES] += value
+        if value:
+            data[b + VALUE_DELIVERED] += value
+            data[b + VALUE_SQ_DELIVERED] += value * value
 
     def _settle_dual(self, plan: int, msg: Message, server: tuple) -> None:
         arrival, server_cause = server

@@ -22,7 +22,15 @@ import numpy as np
 import simpy
 
 from simulator.client import ClientPath
-from simulator.collector import ANONYMOUS, LOST, Collector, Message
+from simulator.collector import (
+    ANONYMOUS,
+    LOST,
+    TRUTH,
+    VALUE_SQ_TRUTH,
+    VALUE_TRUTH,
+    Collector,
+    Message,
+)
 from simulator.population import PopulationSampler, Visitor, arrival_times, layout_of
 from simulator.scenario import Scenario
 from simulator.server import BOT, DUAL, SERVER, Outages, ServerPath
@@ -205,14 +213,18 @@ class Replication:
         inst = v.instance
         cell_off = v.cell * self.buffer.n_measures
         event_off = self.event_offsets
-        truth, push, routes = self.collector.truth, self.server.push, self.routes
+        push, routes = self.server.push, self.routes
+        shared = self.buffer.shared
         for page in pages:
             t0 = now + page.start
             live = []
             for offset_s, e, value in page.events:
                 t = t0 + offset_s
                 off = event_off[e] + cell_off
-                truth(off, value)
+                shared[off + TRUTH] += 1.0  # every plan sees the same truth: count it once
+                if value:
+                    shared[off + VALUE_TRUTH] += value
+                    shared[off + VALUE_SQ_TRUTH] += value * value
                 r = routes[e]
                 if v.opted_out and r.respecting:
                     for p in r.respecting:

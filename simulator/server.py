@@ -137,6 +137,7 @@ class ServerPath:
         self.rng = rng
         self.end = end
         self.step = config.flush_interval_seconds
+        self.one_batch = min(config.batch_size, config.max_queue_size)
         n = config.instances
         # Deploys hit instance i at the same moments in every plan (common random numbers).
         restarts = []
@@ -197,7 +198,7 @@ class ServerPath:
                     data[b + VALUE_DELIVERED] += value
                     data[b + VALUE_SQ_DELIVERED] += value * value
             elif kind == DUAL:
-                col.server_settled(plan, msg, now, None)
+                col.dual_arrived(plan, msg, now)
             else:
                 data[base + off + BOTS] += 1.0
 
@@ -300,6 +301,15 @@ class ServerPath:
             if k is None or k > k_until:
                 return
             inst.k = k
+            if inst.batch is None and not inst.queue:
+                bucket = inst.buckets.get(k)
+                if bucket is not None and len(bucket) <= self.one_batch:
+                    # The usual tick: its arrivals fit one batch of an idle worker.
+                    heapq.heappop(inst.ticks)
+                    del inst.buckets[k]
+                    inst.batch, inst.attempts = bucket, 0
+                    self._upload(plan, inst, k * step)
+                    continue
             self._admit(plan, inst, k)
             self._upload(plan, inst, k * step)
 

@@ -74,6 +74,9 @@ class Streams:
 class Draws:
     """Variates of one distribution, drawn in numpy blocks and handed out one at a time.
 
+    On hot paths, ``d.buffer.pop() if d.buffer else d()`` takes the next variate without a
+    method call; it yields exactly the same sequence as calling ``d()``.
+
     Parameters
     ----------
     dist : Distribution
@@ -84,32 +87,32 @@ class Draws:
         Variates drawn per numpy call.
     """
 
-    __slots__ = ("_dist", "_rng", "_block", "_buf")
+    __slots__ = ("_dist", "_rng", "_block", "buffer")
 
     def __init__(self, dist: Distribution, rng: np.random.Generator, block: int = BLOCK) -> None:
         self._dist, self._rng, self._block = dist, rng, block
-        self._buf: list[float] = []
+        self.buffer: list[float] = []
 
     def __call__(self) -> float:
         """Return the next variate."""
-        buf = self._buf
+        buf = self.buffer
         if not buf:
             buf.extend(self._dist.sample(self._rng, self._block).tolist())
         return buf.pop()
 
 
 class Uniforms:
-    """Standard uniforms on [0, 1), drawn in blocks."""
+    """Standard uniforms on [0, 1), drawn in blocks (same ``buffer`` idiom as :class:`Draws`)."""
 
-    __slots__ = ("_rng", "_block", "_buf")
+    __slots__ = ("_rng", "_block", "buffer")
 
     def __init__(self, rng: np.random.Generator, block: int = BLOCK) -> None:
         self._rng, self._block = rng, block
-        self._buf: list[float] = []
+        self.buffer: list[float] = []
 
     def __call__(self) -> float:
         """Return the next uniform."""
-        buf = self._buf
+        buf = self.buffer
         if not buf:
             buf.extend(self._rng.random(self._block).tolist())
         return buf.pop()
