@@ -51,6 +51,9 @@ def add_compare(commands: argparse._SubParsersAction) -> None:
         "--json", type=Path, metavar="PATH", help="also write the comparison and both records"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    from simulator.cli_sweep import add_parallel_arguments
+
+    add_parallel_arguments(p)
     p.set_defaults(handler=_cmd_compare)
 
 
@@ -76,14 +79,21 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.json is not None and (problem := _unwritable(args.json)):
         print(f"{args.json}: cannot write JSON: {problem}", file=sys.stderr)
         return EXIT_INVALID
-    from simulator import comparison, engine, results
+    from simulator import comparison, results, runner
+    from simulator.cli_sweep import parallel_options, progress_option
+    from simulator.executors import ExecutorError, OptionError
 
     a, b = scenarios
     seed = a.simulation.seed if args.seed is None else args.seed
     reps = a.simulation.replications if args.replications is None else args.replications
-    progress = not args.quiet and sys.stderr.isatty()
-    run_a = engine.run(a, replications=reps, seed=seed, progress=progress)
-    run_b = engine.run(b, replications=reps, seed=seed, progress=progress)
+    options = {"replications": reps, "seed": seed, "progress": progress_option(args),
+               **parallel_options(args)}  # fmt: skip
+    try:
+        run_a = runner.run(a, **options)
+        run_b = runner.run(b, **options)
+    except (ExecutorError, OptionError) as error:
+        print(f"trackloss compare: {error}", file=sys.stderr)
+        return EXIT_INVALID
     record = comparison.compare_runs(run_a, run_b)
     print(comparison.format_comparison(record))
     if args.json is not None:

@@ -30,9 +30,10 @@ from simulator.decision import (
     candidate_paths,
     decide,
 )
-from simulator.engine import RunResult, run
+from simulator.engine import RunResult
 from simulator.recommend_report import context_lost, paragraph
 from simulator.results import interval_method, t_interval, wilson
+from simulator.runner import run
 from simulator.scenario import EventType, Scenario
 from simulator.tally import MEASURES
 
@@ -302,7 +303,8 @@ def recommend(
     respect_choice: bool = False,
     replications: int | None = None,
     seed: int | None = None,
-    progress: bool = False,
+    progress: bool | str = False,
+    **parallel,
 ) -> dict:
     """Recommend a tracking path for every event type of a scenario.
 
@@ -316,8 +318,11 @@ def recommend(
         Evaluate the candidates with ``respect_blocker_choice = true``.
     replications, seed : int, optional
         Override the scenario's ``simulation`` settings.
-    progress : bool
-        Show a progress bar over replications.
+    progress : bool or str
+        Show a progress bar over replications (``"auto"``: on a terminal or in a notebook).
+    **parallel
+        ``workers``, ``executor``, ``dask_address``, ``shards`` for
+        :func:`simulator.runner.run` (results are the same for any choice).
 
     Returns
     -------
@@ -333,7 +338,7 @@ def recommend(
     if loss_budget is not None:
         config = RecommendConfig.model_validate({**config.model_dump(), "loss_budget": loss_budget})
     candidates = candidate_scenario(scenario, respect_choice)
-    result = run(candidates, replications=replications, seed=seed, progress=progress)
+    result = run(candidates, replications=replications, seed=seed, progress=progress, **parallel)
     return recommend_from(result, config, respect_choice)
 
 

@@ -75,6 +75,9 @@ def add_recommend(commands: argparse._SubParsersAction) -> None:
         help="also write it as Markdown (.md) or HTML (.html)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar, no paragraphs")
+    from simulator.cli_sweep import add_parallel_arguments
+
+    add_parallel_arguments(p)
     p.set_defaults(handler=_cmd_recommend)
 
 
@@ -101,17 +104,24 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             print(f"{args.report}: cannot write the report: {problem}", file=sys.stderr)
             return EXIT_INVALID
     from simulator.cli import write_json_atomic
+    from simulator.cli_sweep import parallel_options, progress_option
+    from simulator.executors import ExecutorError, OptionError
     from simulator.recommend import recommend
     from simulator.recommend_report import format_recommendation, to_html, to_markdown
 
-    record = recommend(
-        scenario,
-        loss_budget=args.loss_budget,
-        respect_choice=args.respect_choice,
-        replications=args.replications,
-        seed=args.seed,
-        progress=not args.quiet and sys.stderr.isatty(),
-    )
+    try:
+        record = recommend(
+            scenario,
+            loss_budget=args.loss_budget,
+            respect_choice=args.respect_choice,
+            replications=args.replications,
+            seed=args.seed,
+            progress=progress_option(args),
+            **parallel_options(args),
+        )
+    except (ExecutorError, OptionError) as error:
+        print(f"trackloss recommend: {error}", file=sys.stderr)
+        return EXIT_INVALID
     print(format_recommendation(record, paragraphs=not args.quiet))
     if args.json is not None:
         write_json_atomic(args.json, record)

@@ -178,6 +178,8 @@ def summarise(result: RunResult) -> dict:
             rows.append(row)
     meta_keys = result.metas[0].keys()
     run_info = {k: float(np.mean([m[k] for m in result.metas])) for k in meta_keys}
+    # Sharded runs draw outages per shard: say so, since it changes the variance.
+    run_info["shards"] = int(result.extra.get("shards", 1))
     return {
         "version": __version__,
         "scenario": {
