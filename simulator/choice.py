@@ -26,19 +26,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from simulator.markup import Block, to_markdown
+from simulator.tally import CAUSES
 
-FAULT_CAUSES = (
-    "blocked",
-    "unload",
-    "network",
-    "queue_full",
-    "retries_exhausted",
-    "process_exit",
-    "never_returned",
-    "no_javascript",
-)
-"""Loss causes that are failures of the tracking, whatever the plan's mode."""
 CHOICE_CAUSES = ("withheld",)
+FAULT_CAUSES = tuple(c for c in CAUSES if c not in CHOICE_CAUSES)
+"""Loss causes that are failures of the tracking, whatever the plan's mode."""
 """Loss causes that are the visitor's choice, respected by the plan."""
 
 

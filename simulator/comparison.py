@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from simulator.engine import RunResult
 from simulator.intervals import Difference, independent_difference, paired_difference
 from simulator.kpis import kpi_series
+from simulator.run_result import RunResult
 from simulator.scenario import Scenario
 from simulator.tally import MEASURES
 

@@ -14,9 +14,7 @@ server pipelines are per plan, because each plan loads its servers differently.
 from __future__ import annotations
 
 import gc
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
@@ -32,9 +30,11 @@ from simulator.collector import (
     Message,
 )
 from simulator.population import PopulationSampler, Visitor, arrival_times, layout_of
+from simulator.routing import EventRouting, routing, shared_client_routes
+from simulator.run_result import RunResult
 from simulator.scenario import Scenario
 from simulator.server import BOT, DUAL, SERVER, Outages, ServerPath
-from simulator.streams import Draws, Streams, Uniforms, replication_seeds
+from simulator.streams import Draws, Streams, Uniforms
 from simulator.tally import Tally, TallyBuffer
 from simulator.visits import VisitGenerator
 
@@ -42,73 +42,6 @@ DAY = 86400.0
 BOT_PAGE_SECONDS = 2.0  # assumption: bots fetch pages in quick succession
 OFFSITE_JOB_SECONDS = 60.0  # assumption: a nightly job emits its events over a minute
 WITHHELD = LOST["withheld"]
-
-
-@dataclass(frozen=True)
-class EventRouting:
-    """Which plans carry one event type on which path.
-
-    Plans that respect the visitor's choice (``respect_blocker_choice``) send nothing for a
-    visitor who opted out; the ``open_*`` fields list the plans that still send in that case.
-    """
-
-    shared_client: bool  # some plan that does not respect choice sends it on the client path
-    own_client: tuple[int, ...]  # respecting plans that send it on the client path
-    dual: tuple[int, ...]
-    open_dual: tuple[int, ...]
-    server: tuple[tuple[int, bool], ...]  # (plan, forwards browser context)
-    open_server: tuple[tuple[int, bool], ...]
-    respecting: tuple[int, ...]
-    anonymous: frozenset[int]  # respecting plans that keep an anonymous count
-
-    @property
-    def browser(self) -> bool:
-        """Whether some plan sends it from the browser for a visitor who did not opt out."""
-        return self.shared_client or bool(self.own_client) or bool(self.dual)
-
-    @property
-    def browser_opted_out(self) -> bool:
-        """Whether some plan sends it from the browser for a visitor who opted out."""
-        return self.shared_client or bool(self.open_dual)
-
-
-def routing(scenario: Scenario) -> list[EventRouting]:
-    """Per event type, the plans using each path."""
-    plans = scenario.plans
-    respecting = tuple(p for p, pl in enumerate(plans) if pl.respect_blocker_choice)
-    anonymous = frozenset(p for p in respecting if plans[p].opted_out_count == "anonymous_count")
-    out = []
-    for e in scenario.events:
-        paths = [plan.path_of(e) for plan in plans]
-        client = [p for p, path in enumerate(paths) if path == "client"]
-        dual = tuple(p for p, path in enumerate(paths) if path == "dual")
-        server = tuple(
-            (p, path == "hybrid") for p, path in enumerate(paths) if path in ("server", "hybrid")
-        )
-        out.append(
-            EventRouting(
-                shared_client=any(p not in respecting for p in client),
-                own_client=tuple(p for p in client if p in respecting),
-                dual=dual,
-                open_dual=tuple(p for p in dual if p not in respecting),
-                server=server,
-                open_server=tuple(x for x in server if x[0] not in respecting),
-                respecting=respecting,
-                anonymous=anonymous,
-            )
-        )
-    return out
-
-
-def shared_client_routes(scenario: Scenario) -> np.ndarray:
-    """Boolean (plans, events): the plan takes the shared client-path outcome for the event."""
-    return np.array(
-        [
-            [p.path_of(e) == "client" and not p.respect_blocker_choice for e in scenario.events]
-            for p in scenario.plans
-        ],
-        dtype=bool,
-    ).reshape(len(scenario.plans), len(scenario.events))
 
 
 class Replication:
@@ -365,42 +298,6 @@ class Replication:
         return self.buffer.to_tally(self.client_routes), meta
 
 
-@dataclass
-class RunResult:
-    """Tallies of every replication of a scenario, with what produced them."""
-
-    scenario: Scenario
-    tallies: list[Tally]
-    metas: list[dict]
-    wall_seconds: float
-    extra: dict = field(default_factory=dict)
-
-    def to_frame(self, table: str = "loss"):
-        """Tidy pandas table of this run's result record (see :func:`simulator.frames.to_frame`).
-
-        Parameters
-        ----------
-        table : str
-            Which table: ``loss``, ``causes``, ``composition``, ``value``, ``attribution``,
-            ``kpis`` or ``comparisons``.
-
-        Returns
-        -------
-        pandas.DataFrame
-        """
-        from simulator.frames import to_frame  # the record builder imports this module
-
-        return to_frame(self, table)
-
-    @property
-    def total(self) -> Tally:
-        """All replications merged (a sum of counts)."""
-        out = self.tallies[0]
-        for t in self.tallies[1:]:
-            out = out + t
-        return out
-
-
 def simulate(
     scenario: Scenario,
     seed: np.random.SeedSequence,
@@ -430,21 +327,16 @@ def simulate(
         gc.set_threshold(*old)
 
 
-def with_overrides(scenario: Scenario, replications: int | None, seed: int | None) -> Scenario:
-    """Return the scenario with the run's replications and seed recorded in it."""
-    sim = scenario.simulation.model_copy(
-        update={k: v for k, v in (("replications", replications), ("seed", seed)) if v is not None}
-    )
-    return scenario.model_copy(update={"simulation": sim})
-
-
 def run(
     scenario: Scenario,
     replications: int | None = None,
     seed: int | None = None,
     progress: bool = False,
 ) -> RunResult:
-    """Run every replication of a scenario.
+    """Run every replication of a scenario in this process, one after the other.
+
+    :func:`simulator.runner.run` does the same on several cores or a cluster, with the same
+    results.
 
     Parameters
     ----------
@@ -455,25 +347,15 @@ def run(
     seed : int, optional
         Overrides ``simulation.seed`` (the root of every replication's stream).
     progress : bool
-        Show a progress bar over replications.
+        Show a progress bar.
 
     Returns
     -------
     RunResult
         One tally per replication, in replication order.
     """
-    scenario = with_overrides(scenario, replications, seed)
-    sim = scenario.simulation
-    seeds = replication_seeds(sim.seed, sim.replications)
-    start = time.perf_counter()
-    iterator = seeds
-    if progress:
-        from tqdm.auto import tqdm
+    from simulator.runner import run as run_tasks  # the runner builds on this module
 
-        iterator = tqdm(seeds, desc=scenario.name, unit="replication")
-    tallies, metas = [], []
-    for s in iterator:
-        tally, meta = simulate(scenario, s)
-        tallies.append(tally)
-        metas.append(meta)
-    return RunResult(scenario, tallies, metas, time.perf_counter() - start)
+    return run_tasks(
+        scenario, replications, seed, workers=1, executor="serial", shards=1, progress=progress
+    )

@@ -19,8 +19,8 @@ import math
 import numpy as np
 
 from simulator import __version__, attribution, bias, comparison, kpis
-from simulator.engine import RunResult
 from simulator.intervals import Z95, t_interval, wilson
+from simulator.run_result import RunResult
 from simulator.scenario import Scenario
 from simulator.tally import CAUSES, DIMENSIONS, MEASURES
 

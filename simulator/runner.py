@@ -42,8 +42,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.engine import RunResult, simulate, with_overrides
+from simulator.engine import simulate
 from simulator.executors import Executor, OptionError, check_options, outcomes, progress_bar
+from simulator.run_result import RunResult, with_overrides
 from simulator.scenario import Scenario
 from simulator.streams import replication_seeds
 from simulator.tally import Tally

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from simulator import __version__
-from simulator.engine import with_overrides
 from simulator.executors import Executor, OptionError, check_options, outcomes, progress_bar
 from simulator.grid import Axis, Point, grid
 from simulator.loading import ScenarioError, parse_scenario, read_toml
+from simulator.run_result import with_overrides
 from simulator.runner import Task, assemble, plan_tasks, simulate_task
 from simulator.scenario import Scenario
 

@@ -25,9 +25,10 @@ from bias_factories import expected_received_share, two_devices
 from scipy import stats
 
 from simulator.bias import composition, mcar_test
-from simulator.engine import RunResult, run
+from simulator.engine import run
 from simulator.intervals import wilson
 from simulator.results import summarise
+from simulator.run_result import RunResult
 from simulator.tally import MEASURES
 
 M = {m: i for i, m in enumerate(MEASURES)}

@@ -11,6 +11,8 @@ from __future__ import annotations
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
+from simulator.tally import CAUSES
+
 OKABE_ITO = (
     "#0072B2",  # blue
     "#D55E00",  # vermillion
@@ -27,18 +29,7 @@ HATCHES = ("", "//", "..", "xx", "\\\\", "oo", "--", "++", "**", "||")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 
-CAUSE_ORDER = (
-    "blocked",
-    "unload",
-    "network",
-    "queue_full",
-    "retries_exhausted",
-    "process_exit",
-    "never_returned",
-    "no_javascript",
-    "withheld",
-    "pending",
-)
+CAUSE_ORDER = (*CAUSES, "pending")
 """Loss causes in the order they are stacked (the result record's cause names)."""
 
 _CAUSE_COLOURS = (
