@@ -105,6 +105,26 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
 
 
+def add_scenario_options(
+    parser: argparse.ArgumentParser, *, replications: str, seed: str, overrides: str
+) -> None:
+    """Add ``--replications``, ``--seed`` and ``--set`` (validated the same way everywhere).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        A subcommand's parser.
+    replications, seed, overrides : str
+        Help texts for the three options.
+    """
+    parser.add_argument("--replications", type=_positive_int, metavar="N", help=replications)
+    parser.add_argument("--seed", type=_seed, metavar="S", help=seed)
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help=overrides,
+    )  # fmt: skip
+
+
 def _print_problems(error: ScenarioError, stream: Any) -> None:
     for problem in error.problems:
         print(f"{error.source}: {problem}", file=stream)
@@ -166,20 +186,11 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         "what arrived, the loss with its 95% CI, the top causes and duplicates.",
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario TOML file")
-    p.add_argument(
-        "--replications",
-        type=_positive_int,
-        metavar="N",
-        help="independent replications (default: the scenario's simulation.replications)",
-    )
-    p.add_argument("--seed", type=_seed, metavar="S", help="root seed (default: simulation.seed)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a scenario field, e.g. --set population.users=5000 (repeatable)",
+    add_scenario_options(
+        p,
+        replications="independent replications (default: the scenario's simulation.replications)",
+        seed="root seed (default: simulation.seed)",
+        overrides="override a scenario field, e.g. --set population.users=5000 (repeatable)",
     )
     p.add_argument("--json", type=Path, metavar="PATH", help="also write every number as JSON")
     p.add_argument(

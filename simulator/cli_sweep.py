@@ -71,6 +71,8 @@ def progress_option(args: argparse.Namespace) -> bool | str:
 
 def add_sweep(commands: argparse._SubParsersAction) -> None:
     """Declare the ``sweep`` subcommand."""
+    from simulator.cli import add_scenario_options
+
     p = commands.add_parser(
         "sweep",
         help="run a scenario over a grid of values, one result file per point",
@@ -100,16 +102,12 @@ def add_sweep(commands: argparse._SubParsersAction) -> None:
         help="several paths that move together step by step (same number of values each), "
         "e.g. two blocker shares that must keep summing to 1 (repeatable)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a field at every point (repeatable)",
+    add_scenario_options(
+        p,
+        replications="replications per point",
+        seed="root seed of every point",
+        overrides="override a field at every point (repeatable)",
     )
-    p.add_argument("--replications", type=_count, metavar="N", help="replications per point")
-    p.add_argument("--seed", type=int, metavar="S", help="root seed of every point")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUTDIR", help="output folder")
     p.add_argument("--resume", action="store_true", help="finish a sweep begun in OUTDIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -18,7 +18,7 @@ from simulator import __version__
 
 def add_compare(commands: argparse._SubParsersAction) -> None:
     """Declare the ``compare`` subcommand on the CLI's subparsers."""
-    from simulator.cli import _positive_int, _seed
+    from simulator.cli import add_scenario_options
 
     p = commands.add_parser(
         "compare",
@@ -30,22 +30,11 @@ def add_compare(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("scenario_a", metavar="A", help="first scenario TOML file")
     p.add_argument("scenario_b", metavar="B", help="second scenario TOML file")
-    p.add_argument(
-        "--replications",
-        type=_positive_int,
-        metavar="N",
-        help="replications of each (default: A's simulation.replications)",
-    )
-    p.add_argument(
-        "--seed", type=_seed, metavar="S", help="root seed of both (default: A's simulation.seed)"
-    )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a field in both scenarios (repeatable)",
+    add_scenario_options(
+        p,
+        replications="replications of each (default: A's simulation.replications)",
+        seed="root seed of both (default: A's simulation.seed)",
+        overrides="override a field in both scenarios (repeatable)",
     )
     p.add_argument(
         "--json", type=Path, metavar="PATH", help="also write the comparison and both records"

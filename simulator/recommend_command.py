@@ -32,7 +32,7 @@ def _budget(text: str) -> float:
 
 def add_recommend(commands: argparse._SubParsersAction) -> None:
     """Declare the ``recommend`` subcommand on the CLI's subparsers."""
-    from simulator.cli import _positive_int, _seed
+    from simulator.cli import add_scenario_options
 
     p = commands.add_parser(
         "recommend",
@@ -57,15 +57,11 @@ def add_recommend(commands: argparse._SubParsersAction) -> None:
         help="evaluate every path with respect_blocker_choice = true (opted-out visitors' "
         "server and hybrid events withheld)",
     )
-    p.add_argument("--replications", type=_positive_int, metavar="N", help="replications")
-    p.add_argument("--seed", type=_seed, metavar="S", help="root seed (default: simulation.seed)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a scenario field, e.g. --set population.users=5000 (repeatable)",
+    add_scenario_options(
+        p,
+        replications="replications (default: simulation.replications)",
+        seed="root seed (default: simulation.seed)",
+        overrides="override a scenario field, e.g. --set population.users=5000 (repeatable)",
     )
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the record as JSON")
     p.add_argument(
