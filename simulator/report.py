@@ -80,7 +80,36 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         lines += ["", f"Plan {plan}"]
         lines += ["  " + line for line in _align(table, widths)]
         lines += choice.plan_lines(summary, plan, rows_by_plan[plan])
+    lines += _kpi_lines(summary.get("kpis") or [])
     return "\n".join(lines)
+
+
+def _kpi_lines(kpis: Sequence[Mapping[str, Any]]) -> list[str]:
+    """KPIs computed from received data against the truth, one line per plan and KPI."""
+    if not kpis:
+        return []
+    table = [("plan", "kpi", "truth", "observed", "bias %", "95% CI")]
+    for k in kpis:
+        table.append((
+            str(k.get("plan", "?")), str(k.get("name", "?")), _kpi_value(k.get("truth")),
+            _kpi_value(k.get("observed")), format_percent(k.get("relative_bias")),
+            format_interval(k.get("relative_bias_ci")),
+        ))  # fmt: skip
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    out = ["", "KPIs from received data vs the truth (relative bias; + means over-stated)"]
+    for row in table:
+        cells = [
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.append("  " + "  ".join(cells).rstrip())
+    return out
+
+
+def _kpi_value(x: Any) -> str:
+    if not _is_number(x) or not math.isfinite(x):
+        return "-"
+    return f"{x:.4g}"
 
 
 def _header(summary: Mapping[str, Any]) -> str:

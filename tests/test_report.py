@@ -100,3 +100,23 @@ def test_format_helpers() -> None:
 
 def test_empty_summary_still_formats() -> None:
     assert format_summary({}).splitlines()[-1] == "No results."
+
+
+def test_kpis_are_listed_with_their_bias_and_interval() -> None:
+    summary = {
+        "results": [],
+        "kpis": [
+            {
+                "plan": "mixed",
+                "name": "conversion_rate",
+                "truth": 0.03,
+                "observed": 0.0315,
+                "relative_bias": 0.05,
+                "relative_bias_ci": [0.04, 0.06],
+            },
+        ],
+    }
+    text = format_summary(summary)
+    line = next(x for x in text.splitlines() if "conversion_rate" in x)
+    assert line.split()[:4] == ["mixed", "conversion_rate", "0.03", "0.0315"]
+    assert "5.0" in line and "[4.0, 6.0]" in line
