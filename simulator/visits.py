@@ -10,6 +10,7 @@ the ``behaviour`` stream.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,14 +88,13 @@ class VisitGenerator:
         self.funnel = [(i, e.resolved_timing) for i, e in enumerate(events) if e.kind == "funnel"]
         self.signups = [(i, e.resolved_timing) for i, e in enumerate(events) if e.kind == "signup"]
         self.has_value = [e.has_value for e in events]
-        self._poisson_rng = rng
 
     def _poisson(self, mean: float) -> int:
         """Poisson count by inversion on one uniform (cheap for the small means used here)."""
         if mean <= 0:
             return 0
         u = self.uniform()
-        k, p = 0, np.exp(-mean)
+        k, p = 0, math.exp(-mean)
         cdf = p
         while u > cdf and k < 1000:
             k += 1
