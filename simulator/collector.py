@@ -166,16 +166,6 @@ class Collector:
                 data[b + DUPLICATES] += dups
                 data[b + VALUE_DUPLICATES] += dups * value
 
-    def delivered(self, plan: int, off: int, value: float, context: bool) -> None:
-        """Record a single copy that arrived (the server path's common case)."""
-        data, b = self.data, plan * self.stride + off
-        data[b + DELIVERED] += 1.0
-        if context:
-            data[b + CONTEXT] += 1.0
-        if value:
-            data[b + VALUE_DELIVERED] += value
-            data[b + VALUE_SQ_DELIVERED] += value * value
-
     def duplicates(self, arrivals: list[float]) -> int:
         """How many copies beyond the first the collector keeps."""
         if not self.dedupe:
