@@ -213,8 +213,3 @@ Distribution = Annotated[
     Field(discriminator="kind"),
 ]
 """Any named distribution; the ``kind`` key selects which."""
-
-
-def constant(value: float) -> Constant:
-    """Build a constant distribution (a convenience for defaults and tests)."""
-    return Constant(kind="constant", value=value)

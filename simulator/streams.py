@@ -65,11 +65,6 @@ class Streams:
         """Generator of one mechanism (see :data:`MECHANISMS`)."""
         return self._rngs[mechanism]
 
-    def spawn_rngs(self, mechanism: str, n: int) -> list[np.random.Generator]:
-        """``n`` independent generators derived from a mechanism's stream (e.g. one per plan)."""
-        seeds = self._rngs[mechanism].bit_generator.seed_seq.spawn(n)
-        return [np.random.default_rng(s) for s in seeds]
-
 
 class Draws:
     """Variates of one distribution, drawn in numpy blocks and handed out one at a time.

@@ -19,7 +19,6 @@ from simulator.scenario import Behaviour, Scenario
 from simulator.streams import Draws, Uniforms
 
 NAVIGATE, CLOSE, BACKGROUND = 0, 1, 2
-END_NAMES = ("navigate", "close", "background")
 
 
 @dataclass(slots=True)

@@ -138,11 +138,6 @@ def dimensions_of(record: dict, event: str | None = None) -> list[str]:
     return _unique(dims)
 
 
-def bias_events(record: dict) -> list[str]:
-    """Event types that have composition bias in at least one plan."""
-    return _unique(row["event"] for row in record["results"] if row.get("bias"))
-
-
 def kpi_rows(record: dict) -> list[dict]:
     """The record's KPI rows (issue 3's top-level ``kpis``), or an empty list."""
     return list(record.get("kpis") or [])
