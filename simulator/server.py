@@ -300,18 +300,45 @@ class ServerPath:
                 continue
             if k is None or k > k_until:
                 return
+            if inst.batch is None and not inst.queue and self._idle_ticks(plan, inst, k_until):
+                continue
             inst.k = k
-            if inst.batch is None and not inst.queue:
-                bucket = inst.buckets.get(k)
-                if bucket is not None and len(bucket) <= self.one_batch:
-                    # The usual tick: its arrivals fit one batch of an idle worker.
-                    heapq.heappop(inst.ticks)
-                    del inst.buckets[k]
-                    inst.batch, inst.attempts = bucket, 0
-                    self._upload(plan, inst, k * step)
-                    continue
             self._admit(plan, inst, k)
             self._upload(plan, inst, k * step)
+
+    def _idle_ticks(self, plan: int, inst: Instance, k_until: int) -> bool:
+        """Replay the usual ticks in one loop: an idle worker uploads one batch that succeeds.
+
+        Does exactly what the general path does for such ticks, with the same draws, and
+        stops (returning whether it replayed any) at the first tick that is not usual: a
+        restart before it, more arrivals than one batch, or an upload that fails.
+        """
+        ticks, buckets, restarts = inst.ticks, inst.buckets, inst.restarts
+        fails, p_fail, outages = self.failures[plan], self.config.failure_probability, self.outages
+        step, one_batch, pop = self.step, self.one_batch, heapq.heappop
+        done = False
+        while ticks:
+            k = ticks[0]
+            bucket = buckets.get(k)
+            if not bucket:
+                buckets.pop(pop(ticks), None)
+                continue
+            now = k * step
+            if k > k_until or len(bucket) > one_batch or (restarts and restarts[0] <= now):
+                break
+            if not fails:
+                fails.extend(self.rng.random(4096).tolist())
+            u = fails.pop()
+            if u < p_fail or (outages.starts and outages.down(now)):
+                fails.append(u)  # the general path draws it again and handles the failure
+                break
+            pop(ticks)
+            del buckets[k]
+            inst.k = k
+            self.uploads += 1
+            self._delivered(plan, bucket, now)
+            done = True
+        return done
 
     def _drain(self, window: float):
         env = self.env
