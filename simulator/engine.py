@@ -133,7 +133,7 @@ class Replication:
     def visit(self, v: Visitor) -> float:
         """Simulate one visit starting now; return its duration in seconds."""
         now = self.env.now
-        pages = self.visits.visit(v.segment)
+        pages = self.visits.visit(v.segment, first=v.active_day < 0)
         counts = self.counts
         counts["visits"] += 1
         counts["pages"] += len(pages)
@@ -213,9 +213,11 @@ class Replication:
         n = int(rng.poisson(bots.share / (1 - bots.share) * sc.population.users * visits_per_user))
         pages = Draws(bots.pages_per_visit, rng)
         u = Uniforms(rng)
-        # Events the server sees a bot make: per page, or once per visit for session starts.
-        per_page = [i for i, e in enumerate(sc.events) if e.bots and e.kind != "session_start"]
-        per_visit = [i for i, e in enumerate(sc.events) if e.bots and e.kind == "session_start"]
+        # Events the server sees a bot make: per page, or once per visit for session starts and
+        # first visits (a bot keeps no cookie, so every visit is a new visitor).
+        once = ("session_start", "first_visit")
+        per_page = [i for i, e in enumerate(sc.events) if e.bots and e.kind not in once]
+        per_visit = [i for i, e in enumerate(sc.events) if e.bots and e.kind in once]
         visitors: list[Visitor] = []
         env = self.env
         for t in arrival_times(n, self.horizon, rng):

@@ -7,16 +7,18 @@ A KPI is a ratio of two quantities, each one of:
 - ``value:<event>``: the sum of that event's values (revenue);
 - ``sessions``: visits, counted by the scenario's ``session_start`` events; a scenario without
   one falls back to its ``page_view`` events, and the KPI says so;
-- ``visitors``: the tally has no per-visitor count yet, so visitors are measured like
-  ``sessions`` (and the KPI says so).
+- ``visitors``: visitors, counted by the scenario's ``first_visit`` events (one on the first
+  page of each visitor's first visit); without one, visitors are measured like ``sessions``
+  (and the KPI says so).
 
 Each quantity is measured on the path its events take under the plan, so a plan that tracks
 sessions in the browser and orders on the server divides a complete numerator by a shrunken
 denominator: its conversion rate is inflated (the classic mixed-plan trap).
 
 Scenarios declare KPIs in a ``kpis`` list; when it is empty the defaults are derived from the
-events: conversion rate (last funnel step / sessions), average order value, revenue per session
-and cart-to-order rate, each where the events exist.
+events: conversion rate (last funnel step / sessions), average order value, revenue per visitor
+(per session when the scenario has no ``first_visit`` event) and cart-to-order rate, each where
+the events exist.
 """
 
 from __future__ import annotations
@@ -119,9 +121,11 @@ def quantity(scenario: Scenario, text: str) -> Quantity:
     names = [e.name for e in scenario.events]
     if text.startswith("value:"):
         return Quantity((names.index(text[len("value:") :]),), True)
+    if text == "visitors" and (firsts := _of_kind(scenario.events, "first_visit")):
+        return Quantity(tuple(firsts), False)
     if text in SPECIAL:
         starts = _of_kind(scenario.events, "session_start")
-        note = "" if text == "sessions" else "visitors counted as sessions (no visitor count)"
+        note = "" if text == "sessions" else "visitors counted as sessions (no first_visit event)"
         if not starts:
             starts = _of_kind(scenario.events, "page_view")
             note = f"{text} approximated by page views (no session_start event in the scenario)"
@@ -151,7 +155,10 @@ def default_kpis(scenario: Scenario) -> list[KPI]:
         v = valued[-1] if funnel and funnel[-1].has_value else valued[0]
         out.append(KPI(name="average_order_value", numerator=f"value:{v.name}",
                        denominator=v.name, description="mean value per conversion"))  # fmt: skip
-        if visits:
+        if any(e.kind == "first_visit" for e in scenario.events):
+            out.append(KPI(name="revenue_per_visitor", numerator=f"value:{v.name}",
+                           denominator="visitors", description="value per visitor"))  # fmt: skip
+        elif visits:
             out.append(KPI(name="revenue_per_session", numerator=f"value:{v.name}",
                            denominator="sessions", description="value per session"))  # fmt: skip
     carts = [e for e in funnel[:-1] if re.search("cart", e.name, re.IGNORECASE)]

@@ -25,7 +25,10 @@ from simulator.tracking_config import ClientConfig, CollectorConfig, ServerConfi
 DEVICES = ("desktop", "mobile", "tablet")
 BROWSERS = ("chrome", "safari", "firefox", "edge", "samsung", "other")
 BLOCKERS = ("none", "extension_default", "extension_privacy", "browser_builtin", "dns")
-EVENT_KINDS = ("session_start", "page_view", "ui", "funnel", "signup", "offsite", "client_only")
+EVENT_KINDS = (
+    "first_visit", "session_start", "page_view", "ui", "funnel", "signup", "offsite",
+    "client_only",
+)  # fmt: skip
 PATHS = ("client", "server", "hybrid", "dual")
 TIMINGS = ("load", "uniform", "before_unload")
 SHARE_TOLERANCE = 1e-6
@@ -169,7 +172,10 @@ class EventType(Frozen):
     """An event the site tracks, what it is, and how often it happens."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: Literal["session_start", "page_view", "ui", "funnel", "signup", "offsite", "client_only"]
+    kind: Literal[
+        "first_visit", "session_start", "page_view", "ui", "funnel", "signup", "offsite",
+        "client_only",
+    ]  # fmt: skip
     timing: Literal["load", "uniform", "before_unload"] | None = None
     per_page: float | None = Field(default=None, ge=0)
     bytes: int = Field(default=800, gt=0, le=1_000_000)
@@ -193,7 +199,7 @@ class EventType(Frozen):
     def bots(self) -> bool:
         """Whether bot visits make the server emit this event (page views by default)."""
         if self.bots_trigger is None:
-            return self.kind in ("session_start", "page_view")
+            return self.kind in ("first_visit", "session_start", "page_view")
         return self.bots_trigger
 
 
@@ -212,6 +218,7 @@ DEFAULT_EVENTS = [
         mission_critical=True,
     ),
     EventType(name="signed_up", kind="signup", mission_critical=True),
+    EventType(name="first_visit", kind="first_visit"),
 ]
 
 

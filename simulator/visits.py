@@ -2,7 +2,8 @@
 
 A visit is a list of :class:`Page` records. Every page ends in a navigation (the old page
 unloads), a tab close, or the app going to the background (mobile). Event types are placed on
-pages by their kind: a session start on the first page, page views at load, UI events
+pages by their kind: a session start on the first page (and a first visit on the first page
+of a visitor's first visit), page views at load, UI events
 uniformly or just before a navigation (the click that navigates), funnel steps on the visit's
 last pages with the order on the very last, sign-ups once per visit. All variates come from
 the ``behaviour`` stream.
@@ -80,6 +81,7 @@ class VisitGenerator:
         events = scenario.events
         self.page_views = [i for i, e in enumerate(events) if e.kind == "page_view"]
         self.session_starts = [i for i, e in enumerate(events) if e.kind == "session_start"]
+        self.first_visits = [i for i, e in enumerate(events) if e.kind == "first_visit"]
         self.per_page = []  # (index, timing, rate) for ui and client_only events
         for i, e in enumerate(events):
             if e.kind in ("ui", "client_only"):
@@ -108,8 +110,8 @@ class VisitGenerator:
             return max(0.0, page.dwell - seg.time_to_unload())
         return self.uniform() * page.dwell
 
-    def visit(self, segment: int) -> list[Page]:
-        """Draw one visit of a visitor from ``segment``."""
+    def visit(self, segment: int, first: bool = False) -> list[Page]:
+        """Draw one visit of a visitor from ``segment`` (``first``: their first visit)."""
         seg = self.segments[segment]
         u = self.uniform
         # Funnel: how far this visit goes; the order (last step) happens on the last page.
@@ -132,6 +134,9 @@ class VisitGenerator:
         has_value = self.has_value
         for i in self.session_starts:
             pages[0].events.append((0.0, i, 0.0))
+        if first:
+            for i in self.first_visits:
+                pages[0].events.append((0.0, i, 0.0))
         for page in pages:
             events = page.events
             for i in self.page_views:

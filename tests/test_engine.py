@@ -291,3 +291,20 @@ def test_run_result_gives_tidy_tables():
     frame = r.to_frame()
     assert {"plan", "event", "loss"} <= set(frame.columns)
     assert len(frame) == len(r.scenario.plans) * len(r.scenario.events)
+
+
+def test_every_visitor_has_exactly_one_first_visit():
+    r = run(
+        scenario(
+            users=700,
+            behaviour={
+                "return_probability": 0.6,
+                "return_gap_hours": {"kind": "exponential", "mean": 2.0},
+            },
+        ),
+        seed=4,
+    )
+    tot = r.tallies[0].totals()[0]
+    events = r.tallies[0].layout.events
+    assert tot[events.index("first_visit"), M["truth"]] == 700
+    assert tot[events.index("session_started"), M["truth"]] == r.metas[0]["visits"] > 700

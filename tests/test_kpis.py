@@ -49,9 +49,13 @@ def test_defaults_follow_the_events():
     assert names == [
         "conversion_rate",
         "average_order_value",
-        "revenue_per_session",
+        "revenue_per_visitor",
         "cart_to_order_rate",
     ]
+    no_first_visit = [e.model_dump() for e in scenario().events if e.kind != "first_visit"]
+    assert [k.name for k in default_kpis(scenario(events=no_first_visit))][2] == (
+        "revenue_per_session"
+    )
     assert default_kpis(scenario(events=[{"name": "pv", "kind": "page_view"}])) == []
     declared = [KPI(name="x", numerator="signed_up", denominator="sessions")]
     sc = scenario(users=100, kpis=[k.model_dump() for k in declared])
@@ -66,7 +70,13 @@ def test_sessions_fall_back_to_page_views_and_say_so():
     assert (
         quantity(scenario(events=SHOP_EVENTS, behaviour={"funnel": [0.5]}), "sessions").note == ""
     )
-    assert "visitors counted as sessions" in quantity(scenario(), "visitors").note
+    assert (
+        "visitors counted as sessions"
+        in quantity(scenario(events=SHOP_EVENTS, behaviour={"funnel": [0.5]}), "visitors").note
+    )
+    with_first = scenario()
+    q = quantity(with_first, "visitors")
+    assert q.note == "" and [with_first.events[i].kind for i in q.events] == ["first_visit"]
 
 
 def test_a_lossless_site_has_unbiased_kpis():

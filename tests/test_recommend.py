@@ -245,7 +245,9 @@ def test_cli_recommend_prints_the_table_and_writes_json_and_markdown(tiny, tmp_p
     out = capsys.readouterr().out
     assert "event" in out and "decided by" in out and "order_completed" in out
     record = json.loads(out_json.read_text())
-    assert record["loss_budget"] == 0.1 and len(record["events"]) == 8
+    from simulator.scenario import DEFAULT_EVENTS
+
+    assert record["loss_budget"] == 0.1 and len(record["events"]) == len(DEFAULT_EVENTS)
     assert out_md.read_text().startswith("## Client or server?")
     out_html = tmp_path / "rec.html"
     assert main(["recommend", tiny, "--quiet", "--report", str(out_html)]) == 0

@@ -49,7 +49,9 @@ def test_one_file_per_point_and_a_summary(scenario_file: Path, tmp_path: Path, c
     assert names[3].startswith("point-003-transport=beacon_failure_probability=0.2-")
     summary = (out / "summary.csv").read_text().splitlines()
     assert summary[0].startswith("point,client.transport,client.failure_probability,status,plan")
-    assert len(summary) == 1 + 4 * 3 * 8  # points x plans x events
+    from simulator.scenario import DEFAULT_EVENTS
+
+    assert len(summary) == 1 + 4 * 3 * len(DEFAULT_EVENTS)  # points x plans x events
     shown = capsys.readouterr().out
     assert "4 points, 0 failed" in shown and "transport  failure_probability  plan" in shown
 
