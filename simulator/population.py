@@ -42,6 +42,44 @@ class Visitor:
         self.store: list = []
         self.active_day = -1
 
+    @classmethod
+    def make(
+        cls,
+        *,
+        handler_p: float = 1.0,
+        javascript: bool = True,
+        blocked: bool = False,
+        blocked_ads: bool = False,
+        blocked_beacon: bool = False,
+        opted_out: bool = False,
+        cell: int = 0,
+        segment: int = 0,
+        instance: int = 0,
+    ) -> Visitor:
+        """Build one visitor by hand (to drive the client path on synthetic pages).
+
+        Parameters
+        ----------
+        handler_p : float
+            Probability that the page-hide handler runs.
+        javascript, blocked, blocked_ads, blocked_beacon, opted_out : bool
+            JavaScript on; the blocker blocks analytics, ads, ``sendBeacon``; opted out.
+        cell, segment, instance : int
+            Tally cell, segment and server instance indices.
+
+        Returns
+        -------
+        Visitor
+        """
+        v = cls()
+        v.index, v.segment, v.cell, v.instance = 0, segment, cell, instance
+        v.javascript = javascript
+        v.blocked, v.blocked_ads, v.blocked_beacon = blocked, blocked_ads, blocked_beacon
+        v.opted_out = opted_out
+        v.context_forwarded = javascript
+        v.handler_p = handler_p
+        return v
+
 
 def layout_of(scenario: Scenario) -> Layout:
     """Build the tally layout (plans, events, categories) of a scenario."""

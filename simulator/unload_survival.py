@@ -200,15 +200,6 @@ def _with_transport(scenario: Scenario, transport: str) -> Scenario:
     return scenario.model_copy(update={"client": client, "collector": collector})
 
 
-def _visitor(handler_p: float) -> Visitor:
-    v = Visitor()
-    v.index = v.segment = v.cell = v.instance = 0
-    v.javascript, v.blocked, v.blocked_ads, v.blocked_beacon = True, False, False, False
-    v.opted_out, v.context_forwarded = False, True
-    v.handler_p = handler_p
-    return v
-
-
 def _delivered(
     rep: Replication, e: int, handler_p: float, t: float, pages: int, dwell: float, next_page: bool
 ) -> int:
@@ -218,7 +209,7 @@ def _delivered(
     step = dwell + GAP_SECONDS + NEXT_PAGE_DWELL + GAP_SECONDS
     hits = 0
     for j in range(pages):
-        v = _visitor(handler_p)
+        v = Visitor.make(handler_p=handler_p)
         t0 = j * step
         msg = Message(e, off, 0.0, True, None)
         client.page(v, t0, Page(0.0, dwell, NAVIGATE, []), [(dwell - t, msg)])

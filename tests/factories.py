@@ -79,13 +79,6 @@ def replication(sc: Scenario, seed: int = 1, log=None) -> Replication:
 
 
 def visitor(handler_p: float = 1.0, blocked: bool = False, javascript: bool = True) -> Visitor:
-    v = Visitor()
-    v.index, v.segment, v.cell, v.instance = 0, 0, 0, 0
-    v.javascript = javascript
-    v.blocked = blocked
-    v.blocked_ads = blocked
-    v.blocked_beacon = False
-    v.opted_out = False
-    v.context_forwarded = True
-    v.handler_p = handler_p
-    return v
+    return Visitor.make(
+        handler_p=handler_p, blocked=blocked, blocked_ads=blocked, javascript=javascript
+    )
