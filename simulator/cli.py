@@ -12,13 +12,13 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from simulator import __version__
 from simulator.loading import ScenarioError, load_scenario
+from simulator.output_files import write_json_atomic
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -278,38 +278,6 @@ def _unwritable(path: Path) -> str | None:
     if not os.access(folder, os.W_OK):
         return f"folder {str(folder)!r} is not writable"
     return None
-
-
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write ``data`` as JSON so that ``path`` is never left half-written.
-
-    The JSON goes to a temporary file in the same folder, which then replaces ``path`` in one
-    step (:func:`os.replace`); an interrupted run leaves the old file, or none, never a stub.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        Destination file.
-    data : object
-        Anything :func:`json.dumps` accepts; written with ``indent=2, sort_keys=True`` so
-        the same run gives the same bytes.
-    """
-    path = Path(path)
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp creates the file private (0600); give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,8 +11,6 @@ Everything comes from the record, so a report can be rebuilt from a saved JSON f
 from __future__ import annotations
 
 import base64
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 from simulator.choice import choice_blocks
 from simulator.headlines import finite, headline, p_text, pct, pct_range
 from simulator.markup import Block, to_html, to_markdown
+from simulator.output_files import write_text_atomic
 from simulator.report import format_causes, format_count
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
@@ -332,16 +331,7 @@ def write_report(summary: Mapping[str, Any], path: str | Path) -> Path:
             f"report file must end in {', '.join(SUFFIXES)}, got {path.suffix or 'no suffix'!r}"
         )
     text = render(summary, fmt)
-    # Written beside the target and moved into place, so a failure never leaves half a report.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
     return path
 
 

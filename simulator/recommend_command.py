@@ -10,9 +10,7 @@ exits with status 2.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 REPORT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
@@ -99,9 +97,9 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         if problem:
             print(f"{args.report}: cannot write the report: {problem}", file=sys.stderr)
             return EXIT_INVALID
-    from simulator.cli import write_json_atomic
     from simulator.cli_sweep import parallel_options, progress_option
     from simulator.executors import ExecutorError, OptionError
+    from simulator.output_files import write_json_atomic, write_text_atomic
     from simulator.recommend import recommend
     from simulator.recommend_report import format_recommendation, to_html, to_markdown
 
@@ -127,25 +125,4 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so it is never left half-written.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        Destination.
-    text : str
-        Content (UTF-8).
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-__all__ = ["add_recommend", "write_text_atomic"]
+__all__ = ["add_recommend"]

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import traceback
 from collections.abc import Sequence
 from contextlib import closing
@@ -32,6 +30,7 @@ from simulator import __version__
 from simulator.executors import Executor, OptionError, check_options, outcomes, progress_bar
 from simulator.grid import Axis, Point, grid
 from simulator.loading import ScenarioError, parse_scenario, read_toml
+from simulator.output_files import write_text_atomic
 from simulator.run_result import with_overrides
 from simulator.runner import Task, assemble, plan_tasks, simulate_task
 from simulator.scenario import Scenario
@@ -70,24 +69,6 @@ class SweepReport:
     def failed(self) -> list[PointRecord]:
         """Points recorded with an error."""
         return [r for r in self.records if r.status == "error"]
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and :func:`os.replace`.
-
-    A reader sees the old file, or none, or the complete new one; never a part.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _dump(data: Any) -> str:
@@ -189,7 +170,7 @@ def _prepare(out_dir: Path, manifest: dict, resume: bool) -> None:
             )
     for stale in out_dir.glob(".*.tmp"):  # temporary files of a killed run; never results
         stale.unlink(missing_ok=True)
-    write_atomic(path, _dump(manifest))
+    write_text_atomic(path, _dump(manifest))
 
 
 def run_sweep(
@@ -276,7 +257,7 @@ def run_sweep(
     report = SweepReport(out_dir, list(axes), records, base.name)
     from simulator.sweep_summary import summary_csv
 
-    write_atomic(out_dir / SUMMARY, summary_csv(report))
+    write_text_atomic(out_dir / SUMMARY, summary_csv(report))
     return report
 
 
@@ -326,15 +307,15 @@ def _finish(
     ok_path, err_path = out_dir / f"{r.name}.json", out_dir / f"{r.name}.error.json"
     if error is not None:
         r.status, r.data = "error", _error_record(r, error)
-        write_atomic(err_path, _dump(r.data))
+        write_text_atomic(err_path, _dump(r.data))
         return
     from simulator.results import summarise
 
     data = summarise(assemble(r.scenario, r.tasks, results, 0.0))
     data["sweep"] = _sweep_block(r)
     r.status, r.data = "ok", data
-    write_atomic(ok_path, _dump(data))
+    write_text_atomic(ok_path, _dump(data))
     err_path.unlink(missing_ok=True)
 
 
-__all__ = ["PointRecord", "SweepError", "SweepReport", "read_point", "run_sweep", "write_atomic"]
+__all__ = ["PointRecord", "SweepError", "SweepReport", "read_point", "run_sweep"]
