@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from simulator import extends
 from simulator.problems import describe_validation_error, format_path
 from simulator.scenario import Scenario
 
@@ -63,7 +64,8 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     Returns
     -------
     Scenario
-        The frozen, validated scenario.
+        The frozen, validated scenario; a file that ``extends`` another is merged over it
+        first (see :mod:`simulator.extends`).
 
     Raises
     ------
@@ -72,6 +74,10 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
         does not validate. Every problem is listed.
     """
     data = read_toml(path)
+    try:
+        data = extends.resolve(data, Path(path), read_toml)
+    except ValueError as error:
+        raise ScenarioError([str(error)], str(path)) from None
     return parse_scenario(data, overrides, source=str(path))
 
 
