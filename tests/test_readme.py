@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from simulator import extends
 from simulator.distributions import Distribution
-from simulator.loading import ScenarioError, load_scenario, parse_scenario
+from simulator.loading import ScenarioError, load_scenario, parse_scenario, read_toml
 from simulator.scenario import EVENT_KINDS, PATHS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+SCENARIOS = ROOT / "scenarios"
 QUICK_START = [
     "pip install -e . && trackloss run scenarios/baseline.toml",
     'pip install -e ".[test]" && python -m pytest',
@@ -61,7 +63,9 @@ def test_readme_scenario_is_valid() -> None:
     blocks = code_blocks(README, "toml")
     assert blocks, "README shows a scenario"
     for block in blocks:
-        scenario = parse_scenario(tomllib.loads(block))
+        # An example that extends another file names it relative to scenarios/.
+        data = extends.resolve(tomllib.loads(block), SCENARIOS / "example.toml", read_toml)
+        scenario = parse_scenario(data)
         assert scenario.population.users > 0
 
 
