@@ -112,9 +112,17 @@ class ClientPath:
             return
         dwell = page.dwell
         load = self.script()
+        # A blocker stops the tag (or the ad pixel) whatever the visitor does next, so it is the
+        # cause for a blocked visitor even on a page left before the tag would have loaded.
+        ads, sendable = self.ads, []
+        for offset, msg in live:
+            if visitor.blocked_ads if ads[msg.event] else visitor.blocked:
+                self._settle(msg, "blocked")
+            else:
+                sendable.append((offset, msg))
         if load >= dwell:
             # The visitor left before the tag loaded: the stub's queue dies with the page.
-            for _, msg in live:
+            for _, msg in sendable:
                 self._settle(msg, "unload")
             return
         heap: list = []
@@ -123,14 +131,7 @@ class ClientPath:
             seq += 1
             heap.append((load, seq, msg))
         visitor.store = []
-        for offset, msg in live:
-            if self.ads[msg.event]:
-                blocked = visitor.blocked_ads
-            else:
-                blocked = visitor.blocked
-            if blocked:
-                self._settle(msg, "blocked")
-                continue
+        for offset, msg in sendable:
             seq += 1
             heap.append((offset if offset > load else load, seq, msg))
         if not heap:

@@ -106,6 +106,12 @@ def test_visitor_leaving_before_the_tag_loads_loses_the_page():
     assert log == [("settle:unload", PV, None)]
 
 
+def test_blocked_visitor_leaving_before_the_tag_loads_is_still_blocked():
+    log, _, _, _ = page_log({"script_load_seconds": const(3.0)}, [(0.0, PV)], dwell=2.0,
+                            v=visitor(blocked=True))  # fmt: skip
+    assert log == [("settle:blocked", PV, None)]
+
+
 def test_blocked_visitor_loses_everything_and_sends_nothing():
     log, _, rep, _ = page_log({}, [(0.0, PV), (5.0, CLICK)], v=visitor(blocked=True))
     assert log == [("settle:blocked", PV, None), ("settle:blocked", CLICK, None)]
