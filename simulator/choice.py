@@ -1,7 +1,7 @@
 """Reporting the privacy-respecting mode: lost to faults versus withheld by the visitor's choice.
 
 A plan with ``respect_blocker_choice = true`` treats visitors whose blocker targets analytics as
-having opted out: the engine withholds their server and hybrid copies (tally cause
+having opted out: the engine sends none of their events on any path (tally cause
 ``withheld``) and, with ``opted_out_count = "anonymous_count"``, keeps an anonymous count. Such a
 loss is not a failure of the tracking and must not be read as one, so reports split a plan's
 losses in two:
@@ -51,13 +51,13 @@ def mode_statement(respect: bool, anonymous: bool = False) -> str:
     """
     if not respect:
         return (
-            "Blocker choice not respected (the default): server and hybrid paths send the events "
-            "of every visitor, including those whose blocker targets analytics."
+            "Blocker choice not respected (the default): every path sends what it can of every "
+            "visitor, including those whose blocker targets analytics."
         )
     kept = " and only an anonymous count is kept" if anonymous else " and dropped"
     return (
         "Blocker choice respected: visitors whose blocker targets analytics count as opted out; "
-        f"their server and hybrid events are withheld{kept}."
+        f"none of their events is sent on any path{kept}."
     )
 
 

@@ -53,7 +53,7 @@ def candidate_scenario(scenario: Scenario, respect_choice: bool = False) -> Scen
         The validated scenario.
     respect_choice : bool
         Whether every candidate plan respects visitors' blocker choice (opted-out visitors'
-        server and hybrid copies withheld, counted anonymously).
+        events withheld on every path, counted anonymously).
 
     Returns
     -------

@@ -53,7 +53,7 @@ def add_recommend(commands: argparse._SubParsersAction) -> None:
         "--respect-choice",
         action="store_true",
         help="evaluate every path with respect_blocker_choice = true (opted-out visitors' "
-        "server and hybrid events withheld)",
+        "events withheld on every path)",
     )
     add_scenario_options(
         p,
