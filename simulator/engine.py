@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import simpy
@@ -119,10 +120,11 @@ class Replication:
             # They come back after the horizon: what they stored would arrive too late.
             self._empty_store(v, "pending")
         else:
-            self.env.process(self._returning(v, duration + gap))
+            # A timeout with a callback, not a process per visitor: a pending return costs a
+            # few hundred bytes, and many visitors wait days between visits.
+            self.env.timeout(duration + gap).callbacks.append(partial(self._return, v))
 
-    def _returning(self, v: Visitor, delay: float):
-        yield self.env.timeout(delay)
+    def _return(self, v: Visitor, _timeout: simpy.Event) -> None:
         self._visit_and_return(v)
 
     def _empty_store(self, v: Visitor, cause: str) -> None:

@@ -33,7 +33,11 @@ from simulator.collector import (
     VALUE_SQ_DELIVERED,
     Collector,
 )
+from simulator.streams import Uniforms
 from simulator.tracking_config import CollectorConfig, ServerConfig
+
+REPLAY_WINDOW_SECONDS = 60.0
+"""How often the drain process replays the server queues (simulated seconds)."""
 
 SERVER, DUAL, BOT = 0, 1, 2
 """Kinds of queued item: a server/hybrid copy, the server copy of a dual event, a bot event."""
@@ -78,9 +82,11 @@ class Outages:
 class Instance:
     """One web-server process's analytics queue and worker state."""
 
-    __slots__ = ("buckets", "ticks", "queue", "batch", "attempts", "retry_k", "restarts", "k")
+    __slots__ = (
+        "buckets", "ticks", "queue", "batch", "attempts", "retry_k", "restarts", "k", "failures",
+    )  # fmt: skip
 
-    def __init__(self, restarts: list[float]) -> None:
+    def __init__(self, restarts: list[float], failures: Uniforms) -> None:
         self.buckets: dict[int, list] = {}  # flush tick -> events arriving since the last one
         self.ticks: list[int] = []  # heap of the buckets' ticks
         self.queue: deque = deque()
@@ -89,6 +95,7 @@ class Instance:
         self.retry_k = 0  # first flush tick at which a failed batch may be retried
         self.restarts = restarts
         self.k = 0  # last flush tick replayed (tick k is at k * flush_interval)
+        self.failures = failures  # this instance's own draws: results do not depend on replay order
 
     def items(self) -> list:
         """Everything not yet uploaded: arrivals, queue and the batch in flight."""
@@ -115,8 +122,9 @@ class ServerPath:
         The ``server`` stream (deploy times and upload failures).
     end : float
         When the run stops; what is still queued then is ``pending``.
-    window : float
-        Simulated seconds between two replays (bounds the memory held in the buckets).
+    window : float, optional
+        Simulated seconds between two replays (default :data:`REPLAY_WINDOW_SECONDS`); it
+        bounds the memory held in the buckets and changes nothing else.
     """
 
     def __init__(
@@ -128,7 +136,7 @@ class ServerPath:
         outages: Outages,
         rng: np.random.Generator,
         end: float,
-        window: float = 300.0,
+        window: float | None = None,
     ) -> None:
         self.env = env
         self.config = config
@@ -144,10 +152,16 @@ class ServerPath:
         for _ in range(n):
             k = rng.poisson(config.deploys_per_day * end / 86400.0)
             restarts.append(sorted(rng.uniform(0.0, end, k).tolist()))
-        self.plans = [[Instance(list(restarts[i])) for i in range(n)] for _ in range(n_plans)]
-        self.failures = [rng.random(4096).tolist() for _ in range(n_plans)]
+        # Upload failures: a stream per instance, the same in every plan (common random
+        # numbers), so neither the plan nor the order instances are replayed in changes them.
+        seeds = rng.bit_generator.seed_seq.spawn(n)
+        self.plans = [
+            [Instance(list(restarts[i]), Uniforms(np.random.default_rng(seeds[i])))
+             for i in range(n)]
+            for _ in range(n_plans)
+        ]  # fmt: skip
         self.uploads = 0
-        env.process(self._drain(window))
+        env.process(self._drain(window or REPLAY_WINDOW_SECONDS))
 
     def push(
         self,
@@ -171,11 +185,8 @@ class ServerPath:
             heapq.heappush(inst.ticks, k)
         bucket.append((t, kind, off, value, msg, context))
 
-    def _fails(self, plan: int, t: float) -> bool:
-        buf = self.failures[plan]
-        if not buf:
-            buf.extend(self.rng.random(4096).tolist())
-        return buf.pop() < self.config.failure_probability or self.outages.down(t)
+    def _fails(self, inst: Instance, t: float) -> bool:
+        return inst.failures() < self.config.failure_probability or self.outages.down(t)
 
     def _lost(self, plan: int, items: list, cause: str) -> None:
         col = self.collector
@@ -243,7 +254,7 @@ class ServerPath:
         inst.batch, inst.attempts = None, 0
         if not lost:
             return
-        if self.config.flush_on_exit and not self._fails(plan, at):
+        if self.config.flush_on_exit and not self._fails(inst, at):
             self._delivered(plan, lost, at)
         else:
             self._lost(plan, lost, "process_exit")
@@ -263,7 +274,7 @@ class ServerPath:
                     inst.batch = [queue.popleft() for _ in range(cfg.batch_size)]
                 inst.attempts = 0
             self.uploads += 1
-            if not self._fails(plan, now):
+            if not self._fails(inst, now):
                 self._delivered(plan, inst.batch, now)
                 inst.batch = None
                 continue
@@ -314,7 +325,7 @@ class ServerPath:
         restart before it, more arrivals than one batch, or an upload that fails.
         """
         ticks, buckets, restarts = inst.ticks, inst.buckets, inst.restarts
-        fails, p_fail, outages = self.failures[plan], self.config.failure_probability, self.outages
+        draws, p_fail, outages = inst.failures, self.config.failure_probability, self.outages
         step, one_batch, pop = self.step, self.one_batch, heapq.heappop
         done = False
         while ticks:
@@ -326,11 +337,9 @@ class ServerPath:
             now = k * step
             if k > k_until or len(bucket) > one_batch or (restarts and restarts[0] <= now):
                 break
-            if not fails:
-                fails.extend(self.rng.random(4096).tolist())
-            u = fails.pop()
+            u = draws.buffer.pop() if draws.buffer else draws()
             if u < p_fail or (outages.starts and outages.down(now)):
-                fails.append(u)  # the general path draws it again and handles the failure
+                draws.buffer.append(u)  # the general path draws it again and handles the failure
                 break
             pop(ticks)
             del buckets[k]

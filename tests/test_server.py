@@ -174,3 +174,20 @@ def test_outages_are_merged_and_looked_up():
     )
     assert (down == brute).all()
     assert out.downtime() == sum(e - s for s, e in zip(out.starts, out.ends, strict=True))
+
+
+def test_results_do_not_depend_on_how_often_the_queues_are_replayed(monkeypatch):
+    # Replaying lazily is exact: every event before 'now' is already bucketed, and each
+    # instance draws its own upload failures, so the replay window changes nothing.
+    from test_engine import EVERYTHING_ON
+
+    from simulator import server as server_module
+    from simulator.engine import run
+
+    sc = scenario(**{**EVERYTHING_ON, "users": 400})
+    counts = []
+    for window in (7.0, 60.0, 900.0):
+        monkeypatch.setattr(server_module, "REPLAY_WINDOW_SECONDS", window)
+        counts.append(run(sc, seed=11).tallies[0].counts)
+    np.testing.assert_array_equal(counts[0], counts[1])
+    np.testing.assert_array_equal(counts[0], counts[2])
