@@ -254,20 +254,32 @@ class Replication:
             yield env.timeout(at - env.now)
             active = self.active.get(day, {})
             r = self.routes[e]
-            for (cell, opted_out), users in sorted(active.items()):
-                whole = int(ev.per_active_user)
+            whole = int(ev.per_active_user)
+            groups, delays = [], []
+            for g, ((cell, opted_out), users) in enumerate(sorted(active.items())):
                 n = users * whole + int(rng.binomial(users, ev.per_active_user - whole))
-                offsets = np.sort(rng.uniform(0, OFFSITE_JOB_SECONDS, n)).tolist()
-                off = self.buffer.offset(e, cell)
-                servers = r.open_server if opted_out else r.server
-                for delay in offsets:
+                groups.append((self.buffer.offset(e, cell), opted_out))
+                delays.append(np.column_stack((rng.uniform(0, OFFSITE_JOB_SECONDS, n),
+                                               np.full(n, g))))  # fmt: skip
+            if not delays:
+                continue
+            job = np.concatenate(delays)
+            job = job[np.argsort(job[:, 0], kind="stable")]
+            # Emit the job second by second and let the server catch up in between, so that a
+            # burst as large as the site's audience never sits in memory at once.
+            for second in range(int(OFFSITE_JOB_SECONDS)):
+                lo, hi = np.searchsorted(job[:, 0], [second, second + 1])
+                for delay, g in job[lo:hi].tolist():
+                    off, opted_out = groups[int(g)]
                     self.counts["offsite_events"] += 1
                     self.collector.truth(off, 0.0)
                     if opted_out:
                         for p in r.respecting:
                             self._withhold(p, off, r)
-                    for p, _ in servers:
+                    for p, _ in r.open_server if opted_out else r.server:
                         self.server.push(p, 0, at + delay, SERVER, off, 0.0, None, False)
+                yield env.timeout(at + second + 1 - env.now)
+                self.server.catch_up(env.now)
 
     # -- run ---------------------------------------------------------------------------
     def _report_progress(self, progress: Callable[[float], None], every: float):

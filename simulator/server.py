@@ -349,13 +349,17 @@ class ServerPath:
             done = True
         return done
 
+    def catch_up(self, until: float) -> None:
+        """Replay every instance up to ``until`` (exact whenever it is called; see above)."""
+        for p, insts in enumerate(self.plans):
+            for inst in insts:
+                self.advance(p, inst, until)
+
     def _drain(self, window: float):
         env = self.env
         while env.now + window <= self.end:
             yield env.timeout(window)
-            for p, insts in enumerate(self.plans):
-                for inst in insts:
-                    self.advance(p, inst, env.now)
+            self.catch_up(env.now)
 
     def settle_pending(self) -> None:
         """At the end of the run, replay up to the end, then count what is left as ``pending``."""

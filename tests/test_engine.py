@@ -308,3 +308,19 @@ def test_every_visitor_has_exactly_one_first_visit():
     events = r.tallies[0].layout.events
     assert tot[events.index("first_visit"), M["truth"]] == 700
     assert tot[events.index("session_started"), M["truth"]] == r.metas[0]["visits"] > 700
+
+
+def test_each_nightly_job_emits_one_event_per_active_visitor():
+    events = [
+        {"name": "page_viewed", "kind": "page_view"},
+        {"name": "usage", "kind": "offsite"},
+        {"name": "billing", "kind": "offsite", "job_hour": 3.0},
+    ]
+    r = run(
+        scenario(users=500, events=events, plans=[{"name": "server", "default_path": "server"}]),
+        seed=2,
+    )
+    tot = r.tallies[0].totals()[0]
+    # a 24-hour horizon has one day of activity; every visitor is active on it
+    assert tot[1, M["truth"]] == tot[2, M["truth"]] == 500
+    assert tot[1, M["delivered"]] == tot[2, M["delivered"]] == 500
