@@ -146,6 +146,7 @@ class ServerPath:
         self.end = end
         self.step = config.flush_interval_seconds
         self.one_batch = min(config.batch_size, config.max_queue_size)
+        self.uploads_per_tick = max(1, math.floor(self.step / config.upload_seconds + 1e-9))
         n = config.instances
         # Deploys hit instance i at the same moments in every plan (common random numbers).
         restarts = []
@@ -260,12 +261,17 @@ class ServerPath:
             self._lost(plan, lost, "process_exit")
 
     def _upload(self, plan: int, inst: Instance, now: float) -> None:
-        """The worker at one flush tick: upload batches until the queue is empty or one fails."""
+        """The worker at one flush tick: upload batches one after another.
+
+        It stops when the queue is empty, when an upload fails (the batch waits for its
+        backoff), or when the uploads have filled the time to the next tick (the rest waits).
+        """
         cfg = self.config
         queue = inst.queue
+        room = self.uploads_per_tick
         while True:
             if inst.batch is None:
-                if not queue:
+                if not queue or room == 0:
                     return
                 if len(queue) <= cfg.batch_size:
                     inst.batch = list(queue)
@@ -274,6 +280,7 @@ class ServerPath:
                     inst.batch = [queue.popleft() for _ in range(cfg.batch_size)]
                 inst.attempts = 0
             self.uploads += 1
+            room -= 1
             if not self._fails(inst, now):
                 self._delivered(plan, inst.batch, now)
                 inst.batch = None

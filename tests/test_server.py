@@ -63,6 +63,28 @@ def test_burst_beyond_queue_capacity_is_dropped_exactly():
     assert t[M["truth"]] == 250
 
 
+def test_the_worker_drains_only_as_fast_as_its_uploads_allow():
+    # Four uploads of 10 fit in a 1-second tick: a burst of 60 then 60 against a queue of 60
+    # leaves 20 waiting after the first tick, so 20 of the second burst find the queue full.
+    cfg = ServerConfig(
+        instances=1,
+        max_queue_size=60,
+        batch_size=10,
+        flush_interval_seconds=1.0,
+        upload_seconds=0.25,
+        failure_probability=0.0,
+        deploys_per_day=0.0,
+    )
+    env, server, col, buf = build(cfg)
+    push_burst(server, col, 60, at=0.5)
+    push_burst(server, col, 60, at=1.5)
+    env.run(until=1000)
+    t = totals(buf)
+    assert t[M["lost_queue_full"]] == 20
+    assert t[M["delivered"]] == 100
+    assert server.uploads == 10
+
+
 def test_retries_exhausted_during_a_long_outage_then_recovery():
     # Backoff 1, 2, 4 s (max_retries 3): a batch sent at t=1 fails at 1, 2, 4, 8 and is dropped.
     cfg = ServerConfig(
