@@ -14,6 +14,7 @@ server pipelines are per plan, because each plan loads its servers differently.
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Callable
 from functools import partial
 
@@ -41,7 +42,6 @@ from simulator.visits import VisitGenerator
 
 DAY = 86400.0
 BOT_PAGE_SECONDS = 2.0  # assumption: bots fetch pages in quick succession
-OFFSITE_JOB_SECONDS = 60.0  # assumption: a nightly job emits its events over a minute
 WITHHELD = LOST["withheld"]
 
 
@@ -244,6 +244,7 @@ class Replication:
     def _offsite(self, e: int):
         """Nightly job: one run per simulated day for the visitors active that day."""
         ev = self.scenario.events[e]
+        duration = ev.job_minutes * 60.0
         rng = self.streams.rng("offsite")
         env = self.env
         days = int(np.ceil(self.horizon / DAY))
@@ -259,7 +260,7 @@ class Replication:
             for g, ((cell, opted_out), users) in enumerate(sorted(active.items())):
                 n = users * whole + int(rng.binomial(users, ev.per_active_user - whole))
                 groups.append((self.buffer.offset(e, cell), opted_out))
-                delays.append(np.column_stack((rng.uniform(0, OFFSITE_JOB_SECONDS, n),
+                delays.append(np.column_stack((rng.uniform(0, duration, n),
                                                np.full(n, g))))  # fmt: skip
             if not delays:
                 continue
@@ -267,7 +268,7 @@ class Replication:
             job = job[np.argsort(job[:, 0], kind="stable")]
             # Emit the job second by second and let the server catch up in between, so that a
             # burst as large as the site's audience never sits in memory at once.
-            for second in range(int(OFFSITE_JOB_SECONDS)):
+            for second in range(math.ceil(duration)):
                 lo, hi = np.searchsorted(job[:, 0], [second, second + 1])
                 for delay, g in job[lo:hi].tolist():
                     off, opted_out = groups[int(g)]

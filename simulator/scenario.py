@@ -184,6 +184,8 @@ class EventType(Frozen):
     bots_trigger: bool | None = None
     per_active_user: float = Field(default=1.0, ge=0)
     job_hour: float = Field(default=2.0, ge=0, lt=24)
+    # Assumption: a nightly job sends its events evenly over ten minutes.
+    job_minutes: float = Field(default=10.0, gt=0, le=1440)
     sensitive: bool = False
     mission_critical: bool = False
     needs_context: list[Literal["utm", "user_agent", "referrer", "ip", "cookies"]] = []

@@ -324,3 +324,24 @@ def test_each_nightly_job_emits_one_event_per_active_visitor():
     # a 24-hour horizon has one day of activity; every visitor is active on it
     assert tot[1, M["truth"]] == tot[2, M["truth"]] == 500
     assert tot[1, M["delivered"]] == tot[2, M["delivered"]] == 500
+
+
+def test_a_nightly_burst_faster_than_the_worker_fills_the_queue():
+    def lost(job_minutes):
+        events = [
+            {"name": "page_viewed", "kind": "page_view"},
+            {"name": "usage", "kind": "offsite", "job_minutes": job_minutes},
+        ]
+        sc = scenario(
+            users=3000,
+            events=events,
+            plans=[{"name": "server", "default_path": "server"}],
+            server={"batch_size": 10, "max_queue_size": 100, "upload_seconds": 0.1},
+        )
+        tot = run(sc, seed=2).tallies[0].totals()[0, 1]
+        return tot[M["lost_queue_full"]] / tot[M["truth"]]
+
+    # 3000 events in 3 s against a worker that drains 200 a second and holds 100: most drop.
+    assert lost(0.05) > 0.5
+    # the same events over an hour (under one a second) all fit
+    assert lost(60.0) == 0.0
