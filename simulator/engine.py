@@ -1,11 +1,12 @@
 """One replication = one simpy Environment; a run = replications on spawned seeds.
 
 Processes: an arrival process that brings visitors in over the horizon (their attributes drawn
-in vectorised blocks), one process per returning visitor that sleeps between visits, a bot
-process, one nightly process per offsite job, and the server path's ticker. A visit is handled
-in a single step: its pages and events are drawn, every true event is counted once per plan,
-client copies are settled page by page by :class:`~simulator.client.ClientPath`, and server
-copies are pushed to the plan's server instances with their timestamps.
+in vectorised blocks), a bot process, one nightly process per offsite job, and the server path's
+drain process; a returning visitor waits on a timeout whose callback starts the next visit. A
+visit is handled in a single step: its pages and events are drawn, every true event is counted
+(once: all plans see the same truth), client copies are settled page by page by
+:class:`~simulator.client.ClientPath`, and server copies are handed to the plan's server
+instances with their timestamps.
 
 Every plan observes the same visitors, pages and client fates (common random numbers); only the
 server pipelines are per plan, because each plan loads its servers differently.

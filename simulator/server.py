@@ -9,10 +9,12 @@ every instance and by the client path.
 Speed: neither arrivals nor flushes are simpy events. Visits hand their server events,
 stamped with their times, to the instance as soon as the visit starts (so before the events
 happen); each goes into the bucket of the flush tick that first sees it. A drain process wakes
-every few simulated minutes and replays the worker's flush ticks up to "now", jumping over
-ticks with nothing to do. This is exact: every event that happened before "now" is already in
-a bucket, nothing else reads the queue, and because the queue only shrinks at flush instants,
-admitting each tick's arrivals in time order gives exactly the drops an eager queue would.
+every simulated minute (and a nightly job after each second it emits) and replays the worker's
+flush ticks up to "now", jumping over ticks with nothing to do. This is exact whenever it runs:
+every event that happened before "now" is already in a bucket, nothing else reads the queue,
+each instance draws its own upload failures, and because the queue only shrinks at flush
+instants, admitting each tick's arrivals in time order gives exactly the drops an eager queue
+would (tests/test_server.py checks that the replay window changes no count).
 """
 
 from __future__ import annotations
