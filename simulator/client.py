@@ -30,6 +30,8 @@ from simulator.tracking_config import SURVIVES_UNLOAD
 from simulator.visits import BACKGROUND, Page
 
 INF = float("inf")
+INLINE_XHR = True
+"""Use the inlined one-request-per-event path (switched off by a test to compare the two)."""
 
 
 class ClientPath:
@@ -71,6 +73,8 @@ class ClientPath:
         self.bytes = [e.bytes for e in scenario.events]
         self.ads = [e.request_class == "ads" for e in scenario.events]
         self.transport = cfg.transport
+        # The fast path of _PageState.run: plain xhr/fetch, one request per event, no log.
+        self.inline_xhr = INLINE_XHR and cfg.transport in ("xhr", "fetch") and log is None
         self.failure_probability = cfg.failure_probability
         self.unload_transport = cfg.resolved_unload_transport
         r = cfg.retry
@@ -182,11 +186,14 @@ class _PageState:
         path, heap, dwell = self.path, self.heap, self.dwell
         batch_size, interval = path.cfg.batch_size, path.cfg.flush_interval_seconds
         if batch_size == 1:  # one request per event, as soon as it is ready: no batch timer
-            send, transport, pop = self.send, path.transport, heapq.heappop
-            while heap and heap[0][0] < dwell:
-                t, _, msg = pop(heap)
-                send([msg], t, transport)
-            self.heap = [m for _, _, m in heap]
+            if path.inline_xhr:
+                self._run_xhr_one_by_one()
+            else:
+                send, transport, pop = self.send, path.transport, heapq.heappop
+                while heap and heap[0][0] < dwell:
+                    t, _, msg = pop(heap)
+                    send([msg], t, transport)
+            self.heap = [m for _, _, m in self.heap]
             return
         queue: list[Message] = []
         started = 0.0
@@ -209,6 +216,40 @@ class _PageState:
                 self.send(queue, t, path.transport)
                 queue = []
         self.heap = [m for _, _, m in heap] + queue
+
+    def _run_xhr_one_by_one(self) -> None:
+        """:meth:`send` inlined for the commonest library (one xhr/fetch per event, no log).
+
+        Same draws in the same order and the same outcomes as the general path (a test runs
+        both on one scenario and compares every count); it only saves the calls.
+        """
+        path, heap, dwell, t0 = self.path, self.heap, self.dwell, self.t0
+        pop, cancels, inflight = heapq.heappop, self.cancels, self.inflight
+        upload, response, net = path.upload, path.response, path.net_u
+        p_fail, outages = path.failure_probability, path.outages
+        settled = path.collector.client_settled
+        while heap and heap[0][0] < dwell:
+            s, _, m = pop(heap)
+            path.requests += 1
+            m.attempts += 1
+            m.cause = None
+            up = upload.buffer.pop() if upload.buffer else upload()
+            back = response.buffer.pop() if response.buffer else response()
+            u = net.buffer.pop() if net.buffer else net()
+            arrive = s + up
+            if u < p_fail or (outages.starts and outages.down(t0 + s)):
+                if arrive < dwell:
+                    self.failed([m], arrive, "network")
+                else:
+                    m.cause = "network"
+                    inflight.append(m)
+                continue
+            if arrive < dwell or not cancels:
+                m.arrivals.append(t0 + arrive)
+            if arrive + back < dwell:
+                settled(m, m.arrivals, None)
+            else:
+                inflight.append(m)
 
     def _quota_ok(self, at: float, nbytes: int) -> bool:
         busy = sum(b for arrival, b in self.keepalive if arrival > at)
