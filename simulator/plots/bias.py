@@ -24,7 +24,14 @@ from simulator.plots.records import (
     row_of,
     select,
 )
-from simulator.plots.style import TRUTH_STYLE, bar_style, group_offsets, new_axes, percent_axis
+from simulator.plots.style import (
+    TRUTH_STYLE,
+    bar_style,
+    group_offsets,
+    legend_beside,
+    new_axes,
+    percent_axis,
+)
 
 UNATTRIBUTED = "(unattributed)"
 """Category of received conversions credited to no channel."""
@@ -146,16 +153,7 @@ def share_bars(
     labels = ["true share"] + [
         f"received, {p}" + (f"\n{notes[p]}" if notes.get(p) else "") for p in plans
     ]
-    ax.legend(
-        handles,
-        labels,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        frameon=False,
-        fontsize="small",
-        title="bars (error bars: 95% CI)",
-        title_fontsize="small",
-    )
+    legend_beside(ax, "bars (error bars: 95% CI)", handles, labels)
     return ax
 
 

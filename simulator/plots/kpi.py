@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
 from simulator.plots.records import RecordError, check_record, ci_errors, kpi_rows, plans_of, select
-from simulator.plots.style import bar_style, group_offsets, new_axes, percent_axis
+from simulator.plots.style import bar_style, group_offsets, legend_beside, new_axes, percent_axis
 
 
 def kpi_bias(
@@ -86,13 +86,5 @@ def kpi_bias(
     ax.set_axisbelow(True)
     ax.set_title("KPIs computed from the received data")
     handles = [Patch(label=p, **bar_style(order.index(p))) for p in plans]
-    ax.legend(
-        handles=handles,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        frameon=False,
-        fontsize="small",
-        title="plan (error bars: 95% CI)",
-        title_fontsize="small",
-    )
+    legend_beside(ax, "plan (error bars: 95% CI)", handles)
     return ax

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from simulator.plots.records import check_record, ci_errors, events_of, plans_of, select
-from simulator.plots.style import CAUSE_ORDER, cause_style, new_axes, percent_axis
+from simulator.plots.style import CAUSE_ORDER, cause_style, legend_beside, new_axes, percent_axis
 
 CAUSE_LABELS = {
     "blocked": "blocked (ad/tracker blocker)",
@@ -143,16 +143,7 @@ def loss_by_event(
     ax.set_title(f"Events lost per plan{f' — {name}' if name else ''}, by cause")
     handles, labels = ax.get_legend_handles_labels()
     labels = [CAUSE_LABELS.get(lab, lab) for lab in labels]
-    ax.legend(
-        handles,
-        labels,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        frameon=False,
-        fontsize="small",
-        title="cause (share of true events)",
-        title_fontsize="small",
-    )
+    legend_beside(ax, "cause (share of true events)", handles, labels)
     return ax
 
 

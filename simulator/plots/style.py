@@ -116,6 +116,19 @@ def percent_axis(ax: Axes, axis: str = "y", decimals: int | None = None) -> None
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
 
+def legend_beside(ax: Axes, title: str, handles=None, labels=None) -> None:
+    """Put the legend to the right of the axes, small and frameless, with ``title``.
+
+    ``handles`` default to the axes' own; ``labels`` default to the handles' labels.
+    """
+    if handles is None:
+        handles, _ = ax.get_legend_handles_labels()
+    if labels is None:
+        labels = [h.get_label() for h in handles]
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              fontsize="small", title=title, title_fontsize="small")  # fmt: skip
+
+
 def group_offsets(n: int, width: float = 0.8) -> tuple[list[float], float]:
     """Offsets of ``n`` bars side by side in a group ``width`` wide, and the width of each."""
     bar = width / max(n, 1)

@@ -18,7 +18,7 @@ from typing import Any
 from matplotlib.axes import Axes
 
 from simulator.plots.records import RecordError, check_record, choose, events_of, kpi_rows
-from simulator.plots.style import LINESTYLES, new_axes, percent_axis, series_style
+from simulator.plots.style import LINESTYLES, legend_beside, new_axes, percent_axis, series_style
 
 Points = Sequence[tuple[Any, dict]]
 IGNORED = ("name", "description", "simulation.seed")
@@ -249,14 +249,7 @@ def sweep_curves(
         ax.set_title(f"Bias of {kpi} across the sweep")
     percent_axis(ax)
     ax.grid(linewidth=0.4, alpha=0.5)
-    ax.legend(
-        fontsize="small",
-        title="plan (bands: 95% CI)",
-        title_fontsize="small",
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        frameon=False,
-    )
+    legend_beside(ax, "plan (bands: 95% CI)")
     return ax
 
 
