@@ -16,6 +16,27 @@ def const(value: float) -> dict:
     return {"kind": "constant", "value": value}
 
 
+def segment(
+    name: str,
+    device: str,
+    browser: str,
+    blockers: dict | None = None,
+    share: float = 0.5,
+    countries: dict | None = None,
+    channels: dict | None = None,
+) -> dict:
+    """A population segment; by default US direct traffic with no blocker."""
+    return {
+        "name": name,
+        "share": share,
+        "device": device,
+        "browser": browser,
+        "countries": countries or {"us": 1.0},
+        "channels": channels or {"direct": 1.0},
+        "blockers": blockers or {"none": 1.0},
+    }
+
+
 def lossless_dict(users: int = 2000, **overrides: Any) -> dict:
     """A scenario where nothing is lost unless a test turns a mechanism on."""
     base: dict[str, Any] = {
@@ -23,26 +44,7 @@ def lossless_dict(users: int = 2000, **overrides: Any) -> dict:
         "simulation": {"horizon_hours": 24, "drain_hours": 24, "replications": 1, "seed": 7},
         "population": {
             "users": users,
-            "segments": [
-                {
-                    "name": "desk",
-                    "share": 0.5,
-                    "device": "desktop",
-                    "browser": "chrome",
-                    "countries": {"us": 1.0},
-                    "channels": {"direct": 1.0},
-                    "blockers": {"none": 1.0},
-                },
-                {
-                    "name": "mob",
-                    "share": 0.5,
-                    "device": "mobile",
-                    "browser": "safari",
-                    "countries": {"us": 1.0},
-                    "channels": {"direct": 1.0},
-                    "blockers": {"none": 1.0},
-                },
-            ],
+            "segments": [segment("desk", "desktop", "chrome"), segment("mob", "mobile", "safari")],
         },
         "client": {
             "transport": "fetch_keepalive",

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from factories import lossless_dict
+from factories import lossless_dict, segment
 
 from simulator.scenario import Scenario
 
 
 def _segment(name: str, device: str, browser: str) -> dict:
-    return {
-        "name": name,
-        "share": 0.5,
-        "device": device,
-        "browser": browser,
-        "countries": {"us": 1.0},
-        "channels": {"direct": 1.0},
-        "blockers": {"none": 0.8, "extension_privacy": 0.2},
-    }
+    return segment(name, device, browser, {"none": 0.8, "extension_privacy": 0.2})
 
 
 def lossy(users: int = 1500, replications: int = 3, instances: int = 2) -> Scenario:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 
-from factories import scenario
+from factories import scenario, segment
 
 from simulator.engine import run
 from simulator.results import summarise
@@ -26,24 +26,8 @@ def small_scenario():
         users=300,
         population={
             "segments": [
-                {
-                    "name": "desk",
-                    "share": 0.5,
-                    "device": "desktop",
-                    "browser": "chrome",
-                    "countries": {"us": 1.0},
-                    "channels": {"direct": 1.0},
-                    "blockers": {"none": 0.7, "extension_privacy": 0.3},
-                },
-                {
-                    "name": "mob",
-                    "share": 0.5,
-                    "device": "mobile",
-                    "browser": "safari",
-                    "countries": {"us": 1.0},
-                    "channels": {"direct": 1.0},
-                    "blockers": {"none": 1.0},
-                },
+                segment("desk", "desktop", "chrome", {"none": 0.7, "extension_privacy": 0.3}),
+                segment("mob", "mobile", "safari"),
             ]
         },
         client={"transport": "fetch"},

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from factories import scenario
+from factories import scenario, segment
 from scipy import stats
 
 from simulator.engine import run
@@ -22,25 +22,10 @@ M = {m: i for i, m in enumerate(MEASURES)}
 Z_LIMIT = stats.norm.ppf(1 - 0.001 / 2)
 
 SEGMENTS = [
-    {
-        "name": "desk",
-        "share": 0.5,
-        "device": "desktop",
-        "browser": "firefox",
-        "countries": {"us": 1.0},
-        "channels": {"direct": 1.0},
-        "blockers": {"none": 0.6, "extension_privacy": 0.3, "extension_default": 0.1},
-    },
-    {
-        "name": "mob",
-        "share": 0.5,
-        "device": "mobile",
-        "browser": "safari",
-        "countries": {"us": 1.0},
-        "channels": {"direct": 1.0},
-        "blockers": {"none": 0.95, "dns": 0.05},
-    },
-]
+    segment("desk", "desktop", "firefox",
+            {"none": 0.6, "extension_privacy": 0.3, "extension_default": 0.1}),
+    segment("mob", "mobile", "safari", {"none": 0.95, "dns": 0.05}),
+]  # fmt: skip
 BLOCKED_SHARE = {"desk": 0.3, "mob": 0.05}  # extension_default leaves analytics alone
 CLIENT = {
     "script_load_seconds": {"kind": "lognormal", "median": 1.5, "sigma": 0.8},
