@@ -30,8 +30,9 @@ from simulator.decision import (
     candidate_paths,
     decide,
 )
+from simulator.intervals import t_interval, wilson
 from simulator.recommend_report import context_lost, paragraph
-from simulator.results import interval_method, t_interval, wilson
+from simulator.results import interval_method
 from simulator.run_result import RunResult
 from simulator.runner import run
 from simulator.scenario import EventType, Scenario
