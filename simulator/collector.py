@@ -112,13 +112,13 @@ class Collector:
         self.dedupe = dedupe
         self.window = window
 
-    def truth(self, off: int, value: float) -> None:
-        """Count a true event (once: every plan sees the same truth)."""
+    def truth(self, off: int, value: float, n: int = 1) -> None:
+        """Count ``n`` true events of one value (once: every plan sees the same truth)."""
         shared = self.buffer.shared
-        shared[off + TRUTH] += 1.0
+        shared[off + TRUTH] += n
         if value:
-            shared[off + VALUE_TRUTH] += value
-            shared[off + VALUE_SQ_TRUTH] += value * value
+            shared[off + VALUE_TRUTH] += n * value
+            shared[off + VALUE_SQ_TRUTH] += n * value * value
 
     def settle(
         self,
@@ -173,9 +173,9 @@ class Collector:
         first = min(arrivals)
         return sum(1 for t in arrivals if t - first > self.window)
 
-    def count(self, plan: int, off: int, measure: int) -> None:
-        """Add one to a single measure (bots, anonymous counts, withheld events)."""
-        self.data[plan * self.stride + off + measure] += 1.0
+    def count(self, plan: int, off: int, measure: int, n: int = 1) -> None:
+        """Add ``n`` to a single measure (bots, anonymous counts, withheld events)."""
+        self.data[plan * self.stride + off + measure] += n
 
     def client_settled(self, msg: Message, arrivals: list[float], cause: str | None) -> None:
         """The client copy of ``msg`` can produce no further arrivals."""

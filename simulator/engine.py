@@ -196,11 +196,11 @@ class Replication:
         last = pages[-1]
         return last.start + last.dwell
 
-    def _withhold(self, p: int, off: int, r: EventRouting) -> None:
+    def _withhold(self, p: int, off: int, r: EventRouting, n: int = 1) -> None:
         """A respecting plan sends nothing for an opted-out visitor (maybe an anonymous count)."""
-        self.collector.count(p, off, WITHHELD)
+        self.collector.count(p, off, WITHHELD, n)
         if p in r.anonymous:
-            self.collector.count(p, off, ANONYMOUS)
+            self.collector.count(p, off, ANONYMOUS, n)
 
     # -- bots and offsite jobs ---------------------------------------------------------
     def _bots(self):
@@ -271,13 +271,16 @@ class Replication:
             # burst as large as the site's audience never sits in memory at once.
             for second in range(math.ceil(duration)):
                 lo, hi = np.searchsorted(job[:, 0], [second, second + 1])
+                # Truth and withheld copies are counted in bulk per group, only sends one by one.
+                sizes = np.bincount(job[lo:hi, 1].astype(np.int64), minlength=len(groups))
+                for (off, opted_out), n in zip(groups, sizes.tolist(), strict=True):
+                    if n:
+                        self.counts["offsite_events"] += n
+                        self.collector.truth(off, 0.0, n)
+                        for p in r.respecting if opted_out else ():
+                            self._withhold(p, off, r, n)
                 for delay, g in job[lo:hi].tolist():
                     off, opted_out = groups[int(g)]
-                    self.counts["offsite_events"] += 1
-                    self.collector.truth(off, 0.0)
-                    if opted_out:
-                        for p in r.respecting:
-                            self._withhold(p, off, r)
                     for p, _ in r.open_server if opted_out else r.server:
                         self.server.push(p, 0, at + delay, SERVER, off, 0.0, None, False)
                 yield env.timeout(at + second + 1 - env.now)
