@@ -159,6 +159,7 @@ class _PageState:
         "seq",
         "inflight",
         "keepalive",
+        "unsent",
     )
 
     def __init__(
@@ -176,8 +177,9 @@ class _PageState:
         self.t0 = t0
         self.dwell = dwell
         self.cancels = cancels
-        self.heap = heap
+        self.heap = heap  # (ready offset, seq, message): waiting to be sent, retries included
         self.seq = seq
+        self.unsent: list[Message] = []  # what is still unsent when the page ends
         self.inflight: list[Message] = []  # sent, not acknowledged when the page ends
         self.keepalive: list[tuple[float, int]] = []  # (arrival offset, bytes) for the quota
 
@@ -193,7 +195,7 @@ class _PageState:
                 while heap and heap[0][0] < dwell:
                     t, _, msg = pop(heap)
                     send([msg], t, transport)
-            self.heap = [m for _, _, m in self.heap]
+            self.unsent = [m for _, _, m in self.heap]
             return
         queue: list[Message] = []
         started = 0.0
@@ -215,7 +217,7 @@ class _PageState:
             if len(queue) >= batch_size:
                 self.send(queue, t, path.transport)
                 queue = []
-        self.heap = [m for _, _, m in heap] + queue
+        self.unsent = [m for _, _, m in heap] + queue
 
     def _run_xhr_one_by_one(self) -> None:
         """:meth:`send` inlined for the commonest library (one xhr/fetch per event, no log).
@@ -328,7 +330,7 @@ class _PageState:
     def unload(self) -> None:
         """The page ends: page-hide flush, cancellation, persistence."""
         path, visitor = self.path, self.visitor
-        unsent = self.heap
+        unsent = self.unsent
         fires = path.unload_u() < visitor.handler_p
         if path.log is not None:
             path.log("pagehide" if fires else "no-handler", None, self.dwell)
