@@ -47,7 +47,7 @@ class Page:
 class SegmentBehaviour:
     """Pre-built samplers for one segment's behaviour."""
 
-    def __init__(self, behaviour: Behaviour, rng: np.random.Generator) -> None:
+    def __init__(self, behaviour: Behaviour, rng: np.random.Generator, funnel_steps: int) -> None:
         b = behaviour
         self.pages = Draws(b.pages_per_visit, rng)
         self.dwell = Draws(b.dwell_seconds, rng)
@@ -56,7 +56,9 @@ class SegmentBehaviour:
         self.time_to_unload = Draws(b.time_to_unload_seconds, rng)
         self.return_probability = b.return_probability
         self.p_background = b.last_page_exit.get("background", 0.0)
-        self.funnel = list(b.funnel)
+        # One probability per declared funnel event (validation matches the lengths whenever
+        # the scenario has funnel events; a scenario with none ignores the probabilities).
+        self.funnel = list(b.funnel)[:funnel_steps]
         self.signup_probability = b.signup_probability
         self.ui_rate = b.ui_events_per_page
 
@@ -75,8 +77,10 @@ class VisitGenerator:
     def __init__(self, scenario: Scenario, rng: np.random.Generator) -> None:
         self.rng = rng
         self.uniform = Uniforms(rng)
+        steps = len(scenario.funnel_events)
         self.segments = [
-            SegmentBehaviour(scenario.behaviour_of(s), rng) for s in scenario.population.segments
+            SegmentBehaviour(scenario.behaviour_of(s), rng, steps)
+            for s in scenario.population.segments
         ]
         events = scenario.events
         self.page_views = [i for i, e in enumerate(events) if e.kind == "page_view"]
@@ -116,7 +120,7 @@ class VisitGenerator:
         u = self.uniform
         # Funnel: how far this visit goes; the order (last step) happens on the last page.
         reached = 0
-        for p in seg.funnel[: len(self.funnel)]:
+        for p in seg.funnel:
             if u() >= p:
                 break
             reached += 1
