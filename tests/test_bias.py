@@ -124,7 +124,8 @@ def test_value_bias_when_blocked_visitors_spend_more(replications):
         ok, v = check(2)
     assert ok, v
     assert v["mean_relative_bias_ci"][1] < 0 and v["mean_received"] < v["mean_truth"]
-    assert v["total_relative_bias"] == pytest.approx(v["received"] / v["truth"] - 1, abs=0.02)
+    # the mean of per-replication ratios and the ratio of mean totals agree within the interval
+    assert covers(v["total_relative_bias_ci"], v["received"] / v["truth"] - 1)
 
 
 # --------------------------------------------------------------------------- attribution
@@ -162,10 +163,16 @@ def test_attribution_needs_browser_context():
     assert all(c["received"] == 0.0 for c in server["channels"].values())
     # The client path loses the no-JavaScript visitors, but what it keeps carries context.
     assert client["unattributed"] == 0.0
+    # One order at most per visitor (no returns), so shares of orders are binomial: allow
+    # five standard errors over the orders of both replications.
+    orders = row(record, "client", "order")["truth"] * 2
+
+    def within(share, p):
+        return abs(share - p) < 5 * (p * (1 - p) / orders) ** 0.5
+
     # Hybrid forwards context, except for visitors whose browser ran no script.
-    assert 0.05 < hybrid["unattributed"] < 0.15
-    truth = client["channels"]["ads"]["truth"]
-    assert truth == pytest.approx(0.6, abs=0.05)
+    assert within(hybrid["unattributed"], 0.1)
+    assert within(client["channels"]["ads"]["truth"], 0.6)
     assert row(record, "client", "session_started")["attribution"] is None
 
 

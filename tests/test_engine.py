@@ -255,7 +255,10 @@ def test_xhr_without_handler_or_store_loses_more_than_keepalive():
     keep = scenario(client={"transport": "fetch_keepalive"}, **base)
     lx = _loss_by_event(run(xhr, seed=2))["link_clicked"][0]
     lk = _loss_by_event(run(keep, seed=2))["link_clicked"][0]
-    assert lk == 0.0 and lx > 0.2
+    # a click 0.1 s before the unload: xhr loses it when the upload takes longer (closed form)
+    p = scenario().client.upload_latency_seconds.scipy().sf(0.1)
+    n = run(xhr, seed=2).tallies[0].totals()[0, 2, M["truth"]]
+    assert lk == 0.0 and abs(lx - p) < 5 * (p * (1 - p) / n) ** 0.5
 
 
 def test_a_scenario_without_funnel_events_runs():
@@ -341,7 +344,8 @@ def test_a_nightly_burst_faster_than_the_worker_fills_the_queue():
         tot = run(sc, seed=2).tallies[0].totals()[0, 1]
         return tot[M["lost_queue_full"]] / tot[M["truth"]]
 
-    # 3000 events in 3 s against a worker that drains 200 a second and holds 100: most drop.
-    assert lost(0.05) > 0.5
+    # 3000 events in 3 s against a worker that drains at most 200 a second (5 uploads of 10 per
+    # half-second tick) and holds 100: at most 200 x (3 + 0.5) + 100 = 800 are ever admitted.
+    assert lost(0.05) >= 1 - 800 / 3000
     # the same events over an hour (under one a second) all fit
     assert lost(60.0) == 0.0
