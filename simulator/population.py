@@ -172,17 +172,25 @@ class PopulationSampler:
         self.instances = scenario.server.instances
         self.next_index = 0
 
+    def _segments(
+        self, n: int, rng: np.random.Generator, mixes: int
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Draw ``n`` visitors' segments, then their first ``mixes`` mixes segment by segment.
+
+        The mixes are country, channel and blocker, in that order.
+        """
+        seg = rng.choice(len(self.segment_p), size=n, p=self.segment_p)
+        out = [np.empty(n, dtype=np.int64) for _ in range(mixes)]
+        for s, segment_mixes in enumerate(self.mixes):
+            idx = np.flatnonzero(seg == s)
+            for column, (cats, p) in zip(out, segment_mixes[:mixes], strict=True):
+                column[idx] = cats[rng.choice(len(p), size=idx.size, p=p)]
+        return seg, out
+
     def draw(self, n: int) -> list[Visitor]:
         """Draw ``n`` human visitors."""
         rng, brng = self.rng, self.blocking_rng
-        seg = rng.choice(len(self.segment_p), size=n, p=self.segment_p)
-        country = np.empty(n, dtype=np.int64)
-        channel = np.empty(n, dtype=np.int64)
-        blocker = np.empty(n, dtype=np.int64)
-        for s, mixes in enumerate(self.mixes):
-            idx = np.flatnonzero(seg == s)
-            for out, (cats, p) in zip((country, channel, blocker), mixes, strict=True):
-                out[idx] = cats[rng.choice(len(p), size=idx.size, p=p)]
+        seg, (country, channel, blocker) = self._segments(n, rng, 3)
         js = rng.random(n) >= self.scenario.population.javascript_disabled
         u = brng.random((5, n))
         blocked = u[0] < self.p_blocked[blocker]
@@ -210,12 +218,7 @@ class PopulationSampler:
 
     def draw_bots(self, n: int, rng: np.random.Generator) -> list[Visitor]:
         """Draw ``n`` bot visitors (no JavaScript, no blocker, direct traffic)."""
-        seg = rng.choice(len(self.segment_p), size=n, p=self.segment_p)
-        country = np.empty(n, dtype=np.int64)
-        for s, (countries, _, _) in enumerate(self.mixes):
-            idx = np.flatnonzero(seg == s)
-            cats, p = countries
-            country[idx] = cats[rng.choice(len(p), size=idx.size, p=p)]
+        seg, (country,) = self._segments(n, rng, 1)
         zeros = np.zeros(n, dtype=np.int64)
         direct = self.layout.channels.index("direct") if "direct" in self.layout.channels else 0
         false = np.zeros(n, dtype=bool)
