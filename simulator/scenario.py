@@ -57,11 +57,6 @@ class Channel(Frozen):
     medium: str | None = None
     campaign: str | None = None
 
-    @property
-    def has_utm(self) -> bool:
-        """Whether visits from this channel land with UTM parameters."""
-        return self.source is not None
-
 
 class Behaviour(Frozen):
     """How visitors behave; a segment may override any field.
