@@ -9,6 +9,7 @@ Blocker adoption differs by segment and so may behaviour: that correlation turns
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -81,6 +82,34 @@ class Visitor:
         return v
 
 
+@dataclass(slots=True)
+class VisitorColumns:
+    """Visitors as parallel arrays, one entry per visitor (see :class:`Visitor`)."""
+
+    index: np.ndarray
+    segment: np.ndarray
+    cell: np.ndarray
+    instance: np.ndarray
+    javascript: np.ndarray
+    blocked: np.ndarray
+    blocked_ads: np.ndarray
+    blocked_beacon: np.ndarray
+    opted_out: np.ndarray
+    context_forwarded: np.ndarray
+    handler_p: np.ndarray
+
+    def take(self, rows: np.ndarray) -> VisitorColumns:
+        """The visitors at ``rows`` (an index or boolean array)."""
+        return VisitorColumns(*(getattr(self, f)[rows] for f in self.__slots__))
+
+    @staticmethod
+    def concat(parts: list[VisitorColumns]) -> VisitorColumns:
+        """Stack several column sets into one."""
+        return VisitorColumns(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in VisitorColumns.__slots__)
+        )
+
+
 def layout_of(scenario: Scenario) -> Layout:
     """Build the tally layout (plans, events, categories) of a scenario."""
     pop = scenario.population
@@ -97,10 +126,10 @@ def layout_of(scenario: Scenario) -> Layout:
     )
 
 
-def arrival_times(
+def arrival_blocks(
     n: int, horizon: float, rng: np.random.Generator, block: int = 4096
-) -> Iterator[float]:
-    """Yield ``n`` sorted uniform arrival times on ``[0, horizon)`` without holding them all.
+) -> Iterator[np.ndarray]:
+    """Yield ``n`` sorted uniform arrival times on ``[0, horizon)``, ``block`` at a time.
 
     Uses the sequential construction of uniform order statistics: given the ``k``-th smallest
     ``x``, the next is ``x + (1 - x) * (1 - U ** (1 / (n - k)))``. Computed in log space per
@@ -114,8 +143,16 @@ def arrival_times(
         steps = np.log(rng.random(m)) / remaining
         logs = log_rest + np.cumsum(steps)
         log_rest = float(logs[-1])
-        yield from (-np.expm1(logs) * horizon).tolist()
+        yield -np.expm1(logs) * horizon
         done += m
+
+
+def arrival_times(
+    n: int, horizon: float, rng: np.random.Generator, block: int = 4096
+) -> Iterator[float]:
+    """The times of :func:`arrival_blocks` one by one, as Python floats."""
+    for times in arrival_blocks(n, horizon, rng, block):
+        yield from times.tolist()
 
 
 class PopulationSampler:
@@ -187,8 +224,8 @@ class PopulationSampler:
                 column[idx] = cats[rng.choice(len(p), size=idx.size, p=p)]
         return seg, out
 
-    def draw(self, n: int) -> list[Visitor]:
-        """Draw ``n`` human visitors."""
+    def columns(self, n: int) -> VisitorColumns:
+        """Draw ``n`` human visitors as arrays (the block engine's form)."""
         rng, brng = self.rng, self.blocking_rng
         seg, (country, channel, blocker) = self._segments(n, rng, 3)
         js = rng.random(n) >= self.scenario.population.javascript_disabled
@@ -201,88 +238,73 @@ class PopulationSampler:
         # vendor's domain: the choice is theirs whatever destination the site uses.
         opted_out = self.opt_out_kind[blocker] & (u[4] < self.p_vendor[blocker])
         instance = rng.integers(0, self.instances, size=n)
-        return self._visitors(
-            seg,
-            country,
-            channel,
-            blocker,
-            js,
-            blocked,
-            ads,
-            beacon,
-            forward_blocked,
-            opted_out,
-            instance,
-            bot=False,
-        )
+        return self._columns(
+            seg, country, channel, blocker, js, blocked, ads, beacon, ~forward_blocked,
+            opted_out, instance, bot=False,
+        )  # fmt: skip
 
-    def draw_bots(self, n: int, rng: np.random.Generator) -> list[Visitor]:
-        """Draw ``n`` bot visitors (no JavaScript, no blocker, direct traffic)."""
+    def bot_columns(self, n: int, rng: np.random.Generator) -> VisitorColumns:
+        """Draw ``n`` bots as arrays (no JavaScript, no blocker, direct traffic)."""
         seg, (country,) = self._segments(n, rng, 1)
         zeros = np.zeros(n, dtype=np.int64)
         direct = self.layout.channels.index("direct") if "direct" in self.layout.channels else 0
         false = np.zeros(n, dtype=bool)
         instance = rng.integers(0, self.instances, size=n)
-        return self._visitors(
-            seg,
-            country,
-            zeros + direct,
-            zeros,
-            false,
-            false,
-            false,
-            false,
-            np.ones(n, dtype=bool),
-            false,
-            instance,
-            bot=True,
+        return self._columns(
+            seg, country, zeros + direct, zeros, false, false, false, false, false, false,
+            instance, bot=True,
+        )  # fmt: skip
+
+    def draw(self, n: int) -> list[Visitor]:
+        """Draw ``n`` human visitors."""
+        return self._visitors(self.columns(n))
+
+    def draw_bots(self, n: int, rng: np.random.Generator) -> list[Visitor]:
+        """Draw ``n`` bot visitors (no JavaScript, no blocker, direct traffic)."""
+        return self._visitors(self.bot_columns(n, rng))
+
+    def _columns(
+        self, seg, country, channel, blocker, js, blocked, ads, beacon, forwarded, opted_out,
+        instance, bot: bool,
+    ) -> VisitorColumns:  # fmt: skip
+        nc, nch, nb = len(self.layout.countries), len(self.layout.channels), 5
+        cell = (((seg * nc + country) * nch + channel) * nb + blocker) * 2 + int(bot)
+        n = seg.size
+        first = self.next_index
+        self.next_index += n
+        return VisitorColumns(
+            index=np.arange(first, first + n, dtype=np.int64),
+            segment=seg,
+            cell=cell,
+            instance=instance,
+            javascript=js,
+            blocked=blocked,
+            blocked_ads=ads,
+            blocked_beacon=beacon,
+            opted_out=opted_out,
+            context_forwarded=js & forwarded,
+            handler_p=np.asarray(self.handler_p)[seg],
         )
 
-    def _visitors(
-        self,
-        seg,
-        country,
-        channel,
-        blocker,
-        js,
-        blocked,
-        ads,
-        beacon,
-        forward_blocked,
-        opted_out,
-        instance,
-        bot: bool,
-    ) -> list[Visitor]:
-        cell = self.layout.cell
+    def _visitors(self, c: VisitorColumns) -> list[Visitor]:
         out = []
         for row in zip(
-            seg.tolist(),
-            country.tolist(),
-            channel.tolist(),
-            blocker.tolist(),
-            js.tolist(),
-            blocked.tolist(),
-            ads.tolist(),
-            beacon.tolist(),
-            forward_blocked.tolist(),
-            opted_out.tolist(),
-            instance.tolist(),
+            c.index.tolist(),
+            c.segment.tolist(),
+            c.cell.tolist(),
+            c.instance.tolist(),
+            c.javascript.tolist(),
+            c.blocked.tolist(),
+            c.blocked_ads.tolist(),
+            c.blocked_beacon.tolist(),
+            c.opted_out.tolist(),
+            c.context_forwarded.tolist(),
+            c.handler_p.tolist(),
             strict=True,
         ):
-            s, c, ch, b, j, bl, ad, be, fb, oo, inst = row
             v = Visitor()
-            v.index = self.next_index
-            self.next_index += 1
-            v.segment = s
-            v.cell = cell(s, c, ch, b, int(bot))
-            v.instance = inst
-            v.javascript = j
-            v.blocked = bl
-            v.blocked_ads = ad
-            v.blocked_beacon = be
-            v.opted_out = oo
-            v.context_forwarded = j and not fb
-            v.handler_p = self.handler_p[s]
+            (v.index, v.segment, v.cell, v.instance, v.javascript, v.blocked, v.blocked_ads,
+             v.blocked_beacon, v.opted_out, v.context_forwarded, v.handler_p) = row  # fmt: skip
             out.append(v)
         return out
 
