@@ -22,6 +22,8 @@ from functools import partial
 import numpy as np
 import simpy
 
+from simulator import client_fates
+from simulator.block_engine import BlockReplication
 from simulator.client import ClientPath
 from simulator.collector import (
     ANONYMOUS,
@@ -319,10 +321,14 @@ class Replication:
         return self.buffer.to_tally(self.client_routes), meta
 
 
+ENGINES = ("auto", "blocks", "events")
+
+
 def simulate(
     scenario: Scenario,
     seed: np.random.SeedSequence,
     progress: Callable[[float], None] | None = None,
+    engine: str = "auto",
 ) -> tuple[Tally, dict]:
     """Run one replication.
 
@@ -334,15 +340,27 @@ def simulate(
         The replication's seed.
     progress : callable, optional
         Called with the simulated fraction done (for progress bars on long single runs).
+    engine : {"auto", "blocks", "events"}
+        ``blocks``: visits handled in numpy blocks (:mod:`simulator.block_engine`), for
+        client libraries that send one xhr/fetch request per event; ``events``: this module's
+        event-by-event engine, for any library; ``auto`` (default): blocks when it applies.
+        Both model the same mechanisms and agree in distribution, not draw for draw.
 
     Returns
     -------
     tuple of (Tally, dict)
         The counts and what was simulated (users, visits, pages, events, ...).
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    blocks = client_fates.applies(scenario)
+    if engine == "blocks" and not blocks:
+        raise ValueError("the block engine needs a client sending one xhr/fetch request per event")
     old = gc.get_threshold()
     gc.set_threshold(100_000, 50, 1000)  # many short-lived small objects; few cycles
     try:
+        if blocks and engine != "events":
+            return BlockReplication(scenario, seed).run(progress)
         return Replication(scenario, seed).run(progress)
     finally:
         gc.set_threshold(*old)

@@ -72,3 +72,17 @@ def write_scenario(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(params=["blocks", "events"])
+def engine(request, monkeypatch) -> str:
+    """Run the test on each engine: the block engine where it applies, and the event engine.
+
+    ``auto`` picks the block engine for one-request-per-event libraries; the ``events``
+    parameter makes it pick the event-by-event engine for every scenario.
+    """
+    if request.param == "events":
+        from simulator import client_fates
+
+        monkeypatch.setattr(client_fates, "applies", lambda scenario: False)
+    return request.param

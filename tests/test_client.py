@@ -188,7 +188,7 @@ def _loss_rows(summary: dict, plan: str = "client") -> dict:
     return {r["event"]: r for r in summary["results"] if r["plan"] == plan}
 
 
-def test_xhr_click_loss_matches_probability_latency_exceeds_time_left():
+def test_xhr_click_loss_matches_probability_latency_exceeds_time_left(engine):
     """Closed form: loss = P(upload latency > time from click to unload)."""
     upload = {"kind": "lognormal", "median": 0.15, "sigma": 0.8}
     ttu = {"kind": "exponential", "mean": 0.25}

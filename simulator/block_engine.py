@@ -1,0 +1,234 @@
+"""One replication with visits handled in numpy blocks: the engine for one-request libraries.
+
+The simpy environment still drives time. One process walks the visitors' arrivals window by
+window (a window holds ``WINDOW_USERS`` new visitors, and every return due before the next
+window); at a window's start it draws all its visits at once (:mod:`simulator.visit_blocks`),
+counts their true events, settles the client copies with array arithmetic
+(:mod:`simulator.client_fates`) and hands the server copies, stamped with their times, to the
+server queues (:mod:`simulator.server_queues`), which are replayed up to "now" at every window
+start, every simulated hour and as a nightly job emits. Returns falling inside the window are
+drawn in further rounds, so a visitor's visits are always settled in order and the retry store
+carries over. Bots and nightly jobs work on arrays too.
+
+Everything observable is the same as in :mod:`simulator.engine` (the event-by-event engine,
+kept for batching libraries and keepalive transports): the same mechanisms, loss causes and
+counts, with the variates drawn in another order, so the two agree in distribution (checked in
+tests/test_block_engine.py), not draw for draw.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+
+from simulator.block_routes import RouteTables
+from simulator.block_visits import VisitBatch, payload
+from simulator.collector import BOTS, LOST, TRUTH
+from simulator.dual_waits import DualWaits
+from simulator.outcome_counts import count, delivered, join_dual, lost, view
+from simulator.population import PopulationSampler, VisitorColumns, arrival_blocks, layout_of
+from simulator.routing import shared_client_routes
+from simulator.scenario import Scenario
+from simulator.server import BOT, DUAL, SERVER, Outages
+from simulator.server_queues import STATUS, ServerQueues
+from simulator.streams import Streams
+from simulator.tally import Tally, TallyBuffer
+
+DAY = 86400.0
+WINDOW_USERS = 8192
+"""New visitors per window: bounds the memory of a window whatever the population."""
+REPLAY_SECONDS = 3600.0
+"""Simulated seconds between two replays of the server queues besides the window starts."""
+OFFSITE_CHUNK_SECONDS = 60.0
+"""A nightly job hands its events to the server a minute at a time (memory, not results)."""
+
+SERVER_CAUSE = [None, *(LOST[s] for s in STATUS[1:])]
+"""Loss cause (measure index) of each server status code but delivered."""
+
+
+class BlockReplication:
+    """Builds and runs one replication (same interface as :class:`simulator.engine.Replication`).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario; its client must send one xhr/fetch request per event.
+    seed : numpy.random.SeedSequence
+        This replication's seed sequence.
+    """
+
+    def __init__(self, scenario: Scenario, seed: np.random.SeedSequence) -> None:
+        self.scenario = sc = scenario
+        self.layout = layout_of(sc)
+        self.streams = streams = Streams(seed)
+        self.horizon = sc.simulation.horizon_hours * 3600.0
+        self.end = self.horizon + sc.simulation.drain_hours * 3600.0
+        self.env = simpy.Environment()
+        self.buffer = buf = TallyBuffer(self.layout)
+        self.data, self.shared, self.client_data = (
+            view(buf.data),
+            view(buf.shared),
+            view(buf.client),
+        )
+        self.stride, self.n_cells, self.n_measures = buf.plan_stride, buf.n_cells, buf.n_measures
+        col = sc.collector
+        self.dedupe, self.window = col.dedupe, col.dedupe_window_hours * 3600.0
+        self.outages = Outages(col, self.end, streams.rng("outages"))
+        self.server = ServerQueues(
+            sc.server, len(sc.plans), self.outages, streams.rng("server"), self.end, self._settled
+        )
+        self.routes = RouteTables(sc)
+        self.waits = DualWaits(self.data, self.stride, self.dedupe, self.window)
+        self.population = PopulationSampler(
+            sc, self.layout, streams.rng("population"), streams.rng("blocking")
+        )
+        self.batch = VisitBatch(self, streams)
+        self.active: dict[int, np.ndarray] = {}  # day -> active visitors per cell x opted out
+        self.returns: list[tuple] = []  # (times, visitor columns, active day) waiting
+        self.counts = dict.fromkeys(
+            ("users", "visits", "pages", "events", "bot_visits", "offsite_events"), 0
+        )
+
+    # -- visitors --------------------------------------------------------------------------
+    def _visitors(self):
+        env, n = self.env, self.scenario.population.users
+        blocks = arrival_blocks(n, self.horizon, self.streams.rng("arrivals"), WINDOW_USERS)
+        bots = self.batch.bot_arrivals()
+        current = next(blocks, None)
+        while current is not None:
+            upcoming = next(blocks, None)
+            if current[0] > env.now:
+                yield env.timeout(current[0] - env.now)
+            self.server.catch_up(env.now)
+            until = self.horizon if upcoming is None else float(upcoming[0])
+            self.counts["users"] += current.size
+            self._window(self.population.columns(current.size), current, until)
+            self.batch.bots(bots, until)
+            current = upcoming
+
+    def _window(self, visitors, start: np.ndarray, until: float) -> None:
+        """Visits starting before ``until``: the new visitors, the returns due, their returns."""
+        active = np.full(start.size, -1, np.int64)
+        first = np.ones(start.size, bool)
+        due = self._due(until)
+        if due is not None:
+            visitors = VisitorColumns.concat([visitors, due[1]])
+            start = np.concatenate([start, due[0]])
+            active = np.concatenate([active, due[2]])
+            first = np.concatenate([first, np.zeros(due[0].size, bool)])
+        while start.size:
+            back, returning, day = self.batch.visits(visitors, start, first, active)
+            now = back < until
+            if (~now).any():
+                self.returns.append((back[~now], returning.take(~now), day[~now]))
+            visitors, start, active = returning.take(now), back[now], day[now]
+            first = np.zeros(start.size, bool)
+
+    def _due(self, until: float) -> tuple | None:
+        if not self.returns:
+            return None
+        times = np.concatenate([r[0] for r in self.returns])
+        visitors = VisitorColumns.concat([r[1] for r in self.returns])
+        days = np.concatenate([r[2] for r in self.returns])
+        now = times < until
+        self.returns = [(times[~now], visitors.take(~now), days[~now])] if (~now).any() else []
+        return times[now], visitors.take(now), days[now]
+
+    def note_active(self, cells: np.ndarray, opted_out: np.ndarray, days: np.ndarray) -> None:
+        """Count visitors active on each day (for the nightly jobs)."""
+        key = cells * 2 + opted_out
+        for d in np.unique(days).tolist():
+            here = np.bincount(key[days == d], minlength=2 * self.n_cells)
+            self.active[d] = self.active.get(d, 0) + here
+
+    # -- server outcomes -------------------------------------------------------------------
+    def _settled(self, plan: int, rows: np.ndarray, status: int, when: np.ndarray) -> None:
+        base = plan * self.stride + rows["off"]
+        kind = rows["kind"]
+        data = self.data
+        server, dual = kind == SERVER, kind == DUAL
+        if status == 0:
+            delivered(data, base[server], rows["value"][server], rows["context"][server])
+            count(data, base[kind == BOT] + BOTS)
+            server_when, cause = when, 0
+        else:
+            cause = SERVER_CAUSE[status]
+            lost(data, base[server], cause)
+            server_when = np.full(when.shape, np.nan)
+        if not dual.any():
+            return
+        waiting = dual & (rows["ref"] >= 0)
+        if waiting.any():
+            self.waits.server_settled(plan, rows["ref"][waiting], server_when[waiting], cause)
+        d = dual & ~waiting
+        if d.any():
+            r = rows[d]
+            join_dual(data, base[d], r["value"], r["c_first"], r["c_n"], r["c_late"],
+                      r["c_cause"], server_when[d], cause, self.dedupe, self.window)  # fmt: skip
+
+    # -- nightly jobs ----------------------------------------------------------------------
+    def _offsite(self, e: int):
+        """Nightly job: one run per simulated day for the visitors active that day."""
+        ev = self.scenario.events[e]
+        duration = ev.job_minutes * 60.0
+        rng = self.streams.rng("offsite")
+        env, routes, n_events = self.env, self.routes, len(self.scenario.events)
+        for day in range(int(np.ceil(self.horizon / DAY))):
+            at = (day + 1) * DAY + ev.job_hour * 3600.0
+            if at >= self.end:
+                return
+            yield env.timeout(at - env.now)
+            active = self.active.get(day)
+            if active is None:
+                continue
+            keys = np.flatnonzero(active)
+            users = active[keys]
+            whole = int(ev.per_active_user)
+            n = users * whole + rng.binomial(users, ev.per_active_user - whole)
+            key = np.repeat(keys, n)
+            delay = rng.uniform(0.0, duration, key.size)
+            order = np.argsort(delay, kind="stable")
+            key, delay = key[order], delay[order]
+            cell, opted_out = key // 2, key % 2
+            off = (e * self.n_cells + cell) * self.n_measures
+            self.counts["offsite_events"] += int(key.size)
+            count(self.shared, off + TRUTH)
+            self.batch.withhold(off, routes.withheld[opted_out * n_events + e])
+            route = opted_out * n_events + e
+            step = OFFSITE_CHUNK_SECONDS
+            for lo in range(0, math.ceil(duration / step)):
+                a, b = np.searchsorted(delay, [lo * step, (lo + 1) * step])
+                for p in range(routes.n_plans):
+                    send = np.flatnonzero(routes.server[route[a:b], p]) + a
+                    self.server.push(p, 0, at + delay[send], payload(SERVER, off[send]))
+                yield env.timeout(max(0.0, at + (lo + 1) * step - env.now))
+                self.server.catch_up(env.now)
+
+    # -- run ---------------------------------------------------------------------------
+    def _replay(self, progress: Callable[[float], None] | None):
+        while True:
+            yield self.env.timeout(REPLAY_SECONDS)
+            self.server.catch_up(self.env.now)
+            if progress is not None:
+                progress(min(1.0, self.env.now / self.end))
+
+    def run(self, progress: Callable[[float], None] | None = None) -> tuple[Tally, dict]:
+        """Simulate until the horizon plus drain; return the tally and run counts."""
+        env = self.env
+        env.process(self._replay(progress))
+        env.process(self._visitors())
+        for e, ev in enumerate(self.scenario.events):
+            if ev.kind == "offsite":
+                env.process(self._offsite(e))
+        env.run(until=self.end)
+        self.server.settle_pending()
+        meta = dict(self.counts)
+        meta.update(
+            client_requests=self.batch.client.requests,
+            server_uploads=self.server.uploads,
+            outage_seconds=self.outages.downtime(),
+        )
+        return self.buffer.to_tally(shared_client_routes(self.scenario)), meta

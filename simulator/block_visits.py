@@ -1,0 +1,326 @@
+"""A window's visits and bot visits, as arrays: truth, routing, client fates, server copies.
+
+:class:`VisitBatch` is the block engine's per-window work. For a batch of visits it draws the
+pages and true events, counts the truth once (every plan sees the same visitors), withholds
+the copies that respecting plans owe an opted-out visitor, settles the browser copies with
+:class:`~simulator.client_fates.OneRequestClient` (together with what the visitors' retry
+stores carried in from their previous visits), counts their outcomes, keeps in the store what
+is left at the end of a visit for the visitor's return, and hands every server copy to the
+server queues. Bots only ever reach the server path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.client_fates import DELIVERED_STATUS, MessageState, OneRequestClient, Pages
+from simulator.collector import ANONYMOUS, LOST, TRUTH, VALUE_SQ_TRUTH, VALUE_TRUTH
+from simulator.outcome_counts import count, delivered, lost
+from simulator.population import VisitorColumns, arrival_blocks
+from simulator.server import BOT, DUAL, SERVER
+from simulator.streams import Streams
+from simulator.visit_blocks import VisitBlocks
+from simulator.visits import BACKGROUND
+
+DAY = 86400.0
+BOT_PAGE_SECONDS = 2.0  # assumption: bots fetch pages in quick succession
+UNSETTLED = -3
+PAYLOAD = np.dtype(
+    [
+        ("kind", np.int8),
+        ("off", np.int64),
+        ("value", np.float64),
+        ("context", np.bool_),
+        ("c_first", np.float64),
+        ("c_n", np.int64),
+        ("c_late", np.int64),
+        ("c_cause", np.int64),
+        ("ref", np.int64),
+    ]
+)
+"""What a server copy carries: its tally offset and value, and for a dual copy the outcome of
+the browser copy (or a :class:`~simulator.dual_waits.DualWaits` reference)."""
+
+
+def payload(kind: int, off: np.ndarray, value=0.0, context=False) -> np.ndarray:
+    """Server copies of one kind (the browser-outcome fields empty)."""
+    p = np.zeros(off.size, PAYLOAD)
+    p["kind"], p["off"], p["value"], p["context"] = kind, off, value, context
+    p["c_first"], p["ref"] = np.inf, -1
+    return p
+
+
+@dataclass(slots=True)
+class Stored:
+    """Browser copies (what they are, and their client state), e.g. in visitors' stores."""
+
+    visitor: np.ndarray
+    e: np.ndarray
+    off: np.ndarray
+    value: np.ndarray
+    shared: np.ndarray
+    own: np.ndarray
+    dual: np.ndarray
+    ref: np.ndarray
+    state: MessageState
+
+    def take(self, rows: np.ndarray) -> Stored:
+        """The messages at ``rows``."""
+        cols = [getattr(self, f)[rows] for f in self.__slots__[:-1]]
+        return Stored(*cols, self.state.take(rows))
+
+    @staticmethod
+    def concat(parts: list[Stored]) -> Stored:
+        """Stack several sets of messages."""
+        cols = [np.concatenate([getattr(p, f) for p in parts]) for f in Stored.__slots__[:-1]]
+        return Stored(*cols, MessageState.concat([p.state for p in parts]))
+
+    @property
+    def size(self) -> int:
+        """Number of messages."""
+        return self.visitor.size
+
+
+class VisitBatch:
+    """The per-window work of :class:`~simulator.block_engine.BlockReplication`.
+
+    Parameters
+    ----------
+    engine : BlockReplication
+        The replication (tally views, routing, server queues, population, counts).
+    streams : Streams
+        Uses the ``behaviour`` and ``bots`` streams (and the client's, see its class).
+    """
+
+    def __init__(self, engine, streams: Streams) -> None:
+        self.engine = engine
+        sc = engine.scenario
+        self.visit_blocks = VisitBlocks(sc, streams.rng("behaviour"))
+        self.client = OneRequestClient(sc, engine.outages, streams)
+        self.ads = np.array([e.request_class == "ads" for e in sc.events])
+        self.store: Stored | None = None
+        self.bot_rng = streams.rng("bots")
+        once = ("session_start", "first_visit")
+        self.bot_per_page = [i for i, e in enumerate(sc.events) if e.bots and e.kind not in once]
+        self.bot_per_visit = [i for i, e in enumerate(sc.events) if e.bots and e.kind in once]
+
+    # -- visits ----------------------------------------------------------------------------
+    def visits(
+        self, vis: VisitorColumns, start: np.ndarray, first: np.ndarray, active: np.ndarray
+    ) -> tuple[np.ndarray, VisitorColumns, np.ndarray]:
+        """Simulate one visit per visitor; return who comes back before the horizon, and when.
+
+        Parameters
+        ----------
+        vis : VisitorColumns
+            The visitors.
+        start : numpy.ndarray
+            When each visit starts.
+        first : numpy.ndarray
+            Whether it is the visitor's first visit.
+        active : numpy.ndarray
+            The last day each visitor was active (-1 for none).
+
+        Returns
+        -------
+        tuple
+            Return times, the returning visitors, and the day of the visit just made.
+        """
+        eng = self.engine
+        routes, n_events = eng.routes, len(eng.scenario.events)
+        vb = self.visit_blocks.draw(vis.segment, first)
+        eng.counts["visits"] += start.size
+        eng.counts["pages"] += vb.page_dwell.size
+        day = (start // DAY).astype(np.int64)
+        fresh = active != day
+        eng.note_active(vis.cell[fresh], vis.opted_out[fresh].astype(np.int64), day[fresh])
+        pv = vb.page_visit
+        position = np.arange(pv.size) - vb.first_page[pv]
+        pages = Pages(
+            t0=start[pv] + vb.page_start,
+            dwell=vb.page_dwell,
+            cancels=vb.page_end != BACKGROUND,
+            javascript=vis.javascript[pv],
+            handler_p=vis.handler_p[pv],
+            position=position,
+            last=position == vb.n_pages[pv] - 1,
+        )
+        ep, e, value = vb.event_page, vb.event_type, vb.event_value
+        ev = pv[ep]
+        off = (e * eng.n_cells + vis.cell[ev]) * eng.n_measures
+        t = pages.t0[ep] + vb.event_offset
+        eng.counts["events"] += e.size
+        count(eng.shared, off + TRUTH)
+        priced = value != 0
+        count(eng.shared, off[priced] + VALUE_TRUTH, value[priced])
+        count(eng.shared, off[priced] + VALUE_SQ_TRUTH, value[priced] ** 2)
+        route = vis.opted_out[ev] * n_events + e
+        self.withhold(off, routes.withheld[route])
+
+        # Browser copies: this visit's events, then what the retry stores carried in.
+        m = np.flatnonzero(routes.client[route])
+        rm = route[m]
+        new = Stored(vis.index[ev[m]], e[m], off[m], value[m], routes.shared[rm],
+                     routes.own[rm], routes.dual[rm], np.full(m.size, -1, np.int64),
+                     MessageState.new(t[m]))  # fmt: skip
+        blocked = np.where(self.ads[e[m]], vis.blocked_ads[ev[m]], vis.blocked[ev[m]])
+        msgs, page, carried = new, ep[m], np.zeros(m.size, bool)
+        came = self._take_store(vis.index)
+        if came is not None:
+            order = np.argsort(vis.index)
+            row = order[np.searchsorted(vis.index, came.visitor, sorter=order)]
+            msgs = Stored.concat([new, came])
+            page = np.concatenate([page, vb.first_page[row]])
+            carried = np.concatenate([carried, np.ones(came.size, bool)])
+            blocked = np.concatenate([blocked, np.zeros(came.size, bool)])
+        offset = np.zeros(msgs.size)
+        offset[: m.size] = vb.event_offset[m]
+        rows, status, out_rows, out_page = self.client.settle(
+            pages, msgs.state, page, offset, blocked, carried
+        )
+
+        # What is left in a store at the end of a visit waits for the visitor's return.
+        gaps = self.visit_blocks.return_gaps(vis.segment)
+        back = start + vb.duration + gaps
+        never = np.isinf(gaps)
+        late = ~never & (back >= eng.horizon)
+        out_visit = pv[out_page]
+        for mask, cause in ((never[out_visit], "never_returned"), (late[out_visit], "pending")):
+            r = out_rows[mask]
+            rows = np.concatenate([rows, r])
+            status = np.concatenate(
+                [status, np.where(msgs.state.n[r] > 0, DELIVERED_STATUS, LOST[cause])]
+            )
+        kept = out_rows[~(never | late)[out_visit]]
+        self._count_client(msgs, rows, status)
+        self._send_duals(msgs, m.size, rows, status, t[m], vis.instance[ev[m]])
+        if kept.size:
+            self.store = Stored.concat([s for s in (self.store, msgs.take(kept)) if s])
+
+        # Server copies.
+        instance = vis.instance[ev]
+        for p in range(routes.n_plans):
+            s = np.flatnonzero(routes.server[route, p])
+            if s.size:
+                ctx = routes.hybrid[route[s], p] & vis.context_forwarded[ev[s]]
+                eng.server.push(p, instance[s], t[s], payload(SERVER, off[s], value[s], ctx))
+        ret = ~never & ~late
+        return back[ret], vis.take(ret), day[ret]
+
+    def _take_store(self, visitors: np.ndarray) -> Stored | None:
+        if self.store is None:
+            return None
+        mine = np.isin(self.store.visitor, visitors)
+        if not mine.any():
+            return None
+        came = self.store.take(mine)
+        self.store = self.store.take(~mine) if (~mine).any() else None
+        return came
+
+    def _count_client(self, msgs: Stored, rows: np.ndarray, status: np.ndarray) -> None:
+        """Count settled browser copies for the plans that take the client-path outcome."""
+        eng = self.engine
+        ok = status == DELIVERED_STATUS
+        dups = msgs.state.duplicates(eng.dedupe)[rows]
+        off, value = msgs.off[rows], msgs.value[rows]
+        targets = [(eng.client_data, off, msgs.shared[rows])]
+        own = msgs.own[rows]
+        for p in eng.routes.own_plans:
+            targets.append((eng.data, p * eng.stride + off, (own >> p & 1).astype(bool)))
+        for data, base, mask in targets:
+            d = mask & ok
+            delivered(data, base[d], value[d], True, dups[d])
+            lost(data, base[mask & ~ok], status[mask & ~ok])
+        refs = msgs.ref[rows]
+        w = refs >= 0
+        if w.any():
+            st = msgs.state
+            r = rows[w]
+            eng.waits.client_settled(refs[w], st.first[r], st.n[r], st.late[r], status[w])
+
+    def _send_duals(self, msgs: Stored, n_new: int, rows, status, t, instance) -> None:
+        """Server copies of this visit's dual events, with the browser copy's outcome."""
+        eng = self.engine
+        dual = msgs.dual[:n_new]
+        d = np.flatnonzero(dual)
+        if not d.size:
+            return
+        outcome = np.full(msgs.size, UNSETTLED, np.int64)
+        outcome[rows] = status
+        waiting = d[outcome[d] == UNSETTLED]
+        if waiting.size:
+            msgs.ref[waiting] = eng.waits.open(msgs.off[waiting], msgs.value[waiting],
+                                               dual[waiting])  # fmt: skip
+        st = msgs.state
+        for p in eng.routes.dual_plans:
+            s = d[(dual[d] >> p & 1).astype(bool)]
+            if s.size:
+                load = payload(DUAL, msgs.off[s], msgs.value[s])
+                load["c_first"], load["c_n"], load["c_late"] = st.first[s], st.n[s], st.late[s]
+                load["c_cause"], load["ref"] = outcome[s], msgs.ref[s]
+                eng.server.push(p, instance[s], t[s], load)
+
+    def withhold(self, off: np.ndarray, mask: np.ndarray) -> None:
+        """Respecting plans send nothing for opted-out visitors (maybe an anonymous count)."""
+        if not mask.any():
+            return
+        eng, o = self.engine, off[mask]
+        for p in eng.routes.respecting:
+            count(eng.data, p * eng.stride + o + LOST["withheld"])
+        for p in eng.routes.anonymous:
+            count(eng.data, p * eng.stride + o + ANONYMOUS)
+
+    # -- bots --------------------------------------------------------------------------------
+    def bot_arrivals(self) -> dict | None:
+        """Draw the number of bot visits; their arrival times come block by block."""
+        sc = self.engine.scenario
+        bots = sc.population.bots
+        if bots.share <= 0:
+            return None
+        visits_per_user = sum(
+            s.share / (1.0 - min(sc.behaviour_of(s).return_probability, 0.99))
+            for s in sc.population.segments
+        )
+        mean = bots.share / (1 - bots.share) * sc.population.users * visits_per_user
+        n = int(self.bot_rng.poisson(mean))
+        blocks = arrival_blocks(n, self.engine.horizon, self.bot_rng)
+        return {"blocks": blocks, "waiting": np.zeros(0)}
+
+    def bots(self, state: dict | None, until: float) -> None:
+        """Bot visits arriving before ``until``: their page events reach the server only."""
+        if state is None:
+            return
+        times = state["waiting"]
+        while not times.size or times[-1] < until:
+            more = next(state["blocks"], None)
+            if more is None:
+                break
+            times = np.concatenate([times, more])
+        cut = np.searchsorted(times, until)
+        times, state["waiting"] = times[:cut], times[cut:]
+        eng, rng = self.engine, self.bot_rng
+        bots = eng.scenario.population.bots
+        eng.counts["bot_visits"] += times.size
+        cols = eng.population.bot_columns(times.size, rng)
+        keep = rng.random(times.size) >= bots.filtered
+        n_pages = np.maximum(1, bots.pages_per_visit.sample(rng, times.size).astype(np.int64))
+        n_pages, times = n_pages[keep], times[keep]
+        visit = np.repeat(np.flatnonzero(keep), n_pages)
+        k = np.arange(visit.size) - np.repeat(np.cumsum(n_pages) - n_pages, n_pages)
+        at = np.repeat(times, n_pages) + k * BOT_PAGE_SECONDS
+        kinds = [(e, slice(None)) for e in self.bot_per_page]
+        kinds += [(e, k == 0) for e in self.bot_per_visit]
+        routes = eng.routes
+        for p in range(routes.n_plans):
+            offs, ts, insts = [], [], []
+            for e, where in kinds:
+                if routes.server[e, p] or routes.dual[e] >> p & 1:
+                    v = visit[where]
+                    offs.append((e * eng.n_cells + cols.cell[v]) * eng.n_measures)
+                    ts.append(at[where])
+                    insts.append(cols.instance[v])
+            if offs:
+                off = np.concatenate(offs)
+                eng.server.push(p, np.concatenate(insts), np.concatenate(ts), payload(BOT, off))
