@@ -14,6 +14,9 @@ last page of a mobile visit, when the app is switched away) is not torn down: it
 flight complete, but what still waits in the batch queue goes out only if the handler runs.
 
 Everything here is plain Python on one page at a time: no simpy process or event per request.
+The engine uses it (through :mod:`simulator.paged_client`) for batching libraries and for
+keepalive or beacon transports; libraries that send one xhr/fetch request per event are settled
+on arrays by :mod:`simulator.client_fates`, which tests check against this path.
 """
 
 from __future__ import annotations
@@ -21,17 +24,18 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 
+import numpy as np
+
 from simulator.collector import Collector, Message
-from simulator.population import Visitor
+from simulator.outages import Outages
+from simulator.population import Visitor, layout_of
 from simulator.scenario import Scenario
-from simulator.server import Outages
 from simulator.streams import Draws, Streams, Uniforms
+from simulator.tally import TallyBuffer
 from simulator.tracking_config import SURVIVES_UNLOAD
 from simulator.visits import BACKGROUND, Page
 
 INF = float("inf")
-INLINE_XHR = True
-"""Use the inlined one-request-per-event path (switched off by a test to compare the two)."""
 
 
 class ClientPath:
@@ -73,8 +77,6 @@ class ClientPath:
         self.bytes = [e.bytes for e in scenario.events]
         self.ads = [e.request_class == "ads" for e in scenario.events]
         self.transport = cfg.transport
-        # The fast path of _PageState.run: plain xhr/fetch, one request per event, no log.
-        self.inline_xhr = INLINE_XHR and cfg.transport in ("xhr", "fetch") and log is None
         self.failure_probability = cfg.failure_probability
         self.unload_transport = cfg.resolved_unload_transport
         r = cfg.retry
@@ -188,13 +190,10 @@ class _PageState:
         path, heap, dwell = self.path, self.heap, self.dwell
         batch_size, interval = path.cfg.batch_size, path.cfg.flush_interval_seconds
         if batch_size == 1:  # one request per event, as soon as it is ready: no batch timer
-            if path.inline_xhr:
-                self._run_xhr_one_by_one()
-            else:
-                send, transport, pop = self.send, path.transport, heapq.heappop
-                while heap and heap[0][0] < dwell:
-                    t, _, msg = pop(heap)
-                    send([msg], t, transport)
+            send, transport, pop = self.send, path.transport, heapq.heappop
+            while heap and heap[0][0] < dwell:
+                t, _, msg = pop(heap)
+                send([msg], t, transport)
             self.unsent = [m for _, _, m in self.heap]
             return
         queue: list[Message] = []
@@ -218,40 +217,6 @@ class _PageState:
                 self.send(queue, t, path.transport)
                 queue = []
         self.unsent = [m for _, _, m in heap] + queue
-
-    def _run_xhr_one_by_one(self) -> None:
-        """:meth:`send` inlined for the commonest library (one xhr/fetch per event, no log).
-
-        Same draws in the same order and the same outcomes as the general path (a test runs
-        both on one scenario and compares every count); it only saves the calls.
-        """
-        path, heap, dwell, t0 = self.path, self.heap, self.dwell, self.t0
-        pop, cancels, inflight = heapq.heappop, self.cancels, self.inflight
-        upload, response, net = path.upload, path.response, path.net_u
-        p_fail, outages = path.failure_probability, path.outages
-        settled = path.collector.client_settled
-        while heap and heap[0][0] < dwell:
-            s, _, m = pop(heap)
-            path.requests += 1
-            m.attempts += 1
-            m.cause = None
-            up = upload.buffer.pop() if upload.buffer else upload()
-            back = response.buffer.pop() if response.buffer else response()
-            u = net.buffer.pop() if net.buffer else net()
-            arrive = s + up
-            if u < p_fail or (outages.starts and outages.down(t0 + s)):
-                if arrive < dwell:
-                    self.failed([m], arrive, "network")
-                else:
-                    m.cause = "network"
-                    inflight.append(m)
-                continue
-            if arrive < dwell or not cancels:
-                m.arrivals.append(t0 + arrive)
-            if arrive + back < dwell:
-                settled(m, m.arrivals, None)
-            else:
-                inflight.append(m)
 
     def _quota_ok(self, at: float, nbytes: int) -> bool:
         busy = sum(b for arrival, b in self.keepalive if arrival > at)
@@ -375,3 +340,31 @@ class _PageState:
             size += b
         if chunk:
             self.send(chunk, at, transport)
+
+
+def standalone(
+    scenario: Scenario, seed: np.random.SeedSequence, log: Callable | None = None
+) -> tuple[ClientPath, TallyBuffer]:
+    """A client path with its own collector and tally, to drive synthetic pages through.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Gives the client and collector settings.
+    seed : numpy.random.SeedSequence
+        Seeds the path's streams (and its collector outages).
+    log : callable, optional
+        See :class:`ClientPath`.
+
+    Returns
+    -------
+    tuple of (ClientPath, TallyBuffer)
+        The path, and the buffer its collector counts into.
+    """
+    buffer = TallyBuffer(layout_of(scenario))
+    col = scenario.collector
+    collector = Collector(buffer, col.dedupe, col.dedupe_window_hours * 3600.0)
+    streams = Streams(seed)
+    end = (scenario.simulation.horizon_hours + scenario.simulation.drain_hours) * 3600.0
+    outages = Outages(col, end, streams.rng("outages"))
+    return ClientPath(scenario, collector, outages, streams, log), buffer

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.collector import LOST
+from simulator.outages import Outages
 from simulator.scenario import Scenario
-from simulator.server import Outages
 from simulator.streams import Streams
 
 NO_CAUSE = -1
@@ -56,6 +56,9 @@ class Pages:
     handler_p: np.ndarray  # probability that the page-hide handler runs
     position: np.ndarray  # 0 for a visit's first page
     last: np.ndarray  # the visit's last page
+    blocked: np.ndarray  # the visitor's blocker stops the analytics tag
+    blocked_ads: np.ndarray  # ... and ad-class requests
+    blocked_beacon: np.ndarray  # ... and sendBeacon
 
 
 class MessageState:
@@ -130,6 +133,7 @@ class OneRequestClient:
         self.backoff = (r.backoff_initial_seconds, r.backoff_factor, r.backoff_max_seconds)
         self.window = scenario.collector.dedupe_window_hours * 3600.0
         self.dedupe = scenario.collector.dedupe
+        self.ads = np.array([e.request_class == "ads" for e in scenario.events])
         self.requests = 0
 
     # -- helpers --------------------------------------------------------------------------
@@ -157,7 +161,7 @@ class OneRequestClient:
         s: MessageState,
         page: np.ndarray,
         offset: np.ndarray,
-        blocked: np.ndarray,
+        event: np.ndarray,
         carried: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Settle a block's messages.
@@ -173,8 +177,8 @@ class OneRequestClient:
             visitor's store, the first page of the visit.
         offset : numpy.ndarray
             Seconds into its page when it was made (ignored for carried messages).
-        blocked : numpy.ndarray
-            Whether the visitor's blocker stops the request (never for carried messages).
+        event : numpy.ndarray
+            Event type of each message (its request class decides what blocks it).
         carried : numpy.ndarray
             Whether the message comes from the visitor's store.
 
@@ -195,7 +199,8 @@ class OneRequestClient:
         p = page[rows]
         no_js = ~pages.javascript[p]
         self._settle(rows[no_js], LOST["no_javascript"])
-        stopped = ~no_js & blocked[rows]
+        blocked = np.where(self.ads[event[rows]], pages.blocked_ads[p], pages.blocked[p])
+        stopped = ~no_js & blocked
         self._settle(rows[stopped], LOST["blocked"])
         left = ~no_js & ~stopped & ~self.live[p]
         self._settle(rows[left], LOST["unload"])

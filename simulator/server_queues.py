@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simulator.server import Outages
+from simulator.outages import Outages
 from simulator.streams import BLOCK
 from simulator.tracking_config import ServerConfig
 

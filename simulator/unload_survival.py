@@ -24,11 +24,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from simulator.client import ClientPath, standalone
 from simulator.collector import Message
-from simulator.engine import Replication
 from simulator.intervals import wilson
 from simulator.population import Visitor
 from simulator.scenario import Scenario
+from simulator.tally import TallyBuffer
 from simulator.tracking_config import Transport
 from simulator.visits import CLOSE, NAVIGATE, Page
 
@@ -109,8 +110,8 @@ def unload_survival(
         for device in devices:
             for i, t in enumerate(times):
                 child = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i))
-                rep = Replication(sc, child)
-                hits = _delivered(rep, e, handler[device], t, pages, dwell, next_page)
+                path, buffer = standalone(sc, child)
+                hits = _delivered(path, buffer, e, handler[device], t, pages, dwell, next_page)
                 share = hits / pages
                 lo, hi = wilson(hits, pages)
                 lo, hi = min(lo, share), max(hi, share)  # rounding at 0 and 1
@@ -201,11 +202,17 @@ def _with_transport(scenario: Scenario, transport: str) -> Scenario:
 
 
 def _delivered(
-    rep: Replication, e: int, handler_p: float, t: float, pages: int, dwell: float, next_page: bool
+    client: ClientPath,
+    buffer: TallyBuffer,
+    e: int,
+    handler_p: float,
+    t: float,
+    pages: int,
+    dwell: float,
+    next_page: bool,
 ) -> int:
-    """Drive ``pages`` synthetic pages through the replication's client path; count arrivals."""
-    client = rep.client
-    off = rep.buffer.offset(e, 0)
+    """Drive ``pages`` synthetic pages through a client path; count arrivals."""
+    off = buffer.offset(e, 0)
     step = dwell + GAP_SECONDS + NEXT_PAGE_DWELL + GAP_SECONDS
     hits = 0
     for j in range(pages):

@@ -74,14 +74,14 @@ def write_scenario(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
-@pytest.fixture(params=["blocks", "events"])
-def engine(request, monkeypatch) -> str:
-    """Run the test on each engine: the block engine where it applies, and the event engine.
+@pytest.fixture(params=["arrays", "pages"])
+def client_path(request, monkeypatch) -> str:
+    """Run the test with each way of settling browser copies.
 
-    ``auto`` picks the block engine for one-request-per-event libraries; the ``events``
-    parameter makes it pick the event-by-event engine for every scenario.
+    ``arrays`` is the engine's choice for one-request-per-event libraries; ``pages`` makes it
+    settle every library's copies page by page, as it does for batching libraries.
     """
-    if request.param == "events":
+    if request.param == "pages":
         from simulator import client_fates
 
         monkeypatch.setattr(client_fates, "applies", lambda scenario: False)

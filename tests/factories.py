@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from simulator.engine import Replication
+from simulator.client import standalone
 from simulator.population import Visitor
+from simulator.routing import shared_client_routes
 from simulator.scenario import Scenario
 
 
@@ -76,8 +78,11 @@ def scenario(**overrides: Any) -> Scenario:
     return Scenario.model_validate(lossless_dict(**overrides))
 
 
-def replication(sc: Scenario, seed: int = 1, log=None) -> Replication:
-    return Replication(sc, np.random.SeedSequence(seed), client_log=log)
+def replication(sc: Scenario, seed: int = 1, log=None) -> SimpleNamespace:
+    """A client path to drive synthetic pages through, with the buffer it counts into."""
+    client, buffer = standalone(sc, np.random.SeedSequence(seed), log)
+    routes = shared_client_routes(sc)
+    return SimpleNamespace(client=client, buffer=buffer, client_routes=routes)
 
 
 def visitor(handler_p: float = 1.0, blocked: bool = False, javascript: bool = True) -> Visitor:

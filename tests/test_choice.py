@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from factories import scenario
 
-from simulator import server
 from simulator.choice import (
     FAULT_CAUSES,
     choice_markdown,
@@ -19,7 +18,9 @@ from simulator.engine import run
 from simulator.population import ANALYTICS_OPT_OUT, layout_of
 from simulator.report import format_summary
 from simulator.results import summarise
+from simulator.server_queues import ServerQueues
 from simulator.tally import CAUSES, M
+from simulator.visit_batch import BOT
 
 BLOCKERS = {"none": 0.5, "extension_default": 0.2, "extension_privacy": 0.2, "dns": 0.1}
 PLANS = [
@@ -55,18 +56,21 @@ def polite_site(**overrides):
 def spied():
     """A run with every server push recorded as (plan, kind, flat offset)."""
     pushed = []
-    original = server.ServerPath.push
+    original = ServerQueues.push
 
-    def spy(self, plan, instance, t, kind, off, *rest):
-        pushed.append((plan, kind, off))
-        return original(self, plan, instance, t, kind, off, *rest)
+    def spy(self, plan, instance, t, payload):
+        pushed.extend(
+            (plan, k, o)
+            for k, o in zip(payload["kind"].tolist(), payload["off"].tolist(), strict=True)
+        )
+        return original(self, plan, instance, t, payload)
 
     sc = polite_site()
-    server.ServerPath.push = spy
+    ServerQueues.push = spy
     try:
         result = run(sc, seed=8)
     finally:
-        server.ServerPath.push = original
+        ServerQueues.push = original
     return sc, result, pushed
 
 
@@ -79,7 +83,7 @@ def test_no_server_or_hybrid_copy_of_an_opted_out_visitor_is_ever_sent(spied):
     respecting = {i for i, p in enumerate(sc.plans) if p.respect_blocker_choice}
     sent = {}
     for plan, kind, off in pushed:
-        if kind == server.BOT:
+        if kind == BOT:
             continue
         cell = (off // n_measures) % layout.n_cells
         key = (plan in respecting, int(blocker_of_cell[cell]) in opted_out)

@@ -188,7 +188,7 @@ def _loss_rows(summary: dict, plan: str = "client") -> dict:
     return {r["event"]: r for r in summary["results"] if r["plan"] == plan}
 
 
-def test_xhr_click_loss_matches_probability_latency_exceeds_time_left(engine):
+def test_xhr_click_loss_matches_probability_latency_exceeds_time_left(client_path):
     """Closed form: loss = P(upload latency > time from click to unload)."""
     upload = {"kind": "lognormal", "median": 0.15, "sigma": 0.8}
     ttu = {"kind": "exponential", "mean": 0.25}
@@ -225,24 +225,3 @@ def test_xhr_click_loss_matches_probability_latency_exceeds_time_left(engine):
     if abs(z) > stats.norm.ppf(1 - 0.001 / 2):
         z = check(12)  # one redraw, as scipy's own distribution tests allow
     assert abs(z) < stats.norm.ppf(1 - 0.001 / 2), f"z = {z:.2f}, expected loss {expected:.4f}"
-
-
-@pytest.mark.parametrize("transport", ["fetch", "xhr"])
-def test_inlined_path_gives_exactly_the_general_paths_counts(monkeypatch, transport):
-    from test_engine import EVERYTHING_ON
-
-    import simulator.client as client_module
-
-    overrides = {**EVERYTHING_ON, "users": 500}
-    overrides["client"] = {
-        **EVERYTHING_ON["client"],
-        "batch_size": 1,
-        "transport": transport,
-        "unload_transport": None,
-    }
-    sc = scenario(**overrides)
-    fast = run(sc, seed=8)
-    monkeypatch.setattr(client_module, "INLINE_XHR", False)
-    general = run(sc, seed=8)
-    assert fast.metas == general.metas
-    np.testing.assert_array_equal(fast.tallies[0].counts, general.tallies[0].counts)

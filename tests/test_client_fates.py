@@ -133,14 +133,15 @@ def by_blocks(sc, seed, start, dwell, end, events, outages) -> np.ndarray:
     pages = Pages(
         t0=start.ravel(), dwell=dwell.ravel(), cancels=end.ravel() != BACKGROUND,
         javascript=np.ones(n, bool), handler_p=np.full(n, HANDLER_P), position=position,
-        last=position == PAGES - 1,
+        last=position == PAGES - 1, blocked=np.zeros(n, bool), blocked_ads=np.zeros(n, bool),
+        blocked_beacon=np.zeros(n, bool),
     )  # fmt: skip
     v, k, offset, e = (np.array(c) for c in zip(*events, strict=True))
     v, k, e = v.astype(int), k.astype(int), e.astype(int)
     page = v * PAGES + k
     state = MessageState.new(start.ravel()[page] + offset)
     none = np.zeros(v.size, bool)
-    rows, status, left, _ = client.settle(pages, state, page, offset, none, none)
+    rows, status, left, _ = client.settle(pages, state, page, offset, e, none)
     rows = np.concatenate([rows, left])
     status = np.concatenate([status, np.where(state.n[left] > 0, DELIVERED_STATUS,
                                               LOST["never_returned"])])  # fmt: skip

@@ -215,7 +215,7 @@ def _loss_by_event(result):
     return out
 
 
-def test_only_script_blocking_loses_exactly_the_blocked_share(engine):
+def test_only_script_blocking_loses_exactly_the_blocked_share(client_path):
     """Closed form: with only blocking at share p and nothing else lossy, loss is p per event."""
     p = 0.3
     segs = scenario().population.model_dump(mode="json", by_alias=True)["segments"]

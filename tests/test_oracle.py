@@ -105,7 +105,7 @@ def test_page_view_loss_matches_oracle_per_segment(transport):
 
 
 @pytest.mark.parametrize("transport", ["fetch", "fetch_keepalive"])
-def test_navigating_click_loss_matches_oracle(transport, engine):
+def test_navigating_click_loss_matches_oracle(transport, client_path):
     no_blockers = [{**s, "blockers": {"none": 1.0}} for s in SEGMENTS]
     sc = scenario(
         users=12000,

@@ -1,7 +1,7 @@
 """Exact-seed regression: small scenarios with every mechanism on, against saved tallies.
 
-One scenario batches its client events, so it runs on the event engine; the other sends one
-request per event, so it runs on the block engine.
+One scenario batches its client events, so its browser copies are settled page by page; the
+other sends one request per event, so they are settled on arrays.
 
 This is a tripwire, not a correctness check (the closed-form, oracle and conservation tests
 are those): it fails when any change moves any count for a fixed seed, so that a change in
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from factories import scenario
-from test_block_engine import ONE_REQUEST
+from test_client_paths import ONE_REQUEST
 from test_engine import EVERYTHING_ON
 
 from simulator.engine import run
@@ -26,8 +26,8 @@ from simulator.tally import MEASURES
 
 DATA = Path(__file__).parent / "data"
 SCENARIOS = {
-    "regression_everything_on.json": EVERYTHING_ON,  # event engine
-    "regression_one_request.json": ONE_REQUEST,  # block engine
+    "regression_everything_on.json": EVERYTHING_ON,  # page by page
+    "regression_one_request.json": ONE_REQUEST,  # on arrays
 }
 
 

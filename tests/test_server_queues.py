@@ -7,13 +7,15 @@ import time
 import numpy as np
 import pytest
 import simpy
+from reference_server import ServerPath
 
 from simulator.collector import Collector
-from simulator.server import SERVER, Outages, ServerPath
+from simulator.outages import Outages
 from simulator.server_queues import STATUS, ServerQueues
 from simulator.streams import Uniforms
 from simulator.tally import MEASURES, Layout, TallyBuffer
 from simulator.tracking_config import ServerConfig
+from simulator.visit_batch import SERVER
 
 N_OFF = 8  # distinct tally offsets the events are spread over
 M = {m: i for i, m in enumerate(MEASURES)}

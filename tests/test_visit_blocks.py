@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from factories import const, scenario, segment
+from reference_visits import VisitGenerator
 
 from simulator.loading import load_scenario
 from simulator.scenario import Scenario
 from simulator.visit_blocks import VisitBlock, VisitBlocks
-from simulator.visits import BACKGROUND, CLOSE, NAVIGATE, VisitGenerator
+from simulator.visits import BACKGROUND, CLOSE, NAVIGATE
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.toml"
 Z_LIMIT = 4.0  # two-sided, about 6e-5 per statistic; a failing statistic is redrawn once

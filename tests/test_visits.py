@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from factories import const, scenario
+from reference_visits import VisitGenerator
 from scipy import stats
 
-from simulator.visits import BACKGROUND, CLOSE, NAVIGATE, VisitGenerator
+from simulator.visits import BACKGROUND, CLOSE, NAVIGATE
 
 P_LIMIT = 0.001
 

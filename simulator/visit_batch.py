@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator import client_fates
 from simulator.client_fates import DELIVERED_STATUS, MessageState, OneRequestClient, Pages
 from simulator.collector import ANONYMOUS, LOST, TRUTH, VALUE_SQ_TRUTH, VALUE_TRUTH
 from simulator.outcome_counts import count, delivered, lost
+from simulator.paged_client import PagedClient
 from simulator.population import VisitorColumns, arrival_blocks
-from simulator.server import BOT, DUAL, SERVER
 from simulator.streams import Streams
 from simulator.visit_blocks import VisitBlocks
 from simulator.visits import BACKGROUND
@@ -27,6 +28,8 @@ from simulator.visits import BACKGROUND
 DAY = 86400.0
 BOT_PAGE_SECONDS = 2.0  # assumption: bots fetch pages in quick succession
 UNSETTLED = -3
+SERVER, DUAL, BOT = 0, 1, 2
+"""Kinds of server copy: a server/hybrid copy, the server copy of a dual event, a bot event."""
 PAYLOAD = np.dtype(
     [
         ("kind", np.int8),
@@ -84,22 +87,25 @@ class Stored:
 
 
 class VisitBatch:
-    """The per-window work of :class:`~simulator.block_engine.BlockReplication`.
+    """The per-window work of :class:`~simulator.engine.Replication`.
 
     Parameters
     ----------
-    engine : BlockReplication
+    engine : Replication
         The replication (tally views, routing, server queues, population, counts).
     streams : Streams
         Uses the ``behaviour`` and ``bots`` streams (and the client's, see its class).
+    paged : bool
+        Settle client copies page by page even for a one-request-per-event library (the
+        array path's reference, for tests).
     """
 
-    def __init__(self, engine, streams: Streams) -> None:
+    def __init__(self, engine, streams: Streams, paged: bool = False) -> None:
         self.engine = engine
         sc = engine.scenario
         self.visit_blocks = VisitBlocks(sc, streams.rng("behaviour"))
-        self.client = OneRequestClient(sc, engine.outages, streams)
-        self.ads = np.array([e.request_class == "ads" for e in sc.events])
+        kind = OneRequestClient if client_fates.applies(sc) and not paged else PagedClient
+        self.client = kind(sc, engine.outages, streams)
         self.store: Stored | None = None
         self.bot_rng = streams.rng("bots")
         once = ("session_start", "first_visit")
@@ -146,6 +152,9 @@ class VisitBatch:
             handler_p=vis.handler_p[pv],
             position=position,
             last=position == vb.n_pages[pv] - 1,
+            blocked=vis.blocked[pv],
+            blocked_ads=vis.blocked_ads[pv],
+            blocked_beacon=vis.blocked_beacon[pv],
         )
         ep, e, value = vb.event_page, vb.event_type, vb.event_value
         ev = pv[ep]
@@ -165,7 +174,6 @@ class VisitBatch:
         new = Stored(vis.index[ev[m]], e[m], off[m], value[m], routes.shared[rm],
                      routes.own[rm], routes.dual[rm], np.full(m.size, -1, np.int64),
                      MessageState.new(t[m]))  # fmt: skip
-        blocked = np.where(self.ads[e[m]], vis.blocked_ads[ev[m]], vis.blocked[ev[m]])
         msgs, page, carried = new, ep[m], np.zeros(m.size, bool)
         came = self._take_store(vis.index)
         if came is not None:
@@ -174,11 +182,10 @@ class VisitBatch:
             msgs = Stored.concat([new, came])
             page = np.concatenate([page, vb.first_page[row]])
             carried = np.concatenate([carried, np.ones(came.size, bool)])
-            blocked = np.concatenate([blocked, np.zeros(came.size, bool)])
         offset = np.zeros(msgs.size)
         offset[: m.size] = vb.event_offset[m]
         rows, status, out_rows, out_page = self.client.settle(
-            pages, msgs.state, page, offset, blocked, carried
+            pages, msgs.state, page, offset, msgs.e, carried
         )
 
         # What is left in a store at the end of a visit waits for the visitor's return.

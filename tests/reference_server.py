@@ -1,4 +1,8 @@
-"""The server path: per web-server instance, a bounded queue drained by a flush worker.
+"""Reference server path, one event at a time: what :class:`ServerQueues` is checked against.
+
+The engine's server queues (:mod:`simulator.server_queues`) replay on arrays; this is the same
+model written item by item, kept as the test suite's reference: for the same draws both must
+give exactly the same outcomes (tests/test_server_queues.py).
 
 Each instance holds its own library queue (analytics-python / PostHog Python style): an event
 is dropped when the queue is full, a worker takes batches and uploads them, retrying with
@@ -19,7 +23,6 @@ would (tests/test_server.py checks that the replay window changes no count).
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from collections import deque
@@ -35,50 +38,13 @@ from simulator.collector import (
     VALUE_SQ_DELIVERED,
     Collector,
 )
+from simulator.outages import Outages
 from simulator.streams import Uniforms
-from simulator.tracking_config import CollectorConfig, ServerConfig
+from simulator.tracking_config import ServerConfig
+from simulator.visit_batch import DUAL, SERVER
 
 REPLAY_WINDOW_SECONDS = 60.0
 """How often the drain process replays the server queues (simulated seconds)."""
-
-SERVER, DUAL, BOT = 0, 1, 2
-"""Kinds of queued item: a server/hybrid copy, the server copy of a dual event, a bot event."""
-
-
-class Outages:
-    """Collector outage windows, drawn up front and looked up by bisection.
-
-    Parameters
-    ----------
-    config : CollectorConfig
-        Outage rate and duration.
-    end : float
-        Last simulated second.
-    rng : numpy.random.Generator
-        The ``outages`` stream.
-    """
-
-    def __init__(self, config: CollectorConfig, end: float, rng: np.random.Generator) -> None:
-        n = rng.poisson(config.outages_per_day * end / 86400.0)
-        starts = np.sort(rng.uniform(0.0, end, n))
-        ends = starts + config.outage_seconds.sample(rng, n)
-        merged: list[list[float]] = []
-        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            if merged and s <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], e)
-            else:
-                merged.append([s, e])
-        self.starts = [s for s, _ in merged]
-        self.ends = [e for _, e in merged]
-
-    def down(self, t: float) -> bool:
-        """Whether the collector is unreachable at time ``t``."""
-        i = bisect.bisect_right(self.starts, t) - 1
-        return i >= 0 and t < self.ends[i]
-
-    def downtime(self) -> float:
-        """Total seconds of outage."""
-        return float(sum(e - s for s, e in zip(self.starts, self.ends, strict=True)))
 
 
 class Instance:

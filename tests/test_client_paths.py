@@ -1,25 +1,25 @@
-"""The block engine against the event-by-event engine: same model, same counts in distribution.
+"""Browser copies settled on arrays or page by page: same engine, same counts in distribution.
 
-Both engines simulate the same mechanisms; the block engine draws its variates in another
-order, so the two agree in distribution, not draw for draw. On a scenario with every mechanism
-that a one-request-per-event library meets (blockers, unload, failures and retries, outages,
-the local_storage store with its cap, returns, bots, nightly jobs, every plan kind including a
-respecting one), each count's mean over replications is compared between the engines with
-Welch's t test, Bonferroni-corrected over all counts, redrawn once with fresh seeds as scipy's
+For a library that sends one xhr/fetch request per event the engine settles browser copies on
+arrays (:mod:`simulator.client_fates`); it can also settle them page by page through the
+general client path (:mod:`simulator.paged_client`), as it does for batching libraries. The
+two draw their variates differently, so they agree in distribution, not draw for draw. On a
+scenario with every mechanism such a library meets (blockers, unload, failures and retries,
+outages, the local_storage store with its cap, returns, bots, nightly jobs, every plan kind
+including a respecting one), each count's mean over replications is compared with Welch's t
+test, Bonferroni-corrected over all counts, and redrawn once with fresh seeds as scipy's
 distribution tests do.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from factories import scenario
 from scipy import stats
 from test_engine import EVERYTHING_ON
 
 from simulator import client_fates
-from simulator.block_engine import BlockReplication
-from simulator.engine import simulate
+from simulator.engine import Replication, simulate
 from simulator.tally import MEASURES
 
 M = {m: i for i, m in enumerate(MEASURES)}
@@ -39,14 +39,14 @@ ONE_REQUEST = dict(
 FAMILY_ALPHA = 0.01
 
 
-def _totals(sc, engine: str, seeds) -> np.ndarray:
-    return np.stack([simulate(sc, s, engine=engine)[0].totals() for s in seeds])
+def _totals(sc, paged: bool, seeds) -> np.ndarray:
+    return np.stack([Replication(sc, s, paged=paged).run()[0].totals() for s in seeds])
 
 
 def _worst_p(sc, root: int, replications: int) -> tuple[float, tuple]:
     seeds = np.random.SeedSequence(root).spawn(2 * replications)
-    a = _totals(sc, "blocks", seeds[:replications])
-    b = _totals(sc, "events", seeds[replications:])
+    a = _totals(sc, False, seeds[:replications])
+    b = _totals(sc, True, seeds[replications:])
     varied = (a.std(axis=0) + b.std(axis=0)) > 0
     p = np.ones(a.shape[1:])
     p[varied] = stats.ttest_ind(a[:, varied], b[:, varied], equal_var=False).pvalue
@@ -56,9 +56,8 @@ def _worst_p(sc, root: int, replications: int) -> tuple[float, tuple]:
     return float(p[worst]) * int(varied.sum() + same.sum()), worst
 
 
-@pytest.mark.parametrize("users", [1500])
-def test_block_engine_agrees_with_the_event_engine_in_distribution(users: int) -> None:
-    sc = scenario(**{**ONE_REQUEST, "users": users})
+def test_arrays_agree_with_pages_in_distribution() -> None:
+    sc = scenario(**ONE_REQUEST)
     assert client_fates.applies(sc)
     corrected, worst = _worst_p(sc, 11, 10)
     if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
@@ -68,9 +67,9 @@ def test_block_engine_agrees_with_the_event_engine_in_distribution(users: int) -
                                        MEASURES[measure], corrected)  # fmt: skip
 
 
-def test_every_true_event_is_delivered_lost_or_pending_in_blocks() -> None:
+def test_every_true_event_is_delivered_lost_or_pending_on_arrays() -> None:
     sc = scenario(**ONE_REQUEST)
-    tally, meta = simulate(sc, np.random.SeedSequence(4), engine="blocks")
+    tally, meta = simulate(sc, np.random.SeedSequence(4))
     counts = tally.counts
     accounted = counts[..., M["delivered"]] + counts[..., LOST].sum(axis=-1)
     np.testing.assert_array_equal(counts[..., M["truth"]], accounted)
@@ -84,25 +83,23 @@ def test_every_true_event_is_delivered_lost_or_pending_in_blocks() -> None:
 
 def test_dual_events_carried_to_a_later_visit_are_joined_once_both_copies_settle() -> None:
     sc = scenario(**ONE_REQUEST)
-    rep = BlockReplication(sc, np.random.SeedSequence(4))
+    rep = Replication(sc, np.random.SeedSequence(4))
     rep.run()
     assert rep.waits.opened > 0  # some browser copies of dual events waited for a return visit
     assert len(rep.waits) == 0  # and every one was joined with its server copies
 
 
-def test_same_seed_same_bytes_in_blocks() -> None:
+def test_same_seed_same_bytes_on_arrays() -> None:
     sc = scenario(**ONE_REQUEST)
-    a = simulate(sc, np.random.SeedSequence(9), engine="blocks")[0].counts
-    b = simulate(sc, np.random.SeedSequence(9), engine="blocks")[0].counts
-    c = simulate(sc, np.random.SeedSequence(10), engine="blocks")[0].counts
+    a = simulate(sc, np.random.SeedSequence(9))[0].counts
+    b = simulate(sc, np.random.SeedSequence(9))[0].counts
+    c = simulate(sc, np.random.SeedSequence(10))[0].counts
     assert a.tobytes() == b.tobytes()
     assert a.tobytes() != c.tobytes()
 
 
-def test_the_engines_are_chosen_by_the_client_library() -> None:
-    batched = scenario(**EVERYTHING_ON)
-    assert not client_fates.applies(batched)
-    with pytest.raises(ValueError, match="one xhr/fetch request per event"):
-        simulate(batched, np.random.SeedSequence(1), engine="blocks")
-    with pytest.raises(ValueError, match="engine must be one of"):
-        simulate(batched, np.random.SeedSequence(1), engine="fast")
+def test_arrays_only_for_one_request_per_event_libraries() -> None:
+    assert client_fates.applies(scenario(**ONE_REQUEST))
+    assert not client_fates.applies(scenario(**EVERYTHING_ON))  # batches, beacon at unload
+    keepalive = {**ONE_REQUEST["client"], "transport": "fetch_keepalive"}
+    assert not client_fates.applies(scenario(**{**ONE_REQUEST, "client": keepalive}))

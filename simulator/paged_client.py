@@ -1,0 +1,141 @@
+"""Client fates page by page, for batching libraries and keepalive or beacon transports.
+
+When the library batches events, or sends them with ``fetch_keepalive``/``sendBeacon`` (whose
+64 KiB in-flight quota is shared by a page's requests), the events of a page share their
+fate, so :class:`~simulator.client.ClientPath` settles them one page at a time in Python.
+:class:`PagedClient` runs a block's pages through it in visit order and reports the outcomes
+in the same arrays as :class:`~simulator.client_fates.OneRequestClient`, so the engine treats
+both alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.client import ClientPath
+from simulator.client_fates import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
+from simulator.collector import LOST, Message
+from simulator.outages import Outages
+from simulator.population import Visitor
+from simulator.scenario import Scenario
+from simulator.streams import Streams
+from simulator.visits import BACKGROUND, CLOSE, Page
+
+CAUSE_NAME = {code: name for name, code in LOST.items()}
+
+
+class _Tracked(Message):
+    """A message that remembers its row in the block."""
+
+    __slots__ = ("row",)
+
+
+class _Outcomes:
+    """Stands in for the collector: records which rows ClientPath settled, and how."""
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.status: list[int] = []
+
+    def client_settled(self, msg: _Tracked, arrivals: list[float], cause: str | None) -> None:
+        msg.client_done = True
+        msg.arrivals = arrivals
+        msg.cause = cause
+        self.rows.append(msg.row)
+        self.status.append(DELIVERED_STATUS if arrivals else LOST[cause])
+
+
+class PagedClient:
+    """Settles a block's client copies page by page (same interface as ``OneRequestClient``).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Gives the client settings.
+    outages : Outages
+        Collector outages.
+    streams : Streams
+        Uses the ``script``, ``network`` and ``unload`` streams.
+    """
+
+    def __init__(self, scenario: Scenario, outages: Outages, streams: Streams) -> None:
+        self.outcomes = _Outcomes()
+        self.path = ClientPath(scenario, self.outcomes, outages, streams)
+        self.window = scenario.collector.dedupe_window_hours * 3600.0
+
+    @property
+    def requests(self) -> int:
+        """Requests sent so far."""
+        return self.path.requests
+
+    def settle(
+        self,
+        pages: Pages,
+        s: MessageState,
+        page: np.ndarray,
+        offset: np.ndarray,
+        event: np.ndarray,
+        carried: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Settle a block's messages; see :meth:`OneRequestClient.settle`."""
+        out = self.outcomes
+        out.rows, out.status = [], []
+        msgs = [self._message(s, r, e) for r, e in enumerate(event.tolist())]
+        # Visit order: page by page; on a page, carried messages first, then by offset.
+        order = np.lexsort((offset, ~carried, page))
+        bounds = np.searchsorted(page[order], np.arange(pages.dwell.size + 1))
+        order = order.tolist()
+        t0, dwell = pages.t0.tolist(), pages.dwell.tolist()
+        ends = np.where(pages.cancels, CLOSE, BACKGROUND).tolist()  # torn down, or not
+        position, last = pages.position.tolist(), pages.last.tolist()
+        carried_l, offset_l = carried.tolist(), offset.tolist()
+        left_rows, left_page = [], []
+        visitor = None
+        for p in range(pages.dwell.size):
+            if position[p] == 0:
+                visitor = Visitor.make(
+                    handler_p=float(pages.handler_p[p]),
+                    javascript=bool(pages.javascript[p]),
+                    blocked=bool(pages.blocked[p]),
+                    blocked_ads=bool(pages.blocked_ads[p]),
+                    blocked_beacon=bool(pages.blocked_beacon[p]),
+                )
+            live = []
+            for r in order[bounds[p] : bounds[p + 1]]:
+                if carried_l[r]:
+                    visitor.store.append(msgs[r])
+                else:
+                    live.append((offset_l[r], msgs[r]))
+            if live or visitor.store:
+                self.path.page(visitor, t0[p], Page(0.0, dwell[p], ends[p], []), live)
+            if last[p] and visitor.store:
+                left_rows.extend(m.row for m in visitor.store)
+                left_page.extend([p] * len(visitor.store))
+        rows = np.array(out.rows, dtype=np.int64)
+        left = np.array(left_rows, dtype=np.int64)
+        for r in (*out.rows, *left_rows):
+            self._write_back(s, msgs[r])
+        return rows, np.array(out.status, np.int64), left, np.array(left_page, np.int64)
+
+    def _message(self, s: MessageState, row: int, event: int) -> _Tracked:
+        m = _Tracked(event, 0, 0.0, False, None)
+        m.row = row
+        m.attempts = int(s.attempts[row])
+        n = int(s.n[row])
+        if n:
+            # Only the first arrival and how many came later than the dedupe window matter.
+            first, late = float(s.first[row]), int(s.late[row])
+            m.arrivals = [first] * (n - late) + [first + 2 * self.window + 1.0] * late
+        cause = int(s.cause[row])
+        m.cause = None if cause == NO_CAUSE else CAUSE_NAME[cause]
+        return m
+
+    def _write_back(self, s: MessageState, m: _Tracked) -> None:
+        r = m.row
+        s.attempts[r] = m.attempts
+        s.cause[r] = NO_CAUSE if m.cause is None else LOST[m.cause]
+        if m.arrivals:
+            first = min(m.arrivals)
+            s.first[r] = first
+            s.n[r] = len(m.arrivals)
+            s.late[r] = sum(1 for t in m.arrivals if t - first > self.window)
