@@ -1,6 +1,6 @@
 """Dual events whose browser copy is still unsettled when their server copies are sent.
 
-In the block engine a ``dual`` event's server copies leave with the browser copy's outcome
+In the engine a ``dual`` event's server copies leave with the browser copy's outcome
 attached, so the collector joins the two when the server copy settles. The exception is a
 browser copy carried in a visitor's retry store into a later visit: its outcome is not known
 yet. Such events (a few per thousand) wait here, keyed by a reference carried by both copies,

@@ -1,4 +1,4 @@
-"""Settled outcomes counted into a tally buffer many at a time (the block engine's collector).
+"""Settled outcomes counted into a tally buffer many at a time (the engine's collector).
 
 The same bookkeeping as :class:`~simulator.collector.Collector`, on arrays: a delivered event
 adds to ``delivered`` (and ``delivered_context`` when its copy carried browser context), to the

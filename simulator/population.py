@@ -225,7 +225,7 @@ class PopulationSampler:
         return seg, out
 
     def columns(self, n: int) -> VisitorColumns:
-        """Draw ``n`` human visitors as arrays (the block engine's form)."""
+        """Draw ``n`` human visitors as arrays (the engine's form)."""
         rng, brng = self.rng, self.blocking_rng
         seg, (country, channel, blocker) = self._segments(n, rng, 3)
         js = rng.random(n) >= self.scenario.population.javascript_disabled

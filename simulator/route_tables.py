@@ -1,6 +1,6 @@
 """Routing as lookup tables: per (opted out, event type), which paths and plans carry a copy.
 
-The block engine looks up every event of a block at once, so the per-event-type
+The engine looks up every event of a block at once, so the per-event-type
 :class:`~simulator.routing.EventRouting` records are laid out as arrays indexed by
 ``opted_out * n_events + event``. A visitor who opted out is seen only by the plans that do not
 respect that choice; the respecting ones count the event as ``withheld`` (and maybe as an

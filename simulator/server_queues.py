@@ -1,12 +1,23 @@
-"""The server path on numpy arrays: :class:`~simulator.server.ServerPath`'s queues, vectorised.
+"""The server path: per web-server instance, a bounded queue drained by a flush worker.
 
-:class:`ServerQueues` replays exactly what ``ServerPath`` does, with the same random draws,
-but takes events and reports outcomes as arrays, and the caller calls ``catch_up`` (no simpy).
-Per instance, the due events are sorted by flush tick (push order within a tick, like
-ServerPath's buckets). While the worker is idle, a run of *usual* ticks (arrivals fit one
-batch, no restart before the tick, the upload succeeds) is found with array operations: each
-delivers its whole bucket with one draw and one upload. At any other tick a loop over ticks
-(never over items: the queue and the batch are index ranges) runs until the worker is idle.
+Each instance holds its own library queue (analytics-python / PostHog Python style): an event
+is dropped when the queue is full (``queue_full``); at every flush tick a worker takes batches
+and uploads them one after another, each taking ``upload_seconds``; a failed upload (a
+transient failure, or a collector outage shared with the client path) is retried with
+exponential backoff up to a cap, at the first tick after the backoff, and given up after
+``max_retries`` (``retries_exhausted``); a process restart (deploy) loses what is queued unless
+the library flushes on exit (``process_exit``); what is still queued at the end is ``pending``.
+
+:class:`ServerQueues` takes events and reports outcomes as arrays, and is replayed on demand:
+the engine calls ``catch_up(now)`` once every event before "now" has been pushed, which makes
+the replay exact whatever its rhythm (each instance draws its own upload failures). Per
+instance, the due events are sorted by flush tick (push order within a tick). While the
+worker is idle, a run of *usual* ticks (arrivals fit one batch, no restart before the tick, the
+upload succeeds) is found with array operations: each delivers its whole bucket with one draw
+and one upload. At any other tick a loop over ticks (never over items: the queue and the batch
+are index ranges) runs until the worker is idle again. tests/reference_server.py holds the same
+model written item by item; tests/test_server_queues.py checks that both give exactly the same
+outcomes on the same draws.
 """
 
 from __future__ import annotations
@@ -67,8 +78,8 @@ class ServerQueues:
     outages : Outages
         Shared collector outages.
     rng : numpy.random.Generator
-        The ``server`` stream; deploy times and per-instance failure streams are drawn from it
-        exactly as :class:`~simulator.server.ServerPath` draws them.
+        The ``server`` stream: deploy times, then one spawned failure stream per instance
+        (the same in every plan: common random numbers).
     end : float
         When the run stops; what is still queued then is ``pending``.
     settled : callable
@@ -95,7 +106,7 @@ class ServerQueues:
         self.o_starts = np.asarray(outages.starts, dtype=float)
         self.o_ends = np.asarray(outages.ends, dtype=float)
         n = config.instances
-        restarts = []  # same draws, same order as ServerPath.__init__
+        restarts = []  # deploys hit instance i at the same moments in every plan
         for _ in range(n):
             k = rng.poisson(config.deploys_per_day * end / 86400.0)
             restarts.append(sorted(rng.uniform(0.0, end, k).tolist()))
@@ -255,7 +266,7 @@ class ServerQueues:
         lane.queue = deque([[lane.blen, held]] if lane.qlen else [])
 
     def _advance(self, lane: _Lane, until: float, k_until: int) -> None:
-        """ServerPath.advance: replay the worker's ticks up to ``until``."""
+        """Replay the worker's ticks up to ``until``, skipping idle ones."""
         step, restarts = self.step, lane.restarts
         while True:
             if lane.blen:
@@ -278,7 +289,7 @@ class ServerQueues:
             self._upload(lane, k * step)
 
     def _idle_ticks(self, lane: _Lane, k_until: int) -> bool:
-        """Vectorised ServerPath._idle_ticks: deliver a run of usual ticks, one draw each."""
+        """Deliver a run of usual ticks of an idle worker at once, one draw and upload each."""
         step, p_fail, pos = self.step, self.config.failure_probability, lane.pos
         r0 = lane.restarts[lane.ri] if lane.ri < len(lane.restarts) else math.inf
         g = int(np.searchsorted(lane.gs, pos, side="right")) - 1
@@ -330,7 +341,7 @@ class ServerQueues:
             lane.when[lo:hi] = when
 
     def _admit(self, lane: _Lane, k: int, until: float | None = None) -> None:
-        """ServerPath._admit: arrivals of ticks up to ``k`` (of tick ``k`` up to ``until``)."""
+        """Queue the arrivals of ticks up to ``k`` (tick ``k``'s up to ``until``), drop overflow."""
         pos, n = lane.pos, lane.n
         if pos >= n:
             return
@@ -359,7 +370,7 @@ class ServerQueues:
             a[lo:hi] = a[lo:hi][order]
 
     def _restart(self, lane: _Lane, at: float) -> None:
-        """ServerPath._restart: a deploy loses the queue and the batch unless flushed."""
+        """A deploy loses the queue and the batch unless the library flushes on exit."""
         self._admit(lane, math.ceil(at / self.step), until=at)
         lost, n_lost = lane.batch + list(lane.queue), lane.blen + lane.qlen
         lane.queue, lane.batch, lane.blen, lane.qlen, lane.attempts = deque(), [], 0, 0, 0
@@ -380,7 +391,7 @@ class ServerQueues:
             need -= take
 
     def _upload(self, lane: _Lane, now: float) -> None:
-        """ServerPath._upload: batches one after another, within the tick's upload time."""
+        """The worker at one tick: batches one after another, within the tick's upload time."""
         cfg, room = self.config, self.uploads_per_tick
         while True:
             if not lane.blen:

@@ -1,6 +1,6 @@
 """A window's visits and bot visits, as arrays: truth, routing, client fates, server copies.
 
-:class:`VisitBatch` is the block engine's per-window work. For a batch of visits it draws the
+:class:`VisitBatch` is the engine's per-window work. For a batch of visits it draws the
 pages and true events, counts the truth once (every plan sees the same visitors), withholds
 the copies that respecting plans owe an opted-out visitor, settles the browser copies with
 :class:`~simulator.client_fates.OneRequestClient` (together with what the visitors' retry

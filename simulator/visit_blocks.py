@@ -1,11 +1,17 @@
-"""Blocks of visits drawn at once with numpy, with the same distribution as :mod:`visits`.
+"""Visits: sessions of page views with dwell times, and the true events each page produces.
 
-:class:`~simulator.visits.VisitGenerator` draws one visit at a time in Python loops over pages
-and events. :class:`VisitBlocks` draws thousands of visits in one call: pages and events are
-flat arrays indexed by visit and by page, and every variate comes from one vectorised numpy
-call per segment (or per group of segments sharing a distribution) and per event type. The
-draws differ from :class:`~simulator.visits.VisitGenerator`'s, the distribution of every
-quantity is the same.
+A visit is a run of pages. Every page ends in a navigation (the old page unloads), a tab
+close, or the app going to the background (mobile); the last page does not navigate. Event
+types are placed on pages by their kind: a session start on the first page (and a first visit
+on the first page of a visitor's first visit), page views at load, UI events uniformly or
+just before a navigation (the click that navigates), funnel steps on the visit's last pages
+with the order on the very last, sign-ups once per visit.
+
+:class:`VisitBlocks` draws thousands of visits in one call: pages and events are flat arrays
+indexed by visit and by page, and every variate comes from one vectorised numpy call per
+segment (or per group of segments sharing a distribution) and per event type, all from the
+``behaviour`` stream. tests/reference_visits.py holds the same model drawn visit by visit;
+tests/test_visit_blocks.py checks that both give the same distributions.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from simulator.distributions import Distribution
 from simulator.scenario import Scenario
 from simulator.visits import BACKGROUND, CLOSE, NAVIGATE
 
-# VisitGenerator's Poisson inversion stops at this many events per page and event type.
+# At most this many events of one type on one page (a guard against absurd rates).
 POISSON_CAP = 1000
 
 
@@ -172,7 +178,7 @@ class VisitBlocks:
         end: np.ndarray,
         seg: np.ndarray,
     ) -> np.ndarray:
-        """Offsets of events of one ``timing`` placed on ``page`` (``VisitGenerator._offset``).
+        """Offsets of events of one ``timing`` placed on ``page``.
 
         ``load`` is 0; ``before_unload`` on a navigating page is ``time_to_unload`` before the
         page ends; anything else (``uniform``, or ``before_unload`` on a last page) is uniform
