@@ -1,9 +1,12 @@
-"""The collector: counts what arrives, dedupes by message id, records why the rest never did.
+"""The collector's bookkeeping: tally measures, and messages of the page-by-page client path.
 
-Every true event becomes a :class:`Message` with one id shared by all its copies (client
-resends, the server copy of a ``dual`` plan). When no further copy can arrive the collector
-settles the message into the tally: delivered once (plus duplicates it could not dedupe), or
-lost with one cause, or still ``pending`` at the end of the run.
+A true event's copies share one message id (client resends, the server copy of a ``dual``
+plan), so the collector counts an event delivered once, plus the duplicates it could not
+dedupe, or lost with one cause, or still ``pending`` at the end of the run. The engine counts
+outcomes on arrays (:mod:`simulator.outcome_counts`); this module names the measures, and
+holds the :class:`Message` that :class:`~simulator.client.ClientPath` works on and the
+:class:`Collector` that counts its outcomes when it is driven on its own (synthetic pages:
+unload survival curves, exact-log tests).
 """
 
 from __future__ import annotations
@@ -51,9 +54,6 @@ class Message:
         not respect choice) includes this event.
     own : tuple of int
         Plans that send it on the client path and count it separately (they respect choice).
-    dual : dict or None
-        For plans that send it both ways: plan -> server outcome ``(arrival or None, cause)``,
-        or ``None`` while the server copy is still travelling.
     client_done : bool
         Whether the client copy is settled.
     """
@@ -66,7 +66,6 @@ class Message:
         "arrivals",
         "cause",
         "client",
-        "dual",
         "client_done",
         "own",
     )
@@ -76,8 +75,7 @@ class Message:
         event: int,
         off: int,
         value: float,
-        client: bool,
-        dual: dict | None,
+        client: bool = True,
         own: tuple = (),
     ) -> None:
         self.event = event
@@ -87,7 +85,6 @@ class Message:
         self.arrivals: list[float] = []
         self.cause: str | None = None
         self.client = client
-        self.dual = dual
         self.own = own
         self.client_done = False
 
@@ -111,14 +108,6 @@ class Collector:
         self.stride = buffer.plan_stride
         self.dedupe = dedupe
         self.window = window
-
-    def truth(self, off: int, value: float, n: int = 1) -> None:
-        """Count ``n`` true events of one value (once: every plan sees the same truth)."""
-        shared = self.buffer.shared
-        shared[off + TRUTH] += n
-        if value:
-            shared[off + VALUE_TRUTH] += n * value
-            shared[off + VALUE_SQ_TRUTH] += n * value * value
 
     def settle(
         self,
@@ -173,10 +162,6 @@ class Collector:
         first = min(arrivals)
         return sum(1 for t in arrivals if t - first > self.window)
 
-    def count(self, plan: int, off: int, measure: int, n: int = 1) -> None:
-        """Add ``n`` to a single measure (bots, anonymous counts, withheld events)."""
-        self.data[plan * self.stride + off + measure] += n
-
     def client_settled(self, msg: Message, arrivals: list[float], cause: str | None) -> None:
         """The client copy of ``msg`` can produce no further arrivals."""
         msg.client_done = True
@@ -194,48 +179,3 @@ class Collector:
                 self.settle(-1, msg.off, msg.value, arrivals, cause, True)
         for p in msg.own:
             self.settle(p, msg.off, msg.value, arrivals, cause, True)
-        if msg.dual:
-            for p, server in msg.dual.items():
-                if server is not None:
-                    self._settle_dual(p, msg, server)
-
-    def server_settled(
-        self, plan: int, msg: Message, arrival: float | None, cause: str | None
-    ) -> None:
-        """The server copy of a ``dual`` message has arrived or is lost."""
-        outcome = (arrival, cause)
-        msg.dual[plan] = outcome
-        if msg.client_done:
-            self._settle_dual(plan, msg, outcome)
-
-    def dual_arrived(self, plan: int, msg: Message, arrival: float) -> None:
-        """The server copy of a ``dual`` message arrived (:meth:`server_settled`, inlined)."""
-        if not msg.client_done:
-            msg.dual[plan] = (arrival, None)
-            return
-        msg.dual[plan] = (arrival, None)
-        client = msg.arrivals
-        if len(client) > 1 or (client and not self.dedupe):
-            self.settle(plan, msg.off, msg.value, [*client, arrival], None, True)
-            return
-        data, b, value = self.data, plan * self.stride + msg.off, msg.value
-        data[b + DELIVERED] += 1.0
-        if client:
-            data[b + CONTEXT] += 1.0
-            if abs(arrival - client[0]) > self.window:  # both copies kept
-                data[b + DUPLICATES] += 1.0
-                data[b + VALUE_DUPLICATES] += value
-        if value:
-            data[b + VALUE_DELIVERED] += value
-            data[b + VALUE_SQ_DELIVERED] += value * value
-
-    def _settle_dual(self, plan: int, msg: Message, server: tuple) -> None:
-        arrival, server_cause = server
-        arrivals = msg.arrivals if arrival is None else [*msg.arrivals, arrival]
-        if arrivals:
-            cause = None
-        elif "pending" in (server_cause, msg.cause):
-            cause = "pending"
-        else:
-            cause = server_cause
-        self.settle(plan, msg.off, msg.value, arrivals, cause, bool(msg.arrivals))

@@ -218,7 +218,7 @@ def _delivered(
     for j in range(pages):
         v = Visitor.make(handler_p=handler_p)
         t0 = j * step
-        msg = Message(e, off, 0.0, True, None)
+        msg = Message(e, off, 0.0)
         client.page(v, t0, Page(0.0, dwell, NAVIGATE, []), [(dwell - t, msg)])
         if next_page and v.store:
             client.page(v, t0 + dwell + GAP_SECONDS, Page(0.0, NEXT_PAGE_DWELL, CLOSE, []), [])

@@ -41,7 +41,7 @@ from simulator.collector import (
 from simulator.outages import Outages
 from simulator.streams import Uniforms
 from simulator.tracking_config import ServerConfig
-from simulator.visit_batch import DUAL, SERVER
+from simulator.visit_batch import SERVER
 
 REPLAY_WINDOW_SECONDS = 60.0
 """How often the drain process replays the server queues (simulated seconds)."""
@@ -159,16 +159,14 @@ class ServerPath:
 
     def _lost(self, plan: int, items: list, cause: str) -> None:
         col = self.collector
-        for _, kind, off, value, msg, context in items:
+        for _, kind, off, value, _msg, context in items:
             if kind == SERVER:
                 col.settle(plan, off, value, [], cause, context)
-            elif kind == DUAL:
-                col.server_settled(plan, msg, None, cause)
 
     def _delivered(self, plan: int, items: list, now: float) -> None:
         col = self.collector
         data, base = col.data, plan * col.stride
-        for _, kind, off, value, msg, context in items:
+        for _, kind, off, value, _msg, context in items:
             if kind == SERVER:
                 b = base + off
                 data[b + DELIVERED] += 1.0
@@ -177,8 +175,6 @@ class ServerPath:
                 if value:
                     data[b + VALUE_DELIVERED] += value
                     data[b + VALUE_SQ_DELIVERED] += value * value
-            elif kind == DUAL:
-                col.dual_arrived(plan, msg, now)
             else:
                 data[base + off + BOTS] += 1.0
 

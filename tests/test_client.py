@@ -34,7 +34,7 @@ def page_log(
     log: list = []
     rep = replication(sc, log=lambda what, m, t: log.append((what, m and m.event, t)))
     v = v or visitor()
-    msgs = [(off, Message(e, rep.buffer.offset(e, 0), 0.0, True, None)) for off, e in events]
+    msgs = [(off, Message(e, rep.buffer.offset(e, 0), 0.0)) for off, e in events]
     rep.client.page(v, 0.0, Page(0.0, dwell, end, []), msgs)
     return log, [m for _, m in msgs], rep, v
 
@@ -170,8 +170,8 @@ def test_keepalive_quota_rejects_what_does_not_fit():
     log: list = []
     rep = replication(sc, log=lambda what, m, t: log.append((what, m and m.event, t)))
     msgs = [
-        (1.0, Message(BIG_A, rep.buffer.offset(BIG_A, 0), 0.0, True, None)),
-        (2.0, Message(BIG_B, rep.buffer.offset(BIG_B, 0), 0.0, True, None)),
+        (1.0, Message(BIG_A, rep.buffer.offset(BIG_A, 0), 0.0)),
+        (2.0, Message(BIG_B, rep.buffer.offset(BIG_B, 0), 0.0)),
     ]
     rep.client.page(visitor(), 0.0, Page(0.0, 10.0, NAVIGATE, []), msgs)
     assert log == [
