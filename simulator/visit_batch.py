@@ -139,12 +139,47 @@ class VisitBatch:
         vb = self.visit_blocks.draw(vis.segment, first)
         eng.counts["visits"] += start.size
         eng.counts["pages"] += vb.page_dwell.size
+        eng.counts["events"] += vb.event_type.size
         day = (start // DAY).astype(np.int64)
         fresh = active != day
         eng.note_active(vis.cell[fresh], vis.opted_out[fresh].astype(np.int64), day[fresh])
+        pages = self._pages(vis, start, vb)
+        ep, e, value = vb.event_page, vb.event_type, vb.event_value
+        ev = vb.page_visit[ep]  # each event's visit
+        off = (e * eng.n_cells + vis.cell[ev]) * eng.n_measures
+        t = pages.t0[ep] + vb.event_offset
+        count(eng.shared, off + TRUTH)  # once: every plan sees the same visitors
+        priced = value != 0
+        count(eng.shared, off[priced] + VALUE_TRUTH, value[priced])
+        count(eng.shared, off[priced] + VALUE_SQ_TRUTH, value[priced] ** 2)
+        route = vis.opted_out[ev] * n_events + e
+        self.withhold(off, routes.withheld[route])
+
+        gaps = self.visit_blocks.return_gaps(vis.segment)
+        back = start + vb.duration + gaps
+        never = np.isinf(gaps)
+        late = ~never & (back >= eng.horizon)
+        m = np.flatnonzero(routes.client[route])
+        new = Stored(vis.index[ev[m]], e[m], off[m], value[m], routes.shared[route[m]],
+                     routes.own[route[m]], routes.dual[route[m]], np.full(m.size, -1, np.int64),
+                     MessageState.new(t[m]))  # fmt: skip
+        self._browser_copies(vis, vb, pages, m, new, never, late, t[m], vis.instance[ev[m]])
+
+        instance = vis.instance[ev]
+        for p in range(routes.n_plans):
+            s = np.flatnonzero(routes.server[route, p])
+            if s.size:
+                ctx = routes.hybrid[route[s], p] & vis.context_forwarded[ev[s]]
+                eng.server.push(p, instance[s], t[s], payload(SERVER, off[s], value[s], ctx))
+        ret = ~never & ~late
+        return back[ret], vis.take(ret), day[ret]
+
+    @staticmethod
+    def _pages(vis: VisitorColumns, start: np.ndarray, vb) -> Pages:
+        """The block's pages with what the client path needs to know about them."""
         pv = vb.page_visit
         position = np.arange(pv.size) - vb.first_page[pv]
-        pages = Pages(
+        return Pages(
             t0=start[pv] + vb.page_start,
             dwell=vb.page_dwell,
             cancels=vb.page_end != BACKGROUND,
@@ -156,25 +191,16 @@ class VisitBatch:
             blocked_ads=vis.blocked_ads[pv],
             blocked_beacon=vis.blocked_beacon[pv],
         )
-        ep, e, value = vb.event_page, vb.event_type, vb.event_value
-        ev = pv[ep]
-        off = (e * eng.n_cells + vis.cell[ev]) * eng.n_measures
-        t = pages.t0[ep] + vb.event_offset
-        eng.counts["events"] += e.size
-        count(eng.shared, off + TRUTH)
-        priced = value != 0
-        count(eng.shared, off[priced] + VALUE_TRUTH, value[priced])
-        count(eng.shared, off[priced] + VALUE_SQ_TRUTH, value[priced] ** 2)
-        route = vis.opted_out[ev] * n_events + e
-        self.withhold(off, routes.withheld[route])
 
-        # Browser copies: this visit's events, then what the retry stores carried in.
-        m = np.flatnonzero(routes.client[route])
-        rm = route[m]
-        new = Stored(vis.index[ev[m]], e[m], off[m], value[m], routes.shared[rm],
-                     routes.own[rm], routes.dual[rm], np.full(m.size, -1, np.int64),
-                     MessageState.new(t[m]))  # fmt: skip
-        msgs, page, carried = new, ep[m], np.zeros(m.size, bool)
+    def _browser_copies(self, vis, vb, pages, made, new, never, late, t, instance) -> None:
+        """Settle these visits' browser copies with what the stores carried in; count them.
+
+        ``new`` are the copies of the block's events ``made`` (made at ``t`` by visitors on
+        server ``instance``); ``never`` and ``late`` mark visits after which the visitor never
+        returns, or returns after the horizon.
+        """
+        msgs, page = new, vb.event_page[made]
+        carried = np.zeros(new.size, bool)
         came = self._take_store(vis.index)
         if came is not None:
             order = np.argsort(vis.index)
@@ -183,17 +209,12 @@ class VisitBatch:
             page = np.concatenate([page, vb.first_page[row]])
             carried = np.concatenate([carried, np.ones(came.size, bool)])
         offset = np.zeros(msgs.size)
-        offset[: m.size] = vb.event_offset[m]
+        offset[: new.size] = vb.event_offset[made]
         rows, status, out_rows, out_page = self.client.settle(
             pages, msgs.state, page, offset, msgs.e, carried
         )
-
         # What is left in a store at the end of a visit waits for the visitor's return.
-        gaps = self.visit_blocks.return_gaps(vis.segment)
-        back = start + vb.duration + gaps
-        never = np.isinf(gaps)
-        late = ~never & (back >= eng.horizon)
-        out_visit = pv[out_page]
+        out_visit = vb.page_visit[out_page]
         for mask, cause in ((never[out_visit], "never_returned"), (late[out_visit], "pending")):
             r = out_rows[mask]
             rows = np.concatenate([rows, r])
@@ -202,19 +223,10 @@ class VisitBatch:
             )
         kept = out_rows[~(never | late)[out_visit]]
         self._count_client(msgs, rows, status)
-        self._send_duals(msgs, m.size, rows, status, t[m], vis.instance[ev[m]])
+        self._send_duals(msgs, new.size, rows, status, t, instance)
         if kept.size:
-            self.store = Stored.concat([s for s in (self.store, msgs.take(kept)) if s])
-
-        # Server copies.
-        instance = vis.instance[ev]
-        for p in range(routes.n_plans):
-            s = np.flatnonzero(routes.server[route, p])
-            if s.size:
-                ctx = routes.hybrid[route[s], p] & vis.context_forwarded[ev[s]]
-                eng.server.push(p, instance[s], t[s], payload(SERVER, off[s], value[s], ctx))
-        ret = ~never & ~late
-        return back[ret], vis.take(ret), day[ret]
+            stored = msgs.take(kept)
+            self.store = stored if self.store is None else Stored.concat([self.store, stored])
 
     def _take_store(self, visitors: np.ndarray) -> Stored | None:
         if self.store is None:
