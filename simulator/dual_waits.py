@@ -20,7 +20,7 @@ class DualWaits:
     Parameters
     ----------
     data : numpy.ndarray
-        Float64 view of the per-plan tally buffer.
+        The per-plan flat counters of the tally buffer.
     stride : int
         Flat size of one plan's counts.
     dedupe : bool

@@ -27,7 +27,7 @@ import simpy
 from simulator.collector import BOTS, LOST, TRUTH
 from simulator.dual_waits import DualWaits
 from simulator.outages import Outages
-from simulator.outcome_counts import count, delivered, join_dual, lost, view
+from simulator.outcome_counts import count, delivered, join_dual, lost
 from simulator.population import PopulationSampler, VisitorColumns, arrival_blocks, layout_of
 from simulator.route_tables import RouteTables
 from simulator.routing import shared_client_routes
@@ -73,11 +73,7 @@ class Replication:
         self.end = self.horizon + sc.simulation.drain_hours * 3600.0
         self.env = simpy.Environment()
         self.buffer = buf = TallyBuffer(self.layout)
-        self.data, self.shared, self.client_data = (
-            view(buf.data),
-            view(buf.shared),
-            view(buf.client),
-        )
+        self.data, self.shared, self.client_data = buf.data, buf.shared, buf.client
         self.stride, self.n_cells, self.n_measures = buf.plan_stride, buf.n_cells, buf.n_measures
         col = sc.collector
         self.dedupe, self.window = col.dedupe, col.dedupe_window_hours * 3600.0

@@ -3,7 +3,7 @@
 The same bookkeeping as :class:`~simulator.collector.Collector`, on arrays: a delivered event
 adds to ``delivered`` (and ``delivered_context`` when its copy carried browser context), to the
 value sums, and to ``duplicates`` for the extra copies the collector kept; a lost one adds one
-to its cause. ``data`` is a float64 view of a :class:`~simulator.tally.TallyBuffer` array and
+to its cause. ``data`` is one of a :class:`~simulator.tally.TallyBuffer`'s flat arrays and
 ``base`` the flat offsets of the events' plan, event type and cell (measure 0).
 
 It also joins the two copies of a ``dual`` event (one message id, sent from the browser and
@@ -26,11 +26,6 @@ from simulator.collector import (
 )
 
 PENDING_CODE = LOST["pending"]
-
-
-def view(buffer_array) -> np.ndarray:
-    """A writable float64 numpy view of an ``array('d')`` tally buffer."""
-    return np.frombuffer(buffer_array, dtype=np.float64)
 
 
 def count(data: np.ndarray, index: np.ndarray, amount: np.ndarray | float = 1.0) -> None:

@@ -9,7 +9,6 @@ combine the same way.
 
 from __future__ import annotations
 
-from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -160,23 +159,24 @@ class Tally:
 
 
 class TallyBuffer:
-    """Fast scalar increments during a run, turned into a :class:`Tally` at the end.
+    """Flat counters filled during a run, turned into a :class:`Tally` at the end.
 
-    ``array('d')`` item updates cost a fraction of numpy scalar indexing, which matters on the
-    per-event path. Flat offsets are ``plan * plan_stride + (event * n_cells + cell) *
-    n_measures + measure``. Counts that are the same for every plan are written once: the truth
-    (every plan sees the same visitors) into ``shared``, and the outcome of client copies into
-    ``client`` (the client path behaves the same whichever plan routes an event through it);
-    :meth:`to_tally` adds them to the plans they belong to.
+    The engine adds to them many at a time (:mod:`simulator.outcome_counts`). Flat offsets
+    are ``plan * plan_stride + (event * n_cells + cell) * n_measures + measure``. Counts that
+    are the same for every plan are written once: the truth (every plan sees the same
+    visitors) into ``shared``, and the outcome of client copies into ``client`` (the client
+    path behaves the same whichever plan routes an event through it); :meth:`to_tally` adds
+    them to the plans they belong to.
     """
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
         n_plans, self.n_events, self.n_cells, self.n_measures = layout.shape
         self.plan_stride = self.n_events * self.n_cells * self.n_measures
-        self.data = array("d", bytes(8 * n_plans * self.plan_stride))
-        self.shared = array("d", bytes(8 * self.plan_stride))
-        self.client = array("d", bytes(8 * self.plan_stride))
+        # np.zeros maps zeroed pages lazily: a large layout costs nothing until it is touched.
+        self.data = np.zeros(n_plans * self.plan_stride)
+        self.shared = np.zeros(self.plan_stride)
+        self.client = np.zeros(self.plan_stride)
 
     def offset(self, event: int, cell: int) -> int:
         """Flat offset of measure 0 for this event and cell within one plan."""
@@ -191,8 +191,7 @@ class TallyBuffer:
             Boolean (plans, events): whether the plan sends the event on the client path only.
         """
         shape = self.layout.shape
-        arr = np.frombuffer(self.data, dtype=np.float64).copy().reshape(shape)
-        arr += np.frombuffer(self.shared, dtype=np.float64).reshape(shape[1:])
-        client = np.frombuffer(self.client, dtype=np.float64).reshape(shape[1:])
+        arr = self.data.reshape(shape) + self.shared.reshape(shape[1:])
+        client = self.client.reshape(shape[1:])
         arr += client_routes[:, :, None, None] * client
         return Tally(self.layout, arr)
