@@ -318,8 +318,10 @@ class _PageState:
             else:
                 path._settle(m, m.cause or "unload")
         store = visitor.store
-        while len(store) > path.max_items:
-            path._settle(store.pop(0), "queue_full")
+        if len(store) > path.max_items:
+            store.sort(key=lambda m: m.made)  # the oldest events go first (stable for ties)
+            while len(store) > path.max_items:
+                path._settle(store.pop(0), "queue_full")
 
     def _flush(self, msgs: list[Message]) -> None:
         """Send what is queued at page-hide with the unload transport, within the quota."""

@@ -56,6 +56,8 @@ class Message:
         Plans that send it on the client path and count it separately (they respect choice).
     client_done : bool
         Whether the client copy is settled.
+    made : float
+        When the event happened (a full retry store drops the oldest first).
     """
 
     __slots__ = (
@@ -68,6 +70,7 @@ class Message:
         "client",
         "client_done",
         "own",
+        "made",
     )
 
     def __init__(
@@ -77,6 +80,7 @@ class Message:
         value: float,
         client: bool = True,
         own: tuple = (),
+        made: float = 0.0,
     ) -> None:
         self.event = event
         self.off = off
@@ -86,6 +90,7 @@ class Message:
         self.cause: str | None = None
         self.client = client
         self.own = own
+        self.made = made
         self.client_done = False
 
 

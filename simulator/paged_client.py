@@ -118,7 +118,7 @@ class PagedClient:
         return rows, np.array(out.status, np.int64), left, np.array(left_page, np.int64)
 
     def _message(self, s: MessageState, row: int, event: int) -> _Tracked:
-        m = _Tracked(event, 0, 0.0, False)
+        m = _Tracked(event, 0, 0.0, False, made=float(s.seq[row]))
         m.row = row
         m.attempts = int(s.attempts[row])
         n = int(s.n[row])

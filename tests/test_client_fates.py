@@ -106,7 +106,7 @@ def by_event_path(sc, seed, start, dwell, end, events, outages) -> np.ndarray:
     path = ClientPath(sc, col, outages, Streams(np.random.SeedSequence(seed)), log)
     per_page: dict[tuple[int, int], list] = {}
     for v, k, offset, e in events:
-        msg = Message(e, buf.offset(e, 0), 0.0)
+        msg = Message(e, buf.offset(e, 0), 0.0, made=start[v, k] + offset)
         origin[id(msg)] = (v, e)
         per_page.setdefault((v, k), []).append((offset, msg))
     for v in range(VISITS):
