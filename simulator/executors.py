@@ -143,12 +143,28 @@ def _processes(fn: Callable[[Any], Any], items: Sequence[Any], n: int) -> Iterat
         finished = True
     finally:
         if not finished:
-            # Stop at once: running tasks are lost anyway, and their workers ignore SIGINT.
-            # Terminating before shutdown lets the pool's manager thread see dead workers and
-            # exit, so shutdown(wait=True) returns at once and interpreter exit stays quiet.
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
+            _stop_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's workers at once (Ctrl-C, an error): running tasks are lost anyway.
+
+    Terminating before shutdown lets the pool's manager thread see dead workers and exit, so
+    ``shutdown(wait=True)`` returns at once and interpreter exit stays quiet. A worker killed
+    while writing its result leaves half a message in the result pipe, and the manager thread
+    would wait for the rest forever, because the parent holds a write end of that pipe too:
+    closing it once the workers are dead turns the wait into an end of file, which the manager
+    treats as a broken pool. (The pool has no public way to do either.)
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join()
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        writer.close()
 
 
 # --------------------------------------------------------------------------- dask
