@@ -100,15 +100,17 @@ class Replication:
         bots = self.batch.bot_arrivals()
         current = next(blocks, None)
         while current is not None:
+            # A window covers [now, until): the first starts at 0, so bots arriving before the
+            # first visitor are handed over in time; each later one at its first arrival.
             upcoming = next(blocks, None)
-            if current[0] > env.now:
-                yield env.timeout(current[0] - env.now)
             self.server.catch_up(env.now)
             until = self.horizon if upcoming is None else float(upcoming[0])
             self.counts["users"] += current.size
             self._window(self.population.columns(current.size), current, until)
             self.batch.bots(bots, until)
             current = upcoming
+            if current is not None and current[0] > env.now:
+                yield env.timeout(current[0] - env.now)
 
     def _window(self, visitors, start: np.ndarray, until: float) -> None:
         """Visits starting before ``until``: the new visitors, the returns due, their returns."""
