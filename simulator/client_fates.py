@@ -207,16 +207,37 @@ class OneRequestClient:
         go = ~(no_js | stopped | left)
         rows, p = rows[go], p[go]
         inflight, unsent = self._race(s, rows, p, np.maximum(offset[rows], load[p]))
-        # Pages interact only through the store: walk positions with the few stored messages.
+        in_rows = np.flatnonzero(carried)
+        out_rows, out_page = self._walk_store(s, inflight, unsent, in_rows, page[in_rows])
+        settled_rows = np.concatenate([np.zeros(0, np.int64), *self._settled_rows])
+        status = np.concatenate([np.zeros(0, np.int64), *self._settled_cause])
+        status[s.n[settled_rows] > 0] = DELIVERED_STATUS
+        return settled_rows, status, out_rows, out_page
+
+    def _walk_store(
+        self,
+        s: MessageState,
+        inflight: tuple[np.ndarray, np.ndarray],
+        unsent: tuple[np.ndarray, np.ndarray],
+        in_rows: np.ndarray,
+        in_page: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Page-hide of every page, and the store carried from each page to the next.
+
+        Pages interact only through the store, so pages are walked by their position in the
+        visit with the few messages still open: those left in flight or waiting on the page
+        (``inflight``, ``unsent``: rows and pages) and those the store carries in
+        (``in_rows`` entering ``in_page``, a visit's first page). Returns the rows left in a
+        store at the end of their visit, and the visit's last page.
+        """
+        pages, load = self.pages, self.load
         lo_rows = np.concatenate([inflight[0], unsent[0]])
         lo_page = np.concatenate([inflight[1], unsent[1]])
         lo_unsent = np.arange(lo_rows.size) >= inflight[0].size
         order = np.argsort(pages.position[lo_page], kind="stable")
         lo_rows, lo_page, lo_unsent = lo_rows[order], lo_page[order], lo_unsent[order]
         lo_pos = pages.position[lo_page]
-        in_rows = np.flatnonzero(carried)
-        in_page = page[in_rows]
-        out_rows, out_page = [], []
+        out_rows, out_page = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         k = 0
         top = int(lo_pos[-1]) if lo_pos.size else -1
         while in_rows.size or k <= top:
@@ -238,15 +259,7 @@ class OneRequestClient:
             out_page.append(page_k[end])
             in_rows, in_page = rows_k[~end], page_k[~end] + 1
             k += 1
-        settled_rows = np.concatenate([np.zeros(0, np.int64), *self._settled_rows])
-        status = np.concatenate([np.zeros(0, np.int64), *self._settled_cause])
-        status[s.n[settled_rows] > 0] = DELIVERED_STATUS
-        return (
-            settled_rows,
-            status,
-            np.concatenate([np.zeros(0, np.int64), *out_rows]),
-            np.concatenate([np.zeros(0, np.int64), *out_page]),
-        )
+        return np.concatenate(out_rows), np.concatenate(out_page)
 
     def _race(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
