@@ -80,7 +80,7 @@ class PagedClient:
         """Settle a block's messages; see :meth:`OneRequestClient.settle`."""
         out = self.outcomes
         out.rows, out.status = [], []
-        msgs = [self._message(s, r, e) for r, e in enumerate(event.tolist())]
+        msgs = self._messages(s, event, carried)
         # Visit order: page by page; on a page, carried messages first, then by offset.
         order = np.lexsort((offset, ~carried, page))
         bounds = np.searchsorted(page[order], np.arange(pages.dwell.size + 1))
@@ -113,29 +113,42 @@ class PagedClient:
                 left_page.extend([p] * len(visitor.store))
         rows = np.array(out.rows, dtype=np.int64)
         left = np.array(left_rows, dtype=np.int64)
-        for r in (*out.rows, *left_rows):
-            self._write_back(s, msgs[r])
+        self._write_back(s, [msgs[r] for r in (*out.rows, *left_rows)])
         return rows, np.array(out.status, np.int64), left, np.array(left_page, np.int64)
 
-    def _message(self, s: MessageState, row: int, event: int) -> _Tracked:
-        m = _Tracked(event, 0, 0.0, False, made=float(s.seq[row]))
-        m.row = row
-        m.attempts = int(s.attempts[row])
-        n = int(s.n[row])
-        if n:
-            # Only the first arrival and how many came later than the dedupe window matter.
-            first, late = float(s.first[row]), int(s.late[row])
-            m.arrivals = [first] * (n - late) + [first + 2 * self.window + 1.0] * late
-        cause = int(s.cause[row])
-        m.cause = None if cause == NO_CAUSE else CAUSE_NAME[cause]
-        return m
+    def _messages(self, s: MessageState, event: np.ndarray, carried: np.ndarray) -> list:
+        """One message per row: new ones fresh, carried ones with their state so far."""
+        msgs = []
+        for row, (e, made) in enumerate(zip(event.tolist(), s.seq.tolist(), strict=True)):
+            m = _Tracked(e, 0, 0.0, False, made=made)
+            m.row = row
+            msgs.append(m)
+        for row in np.flatnonzero(carried).tolist():
+            m = msgs[row]
+            m.attempts = int(s.attempts[row])
+            n = int(s.n[row])
+            if n:
+                # Only the first arrival and how many came later than the dedupe window matter.
+                first, late = float(s.first[row]), int(s.late[row])
+                m.arrivals = [first] * (n - late) + [first + 2 * self.window + 1.0] * late
+            cause = int(s.cause[row])
+            m.cause = None if cause == NO_CAUSE else CAUSE_NAME[cause]
+        return msgs
 
-    def _write_back(self, s: MessageState, m: _Tracked) -> None:
-        r = m.row
-        s.attempts[r] = m.attempts
-        s.cause[r] = NO_CAUSE if m.cause is None else LOST[m.cause]
-        if m.arrivals:
-            first = min(m.arrivals)
-            s.first[r] = first
-            s.n[r] = len(m.arrivals)
-            s.late[r] = sum(1 for t in m.arrivals if t - first > self.window)
+    def _write_back(self, s: MessageState, msgs: list) -> None:
+        """Copy what ClientPath did to each message back into the block's state arrays."""
+        if not msgs:
+            return
+        rows = np.array([m.row for m in msgs], dtype=np.int64)
+        s.attempts[rows] = [m.attempts for m in msgs]
+        s.cause[rows] = [NO_CAUSE if m.cause is None else LOST[m.cause] for m in msgs]
+        arrived = [m for m in msgs if m.arrivals]
+        if arrived:
+            firsts = [min(m.arrivals) for m in arrived]
+            at = np.array([m.row for m in arrived], dtype=np.int64)
+            s.first[at] = firsts
+            s.n[at] = [len(m.arrivals) for m in arrived]
+            s.late[at] = [
+                sum(1 for t in m.arrivals if t - first > self.window)
+                for m, first in zip(arrived, firsts, strict=True)
+            ]
