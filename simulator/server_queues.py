@@ -1,23 +1,19 @@
 """The server path: per web-server instance, a bounded queue drained by a flush worker.
 
 Each instance holds its own library queue (analytics-python / PostHog Python style): an event
-is dropped when the queue is full (``queue_full``); at every flush tick a worker takes batches
-and uploads them one after another, each taking ``upload_seconds``; a failed upload (a
-transient failure, or a collector outage shared with the client path) is retried with
-exponential backoff up to a cap, at the first tick after the backoff, and given up after
-``max_retries`` (``retries_exhausted``); a process restart (deploy) loses what is queued unless
-the library flushes on exit (``process_exit``); what is still queued at the end is ``pending``.
+is dropped when the queue is full (``queue_full``); at every flush tick a worker uploads
+batches one after another, each taking ``upload_seconds``; a failed upload (transient, or a
+collector outage) is retried after an exponential backoff, at the next tick, up to
+``max_retries`` (``retries_exhausted``); a deploy loses the queue unless the library flushes
+on exit (``process_exit``); what is queued at the end is ``pending``.
 
-:class:`ServerQueues` takes events and reports outcomes as arrays, and is replayed on demand:
-the engine calls ``catch_up(now)`` once every event before "now" has been pushed, which makes
-the replay exact whatever its rhythm (each instance draws its own upload failures). Per
-instance, the due events are sorted by flush tick (push order within a tick). While the
-worker is idle, a run of *usual* ticks (arrivals fit one batch, no restart before the tick, the
-upload succeeds) is found with array operations: each delivers its whole bucket with one draw
-and one upload. At any other tick a loop over ticks (never over items: the queue and the batch
-are index ranges) runs until the worker is idle again. tests/reference_server.py holds the same
-model written item by item; tests/test_server_queues.py checks that both give exactly the same
-outcomes on the same draws.
+:class:`ServerQueues` takes events and reports outcomes as arrays. The engine calls
+``catch_up(now)`` once every event before "now" is pushed, so the replay is exact whatever its
+rhythm (each instance draws its own failures). While the worker is idle, a run of *usual*
+ticks (arrivals fit one batch, no restart, the upload succeeds) is delivered with array
+operations; any other tick runs a loop over ticks (the queue and the batch are index ranges,
+never items). tests/reference_server.py holds the same model item by item, and
+tests/test_server_queues.py checks both give exactly the same outcomes on the same draws.
 """
 
 from __future__ import annotations
