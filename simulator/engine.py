@@ -191,7 +191,6 @@ class Replication:
             users = active[keys]
             whole = int(ev.per_active_user)
             left = users * whole + rng.binomial(users, ev.per_active_user - whole)
-            self.counts["offsite_events"] += int(left.sum())
             # Emitted a chunk at a time, so a burst as large as the audience is never held at
             # once: each chunk takes its binomial share of what every group has left to send,
             # which spreads each group's events uniformly over the job.
@@ -203,6 +202,7 @@ class Replication:
                 take = rng.binomial(left, 1.0 if c == chunks - 1 else span / (duration - lo))
                 left -= take
                 key = np.repeat(keys, take)
+                self.counts["offsite_events"] += int(key.size)  # as the truth: when emitted
                 delay = lo + rng.uniform(0.0, span, key.size)
                 order = np.argsort(delay, kind="stable")
                 key, delay = key[order], delay[order]
