@@ -74,7 +74,7 @@ class Replication:
         self.env = simpy.Environment()
         self.buffer = buf = TallyBuffer(self.layout)
         self.data, self.shared, self.client_data = buf.data, buf.shared, buf.client
-        self.stride, self.n_cells, self.n_measures = buf.plan_stride, buf.n_cells, buf.n_measures
+        self.stride, self.n_cells = buf.plan_stride, buf.n_cells
         col = sc.collector
         self.dedupe, self.window = col.dedupe, col.dedupe_window_hours * 3600.0
         self.outages = Outages(col, self.end, streams.rng("outages"))
@@ -207,7 +207,7 @@ class Replication:
                 order = np.argsort(delay, kind="stable")
                 key, delay = key[order], delay[order]
                 route = key % 2 * n_events + e
-                off = (e * self.n_cells + key // 2) * self.n_measures
+                off = self.buffer.offset(e, key // 2)
                 count(self.shared, off + TRUTH)
                 self.batch.withhold(off, routes.withheld[route])
                 for p in range(routes.n_plans):

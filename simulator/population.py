@@ -267,8 +267,7 @@ class PopulationSampler:
         self, seg, country, channel, blocker, js, blocked, ads, beacon, forwarded, opted_out,
         instance, bot: bool,
     ) -> VisitorColumns:  # fmt: skip
-        nc, nch, nb = len(self.layout.countries), len(self.layout.channels), 5
-        cell = (((seg * nc + country) * nch + channel) * nb + blocker) * 2 + int(bot)
+        cell = self.layout.cell(seg, country, channel, blocker, int(bot))  # works on arrays
         n = seg.size
         first = self.next_index
         self.next_index += n

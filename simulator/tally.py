@@ -47,6 +47,8 @@ events still in a queue or store when the run ended; ``anonymous`` opted-out eve
 without identity; ``value_*`` sums (and sums of squares) of event values."""
 
 M = {name: i for i, name in enumerate(MEASURES)}
+Index = int | np.ndarray
+"""An index, or an integer array of them (layout arithmetic works on both)."""
 DIMENSIONS = ("segment", "device", "browser", "country", "channel", "blocker", "traffic")
 
 
@@ -81,8 +83,10 @@ class Layout:
         """Shape of the counts array: plans, events, cells, measures."""
         return (len(self.plans), len(self.events), self.n_cells, len(MEASURES))
 
-    def cell(self, segment: int, country: int, channel: int, blocker: int, bot: int) -> int:
-        """Index of the cell with these attribute indices."""
+    def cell(
+        self, segment: Index, country: Index, channel: Index, blocker: Index, bot: Index
+    ) -> Index:
+        """Index of the cell with these attribute indices (ints, or numpy arrays of them)."""
         nc, nch, nb = len(self.countries), len(self.channels), len(self.blockers)
         return (((segment * nc + country) * nch + channel) * nb + blocker) * 2 + bot
 
@@ -178,8 +182,8 @@ class TallyBuffer:
         self.shared = np.zeros(self.plan_stride)
         self.client = np.zeros(self.plan_stride)
 
-    def offset(self, event: int, cell: int) -> int:
-        """Flat offset of measure 0 for this event and cell within one plan."""
+    def offset(self, event: Index, cell: Index) -> Index:
+        """Flat offset of measure 0 for this event and cell within one plan (ints or arrays)."""
         return (event * self.n_cells + cell) * self.n_measures
 
     def to_tally(self, client_routes: np.ndarray) -> Tally:

@@ -146,7 +146,7 @@ class VisitBatch:
         pages = self._pages(vis, start, vb)
         ep, e, value = vb.event_page, vb.event_type, vb.event_value
         ev = vb.page_visit[ep]  # each event's visit
-        off = (e * eng.n_cells + vis.cell[ev]) * eng.n_measures
+        off = eng.buffer.offset(e, vis.cell[ev])
         t = pages.t0[ep] + vb.event_offset
         count(eng.shared, off + TRUTH)  # once: every plan sees the same visitors
         priced = value != 0
@@ -337,7 +337,7 @@ class VisitBatch:
             for e, where in kinds:
                 if routes.server[e, p] or routes.dual[e] >> p & 1:
                     v = visit[where]
-                    offs.append((e * eng.n_cells + cols.cell[v]) * eng.n_measures)
+                    offs.append(eng.buffer.offset(e, cols.cell[v]))
                     ts.append(at[where])
                     insts.append(cols.instance[v])
             if offs:
