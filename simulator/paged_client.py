@@ -107,7 +107,7 @@ class PagedClient:
                 else:
                     live.append((offset_l[r], msgs[r]))
             if live or visitor.store:
-                self.path.page(visitor, t0[p], Page(0.0, dwell[p], ends[p], []), live)
+                self.path.page(visitor, t0[p], Page(dwell[p], ends[p]), live)
             if last[p] and visitor.store:
                 left_rows.extend(m.row for m in visitor.store)
                 left_page.extend([p] * len(visitor.store))

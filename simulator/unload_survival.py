@@ -219,8 +219,8 @@ def _delivered(
         v = Visitor.make(handler_p=handler_p)
         t0 = j * step
         msg = Message(e, off, 0.0)
-        client.page(v, t0, Page(0.0, dwell, NAVIGATE, []), [(dwell - t, msg)])
+        client.page(v, t0, Page(dwell, NAVIGATE), [(dwell - t, msg)])
         if next_page and v.store:
-            client.page(v, t0 + dwell + GAP_SECONDS, Page(0.0, NEXT_PAGE_DWELL, CLOSE, []), [])
+            client.page(v, t0 + dwell + GAP_SECONDS, Page(NEXT_PAGE_DWELL, CLOSE), [])
         hits += bool(msg.arrivals)
     return hits

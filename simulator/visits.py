@@ -14,21 +14,15 @@ NAVIGATE, CLOSE, BACKGROUND = 0, 1, 2
 
 @dataclass(slots=True)
 class Page:
-    """One page view.
+    """One page view, as the page-by-page client path sees it.
 
     Attributes
     ----------
-    start : float
-        Seconds since the visit began.
     dwell : float
         Seconds until the page ends.
     end : int
         ``NAVIGATE``, ``CLOSE`` or ``BACKGROUND``.
-    events : list of tuple
-        ``(offset_seconds, event_index, value)`` sorted by offset.
     """
 
-    start: float
     dwell: float
     end: int
-    events: list

@@ -13,12 +13,26 @@ with the order on the very last, sign-ups once per visit.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from simulator.scenario import Behaviour, Scenario
 from simulator.streams import Draws, Uniforms
-from simulator.visits import BACKGROUND, CLOSE, NAVIGATE, Page
+from simulator.visits import BACKGROUND, CLOSE, NAVIGATE
+
+
+@dataclass(slots=True)
+class VisitPage:
+    """One page of a reference visit: start and dwell (seconds), how it ends, its events.
+
+    ``events`` holds ``(offset_seconds, event_index, value)`` sorted by offset.
+    """
+
+    start: float
+    dwell: float
+    end: int
+    events: list
 
 
 class SegmentBehaviour:
@@ -84,14 +98,14 @@ class VisitGenerator:
             cdf += p
         return k
 
-    def _offset(self, timing: str, page: Page, seg: SegmentBehaviour) -> float:
+    def _offset(self, timing: str, page: VisitPage, seg: SegmentBehaviour) -> float:
         if timing == "load":
             return 0.0
         if timing == "before_unload" and page.end == NAVIGATE:
             return max(0.0, page.dwell - seg.time_to_unload())
         return self.uniform() * page.dwell
 
-    def visit(self, segment: int, first: bool = False) -> list[Page]:
+    def visit(self, segment: int, first: bool = False) -> list[VisitPage]:
         """Draw one visit of a visitor from ``segment`` (``first``: their first visit)."""
         seg = self.segments[segment]
         u = self.uniform
@@ -110,7 +124,7 @@ class VisitGenerator:
                 end = NAVIGATE
             else:
                 end = BACKGROUND if u() < seg.p_background else CLOSE
-            pages.append(Page(t, dwell, end, []))
+            pages.append(VisitPage(t, dwell, end, []))
             t += dwell
         has_value = self.has_value
         for i in self.session_starts:

@@ -35,7 +35,7 @@ def page_log(
     rep = replication(sc, log=lambda what, m, t: log.append((what, m and m.event, t)))
     v = v or visitor()
     msgs = [(off, Message(e, rep.buffer.offset(e, 0), 0.0)) for off, e in events]
-    rep.client.page(v, 0.0, Page(0.0, dwell, end, []), msgs)
+    rep.client.page(v, 0.0, Page(dwell, end), msgs)
     return log, [m for _, m in msgs], rep, v
 
 
@@ -138,7 +138,7 @@ def test_persisted_in_flight_event_is_resent_next_page_as_duplicate(dedupe, dupl
     ]
     assert v.store == [msgs[0]] and not msgs[0].client_done
     log.clear()
-    rep.client.page(v, 100.0, Page(0.0, 10.0, CLOSE, []), [])
+    rep.client.page(v, 100.0, Page(10.0, CLOSE), [])
     assert log == [
         ("send:fetch", CLICK, 0.5),
         ("arrive", CLICK, pytest.approx(0.55)),
@@ -173,7 +173,7 @@ def test_keepalive_quota_rejects_what_does_not_fit():
         (1.0, Message(BIG_A, rep.buffer.offset(BIG_A, 0), 0.0)),
         (2.0, Message(BIG_B, rep.buffer.offset(BIG_B, 0), 0.0)),
     ]
-    rep.client.page(visitor(), 0.0, Page(0.0, 10.0, NAVIGATE, []), msgs)
+    rep.client.page(visitor(), 0.0, Page(10.0, NAVIGATE), msgs)
     assert log == [
         ("pagehide", None, 10.0),
         ("send:fetch_keepalive", BIG_A, 10.0),

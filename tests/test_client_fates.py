@@ -113,7 +113,7 @@ def by_event_path(sc, seed, start, dwell, end, events, outages) -> np.ndarray:
         who = Visitor.make(handler_p=HANDLER_P)
         for k in range(PAGES):
             live = sorted(per_page[v, k], key=lambda x: x[0])
-            page = Page(0.0, dwell[v, k], int(end[v, k]), [])
+            page = Page(dwell[v, k], int(end[v, k]))
             path.page(who, start[v, k], page, live)
         for msg in who.store:
             ve = origin[id(msg)]

@@ -173,15 +173,6 @@ def test_without_funnel_events_and_single_page_visits():
     assert not (b.event_type == 1).any()  # no page navigates, so no navigating click
 
 
-def test_navigating_click_happens_time_to_unload_before_the_page_ends():
-    sc = scenario(behaviour={"time_to_unload_seconds": const(0.3), "dwell_seconds": const(20.0)})
-    click = [e.name for e in sc.events].index("link_clicked")
-    b = VisitBlocks(sc, np.random.default_rng(5)).draw(*visitors(sc, 2000, seed=6))
-    clicks = b.event_type == click
-    assert clicks.sum() > 0
-    assert (b.event_offset[clicks] == 20.0 - 0.3).all()
-
-
 def test_empty_block_and_return_gaps():
     sc = mixed_scenario()
     blocks = VisitBlocks(sc, np.random.default_rng(7))
