@@ -277,7 +277,12 @@ def test_memory_holds_only_what_is_not_settled():
 
 @pytest.mark.bench
 def test_speed_against_server_path():
-    """Report (no assertion): ~200k quiet events over 48 h, 2 plans x 2 instances."""
+    """~200k quiet events over 48 h, 2 plans x 2 instances: same outcomes, in less time.
+
+    Measured 1.7x (replay every minute) to 12x (once at the end) faster than the item-by-item
+    reference; the check is only that the array queues are faster at every rhythm, a margin
+    machine noise does not close.
+    """
     cfg, end = ServerConfig(instances=2), 48 * HOUR
     plans = make_events(0, 2, 2, end, 100_000)
     start = time.perf_counter()
@@ -290,3 +295,4 @@ def test_speed_against_server_path():
         print(f"catch_up every {every}: {took:.3f} s vs ServerPath {path:.3f} s "
               f"({path / took:.1f}x)")  # fmt: skip
         np.testing.assert_array_equal(counts, expected)
+        assert took < path, (every, took, path)
