@@ -13,7 +13,7 @@ run warms another's caches. "Tracked events" are *true events simulated* (visit 
 offsite events; bots excluded, they are not truth); each is observed by every plan, so the
 copies handled are ``events x plans``, also reported. Figures to quote are the ratios (medians
 of the repeats): engine rate / raw simpy rate, RSS(large) / RSS(small), time(large) /
-time(small). Targets (issue 5): >= 0.5, <= 1.5, and 8-12. Results are printed and written as
+time(small). Targets: >= 0.5, <= 1.5, and 8-12. Results are printed and written as
 JSON into ``bench/results/``.
 """
 
@@ -69,8 +69,8 @@ def child_model(scenario: str, users: int, overrides: list[str]) -> dict:
     """Simulate one replication of the scenario at ``users`` users."""
     import numpy as np
 
-    from simulator.engine import simulate
-    from simulator.loading import load_scenario
+    from simulator.config.loading import load_scenario
+    from simulator.model.engine import simulate
 
     sc = load_scenario(
         scenario, [*overrides, f"population.users={users}", "simulation.replications=1"]

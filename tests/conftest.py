@@ -82,7 +82,7 @@ def client_path(request, monkeypatch) -> str:
     settle every library's copies page by page, as it does for batching libraries.
     """
     if request.param == "pages":
-        from simulator import client_fates
+        from simulator.model.client import arrays as client_fates
 
         monkeypatch.setattr(client_fates, "applies", lambda scenario: False)
     return request.param

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from simulator import extends
-from simulator.distributions import Distribution
-from simulator.loading import ScenarioError, load_scenario, parse_scenario, read_toml
-from simulator.scenario import EVENT_KINDS, PATHS
+from simulator.config import extends
+from simulator.config.distributions import Distribution
+from simulator.config.loading import ScenarioError, load_scenario, parse_scenario, read_toml
+from simulator.config.scenario import EVENT_KINDS, PATHS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -1,0 +1,74 @@
+"""The ``trackloss`` entry point: one parser with a subcommand per module of this package.
+
+Each command module has an ``add_<name>`` function that declares its arguments and a
+``cmd_<name>`` function that does the work and returns the exit status
+(:mod:`simulator.cli.options`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from simulator.cli.compare import add_compare
+from simulator.cli.options import EXIT_INTERRUPTED
+from simulator.cli.plot import add_plot
+from simulator.cli.presets import add_presets
+from simulator.cli.recommend import add_recommend
+from simulator.cli.run import add_run
+from simulator.cli.sweep import add_sweep
+from simulator.cli.validate import add_schema, add_validate
+from simulator.version import __version__
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``trackloss`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` when omitted.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for bad input, 130 when interrupted.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("trackloss: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with one subparser per subcommand.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; each subcommand sets ``handler`` to the function that runs it.
+    """
+    parser = argparse.ArgumentParser(
+        prog="trackloss",
+        description="Simulate how much analytics data never arrives, and how biased the rest "
+        "is, for client, server, hybrid and dual tracking.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for add in (
+        add_run, add_validate, add_schema, add_plot, add_compare, add_sweep, add_recommend,
+        add_presets,
+    ):  # fmt: skip
+        add(commands)
+    return parser
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

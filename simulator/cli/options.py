@@ -1,0 +1,138 @@
+"""What every command shares: exit codes, argument types, scenario and parallel options, checks.
+
+Bad input (an invalid scenario, a malformed ``--set``, an unwritable output path) is reported in
+one line per problem and exits with :data:`EXIT_INVALID`; a traceback always means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+"""Success."""
+EXIT_POINTS_FAILED = 1
+"""``sweep`` finished, but some points failed (each is recorded in its ``.error.json``)."""
+EXIT_NO_PRESETS = 1
+"""``presets`` found no scenarios folder (not a user error, so not 2)."""
+EXIT_INVALID = 2
+"""Bad input: an invalid scenario, override, option or output path."""
+EXIT_INTERRUPTED = 130
+"""After Ctrl-C (128 + SIGINT), as shells expect."""
+
+
+def whole_number(text: str) -> int:
+    """Read a whole number, or raise :class:`argparse.ArgumentTypeError` saying what was given."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """Read a whole number of at least 1 (replications, workers, shards)."""
+    value = whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seed_value(text: str) -> int:
+    """Read a root seed: a whole number of 0 or more."""
+    value = whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_scenario_options(
+    parser: argparse.ArgumentParser, *, replications: str, seed: str, overrides: str
+) -> None:
+    """Add ``--replications``, ``--seed`` and ``--set`` (validated the same way everywhere).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        A command's parser.
+    replications, seed, overrides : str
+        Help texts for the three options.
+    """
+    parser.add_argument("--replications", type=positive_int, metavar="N", help=replications)
+    parser.add_argument("--seed", type=seed_value, metavar="S", help=seed)
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help=overrides,
+    )  # fmt: skip
+
+
+def add_parallel_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--workers``, ``--dask`` and ``--shards`` to a command's parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The command's parser.
+    """
+    group = parser.add_argument_group("parallel runs (results are the same for any choice)")
+    group.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="N",
+        help="worker processes (default: all cores; 1 runs in this process)",
+    )
+    group.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: its scheduler address (tcp://host:8786), or 'local' to "
+        "start one here with --workers processes; needs pip install 'trackloss[dask]'",
+    )
+    group.add_argument(
+        "--shards",
+        type=positive_int,
+        metavar="K",
+        help="split each replication into K shards by user ranges (default: automatic, "
+        "about 200000 users per shard, dividing server.instances)",
+    )
+
+
+def parallel_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`simulator.replications.runner.run` chosen by the options."""
+    return {"workers": args.workers, "dask_address": args.dask, "shards": args.shards}
+
+
+def progress_option(args: argparse.Namespace) -> bool | str:
+    """``"auto"`` (terminal or notebook only) unless ``--quiet`` was given."""
+    return False if args.quiet else "auto"
+
+
+def print_problems(error: Any, stream: Any) -> None:
+    """Print a :class:`~simulator.config.loading.ScenarioError`, one line per problem."""
+    for problem in error.problems:
+        print(f"{error.source}: {problem}", file=stream)
+
+
+def unwritable(path: Path) -> str | None:
+    """Say why a result file could not be written to ``path``, or return ``None``.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Where a JSON record, report or image is to be written.
+
+    Returns
+    -------
+    str or None
+        The reason in a few words (a folder, a missing or read-only folder), or ``None``.
+    """
+    if path.is_dir():
+        return "it is a folder"
+    folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        return f"{str(folder)!r} is a file, not a folder"
+    if not folder.is_dir():
+        return f"folder {str(folder)!r} does not exist"
+    if not os.access(folder, os.W_OK):
+        return f"folder {str(folder)!r} is not writable"
+    return None

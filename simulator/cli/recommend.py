@@ -1,0 +1,139 @@
+"""``trackloss recommend SCENARIO``: which path each event type should take, with the evidence.
+
+Runs the scenario's visitors through one plan per path (see :mod:`simulator.experiments.recommend`),
+prints the table and a paragraph per event, and optionally writes the record as JSON (``--json``)
+and as a report (``--report PATH.md`` or ``PATH.html``). Bad input (an invalid scenario or override,
+a loss budget outside 0-1, an unwritable output path) is reported in one line and exits with status
+2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from simulator.cli.options import (
+    EXIT_INVALID,
+    EXIT_OK,
+    add_parallel_arguments,
+    add_scenario_options,
+    parallel_options,
+    print_problems,
+    progress_option,
+    unwritable,
+)
+
+REPORT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+
+
+def _budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number between 0 and 1, got {text!r}"
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (a share), got {value:g}")
+    return value
+
+
+def add_recommend(commands: argparse._SubParsersAction) -> None:
+    """Declare the ``recommend`` subcommand on the CLI's subparsers."""
+    p = commands.add_parser(
+        "recommend",
+        help="recommend client, server, hybrid or dual tracking per event type",
+        description="Simulate every path each event type can take on the same visitors, then "
+        "recommend one per event: the seed article's rules first (client-only, offsite, "
+        "sensitive and mission-critical events), measurements second (least context loss "
+        "within the loss budget, ties to the cheaper path).",
+    )
+    p.add_argument(
+        "scenario", metavar="SCENARIO", help="scenario TOML file (its plans are ignored)"
+    )
+    p.add_argument(
+        "--loss-budget",
+        type=_budget,
+        metavar="SHARE",
+        help="largest acceptable loss, e.g. 0.05 (default: the scenario's recommend.loss_budget)",
+    )
+    p.add_argument(
+        "--respect-choice",
+        action="store_true",
+        help="evaluate every path with respect_blocker_choice = true (opted-out visitors' "
+        "events withheld on every path)",
+    )
+    add_scenario_options(
+        p,
+        replications="replications (default: simulation.replications)",
+        seed="root seed (default: simulation.seed)",
+        overrides="override a scenario field, e.g. --set population.users=5000 (repeatable)",
+    )
+    p.add_argument("--json", type=Path, metavar="PATH", help="also write the record as JSON")
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="also write it as Markdown (.md) or HTML (.html)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no paragraphs")
+    add_parallel_arguments(p)
+    p.set_defaults(handler=_cmd_recommend)
+
+
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    from simulator.config.loading import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(args.scenario, args.overrides)
+    except ScenarioError as error:
+        print_problems(error, sys.stderr)
+        return EXIT_INVALID
+    if args.json is not None and (problem := unwritable(args.json)):
+        print(f"{args.json}: cannot write JSON: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.report is not None:
+        problem = unwritable(args.report)
+        if args.report.suffix.lower() not in REPORT_SUFFIXES:
+            problem = (
+                f"the name must end in {', '.join(REPORT_SUFFIXES)}, "
+                f"got {args.report.suffix or 'no suffix'!r}"
+            )
+        if problem:
+            print(f"{args.report}: cannot write the report: {problem}", file=sys.stderr)
+            return EXIT_INVALID
+    from simulator.experiments.recommend import recommend
+    from simulator.outputs.recommend_report import (
+        format_recommendation,
+        narrated,
+        to_html,
+        to_markdown,
+    )
+    from simulator.replications.executors import ExecutorError, OptionError
+    from simulator.replications.files import write_json_atomic, write_text_atomic
+
+    try:
+        record = recommend(
+            scenario,
+            loss_budget=args.loss_budget,
+            respect_choice=args.respect_choice,
+            replications=args.replications,
+            seed=args.seed,
+            progress=progress_option(args),
+            **parallel_options(args),
+        )
+    except (ExecutorError, OptionError) as error:
+        print(f"trackloss recommend: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    record = narrated(record)
+    print(format_recommendation(record, paragraphs=not args.quiet))
+    if args.json is not None:
+        write_json_atomic(args.json, record)
+    if args.report is not None:
+        render = to_html if REPORT_SUFFIXES[args.report.suffix.lower()] == "html" else to_markdown
+        write_text_atomic(args.report, render(record))
+    return EXIT_OK
+
+
+__all__ = ["add_recommend"]

@@ -1,0 +1,181 @@
+"""Named random distributions, parameterised the same way everywhere in a scenario.
+
+A scenario states what a team measured (dwell times, latencies, order values, gaps between
+visits) as an inline table such as ``{ kind = "lognormal", median = 30, sigma = 1.1 }``.
+Every distribution can draw a block of variates from a ``numpy.random.Generator`` and report its
+mean.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import ConfigDict, Field, model_validator
+
+from simulator.config.frozen import Frozen
+
+
+class _Dist(Frozen):
+    model_config = ConfigDict(populate_by_name=False, validate_by_name=False)  # by name only
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Draw ``size`` independent variates.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Source of randomness (never the legacy global state).
+        size : int
+            Number of variates.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float array of shape ``(size,)``.
+        """
+        raise NotImplementedError
+
+    def mean(self) -> float:
+        """Return the expectation of the distribution."""
+        raise NotImplementedError
+
+
+class Constant(_Dist):
+    """Always the same value."""
+
+    kind: Literal["constant"]
+    value: float
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
+        return np.full(size, float(self.value))
+
+    def mean(self) -> float:  # noqa: D102
+        return float(self.value)
+
+
+class Exponential(_Dist):
+    """Exponential with the given mean."""
+
+    kind: Literal["exponential"]
+    mean_: float = Field(alias="mean", gt=0)
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
+        return rng.exponential(self.mean_, size)
+
+    def mean(self) -> float:  # noqa: D102
+        return float(self.mean_)
+
+
+class LogNormal(_Dist):
+    """Log-normal stated by its median and the sigma of the underlying normal."""
+
+    kind: Literal["lognormal"]
+    median: float = Field(gt=0)
+    sigma: float = Field(ge=0)
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
+        return rng.lognormal(math.log(self.median), self.sigma, size)
+
+    def mean(self) -> float:  # noqa: D102
+        return float(self.median * math.exp(self.sigma**2 / 2))
+
+
+class Gamma(_Dist):
+    """Gamma with shape ``k`` and scale ``theta`` (mean ``k * theta``)."""
+
+    kind: Literal["gamma"]
+    shape: float = Field(gt=0)
+    scale: float = Field(gt=0)
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
+        return rng.gamma(self.shape, self.scale, size)
+
+    def mean(self) -> float:  # noqa: D102
+        return float(self.shape * self.scale)
+
+
+class Uniform(_Dist):
+    """Uniform on ``[low, high)``."""
+
+    kind: Literal["uniform"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if not self.high > self.low:
+            raise ValueError(f"high must be greater than low, got low={self.low}, high={self.high}")
+        return self
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
+        return rng.uniform(self.low, self.high, size)
+
+    def mean(self) -> float:  # noqa: D102
+        return 0.5 * (self.low + self.high)
+
+
+class Geometric(_Dist):
+    """Geometric on ``1, 2, 3, ...`` stated by its mean (>= 1): counts such as pages per visit."""
+
+    kind: Literal["geometric"]
+    mean_: float = Field(alias="mean", ge=1)
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
+        return rng.geometric(1.0 / self.mean_, size).astype(float)
+
+    def mean(self) -> float:  # noqa: D102
+        return float(self.mean_)
+
+
+class Poisson(_Dist):
+    """Poisson counts with the given mean."""
+
+    kind: Literal["poisson"]
+    mean_: float = Field(alias="mean", ge=0)
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
+        return rng.poisson(self.mean_, size).astype(float)
+
+    def mean(self) -> float:  # noqa: D102
+        return float(self.mean_)
+
+
+class Empirical(_Dist):
+    """Observed values with weights (weights need not sum to 1; they are normalised)."""
+
+    kind: Literal["empirical"]
+    values: list[float] = Field(min_length=1)
+    weights: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> Empirical:
+        if self.weights is not None:
+            if len(self.weights) != len(self.values):
+                raise ValueError(
+                    f"weights must have one entry per value ({len(self.values)}), "
+                    f"got {len(self.weights)}"
+                )
+            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+                raise ValueError(f"weights must be >= 0 with a positive sum, got {self.weights}")
+        return self
+
+    def _p(self) -> np.ndarray:
+        if self.weights is None:
+            return np.full(len(self.values), 1.0 / len(self.values))
+        w = np.asarray(self.weights, dtype=float)
+        return w / w.sum()
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
+        return rng.choice(np.asarray(self.values, dtype=float), size=size, p=self._p())
+
+    def mean(self) -> float:  # noqa: D102
+        return float(np.dot(self.values, self._p()))
+
+
+Distribution = Annotated[
+    Constant | Exponential | LogNormal | Gamma | Uniform | Geometric | Poisson | Empirical,
+    Field(discriminator="kind"),
+]
+"""Any named distribution; the ``kind`` key selects which."""

@@ -1,0 +1,278 @@
+"""Turn pydantic validation errors into one-line problems a scenario author can act on.
+
+Each problem is a dotted path into the scenario file (``[i]`` for list items) and a message
+with the rule and the value given. pydantic's wording is translated ("Input should be" becomes
+"must be", "Extra inputs are not permitted" lists the keys the table allows), tags of
+discriminated unions are dropped from paths (a distribution's ``kind`` is a key the user wrote,
+not a level of nesting), and messages raised by the scenario's own validators that begin with a
+relative path (``segments[*].share must sum to 1``) are re-attached to that path.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from simulator.config.scenario import Scenario
+
+_MISSING = object()
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_NO_VALUE = {"missing", "extra_forbidden", "union_tag_invalid", "union_tag_not_found"}
+
+
+def format_path(parts: Sequence[str | int]) -> str:
+    """Format path parts as a dotted path: ``population.segments[1].share``.
+
+    Keys that are not bare TOML keys are quoted (``client.handler_fires."desktop.safari"``);
+    the part ``"[*]"`` stands for every item of a list.
+    """
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[*]":
+            out += part
+        else:
+            key = part if _BARE_KEY.fullmatch(part) else '"' + part.replace('"', '\\"') + '"'
+            out += f".{key}" if out else key
+    return out
+
+
+def show_value(value: Any, limit: int = 80) -> str:
+    """Render a value the way it would look in a TOML file, shortened to ``limit`` characters."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, dict):
+        text = "{" + ", ".join(f"{k} = {show_value(v, limit)}" for k, v in value.items()) + "}"
+    elif isinstance(value, list | tuple):
+        text = "[" + ", ".join(show_value(v, limit) for v in value) + "]"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_validation_error(exc: ValidationError, data: Any) -> list[tuple[str, str]]:
+    """Explain every error of a failed :class:`~simulator.config.scenario.Scenario` validation.
+
+    Parameters
+    ----------
+    exc : pydantic.ValidationError
+        The error raised by ``Scenario.model_validate(data)``.
+    data : object
+        The raw input that was validated (used to drop union tags and to name allowed keys).
+
+    Returns
+    -------
+    list of (str, str)
+        ``(dotted path, message)`` per problem, in pydantic's order, without repeats.
+    """
+    seen: set[tuple[str, str]] = set()
+    out: list[tuple[str, str]] = []
+    for err in exc.errors(include_url=False):
+        item = _describe(err, data)
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+# --------------------------------------------------------------------------- walking the model
+
+
+def _members(tp: Any) -> Iterator[Any]:
+    """Yield the concrete types behind ``Annotated``, ``Optional`` and unions."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        yield from _members(typing.get_args(tp)[0])
+    elif origin is typing.Union or origin is types.UnionType:
+        for arg in typing.get_args(tp):
+            yield from _members(arg)
+    elif tp is not type(None):
+        yield tp
+
+
+def _models(tp: Any) -> list[type[BaseModel]]:
+    return [t for t in _members(tp) if isinstance(t, type) and issubclass(t, BaseModel)]
+
+
+def _kinds(model: type[BaseModel]) -> tuple[Any, ...]:
+    """Values of a model's ``kind`` literal (its tag in a discriminated union)."""
+    field = model.model_fields.get("kind")
+    return () if field is None else typing.get_args(field.annotation)
+
+
+def _model_for(tp: Any, node: Any) -> type[BaseModel] | None:
+    """The model that validates ``node`` at a place typed ``tp`` (choosing by ``kind``)."""
+    models = _models(tp)
+    if len(models) == 1:
+        return models[0]
+    if isinstance(node, dict):
+        for model in models:
+            if node.get("kind") in _kinds(model):
+                return model
+    return None
+
+
+def _field(model: type[BaseModel], key: str) -> Any:
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            return info.annotation
+    return _MISSING
+
+
+def _allowed_keys(model: type[BaseModel]) -> list[str]:
+    return sorted(info.alias or name for name, info in model.model_fields.items())
+
+
+def _locate(parts: Sequence[str | int], data: Any) -> tuple[Any, Any]:
+    """Follow ``parts`` from the top of a scenario; return the declared type and the input there."""
+    tp: Any = Scenario
+    node = data
+    for part in parts:
+        model = _model_for(tp, node)
+        if model is not None and isinstance(part, str):
+            tp = _field(model, part)
+        else:
+            args = [typing.get_args(m) for m in _members(tp)]
+            origins = [typing.get_origin(m) for m in _members(tp)]
+            if list in origins and isinstance(part, int):
+                tp = args[origins.index(list)][0]
+            elif dict in origins and isinstance(part, str):
+                tp = args[origins.index(dict)][1]
+            else:
+                tp = _MISSING
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = _MISSING
+    return tp, node
+
+
+def _clean_loc(loc: Sequence[str | int], data: Any) -> list[str | int]:
+    """Drop union tags and pydantic's ``[key]`` marker from an error location."""
+    parts: list[str | int] = []
+    node = data
+    for element in loc:
+        if element == "[key]":
+            continue
+        if isinstance(node, dict) and element not in node and node.get("kind") == element:
+            continue
+        parts.append(element)
+        try:
+            node = node[element]
+        except (KeyError, IndexError, TypeError):
+            node = _MISSING
+    return parts
+
+
+# --------------------------------------------------------------------------- messages
+
+_STEP = r"[A-Za-z_]\w*(?:\[(?:\d+|\*)\])*"
+_PATH_TOKEN = re.compile(rf"^(?P<path>{_STEP}(?:\.{_STEP})*) (?P<rest>.+)$", re.S)
+_PATH_PART = re.compile(r"([A-Za-z_]\w*)|\[(\d+|\*)\]")
+
+
+def _split_path(text: str) -> list[str | int]:
+    out: list[str | int] = []
+    for key, index in _PATH_PART.findall(text):
+        if key:
+            out.append(key)
+        else:
+            out.append("[*]" if index == "*" else int(index))
+    return out
+
+
+def _relocate(parts: list[str | int], msg: str, data: Any) -> tuple[list[str | int], str]:
+    """Move a leading path in a validator's message into the problem's path."""
+    tp, node = _locate(parts, data)
+    model = _model_for(tp, node)
+    fields = set(_allowed_keys(model)) | set(model.model_fields) if model else set()
+    keys = set(node) if isinstance(node, dict) else set()
+
+    share = re.match(r"^(\w+) share of '([^']+)' (.+)$", msg, re.S)
+    if share and parts and share[1] == parts[-1]:
+        return [*parts, share[2]], share[3]
+    key = re.match(r"^key '([^']+)' (.+)$", msg, re.S)
+    if key:
+        return [*parts, key[1]], key[2]
+    unique = re.match(r"^(\w+) (names must be unique.*)$", msg, re.S)
+    if unique and f"{unique[1]}s" in fields:
+        return [*parts, f"{unique[1]}s"], unique[2]
+    named = re.match(r"^(\w+) '([^']+)':? (.+)$", msg, re.S)
+    if named and f"{named[1]}s" in fields and isinstance(node, dict):
+        items = node.get(f"{named[1]}s")
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and item.get("name") == named[2]:
+                where: list[str | int] = [*parts, f"{named[1]}s", i]
+                for quoted in re.findall(r"'([^']+)'", named[3]):
+                    for table, value in item.items():
+                        if isinstance(value, dict) and quoted in value:
+                            return [*where, table, quoted], named[3]
+                return where, named[3]
+    token = _PATH_TOKEN.match(msg)
+    if token and token["path"] in keys:
+        return [*parts, token["path"]], token["rest"]
+    if token:
+        sub = _split_path(token["path"])
+        if parts and sub[0] == parts[-1]:
+            return [*parts[:-1], *sub], token["rest"]
+        if sub[0] in fields or sub[0] in keys:
+            return [*parts, *sub], token["rest"]
+    return parts, msg
+
+
+def _quoted(text: str) -> list[str]:
+    return re.findall(r"'([^']*)'", text)
+
+
+def _translate(msg: str) -> str:
+    """Reword a built-in pydantic message as a rule ("must be ...")."""
+    msg = re.sub(r"^(Input|String|List|Dictionary|Value|Tuple|Set) should", "must", msg)
+    msg = re.sub(r"a valid dictionary( or (object to extract fields from|instance of \w+))?",
+                 "a table", msg)  # fmt: skip
+    msg = msg.replace("a valid list", "an array")
+    msg = msg.replace(" after validation", "")
+    msg = re.sub(r", (not \d+|got .*|unable to parse .*)$", "", msg)
+    return msg
+
+
+def _describe(err: Any, data: Any) -> tuple[str, str]:
+    kind = err["type"]
+    loc = err["loc"]
+    parts = _clean_loc(loc, data)
+    value = err.get("input", _MISSING)
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        msg = "required key missing"
+    elif kind == "extra_forbidden":
+        model = _model_for(*_locate(parts[:-1], data))
+        allowed = f" (allowed: {', '.join(_allowed_keys(model))})" if model else ""
+        msg = f"unknown key{allowed}"
+    elif kind == "literal_error" and loc and loc[-1] == "[key]":
+        msg = f"unknown key (allowed: {', '.join(_quoted(str(ctx.get('expected', ''))))})"
+    elif kind == "union_tag_invalid":
+        parts = [*parts, "kind"]
+        tags = ", ".join(_quoted(str(ctx.get("expected_tags", ""))))
+        given = value.get("kind") if isinstance(value, dict) else ctx.get("tag")
+        msg = f"unknown kind {show_value(given)} (allowed: {tags})"
+    elif kind == "union_tag_not_found":
+        tp, _ = _locate(parts, data)
+        tags = ", ".join(str(t) for m in _models(tp) for t in _kinds(m))
+        parts = [*parts, "kind"]
+        msg = f"required key missing (allowed kinds: {tags})" if tags else "required key missing"
+    elif kind in ("value_error", "assertion_error"):
+        msg = re.sub(r"^(Value|Assertion) error, ", "", err["msg"])
+        parts, msg = _relocate(parts, msg, data)
+        if "got " not in msg and not isinstance(value, dict | list):
+            msg += f", got {show_value(value)}"
+    else:
+        msg = _translate(err["msg"])
+    if kind not in _NO_VALUE and kind not in ("value_error", "assertion_error"):
+        if value is not _MISSING and not (kind == "literal_error" and loc and loc[-1] == "[key]"):
+            msg += f", got {show_value(value)}"
+    return format_path(parts), msg

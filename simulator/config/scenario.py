@@ -1,0 +1,346 @@
+"""The scenario: a frozen, validated description of a site, its visitors and its tracking plans.
+
+A scenario is read from TOML (see :mod:`simulator.config.loading`) and validated here. Unknown keys
+are errors, shares that must sum to 1 are checked, and a scenario that would simulate nothing is
+rejected. Defaults come from ``docs/sources.md``; the comment beside each names its source
+(section numbers refer to that file).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from simulator.config.distributions import (
+    Distribution,
+    Exponential,
+    Geometric,
+    LogNormal,
+)
+from simulator.config.frozen import Frozen
+from simulator.config.kpi_spec import KPIList
+from simulator.config.recommend_spec import RecommendConfig
+from simulator.config.tracking import ClientConfig, CollectorConfig, ServerConfig
+
+DEVICES = ("desktop", "mobile", "tablet")
+BROWSERS = ("chrome", "safari", "firefox", "edge", "samsung", "other")
+BLOCKERS = ("none", "extension_default", "extension_privacy", "browser_builtin", "dns")
+EVENT_KINDS = (
+    "first_visit", "session_start", "page_view", "ui", "funnel", "signup", "offsite",
+    "client_only",
+)  # fmt: skip
+PATHS = ("client", "server", "hybrid", "dual")
+TIMINGS = ("load", "uniform", "before_unload")
+SHARE_TOLERANCE = 1e-6
+
+
+def _check_shares(shares: dict[str, float], what: str) -> dict[str, float]:
+    for key, value in shares.items():
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{what} share of {key!r} must be between 0 and 1, got {value}")
+    total = sum(shares.values())
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        raise ValueError(f"{what} shares must sum to 1, got {total:.6g}")
+    return shares
+
+
+class Channel(Frozen):
+    """An acquisition channel; ``direct`` traffic carries no UTM parameters."""
+
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+
+
+class Behaviour(Frozen):
+    """How visitors behave; a segment may override any field.
+
+    Fields left out of a segment's ``behaviour`` table inherit the scenario's ``behaviour``.
+    """
+
+    pages_per_visit: Distribution | None = None
+    dwell_seconds: Distribution | None = None
+    return_probability: float | None = Field(default=None, ge=0, le=1)
+    return_gap_hours: Distribution | None = None
+    last_page_exit: dict[Literal["close", "background"], float] | None = None
+    funnel: list[float] | None = None
+    order_value: Distribution | None = None
+    signup_probability: float | None = Field(default=None, ge=0, le=1)
+    ui_events_per_page: float | None = Field(default=None, ge=0)
+    time_to_unload_seconds: Distribution | None = None
+
+    @field_validator("last_page_exit")
+    @classmethod
+    def _exit_shares(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        return None if v is None else _check_shares(v, "last_page_exit")
+
+    @field_validator("funnel")
+    @classmethod
+    def _funnel_probabilities(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None:
+            for i, p in enumerate(v):
+                if not 0.0 <= p <= 1.0:
+                    raise ValueError(f"funnel[{i}] must be between 0 and 1, got {p}")
+        return v
+
+
+DEFAULT_BEHAVIOUR = Behaviour(
+    # Assumptions (no figure in docs/sources.md): a few pages per visit, half a minute each.
+    pages_per_visit=Geometric(kind="geometric", mean=4.0),
+    dwell_seconds=LogNormal(kind="lognormal", median=25.0, sigma=1.0),
+    return_probability=0.3,
+    return_gap_hours=Exponential(kind="exponential", mean=72.0),
+    last_page_exit={"close": 0.7, "background": 0.3},
+    funnel=[0.4, 0.3, 0.6, 0.7],
+    order_value=LogNormal(kind="lognormal", median=60.0, sigma=0.6),
+    signup_probability=0.02,
+    ui_events_per_page=0.8,
+    # A click that navigates leaves ~0.1-0.5 s before the old page unloads (assumption).
+    time_to_unload_seconds=LogNormal(kind="lognormal", median=0.25, sigma=0.6),
+)
+
+
+class Segment(Frozen):
+    """A group of visitors sharing device and browser, with their own mixes and behaviour."""
+
+    name: str = Field(min_length=1)
+    share: float = Field(gt=0, le=1)
+    device: Literal["desktop", "mobile", "tablet"]
+    browser: Literal["chrome", "safari", "firefox", "edge", "samsung", "other"]
+    countries: dict[str, float] = Field(min_length=1)
+    channels: dict[str, float] = Field(min_length=1)
+    blockers: dict[
+        Literal["none", "extension_default", "extension_privacy", "browser_builtin", "dns"], float
+    ] = Field(min_length=1)
+    behaviour: Behaviour = Behaviour()
+
+    @field_validator("countries", "channels", "blockers")
+    @classmethod
+    def _mix(cls, v: dict[str, float], info) -> dict[str, float]:
+        return _check_shares(v, info.field_name)
+
+
+class Bots(Frozen):
+    """Automated traffic: runs no JavaScript, so only the server sees it."""
+
+    share: float = Field(default=0.0, ge=0, lt=1, description="share of visits made by bots")
+    filtered: float = Field(
+        default=0.9, ge=0, le=1, description="share of bot traffic removed by server-side filters"
+    )
+    pages_per_visit: Distribution = Geometric(kind="geometric", mean=3.0)
+
+
+class Population(Frozen):
+    """Who visits: segments, channels, bots and JavaScript-less humans."""
+
+    users: int = Field(gt=0, description="human visitors arriving over the horizon")
+    javascript_disabled: float = Field(default=0.0, ge=0, le=1)
+    channels: dict[str, Channel] = Field(default_factory=lambda: {"direct": Channel()})
+    segments: list[Segment] = Field(min_length=1)
+    bots: Bots = Bots()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Population:
+        total = sum(s.share for s in self.segments)
+        if abs(total - 1.0) > SHARE_TOLERANCE:
+            raise ValueError(f"segments[*].share must sum to 1, got {total:.6g}")
+        names = [s.name for s in self.segments]
+        if len(set(names)) != len(names):
+            raise ValueError(f"segment names must be unique, got {names}")
+        for i, seg in enumerate(self.segments):
+            unknown = sorted(set(seg.channels) - set(self.channels))
+            if unknown:
+                raise ValueError(
+                    f"segments[{i}].channels names undeclared channels {unknown}; "
+                    f"declared: {sorted(self.channels)}"
+                )
+        return self
+
+
+class EventType(Frozen):
+    """An event the site tracks, what it is, and how often it happens."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal[
+        "first_visit", "session_start", "page_view", "ui", "funnel", "signup", "offsite",
+        "client_only",
+    ]  # fmt: skip
+    timing: Literal["load", "uniform", "before_unload"] | None = None
+    per_page: float | None = Field(default=None, ge=0)
+    bytes: int = Field(default=800, gt=0, le=1_000_000)
+    request_class: Literal["analytics", "ads", "replay"] = "analytics"
+    has_value: bool = False
+    bots_trigger: bool | None = None
+    per_active_user: float = Field(default=1.0, ge=0)
+    job_hour: float = Field(default=2.0, ge=0, lt=24)
+    # Assumption: a nightly job sends its events evenly over ten minutes.
+    job_minutes: float = Field(default=10.0, gt=0, le=1440)
+    sensitive: bool = False
+    mission_critical: bool = False
+    needs_context: list[Literal["utm", "user_agent", "referrer", "ip", "cookies"]] = []
+
+    @property
+    def resolved_timing(self) -> str:
+        """When on the page the event happens (defaults by kind)."""
+        if self.timing is not None:
+            return self.timing
+        return {"ui": "uniform", "signup": "before_unload"}.get(self.kind, "load")
+
+    @property
+    def bots(self) -> bool:
+        """Whether bot visits make the server emit this event (page views by default)."""
+        if self.bots_trigger is None:
+            return self.kind in ("first_visit", "session_start", "page_view")
+        return self.bots_trigger
+
+
+DEFAULT_EVENTS = [
+    EventType(name="session_started", kind="session_start"),
+    EventType(name="page_viewed", kind="page_view"),
+    EventType(name="link_clicked", kind="ui", timing="before_unload", per_page=0.5),
+    EventType(name="product_viewed", kind="funnel"),
+    EventType(name="added_to_cart", kind="funnel", timing="before_unload"),
+    EventType(name="checkout_started", kind="funnel"),
+    EventType(
+        name="order_completed",
+        kind="funnel",
+        has_value=True,
+        sensitive=True,
+        mission_critical=True,
+    ),
+    EventType(name="signed_up", kind="signup", mission_critical=True),
+    EventType(name="first_visit", kind="first_visit"),
+]
+
+
+class Plan(Frozen):
+    """A tracking plan: which path carries each event type."""
+
+    name: str = Field(min_length=1)
+    default_path: Literal["client", "server", "hybrid", "dual"] = "client"
+    paths: dict[str, Literal["client", "server", "hybrid", "dual"]] = {}
+    respect_blocker_choice: bool = False
+    opted_out_count: Literal["drop", "anonymous_count"] = "drop"
+
+    def path_of(self, event: EventType) -> str:
+        """Return the path this plan uses for ``event``.
+
+        Client-only events always go through the browser and offsite events always through the
+        server, whatever the default says; an explicit contrary mapping is rejected at validation.
+        """
+        if event.name in self.paths:
+            return self.paths[event.name]
+        if event.kind == "client_only":
+            return "client"
+        if event.kind == "offsite":
+            return "server"
+        return self.default_path
+
+
+class Simulation(Frozen):
+    """How long to simulate and how to seed it."""
+
+    horizon_hours: float = Field(default=24.0, gt=0)
+    drain_hours: float = Field(default=24.0, ge=0)
+    replications: int = Field(default=1, ge=1, le=100_000)
+    seed: int = Field(default=20261129, ge=0)
+
+
+class Scenario(Frozen):
+    """Everything one run needs: visitors, events, tracking plans and both paths' settings."""
+
+    name: str = "scenario"
+    description: str = ""
+    simulation: Simulation = Simulation()
+    population: Population
+    behaviour: Behaviour = DEFAULT_BEHAVIOUR
+    events: list[EventType] = Field(default_factory=lambda: list(DEFAULT_EVENTS), min_length=1)
+    plans: list[Plan] = Field(default_factory=lambda: [Plan(name="client")], min_length=1)
+    client: ClientConfig = ClientConfig()
+    server: ServerConfig = ServerConfig()
+    collector: CollectorConfig = CollectorConfig()
+    recommend: RecommendConfig = RecommendConfig()  # loss budget and path costs (recommend_spec.py)
+    kpis: KPIList = []  # after events: checked against them; empty = defaults (kpis.py)
+
+    @field_validator("behaviour")
+    @classmethod
+    def _behaviour_complete(cls, v: Behaviour) -> Behaviour:
+        missing = [k for k, val in v.model_dump().items() if val is None]
+        if missing:
+            filled = DEFAULT_BEHAVIOUR.model_dump(include=set(missing), by_alias=True)
+            return Behaviour.model_validate(
+                {**v.model_dump(by_alias=True, exclude_none=True), **filled}
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        names = [e.name for e in self.events]
+        if len(set(names)) != len(names):
+            raise ValueError(f"event names must be unique, got {names}")
+        plan_names = [p.name for p in self.plans]
+        if len(set(plan_names)) != len(plan_names):
+            raise ValueError(f"plan names must be unique, got {plan_names}")
+        funnel = [e for e in self.events if e.kind == "funnel"]
+        for where, beh in [("behaviour", self.behaviour)] + [
+            (f"population.segments[{i}].behaviour", s.behaviour)
+            for i, s in enumerate(self.population.segments)
+        ]:
+            if beh.funnel is not None and funnel and len(beh.funnel) != len(funnel):
+                raise ValueError(
+                    f"{where}.funnel must give one probability per funnel event "
+                    f"({len(funnel)}: {[e.name for e in funnel]}), got {len(beh.funnel)}"
+                )
+        by_name = {e.name: e for e in self.events}
+        for p in self.plans:
+            for ev_name, path in p.paths.items():
+                if ev_name not in by_name:
+                    raise ValueError(
+                        f"plan {p.name!r} maps unknown event {ev_name!r}; events: {names}"
+                    )
+                kind = by_name[ev_name].kind
+                if kind == "client_only" and path != "client":
+                    raise ValueError(
+                        f"plan {p.name!r}: {ev_name!r} is client_only and can only take the "
+                        f"client path, got {path!r}"
+                    )
+                if kind == "offsite" and path != "server":
+                    raise ValueError(
+                        f"plan {p.name!r}: {ev_name!r} is offsite (no browser) and can only take "
+                        f"the server path, got {path!r}"
+                    )
+        return self
+
+    def behaviour_of(self, segment: Segment) -> Behaviour:
+        """Return the segment's behaviour with unset fields inherited from the scenario."""
+        own = segment.behaviour.model_dump(by_alias=True, exclude_none=True)
+        if not own:
+            return self.behaviour
+        return Behaviour.model_validate(
+            {**self.behaviour.model_dump(by_alias=True, exclude_none=True), **own}
+        )
+
+    @property
+    def funnel_events(self) -> list[EventType]:
+        """Funnel steps in the order they are declared."""
+        return [e for e in self.events if e.kind == "funnel"]
+
+
+__all__ = [
+    "BLOCKERS",
+    "BROWSERS",
+    "DEVICES",
+    "EVENT_KINDS",
+    "PATHS",
+    "TIMINGS",
+    "Behaviour",
+    "Bots",
+    "Channel",
+    "EventType",
+    "Plan",
+    "Population",
+    "Scenario",
+    "Segment",
+    "Simulation",
+]

@@ -1,0 +1,209 @@
+"""Settings of the two tracking paths and the collector, with calibrated defaults.
+
+Section numbers in comments refer to ``docs/sources.md``. Numbers marked
+"assumption" have no published figure there; scenarios should state their own.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from simulator.config.distributions import Distribution, LogNormal
+from simulator.config.frozen import Frozen
+
+Transport = Literal["xhr", "fetch", "fetch_keepalive", "beacon"]
+SURVIVES_UNLOAD = frozenset({"fetch_keepalive", "beacon"})
+"""Transports whose requests are not cancelled when the page unloads (§2b, Krinkle)."""
+
+
+def _probability():  # noqa: ANN202 - a pydantic FieldInfo
+    return Field(ge=0, le=1)
+
+
+class BlockerRules(Frozen):
+    """Probability that a blocker kind blocks a request, by destination and request class.
+
+    ``vendor``, ``cname`` and ``proxy`` apply to analytics and session-replay requests sent to
+    the vendor's domain, a CNAME "custom domain", or a same-origin proxy path. ``ads`` applies to
+    ad pixels wherever they go, ``beacon`` to ``navigator.sendBeacon`` requests as a type.
+    Each user's blocker either blocks a class or not, drawn once per user.
+    """
+
+    vendor: float = _probability()
+    cname: float = _probability()
+    proxy: float = _probability()
+    ads: float = _probability()
+    beacon: float = _probability()
+
+
+DEFAULT_BLOCKING = {
+    "none": BlockerRules(vendor=0, cname=0, proxy=0, ads=0, beacon=0),
+    # Adblock Plus defaults (EasyList only) leave analytics alone (§1a contentpass 2018;
+    # Wills & Uzunoglu 2016: ~80% of ABP users keep the defaults) but block ads.
+    "extension_default": BlockerRules(vendor=0, cname=0, proxy=0, ads=1, beacon=0),
+    # uBlock Origin defaults include EasyPrivacy: whole vendor domains blocked (§4a
+    # `||segment.io^$third-party`, `||i.posthog.com^`); CNAME custom domains blocked when listed
+    # or uncloaked (§4a, uBO on Firefox uncloaks; share 0.5 is an assumption); same-origin
+    # proxies not generically blockable (§4a, §7); sendBeacon blockable as a type (§4b, share
+    # is an assumption).
+    "extension_privacy": BlockerRules(vendor=1, cname=0.5, proxy=0.0, ads=1, beacon=0.05),
+    # Brave Shields Standard: third-party only, so first-party custom domains and proxies pass
+    # (§7 brave-browser wiki "Blocking goals and policy").
+    "browser_builtin": BlockerRules(vendor=1, cname=0, proxy=0, ads=1, beacon=0),
+    # DNS-level (Pi-hole) blocks listed domains; CNAME inspection share is an assumption.
+    "dns": BlockerRules(vendor=1, cname=0.5, proxy=0, ads=1, beacon=0),
+}
+
+
+class Backoff:
+    """Exponential backoff between retries, capped: shared by the browser and server libraries."""
+
+    backoff_initial_seconds: float
+    backoff_factor: float
+    backoff_max_seconds: float
+
+    def retry_delay(self, attempts: float | np.ndarray) -> float | np.ndarray:
+        """Seconds to wait before retrying after ``attempts`` failed attempts (1, 2, ...).
+
+        Examples
+        --------
+        >>> ServerConfig().retry_delay(3), ServerConfig().retry_delay(np.array([1.0, 9.0]))
+        (4.0, array([ 1., 30.]))
+        """
+        delay = self.backoff_initial_seconds * self.backoff_factor ** (attempts - 1.0)
+        if isinstance(delay, np.ndarray):
+            return np.minimum(delay, self.backoff_max_seconds)
+        return min(delay, self.backoff_max_seconds)
+
+
+class ClientRetry(Backoff, Frozen):
+    """The browser library's retry behaviour.
+
+    ``store``: ``none`` (a failed or cancelled request is lost), ``memory`` (retried while the
+    page lives, lost at unload), ``local_storage`` (also persisted and resent on the user's next
+    page on the site).
+    """
+
+    # Segment analytics-next "standard" mode persists to localStorage (§3a).
+    store: Literal["none", "memory", "local_storage"] = "local_storage"
+    # @segment/localstorage-retry defaults (§3b): maxAttempts 10, maxItems 100,
+    # minRetryDelay 1 s, backoffFactor 2, maxRetryDelay 360 s.
+    max_attempts: int = Field(default=10, ge=1, le=1000)
+    max_items: int = Field(default=100, ge=1, le=100_000)
+    backoff_initial_seconds: float = Field(default=1.0, gt=0)
+    backoff_factor: float = Field(default=2.0, ge=1)
+    backoff_max_seconds: float = Field(default=360.0, gt=0)
+    # analytics-next persists only on pagehide (§3a); Snowplow syncs on every add (§3c).
+    persist: Literal["on_pagehide", "on_add"] = "on_pagehide"
+
+
+class ClientConfig(Frozen):
+    """The browser tracking library: where it sends, how, and how it survives unloads."""
+
+    destination: Literal["vendor", "cname", "proxy"] = "vendor"
+    # Segment analytics-next default: one fetch per event, keepalive off (§3a).
+    transport: Transport = "fetch"
+    unload_transport: Transport | None = Field(
+        default=None, description="transport used to flush at pagehide; default: transport"
+    )
+    batch_size: int = Field(default=1, ge=1, le=10_000)
+    # Segment batching timeout 5000 ms (§3a); used only when batch_size > 1.
+    flush_interval_seconds: float = Field(default=5.0, gt=0)
+    # Fetch spec keepalive quota, shared by sendBeacon and fetch keepalive (§2c).
+    keepalive_quota_bytes: int = Field(default=65_536, gt=0)
+    # Assumptions: time for the tag to load, and upload / response latency of one request.
+    script_load_seconds: Distribution = LogNormal(kind="lognormal", median=0.6, sigma=0.6)
+    upload_latency_seconds: Distribution = LogNormal(kind="lognormal", median=0.12, sigma=0.6)
+    response_latency_seconds: Distribution = LogNormal(kind="lognormal", median=0.08, sigma=0.5)
+    # Assumption: transient request failures (Volument §2a saw ~3% failed beacons on one
+    # browser; most of that is unload, not network).
+    failure_probability: float = Field(default=0.005, ge=0, le=1)
+    # Unload/pagehide handlers fire 95%+ on desktop Chrome/Edge/Firefox and 57-68% on mobile
+    # browsers and desktop Safari (§2b, Chrome team summarising Jansma); 0.62 is the midpoint.
+    # Keys: a device, or "device.browser" for an override.
+    handler_fires: dict[str, float] = {
+        "desktop": 0.95,
+        "mobile": 0.62,
+        "tablet": 0.62,
+        "desktop.safari": 0.62,
+    }
+    retry: ClientRetry = ClientRetry()
+    blocking: dict[
+        Literal["none", "extension_default", "extension_privacy", "browser_builtin", "dns"],
+        BlockerRules,
+    ] = DEFAULT_BLOCKING
+
+    @field_validator("handler_fires")
+    @classmethod
+    def _handler_keys(cls, v: dict[str, float]) -> dict[str, float]:
+        devices = ("desktop", "mobile", "tablet")
+        browsers = ("chrome", "safari", "firefox", "edge", "samsung", "other")
+        for key, p in v.items():
+            device, _, browser = key.partition(".")
+            if device not in devices or (browser and browser not in browsers):
+                raise ValueError(
+                    f"key {key!r} must be a device {devices} or 'device.browser' with a browser "
+                    f"in {browsers}"
+                )
+            if not 0 <= p <= 1:
+                raise ValueError(f"{key} must be between 0 and 1, got {p}")
+        missing = [d for d in devices if d not in v]
+        if missing:
+            raise ValueError(f"needs a probability for every device, missing {missing}")
+        return v
+
+    @field_validator("blocking")
+    @classmethod
+    def _all_kinds(cls, v: dict[str, BlockerRules]) -> dict[str, BlockerRules]:
+        return {**DEFAULT_BLOCKING, **v}
+
+    @property
+    def resolved_unload_transport(self) -> str:
+        """Transport used by the pagehide flush."""
+        return self.unload_transport or self.transport
+
+    def handler_fire_probability(self, device: str, browser: str) -> float:
+        """Probability that the page-hide handler runs for this device and browser."""
+        return self.handler_fires.get(f"{device}.{browser}", self.handler_fires[device])
+
+
+class ServerConfig(Backoff, Frozen):
+    """The server-side library on each web-server instance."""
+
+    # Assumption: a small site behind a few instances.
+    instances: int = Field(default=2, ge=1, le=10_000)
+    # Segment analytics-python / PostHog Python: max_queue_size 10000, drop when full (§3f).
+    max_queue_size: int = Field(default=10_000, ge=1)
+    # analytics-python upload_size 100, upload_interval 0.5 s, max_retries 10 (§3f).
+    batch_size: int = Field(default=100, ge=1)
+    flush_interval_seconds: float = Field(default=0.5, gt=0)
+    # Assumption: one upload (a batch POST to the vendor) takes ~0.1 s. The worker uploads
+    # one batch after another, so it drains at most batch_size / upload_seconds events a
+    # second (1000/s by default) and a burst faster than that fills the bounded queue.
+    upload_seconds: float = Field(default=0.1, gt=0)
+    max_retries: int = Field(default=10, ge=0, le=1000)
+    # Exponential backoff 1, 2, 4, ... s (python `backoff.expo`, §3f), capped at 30 s as in
+    # PostHog Python (§3f).
+    backoff_initial_seconds: float = Field(default=1.0, gt=0)
+    backoff_factor: float = Field(default=2.0, ge=1)
+    backoff_max_seconds: float = Field(default=30.0, gt=0)
+    # Assumption: transient failure of one upload attempt.
+    failure_probability: float = Field(default=0.001, ge=0, le=1)
+    # Assumption: one deploy (process restart) a day; analytics-python's atexit does not flush
+    # the queue (§3f), so what is queued then is lost unless flush_on_exit is set.
+    deploys_per_day: float = Field(default=1.0, ge=0)
+    flush_on_exit: bool = False
+
+
+class CollectorConfig(Frozen):
+    """The analytics vendor's ingestion endpoint."""
+
+    # Assumptions: rare outages of some minutes; they affect both paths.
+    outages_per_day: float = Field(default=0.05, ge=0)
+    outage_seconds: Distribution = LogNormal(kind="lognormal", median=600.0, sigma=1.0)
+    # Server-side dedupe by message id (§5 item 3, analytics-android #167). Window: assumption.
+    dedupe: bool = True
+    dedupe_window_hours: float = Field(default=24.0, gt=0)

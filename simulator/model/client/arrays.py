@@ -1,0 +1,357 @@
+"""Client fates in numpy blocks, for libraries that send one xhr/fetch request per event.
+
+When the browser library sends every event in its own ``xhr`` or ``fetch`` request (batch size
+one; Segment analytics-next's standard mode), the fates of two events on a page are
+independent given the page: its start, dwell time, how it ends, when the tag loaded and whether
+the page-hide handler ran. So a whole block of pages is settled with array arithmetic, exactly
+as :class:`~simulator.model.client.page.ClientPath` settles one page (the general path, which the
+engine keeps for batching libraries and keepalive transports):
+
+* a blocked visitor's events are ``blocked``; on a page left before the tag loads, ``unload``;
+* each request arrives after its upload latency and is cancelled by a navigation or a close if
+  still in flight (a page that only goes to the background lets it complete); a failure (or a
+  collector outage) seen before the page ends is retried after a backoff, in rounds, up to
+  ``max_attempts``;
+* at the end of the page the handler may run; if it does, the retries still waiting go out in
+  one request with the unload transport; what is in flight or waiting is then persisted to the
+  ``local_storage`` store, or settled;
+* the store is resent at the next page's load (a duplicate when the cancelled request had in
+  fact arrived) and carried to the visitor's next visit; beyond ``max_items`` the oldest events
+  are dropped (``queue_full``).
+
+Pages interact only through the store, so they are visited in order of their position in the
+visit, and only the few events that are stored take part in that loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.config.scenario import Scenario
+from simulator.model.collector import LOST
+from simulator.model.outages import Outages
+from simulator.model.streams import Streams
+
+NO_CAUSE = -1
+DELIVERED_STATUS = -2
+"""Status of a settled message that arrived at least once (a cause code otherwise)."""
+
+
+def applies(scenario: Scenario) -> bool:
+    """Whether the scenario's client library sends one xhr/fetch request per event."""
+    c = scenario.client
+    return c.batch_size == 1 and {c.transport, c.resolved_unload_transport} <= {"xhr", "fetch"}
+
+
+@dataclass(slots=True)
+class Pages:
+    """The pages of a block of visits, as parallel arrays (one entry per page)."""
+
+    t0: np.ndarray  # absolute start time
+    dwell: np.ndarray
+    cancels: np.ndarray  # the page is torn down (navigation or close), cancelling requests
+    javascript: np.ndarray
+    handler_p: np.ndarray  # probability that the page-hide handler runs
+    position: np.ndarray  # 0 for a visit's first page
+    last: np.ndarray  # the visit's last page
+    blocked: np.ndarray  # the visitor's blocker stops the analytics tag
+    blocked_ads: np.ndarray  # ... and ad-class requests
+    blocked_beacon: np.ndarray  # ... and sendBeacon
+
+
+class MessageState:
+    """What the client path knows about each message of a block (grown as messages are added).
+
+    ``attempts`` sends so far, ``first`` first arrival time (``inf`` if none), ``n`` arrivals,
+    ``late`` arrivals more than the dedupe window after the first, ``cause`` last failure code
+    (``NO_CAUSE``), ``seq`` creation time (the store drops the oldest first).
+    """
+
+    FIELDS = ("attempts", "first", "n", "late", "cause", "seq")
+
+    def __init__(self, **columns: np.ndarray) -> None:
+        for f in self.FIELDS:
+            setattr(self, f, columns[f])
+
+    @classmethod
+    def new(cls, seq: np.ndarray) -> MessageState:
+        """State of messages never sent, created at times ``seq``."""
+        n = seq.size
+        return cls(
+            attempts=np.zeros(n, np.int64),
+            first=np.full(n, np.inf),
+            n=np.zeros(n, np.int64),
+            late=np.zeros(n, np.int64),
+            cause=np.full(n, NO_CAUSE, np.int64),
+            seq=seq,
+        )
+
+    def take(self, rows: np.ndarray) -> MessageState:
+        """The state of ``rows`` (a copy)."""
+        return MessageState(**{f: getattr(self, f)[rows] for f in self.FIELDS})
+
+    @staticmethod
+    def concat(parts: list[MessageState]) -> MessageState:
+        """Stack several states."""
+        return MessageState(
+            **{f: np.concatenate([getattr(p, f) for p in parts]) for f in MessageState.FIELDS}
+        )
+
+    def duplicates(self, dedupe: bool) -> np.ndarray:
+        """Copies beyond the first the collector keeps, per message."""
+        return self.late if dedupe else np.maximum(self.n - 1, 0)
+
+
+class OneRequestClient:
+    """Settles the client copies of a block of pages (see the module docstring).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Gives the client settings.
+    outages : Outages
+        Collector outages (requests sent during one fail).
+    streams : Streams
+        Uses the ``script``, ``network`` and ``unload`` streams.
+    """
+
+    def __init__(self, scenario: Scenario, outages: Outages, streams: Streams) -> None:
+        cfg = scenario.client
+        self.cfg = cfg
+        self.script_rng = streams.rng("script")
+        self.net = streams.rng("network")
+        self.unload_rng = streams.rng("unload")
+        self.outages = outages
+        r = cfg.retry
+        self.store_kind = r.store
+        self.persist_on_add = r.persist == "on_add"
+        self.max_attempts = r.max_attempts
+        self.max_items = r.max_items
+        self.retry = r
+        self.window = scenario.collector.dedupe_window_hours * 3600.0
+        self.dedupe = scenario.collector.dedupe
+        self.ads = np.array([e.request_class == "ads" for e in scenario.events])
+        self.requests = 0
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _arrive(self, s: MessageState, rows: np.ndarray, t: np.ndarray) -> None:
+        """Record arrivals (rows are distinct, times later than any earlier arrival)."""
+        none = s.n[rows] == 0
+        s.first[rows[none]] = t[none]
+        s.late[rows] += ~none & (t - s.first[rows] > self.window)
+        s.n[rows] += 1
+
+    def _settle(self, rows: np.ndarray, cause: int) -> None:
+        self._settled_rows.append(rows)
+        self._settled_cause.append(np.full(rows.size, cause, np.int64))
+
+    # -- a block ----------------------------------------------------------------------------
+    def settle(
+        self,
+        pages: Pages,
+        s: MessageState,
+        page: np.ndarray,
+        offset: np.ndarray,
+        event: np.ndarray,
+        carried: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Settle a block's messages.
+
+        Parameters
+        ----------
+        pages : Pages
+            The block's pages.
+        s : MessageState
+            State of every message (updated in place).
+        page : numpy.ndarray
+            Page of each message: where it was made, or, for a message carried in from the
+            visitor's store, the first page of the visit.
+        offset : numpy.ndarray
+            Seconds into its page when it was made (ignored for carried messages).
+        event : numpy.ndarray
+            Event type of each message (its request class decides what blocks it).
+        carried : numpy.ndarray
+            Whether the message comes from the visitor's store.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(rows, status)`` of the settled messages (status ``DELIVERED_STATUS`` or a loss
+            cause code), and ``(rows, page)`` of those left in the store at the end of their
+            visit (``page`` is the visit's last page).
+        """
+        self._settled_rows, self._settled_cause = [], []
+        n_pages = pages.dwell.size
+        load = self.cfg.script_load_seconds.sample(self.script_rng, n_pages)
+        fires = self.unload_rng.random(n_pages) < pages.handler_p
+        self.live = pages.javascript & (load < pages.dwell)
+        self.load, self.fires, self.pages = load, fires, pages
+        rows = np.flatnonzero(~carried)
+        p = page[rows]
+        no_js = ~pages.javascript[p]
+        self._settle(rows[no_js], LOST["no_javascript"])
+        blocked = np.where(self.ads[event[rows]], pages.blocked_ads[p], pages.blocked[p])
+        stopped = ~no_js & blocked
+        self._settle(rows[stopped], LOST["blocked"])
+        left = ~no_js & ~stopped & ~self.live[p]
+        self._settle(rows[left], LOST["unload"])
+        go = ~(no_js | stopped | left)
+        rows, p = rows[go], p[go]
+        inflight, unsent = self._race(s, rows, p, np.maximum(offset[rows], load[p]))
+        in_rows = np.flatnonzero(carried)
+        out_rows, out_page = self._walk_store(s, inflight, unsent, in_rows, page[in_rows])
+        settled_rows = np.concatenate([np.zeros(0, np.int64), *self._settled_rows])
+        status = np.concatenate([np.zeros(0, np.int64), *self._settled_cause])
+        status[s.n[settled_rows] > 0] = DELIVERED_STATUS
+        return settled_rows, status, out_rows, out_page
+
+    def _walk_store(
+        self,
+        s: MessageState,
+        inflight: tuple[np.ndarray, np.ndarray],
+        unsent: tuple[np.ndarray, np.ndarray],
+        in_rows: np.ndarray,
+        in_page: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Page-hide of every page, and the store carried from each page to the next.
+
+        Pages interact only through the store, so pages are walked by their position in the
+        visit with the few messages still open: those left in flight or waiting on the page
+        (``inflight``, ``unsent``: rows and pages) and those the store carries in
+        (``in_rows`` entering ``in_page``, a visit's first page). Returns the rows left in a
+        store at the end of their visit, and the visit's last page.
+        """
+        pages, load = self.pages, self.load
+        lo_rows = np.concatenate([inflight[0], unsent[0]])
+        lo_page = np.concatenate([inflight[1], unsent[1]])
+        lo_unsent = np.arange(lo_rows.size) >= inflight[0].size
+        order = np.argsort(pages.position[lo_page], kind="stable")
+        lo_rows, lo_page, lo_unsent = lo_rows[order], lo_page[order], lo_unsent[order]
+        lo_pos = pages.position[lo_page]
+        out_rows, out_page = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        k = 0
+        top = int(lo_pos[-1]) if lo_pos.size else -1
+        while in_rows.size or k <= top:
+            a, b = np.searchsorted(lo_pos, [k, k + 1])
+            rows_k, page_k, unsent_k = lo_rows[a:b], lo_page[a:b], lo_unsent[a:b]
+            stay = ~self.live[in_page]  # the tag never loaded: the store is left untouched
+            kept_rows, kept_page = in_rows[stay], in_page[stay]
+            if (~stay).any():
+                fl, un = self._race(s, in_rows[~stay], in_page[~stay], load[in_page[~stay]])
+                rows_k = np.concatenate([rows_k, fl[0], un[0]])
+                page_k = np.concatenate([page_k, fl[1], un[1]])
+                unsent_k = np.concatenate([unsent_k, np.zeros(fl[0].size, bool),
+                                           np.ones(un[0].size, bool)])  # fmt: skip
+            stored, stored_page = self._page_end(s, rows_k, page_k, unsent_k)
+            rows_k = np.concatenate([kept_rows, stored])
+            page_k = np.concatenate([kept_page, stored_page])
+            end = pages.last[page_k]
+            out_rows.append(rows_k[end])
+            out_page.append(page_k[end])
+            in_rows, in_page = rows_k[~end], page_k[~end] + 1
+            k += 1
+        return np.concatenate(out_rows), np.concatenate(out_page)
+
+    def _race(
+        self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """Send each message at ``ready`` and retry failures while the page lives.
+
+        Returns ``(rows, page)`` of the messages in flight at the end of the page and of those
+        still waiting to be sent (a retry due after the page ended).
+        """
+        pg, cfg = self.pages, self.cfg
+        inflight_r, inflight_p, unsent_r, unsent_p = [], [], [], []
+        while rows.size:
+            dwell = pg.dwell[page]
+            due = ready < dwell
+            unsent_r.append(rows[~due])
+            unsent_p.append(page[~due])
+            rows, page, ready, dwell = rows[due], page[due], ready[due], dwell[due]
+            n = rows.size
+            if not n:
+                break
+            self.requests += n
+            s.attempts[rows] += 1
+            s.cause[rows] = NO_CAUSE
+            up = cfg.upload_latency_seconds.sample(self.net, n)
+            back = cfg.response_latency_seconds.sample(self.net, n)
+            u = self.net.random(n)
+            t0 = pg.t0[page]
+            arrive = ready + up
+            failed = (u < cfg.failure_probability) | self.outages.down_at(t0 + ready)
+            early = arrive < dwell
+            s.cause[rows[failed]] = LOST["network"]
+            visible = failed & early
+            exhausted = visible & (s.attempts[rows] >= self.max_attempts)
+            self._settle(rows[exhausted], LOST["retries_exhausted"])
+            retry = visible & ~exhausted
+            if self.store_kind == "none":
+                self._settle(rows[retry], LOST["network"])
+                retry[:] = False
+            ok = ~failed
+            arrived = ok & (early | ~pg.cancels[page])
+            self._arrive(s, rows[arrived], (t0 + arrive)[arrived])
+            acked = ok & (arrive + back < dwell)
+            self._settle(rows[acked], DELIVERED_STATUS)
+            flying = (failed & ~early) | (ok & ~acked)
+            inflight_r.append(rows[flying])
+            inflight_p.append(page[flying])
+            rows, page = rows[retry], page[retry]
+            delay = self.retry.retry_delay(s.attempts[rows])
+            ready = arrive[retry] + delay
+        empty = np.zeros(0, np.int64)
+        return (
+            (np.concatenate([empty, *inflight_r]), np.concatenate([empty, *inflight_p])),
+            (np.concatenate([empty, *unsent_r]), np.concatenate([empty, *unsent_p])),
+        )
+
+    def _page_end(
+        self, s: MessageState, rows: np.ndarray, page: np.ndarray, unsent: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Page-hide: flush what waits, then persist or settle what is left; returns the store."""
+        pg, cfg = self.pages, self.cfg
+        fires = self.fires[page]
+        flush = unsent & fires
+        if flush.any():
+            # One request per page carries everything still queued, with the unload transport.
+            fl_pages, which = np.unique(page[flush], return_inverse=True)
+            m = fl_pages.size
+            self.requests += m
+            up = cfg.upload_latency_seconds.sample(self.net, m)
+            cfg.response_latency_seconds.sample(self.net, m)  # drawn as for any request
+            u = self.net.random(m)
+            at = pg.t0[fl_pages] + pg.dwell[fl_pages]
+            failed = ((u < cfg.failure_probability) | self.outages.down_at(at))[which]
+            fr = rows[flush]
+            s.attempts[fr] += 1
+            s.cause[fr] = np.where(failed, LOST["network"], NO_CAUSE)
+            # It leaves at page-hide, so it survives only a page that is not torn down.
+            arrived = ~failed & ~pg.cancels[fl_pages][which]
+            self._arrive(s, fr[arrived], (at + up)[which][arrived])
+        if self.store_kind == "local_storage":
+            persist_here = fires | self.persist_on_add
+        else:
+            persist_here = np.zeros(rows.size, dtype=bool)
+        keep = persist_here & (s.attempts[rows] < self.max_attempts)
+        self._settle(rows[persist_here & ~keep], LOST["retries_exhausted"])
+        gone = rows[~persist_here]
+        cause = s.cause[gone]
+        self._settle(gone[cause == NO_CAUSE], LOST["unload"])
+        for code in np.unique(cause[cause != NO_CAUSE]).tolist():
+            self._settle(gone[cause == code], int(code))
+        rows, page = rows[keep], page[keep]
+        if rows.size > self.max_items:
+            counts = np.bincount(page)
+            if counts.max() > self.max_items:
+                # Oldest first out: rank each page's stored messages by creation time.
+                order = np.lexsort((-s.seq[rows], page))
+                rows, page = rows[order], page[order]
+                start = np.searchsorted(page, page)
+                over = (np.arange(rows.size) - start) >= self.max_items
+                self._settle(rows[over], LOST["queue_full"])
+                rows, page = rows[~over], page[~over]
+        return rows, page

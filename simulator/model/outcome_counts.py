@@ -1,0 +1,133 @@
+"""Settled outcomes counted into a tally buffer many at a time (the engine's collector).
+
+The same bookkeeping as :class:`~simulator.model.collector.Collector`, on arrays: a delivered event
+adds to ``delivered`` (and ``delivered_context`` when its copy carried browser context), to the
+value sums, and to ``duplicates`` for the extra copies the collector kept; a lost one adds one
+to its cause. ``data`` is one of a :class:`~simulator.model.tally.TallyBuffer`'s flat arrays and
+``base`` the flat offsets of the events' plan, event type and cell (measure 0).
+
+It also joins the two copies of a ``dual`` event (one message id, sent from the browser and
+from the server): it is delivered when either copy arrives, carries context when the browser
+copy did, and is a duplicate when both arrive further apart than the dedupe window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.model.collector import (
+    CONTEXT,
+    DELIVERED,
+    DUPLICATES,
+    LOST,
+    VALUE_DELIVERED,
+    VALUE_DUPLICATES,
+    VALUE_SQ_DELIVERED,
+)
+
+PENDING_CODE = LOST["pending"]
+
+
+def count(data: np.ndarray, index: np.ndarray, amount: np.ndarray | float = 1.0) -> None:
+    """Add ``amount`` at every flat ``index`` (repeated indices add up)."""
+    if index.size:
+        np.add.at(data, index, amount)
+
+
+def delivered(
+    data: np.ndarray,
+    base: np.ndarray,
+    value: np.ndarray,
+    context: np.ndarray | bool,
+    dups: np.ndarray | None = None,
+) -> None:
+    """Count delivered events.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        The tally buffer's view.
+    base : numpy.ndarray
+        Flat offsets (measure 0) of each event.
+    value : numpy.ndarray
+        Each event's value.
+    context : numpy.ndarray or bool
+        Whether the delivered copy carried browser context.
+    dups : numpy.ndarray, optional
+        Extra copies the collector kept, per event.
+    """
+    if not base.size:
+        return
+    count(data, base + DELIVERED)
+    if np.ndim(context):
+        count(data, base[context] + CONTEXT)
+    elif context:
+        count(data, base + CONTEXT)
+    priced = value != 0
+    if priced.any():
+        count(data, base[priced] + VALUE_DELIVERED, value[priced])
+        count(data, base[priced] + VALUE_SQ_DELIVERED, value[priced] ** 2)
+    if dups is not None:
+        some = dups > 0
+        if some.any():
+            count(data, base[some] + DUPLICATES, dups[some].astype(float))
+            count(data, base[some] + VALUE_DUPLICATES, dups[some] * value[some])
+
+
+def lost(data: np.ndarray, base: np.ndarray, cause: np.ndarray | int) -> None:
+    """Count lost events; ``cause`` is the measure index of each loss cause (``LOST``)."""
+    count(data, base + cause)
+
+
+def join_dual(
+    data: np.ndarray,
+    base: np.ndarray,
+    value: np.ndarray,
+    client_first: np.ndarray,
+    client_n: np.ndarray,
+    client_late: np.ndarray,
+    client_cause: np.ndarray,
+    server_when: np.ndarray,
+    server_cause: np.ndarray | int,
+    dedupe: bool,
+    window: float,
+) -> None:
+    """Count dual events once both copies are settled.
+
+    Parameters
+    ----------
+    data, base, value
+        As for :func:`delivered`.
+    client_first, client_n, client_late : numpy.ndarray
+        The browser copy: first arrival time (``inf`` if none), arrivals, and arrivals more
+        than ``window`` after the first.
+    client_cause : numpy.ndarray
+        Why the browser copy never arrived (measure index), when it did not.
+    server_when : numpy.ndarray
+        Arrival of the server copy (``nan`` if lost).
+    server_cause : numpy.ndarray or int
+        Why the server copy was lost (measure index), when it was.
+    dedupe : bool
+        Whether the collector dedupes by message id.
+    window : float
+        The dedupe window in seconds.
+
+    Notes
+    -----
+    With several browser copies and a server copy that arrived first, the browser copies
+    kept as duplicates are counted against the first browser copy (the store resends them
+    within a visit or two, far inside any dedupe window).
+    """
+    server_cause = np.broadcast_to(server_cause, base.shape)
+    client = client_n > 0
+    server = ~np.isnan(server_when)
+    any_copy = client | server
+    if dedupe:
+        gap = np.where(client & server, np.abs(server_when - client_first), 0.0)
+        dups = np.where(client, client_late, 0) + (client & server & (gap > window))
+    else:
+        dups = np.maximum(client_n + server - 1, 0)
+    delivered(data, base[any_copy], value[any_copy], client[any_copy], dups[any_copy])
+    none = ~any_copy
+    pending = (server_cause == PENDING_CODE) | (client_cause == PENDING_CODE)
+    lost(data, base[none], np.where(pending, PENDING_CODE, server_cause)[none])

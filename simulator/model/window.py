@@ -1,0 +1,385 @@
+"""A window's visits and bot visits, as arrays: truth, routing, client fates, server copies.
+
+:class:`VisitBatch` is the engine's per-window work. For a batch of visits it draws the
+pages and true events, counts the truth once (every plan sees the same visitors), withholds
+the copies that respecting plans owe an opted-out visitor, settles the browser copies with
+:class:`~simulator.model.client.arrays.OneRequestClient` (together with what the visitors' retry
+stores carried in from their previous visits), counts their outcomes, keeps in the store what
+is left at the end of a visit for the visitor's return, and hands every server copy to the
+server queues. Bots only ever reach the server path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.config.scenario import Scenario
+from simulator.model.client import arrays as client_fates
+from simulator.model.client.arrays import DELIVERED_STATUS, MessageState, OneRequestClient, Pages
+from simulator.model.client.paged import PagedClient
+from simulator.model.collector import ANONYMOUS, LOST, TRUTH, VALUE_SQ_TRUTH, VALUE_TRUTH
+from simulator.model.dual_waits import DualWaits
+from simulator.model.outages import Outages
+from simulator.model.outcome_counts import count, delivered, lost
+from simulator.model.pages import BACKGROUND
+from simulator.model.population import PopulationSampler, VisitorColumns, arrival_blocks
+from simulator.model.route_tables import RouteTables
+from simulator.model.server import ServerQueues
+from simulator.model.streams import Streams
+from simulator.model.tally import TallyBuffer
+from simulator.model.visits import VisitBlocks
+
+DAY = 86400.0
+BOT_PAGE_SECONDS = 2.0  # assumption: bots fetch pages in quick succession
+UNSETTLED = -3
+SERVER, DUAL, BOT = 0, 1, 2
+"""Kinds of server copy: a server/hybrid copy, the server copy of a dual event, a bot event."""
+PAYLOAD = np.dtype(
+    [
+        ("kind", np.int8),
+        ("off", np.int64),
+        ("value", np.float64),
+        ("context", np.bool_),
+        ("c_first", np.float64),
+        ("c_n", np.int64),
+        ("c_late", np.int64),
+        ("c_cause", np.int64),
+        ("ref", np.int64),
+    ]
+)
+"""What a server copy carries: its tally offset and value, and for a dual copy the outcome of
+the browser copy (or a :class:`~simulator.model.dual_waits.DualWaits` reference)."""
+
+
+def payload(kind: int, off: np.ndarray, value=0.0, context=False) -> np.ndarray:
+    """Server copies of one kind (the browser-outcome fields empty)."""
+    p = np.zeros(off.size, PAYLOAD)
+    p["kind"], p["off"], p["value"], p["context"] = kind, off, value, context
+    p["c_first"], p["ref"] = np.inf, -1
+    return p
+
+
+@dataclass(slots=True)
+class Stored:
+    """Browser copies (what they are, and their client state), e.g. in visitors' stores."""
+
+    visitor: np.ndarray
+    e: np.ndarray
+    off: np.ndarray
+    value: np.ndarray
+    shared: np.ndarray
+    own: np.ndarray
+    dual: np.ndarray
+    ref: np.ndarray
+    state: MessageState
+
+    def take(self, rows: np.ndarray) -> Stored:
+        """The messages at ``rows``."""
+        cols = [getattr(self, f)[rows] for f in self.__slots__[:-1]]
+        return Stored(*cols, self.state.take(rows))
+
+    @staticmethod
+    def concat(parts: list[Stored]) -> Stored:
+        """Stack several sets of messages."""
+        cols = [np.concatenate([getattr(p, f) for p in parts]) for f in Stored.__slots__[:-1]]
+        return Stored(*cols, MessageState.concat([p.state for p in parts]))
+
+    @property
+    def size(self) -> int:
+        """Number of messages."""
+        return self.visitor.size
+
+
+class VisitBatch:
+    """The per-window work of :class:`~simulator.model.engine.Replication`.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario.
+    streams : Streams
+        Uses the ``behaviour`` and ``bots`` streams (and the client's, see its class).
+    buffer : TallyBuffer
+        Where counts go (truth once, then each plan's outcomes).
+    routes : RouteTables
+        Which plans carry each event type on which path.
+    server : ServerQueues
+        The server queues that server copies are handed to, stamped with their times.
+    waits : DualWaits
+        Dual events whose browser copy is still unsettled.
+    population : PopulationSampler
+        Draws the bots' attributes.
+    outages : Outages
+        Collector outages (browser requests sent during one fail).
+    counts : dict
+        What was simulated (visits, pages, events, bot visits), incremented in place.
+    note_active : callable
+        Called with the cells, opt-out flags and days of the visitors active in a visit.
+    horizon : float
+        End of arrivals in seconds; a return after it is ``pending``.
+    paged : bool
+        Settle client copies page by page even for a one-request-per-event library (the
+        array path's reference, for tests).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        streams: Streams,
+        *,
+        buffer: TallyBuffer,
+        routes: RouteTables,
+        server: ServerQueues,
+        waits: DualWaits,
+        population: PopulationSampler,
+        outages: Outages,
+        counts: dict[str, int],
+        note_active: Callable[[np.ndarray, np.ndarray, np.ndarray], None],
+        horizon: float,
+        paged: bool = False,
+    ) -> None:
+        self.scenario = sc = scenario
+        self.buffer, self.routes, self.server, self.waits = buffer, routes, server, waits
+        self.population, self.counts, self.note_active = population, counts, note_active
+        self.horizon = horizon
+        self.visit_blocks = VisitBlocks(sc, streams.rng("behaviour"))
+        kind = OneRequestClient if client_fates.applies(sc) and not paged else PagedClient
+        self.client = kind(sc, outages, streams)
+        self.store: Stored | None = None
+        self.bot_rng = streams.rng("bots")
+        once = ("session_start", "first_visit")
+        self.bot_per_page = [i for i, e in enumerate(sc.events) if e.bots and e.kind not in once]
+        self.bot_per_visit = [i for i, e in enumerate(sc.events) if e.bots and e.kind in once]
+
+    # -- visits ----------------------------------------------------------------------------
+    def visits(
+        self, vis: VisitorColumns, start: np.ndarray, first: np.ndarray, active: np.ndarray
+    ) -> tuple[np.ndarray, VisitorColumns, np.ndarray]:
+        """Simulate one visit per visitor; return who comes back before the horizon, and when.
+
+        Parameters
+        ----------
+        vis : VisitorColumns
+            The visitors.
+        start : numpy.ndarray
+            When each visit starts.
+        first : numpy.ndarray
+            Whether it is the visitor's first visit.
+        active : numpy.ndarray
+            The last day each visitor was active (-1 for none).
+
+        Returns
+        -------
+        tuple
+            Return times, the returning visitors, and the day of the visit just made.
+        """
+        routes, n_events = self.routes, len(self.scenario.events)
+        vb = self.visit_blocks.draw(vis.segment, first)
+        self.counts["visits"] += start.size
+        self.counts["pages"] += vb.page_dwell.size
+        self.counts["events"] += vb.event_type.size
+        day = (start // DAY).astype(np.int64)
+        fresh = active != day
+        self.note_active(vis.cell[fresh], vis.opted_out[fresh].astype(np.int64), day[fresh])
+        pages = self._pages(vis, start, vb)
+        ep, e, value = vb.event_page, vb.event_type, vb.event_value
+        ev = vb.page_visit[ep]  # each event's visit
+        off = self.buffer.offset(e, vis.cell[ev])
+        t = pages.t0[ep] + vb.event_offset
+        count(self.buffer.shared, off + TRUTH)  # once: every plan sees the same visitors
+        priced = value != 0
+        count(self.buffer.shared, off[priced] + VALUE_TRUTH, value[priced])
+        count(self.buffer.shared, off[priced] + VALUE_SQ_TRUTH, value[priced] ** 2)
+        route = vis.opted_out[ev] * n_events + e
+        self.withhold(off, routes.withheld[route])
+
+        gaps = self.visit_blocks.return_gaps(vis.segment)
+        back = start + vb.duration + gaps
+        never = np.isinf(gaps)
+        late = ~never & (back >= self.horizon)
+        m = np.flatnonzero(routes.client[route])
+        new = Stored(vis.index[ev[m]], e[m], off[m], value[m], routes.shared[route[m]],
+                     routes.own[route[m]], routes.dual[route[m]], np.full(m.size, -1, np.int64),
+                     MessageState.new(t[m]))  # fmt: skip
+        self._browser_copies(vis, vb, pages, m, new, never, late, t[m], vis.instance[ev[m]])
+
+        instance = vis.instance[ev]
+        for p in range(routes.n_plans):
+            s = np.flatnonzero(routes.server[route, p])
+            if s.size:
+                ctx = routes.hybrid[route[s], p] & vis.context_forwarded[ev[s]]
+                self.server.push(p, instance[s], t[s], payload(SERVER, off[s], value[s], ctx))
+        ret = ~never & ~late
+        return back[ret], vis.take(ret), day[ret]
+
+    @staticmethod
+    def _pages(vis: VisitorColumns, start: np.ndarray, vb) -> Pages:
+        """The block's pages with what the client path needs to know about them."""
+        pv = vb.page_visit
+        position = np.arange(pv.size) - vb.first_page[pv]
+        return Pages(
+            t0=start[pv] + vb.page_start,
+            dwell=vb.page_dwell,
+            cancels=vb.page_end != BACKGROUND,
+            javascript=vis.javascript[pv],
+            handler_p=vis.handler_p[pv],
+            position=position,
+            last=position == vb.n_pages[pv] - 1,
+            blocked=vis.blocked[pv],
+            blocked_ads=vis.blocked_ads[pv],
+            blocked_beacon=vis.blocked_beacon[pv],
+        )
+
+    def _browser_copies(self, vis, vb, pages, made, new, never, late, t, instance) -> None:
+        """Settle these visits' browser copies with what the stores carried in; count them.
+
+        ``new`` are the copies of the block's events ``made`` (made at ``t`` by visitors on
+        server ``instance``); ``never`` and ``late`` mark visits after which the visitor never
+        returns, or returns after the horizon.
+        """
+        msgs, page = new, vb.event_page[made]
+        carried = np.zeros(new.size, bool)
+        came = self._take_store(vis.index)
+        if came is not None:
+            order = np.argsort(vis.index)
+            row = order[np.searchsorted(vis.index, came.visitor, sorter=order)]
+            msgs = Stored.concat([new, came])
+            page = np.concatenate([page, vb.first_page[row]])
+            carried = np.concatenate([carried, np.ones(came.size, bool)])
+        offset = np.zeros(msgs.size)
+        offset[: new.size] = vb.event_offset[made]
+        rows, status, out_rows, out_page = self.client.settle(
+            pages, msgs.state, page, offset, msgs.e, carried
+        )
+        # What is left in a store at the end of a visit waits for the visitor's return.
+        out_visit = vb.page_visit[out_page]
+        for mask, cause in ((never[out_visit], "never_returned"), (late[out_visit], "pending")):
+            r = out_rows[mask]
+            rows = np.concatenate([rows, r])
+            status = np.concatenate(
+                [status, np.where(msgs.state.n[r] > 0, DELIVERED_STATUS, LOST[cause])]
+            )
+        kept = out_rows[~(never | late)[out_visit]]
+        self._count_client(msgs, rows, status)
+        self._send_duals(msgs, new.size, rows, status, t, instance)
+        if kept.size:
+            stored = msgs.take(kept)
+            self.store = stored if self.store is None else Stored.concat([self.store, stored])
+
+    def _take_store(self, visitors: np.ndarray) -> Stored | None:
+        if self.store is None:
+            return None
+        mine = np.isin(self.store.visitor, visitors)
+        if not mine.any():
+            return None
+        came = self.store.take(mine)
+        self.store = self.store.take(~mine) if (~mine).any() else None
+        return came
+
+    def _count_client(self, msgs: Stored, rows: np.ndarray, status: np.ndarray) -> None:
+        """Count settled browser copies for the plans that take the client-path outcome."""
+        ok = status == DELIVERED_STATUS
+        dups = msgs.state.duplicates(self.scenario.collector.dedupe)[rows]
+        off, value = msgs.off[rows], msgs.value[rows]
+        targets = [(self.buffer.client, off, msgs.shared[rows])]
+        own = msgs.own[rows]
+        stride = self.buffer.plan_stride
+        for p in self.routes.own_plans:
+            targets.append((self.buffer.data, p * stride + off, (own >> p & 1).astype(bool)))
+        for data, base, mask in targets:
+            d = mask & ok
+            delivered(data, base[d], value[d], True, dups[d])
+            lost(data, base[mask & ~ok], status[mask & ~ok])
+        refs = msgs.ref[rows]
+        w = refs >= 0
+        if w.any():
+            st = msgs.state
+            r = rows[w]
+            self.waits.client_settled(refs[w], st.first[r], st.n[r], st.late[r], status[w])
+
+    def _send_duals(self, msgs: Stored, n_new: int, rows, status, t, instance) -> None:
+        """Server copies of this visit's dual events, with the browser copy's outcome."""
+        dual = msgs.dual[:n_new]
+        d = np.flatnonzero(dual)
+        if not d.size:
+            return
+        outcome = np.full(msgs.size, UNSETTLED, np.int64)
+        outcome[rows] = status
+        waiting = d[outcome[d] == UNSETTLED]
+        if waiting.size:
+            msgs.ref[waiting] = self.waits.open(msgs.off[waiting], msgs.value[waiting],
+                                               dual[waiting])  # fmt: skip
+        st = msgs.state
+        for p in self.routes.dual_plans:
+            s = d[(dual[d] >> p & 1).astype(bool)]
+            if s.size:
+                load = payload(DUAL, msgs.off[s], msgs.value[s])
+                load["c_first"], load["c_n"], load["c_late"] = st.first[s], st.n[s], st.late[s]
+                load["c_cause"], load["ref"] = outcome[s], msgs.ref[s]
+                self.server.push(p, instance[s], t[s], load)
+
+    def withhold(self, off: np.ndarray, mask: np.ndarray) -> None:
+        """Respecting plans send nothing for opted-out visitors (maybe an anonymous count)."""
+        if not mask.any():
+            return
+        o = off[mask]
+        for p in self.routes.respecting:
+            count(self.buffer.data, p * self.buffer.plan_stride + o + LOST["withheld"])
+        for p in self.routes.anonymous:
+            count(self.buffer.data, p * self.buffer.plan_stride + o + ANONYMOUS)
+
+    # -- bots --------------------------------------------------------------------------------
+    def bot_arrivals(self) -> dict | None:
+        """Draw the number of bot visits; their arrival times come block by block."""
+        sc = self.scenario
+        bots = sc.population.bots
+        if bots.share <= 0:
+            return None
+        visits_per_user = sum(
+            s.share / (1.0 - min(sc.behaviour_of(s).return_probability, 0.99))
+            for s in sc.population.segments
+        )
+        mean = bots.share / (1 - bots.share) * sc.population.users * visits_per_user
+        n = int(self.bot_rng.poisson(mean))
+        blocks = arrival_blocks(n, self.horizon, self.bot_rng)
+        return {"blocks": blocks, "waiting": np.zeros(0)}
+
+    def bots(self, state: dict | None, until: float) -> None:
+        """Bot visits arriving before ``until``: their page events reach the server only."""
+        if state is None:
+            return
+        times = state["waiting"]
+        while not times.size or times[-1] < until:
+            more = next(state["blocks"], None)
+            if more is None:
+                break
+            times = np.concatenate([times, more])
+        cut = np.searchsorted(times, until)
+        times, state["waiting"] = times[:cut], times[cut:]
+        rng = self.bot_rng
+        bots = self.scenario.population.bots
+        self.counts["bot_visits"] += times.size
+        cols = self.population.bot_columns(times.size, rng)
+        keep = rng.random(times.size) >= bots.filtered
+        n_pages = np.maximum(1, bots.pages_per_visit.sample(rng, times.size).astype(np.int64))
+        n_pages, times = n_pages[keep], times[keep]
+        visit = np.repeat(np.flatnonzero(keep), n_pages)
+        k = np.arange(visit.size) - np.repeat(np.cumsum(n_pages) - n_pages, n_pages)
+        at = np.repeat(times, n_pages) + k * BOT_PAGE_SECONDS
+        kinds = [(e, slice(None)) for e in self.bot_per_page]
+        kinds += [(e, k == 0) for e in self.bot_per_visit]
+        routes = self.routes
+        for p in range(routes.n_plans):
+            offs, ts, insts = [], [], []
+            for e, where in kinds:
+                if routes.server[e, p] or routes.dual[e] >> p & 1:
+                    v = visit[where]
+                    offs.append(self.buffer.offset(e, cols.cell[v]))
+                    ts.append(at[where])
+                    insts.append(cols.instance[v])
+            if offs:
+                off = np.concatenate(offs)
+                self.server.push(p, np.concatenate(insts), np.concatenate(ts), payload(BOT, off))

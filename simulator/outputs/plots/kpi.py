@@ -1,0 +1,103 @@
+"""KPI bias: ratios a business watches, computed from the received data, against the truth.
+
+Reads the top-level ``kpis: [{plan, name, truth, observed, relative_bias,
+relative_bias_ci}]``; relative biases are fractions, shown as percentages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.patches import Patch
+
+from simulator.outputs.plots.records import (
+    RecordError,
+    check_record,
+    ci_errors,
+    kpi_rows,
+    plans_of,
+    select,
+)
+from simulator.outputs.plots.style import (
+    bar_style,
+    group_offsets,
+    legend_beside,
+    new_axes,
+    percent_axis,
+)
+
+
+def kpi_bias(
+    record: dict,
+    ax: Axes | None = None,
+    *,
+    plans: list[str] | None = None,
+    kpis: list[str] | None = None,
+) -> Axes:
+    """Relative bias of each KPI computed from received data, one bar per plan, with 95% CI.
+
+    Horizontal bars: one group per KPI (labelled with its true value), one bar per plan, the
+    length being ``observed / truth - 1``; a vertical line marks zero (no bias). A KPI whose
+    truth is zero has no relative bias and draws no bar.
+
+    Parameters
+    ----------
+    record : dict
+        A result record with a top-level ``kpis`` list.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure is made when omitted.
+    plans, kpis : list of str, optional
+        Subsets to show, in this order (default: all).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One bar container per plan (label = plan, one bar per KPI) and one error-bar container
+        per plan.
+    """
+    check_record(record)
+    rows = kpi_rows(record)
+    if not rows:
+        raise RecordError("the record has no KPIs")
+    order = plans_of(record)  # styles follow the record's plan order, as in every plot
+    every_plan = [p for p in order if any(r["plan"] == p for r in rows)]
+    plans = select(plans, every_plan, "plan with KPIs")
+    kpis = select(kpis, list(dict.fromkeys(r["name"] for r in rows)), "KPI")
+    table = {(r["plan"], r["name"]): r for r in rows}
+    ax = new_axes(ax, (7.5, min(7.0, max(3.0, 0.45 * len(kpis) * len(plans) + 1.5))))
+
+    y = np.arange(len(kpis), dtype=float)
+    offsets, height = group_offsets(len(plans))
+    for k, plan in enumerate(plans):
+        found = [table.get((plan, name)) for name in kpis]
+        values = [r["relative_bias"] if r else None for r in found]
+        drawn = [i for i, v in enumerate(values) if v is not None]
+        # Plans read top to bottom in legend order: the first plan sits highest in its group.
+        pos = y[drawn] + offsets[k]
+        vals = [values[i] for i in drawn]
+        cis = [found[i].get("relative_bias_ci") for i in drawn]
+        ax.barh(pos, vals, height, label=plan, **bar_style(order.index(plan)))
+        ax.errorbar(
+            vals,
+            pos,
+            xerr=ci_errors(vals, cis),
+            fmt="none",
+            ecolor="black",
+            elinewidth=1.0,
+            capsize=2.5,
+        )
+    ax.axvline(0.0, color="black", linewidth=1.0)
+    labels = []
+    for name in kpis:
+        truth = next((r["truth"] for r in rows if r["name"] == name), None)
+        labels.append(name if truth is None else f"{name}\n(true {truth:.3g})")
+    ax.set_yticks(y, labels, fontsize="small")
+    ax.invert_yaxis()
+    ax.set_xlabel("relative bias: observed / true - 1 (%)")
+    percent_axis(ax, "x")
+    ax.grid(axis="x", linewidth=0.4, alpha=0.5)
+    ax.set_axisbelow(True)
+    ax.set_title("KPIs computed from the received data")
+    handles = [Patch(label=p, **bar_style(order.index(p))) for p in plans]
+    legend_beside(ax, "plan (error bars: 95% CI)", handles)
+    return ax

@@ -1,0 +1,357 @@
+"""Lay out a recommendation record: a terminal table, a paragraph per event, and Markdown.
+
+Every function reads the JSON-ready record of :func:`simulator.experiments.recommend.recommend` (or
+one of its ``events``), so a saved ``--json`` file can be laid out again without simulating.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from simulator.experiments.recommend_rules import MEASURED_WITHIN, PATH_ORDER
+from simulator.outputs import markup
+from simulator.outputs.formatting import CAUSE_WORDS, finite, interval, percent
+from simulator.outputs.markup import Block
+from simulator.outputs.opt_out import mode_statement
+
+NOTABLE_SHIFT = 0.01
+"""A composition shift (TVD) at least this large is mentioned in the paragraph."""
+
+
+def cell(value: Any, ci: Any) -> str:
+    """A share and its interval for the table: ``4.9 [4.6, 5.2]`` (percent)."""
+    if not finite(value):
+        return "-"
+    text = percent(value, unit=False)
+    if interval(ci) != "-":
+        text += f" {interval(ci)}"
+    return text
+
+
+def context_lost(record: Mapping[str, Any]) -> dict:
+    """What browser context the recommended path loses for one event.
+
+    Parameters
+    ----------
+    record : mapping
+        An event record with ``recommendation``, ``kind``, ``needs_context`` and ``paths``.
+
+    Returns
+    -------
+    dict
+        ``fields`` (the declared context lost, possibly on part of the events), ``share`` (of
+        delivered events arriving without context, or ``None``), ``text`` in plain words and
+        ``short`` for the table.
+    """
+    path, needs = record["recommendation"], list(record.get("needs_context") or [])
+    share = (record.get("paths", {}).get(path) or {}).get("context_loss")
+    named = ", ".join(needs) if needs else "browser context (none needed)"
+    if record.get("kind") == "offsite":
+        return _lost([], None, "none (no browser is involved)", "none")
+    if path == "client":
+        return _lost([], share, "none (the browser sends its own context)", "none")
+    if path == "server":
+        short = f"all: {', '.join(needs)}" if needs else "all (none needed)"
+        return _lost(needs, share, f"{named} on every event", short)
+    if not finite(share) or share == 0:
+        return _lost([], share, "none", "none")
+    where = "forwarding failed" if path == "hybrid" else "only the server copy arrived"
+    short = f"{', '.join(needs) or 'context'} on {percent(share)}"
+    return _lost(needs, share, f"{named} on {percent(share)} of delivered events ({where})", short)
+
+
+def _lost(fields: list[str], share: Any, text: str, short: str) -> dict:
+    return {"fields": fields, "share": share, "text": text, "short": short}
+
+
+def _causes_text(causes: Mapping[str, float]) -> str:
+    ranked = sorted(causes.items(), key=lambda kv: -kv[1])[:2]
+    if not ranked:
+        return ""
+    return ", mostly to " + " and ".join(CAUSE_WORDS.get(k, k) for k, _ in ranked)
+
+
+def paragraph(record: Mapping[str, Any], budget: float, respect: bool = False) -> str:
+    """A short paragraph in plain words explaining one event's recommendation.
+
+    Parameters
+    ----------
+    record : mapping
+        An event record (see :func:`simulator.experiments.recommend.recommend`); ``context_lost``
+        may be missing, it is then computed.
+    budget : float
+        The loss budget used.
+    respect : bool
+        Whether the candidates respected visitors' choice (losses are then among the events
+        of visitors who did not opt out).
+
+    Returns
+    -------
+    str
+        A few sentences: the choice and why, its loss with interval and main causes, the context
+        it loses, how the other paths compare, and any warning.
+    """
+    path, paths = record["recommendation"], record["paths"]
+    chosen = paths.get(path) or {}
+    out = [f"{record['event']}: track it on the {path} path, because {record['reason']}."]
+    withheld = chosen.get("withheld")
+    if respect and finite(chosen.get("budget_loss")):
+        ci = chosen.get("budget_loss_ci") or [math.nan, math.nan]
+        out.append(
+            f"There it loses {percent(chosen['budget_loss'])} of the events of visitors who did "
+            f"not opt out (95% CI {percent(ci[0])} to {percent(ci[1])})"
+            + (
+                f"; {percent(withheld)} of all events are withheld by their choice."
+                if finite(withheld) and withheld > 0
+                else "."
+            )
+        )
+    elif finite(chosen.get("loss")):
+        ci = chosen.get("loss_ci") or [math.nan, math.nan]
+        causes = {k: v for k, v in (chosen.get("causes") or {}).items() if k != "withheld"}
+        out.append(
+            f"There it loses {percent(chosen['loss'])} of them (95% CI {percent(ci[0])} to "
+            f"{percent(ci[1])}){_causes_text(causes)}."
+        )
+    measured = chosen.get("budget_loss")
+    if finite(measured) and record.get("rule") not in MEASURED_WITHIN:
+        verdict = "within" if measured <= budget else "over"
+        out.append(f"That is {verdict} your {percent(budget)} loss budget.")
+    lost = record.get("context_lost") or context_lost(record)
+    out.append(f"Context lost: {lost['text']}.")
+    shift = chosen.get("shift") or {}
+    if finite(shift.get("tvd")) and shift["tvd"] >= NOTABLE_SHIFT:
+        ci = shift.get("tvd_ci") or [math.nan, math.nan]
+        out.append(
+            f"What arrives is skewed most by {shift['dimension']}: total variation distance "
+            f"{percent(shift['tvd'])} from the truth (95% CI {percent(ci[0])} to {percent(ci[1])})."
+        )
+    others = []
+    for other in PATH_ORDER:
+        m = paths.get(other)
+        if other == path or m is None:
+            continue
+        text = f"{other} {percent(m.get('budget_loss'))}"
+        if record.get("needs_context") and finite(m.get("context_loss")):
+            text += f" ({percent(m['context_loss'])} without context)"
+        others.append(text)
+    if others:
+        out.append(f"Loss on the other paths: {'; '.join(others)}.")
+    if record.get("tied_with") and record.get("rule") != "cheapest_within_budget":
+        out.append(
+            f"{', '.join(record['tied_with'])} did as well on that measure but cost more to build."
+        )
+    for warning in record.get("warnings") or []:
+        out.append(f"Note: {warning}.")
+    return " ".join(out)
+
+
+def narrated(record: Mapping[str, Any]) -> dict:
+    """Return a copy of a recommendation record with its plain-words parts added.
+
+    Parameters
+    ----------
+    record : mapping
+        A record of :func:`simulator.experiments.recommend.recommend`.
+
+    Returns
+    -------
+    dict
+        The record with ``mode.statement``, and each event's ``context_lost`` (what browser
+        context the recommended path loses) and ``paragraph`` (the recommendation in words).
+    """
+    out = copy.deepcopy(dict(record))
+    respect = bool(out["mode"]["respect_choice"])
+    out["mode"]["statement"] = mode_statement(respect, anonymous=True)
+    for event in out["events"]:
+        event["context_lost"] = context_lost(event)
+        event["paragraph"] = paragraph(event, out["loss_budget"], respect)
+    return out
+
+
+def _path_cell(m: Mapping[str, Any] | None, key: str) -> str:
+    """One path's figure for the table: ``key`` is a share with ``key_ci``, or shift/withheld."""
+    if m is None:
+        return "-"
+    if key == "withheld":
+        return cell(m.get("withheld"), None)
+    if key == "shift":
+        shift = m.get("shift") or {}
+        return cell(shift.get("tvd"), shift.get("tvd_ci"))
+    return cell(m.get(key), m.get(f"{key}_ci"))
+
+
+def _rows(event: Mapping[str, Any], respect: bool) -> list[list[str]]:
+    metrics = [("loss %", "loss")]
+    if respect:
+        metrics = [("consenting loss %", "budget_loss"), ("withheld %", "withheld")]
+    if event.get("needs_context"):
+        metrics.append(("no context %", "context_loss"))
+    if event.get("kind") != "offsite":
+        metrics.append(("shift (TVD) %", "shift"))
+    rows = []
+    for i, (label, key) in enumerate(metrics):
+        first = i == 0
+        rows.append(
+            [
+                event["event"] if first else "",
+                event["recommendation"] if first else "",
+                label,
+                *(_path_cell(event["paths"].get(path), key) for path in PATH_ORDER),
+                event["decided_by"] if first else "",
+                event["context_lost"]["short"] if first else "",
+            ]
+        )
+    return rows
+
+
+def format_recommendation(record: Mapping[str, Any], paragraphs: bool = True) -> str:
+    """Format a recommendation record for the terminal.
+
+    Parameters
+    ----------
+    record : mapping
+        The record of :func:`simulator.experiments.recommend.recommend`.
+    paragraphs : bool
+        Whether to add the plain-words paragraph of every event after the table.
+
+    Returns
+    -------
+    str
+        A header (scenario, size, budget, costs, mode, interval method), the table (one block
+        of rows per event: loss and, where context is needed, context loss under each path with
+        95% intervals, the rule or measurement that decided, the context the choice loses), and
+        the paragraphs. No trailing newline.
+    """
+    record = narrated(record)
+    sc = record["scenario"]
+    respect = record["mode"]["respect_choice"]
+    costs = ", ".join(f"{p} {c:g}" for p, c in record["costs"].items())
+    lines = [
+        f"Scenario {sc['name']!r}: {sc['users']:,} users; {sc['replications']} replication"
+        f"{'' if sc['replications'] == 1 else 's'}; seed {sc['seed']}",
+        f"Loss budget {percent(record['loss_budget'])}; engineering costs {costs}; ties within "
+        f"{percent(record['tie_margin'])} or not significant go to the cheaper path",
+        record["mode"]["statement"],
+        f"Intervals: {record['interval_method']}",
+        "",
+    ]
+    header = ["event", "choice", "metric", *PATH_ORDER, "decided by", "context lost"]
+    table = [header]
+    for event in record["events"]:
+        table += _rows(event, respect)
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    right = set(range(3, 3 + len(PATH_ORDER)))
+    for r in table:
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    if paragraphs:
+        for event in record["events"]:
+            lines += ["", event["paragraph"]]
+    return "\n".join(lines)
+
+
+def blocks(record: Mapping[str, Any]) -> list[Block]:
+    """The recommendation as report blocks (Markdown or HTML, see :mod:`simulator.outputs.markup`).
+
+    Parameters
+    ----------
+    record : mapping
+        The record of :func:`simulator.experiments.recommend.recommend`.
+
+    Returns
+    -------
+    list of Block
+        A heading, what was simulated and how, a table of the decision and each path's loss,
+        a table of context loss for the events that need context, a table of the largest
+        composition shift per path, and a paragraph per event.
+    """
+    record = narrated(record)
+    sc = record["scenario"]
+    costs = ", ".join(f"{p} {c:g}" for p, c in record["costs"].items())
+    respect = record["mode"]["respect_choice"]
+    measured = "loss among visitors who did not opt out" if respect else "loss"
+    out = [
+        Block("h2", "Client or server? Recommendation per event"),
+        Block(
+            "p",
+            f"Scenario **{sc['name']}**, {sc['users']:,} users, {sc['replications']} "
+            f"replication(s), seed {sc['seed']}, every path on the same visitors. Loss budget "
+            f"{percent(record['loss_budget'])}; engineering costs {costs}. "
+            f"{record['mode']['statement']} Figures are percentages with 95% intervals "
+            f"({record['interval_method']}).",
+        ),
+    ]
+    rows, context_rows = [], []
+    for event in record["events"]:
+        paths = event["paths"]
+        losses = [
+            cell(paths[p].get("budget_loss"), paths[p].get("budget_loss_ci")) if p in paths else "-"
+            for p in PATH_ORDER
+        ]
+        rows.append(
+            [event["event"], event["recommendation"], event["decided_by"], *losses,
+             event["context_lost"]["text"]]
+        )  # fmt: skip
+        if event.get("needs_context"):
+            context_rows.append(
+                [event["event"], ", ".join(event["needs_context"])]
+                + [
+                    cell(paths[p].get("context_loss"), paths[p].get("context_loss_ci"))
+                    if p in paths
+                    else "-"
+                    for p in PATH_ORDER
+                ]
+            )
+    header = ["event", "recommendation", "decided by", *(f"{p} {measured}" for p in PATH_ORDER)]
+    out.append(Block("table", header=[*header, "context lost"], rows=rows))
+    if context_rows:
+        out.append(Block("h3", "Delivered without browser context"))
+        out.append(Block("table", header=["event", "needs", *PATH_ORDER], rows=context_rows))
+    shift_rows = [
+        [event["event"]] + [_shift_text(event["paths"].get(path)) for path in PATH_ORDER]
+        for event in record["events"]
+        if event.get("kind") != "offsite"
+    ]
+    out.append(Block("h3", "Largest composition shift of what arrives (TVD, dimension)"))
+    out.append(Block("table", header=["event", *PATH_ORDER], rows=shift_rows))
+    out.append(Block("h3", "In plain words"))
+    out.append(Block("list", items=[event["paragraph"] for event in record["events"]]))
+    return out
+
+
+def _shift_text(m: Mapping[str, Any] | None) -> str:
+    shift = (m or {}).get("shift") or {}
+    if not finite(shift.get("tvd")):
+        return "-"
+    return f"{cell(shift['tvd'], shift.get('tvd_ci'))} {shift['dimension']}"
+
+
+def to_markdown(record: Mapping[str, Any]) -> str:
+    """The recommendation as Markdown (see :func:`blocks`)."""
+    return markup.to_markdown(blocks(record))
+
+
+def to_html(record: Mapping[str, Any]) -> str:
+    """The recommendation as one self-contained HTML page (see :func:`blocks`)."""
+    return markup.to_html(
+        [Block("h1", f"Recommendation: {record['scenario']['name']}")] + blocks(record)
+    )
+
+
+__all__ = [
+    "CAUSE_WORDS",
+    "blocks",
+    "cell",
+    "context_lost",
+    "format_recommendation",
+    "paragraph",
+    "to_html",
+    "to_markdown",
+]

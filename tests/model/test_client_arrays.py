@@ -1,0 +1,178 @@
+"""Block client fates against the event-by-event client path, on the same synthetic visits.
+
+The same visits (pages, dwell times, how each page ends, events and their offsets) go through
+:class:`~simulator.model.client.page.ClientPath`, one page at a time, and through
+:class:`~simulator.model.client.arrays.OneRequestClient`, all at once. Each settles with its own
+draws, so the two must agree in distribution: for every event type and outcome (delivered,
+each loss cause, duplicates kept), the mean count per visit is compared with Welch's t test.
+Visits are the independent units (a visit's pages share its store), so the test is exact in
+its level; it is Bonferroni-corrected over all comparisons and redrawn once with fresh seeds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+from support.factories import scenario
+
+from simulator.model.client.arrays import DELIVERED_STATUS, MessageState, OneRequestClient, Pages
+from simulator.model.client.page import ClientPath
+from simulator.model.collector import LOST, Collector, Message
+from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE, Page
+from simulator.model.population import Visitor, layout_of
+from simulator.model.streams import Streams
+from simulator.model.tally import TallyBuffer
+
+VISITS, PAGES = 6000, 4
+OUTCOMES = ["delivered", "duplicate", *sorted(LOST)]
+FAMILY_ALPHA = 0.01
+HANDLER_P = 0.7
+
+
+class Windows:
+    """Collector outages at fixed windows (the Outages interface)."""
+
+    def __init__(self, windows):
+        self.starts = [s for s, _ in windows]
+        self.ends = [e for _, e in windows]
+
+    def down(self, t: float) -> bool:
+        return any(s <= t < e for s, e in zip(self.starts, self.ends, strict=True))
+
+    def down_at(self, t: np.ndarray) -> np.ndarray:
+        return np.array([self.down(x) for x in np.ravel(t)], dtype=bool).reshape(np.shape(t))
+
+
+CONFIGS = {
+    "local_storage": {
+        "transport": "fetch",
+        "retry": {"store": "local_storage", "max_attempts": 3, "max_items": 2,
+                  "backoff_initial_seconds": 0.2},
+    },
+    "on_add_xhr": {
+        "transport": "xhr",
+        "unload_transport": "fetch",
+        "retry": {"store": "local_storage", "persist": "on_add", "max_attempts": 4,
+                  "backoff_initial_seconds": 0.1},
+    },
+    "memory": {
+        "transport": "fetch",
+        "retry": {"store": "memory", "max_attempts": 5, "backoff_initial_seconds": 0.3},
+    },
+    "none": {"transport": "xhr", "retry": {"store": "none"}},
+}  # fmt: skip
+
+
+def visits(rng: np.random.Generator):
+    """Synthetic visits: PAGES pages each, three event types with their usual offsets."""
+    dwell = rng.lognormal(np.log(4.0), 1.0, (VISITS, PAGES))
+    end = np.full((VISITS, PAGES), NAVIGATE)
+    end[:, -1] = np.where(rng.random(VISITS) < 0.4, BACKGROUND, CLOSE)
+    start = np.concatenate([np.zeros((VISITS, 1)), np.cumsum(dwell, axis=1)[:, :-1]], axis=1)
+    start += np.arange(VISITS)[:, None] * 1000.0
+    events = []  # (visit, page, offset, event type)
+    for v in range(VISITS):
+        for k in range(PAGES):
+            events.append((v, k, 0.0, 0))
+            events.append((v, k, rng.random() * dwell[v, k], 2))
+            if end[v, k] == NAVIGATE:
+                events.append((v, k, max(0.0, dwell[v, k] - rng.lognormal(np.log(0.25), 0.6)), 1))
+    return start, dwell, end, events
+
+
+def client_config(name: str) -> dict:
+    return {
+        "failure_probability": 0.1,
+        "script_load_seconds": {"kind": "lognormal", "median": 0.6, "sigma": 0.8},
+        "upload_latency_seconds": {"kind": "lognormal", "median": 0.15, "sigma": 0.8},
+        "handler_fires": {"desktop": HANDLER_P, "mobile": HANDLER_P, "tablet": HANDLER_P},
+        **CONFIGS[name],
+    }
+
+
+def by_event_path(sc, seed, start, dwell, end, events, outages) -> np.ndarray:
+    """Per visit x event type x outcome counts, through ClientPath page by page."""
+    counts = np.zeros((VISITS, 3, len(OUTCOMES)))
+    buf = TallyBuffer(layout_of(sc))
+    col = Collector(buf, sc.collector.dedupe, sc.collector.dedupe_window_hours * 3600)
+    origin: dict[int, tuple[int, int]] = {}
+
+    def log(what, msg, _t):
+        if what.startswith("settle:"):
+            v, e = origin[id(msg)]
+            label = what[7:]
+            counts[v, e, OUTCOMES.index(label)] += 1
+            if label == "delivered":
+                counts[v, e, 1] += col.duplicates(msg.arrivals)
+
+    path = ClientPath(sc, col, outages, Streams(np.random.SeedSequence(seed)), log)
+    per_page: dict[tuple[int, int], list] = {}
+    for v, k, offset, e in events:
+        msg = Message(e, buf.offset(e, 0), 0.0, made=start[v, k] + offset)
+        origin[id(msg)] = (v, e)
+        per_page.setdefault((v, k), []).append((offset, msg))
+    for v in range(VISITS):
+        who = Visitor.make(handler_p=HANDLER_P)
+        for k in range(PAGES):
+            live = sorted(per_page[v, k], key=lambda x: x[0])
+            page = Page(dwell[v, k], int(end[v, k]))
+            path.page(who, start[v, k], page, live)
+        for msg in who.store:
+            ve = origin[id(msg)]
+            if msg.arrivals:
+                counts[ve[0], ve[1], 0] += 1
+                counts[ve[0], ve[1], 1] += col.duplicates(msg.arrivals)
+            else:
+                counts[ve[0], ve[1], OUTCOMES.index("never_returned")] += 1
+    return counts
+
+
+def by_blocks(sc, seed, start, dwell, end, events, outages) -> np.ndarray:
+    """The same counts through OneRequestClient, all pages at once."""
+    client = OneRequestClient(sc, outages, Streams(np.random.SeedSequence(seed)))
+    n = VISITS * PAGES
+    position = np.tile(np.arange(PAGES), VISITS)
+    pages = Pages(
+        t0=start.ravel(), dwell=dwell.ravel(), cancels=end.ravel() != BACKGROUND,
+        javascript=np.ones(n, bool), handler_p=np.full(n, HANDLER_P), position=position,
+        last=position == PAGES - 1, blocked=np.zeros(n, bool), blocked_ads=np.zeros(n, bool),
+        blocked_beacon=np.zeros(n, bool),
+    )  # fmt: skip
+    v, k, offset, e = (np.array(c) for c in zip(*events, strict=True))
+    v, k, e = v.astype(int), k.astype(int), e.astype(int)
+    page = v * PAGES + k
+    state = MessageState.new(start.ravel()[page] + offset)
+    none = np.zeros(v.size, bool)
+    rows, status, left, _ = client.settle(pages, state, page, offset, e, none)
+    rows = np.concatenate([rows, left])
+    status = np.concatenate([status, np.where(state.n[left] > 0, DELIVERED_STATUS,
+                                              LOST["never_returned"])])  # fmt: skip
+    counts = np.zeros((VISITS, 3, len(OUTCOMES)))
+    code = {DELIVERED_STATUS: 0, **{c: OUTCOMES.index(name) for name, c in LOST.items()}}
+    column = np.array([code[s] for s in status.tolist()])
+    np.add.at(counts, (v[rows], e[rows], column), 1)
+    np.add.at(counts, (v[rows], e[rows], 1), state.duplicates(sc.collector.dedupe)[rows])
+    return counts
+
+
+def worst_corrected_p(name: str, root: int) -> tuple[float, tuple]:
+    sc = scenario(client=client_config(name), collector={"dedupe_window_hours": 0.0005})
+    rng = np.random.default_rng(root)
+    outages = Windows([(100.0 * i, 100.0 * i + 30.0) for i in range(1, VISITS * 10, 97)])
+    args = (*visits(rng), outages)
+    a_visits = by_blocks(sc, root + 1, *args)
+    b_visits = by_event_path(sc, root + 2, *args)
+    varied = (a_visits.std(axis=0) + b_visits.std(axis=0)) > 0
+    p = np.ones(varied.shape)
+    p[varied] = stats.ttest_ind(a_visits[:, varied], b_visits[:, varied], equal_var=False).pvalue
+    worst = np.unravel_index(np.argmin(p), p.shape)
+    return float(p[worst]) * int(varied.sum()), worst
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_block_fates_agree_with_the_page_by_page_path(name: str) -> None:
+    corrected, worst = worst_corrected_p(name, 100)
+    if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
+        corrected, worst = worst_corrected_p(name, 200)
+    assert corrected >= FAMILY_ALPHA, (worst[0], OUTCOMES[worst[1]], corrected)

@@ -1,0 +1,92 @@
+"""Browser copies settled on arrays or page by page: same engine, same counts in distribution.
+
+For a library that sends one xhr/fetch request per event the engine settles browser copies on
+arrays (:mod:`simulator.model.client.arrays`); it can also settle them page by page through the
+general client path (:mod:`simulator.model.client.paged`), as it does for batching libraries. The
+two draw their variates differently, so they agree in distribution, not draw for draw. On a
+scenario with every mechanism such a library meets (blockers, unload, failures and retries,
+outages, the local_storage store with its cap, returns, bots, nightly jobs, every plan kind
+including a respecting one), each count's mean over replications is compared with Welch's t
+test, Bonferroni-corrected over all counts, and redrawn once with fresh seeds as scipy's
+distribution tests do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+from support.factories import scenario
+from support.scenarios import EVERYTHING_ON, ONE_REQUEST
+
+from simulator.model.client import arrays as client_fates
+from simulator.model.engine import Replication, simulate
+from simulator.model.tally import MEASURES, M
+
+LOST = [M[m] for m in MEASURES if m.startswith("lost_") or m == "pending"]
+FAMILY_ALPHA = 0.01
+
+
+def _totals(sc, paged: bool, seeds) -> np.ndarray:
+    return np.stack([Replication(sc, s, paged=paged).run()[0].totals() for s in seeds])
+
+
+def _worst_p(sc, root: int, replications: int) -> tuple[float, tuple]:
+    seeds = np.random.SeedSequence(root).spawn(2 * replications)
+    a = _totals(sc, False, seeds[:replications])
+    b = _totals(sc, True, seeds[replications:])
+    varied = (a.std(axis=0) + b.std(axis=0)) > 0
+    p = np.ones(a.shape[1:])
+    p[varied] = stats.ttest_ind(a[:, varied], b[:, varied], equal_var=False).pvalue
+    same = ~varied & (a[0] != b[0])  # constant within each engine but different between them
+    p[same] = 0.0
+    worst = np.unravel_index(np.argmin(p), p.shape)
+    return float(p[worst]) * int(varied.sum() + same.sum()), worst
+
+
+def test_arrays_agree_with_pages_in_distribution() -> None:
+    sc = scenario(**ONE_REQUEST)
+    assert client_fates.applies(sc)
+    corrected, worst = _worst_p(sc, 11, 10)
+    if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
+        corrected, worst = _worst_p(sc, 12, 10)
+    plan, event, measure = worst
+    assert corrected >= FAMILY_ALPHA, (sc.plans[plan].name, sc.events[event].name,
+                                       MEASURES[measure], corrected)  # fmt: skip
+
+
+def test_every_true_event_is_delivered_lost_or_pending_on_arrays() -> None:
+    sc = scenario(**ONE_REQUEST)
+    tally, meta = simulate(sc, np.random.SeedSequence(4))
+    counts = tally.counts
+    accounted = counts[..., M["delivered"]] + counts[..., LOST].sum(axis=-1)
+    np.testing.assert_array_equal(counts[..., M["truth"]], accounted)
+    lost = counts.sum(axis=(0, 1, 2))
+    for cause in ("blocked", "unload", "network", "retries_exhausted", "queue_full",
+                  "process_exit", "never_returned", "no_javascript", "withheld"):  # fmt: skip
+        assert lost[M[f"lost_{cause}"]] > 0, cause
+    assert lost[M["duplicates"]] > 0 and lost[M["bots"]] > 0 and lost[M["anonymous"]] > 0
+    assert meta["client_requests"] > meta["events"] * 0.5
+
+
+def test_dual_events_carried_to_a_later_visit_are_joined_once_both_copies_settle() -> None:
+    sc = scenario(**ONE_REQUEST)
+    rep = Replication(sc, np.random.SeedSequence(4))
+    rep.run()
+    assert rep.waits.opened > 0  # some browser copies of dual events waited for a return visit
+    assert len(rep.waits) == 0  # and every one was joined with its server copies
+
+
+def test_same_seed_same_bytes_on_arrays() -> None:
+    sc = scenario(**ONE_REQUEST)
+    a = simulate(sc, np.random.SeedSequence(9))[0].counts
+    b = simulate(sc, np.random.SeedSequence(9))[0].counts
+    c = simulate(sc, np.random.SeedSequence(10))[0].counts
+    assert a.tobytes() == b.tobytes()
+    assert a.tobytes() != c.tobytes()
+
+
+def test_arrays_only_for_one_request_per_event_libraries() -> None:
+    assert client_fates.applies(scenario(**ONE_REQUEST))
+    assert not client_fates.applies(scenario(**EVERYTHING_ON))  # batches, beacon at unload
+    keepalive = {**ONE_REQUEST["client"], "transport": "fetch_keepalive"}
+    assert not client_fates.applies(scenario(**{**ONE_REQUEST, "client": keepalive}))

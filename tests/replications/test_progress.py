@@ -1,0 +1,76 @@
+"""Progress bars appear on a terminal or in a notebook only, and never with --quiet."""
+
+from __future__ import annotations
+
+import io
+import sys
+import types
+
+import pytest
+from support.lossy_factory import lossy_dict
+
+from simulator.cli.main import main
+from simulator.config.scenario import Scenario
+from simulator.replications import runner
+from simulator.replications.executors import in_notebook, progress_bar, progress_wanted
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_auto_means_a_terminal(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert not progress_wanted("auto")
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    assert progress_wanted("auto")
+    assert not progress_wanted(False) and progress_wanted(True)
+
+
+def test_auto_means_a_notebook_kernel(monkeypatch) -> None:
+    class ZMQInteractiveShell:  # the class name IPython gives a Jupyter kernel's shell
+        pass
+
+    fake = types.ModuleType("IPython")
+    fake.get_ipython = ZMQInteractiveShell
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert in_notebook() and progress_wanted("auto")
+    fake.get_ipython = lambda: None  # plain python with IPython merely imported
+    assert not in_notebook()
+
+
+def test_a_bar_counts_tasks_on_a_terminal(monkeypatch) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    sc = Scenario.model_validate(lossy_dict(users=200, replications=3))
+    runner.run(sc, workers=1, progress="auto")
+    assert "3/3" in terminal.getvalue() and "replication" in terminal.getvalue()
+    one = _Terminal()
+    monkeypatch.setattr(sys, "stderr", one)
+    runner.run(sc, replications=1, workers=1, progress="auto")  # one task: simulated time in %
+    assert "100/100" in one.getvalue()
+
+
+def test_disabled_bars_write_nothing(capsys) -> None:
+    with progress_bar(5, "x", "task", False) as bar:
+        bar.update(5)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_run_prints_no_bar_when_not_on_a_terminal(write_scenario, capsys, quiet: bool) -> None:
+    path = write_scenario(lossy_dict(users=200, replications=2))
+    assert main(["run", str(path), "--workers", "1", *(["--quiet"] if quiet else [])]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_quiet_silences_the_bar_even_on_a_terminal(write_scenario, monkeypatch, capsys) -> None:
+    path = write_scenario(lossy_dict(users=200, replications=2))
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["run", str(path), "--workers", "1", "--quiet"]) == 0
+    assert terminal.getvalue() == ""
+    assert main(["run", str(path), "--workers", "1"]) == 0
+    assert "2/2" in terminal.getvalue()

@@ -1,0 +1,158 @@
+"""Parallel runs: same bytes for any worker count and executor; shards merge like the whole."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+from support.lossy_factory import lossy
+from support.running import run as serial_run
+
+from simulator.model.tally import CAUSES, M
+from simulator.replications import runner
+from simulator.replications.executors import OptionError, outcomes
+from simulator.replications.result import RunResult
+from simulator.stats.summary import summarise
+
+
+def as_bytes(result: RunResult) -> bytes:
+    return json.dumps(summarise(result), sort_keys=True).encode()
+
+
+def same(a: RunResult, b: RunResult) -> None:
+    assert as_bytes(a) == as_bytes(b)
+    assert len(a.tallies) == len(b.tallies)
+    for x, y in zip(a.tallies, b.tallies, strict=True):
+        assert np.array_equal(x.counts, y.counts)
+    assert a.metas == b.metas
+
+
+# --------------------------------------------------------------------------- determinism
+
+
+def test_worker_counts_and_executors_give_the_same_bytes() -> None:
+    sc = lossy()
+    serial = runner.run(sc, executor="serial")
+    same(serial, runner.run(sc, workers=1))
+    same(serial, runner.run(sc, workers=2))
+    same(serial, runner.run(sc, workers=2, executor="process"))
+
+
+def test_unsharded_parallel_run_is_the_serial_run_byte_for_byte() -> None:
+    sc = lossy(replications=2)
+    same(serial_run(sc), runner.run(sc, workers=2))
+
+
+def test_sharded_runs_are_the_same_for_any_worker_count() -> None:
+    sc = lossy(replications=2)
+    one = runner.run(sc, workers=1, shards=2)
+    same(one, runner.run(sc, workers=2, shards=2))
+    assert one.extra["shards"] == 2
+
+
+def test_results_come_back_in_index_order_whatever_finishes_first() -> None:
+    items = [0.3, 0.0, 0.15]  # the first item finishes last
+    got = {}
+    for i, value, error in outcomes(_nap, items, workers=3):
+        assert error is None
+        got[i] = value
+    assert [got[i] for i in range(3)] == items
+
+
+def _nap(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def test_an_error_in_a_worker_reaches_the_caller() -> None:
+    with pytest.raises(ZeroDivisionError):
+        for _, _, error in outcomes(_invert, [1.0, 0.0], workers=2):
+            if error is not None:
+                raise error
+
+
+def _invert(x: float) -> float:
+    return 1 / x
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"workers": 0}, "workers must be at least 1, got 0"),
+        ({"executor": "threads"}, "executor must be one of process, serial, dask, got 'threads'"),
+        ({"shards": 5000}, "shards must be between 1 and population.users (1500), got 5000"),
+    ],
+)
+def test_bad_options_name_the_parameter(kwargs: dict, message: str) -> None:
+    with pytest.raises(OptionError) as info:
+        runner.run(lossy(), **kwargs)
+    assert str(info.value) == message
+
+
+# --------------------------------------------------------------------------- shards
+
+
+@pytest.mark.parametrize(
+    ("users", "instances", "expected"),
+    [(20_000, 2, 1), (200_000, 2, 1), (200_001, 2, 2), (1_000_000, 2, 2), (1_000_000, 10, 5),
+     (1_000_000, 3, 3), (1_000_000, 1, 1), (650_000, 12, 4)],
+)  # fmt: skip
+def test_automatic_shard_count_divides_instances(users: int, instances: int, expected: int) -> None:
+    sc = lossy(users=users, instances=instances)
+    assert runner.auto_shards(sc) == expected
+
+
+def test_shards_split_users_and_instances() -> None:
+    sc = lossy(users=1001, instances=4)
+    parts = runner.shard_scenarios(sc, 2)
+    assert [p.population.users for p in parts] == [501, 500]
+    assert [p.server.instances for p in parts] == [2, 2]
+    odd = runner.shard_scenarios(sc, 3)  # 3 does not divide 4: instances 2, 1, 1
+    assert [p.server.instances for p in odd] == [2, 1, 1]
+    assert sum(p.population.users for p in odd) == 1001
+    assert [p.population.users for p in odd] == [501, 250, 250]
+    assert all(p.events == sc.events and p.plans == sc.plans for p in parts)
+
+
+def test_each_shard_has_its_own_spawned_stream() -> None:
+    tasks = runner.plan_tasks(lossy(replications=2), shards=3)
+    keys = [t.seed.spawn_key for t in tasks]
+    assert keys == [(r, s) for r in range(2) for s in range(3)]
+    assert len({t.seed.entropy for t in tasks}) == 1
+
+
+def test_sharded_tallies_add_up_exactly() -> None:
+    sc = lossy(users=2000, replications=2)
+    result = runner.run(sc, workers=2, shards=2)
+    for tally, meta in zip(result.tallies, result.metas, strict=True):
+        assert meta["users"] == 2000  # every user simulated once, in exactly one shard
+        totals = tally.totals()
+        lost = sum(totals[..., M[f"lost_{c}"]] for c in CAUSES)
+        accounted = totals[..., M["delivered"]] + lost + totals[..., M["pending"]]
+        np.testing.assert_array_equal(totals[..., M["truth"]], accounted)
+    # Merging is plain addition of the shards' own runs on their own seeds.
+    tasks = runner.plan_tasks(sc, shards=2)
+    parts = [runner.simulate_task(t)[0] for t in tasks if t.replication == 0]
+    np.testing.assert_array_equal(result.tallies[0].counts, (parts[0] + parts[1]).counts)
+
+
+def _loss(result: RunResult) -> np.ndarray:
+    """Loss of all true events per replication and plan: shape (replications, plans)."""
+    totals = np.stack([t.totals().sum(axis=1) for t in result.tallies])
+    return 1 - totals[..., M["delivered"]] / totals[..., M["truth"]]
+
+
+def test_sharded_loss_has_the_unsharded_distribution() -> None:
+    # Welch t test per plan on loss across 10 independent replications per arm. Sharding keeps
+    # per-instance server load (2 instances -> 2 shards of 1) and every visitor whole, so the
+    # means must agree; a 0.01/3 level per plan keeps the family-wise false alarm under 1%.
+    sc = lossy(users=2000, replications=10)
+    whole = _loss(runner.run(sc, workers=2, shards=1))
+    sharded = _loss(runner.run(sc, workers=2, seed=12, shards=2))
+    for p in range(whole.shape[1]):
+        test = stats.ttest_ind(whole[:, p], sharded[:, p], equal_var=False)
+        assert test.pvalue > 0.01 / whole.shape[1], (p, whole[:, p].mean(), sharded[:, p].mean())
