@@ -82,7 +82,7 @@ def client_path(request, monkeypatch) -> str:
     settle every library's copies page by page, as it does for batching libraries.
     """
     if request.param == "pages":
-        from simulator.model.client import arrays as client_fates
+        from simulator.model import window
 
-        monkeypatch.setattr(client_fates, "applies", lambda scenario: False)
+        monkeypatch.setattr(window, "on_arrays", lambda scenario: False)
     return request.param

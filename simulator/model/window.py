@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.config.scenario import Scenario
-from simulator.model.client import arrays as client_fates
-from simulator.model.client.arrays import DELIVERED_STATUS, MessageState, OneRequestClient, Pages
+from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.paged import PagedClient
+from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages, Settler, on_arrays
 from simulator.model.collector import ANONYMOUS, LOST, TRUTH, VALUE_SQ_TRUTH, VALUE_TRUTH
 from simulator.model.dual_waits import DualWaits
 from simulator.model.outages import Outages
@@ -146,8 +146,8 @@ class VisitBatch:
         self.population, self.counts, self.note_active = population, counts, note_active
         self.horizon = horizon
         self.visit_blocks = VisitBlocks(sc, streams.rng("behaviour"))
-        kind = OneRequestClient if client_fates.applies(sc) and not paged else PagedClient
-        self.client = kind(sc, outages, streams)
+        kind = OneRequestClient if on_arrays(sc) and not paged else PagedClient
+        self.client: Settler = kind(sc, outages, streams)
         self.store: Stored | None = None
         self.bot_rng = streams.rng("bots")
         once = ("session_start", "first_visit")

@@ -16,8 +16,9 @@ import pytest
 from scipy import stats
 from support.factories import scenario
 
-from simulator.model.client.arrays import DELIVERED_STATUS, MessageState, OneRequestClient, Pages
+from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.page import ClientPath
+from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages
 from simulator.model.collector import LOST, Collector, Message
 from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE, Page
 from simulator.model.population import Visitor, layout_of

@@ -18,7 +18,7 @@ from scipy import stats
 from support.factories import scenario
 from support.scenarios import EVERYTHING_ON, ONE_REQUEST
 
-from simulator.model.client import arrays as client_fates
+from simulator.model.client.settler import on_arrays
 from simulator.model.engine import Replication, simulate
 from simulator.model.tally import MEASURES, M
 
@@ -45,7 +45,7 @@ def _worst_p(sc, root: int, replications: int) -> tuple[float, tuple]:
 
 def test_arrays_agree_with_pages_in_distribution() -> None:
     sc = scenario(**ONE_REQUEST)
-    assert client_fates.applies(sc)
+    assert on_arrays(sc)
     corrected, worst = _worst_p(sc, 11, 10)
     if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
         corrected, worst = _worst_p(sc, 12, 10)
@@ -86,7 +86,7 @@ def test_same_seed_same_bytes_on_arrays() -> None:
 
 
 def test_arrays_only_for_one_request_per_event_libraries() -> None:
-    assert client_fates.applies(scenario(**ONE_REQUEST))
-    assert not client_fates.applies(scenario(**EVERYTHING_ON))  # batches, beacon at unload
+    assert on_arrays(scenario(**ONE_REQUEST))
+    assert not on_arrays(scenario(**EVERYTHING_ON))  # batches, beacon at unload
     keepalive = {**ONE_REQUEST["client"], "transport": "fetch_keepalive"}
-    assert not client_fates.applies(scenario(**{**ONE_REQUEST, "client": keepalive}))
+    assert not on_arrays(scenario(**{**ONE_REQUEST, "client": keepalive}))

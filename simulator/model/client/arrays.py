@@ -25,83 +25,13 @@ visit, and only the few events that are stored take part in that loop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from simulator.config.scenario import Scenario
+from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
 from simulator.model.collector import LOST
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
-
-NO_CAUSE = -1
-DELIVERED_STATUS = -2
-"""Status of a settled message that arrived at least once (a cause code otherwise)."""
-
-
-def applies(scenario: Scenario) -> bool:
-    """Whether the scenario's client library sends one xhr/fetch request per event."""
-    c = scenario.client
-    return c.batch_size == 1 and {c.transport, c.resolved_unload_transport} <= {"xhr", "fetch"}
-
-
-@dataclass(slots=True)
-class Pages:
-    """The pages of a block of visits, as parallel arrays (one entry per page)."""
-
-    t0: np.ndarray  # absolute start time
-    dwell: np.ndarray
-    cancels: np.ndarray  # the page is torn down (navigation or close), cancelling requests
-    javascript: np.ndarray
-    handler_p: np.ndarray  # probability that the page-hide handler runs
-    position: np.ndarray  # 0 for a visit's first page
-    last: np.ndarray  # the visit's last page
-    blocked: np.ndarray  # the visitor's blocker stops the analytics tag
-    blocked_ads: np.ndarray  # ... and ad-class requests
-    blocked_beacon: np.ndarray  # ... and sendBeacon
-
-
-class MessageState:
-    """What the client path knows about each message of a block (grown as messages are added).
-
-    ``attempts`` sends so far, ``first`` first arrival time (``inf`` if none), ``n`` arrivals,
-    ``late`` arrivals more than the dedupe window after the first, ``cause`` last failure code
-    (``NO_CAUSE``), ``seq`` creation time (the store drops the oldest first).
-    """
-
-    FIELDS = ("attempts", "first", "n", "late", "cause", "seq")
-
-    def __init__(self, **columns: np.ndarray) -> None:
-        for f in self.FIELDS:
-            setattr(self, f, columns[f])
-
-    @classmethod
-    def new(cls, seq: np.ndarray) -> MessageState:
-        """State of messages never sent, created at times ``seq``."""
-        n = seq.size
-        return cls(
-            attempts=np.zeros(n, np.int64),
-            first=np.full(n, np.inf),
-            n=np.zeros(n, np.int64),
-            late=np.zeros(n, np.int64),
-            cause=np.full(n, NO_CAUSE, np.int64),
-            seq=seq,
-        )
-
-    def take(self, rows: np.ndarray) -> MessageState:
-        """The state of ``rows`` (a copy)."""
-        return MessageState(**{f: getattr(self, f)[rows] for f in self.FIELDS})
-
-    @staticmethod
-    def concat(parts: list[MessageState]) -> MessageState:
-        """Stack several states."""
-        return MessageState(
-            **{f: np.concatenate([getattr(p, f) for p in parts]) for f in MessageState.FIELDS}
-        )
-
-    def duplicates(self, dedupe: bool) -> np.ndarray:
-        """Copies beyond the first the collector keeps, per message."""
-        return self.late if dedupe else np.maximum(self.n - 1, 0)
 
 
 class OneRequestClient:
@@ -158,31 +88,7 @@ class OneRequestClient:
         event: np.ndarray,
         carried: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Settle a block's messages.
-
-        Parameters
-        ----------
-        pages : Pages
-            The block's pages.
-        s : MessageState
-            State of every message (updated in place).
-        page : numpy.ndarray
-            Page of each message: where it was made, or, for a message carried in from the
-            visitor's store, the first page of the visit.
-        offset : numpy.ndarray
-            Seconds into its page when it was made (ignored for carried messages).
-        event : numpy.ndarray
-            Event type of each message (its request class decides what blocks it).
-        carried : numpy.ndarray
-            Whether the message comes from the visitor's store.
-
-        Returns
-        -------
-        tuple of numpy.ndarray
-            ``(rows, status)`` of the settled messages (status ``DELIVERED_STATUS`` or a loss
-            cause code), and ``(rows, page)`` of those left in the store at the end of their
-            visit (``page`` is the visit's last page).
-        """
+        """Settle a block's messages; see :meth:`simulator.model.client.settler.Settler.settle`."""
         self._settled_rows, self._settled_cause = [], []
         n_pages = pages.dwell.size
         load = self.cfg.script_load_seconds.sample(self.script_rng, n_pages)

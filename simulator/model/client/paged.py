@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config.scenario import Scenario
-from simulator.model.client.arrays import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
 from simulator.model.client.page import ClientPath
+from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
 from simulator.model.collector import LOST, Message
 from simulator.model.outages import Outages
 from simulator.model.pages import BACKGROUND, CLOSE, Page
@@ -77,7 +77,7 @@ class PagedClient:
         event: np.ndarray,
         carried: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Settle a block's messages; see :meth:`OneRequestClient.settle`."""
+        """Settle a block's messages; see :meth:`simulator.model.client.settler.Settler.settle`."""
         out = self.outcomes
         out.rows, out.status = [], []
         msgs = self._messages(s, event, carried)

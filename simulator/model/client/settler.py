@@ -1,0 +1,137 @@
+"""The one interface of the browser's client path, and which of its two settlers a scenario uses.
+
+A *settler* takes a block of pages and the browser copies of the events made on them (plus the
+copies carried in from visitors' retry stores), and settles each copy: delivered (possibly more
+than once) or lost with one cause, or left in the store at the end of its visit. Two settlers
+implement it and agree in distribution (``tests/model/test_client_paths.py``):
+
+* :class:`~simulator.model.client.arrays.OneRequestClient`, on arrays, for libraries that send
+  one ``xhr``/``fetch`` request per event;
+* :class:`~simulator.model.client.paged.PagedClient`, page by page through
+  :class:`~simulator.model.client.page.ClientPath`, for batching libraries and keepalive or
+  beacon transports, whose requests share a fate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from simulator.config.scenario import Scenario
+
+NO_CAUSE = -1
+DELIVERED_STATUS = -2
+"""Status of a settled message that arrived at least once (a cause code otherwise)."""
+
+
+@dataclass(slots=True)
+class Pages:
+    """The pages of a block of visits, as parallel arrays (one entry per page)."""
+
+    t0: np.ndarray  # absolute start time
+    dwell: np.ndarray
+    cancels: np.ndarray  # the page is torn down (navigation or close), cancelling requests
+    javascript: np.ndarray
+    handler_p: np.ndarray  # probability that the page-hide handler runs
+    position: np.ndarray  # 0 for a visit's first page
+    last: np.ndarray  # the visit's last page
+    blocked: np.ndarray  # the visitor's blocker stops the analytics tag
+    blocked_ads: np.ndarray  # ... and ad-class requests
+    blocked_beacon: np.ndarray  # ... and sendBeacon
+
+
+class MessageState:
+    """What the client path knows about each message of a block (grown as messages are added).
+
+    ``attempts`` sends so far, ``first`` first arrival time (``inf`` if none), ``n`` arrivals,
+    ``late`` arrivals more than the dedupe window after the first, ``cause`` last failure code
+    (``NO_CAUSE``), ``seq`` creation time (the store drops the oldest first).
+    """
+
+    FIELDS = ("attempts", "first", "n", "late", "cause", "seq")
+
+    def __init__(self, **columns: np.ndarray) -> None:
+        for f in self.FIELDS:
+            setattr(self, f, columns[f])
+
+    @classmethod
+    def new(cls, seq: np.ndarray) -> MessageState:
+        """State of messages never sent, created at times ``seq``."""
+        n = seq.size
+        return cls(
+            attempts=np.zeros(n, np.int64),
+            first=np.full(n, np.inf),
+            n=np.zeros(n, np.int64),
+            late=np.zeros(n, np.int64),
+            cause=np.full(n, NO_CAUSE, np.int64),
+            seq=seq,
+        )
+
+    def take(self, rows: np.ndarray) -> MessageState:
+        """The state of ``rows`` (a copy)."""
+        return MessageState(**{f: getattr(self, f)[rows] for f in self.FIELDS})
+
+    @staticmethod
+    def concat(parts: list[MessageState]) -> MessageState:
+        """Stack several states."""
+        return MessageState(
+            **{f: np.concatenate([getattr(p, f) for p in parts]) for f in MessageState.FIELDS}
+        )
+
+    def duplicates(self, dedupe: bool) -> np.ndarray:
+        """Copies beyond the first the collector keeps, per message."""
+        return self.late if dedupe else np.maximum(self.n - 1, 0)
+
+
+class Settler(Protocol):
+    """What the engine's per-window step needs from a client path."""
+
+    @property
+    def requests(self) -> int:
+        """Requests sent so far (a run's statistic)."""
+
+    def settle(
+        self,
+        pages: Pages,
+        s: MessageState,
+        page: np.ndarray,
+        offset: np.ndarray,
+        event: np.ndarray,
+        carried: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Settle a block's messages.
+
+        Parameters
+        ----------
+        pages : Pages
+            The block's pages.
+        s : MessageState
+            State of every message (updated in place).
+        page : numpy.ndarray
+            Page of each message: where it was made, or, for a message carried in from the
+            visitor's store, the first page of the visit.
+        offset : numpy.ndarray
+            Seconds into its page when it was made (ignored for carried messages).
+        event : numpy.ndarray
+            Event type of each message (its request class decides what blocks it).
+        carried : numpy.ndarray
+            Whether the message comes from the visitor's store.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(rows, status)`` of the settled messages (status ``DELIVERED_STATUS`` or a loss
+            cause code), and ``(rows, page)`` of those left in the store at the end of their
+            visit (``page`` is the visit's last page).
+        """
+
+
+def on_arrays(scenario: Scenario) -> bool:
+    """Whether the scenario's client library sends one xhr/fetch request per event.
+
+    Such a library's copies are settled on arrays; any other, page by page.
+    """
+    c = scenario.client
+    return c.batch_size == 1 and {c.transport, c.resolved_unload_transport} <= {"xhr", "fetch"}
