@@ -5,10 +5,11 @@ The scenario's own plans are replaced by one plan per path (``all_client``, ``al
 simulated visitors (common random numbers) and the candidates are paired. Client-only events
 stay on the client and offsite events on the server in every plan (:meth:`Plan.path_of`).
 
-Per event type and candidate path the record gives the loss, the context loss (share of
-delivered events without the browser's context) and, with ``respect_choice``, the loss among the
-events of visitors who did not opt out; then :func:`simulator.experiments.recommend_rules.decide`
-applies the seed article's rules and the measurements. The record is JSON-ready;
+Per event type and candidate path the record gives the loss and, side by side, the context
+coverage (the share of true events that arrive with the browser's context: an event lost on the
+way counts as one without it) and, with ``respect_choice``, both among the events of visitors who
+did not opt out; then :func:`simulator.experiments.recommend_rules.decide` applies the seed
+article's rules and the measurements. The record is JSON-ready;
 :mod:`simulator.outputs.recommend_report` lays it out for the terminal and Markdown.
 """
 
@@ -39,6 +40,9 @@ from simulator.version import __version__
 
 PLAN_NAMES = {path: f"all_{path}" for path in PATH_ORDER}
 """Name of the candidate plan that sends every event it can on each path."""
+RECORD_VERSION = 2
+"""Layout of the record: 2 measures context as coverage of true events (1: context loss of
+delivered events, which a path could lower by losing events)."""
 SHIFT_DIMENSIONS = ("device", "browser", "country", "channel")
 """Dimensions whose composition shift (TVD, :mod:`simulator.stats.bias`) each path reports."""
 
@@ -146,7 +150,7 @@ def measure(result: RunResult, respect_choice: bool = False) -> list[dict[str, P
                 anonymous=float(c[:, M["anonymous"]].mean()),
                 loss=share(truth - delivered, truth),
                 budget_loss=share(np.maximum(consenting - delivered, 0.0), consenting),
-                context_loss=share(delivered - context, delivered),
+                context_coverage=share(np.minimum(context, consenting), consenting),
             )
         out.append(paths)
     return out
@@ -195,7 +199,8 @@ def _metric(m: Metric) -> tuple[float | None, list[float] | None]:
 def _path_record(m: PathMeasure, cost: float, causes: dict[str, float], shift: dict | None) -> dict:
     loss, loss_ci = _metric(m.loss)
     budget, budget_ci = _metric(m.budget_loss)
-    ctx, ctx_ci = _metric(m.context_loss)
+    coverage, coverage_ci = _metric(m.context_coverage)
+    bare = (m.delivered - m.delivered_context) / m.truth if m.truth > 0 else None
     return {
         "truth": m.truth,
         "delivered": m.delivered,
@@ -204,8 +209,9 @@ def _path_record(m: PathMeasure, cost: float, causes: dict[str, float], shift: d
         "loss_ci": loss_ci,
         "budget_loss": budget,
         "budget_loss_ci": budget_ci,
-        "context_loss": ctx,
-        "context_loss_ci": ctx_ci,
+        "context_coverage": coverage,
+        "context_coverage_ci": coverage_ci,
+        "without_context": bare,
         "faults": m.faults / m.truth if m.truth > 0 else None,
         "withheld": m.withheld / m.truth if m.truth > 0 else None,
         "pending": m.pending,
@@ -274,6 +280,7 @@ def recommend_from(result: RunResult, config: RecommendConfig, respect_choice: b
     reps = len(result.tallies)
     return {
         "version": __version__,
+        "record_version": RECORD_VERSION,
         "scenario": {
             "name": sc.name,
             "description": sc.description,
@@ -321,11 +328,14 @@ def recommend(
     Returns
     -------
     dict
-        JSON-ready: ``scenario``, ``mode``, ``loss_budget``, ``tie_margin``, ``costs``,
-        ``plans``, ``interval_method`` and ``events`` (one record per event type with the
-        ``recommendation``, the ``rule`` and ``reason`` that decided, ``warnings`` and
-        ``paths`` with loss, context loss, budget loss and the largest composition ``shift``
-        (TVD over device, browser, country, channel) with 95% intervals per candidate path).
+        JSON-ready: ``record_version``, ``scenario``, ``mode``, ``loss_budget``,
+        ``tie_margin``, ``costs``, ``plans``, ``interval_method`` and ``events`` (one record
+        per event type with the ``recommendation``, the ``rule`` and ``reason`` that decided,
+        the paths it ``tied_with``, ``warnings`` and ``paths``: per candidate path the loss,
+        budget loss, ``context_coverage`` (share of true events arriving with the browser's
+        context), ``without_context`` (share of true events delivered without it) and the
+        largest composition ``shift`` (TVD over device, browser, country, channel), with 95%
+        intervals).
         :func:`simulator.outputs.recommend_report.narrated` adds the plain words: the mode's
         ``statement``, and each event's ``context_lost`` and ``paragraph``.
     """
@@ -339,6 +349,7 @@ def recommend(
 
 __all__ = [
     "PLAN_NAMES",
+    "RECORD_VERSION",
     "SHIFT_DIMENSIONS",
     "candidate_scenario",
     "compositions",

@@ -3,17 +3,21 @@
 The seed article's flow chart settles some events by what they are: client-only events (session
 replay, ad pixels) can only be tracked in the browser, offsite events (a nightly job) only on the
 server, and revenue or mission-critical events belong on the server, reaching for the browser's
-context through the hybrid path when they need it. Every other event goes to the path with the
-least bias on the metrics declared for it, among the paths whose loss fits the user's budget:
+context through the hybrid path when they need it. Every other event is measured on what the
+user cares about, among the paths whose loss fits the user's budget:
 
 * loss, the share of true events that never arrive (in the privacy-respecting mode, the share of
   the events of visitors who did not opt out);
-* context loss, when the event declares ``needs_context``: the share of delivered events that
-  arrived without the browser's context (UTM, referrer, user agent...).
+* context coverage, when the event declares ``needs_context``: the share of the same true events
+  that arrive *with* the browser's context (UTM, referrer, user agent...). A path cannot gain
+  coverage by losing events: a lost event is an event without its context.
 
-Two paths tie on a metric when their difference is not significant at 5% (paired across
-replications, or two binomial proportions with one replication) or smaller than the configured
-margin; ties go to the cheapest path to build (client < server < hybrid < dual by default).
+An event that needs context goes to the path with the most coverage; any other to the cheapest
+path within the budget. Two paths tie on a metric when their difference is not significant at 5%
+(paired across replications, or two binomial proportions with one replication) or smaller than
+the configured margin, and a loss ties with the budget the same way (not significantly over it,
+or over it by less than the margin): ties go to the cheapest path to build (client < server <
+hybrid < dual by default), and the reason says so.
 
 The ``[recommend]`` scenario table it reads is
 :class:`simulator.config.recommend_spec.RecommendConfig`.
@@ -35,7 +39,7 @@ if TYPE_CHECKING:
 SIGNIFICANCE = 0.05
 """Level below which a difference between two paths is treated as real."""
 
-MEASURED_WITHIN = ("least_context_loss", "cheapest_within_budget")
+MEASURED_WITHIN = ("most_context_coverage", "cheapest_within_budget")
 """Rules that chose among paths whose loss fits the budget."""
 
 
@@ -68,7 +72,11 @@ class Metric:
 
 @dataclass(frozen=True)
 class PathMeasure:
-    """What one path does to one event type: counts are means per replication."""
+    """What one path does to one event type: counts are means per replication.
+
+    ``context_coverage`` is the share of true events (of visitors who did not opt out, in the
+    privacy-respecting mode) that arrive with the browser's context.
+    """
 
     path: str
     truth: float
@@ -80,7 +88,7 @@ class PathMeasure:
     anonymous: float
     loss: Metric
     budget_loss: Metric
-    context_loss: Metric
+    context_coverage: Metric
 
 
 @dataclass
@@ -100,7 +108,7 @@ RULES = {
     "offsite": "rule: offsite, no browser",
     "sensitive": "rule: sensitive figure",
     "mission_critical": "rule: mission-critical",
-    "least_context_loss": "measured: least context loss within budget",
+    "most_context_coverage": "measured: most events with context, within budget",
     "cheapest_within_budget": "measured: within budget, cheapest",
     "least_loss": "measured: over budget everywhere, least loss",
 }
@@ -152,11 +160,39 @@ def differs(a: Metric, b: Metric, margin: float) -> bool:
     return 2 * stats.norm.sf(abs(z)) < SIGNIFICANCE
 
 
-def _tied_lowest(paths: list[str], metric: dict[str, Metric], margin: float) -> list[str]:
-    """Paths whose ``metric`` does not differ from the lowest one (the lowest included)."""
+def fits_budget(loss: Metric, budget: float, margin: float) -> bool:
+    """Whether a loss fits the budget, or ties with it.
+
+    Parameters
+    ----------
+    loss : Metric
+        The loss the budget applies to.
+    budget : float
+        Largest acceptable loss.
+    margin : float
+        The tie margin: a loss over the budget by no more than this ties with it.
+
+    Returns
+    -------
+    bool
+        True when the loss is at most ``budget + margin``, or when its 95% interval reaches
+        the budget (not significantly over it). Undefined losses never fit.
+    """
+    if not loss.defined:
+        return False
+    if loss.value <= budget + margin:
+        return True
+    return loss.ci is not None and loss.ci[0] <= budget
+
+
+def _tied_best(
+    paths: list[str], metric: dict[str, Metric], margin: float, highest: bool = False
+) -> list[str]:
+    """Paths whose ``metric`` does not differ from the best one (the best included)."""
     defined = [p for p in paths if metric[p].defined] or paths
-    lowest = min(defined, key=lambda p: (metric[p].value, PATH_ORDER.index(p)))
-    return [p for p in defined if not differs(metric[lowest], metric[p], margin)]
+    sign = -1.0 if highest else 1.0
+    best = min(defined, key=lambda p: (sign * metric[p].value, PATH_ORDER.index(p)))
+    return [p for p in defined if not differs(metric[best], metric[p], margin)]
 
 
 def _cheapest(paths: list[str], config: RecommendConfig) -> tuple[str, list[str]]:
@@ -228,12 +264,12 @@ def _measured(
     budget = config.loss_budget
     paths = [p for p in candidate_paths(event) if p in measures]
     losses = {p: measures[p].budget_loss for p in paths}
-    within = [p for p in paths if losses[p].defined and losses[p].value <= budget]
+    within = [p for p in paths if fits_budget(losses[p], budget, config.tie_margin)]
     if not within:
-        tied = _tied_lowest(paths, losses, config.tie_margin)
+        tied = _tied_best(paths, losses, config.tie_margin)
         if event.needs_context:
-            context = {p: measures[p].context_loss for p in tied}
-            tied = _tied_lowest(tied, context, config.tie_margin)
+            coverage = {p: measures[p].context_coverage for p in tied}
+            tied = _tied_best(tied, coverage, config.tie_margin, highest=True)
         path, tied = _cheapest(tied, config)
         return Decision(
             event.name,
@@ -244,24 +280,37 @@ def _measured(
             [f"no path meets the {budget:.1%} loss budget"],
         )
     if event.needs_context:
-        context = {p: measures[p].context_loss for p in within}
-        path, tied = _cheapest(_tied_lowest(within, context, config.tie_margin), config)
+        coverage = {p: measures[p].context_coverage for p in within}
+        best = _tied_best(within, coverage, config.tie_margin, highest=True)
+        path, tied = _cheapest(best, config)
         needs = ", ".join(event.needs_context)
-        return Decision(
-            event.name,
-            path,
-            "least_context_loss",
-            f"its loss fits the {budget:.1%} budget and it keeps {needs} on the most "
-            "delivered events",
-            tied,
+        reason = (
+            f"{_fit(losses[path], budget)} and it brings {needs} on the most true events "
+            f"({coverage[path].value:.1%} of them)"
         )
+        if tied:
+            reason += (
+                f"; {', '.join(tied)} did not bring it on significantly more, "
+                "and it is the cheaper to build"
+            )
+        return Decision(event.name, path, "most_context_coverage", reason, tied)
     path, others = _cheapest(within, config)
     return Decision(
         event.name,
         path,
         "cheapest_within_budget",
-        f"its loss fits the {budget:.1%} budget and it is the cheapest such path to build",
+        f"{_fit(losses[path], budget)} and it is the cheapest such path to build",
         others,
+    )
+
+
+def _fit(loss: Metric, budget: float) -> str:
+    """Why a path's loss counts as within the budget, in words."""
+    if loss.value <= budget:
+        return f"its loss fits the {budget:.1%} budget"
+    return (
+        f"its loss ({loss.value:.1%}) is within the tie margin of the {budget:.1%} budget or "
+        "not significantly over it, which counts as fitting"
     )
 
 
@@ -276,4 +325,5 @@ __all__ = [
     "candidate_paths",
     "decide",
     "differs",
+    "fits_budget",
 ]

@@ -2,8 +2,10 @@
 
 Each instance holds its own library queue (analytics-python / PostHog Python style): an event
 is dropped when the queue is full (``queue_full``); at every flush tick a worker uploads
-batches one after another, each taking ``upload_seconds``; a failed upload (transient, or a
-collector outage) is retried after an exponential backoff, at the next tick, up to
+batches one after another, each taking ``upload_seconds`` (an upload longer than the flush
+interval keeps the worker busy, and the queue filling, for the ticks it spans; its outcome
+counts at its start); a failed upload (transient, or a collector outage) is retried after an
+exponential backoff, at the first tick after it once the worker is free, up to
 ``max_retries`` (``retries_exhausted``); a deploy loses the queue unless the library flushes
 on exit (``process_exit``); what is queued at the end is ``pending``.
 
@@ -59,6 +61,7 @@ class _Lane:
         self.batch: list[tuple[int, int]] = []
         self.s0 = self.n = self.pos = self.qlen = self.blen = 0
         self.attempts = self.retry_k = self.last = 0  # ``last``: last flush tick replayed
+        self.free = 0  # first tick at which the worker is done with its last upload
         self.restarts, self.ri, self.rng, self.draws, self.dp = restarts, 0, rng, np.empty(0), 0
 
 
@@ -98,6 +101,8 @@ class ServerQueues:
         self.step = config.flush_interval_seconds
         self.one_batch = min(config.batch_size, config.max_queue_size)
         self.uploads_per_tick = max(1, math.floor(self.step / config.upload_seconds + 1e-9))
+        # Ticks a worker stays busy once it has uploaded: 1 unless an upload outlasts a tick.
+        self.busy = max(1, math.ceil(config.upload_seconds / self.step - 1e-9))
         self.outages = outages
         self.o_starts = np.asarray(outages.starts, dtype=float)
         self.o_ends = np.asarray(outages.ends, dtype=float)
@@ -166,6 +171,7 @@ class ServerQueues:
                     self._advance(lane, until, k_until)
                     self._finish(lane, self._out[p])
                 else:  # nothing (left) due or queued: the restarts lose and draw nothing
+                    lane.free = 0 if ri > lane.ri else lane.free  # a new process is idle
                     lane.ri = ri
         self._emit()
 
@@ -223,7 +229,7 @@ class ServerQueues:
         """The common case at once: an idle worker whose due ticks are all usual."""
         ks, step, restarts, one = lane.sk[lane.s0 : cut], self.step, lane.restarts, self.one_batch
         first, last = int(ks[0]) * step, int(ks[-1]) * step
-        if ks[-1] > k_until or self.outages.overlaps(first, last):
+        if self.busy > 1 or ks[-1] > k_until or self.outages.overlaps(first, last):
             return False
         if lane.ri < len(restarts) and restarts[lane.ri] <= last:
             return False
@@ -261,15 +267,19 @@ class ServerQueues:
         lane.queue = deque([[lane.blen, held]] if lane.qlen else [])
 
     def _advance(self, lane: _Lane, until: float, k_until: int) -> None:
-        """Replay the worker's ticks up to ``until``, skipping idle ones."""
+        """Replay the worker's ticks up to ``until``, skipping idle ones.
+
+        A worker acts at a tick once its last upload is over (``free``): an upload longer
+        than the flush interval keeps it busy across ticks while the queue fills.
+        """
         step, restarts = self.step, lane.restarts
         while True:
             if lane.blen:
-                k = max(lane.last + 1, lane.retry_k)
+                k = max(lane.last + 1, lane.free, lane.retry_k)
             elif lane.qlen:
-                k = lane.last + 1
+                k = max(lane.last + 1, lane.free)
             else:
-                k = int(lane.k[lane.pos]) if lane.pos < lane.n else None
+                k = max(int(lane.k[lane.pos]), lane.free) if lane.pos < lane.n else None
             limit = until if k is None else min(k * step, until)
             if lane.ri < len(restarts) and restarts[lane.ri] <= limit:
                 lane.ri += 1
@@ -279,12 +289,19 @@ class ServerQueues:
                 return
             if not lane.blen and not lane.qlen and self._idle_ticks(lane, k_until):
                 continue
-            lane.last = k
+            lane.last, uploads = k, self.uploads
             self._admit(lane, k)
             self._upload(lane, k * step)
+            if self.uploads > uploads:
+                lane.free = k + self.busy
 
     def _idle_ticks(self, lane: _Lane, k_until: int) -> bool:
-        """Deliver a run of usual ticks of an idle worker at once, one draw and upload each."""
+        """Deliver a run of usual ticks of an idle worker at once, one draw and upload each.
+
+        Only for uploads that fit a tick: a longer one changes which ticks the worker sees.
+        """
+        if self.busy > 1:
+            return False
         step, p_fail, pos = self.step, self.config.failure_probability, lane.pos
         r0 = lane.restarts[lane.ri] if lane.ri < len(lane.restarts) else math.inf
         g = int(np.searchsorted(lane.gs, pos, side="right")) - 1
@@ -369,6 +386,7 @@ class ServerQueues:
         self._admit(lane, math.ceil(at / self.step), until=at)
         lost, n_lost = lane.batch + list(lane.queue), lane.blen + lane.qlen
         lane.queue, lane.batch, lane.blen, lane.qlen, lane.attempts = deque(), [], 0, 0, 0
+        lane.free = 0  # the new process's worker is idle
         if n_lost:
             flushed = self.config.flush_on_exit and not self._fails(lane, at)
             self._settle(lane, lost, DELIVERED if flushed else PROCESS_EXIT, at)

@@ -32,7 +32,7 @@ def cell(value: Any, ci: Any) -> str:
 
 
 def context_lost(record: Mapping[str, Any]) -> dict:
-    """What browser context the recommended path loses for one event.
+    """What browser context the recommended path fails to bring for one event.
 
     Parameters
     ----------
@@ -42,25 +42,32 @@ def context_lost(record: Mapping[str, Any]) -> dict:
     Returns
     -------
     dict
-        ``fields`` (the declared context lost, possibly on part of the events), ``share`` (of
-        delivered events arriving without context, or ``None``), ``text`` in plain words and
-        ``short`` for the table.
+        ``fields`` (the declared context missing, possibly on part of the events), ``share``
+        (of true events that do not arrive with it: lost on the way, or delivered without it;
+        ``None`` when no context is needed), ``text`` in plain words and ``short`` for the table.
     """
     path, needs = record["recommendation"], list(record.get("needs_context") or [])
-    share = (record.get("paths", {}).get(path) or {}).get("context_loss")
-    named = ", ".join(needs) if needs else "browser context (none needed)"
+    m = record.get("paths", {}).get(path) or {}
     if record.get("kind") == "offsite":
         return _lost([], None, "none (no browser is involved)", "none")
-    if path == "client":
-        return _lost([], share, "none (the browser sends its own context)", "none")
+    if not needs:
+        if path == "server":
+            return _lost([], None, "all, but none is needed", "all (none needed)")
+        return _lost([], None, "none needed", "none needed")
+    named, coverage = ", ".join(needs), m.get("context_coverage")
+    gap = 1.0 - coverage if finite(coverage) else None
     if path == "server":
-        short = f"all: {', '.join(needs)}" if needs else "all (none needed)"
-        return _lost(needs, share, f"{named} on every event", short)
-    if not finite(share) or share == 0:
-        return _lost([], share, "none", "none")
-    where = "forwarding failed" if path == "hybrid" else "only the server copy arrived"
-    short = f"{', '.join(needs) or 'context'} on {percent(share)}"
-    return _lost(needs, share, f"{named} on {percent(share)} of delivered events ({where})", short)
+        return _lost(needs, gap, f"{named} on every event", f"all: {named}")
+    if gap is None or gap <= 0:
+        return _lost([], gap, "none", "none")
+    lost, bare = m.get("budget_loss"), m.get("without_context")
+    parts = [f"{percent(lost)} never arrive"] if finite(lost) and lost > 0 else []
+    if finite(bare) and bare > 0:
+        why = "the forwarding failed" if path == "hybrid" else "only the server copy arrived"
+        parts.append(f"{percent(bare)} arrive without it because {why}")
+    detail = f" ({'; '.join(parts)})" if parts else ""
+    text = f"{named} missing on {percent(gap)} of true events{detail}"
+    return _lost(needs, gap, text, f"{named} on {percent(gap)}")
 
 
 def _lost(fields: list[str], share: Any, text: str, short: str) -> dict:
@@ -116,6 +123,13 @@ def paragraph(record: Mapping[str, Any], budget: float, respect: bool = False) -
             f"There it loses {percent(chosen['loss'])} of them (95% CI {percent(ci[0])} to "
             f"{percent(ci[1])}){_causes_text(causes)}."
         )
+    coverage = chosen.get("context_coverage")
+    if record.get("needs_context") and finite(coverage):
+        ci = chosen.get("context_coverage_ci") or [math.nan, math.nan]
+        out.append(
+            f"{percent(coverage)} of the true events arrive with "
+            f"{', '.join(record['needs_context'])} (95% CI {percent(ci[0])} to {percent(ci[1])})."
+        )
     measured = chosen.get("budget_loss")
     if finite(measured) and record.get("rule") not in MEASURED_WITHIN:
         verdict = "within" if measured <= budget else "over"
@@ -134,13 +148,13 @@ def paragraph(record: Mapping[str, Any], budget: float, respect: bool = False) -
         m = paths.get(other)
         if other == path or m is None:
             continue
-        text = f"{other} {percent(m.get('budget_loss'))}"
-        if record.get("needs_context") and finite(m.get("context_loss")):
-            text += f" ({percent(m['context_loss'])} without context)"
+        text = f"{other} loses {percent(m.get('budget_loss'))}"
+        if record.get("needs_context") and finite(m.get("context_coverage")):
+            text += f" and brings the context on {percent(m['context_coverage'])}"
         others.append(text)
     if others:
-        out.append(f"Loss on the other paths: {'; '.join(others)}.")
-    if record.get("tied_with") and record.get("rule") != "cheapest_within_budget":
+        out.append(f"On the other paths: {'; '.join(others)}.")
+    if record.get("tied_with") and record.get("rule") not in MEASURED_WITHIN:
         out.append(
             f"{', '.join(record['tied_with'])} did as well on that measure but cost more to build."
         )
@@ -189,7 +203,7 @@ def _rows(event: Mapping[str, Any], respect: bool) -> list[list[str]]:
     if respect:
         metrics = [("consenting loss %", "budget_loss"), ("withheld %", "withheld")]
     if event.get("needs_context"):
-        metrics.append(("no context %", "context_loss"))
+        metrics.append(("with context %", "context_coverage"))
     if event.get("kind") != "offsite":
         metrics.append(("shift (TVD) %", "shift"))
     rows = []
@@ -222,9 +236,9 @@ def format_recommendation(record: Mapping[str, Any], paragraphs: bool = True) ->
     -------
     str
         A header (scenario, size, budget, costs, mode, interval method), the table (one block
-        of rows per event: loss and, where context is needed, context loss under each path with
-        95% intervals, the rule or measurement that decided, the context the choice loses), and
-        the paragraphs. No trailing newline.
+        of rows per event: loss and, where context is needed, the share of true events arriving
+        with it under each path, with 95% intervals, the rule or measurement that decided, the
+        context the choice misses), and the paragraphs. No trailing newline.
     """
     record = narrated(record)
     sc = record["scenario"]
@@ -269,7 +283,8 @@ def blocks(record: Mapping[str, Any]) -> list[Block]:
     -------
     list of Block
         A heading, what was simulated and how, a table of the decision and each path's loss,
-        a table of context loss for the events that need context, a table of the largest
+        a table of context coverage (true events arriving with their context) for the events
+        that need it, a table of the largest
         composition shift per path, and a paragraph per event.
     """
     record = narrated(record)
@@ -303,7 +318,7 @@ def blocks(record: Mapping[str, Any]) -> list[Block]:
             context_rows.append(
                 [event["event"], ", ".join(event["needs_context"])]
                 + [
-                    cell(paths[p].get("context_loss"), paths[p].get("context_loss_ci"))
+                    cell(paths[p].get("context_coverage"), paths[p].get("context_coverage_ci"))
                     if p in paths
                     else "-"
                     for p in PATH_ORDER
@@ -312,7 +327,7 @@ def blocks(record: Mapping[str, Any]) -> list[Block]:
     header = ["event", "recommendation", "decided by", *(f"{p} {measured}" for p in PATH_ORDER)]
     out.append(Block("table", header=[*header, "context lost"], rows=rows))
     if context_rows:
-        out.append(Block("h3", "Delivered without browser context"))
+        out.append(Block("h3", "True events that arrive with the context they need"))
         out.append(Block("table", header=["event", "needs", *PATH_ORDER], rows=context_rows))
     shift_rows = [
         [event["event"]] + [_shift_text(event["paths"].get(path)) for path in PATH_ORDER]

@@ -99,7 +99,7 @@ def test_candidates_are_one_plan_per_path_on_the_same_visitors():
 
 def test_every_rule_is_triggered_by_the_blocked_site(blocked_site):
     assert decisions(blocked_site) == {
-        "page_viewed": ("hybrid", "least_context_loss"),  # client over budget, needs UTM
+        "page_viewed": ("hybrid", "most_context_coverage"),  # client over budget, needs UTM
         "clicked": ("server", "cheapest_within_budget"),  # client over budget, no context
         "order": ("hybrid", "sensitive"),
         "paid": ("server", "sensitive"),
@@ -118,11 +118,16 @@ def test_measurements_match_the_mechanism(blocked_site):
     # (loss is the mean of per-replication shares, causes the share of the mean counts)
     assert page["client"]["causes"] == {"blocked": pytest.approx(page["client"]["loss"], abs=1e-3)}
     assert page["server"]["loss"] == page["hybrid"]["loss"] == page["dual"]["loss"] == 0.0
-    assert page["client"]["context_loss"] == 0.0
-    assert page["server"]["context_loss"] == 1.0
-    assert page["hybrid"]["context_loss"] == 0.0  # nobody here blocks the forwarding
+    # What the client delivers carries context: it brings it on every event it does not lose.
+    assert page["client"]["context_coverage"] == pytest.approx(1 - page["client"]["loss"])
+    assert page["client"]["without_context"] == 0.0
+    assert page["server"]["context_coverage"] == 0.0
+    assert page["hybrid"]["context_coverage"] == 1.0  # nobody here blocks the forwarding
     # Dual delivers the blocked visitors' events through the server, without context.
-    assert page["dual"]["context_loss"] == pytest.approx(page["client"]["loss"], abs=1e-12)
+    assert page["dual"]["context_coverage"] == pytest.approx(page["client"]["context_coverage"])
+    assert page["dual"]["without_context"] == pytest.approx(page["client"]["loss"], abs=1e-3)
+    lo, hi = page["client"]["context_coverage_ci"]
+    assert lo < page["client"]["context_coverage"] < hi
     lo, hi = page["client"]["loss_ci"]
     assert lo < page["client"]["loss"] < hi
     # Blockers are spread evenly over segments here, so what arrives keeps its composition.
@@ -156,7 +161,7 @@ def test_device_biased_blocking_shows_as_a_client_side_shift():
 def test_lossless_site_ties_everywhere_and_the_cheapest_path_wins():
     record = recommend(site(0.0), seed=5)
     got = decisions(record)
-    assert got["page_viewed"] == ("client", "least_context_loss")
+    assert got["page_viewed"] == ("client", "most_context_coverage")
     assert got["clicked"] == ("client", "cheapest_within_budget")
     clicked = next(e for e in record["events"] if e["event"] == "clicked")
     assert clicked["tied_with"] == ["server", "hybrid", "dual"]
@@ -166,13 +171,15 @@ def test_costs_from_the_scenario_break_the_tie():
     costly_client = site(0.0, recommend={"costs": {"client": 10.0, "server": 3.5}})
     got = decisions(recommend(costly_client, seed=5))
     assert got["clicked"] == ("hybrid", "cheapest_within_budget")
-    assert got["page_viewed"] == ("hybrid", "least_context_loss")  # tied on context with client
+    assert got["page_viewed"] == ("hybrid", "most_context_coverage")  # tied with the client
 
 
 def test_loss_budget_keeps_the_client_when_generous(blocked_site):
     generous = decisions(recommend(site(0.3), loss_budget=0.6, seed=11))
-    assert generous["page_viewed"] == ("client", "least_context_loss")
     assert generous["clicked"] == ("client", "cheapest_within_budget")
+    # An event that needs context does not stay on the client: the 30% it loses arrive with
+    # no context at all, and hybrid brings it on every event.
+    assert generous["page_viewed"] == ("hybrid", "most_context_coverage")
     assert generous["order"] == decisions(blocked_site)["order"]  # rules do not move
 
 
@@ -243,8 +250,8 @@ def test_terminal_table_markdown_and_json(blocked_site):
     assert "page_viewed: track it on the hybrid path, because" in text
     md = to_markdown(blocked_site)
     assert md.startswith("## Client or server? Recommendation per event")
-    assert "| page_viewed | hybrid | measured: least context loss within budget |" in md
-    assert "### Delivered without browser context" in md
+    assert "| page_viewed | hybrid | measured: most events with context, within budget |" in md
+    assert "### True events that arrive with the context they need" in md
     assert "### Largest composition shift of what arrives (TVD, dimension)" in md
     assert json.loads(json.dumps(blocked_site)) == blocked_site
 
@@ -305,3 +312,19 @@ def exit_code(argv: list[str]) -> int:
         return main(argv)
     except SystemExit as exit:
         return exit.code
+
+
+def test_context_missed_counts_lost_events_too():
+    from simulator.outputs.recommend_report import context_lost
+
+    paths = {
+        "client": {"budget_loss": 0.046, "context_coverage": 0.954, "without_context": 0.0},
+        "hybrid": {"budget_loss": 0.0, "context_coverage": 0.998, "without_context": 0.002},
+    }
+    record = {"kind": "first_visit", "needs_context": ["utm", "referrer"], "paths": paths}
+    client = context_lost({**record, "recommendation": "client"})
+    assert client["share"] == pytest.approx(0.046)
+    assert client["text"] == "utm, referrer missing on 4.6% of true events (4.6% never arrive)"
+    hybrid = context_lost({**record, "recommendation": "hybrid"})
+    assert hybrid["share"] == pytest.approx(0.002)
+    assert "0.2% arrive without it because the forwarding failed" in hybrid["text"]

@@ -19,6 +19,7 @@ from simulator.experiments.recommend_rules import (
     candidate_paths,
     decide,
     differs,
+    fits_budget,
 )
 
 
@@ -28,6 +29,7 @@ def metric(value: float, n: float = 100_000, reps: tuple[float, ...] | None = No
 
 
 def measure(path: str, loss: float, context_loss: float = 0.0) -> PathMeasure:
+    """A path losing ``loss`` of true events and delivering ``context_loss`` of the rest bare."""
     return PathMeasure(
         path=path,
         truth=100_000,
@@ -39,13 +41,17 @@ def measure(path: str, loss: float, context_loss: float = 0.0) -> PathMeasure:
         anonymous=0.0,
         loss=metric(loss),
         budget_loss=metric(loss),
-        context_loss=metric(context_loss),
+        context_coverage=metric((1 - loss) * (1 - context_loss)),
     )
 
 
 def measures(losses: dict[str, float], context: dict[str, float] | None = None) -> dict:
     context = context or {}
     return {p: measure(p, loss, context.get(p, 0.0)) for p, loss in losses.items()}
+
+
+def with_loss(m: PathMeasure, value: float, ci: tuple[float, float], n: float = 1e4) -> PathMeasure:
+    return PathMeasure(**{**m.__dict__, "budget_loss": Metric(value, ci, (value,), n)})
 
 
 # Client loses to blockers; server is reliable but blind; hybrid forwards context; dual mixes.
@@ -112,9 +118,23 @@ def test_a_rule_path_over_budget_is_flagged():
     assert d.warnings == ["the server path still loses 8.0%, over the 5.0% budget"]
 
 
-def test_context_needed_goes_to_least_context_loss_within_budget():
+def test_context_needed_goes_to_the_most_context_coverage_within_budget():
     d = decide(event(kind="page_view", needs_context=["utm"]), measures(**TYPICAL), CONFIG)
-    assert (d.path, d.rule) == ("hybrid", "least_context_loss")
+    assert (d.path, d.rule) == ("hybrid", "most_context_coverage")
+
+
+def test_losing_events_does_not_buy_context():
+    # A first visit: the client loses 4.6% (all it delivers has context), hybrid loses nothing
+    # and forwards context on 99.8% of events. Measured on delivered events the client looked
+    # better (0% against 0.2% without context); on true events hybrid brings the context on
+    # 99.8%, the client on 95.4%.
+    m = measures(
+        {"client": 0.046, "server": 0.0, "hybrid": 0.0, "dual": 0.0},
+        {"client": 0.0, "server": 1.0, "hybrid": 0.002, "dual": 0.046},
+    )
+    d = decide(event(kind="first_visit", needs_context=["utm", "referrer"]), m, CONFIG)
+    assert (d.path, d.rule, d.tied_with) == ("hybrid", "most_context_coverage", [])
+    assert "99.8% of them" in d.reason
 
 
 def test_no_context_needed_goes_to_the_cheapest_path_within_budget():
@@ -126,15 +146,17 @@ def test_no_context_needed_goes_to_the_cheapest_path_within_budget():
 def test_a_larger_budget_keeps_the_client():
     generous = RecommendConfig(loss_budget=0.4)
     assert decide(event(), measures(**TYPICAL), generous).path == "client"
+    # ... but not for an event that needs context: its 30% loss is 30% of events without it.
     d = decide(event(needs_context=["utm"]), measures(**TYPICAL), generous)
-    assert (d.path, d.rule) == ("client", "least_context_loss")
+    assert (d.path, d.rule) == ("hybrid", "most_context_coverage")
 
 
 def test_context_ties_go_to_the_cheaper_path():
-    # Hybrid is 0.2 points worse on context than the client: within the tie margin.
-    m = measures({"client": 0.03, "server": 0.0, "hybrid": 0.0, "dual": 0.0}, TYPICAL["context"])
+    # The client brings context on 99.7% of events, hybrid on 99.8%: within the tie margin.
+    m = measures({"client": 0.003, "server": 0.0, "hybrid": 0.0, "dual": 0.0}, TYPICAL["context"])
     d = decide(event(needs_context=["utm"]), m, CONFIG)
     assert (d.path, d.tied_with) == ("client", ["hybrid"])
+    assert "hybrid did not bring it on significantly more" in d.reason
     # With the hybrid path made cheaper than the client, the same tie goes the other way.
     cheap_hybrid = RecommendConfig(costs={"hybrid": 0.5})
     assert decide(event(needs_context=["utm"]), m, cheap_hybrid).path == "hybrid"
@@ -163,12 +185,29 @@ def test_over_budget_ties_on_loss_are_settled_by_context_then_cost():
 
 def test_borderline_loss_is_flagged():
     m = measures({"client": 0.049, "server": 0.0, "hybrid": 0.0, "dual": 0.0})
-    m["client"] = PathMeasure(
-        **{**m["client"].__dict__, "budget_loss": Metric(0.049, (0.045, 0.053), (0.049,), 1e4)}
-    )
+    m["client"] = with_loss(m["client"], 0.049, (0.045, 0.053))
     d = decide(event(), m, CONFIG)
     assert d.path == "client"
     assert d.warnings and d.warnings[0].startswith("borderline")
+
+
+def test_a_loss_that_ties_with_the_budget_fits_it():
+    budget, margin = 0.05, 0.005
+    assert fits_budget(metric(0.05), budget, margin)
+    assert fits_budget(metric(0.054), budget, margin)  # over by less than the margin
+    assert not fits_budget(metric(0.056), budget, margin)  # over, significantly
+    assert fits_budget(
+        Metric(0.06, (0.045, 0.075), (0.06,), 500), budget, margin
+    )  # not significant
+    assert not fits_budget(Metric(math.nan, None, (math.nan,), 0.0), budget, margin)
+    m = measures({"client": 0.06, "server": 0.0, "hybrid": 0.0, "dual": 0.0})
+    m["client"] = with_loss(m["client"], 0.06, (0.045, 0.075))
+    d = decide(event(), m, CONFIG)
+    assert (d.path, d.rule) == ("client", "cheapest_within_budget")
+    assert "not significantly over it" in d.reason
+    assert d.warnings and d.warnings[0].startswith("borderline")
+    m["client"] = with_loss(m["client"], 0.06, (0.056, 0.064))
+    assert decide(event(), m, CONFIG).path == "server"
 
 
 def test_differs_needs_both_significance_and_size():

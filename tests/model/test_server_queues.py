@@ -172,6 +172,11 @@ CASES = {
                failure_probability=0.1, max_retries=3),
         [], HOUR, 3000, [(600.0, 2000, 60.0), (1800.0, 300, 1.0)], 2,
     ),
+    "uploads_longer_than_a_tick": (
+        config(flush_interval_seconds=0.5, upload_seconds=1.7, batch_size=6, max_queue_size=60,
+               failure_probability=0.1, max_retries=2, deploys_per_day=100.0),
+        [(1500.0, 1700.0)], HOUR, 3000, [(600.0, 800, 60.0), (2500.0, 300, 1.0)], 2,
+    ),
 }  # fmt: skip
 
 

@@ -52,6 +52,7 @@ class Instance:
 
     __slots__ = (
         "buckets", "ticks", "queue", "batch", "attempts", "retry_k", "restarts", "k", "failures",
+        "free",
     )  # fmt: skip
 
     def __init__(self, restarts: list[float], failures: Uniforms) -> None:
@@ -63,6 +64,7 @@ class Instance:
         self.retry_k = 0  # first flush tick at which a failed batch may be retried
         self.restarts = restarts
         self.k = 0  # last flush tick replayed (tick k is at k * flush_interval)
+        self.free = 0  # first tick at which the worker is done with its last upload
         self.failures = failures  # this instance's own draws: results do not depend on replay order
 
     def items(self) -> list:
@@ -115,6 +117,8 @@ class ServerPath:
         self.step = config.flush_interval_seconds
         self.one_batch = min(config.batch_size, config.max_queue_size)
         self.uploads_per_tick = max(1, math.floor(self.step / config.upload_seconds + 1e-9))
+        # Ticks a worker stays busy once it has uploaded: 1 unless an upload outlasts a tick.
+        self.busy = max(1, math.ceil(config.upload_seconds / self.step - 1e-9))
         n = config.instances
         # Deploys hit instance i at the same moments in every plan (common random numbers).
         restarts = []
@@ -217,6 +221,7 @@ class ServerPath:
             lost.extend(inst.batch)
         inst.queue.clear()
         inst.batch, inst.attempts = None, 0
+        inst.free = 0  # the new process's worker is idle
         if not lost:
             return
         if self.config.flush_on_exit and not self._fails(inst, at):
@@ -265,17 +270,22 @@ class ServerPath:
         return ticks[0] if ticks else None
 
     def advance(self, plan: int, inst: Instance, until: float) -> None:
-        """Replay the worker's flush ticks up to time ``until``, skipping idle ticks."""
+        """Replay the worker's flush ticks up to time ``until``, skipping idle ticks.
+
+        The worker acts at a tick only once its last upload is over (``free``): an upload
+        longer than the flush interval keeps it busy across ticks.
+        """
         step = self.step
         k_until = math.floor(until / step)
         restarts = inst.restarts
         while True:
             if inst.batch is not None:
-                k = max(inst.k + 1, inst.retry_k)
+                k = max(inst.k + 1, inst.free, inst.retry_k)
             elif inst.queue:
-                k = inst.k + 1
+                k = max(inst.k + 1, inst.free)
             else:
                 k = self._next_arrival_tick(inst)
+                k = None if k is None else max(k, inst.free)
             limit = until if k is None else min(k * step, until)
             if restarts and restarts[0] <= limit:
                 self._restart(plan, inst, restarts.pop(0))
@@ -284,9 +294,11 @@ class ServerPath:
                 return
             if inst.batch is None and not inst.queue and self._idle_ticks(plan, inst, k_until):
                 continue
-            inst.k = k
+            inst.k, uploads = k, self.uploads
             self._admit(plan, inst, k)
             self._upload(plan, inst, k * step)
+            if self.uploads > uploads:
+                inst.free = k + self.busy
 
     def _idle_ticks(self, plan: int, inst: Instance, k_until: int) -> bool:
         """Replay the usual ticks in one loop: an idle worker uploads one batch that succeeds.
@@ -299,6 +311,8 @@ class ServerPath:
         draws, p_fail, outages = inst.failures, self.config.failure_probability, self.outages
         step, one_batch, pop = self.step, self.one_batch, heapq.heappop
         done = False
+        if self.busy > 1:  # an upload longer than a tick changes which ticks the worker sees
+            return False
         while ticks:
             k = ticks[0]
             bucket = buckets.get(k)
