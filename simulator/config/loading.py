@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from simulator.config import extends
+from simulator.config import extends, presets
 from simulator.config.problems import describe_validation_error, format_path
 from simulator.config.scenario import Scenario
 
@@ -57,7 +57,8 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     Parameters
     ----------
     path : str or pathlib.Path
-        A TOML scenario file.
+        A TOML scenario file, or the name of a preset (``"baseline"``) when no such file
+        exists (see :mod:`simulator.config.presets`).
     overrides : iterable of str
         ``dotted.path=value`` strings, applied in order before validation.
 
@@ -73,6 +74,10 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
         If the file cannot be read, is not valid TOML, an override is malformed, or the result
         does not validate. Every problem is listed.
     """
+    try:
+        path = presets.locate_scenario(path)
+    except presets.PresetNotFound as error:
+        raise ScenarioError([str(error)], str(path)) from None
     data = read_toml(path)
     try:
         data = extends.resolve(data, Path(path), read_toml)

@@ -12,6 +12,7 @@ failing (a second 1% chance), as the project's statistical tests do.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from support.scenarios import CALIBRATION_TARGETS, SCENARIO_FILES
 
 from simulator.cli.main import main
 from simulator.cli.options import EXIT_NO_PRESETS
+from simulator.cli.presets import checked_presets
 from simulator.config import presets
 from simulator.config.loading import load_scenario
 from simulator.model.tally import M
@@ -99,7 +101,7 @@ def test_every_required_preset_has_a_headline():
 
 
 def test_presets_are_the_shipped_files_with_their_descriptions():
-    listed = presets.list_presets()
+    listed = checked_presets()
     assert [p.name for p in listed] == [f.stem for f in SCENARIO_FILES]
     assert all(p.description and p.problem is None for p in listed)
     assert presets.scenarios_dir() == SCENARIO_FILES[0].parent
@@ -109,6 +111,7 @@ def test_cli_presets_prints_one_line_per_preset(capsys):
     assert main(["presets"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("Presets in ")
+    assert "trackloss run NAME" in lines[0]
     assert [line.split()[0] for line in lines[1:]] == [f.stem for f in SCENARIO_FILES]
     assert any("Hacker News" in line for line in lines)
 
@@ -117,7 +120,7 @@ def test_cli_presets_says_clearly_when_the_folder_is_missing(tmp_path, monkeypat
     monkeypatch.setattr(presets, "scenarios_dir", lambda: tmp_path / "scenarios")
     assert main(["presets"]) == EXIT_NO_PRESETS
     err = capsys.readouterr().err
-    assert "no scenarios folder at" in err and "source tree" in err
+    assert "no scenarios folder at" in err and "reinstall trackloss" in err
     assert "Traceback" not in err
 
 
@@ -127,13 +130,94 @@ def test_a_broken_preset_is_listed_with_its_problem(tmp_path):
     )
     (tmp_path / "bad.toml").write_text('description = "half done"\nname = "bad"\n', "utf-8")
     (tmp_path / "broken.toml").write_text("name = ", "utf-8")
-    listed = {p.name: p for p in presets.list_presets(tmp_path)}
+    listed = {p.name: p for p in checked_presets(tmp_path)}
     assert listed["good"].problem is None
     assert listed["bad"].description == "half done"
     assert listed["bad"].problem.startswith("population: ")
     assert listed["broken"].problem.startswith("cannot be read")
+    assert presets.list_presets(tmp_path)[0].problem is None  # "bad" reads; it is not validated
     text = presets.format_presets(list(listed.values()))
     assert "[invalid: " in text
     (tmp_path / "empty").mkdir()
     with pytest.raises(presets.PresetsMissing, match="no scenario files"):
         presets.list_presets(tmp_path / "empty")
+
+
+# --------------------------------------------------------------------------- lookup by name
+
+
+@pytest.fixture
+def shelf(tmp_path):
+    """A presets folder with two presets, one extending the other, and an empty working folder."""
+    folder = tmp_path / "shelf"
+    folder.mkdir()
+    base = (presets.scenarios_dir() / "baseline.toml").read_text("utf-8")
+    (folder / "base.toml").write_text(base.replace('name = "baseline"', 'name = "base"'), "utf-8")
+    (folder / "proxy.toml").write_text(
+        'name = "proxy"\nextends = "base.toml"\n[client]\ndestination = "proxy"\n', "utf-8"
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    return folder, work
+
+
+@pytest.mark.parametrize("name", ["base", "base.toml"])
+def test_a_preset_is_found_by_name_with_or_without_its_suffix(shelf, name):
+    folder, _ = shelf
+    assert presets.find_preset(name, folder) == folder / "base.toml"
+
+
+@pytest.mark.parametrize("name", ["other", "base.json", "sub/base", "../shelf/base.toml", ""])
+def test_anything_but_a_preset_name_finds_no_preset(shelf, name):
+    folder, _ = shelf
+    assert presets.find_preset(name, folder) is None
+
+
+def test_an_existing_file_wins_over_a_preset_of_the_same_name(shelf, monkeypatch):
+    folder, work = shelf
+    (work / "base.toml").write_text('name = "mine"\n', "utf-8")
+    monkeypatch.chdir(work)
+    assert presets.locate_scenario("base.toml", folder) == Path("base.toml")
+    assert presets.locate_scenario("base", folder) == folder / "base.toml"
+
+
+def test_a_path_with_a_folder_is_never_taken_for_a_preset(shelf, monkeypatch):
+    folder, work = shelf
+    monkeypatch.chdir(work)
+    assert presets.locate_scenario("elsewhere/base.toml", folder) == Path("elsewhere/base.toml")
+
+
+def test_an_unknown_name_lists_the_presets_and_the_command_that_shows_them(shelf, monkeypatch):
+    folder, work = shelf
+    monkeypatch.chdir(work)
+    with pytest.raises(presets.PresetNotFound) as info:
+        presets.locate_scenario("bse", folder)
+    assert str(info.value) == (
+        "no such file, and no preset of that name (presets: base, proxy; "
+        "'trackloss presets' describes them)"
+    )
+    with pytest.raises(presets.PresetNotFound, match="no presets are installed"):
+        presets.locate_scenario("bse", work / "missing")
+
+
+def test_load_scenario_reads_a_preset_by_name_and_resolves_its_extends(shelf, monkeypatch):
+    folder, work = shelf
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(presets, "scenarios_dir", lambda: folder)
+    sc = load_scenario("proxy", ["population.users=300"])
+    assert (sc.name, sc.client.destination, sc.population.users) == ("proxy", "proxy", 300)
+    assert len(sc.population.segments) == len(load_scenario("base").population.segments)
+
+
+def test_commands_take_a_preset_name_from_any_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "baseline", "server_side.toml"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["baseline: ok", "server_side.toml: ok"]
+
+
+def test_commands_explain_a_name_that_is_neither_file_nor_preset(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "baselin", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("baselin: no such file, and no preset of that name (presets: baseline, ")
+    assert "'trackloss presets' describes them" in err and "Traceback" not in err
