@@ -18,12 +18,16 @@ from simulator.outputs.plots.records import (
     plans_of,
     select,
 )
+from simulator.outputs.formatting import finite, percent
 from simulator.outputs.plots.style import (
     bar_style,
     group_offsets,
     legend_beside,
     new_axes,
     percent_axis,
+    plain,
+    title,
+    words,
 )
 
 
@@ -76,7 +80,7 @@ def kpi_bias(
         pos = y[drawn] + offsets[k]
         vals = [values[i] for i in drawn]
         cis = [found[i].get("relative_bias_ci") for i in drawn]
-        ax.barh(pos, vals, height, label=plan, **bar_style(order.index(plan)))
+        ax.barh(pos, vals, height, label=plain(plan), **bar_style(order.index(plan)))
         ax.errorbar(
             vals,
             pos,
@@ -89,15 +93,46 @@ def kpi_bias(
     ax.axvline(0.0, color="black", linewidth=1.0)
     labels = []
     for name in kpis:
-        truth = next((r["truth"] for r in rows if r["name"] == name), None)
-        labels.append(name if truth is None else f"{name}\n(true {truth:.3g})")
+        row = next(r for r in rows if r["name"] == name)
+        labels.append(f"{words(name)}\n(true {true_value(row)})")
     ax.set_yticks(y, labels, fontsize="small")
     ax.invert_yaxis()
     ax.set_xlabel("relative bias: observed / true - 1 (%)")
     percent_axis(ax, "x")
     ax.grid(axis="x", linewidth=0.4, alpha=0.5)
     ax.set_axisbelow(True)
-    ax.set_title("KPIs computed from the received data")
-    handles = [Patch(label=p, **bar_style(order.index(p))) for p in plans]
+    name = (record.get("scenario") or {}).get("name")
+    where = f" — {plain(name)}" if name else ""
+    title(ax, f"KPIs computed from the received data{where}")
+    handles = [Patch(label=plain(p), **bar_style(order.index(p))) for p in plans]
     legend_beside(ax, "plan (error bars: 95% CI)", handles)
     return ax
+
+
+def true_value(row: dict) -> str:
+    """A KPI's true value with its unit, read from what the KPI divides.
+
+    A ratio of two counts (conversions per session, orders per cart) is a rate, shown as a
+    percentage; a sum of event values divided by a count is a value per visitor, session or
+    order, shown as an amount of event value per unit of the denominator.
+
+    Parameters
+    ----------
+    row : dict
+        One of the record's ``kpis`` rows (``truth``, ``numerator``, ``denominator``).
+
+    Returns
+    -------
+    str
+        ``"2.5%"``, ``"84.79 per order completed"`` or ``"-"`` when the truth is unknown.
+    """
+    truth = row.get("truth")
+    if not finite(truth):
+        return "-"
+    numerator = str(row.get("numerator") or "")
+    denominator = str(row.get("denominator") or "")
+    if numerator.startswith("value:"):
+        per = denominator.removeprefix("value:").replace("sessions", "session")
+        per = per.replace("visitors", "visitor")
+        return f"{truth:,.2f} per {plain(per.replace('_', ' '))}"
+    return percent(truth, 2)
