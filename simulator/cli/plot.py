@@ -115,9 +115,14 @@ def draw(args: argparse.Namespace):
     if kind == "sweep":
         points = plots.load_sweep(args.source, args.parameter)
         fig = Figure(figsize=(9, 5), layout="constrained")
-        label = args.parameter or _swept_label(points)
+        label, linked = _swept_axis(points, args.parameter)
         plots.sweep_curves(
-            points, fig.add_subplot(), event=args.event, kpi=args.kpi, parameter=label
+            points,
+            fig.add_subplot(),
+            event=args.event,
+            kpi=args.kpi,
+            parameter=label,
+            linked=linked,
         )
         return fig
     record = plots.load_record(args.source)
@@ -139,14 +144,19 @@ def draw(args: argparse.Namespace):
     return fig
 
 
-def _swept_label(points) -> str:
-    """The x axis's swept path, found as :func:`~simulator.outputs.plots.load_sweep` finds it."""
-    from simulator.outputs.plots.sweep import swept_parameters, x_parameter
+def _swept_axis(points, parameter: str | None) -> tuple[str, dict]:
+    """The x axis's swept path and the paths linked to it (as ``load_sweep`` finds them)."""
+    from simulator.outputs.plots.sweep_folder import (
+        linked_parameters,
+        swept_parameters,
+        x_parameter,
+    )
 
     groups = points.values() if isinstance(points, dict) else [points]
     records = [r for pairs in groups for _, r in pairs]
     varying = swept_parameters(records)
-    return x_parameter(varying) if varying else "swept parameter"
+    label = parameter or (x_parameter(varying) if varying else "swept parameter")
+    return label, linked_parameters(records, label)
 
 
 def output_format(path: Path) -> str | None:

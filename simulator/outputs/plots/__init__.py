@@ -19,9 +19,10 @@ from simulator.outputs.plots.dashboard import (
 from simulator.outputs.plots.kpi import kpi_bias
 from simulator.outputs.plots.loss import loss_by_event
 from simulator.outputs.plots.records import RecordError, category_error, default_focus, load_record
-from simulator.outputs.plots.sweep import (
+from simulator.outputs.plots.sweep import sweep_curves
+from simulator.outputs.plots.sweep_folder import (
+    linked_parameters,
     load_sweep,
-    sweep_curves,
     swept_parameters,
     varying_parameters,
     x_parameter,
@@ -39,6 +40,7 @@ __all__ = [
     "standard_figures",
     "default_focus",
     "kpi_bias",
+    "linked_parameters",
     "load_record",
     "load_sweep",
     "loss_by_event",

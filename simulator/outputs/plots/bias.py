@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 
+from simulator.outputs.formatting import interval, p_value, percent, share
 from simulator.outputs.plots.records import (
     RecordError,
     check_record,
@@ -24,7 +25,6 @@ from simulator.outputs.plots.records import (
     row_of,
     select,
 )
-from simulator.outputs.formatting import interval, p_value, percent, share
 from simulator.outputs.plots.style import (
     group_offsets,
     legend_beside,
@@ -52,8 +52,9 @@ def composition_bias(
 
     For each category (a device, a channel, a blocker kind ...) a dot per plan at its received
     share minus its true share, with the 95% interval of that difference (see
-    :func:`share_dots`); a whisker that misses zero is a significant shift. The legend gives each plan's total variation distance (with interval) and the
-    p-value of the test that loss is independent of the dimension.
+    :func:`share_dots`); a whisker that misses zero is a significant shift. The legend gives
+    each plan's total variation distance (with interval) and the p-value of the test that loss
+    is independent of the dimension.
 
     Parameters
     ----------

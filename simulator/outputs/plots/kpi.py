@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
+from simulator.outputs.formatting import finite, percent
 from simulator.outputs.plots.records import (
     RecordError,
     check_record,
@@ -18,7 +19,6 @@ from simulator.outputs.plots.records import (
     plans_of,
     select,
 )
-from simulator.outputs.formatting import finite, percent
 from simulator.outputs.plots.style import (
     bar_style,
     group_offsets,
