@@ -18,6 +18,9 @@ from simulator.cli.options import EXIT_INVALID, EXIT_OK, print_problems, unwrita
 
 KINDS = ("loss", "bias", "kpi", "sweep", "unload", "dashboard")
 
+UNLOAD_TRANSPORTS = ("xhr", "fetch", "fetch_keepalive", "beacon")
+"""Transports the unload plot compares: plain ``fetch`` too, cancelled by the unload like xhr."""
+
 
 def add_plot(commands: argparse._SubParsersAction) -> None:
     """Declare the ``plot`` subcommand and its arguments."""
@@ -110,7 +113,13 @@ def draw(args: argparse.Namespace):
         if args.pages < 1:
             raise ValueError(f"--pages must be at least 1, got {args.pages}")
         scenario = load_scenario(args.source, args.overrides)
-        data = unload_survival(scenario, pages=args.pages, event=args.event, seed=args.seed)
+        data = unload_survival(
+            scenario,
+            pages=args.pages,
+            event=args.event,
+            seed=args.seed,
+            transports=UNLOAD_TRANSPORTS,
+        )
         return plots.unload_survival_panels(data, Figure(figsize=panels_size(data)))
     if kind == "sweep":
         points = plots.load_sweep(args.source, args.parameter)
