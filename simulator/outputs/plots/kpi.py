@@ -124,7 +124,8 @@ def true_value(row: dict) -> str:
     Returns
     -------
     str
-        ``"2.5%"``, ``"84.79 per order completed"`` or ``"-"`` when the truth is unknown.
+        ``"2.5%"``, ``"84.79 per order completed"``, the bare number when the row does not
+        say what it divides, or ``"-"`` when the truth is unknown.
     """
     truth = row.get("truth")
     if not finite(truth):
@@ -135,4 +136,6 @@ def true_value(row: dict) -> str:
         per = denominator.removeprefix("value:").replace("sessions", "session")
         per = per.replace("visitors", "visitor")
         return f"{truth:,.2f} per {plain(per.replace('_', ' '))}"
-    return percent(truth, 2)
+    if numerator and denominator:
+        return percent(truth, 2)
+    return f"{truth:.3g}"  # an older record that does not say what the KPI divides

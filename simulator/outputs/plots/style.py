@@ -149,7 +149,9 @@ def title(ax: Axes, text: str, **kwargs) -> None:
 
 
 def _wrap_text(text: str, width: int) -> str:
-    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
+    return "\n".join(
+        textwrap.fill(line, width, break_on_hyphens=False) for line in text.split("\n")
+    )
 
 
 def points_axis(ax: Axes, axis: str = "x") -> None:
