@@ -235,6 +235,13 @@ def test_kpi_bars_are_relative_biases_with_intervals_and_a_zero_line(biased):
     assert biased["scenario"]["name"] in ax.get_title()
 
 
+def test_a_kpi_without_bias_says_so(biased):
+    row = next(k for k in biased["kpis"] if k["plan"] == "server")
+    row["relative_bias"], row["relative_bias_ci"] = 0.0, [0.0, 0.0]
+    ax = plots.kpi_bias(biased, new_ax())
+    assert [t.get_text() for t in ax.texts] == ["0 (no bias)"]
+
+
 def test_kpi_needs_kpis(record):
     with pytest.raises(RecordError, match="no KPIs"):
         plots.kpi_bias({**record, "kpis": []}, new_ax())

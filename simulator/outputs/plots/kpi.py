@@ -41,8 +41,9 @@ def kpi_bias(
     """Relative bias of each KPI computed from received data, one bar per plan, with 95% CI.
 
     Horizontal bars: one group per KPI (labelled with its true value), one bar per plan, the
-    length being ``observed / truth - 1``; a vertical line marks zero (no bias). A KPI whose
-    truth is zero has no relative bias and draws no bar.
+    length being ``observed / truth - 1``; a vertical line marks zero (no bias), and a bar of
+    zero length is labelled ``0 (no bias)``. A KPI whose truth is zero has no relative bias and
+    draws no bar.
 
     Parameters
     ----------
@@ -90,6 +91,10 @@ def kpi_bias(
             elinewidth=1.0,
             capsize=2.5,
         )
+        for v, at in zip(vals, pos, strict=True):
+            if v == 0:  # a bar of zero length: say so, rather than look like a missing plan
+                ax.annotate("0 (no bias)", (0.0, at), xytext=(4, 0), textcoords="offset points",
+                            va="center", fontsize="x-small")  # fmt: skip
     ax.axvline(0.0, color="black", linewidth=1.0)
     labels = []
     for name in kpis:
