@@ -238,8 +238,10 @@ def test_kpi_bars_are_relative_biases_with_intervals_and_a_zero_line(biased):
 def test_a_kpi_without_bias_says_so(biased):
     row = next(k for k in biased["kpis"] if k["plan"] == "server")
     row["relative_bias"], row["relative_bias_ci"] = 0.0, [0.0, 0.0]
+    zeros = [k for k in biased["kpis"] if k["relative_bias"] == 0]
     ax = plots.kpi_bias(biased, new_ax())
-    assert [t.get_text() for t in ax.texts] == ["0 (no bias)"]
+    assert [t.get_text() for t in ax.texts] == ["0 (no bias)"] * len(zeros)
+    assert [t.xy for t in ax.texts][0][0] == 0.0
 
 
 def test_kpi_needs_kpis(record):
