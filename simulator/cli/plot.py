@@ -16,7 +16,20 @@ from pathlib import Path
 
 from simulator.cli.options import EXIT_INVALID, EXIT_OK, print_problems, unwritable
 
-KINDS = ("loss", "bias", "kpi", "sweep", "unload", "dashboard")
+KINDS = (
+    "loss",
+    "bias",
+    "attribution",
+    "kpi",
+    "dashboard",
+    "sweep",
+    "unload",
+    "compare",
+    "recommend",
+)
+
+UNLOAD_TRANSPORTS = ("xhr", "fetch", "fetch_keepalive", "beacon")
+"""Transports the unload plot compares: plain ``fetch`` too, cancelled by the unload like xhr."""
 
 
 def add_plot(commands: argparse._SubParsersAction) -> None:
@@ -25,10 +38,15 @@ def add_plot(commands: argparse._SubParsersAction) -> None:
         "plot",
         help="draw a result record (or a sweep folder, or unload survival) as an image",
         description="Draw a plot into a PNG, SVG or PDF file (format from the suffix of -o). "
-        "SOURCE is a result JSON (run --json) for loss, bias, kpi and dashboard; a sweep "
-        "output folder for sweep; a scenario TOML for unload.",
+        "SOURCE is a result JSON (run --json) for loss, bias, attribution, kpi and dashboard; "
+        "a sweep output folder for sweep; a scenario TOML for unload; the JSON of compare "
+        "--json for compare, and of recommend --json for recommend.",
     )
-    p.add_argument("source", metavar="SOURCE", help="result JSON, sweep folder or scenario TOML")
+    p.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="result, compare or recommend JSON, sweep folder or scenario TOML",
+    )
     p.add_argument("--kind", choices=KINDS, required=True, help="which plot")
     p.add_argument(
         "-o",
@@ -38,7 +56,9 @@ def add_plot(commands: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="image file to write (.png, .svg or .pdf)",
     )
-    p.add_argument("--event", help="event type (bias: composition of; sweep: loss of)")
+    p.add_argument(
+        "--event", help="event type (bias: composition of; attribution: credit of; sweep: loss of)"
+    )
     p.add_argument("--dimension", help="bias: device, browser, country, channel, ...")
     p.add_argument("--kpi", help="sweep: draw this KPI's relative bias instead of a loss")
     p.add_argument(
@@ -110,23 +130,49 @@ def draw(args: argparse.Namespace):
         if args.pages < 1:
             raise ValueError(f"--pages must be at least 1, got {args.pages}")
         scenario = load_scenario(args.source, args.overrides)
-        data = unload_survival(scenario, pages=args.pages, event=args.event, seed=args.seed)
+        data = unload_survival(
+            scenario,
+            pages=args.pages,
+            event=args.event,
+            seed=args.seed,
+            transports=UNLOAD_TRANSPORTS,
+        )
         return plots.unload_survival_panels(data, Figure(figsize=panels_size(data)))
     if kind == "sweep":
         points = plots.load_sweep(args.source, args.parameter)
         fig = Figure(figsize=(9, 5), layout="constrained")
-        label = args.parameter or _swept_label(points)
+        label, linked = _swept_axis(points, args.parameter)
         plots.sweep_curves(
-            points, fig.add_subplot(), event=args.event, kpi=args.kpi, parameter=label
+            points,
+            fig.add_subplot(),
+            event=args.event,
+            kpi=args.kpi,
+            parameter=label,
+            linked=linked,
         )
         return fig
+    if kind == "compare":
+        from simulator.outputs.plots.comparison import comparison_size
+
+        record = plots.read_record(args.source, plots.check_comparison)
+        return plots.comparison_figure(record, Figure(figsize=comparison_size(record)))
+    if kind == "recommend":
+        from simulator.outputs.plots.recommendation import recommendation_size
+
+        record = plots.read_record(args.source, plots.check_recommendation)
+        return plots.recommendation_paths(record, Figure(figsize=recommendation_size(record)))
     record = plots.load_record(args.source)
     if kind == "dashboard":
         return plots.dashboard(
             record, Figure(figsize=(16, 10.5)), event=args.event, dimension=args.dimension
         )
     n = len(record["results"])
-    size = {"loss": (max(8.0, 0.38 * n + 4), 5.5), "bias": (10, 5), "kpi": (9, 5.5)}[kind]
+    size = {
+        "loss": (max(8.0, 0.38 * n + 4), 5.5),
+        "bias": (10, 5),
+        "attribution": (10, 5),
+        "kpi": (9, 5.5),
+    }[kind]
     fig = Figure(figsize=size, layout="constrained")
     ax = fig.add_subplot()
     if kind == "loss":
@@ -134,19 +180,26 @@ def draw(args: argparse.Namespace):
         plots.loss_by_event(record, ax, events=events)
     elif kind == "bias":
         plots.composition_bias(record, args.event, args.dimension, ax)
+    elif kind == "attribution":
+        plots.attribution_bias(record, args.event, ax)
     else:
         plots.kpi_bias(record, ax)
     return fig
 
 
-def _swept_label(points) -> str:
-    """The x axis's swept path, found as :func:`~simulator.outputs.plots.load_sweep` finds it."""
-    from simulator.outputs.plots.sweep import swept_parameters, x_parameter
+def _swept_axis(points, parameter: str | None) -> tuple[str, dict]:
+    """The x axis's swept path and the paths linked to it (as ``load_sweep`` finds them)."""
+    from simulator.outputs.plots.sweep_folder import (
+        linked_parameters,
+        swept_parameters,
+        x_parameter,
+    )
 
     groups = points.values() if isinstance(points, dict) else [points]
     records = [r for pairs in groups for _, r in pairs]
     varying = swept_parameters(records)
-    return x_parameter(varying) if varying else "swept parameter"
+    label = parameter or (x_parameter(varying) if varying else "swept parameter")
+    return label, linked_parameters(records, label)
 
 
 def output_format(path: Path) -> str | None:

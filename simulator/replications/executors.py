@@ -13,6 +13,7 @@ own if the parent dies (``kill -9``) instead of lingering as orphans.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import signal
@@ -256,6 +257,12 @@ def progress_bar(total: int, desc: str, unit: str, progress: bool | str) -> Any:
     tqdm.tqdm
         Use as a context manager; ``update()`` after each step.
     """
+    if in_notebook() and importlib.util.find_spec("ipywidgets") is None:
+        # tqdm's notebook bar needs ipywidgets (pip install 'trackloss[notebook]') and warns
+        # without it: stay quiet then, unless a bar was asked for (a text bar).
+        from tqdm.std import tqdm
+
+        return tqdm(total=total, desc=desc, unit=unit, disable=progress is not True)
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, disable=not progress_wanted(progress))

@@ -38,6 +38,8 @@ def record_file(tmp_path: Path) -> Path:
         ("bias", "png", []),
         ("kpi", "svg", []),
         ("dashboard", "pdf", []),
+        ("attribution", "png", []),
+        ("attribution", "svg", ["--event", "order_completed"]),
     ],
 )
 def test_plot_writes_the_requested_format(record_file, tmp_path, kind, fmt, extra, capsys):
@@ -153,3 +155,21 @@ def test_plot_reads_what_trackloss_sweep_writes(minimal_scenario_dict, write_sce
     out = tmp_path / "sweep.svg"
     assert main(["plot", str(folder), "--kind", "sweep", "-o", str(out)]) == 0
     assert_format(out, "svg")
+
+
+def test_plot_compare_and_recommend_records(tmp_path, capsys):
+    from outputs.test_plots_records import comparison, recommendation
+
+    for kind, record in (("compare", comparison()), ("recommend", recommendation())):
+        source = tmp_path / f"{kind}.json"
+        source.write_text(json.dumps(record), encoding="utf-8")
+        out = tmp_path / f"{kind}.png"
+        assert main(["plot", str(source), "--kind", kind, "-o", str(out)]) == 0
+        assert_format(out, "png")
+    assert capsys.readouterr().err == ""
+    # A result record is not a comparison: one line naming the file, exit 2.
+    result = tmp_path / "result.json"
+    result.write_text(json.dumps(with_bias(small_record())), encoding="utf-8")
+    assert main(["plot", str(result), "--kind", "compare", "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"{result}: not a comparison record")

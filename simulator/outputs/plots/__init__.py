@@ -1,4 +1,4 @@
-"""Plots of result records: loss, composition and KPI bias, sweeps, unload survival, dashboard.
+"""Plots of result records: loss, bias, KPIs, sweeps, unload, comparisons, recommendations.
 
 Every function takes result records (the dict of :func:`simulator.stats.summary.summarise`, or its
 JSON read back) and an optional ``ax`` (or ``fig``), draws on it or on a new figure, and returns
@@ -9,6 +9,12 @@ read in grayscale and for colour-blind readers. The command line (``trackloss pl
 """
 
 from simulator.outputs.plots.bias import attribution_bias, composition_bias
+from simulator.outputs.plots.comparison import (
+    check_comparison,
+    comparison_figure,
+    comparison_kpis,
+    comparison_loss,
+)
 from simulator.outputs.plots.dashboard import (
     FORMATS,
     dashboard,
@@ -18,10 +24,18 @@ from simulator.outputs.plots.dashboard import (
 )
 from simulator.outputs.plots.kpi import kpi_bias
 from simulator.outputs.plots.loss import loss_by_event
-from simulator.outputs.plots.records import RecordError, category_error, default_focus, load_record
-from simulator.outputs.plots.sweep import (
+from simulator.outputs.plots.recommendation import check_recommendation, recommendation_paths
+from simulator.outputs.plots.records import (
+    RecordError,
+    category_error,
+    default_focus,
+    load_record,
+    read_record,
+)
+from simulator.outputs.plots.sweep import sweep_curves
+from simulator.outputs.plots.sweep_folder import (
+    linked_parameters,
     load_sweep,
-    sweep_curves,
     swept_parameters,
     varying_parameters,
     x_parameter,
@@ -33,15 +47,23 @@ __all__ = [
     "RecordError",
     "attribution_bias",
     "category_error",
+    "check_comparison",
+    "check_recommendation",
+    "comparison_figure",
+    "comparison_kpis",
+    "comparison_loss",
     "composition_bias",
     "dashboard",
     "figure_bytes",
     "standard_figures",
     "default_focus",
     "kpi_bias",
+    "linked_parameters",
     "load_record",
     "load_sweep",
     "loss_by_event",
+    "read_record",
+    "recommendation_paths",
     "sweep_curves",
     "swept_parameters",
     "unload_survival_curves",

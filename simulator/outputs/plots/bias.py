@@ -2,9 +2,9 @@
 
 Both read keys of each result row: ``bias: {dimension: {tvd, tvd_ci, p_value,
 shares: {category: {truth, received, diff, diff_ci}}}}`` and ``attribution: {channels: {...
-same shares...}, unattributed, unattributed_ci}``. Shares are fractions, shown as percentages;
-a plan's error bar is the interval of its received share implied by the interval of its
-difference from the truth (``truth + diff_ci``).
+same shares...}, unattributed, unattributed_ci}``. Both are drawn as a dot plot of
+received minus true share, in percentage points, with the 95% interval of that difference: the
+question is who is over- and under-represented, and a 1-point shift shows at a glance.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 
+from simulator.outputs.formatting import interval, p_value, percent, share
 from simulator.outputs.plots.records import (
     RecordError,
     check_record,
@@ -25,12 +26,14 @@ from simulator.outputs.plots.records import (
     select,
 )
 from simulator.outputs.plots.style import (
-    TRUTH_STYLE,
-    bar_style,
     group_offsets,
     legend_beside,
     new_axes,
-    percent_axis,
+    plain,
+    points_axis,
+    series_style,
+    title,
+    words,
 )
 
 UNATTRIBUTED = "(unattributed)"
@@ -45,14 +48,13 @@ def composition_bias(
     *,
     plans: list[str] | None = None,
 ) -> Axes:
-    """True vs received share of each category, for one event type and dimension.
+    """Who is over- and under-represented: received minus true share per category, in points.
 
-    For each category (a device, a channel, a blocker kind ...) the first bar is its share of
-    the true events and the next ones its share of what each plan received. A plan's error bar
-    is the 95% interval of its share implied by the interval of the difference from the truth
-    (``truth + diff_ci``), so a bar whose interval misses the true share's top is a significant
-    shift. The legend gives each plan's total variation distance (with interval) and the
-    p-value of the test that loss is independent of the dimension.
+    For each category (a device, a channel, a blocker kind ...) a dot per plan at its received
+    share minus its true share, with the 95% interval of that difference (see
+    :func:`share_dots`); a whisker that misses zero is a significant shift. The legend gives
+    each plan's total variation distance (with interval) and the p-value of the test that loss
+    is independent of the dimension.
 
     Parameters
     ----------
@@ -69,8 +71,7 @@ def composition_bias(
     Returns
     -------
     matplotlib.axes.Axes
-        One bar container for the truth (label ``"truth"``) and one per plan (label = plan),
-        each with one bar per category, and one error-bar container per plan.
+        One error-bar container per plan (label starts with the plan), one dot per category.
     """
     check_record(record)
     if event is None or dimension is None:
@@ -88,27 +89,31 @@ def composition_bias(
     biases = {p: row_of(record, p, event)["bias"][dimension] for p in plans}
     shares = {p: biases[p]["shares"] for p in plans}
     notes = {p: _tvd_text(biases[p]) for p in plans}
-    ax = share_bars(shares, every_plan, notes, ax)
-    ax.set_xlabel(dimension)
-    ax.set_ylabel(f"share of {event} events (%)")
-    ax.set_title(f"Who is in the data: {event} by {dimension}")
+    ax = share_dots(shares, every_plan, notes, ax)
+    ax.set_ylabel(words(dimension))
+    title(ax, f"Who is over- and under-represented: {plain(event)} by {words(dimension)}")
     return ax
 
 
-def share_bars(
+def share_dots(
     shares: dict[str, dict[str, dict]],
     every_plan: list[str],
     notes: dict[str, str],
     ax: Axes | None = None,
 ) -> Axes:
-    """Grouped bars of true and received shares per category, with the received share's CI.
+    """Dot plot of received minus true share per category, in points, with its 95% interval.
+
+    One row per category (in the order given, labelled with its true share), one dot per plan:
+    right of the zero line the category is over-represented in what the plan received, left of
+    it under-represented. The whisker is the interval of that difference (``diff_ci``), so a
+    whisker that misses zero is a significant shift.
 
     Parameters
     ----------
     shares : dict
-        plan -> category -> ``{"truth", "received", "diff_ci"}``.
+        plan -> category -> ``{"truth", "received", "diff_ci"}`` (fractions).
     every_plan : list of str
-        All plans of the record, in order (fixes each plan's colour and hatch).
+        All plans of the record, in order (fixes each plan's colour and marker).
     notes : dict
         plan -> text added under the plan's legend entry.
     ax : matplotlib.axes.Axes, optional
@@ -117,43 +122,56 @@ def share_bars(
     Returns
     -------
     matplotlib.axes.Axes
-        The Axes, without axis labels or title (the caller knows what the shares are of).
+        One error-bar container per plan (label = plan) whose dots are at
+        ``received - truth`` of each category; no title (the caller knows what the shares are
+        of).
     """
     plans = list(shares)
     categories = list(dict.fromkeys(c for s in shares.values() for c in s))
-    ax = new_axes(ax, (min(12.0, max(6.0, 0.5 * len(categories) * (len(plans) + 1) + 3)), 4.5))
-    x = np.arange(len(categories), dtype=float)
-    offsets, width = group_offsets(len(plans) + 1)
-    first = shares[plans[0]]
-    truth = [first.get(c, {}).get("truth", 0.0) for c in categories]
-    ax.bar(x + offsets[0], truth, width, label="truth", linewidth=0.6, **TRUTH_STYLE)
+    ax = new_axes(ax, (8.0, min(9.0, max(3.0, 0.4 * len(categories) * max(len(plans), 2) + 1.5))))
+    y = np.arange(len(categories), dtype=float)
+    offsets, _ = group_offsets(len(plans), 0.6)
     for k, plan in enumerate(plans):
-        received = [shares[plan].get(c, {}).get("received", 0.0) for c in categories]
-        intervals = []
-        for c, t in zip(categories, truth, strict=True):
-            ci = shares[plan].get(c, {}).get("diff_ci")
-            # A share lies in [0, 1] whatever the interval of the difference says.
-            intervals.append(None if ci is None else [max(t + ci[0], 0.0), min(t + ci[1], 1.0)])
-        ax.bar(x + offsets[k + 1], received, width, label=plan, **bar_style(every_plan.index(plan)))
+        drawn, diffs, intervals = [], [], []
+        for i, c in enumerate(categories):
+            s = shares[plan].get(c)
+            if s is None or s.get("received") is None or s.get("truth") is None:
+                continue
+            drawn.append(i)
+            diffs.append(s["received"] - s["truth"])
+            intervals.append(s.get("diff_ci"))
+        style = series_style(every_plan.index(plan))
+        label = plain(plan) + (f"\n{notes[plan]}" if notes.get(plan) else "")
         ax.errorbar(
-            x + offsets[k + 1],
-            received,
-            yerr=ci_errors(received, intervals),
-            fmt="none",
-            ecolor="black",
-            elinewidth=1.0,
+            diffs,
+            y[drawn] + offsets[k],
+            xerr=ci_errors(diffs, intervals),
+            fmt=style["marker"],
+            color=style["color"],
+            markeredgecolor="black",
+            markeredgewidth=0.6,
+            markersize=6,
+            ecolor=style["color"],
+            elinewidth=1.4,
             capsize=2.5,
+            label=label,
         )
-    tilt = len(categories) > 4
-    ax.set_xticks(x, categories, rotation=30 if tilt else 0, ha="right" if tilt else "center")
-    percent_axis(ax)
-    ax.grid(axis="y", linewidth=0.4, alpha=0.5)
+    ax.axvline(0.0, color="black", linewidth=1.0)
+    first = shares[plans[0]]
+    labels = []
+    for c in categories:
+        truth = first.get(c, {}).get("truth")
+        labels.append(plain(c) if truth is None else f"{plain(c)} (true {share(truth)})")
+    ax.set_yticks(y, labels, fontsize="small")
+    ax.set_ylim(len(categories) - 0.5, -0.5)
+    ax.set_xlabel("received share minus true share (percentage points)")
+    points_axis(ax, "x")
+    lo, hi = ax.get_xlim()
+    reach = max(abs(lo), abs(hi))
+    ax.set_xlim(-reach, reach)  # symmetric: under- and over-representation read alike
+    ax.grid(axis="x", linewidth=0.4, alpha=0.5)
     ax.set_axisbelow(True)
-    handles, _ = ax.get_legend_handles_labels()
-    labels = ["true share"] + [
-        f"received, {p}" + (f"\n{notes[p]}" if notes.get(p) else "") for p in plans
-    ]
-    legend_beside(ax, "bars (error bars: 95% CI)", handles, labels)
+    legend_beside(ax, "plan (whiskers: 95% CI)")
     return ax
 
 
@@ -164,7 +182,7 @@ def attribution_bias(
     *,
     plans: list[str] | None = None,
 ) -> Axes:
-    """Share of conversions credited to each channel, true vs received, and the unattributed.
+    """Share of conversions credited to each channel: received minus true, in points.
 
     Reads the per-row ``attribution`` (``channels``: channel -> ``truth``, ``received``,
     ``diff``, ``diff_ci``; ``unattributed`` and ``unattributed_ci``). The last category,
@@ -186,8 +204,7 @@ def attribution_bias(
     Returns
     -------
     matplotlib.axes.Axes
-        One bar container for the truth and one per plan, one bar per channel plus
-        ``(unattributed)``.
+        One error-bar container per plan, one dot per channel plus ``(unattributed)``.
     """
     check_record(record)
     events = list(dict.fromkeys(r["event"] for r in record["results"] if r.get("attribution")))
@@ -206,10 +223,9 @@ def attribution_bias(
             "received": a.get("unattributed") or 0.0,
             "diff_ci": a.get("unattributed_ci"),
         }
-    ax = share_bars(shares, every_plan, {}, ax)
-    ax.set_xlabel("acquisition channel credited")
-    ax.set_ylabel(f"share of {event} events (%)")
-    ax.set_title(f"Who gets the credit: {event} by channel")
+    ax = share_dots(shares, every_plan, {}, ax)
+    ax.set_ylabel("acquisition channel credited")
+    title(ax, f"Who gets the credit: {plain(event)} by channel")
     return ax
 
 
@@ -217,8 +233,8 @@ def _tvd_text(bias: dict) -> str:
     tvd, ci, p = bias.get("tvd"), bias.get("tvd_ci"), bias.get("p_value")
     parts = []
     if tvd is not None:
-        interval = f" [{ci[0]:.1%}, {ci[1]:.1%}]" if ci else ""
-        parts.append(f"TVD {tvd:.1%}{interval}")
+        parts.append(f"TVD {percent(tvd)}" + (f" {interval(ci, unit=True)}" if ci else ""))
     if p is not None:
-        parts.append("p < 0.001" if p < 0.001 else f"p = {p:.3f}")
+        text = p_value(p)
+        parts.append(f"p {text}" if text.startswith("<") else f"p = {text}")
     return ", ".join(parts)

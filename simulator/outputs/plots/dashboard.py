@@ -12,6 +12,7 @@ from simulator.outputs.plots.bias import composition_bias
 from simulator.outputs.plots.kpi import kpi_bias
 from simulator.outputs.plots.loss import loss_by_event
 from simulator.outputs.plots.records import check_record, has_bias, kpi_rows
+from simulator.outputs.plots.style import plain
 
 FORMATS = ("png", "svg", "pdf")
 """File formats the plots are written in (by the file name's suffix)."""
@@ -82,7 +83,7 @@ def _missing(ax: Axes, what: str, key: str) -> None:
 def _headline(record: dict) -> str:
     sc = record.get("scenario") or {}
     run = record.get("run") or {}
-    parts = [f"Scenario {sc.get('name', '?')}"]
+    parts = [f"Scenario {plain(sc.get('name', '?'))}"]
     if "users" in run:
         parts.append(f"{run['users']:,.0f} users")
     if "replications" in sc:

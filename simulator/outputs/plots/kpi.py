@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
+from simulator.outputs.formatting import finite, percent
 from simulator.outputs.plots.records import (
     RecordError,
     check_record,
@@ -24,6 +25,9 @@ from simulator.outputs.plots.style import (
     legend_beside,
     new_axes,
     percent_axis,
+    plain,
+    title,
+    words,
 )
 
 
@@ -37,8 +41,9 @@ def kpi_bias(
     """Relative bias of each KPI computed from received data, one bar per plan, with 95% CI.
 
     Horizontal bars: one group per KPI (labelled with its true value), one bar per plan, the
-    length being ``observed / truth - 1``; a vertical line marks zero (no bias). A KPI whose
-    truth is zero has no relative bias and draws no bar.
+    length being ``observed / truth - 1``; a vertical line marks zero (no bias), and a bar of
+    zero length is labelled ``0 (no bias)``. A KPI whose truth is zero has no relative bias and
+    draws no bar.
 
     Parameters
     ----------
@@ -76,7 +81,7 @@ def kpi_bias(
         pos = y[drawn] + offsets[k]
         vals = [values[i] for i in drawn]
         cis = [found[i].get("relative_bias_ci") for i in drawn]
-        ax.barh(pos, vals, height, label=plan, **bar_style(order.index(plan)))
+        ax.barh(pos, vals, height, label=plain(plan), **bar_style(order.index(plan)))
         ax.errorbar(
             vals,
             pos,
@@ -86,18 +91,56 @@ def kpi_bias(
             elinewidth=1.0,
             capsize=2.5,
         )
+        for v, at in zip(vals, pos, strict=True):
+            if v == 0:  # a bar of zero length: say so, rather than look like a missing plan
+                ax.annotate("0 (no bias)", (0.0, at), xytext=(4, 0), textcoords="offset points",
+                            va="center", fontsize="x-small")  # fmt: skip
     ax.axvline(0.0, color="black", linewidth=1.0)
     labels = []
     for name in kpis:
-        truth = next((r["truth"] for r in rows if r["name"] == name), None)
-        labels.append(name if truth is None else f"{name}\n(true {truth:.3g})")
+        row = next(r for r in rows if r["name"] == name)
+        labels.append(f"{words(name)}\n(true {true_value(row)})")
     ax.set_yticks(y, labels, fontsize="small")
     ax.invert_yaxis()
     ax.set_xlabel("relative bias: observed / true - 1 (%)")
     percent_axis(ax, "x")
     ax.grid(axis="x", linewidth=0.4, alpha=0.5)
     ax.set_axisbelow(True)
-    ax.set_title("KPIs computed from the received data")
-    handles = [Patch(label=p, **bar_style(order.index(p))) for p in plans]
+    name = (record.get("scenario") or {}).get("name")
+    where = f" — {plain(name)}" if name else ""
+    title(ax, f"KPIs computed from the received data{where}")
+    handles = [Patch(label=plain(p), **bar_style(order.index(p))) for p in plans]
     legend_beside(ax, "plan (error bars: 95% CI)", handles)
     return ax
+
+
+def true_value(row: dict) -> str:
+    """A KPI's true value with its unit, read from what the KPI divides.
+
+    A ratio of two counts (conversions per session, orders per cart) is a rate, shown as a
+    percentage; a sum of event values divided by a count is a value per visitor, session or
+    order, shown as an amount of event value per unit of the denominator.
+
+    Parameters
+    ----------
+    row : dict
+        One of the record's ``kpis`` rows (``truth``, ``numerator``, ``denominator``).
+
+    Returns
+    -------
+    str
+        ``"2.5%"``, ``"84.79 per order completed"``, the bare number when the row does not
+        say what it divides, or ``"-"`` when the truth is unknown.
+    """
+    truth = row.get("truth")
+    if not finite(truth):
+        return "-"
+    numerator = str(row.get("numerator") or "")
+    denominator = str(row.get("denominator") or "")
+    if numerator.startswith("value:"):
+        per = denominator.removeprefix("value:").replace("sessions", "session")
+        per = per.replace("visitors", "visitor")
+        return f"{truth:,.2f} per {plain(per.replace('_', ' '))}"
+    if numerator and denominator:
+        return percent(truth, 2)
+    return f"{truth:.3g}"  # an older record that does not say what the KPI divides

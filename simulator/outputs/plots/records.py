@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,29 @@ def load_record(path: str | Path) -> dict:
     RecordError
         If the file is missing, is not JSON, or is not a result record.
     """
+    return read_record(path, check_record)
+
+
+def read_record(path: str | Path, check: Callable[[Any], None]) -> Any:
+    """Read a JSON file and check it with ``check`` (which raises :class:`RecordError`).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The JSON file.
+    check : callable
+        Raises :class:`RecordError` when the JSON is not the record expected.
+
+    Returns
+    -------
+    Any
+        The JSON, checked.
+
+    Raises
+    ------
+    RecordError
+        One line naming the file and what is wrong with it.
+    """
     path = Path(path)
     if path.is_dir():
         raise RecordError(f"{path}: is a folder, expected a result JSON file")
@@ -52,7 +76,7 @@ def load_record(path: str | Path) -> dict:
             f"{path}: not JSON (line {error.lineno}, column {error.colno}: {error.msg})"
         ) from None
     try:
-        check_record(record)
+        check(record)
     except RecordError as error:
         raise RecordError(f"{path}: {error}") from None
     return record

@@ -8,8 +8,11 @@ record, and loss causes always get the same style in every loss chart.
 
 from __future__ import annotations
 
+import textwrap
+
 from matplotlib.axes import Axes
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.transforms import offset_copy
 
 from simulator.model.tally import CAUSES
 
@@ -110,23 +113,73 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     return fig.add_subplot()
 
 
+def plain(text: object) -> str:
+    r"""``text`` as matplotlib should print it, literally: a ``$`` never starts mathtext.
+
+    Every name that comes from a scenario (plan, event, category, KPI, scenario name) goes
+    through this before it becomes a label, so ``revenue_$ vs cost_$`` prints as written.
+
+    Examples
+    --------
+    >>> plain("revenue_$ vs cost_$")
+    'revenue_\\$ vs cost_\\$'
+    """
+    return str(text).replace("$", r"\$")
+
+
+def words(name: object) -> str:
+    """A snake_case name in words, for a reader (``conversion_rate`` -> ``conversion rate``)."""
+    return plain(str(name).replace("_", " "))
+
+
+def title(ax: Axes, text: str, **kwargs) -> None:
+    """Set ``ax``'s title, wrapped to the width of the axes so that it is never clipped.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes.
+    text : str
+        The title, already escaped with :func:`plain` where it holds names.
+    **kwargs
+        Passed to :meth:`~matplotlib.axes.Axes.set_title`.
+    """
+    inches = ax.figure.get_figwidth() * ax.get_position().width
+    ax.set_title(_wrap_text(text, max(24, int(9.5 * inches))), **kwargs)
+
+
+def _wrap_text(text: str, width: int) -> str:
+    return "\n".join(
+        textwrap.fill(line, width, break_on_hyphens=False) for line in text.split("\n")
+    )
+
+
+def points_axis(ax: Axes, axis: str = "x") -> None:
+    """Show differences of fractions on ``axis`` in signed percentage points (0.01 -> +1)."""
+    fmt = FuncFormatter(lambda v, _: "0" if abs(v) < 1e-12 else f"{100 * v:+.3g}")
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
+
+
 def percent_axis(ax: Axes, axis: str = "y", decimals: int | None = None) -> None:
     """Show fractions on ``axis`` (``"x"`` or ``"y"``) as percentages (0.05 -> 5%)."""
     fmt = PercentFormatter(xmax=1.0, decimals=decimals)
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
 
-def legend_beside(ax: Axes, title: str, handles=None, labels=None) -> None:
+def legend_beside(ax: Axes, title: str, handles=None, labels=None, pad: float = 0.0) -> None:
     """Put the legend to the right of the axes, small and frameless, with ``title``.
 
-    ``handles`` default to the axes' own; ``labels`` default to the handles' labels.
+    ``handles`` default to the axes' own; ``labels`` default to the handles' labels; ``pad``
+    moves the legend further right by that many points (past a right-hand axis).
     """
     if handles is None:
         handles, _ = ax.get_legend_handles_labels()
     if labels is None:
         labels = [h.get_label() for h in handles]
-    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-              fontsize="small", title=title, title_fontsize="small")  # fmt: skip
+    anchor = offset_copy(ax.transAxes, fig=ax.figure, x=pad + 4.0, y=0.0, units="points")
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+              bbox_transform=anchor, frameon=False, fontsize="small", title=title,
+              title_fontsize="small")  # fmt: skip
 
 
 def group_offsets(n: int, width: float = 0.8) -> tuple[list[float], float]:

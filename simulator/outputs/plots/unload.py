@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from simulator.outputs.formatting import percent
 from simulator.outputs.plots.records import RecordError, select
-from simulator.outputs.plots.style import LINESTYLES, new_axes, percent_axis, series_style
+from simulator.outputs.plots.style import (
+    LINESTYLES,
+    new_axes,
+    percent_axis,
+    plain,
+    series_style,
+    title,
+)
 
 TRANSPORT_LABELS = {
     "xhr": "xhr (cancelled by unload)",
-    "fetch": "fetch (cancelled by unload)",
+    "fetch": "plain fetch (cancelled by unload)",
     "fetch_keepalive": "fetch keepalive",
     "beacon": "sendBeacon",
 }
@@ -58,22 +67,23 @@ def unload_survival_curves(
     ax = new_axes(ax, (7.5, 4.5))
     for transport in transports:
         style = series_style(all_transports.index(transport))
+        dash = style["linestyle"]
         for j, device in enumerate(devices):
             rows = sorted(
                 (r for r in data["rows"] if r["transport"] == transport and r["device"] == device),
                 key=lambda r: r["t"],
             )
             t = [r["t"] for r in rows]
-            label = TRANSPORT_LABELS.get(transport, transport)
+            label = plain(TRANSPORT_LABELS.get(transport, transport))
             if len(devices) > 1:
-                label += f", {device} (handler {rows[0]['handler_p']:.0%})"
+                label += f", {plain(device)} (handler {percent(rows[0]['handler_p'], 0)})"
             ax.plot(
                 t,
                 [r["share"] for r in rows],
                 color=style["color"],
                 marker=style["marker"],
                 markersize=4,
-                linestyle=LINESTYLES[j % len(LINESTYLES)],
+                linestyle=LINESTYLES[j % len(LINESTYLES)] if len(devices) > 1 else dash,
                 label=label,
             )
             ax.fill_between(
@@ -84,16 +94,16 @@ def unload_survival_curves(
                 alpha=0.18,
                 linewidth=0,
             )
-    ax.set_xscale("log")
+    seconds_axis(ax)
     ax.set_xlabel("seconds from the event to the unload (log scale)")
     ax.set_ylabel("events delivered (%)")
     percent_axis(ax)
     ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.02)
     ax.grid(linewidth=0.4, alpha=0.5)
-    title = "Events fired just before a page unload"
+    text = "Events fired just before a page unload"
     if len(devices) == 1:
-        title += f": {devices[0]}"
-    ax.set_title(title)
+        text += f": {plain(devices[0])}"
+    title(ax, text)
     ax.legend(
         loc="lower right",
         fontsize="small",
@@ -106,6 +116,8 @@ def unload_survival_curves(
 def unload_survival_panels(data: dict, fig: Figure | None = None) -> Figure:
     """One panel per device (shared axes), one line per transport, with 95% bands.
 
+    Devices with identical results share a panel titled with all their names.
+
     Parameters
     ----------
     data : dict
@@ -116,10 +128,10 @@ def unload_survival_panels(data: dict, fig: Figure | None = None) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
-        The figure, with one Axes per device, titled with the device and its handler
-        probability.
+        The figure, with one Axes per group of identical devices, titled with the devices and
+        their handler probability.
     """
-    devices = _names(data, "device")
+    panels = identical_devices(data)
     if fig is None:
         import matplotlib.pyplot as plt
 
@@ -127,11 +139,13 @@ def unload_survival_panels(data: dict, fig: Figure | None = None) -> Figure:
     else:
         fig.clear()
         fig.set_layout_engine("constrained")
-    axes = fig.subplots(1, len(devices), sharex=True, sharey=True, squeeze=False)[0]
-    for ax, device in zip(axes, devices, strict=True):
-        unload_survival_curves(data, ax, devices=[device])
-        p = next(r["handler_p"] for r in data["rows"] if r["device"] == device)
-        ax.set_title(f"{device}\n(page-hide handler runs {p:.0%})", fontsize="medium")
+    axes = fig.subplots(1, len(panels), sharex=True, sharey=True, squeeze=False)[0]
+    for ax, devices in zip(axes, panels, strict=True):
+        unload_survival_curves(data, ax, devices=[devices[0]])
+        p = next(r["handler_p"] for r in data["rows"] if r["device"] == devices[0])
+        names = " and ".join(plain(d) for d in devices)
+        same = " (same results)" if len(devices) > 1 else ""
+        ax.set_title(f"{names}{same}\n(page-hide handler runs {percent(p, 0)})", fontsize="medium")
         ax.set_xlabel("")
         if ax is not axes[0]:
             ax.set_ylabel("")
@@ -139,12 +153,48 @@ def unload_survival_panels(data: dict, fig: Figure | None = None) -> Figure:
     fig.supxlabel("seconds from the event to the unload (log scale)")
     store = "a retry store may resend on the next page" if data.get("next_page") else "no next page"
     fig.suptitle(
-        f"{data.get('scenario', '')}: '{data.get('event', '')}' events delivered\n"
+        f"{plain(data.get('scenario', ''))}: '{plain(data.get('event', ''))}' events delivered\n"
         f"{data.get('pages', '?')} pages per point; {store}"
     )
     return fig
 
 
+def identical_devices(data: dict) -> list[list[str]]:
+    """Devices grouped where every point is the same (same handler, same deliveries).
+
+    Two devices whose browsers run the page-hide handler equally often give identical curves;
+    they share one panel, titled with both names, rather than look like a duplicate.
+
+    Parameters
+    ----------
+    data : dict
+        Output of :func:`simulator.experiments.unload_survival.unload_survival`.
+
+    Returns
+    -------
+    list of list of str
+        Groups of device names, in the data's order.
+    """
+    groups: dict[tuple, list[str]] = {}
+    for device in _names(data, "device"):
+        rows = [r for r in data["rows"] if r["device"] == device]
+        key = tuple(
+            sorted(
+                (r["transport"], r["t"], r["handler_p"], r["delivered"], r["pages"]) for r in rows
+            )
+        )
+        groups.setdefault(key, []).append(device)
+    return list(groups.values())
+
+
+def seconds_axis(ax: Axes) -> None:
+    """A log-scale axis of seconds whose ticks read ``0.03 s``, ``0.1 s``, ``1 s``."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 3.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g} s"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def panels_size(data: dict) -> tuple[float, float]:
     """A figure size (inches) that fits :func:`unload_survival_panels` for ``data``."""
-    return 3.6 * len(_names(data, "device")) + 0.6, 4.8
+    return 3.8 * len(identical_devices(data)) + 0.6, 4.8
