@@ -158,7 +158,7 @@ def test_plot_reads_what_trackloss_sweep_writes(minimal_scenario_dict, write_sce
 
 
 def test_plot_compare_and_recommend_records(tmp_path, capsys):
-    from outputs.test_plots_records import comparison, recommendation
+    from support.plot_records import comparison, recommendation
 
     for kind, record in (("compare", comparison()), ("recommend", recommendation())):
         source = tmp_path / f"{kind}.json"
