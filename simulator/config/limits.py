@@ -59,6 +59,14 @@ MAX_COUNT = 10**9
 MAX_SEED = 2**63 - 1
 """Largest seed: the largest integer a TOML file can hold, so a printed scenario reads back."""
 
+MAX_FILE_BYTES = 1 << 20
+"""Largest scenario file read: 1 MiB. The shipped scenarios are under 30 kB; a cap makes
+``extends = "/dev/zero"`` end at once instead of reading without limit."""
+
+MAX_DEPTH = 32
+"""Deepest nesting of tables and arrays in a scenario: the schema nests about six levels, and
+validation walks the data recursively, so a file nested 1,500 deep is refused first."""
+
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 """Characters a name may contain: letters, digits, ``_``, ``.`` and ``-``. Names become keys of
 records, columns of tables and labels of plots; outputs escape what they print all the same."""
@@ -75,6 +83,8 @@ __all__ = [
     "MAX_BACKOFF_FACTOR",
     "MAX_BOT_SHARE",
     "MAX_COUNT",
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
     "MAX_HOURS",
     "MAX_NAME_LENGTH",
     "MAX_PAGES_PER_VISIT",
