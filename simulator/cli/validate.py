@@ -62,7 +62,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             status = EXIT_INVALID
             continue
         if args.print_toml:
-            from simulator.config.written import scenario_toml
+            from simulator.config.as_written import scenario_toml
 
             sys.stdout.write(scenario_toml(scenario))
         else:
@@ -83,7 +83,7 @@ def add_schema(commands: argparse._SubParsersAction) -> None:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """Print the JSON Schema of scenario files."""
-    from simulator.config.file_schema import file_schema
+    from simulator.config.as_written import file_schema
 
     print(json.dumps(file_schema(), indent=2))
     return EXIT_OK

@@ -58,7 +58,7 @@ def test_print_takes_one_file(capsys) -> None:
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft202012Validator:
-    from simulator.config.file_schema import file_schema
+    from simulator.config.as_written import file_schema
 
     schema = file_schema()
     jsonschema.Draft202012Validator.check_schema(schema)

@@ -1,17 +1,24 @@
-"""The JSON Schema of scenario files as people write them, for editors and other tools.
+"""Scenario files as written: the JSON Schema they follow, and a scenario written back as one.
 
 pydantic describes the validated :class:`~simulator.config.scenario.Scenario`. A file may also
 name a base in ``extends`` and state only what changes (:mod:`simulator.config.extends`): its
 tables are merged key by key over the base's, so no key in them is required, while an array
 (such as ``[[plans]]`` or ``[[population.segments]]``) replaces the base's whole, so its items
-are complete. The schema here says both: a file with ``extends`` is checked against the
+are complete. :func:`file_schema` says both: a file with ``extends`` is checked against the
 "partial" form of every table, and a file without it against the full scenario.
+
+The other way round, :func:`scenario_toml` writes what a run of a file will use (the file
+merged over what it ``extends``, overridden by ``--set``, every setting it leaves out filled
+with its default) as TOML that validates again to the same scenario
+(``trackloss validate --print``).
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+import tomli_w
 
 from simulator.config import extends
 from simulator.config.scenario import Scenario
@@ -89,4 +96,33 @@ def file_schema() -> dict[str, Any]:
     return schema
 
 
-__all__ = ["file_schema"]
+def scenario_toml(scenario: Scenario) -> str:
+    """Write ``scenario`` as TOML, every default included.
+
+    Keys that are unset (``None``, such as an event's ``timing`` left to its kind) are left
+    out: TOML has no null, and leaving them out means the same.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario.
+
+    Returns
+    -------
+    str
+        TOML text; reading and validating it gives ``scenario`` again.
+
+    Examples
+    --------
+    >>> from simulator.config.loading import parse_scenario
+    >>> seg = {"name": "d", "share": 1.0, "device": "desktop", "browser": "chrome",
+    ...        "countries": {"us": 1.0}, "channels": {"direct": 1.0}, "blockers": {"none": 1.0}}
+    >>> text = scenario_toml(parse_scenario({"population": {"users": 10, "segments": [seg]}}))
+    >>> text.splitlines()[0]
+    'name = "scenario"'
+    """
+    data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
+    return tomli_w.dumps(data, multiline_strings=True)
+
+
+__all__ = ["file_schema", "scenario_toml"]
