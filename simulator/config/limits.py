@@ -1,7 +1,7 @@
 """The largest values a scenario may state, and what a name may contain.
 
 Every number in a scenario is finite and bounded, so that what validates also simulates: the
-engine draws Poisson counts (numpy refuses a mean above about 1e18), sums amounts in float64,
+engine draws Poisson counts (numpy refuses a mean above about 9e18), sums amounts in float64,
 raises backoff factors to the number of attempts, and steps through the horizon day by day.
 Each bound below is far beyond what a real site needs and well inside what the engine can
 compute; the comment beside each says why it was chosen.
@@ -20,8 +20,9 @@ MAX_SECONDS = MAX_HOURS * 3600.0
 """The same year in seconds: the longest delay, latency or interval worth simulating."""
 
 MAX_USERS = 10**9
-"""A billion visitors: more than any single site sees in a year. Arrival counts are drawn
-from a Poisson law whose mean must stay far below numpy's limit of about 1e18."""
+"""A billion visitors over the horizon: at the rate in the README's "Speed" section that is
+already hours per replication. Arrival and bot counts are drawn from Poisson laws whose mean
+must stay far below numpy's limit of about 9e18 (``users = 10**30`` failed there)."""
 
 MAX_AMOUNT = 1e9
 """Largest parameter of a distribution (a median, mean, scale or value): a billion seconds is
@@ -30,7 +31,8 @@ then stay far inside float64."""
 
 MAX_SIGMA = 5.0
 """Largest log-normal sigma: the 97.5th percentile is then e^9.8, about 18,000 times the median
-(measured latencies and dwell times have sigma near 1). Beyond it means overflow to inf."""
+(measured latencies and dwell times have sigma near 1). The mean is ``median * exp(sigma**2 / 2)``,
+which overflows float64 from sigma 38 on; 5 keeps sums over a billion draws finite."""
 
 MAX_PAGES_PER_VISIT = 1_000.0
 """Largest mean of a pages-per-visit distribution. The engine holds every page of a block of

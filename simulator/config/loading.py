@@ -6,9 +6,9 @@ problems come back as one line each, naming the dotted path, the rule and the va
 
     population.segments[1].share: must be less than or equal to 1, got 1.7
 
-The wording of pydantic's messages is translated here (see :mod:`simulator.config.problems`);
-nothing in this module knows the shape of a scenario beyond what
-:class:`~simulator.config.scenario.Scenario` declares.
+Problems are located by :mod:`simulator.config.problems` and worded by
+:mod:`simulator.config.wording`; nothing in this module knows the shape of a scenario beyond
+what :class:`~simulator.config.scenario.Scenario` declares.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ScenarioError([f"cannot read the file: {exc.strerror or exc}"], source) from None
     if len(raw) > MAX_FILE_BYTES:
         raise ScenarioError(
-            [f"larger than {MAX_FILE_BYTES // 1024} kB: not a scenario file"], source
+            [f"larger than {MAX_FILE_BYTES / 2**20:g} MiB: not a scenario file"], source
         )
     try:
         text = raw.decode("utf-8-sig")

@@ -107,5 +107,5 @@ def test_extends_dev_zero_ends_at_once_with_a_message(tmp_path):
     with pytest.raises(ScenarioError) as info:
         load_scenario(top)
     assert info.value.problems == [
-        "extends: cannot use '/dev/zero' (/dev/zero): larger than 1024 kB: not a scenario file"
+        "extends: cannot use '/dev/zero' (/dev/zero): larger than 1 MiB: not a scenario file"
     ]

@@ -11,13 +11,13 @@ from simulator.config.loading import ScenarioError, parse_scenario, read_toml
 
 def test_validate_dev_zero_is_refused_by_size(capsys) -> None:
     assert main(["validate", "/dev/zero"]) == 2
-    assert capsys.readouterr().out == ("/dev/zero: larger than 1024 kB: not a scenario file\n")
+    assert capsys.readouterr().out == ("/dev/zero: larger than 1 MiB: not a scenario file\n")
 
 
 def test_a_file_just_over_the_cap_is_refused_and_one_under_is_read(tmp_path) -> None:
     big = tmp_path / "big.toml"
     big.write_bytes(b"#" * MAX_FILE_BYTES + b"\n")
-    with pytest.raises(ScenarioError, match="larger than 1024 kB"):
+    with pytest.raises(ScenarioError, match="larger than 1 MiB"):
         read_toml(big)
     fits = tmp_path / "fits.toml"
     fits.write_bytes(b"#" * (MAX_FILE_BYTES - 1) + b"\n")
