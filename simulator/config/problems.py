@@ -188,21 +188,21 @@ def _describe(err: Any, data: Any) -> tuple[str, str]:
     show = kind not in _NO_VALUE and kind not in OWN_RULES
     if kind == "extra_forbidden":
         model = _model_for(*_locate(parts[:-1], data))
-        allowed = f" (allowed: {', '.join(_allowed_keys(model))})" if model else ""
-        msg = f"unknown key{allowed}"
+        msg = word("unknown_key", {"allowed": ", ".join(_allowed_keys(model))}) if model else None
+        msg = msg or word("unknown_key_here", {})
     elif kind == "literal_error" and loc and loc[-1] == "[key]":
-        msg = f"unknown key (allowed: {_names(str(ctx.get('expected', '')))})"
+        msg = word("unknown_key", {"allowed": _names(str(ctx.get("expected", "")))})
         show = False
     elif kind == "union_tag_invalid":
         parts = [*parts, "kind"]
-        tags = _names(str(ctx.get("expected_tags", "")))
         given = value.get("kind") if isinstance(value, dict) else ctx.get("tag")
-        msg = f"unknown kind {show_value(given)} (allowed: {tags})"
+        tags = _names(str(ctx.get("expected_tags", "")))
+        msg = word("unknown_kind", {"given": show_value(given), "allowed": tags})
     elif kind == "union_tag_not_found":
         tp, _ = _locate(parts, data)
         tags = ", ".join(str(t) for m in _models(tp) for t in _kinds(m))
         parts = [*parts, "kind"]
-        msg = f"required key missing (allowed kinds: {tags})" if tags else "required key missing"
+        msg = word("kind_missing", {"allowed": tags}) if tags else word("missing", {})
     elif kind in OWN_RULES:
         parts = [*parts, *ctx.get("at", ())]
         msg = word(kind, ctx) or err["msg"]

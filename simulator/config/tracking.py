@@ -153,7 +153,7 @@ class ClientConfig(Frozen):
         for key, p in v.items():
             device, _, browser = key.partition(".")
             if device not in devices or (browser and browser not in browsers):
-                raise problem("handler_key", at=(key,), key=key, devices=devices, browsers=browsers)
+                raise problem("handler_key", at=(key,), devices=devices, browsers=browsers)
             if not 0 <= p <= 1:
                 raise problem("between_0_and_1", at=(key,), value=p)
         missing = [d for d in devices if d not in v]

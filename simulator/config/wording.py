@@ -15,9 +15,13 @@ from pydantic_core import PydanticCustomError
 
 from simulator.config.limits import NAME_PATTERN
 
-RULES: dict[str, str] = {
-    # pydantic's own error types
+_PYDANTIC: dict[str, str] = {
+    # pydantic's own error types, and how problems.py words unknown keys and kinds
     "missing": "required key missing",
+    "unknown_key": "unknown key (allowed: {allowed})",
+    "unknown_key_here": "unknown key",
+    "unknown_kind": "unknown kind {given} (allowed: {allowed})",
+    "kind_missing": "required key missing (allowed kinds: {allowed})",
     "greater_than": "must be greater than {gt}",
     "greater_than_equal": "must be greater than or equal to {ge}",
     "less_than": "must be less than {lt}",
@@ -39,7 +43,10 @@ RULES: dict[str, str] = {
     "string_too_long": "must have at most {max_length} character{s}",
     "string_pattern_mismatch": "must match the pattern {pattern}",
     "name_characters": "may contain only letters, digits, '_', '.' and '-'",
-    # the scenario's own rules
+}
+
+_OWN: dict[str, str] = {
+    # the scenario's own rules, raised by its validators through problem()
     "between_0_and_1": "must be between 0 and 1, got {value}",
     "shares_sum": "shares must sum to 1, got {total}",
     "sum_to_1": "must sum to 1, got {total}",
@@ -54,8 +61,7 @@ RULES: dict[str, str] = {
     "got {path}",
     "offsite_path": "plan {plan}: {event} is offsite (no browser) and can only take the server "
     "path, got {path}",
-    "handler_key": "key {key} must be a device {devices} or 'device.browser' with a browser in "
-    "{browsers}",
+    "handler_key": "must be a device {devices} or 'device.browser' with a browser in {browsers}",
     "every_device": "needs a probability for every device, missing {missing}",
     "high_above_low": "must be greater than low, got low={low}, high={high}",
     "weights_length": "must have one entry per value ({values}), got {weights}",
@@ -64,15 +70,11 @@ RULES: dict[str, str] = {
     "quantity": "must be an event name, value:<event>, sessions or visitors (events: {events}), "
     "got {quantity}",
 }
+
+RULES: dict[str, str] = {**_PYDANTIC, **_OWN}
 """Template of each problem type; ``{name}`` is filled from the error's context."""
 
-OWN_RULES = frozenset(RULES) - {
-    "missing", "greater_than", "greater_than_equal", "less_than", "less_than_equal",
-    "finite_number", "float_type", "int_type", "int_from_float", "bool_type", "string_type",
-    "dict_type", "model_type", "model_attributes_type", "list_type", "literal_error",
-    "too_short", "too_long", "string_too_short", "string_too_long", "string_pattern_mismatch",
-    "name_characters",
-}  # fmt: skip
+OWN_RULES = frozenset(_OWN)
 """Types raised by the scenario's validators: their templates state the value themselves."""
 
 
