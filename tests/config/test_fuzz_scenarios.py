@@ -139,14 +139,14 @@ COMMON = {
 }
 
 
-@settings(max_examples=100, **COMMON)
+@settings(max_examples=400, **COMMON)
 @given(case=damaged())
 def test_damaged_scenarios_validate_or_run_without_a_traceback(folder, capsys, case) -> None:
     check_damaged_scenario(folder, *case, capsys)
 
 
 @pytest.mark.slow
-@settings(max_examples=400, **COMMON)
+@settings(max_examples=2000, **COMMON)
 @given(case=damaged())
 def test_damaged_scenarios_long_profile(folder, capsys, case) -> None:
     check_damaged_scenario(folder, *case, capsys)
