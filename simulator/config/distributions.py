@@ -4,6 +4,11 @@ A scenario states what a team measured (dwell times, latencies, order values, ga
 visits) as an inline table such as ``{ kind = "lognormal", median = 30, sigma = 1.1 }``.
 Every distribution can draw a block of variates from a ``numpy.random.Generator`` and report its
 mean.
+
+Every quantity a scenario draws is a duration, a count or an amount of money, so no
+distribution here yields a negative value, and every parameter is finite and at most
+:data:`~simulator.config.limits.MAX_AMOUNT` (log-normal sigma at most
+:data:`~simulator.config.limits.MAX_SIGMA`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,11 @@ import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
 from simulator.config.frozen import Frozen
+from simulator.config.limits import MAX_AMOUNT, MAX_SIGMA
+from simulator.config.wording import problem
+
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
+"""A value a distribution may take or be centred on: finite, non-negative and bounded."""
 
 
 class _Dist(Frozen):
@@ -46,7 +56,7 @@ class Constant(_Dist):
     """Always the same value."""
 
     kind: Literal["constant"]
-    value: float
+    value: Amount
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
         return np.full(size, float(self.value))
@@ -59,7 +69,7 @@ class Exponential(_Dist):
     """Exponential with the given mean."""
 
     kind: Literal["exponential"]
-    mean_: float = Field(alias="mean", gt=0)
+    mean_: float = Field(alias="mean", gt=0, le=MAX_AMOUNT)
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
         return rng.exponential(self.mean_, size)
@@ -72,8 +82,8 @@ class LogNormal(_Dist):
     """Log-normal stated by its median and the sigma of the underlying normal."""
 
     kind: Literal["lognormal"]
-    median: float = Field(gt=0)
-    sigma: float = Field(ge=0)
+    median: float = Field(gt=0, le=MAX_AMOUNT)
+    sigma: float = Field(ge=0, le=MAX_SIGMA)
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
         return rng.lognormal(math.log(self.median), self.sigma, size)
@@ -86,8 +96,8 @@ class Gamma(_Dist):
     """Gamma with shape ``k`` and scale ``theta`` (mean ``k * theta``)."""
 
     kind: Literal["gamma"]
-    shape: float = Field(gt=0)
-    scale: float = Field(gt=0)
+    shape: float = Field(gt=0, le=MAX_AMOUNT)
+    scale: float = Field(gt=0, le=MAX_AMOUNT)
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
         return rng.gamma(self.shape, self.scale, size)
@@ -100,13 +110,13 @@ class Uniform(_Dist):
     """Uniform on ``[low, high)``."""
 
     kind: Literal["uniform"]
-    low: float
-    high: float
+    low: Amount
+    high: Amount
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
         if not self.high > self.low:
-            raise ValueError(f"high must be greater than low, got low={self.low}, high={self.high}")
+            raise problem("high_above_low", at=("high",), low=self.low, high=self.high)
         return self
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
@@ -120,7 +130,7 @@ class Geometric(_Dist):
     """Geometric on ``1, 2, 3, ...`` stated by its mean (>= 1): counts such as pages per visit."""
 
     kind: Literal["geometric"]
-    mean_: float = Field(alias="mean", ge=1)
+    mean_: float = Field(alias="mean", ge=1, le=MAX_AMOUNT)
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
         return rng.geometric(1.0 / self.mean_, size).astype(float)
@@ -133,7 +143,7 @@ class Poisson(_Dist):
     """Poisson counts with the given mean."""
 
     kind: Literal["poisson"]
-    mean_: float = Field(alias="mean", ge=0)
+    mean_: float = Field(alias="mean", ge=0, le=MAX_AMOUNT)
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
         return rng.poisson(self.mean_, size).astype(float)
@@ -146,19 +156,21 @@ class Empirical(_Dist):
     """Observed values with weights (weights need not sum to 1; they are normalised)."""
 
     kind: Literal["empirical"]
-    values: list[float] = Field(min_length=1)
-    weights: list[float] | None = None
+    values: list[Amount] = Field(min_length=1)
+    weights: list[Annotated[float, Field(le=MAX_AMOUNT)]] | None = None
 
     @model_validator(mode="after")
     def _weights_match(self) -> Empirical:
         if self.weights is not None:
             if len(self.weights) != len(self.values):
-                raise ValueError(
-                    f"weights must have one entry per value ({len(self.values)}), "
-                    f"got {len(self.weights)}"
+                raise problem(
+                    "weights_length",
+                    at=("weights",),
+                    values=len(self.values),
+                    weights=len(self.weights),
                 )
             if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
-                raise ValueError(f"weights must be >= 0 with a positive sum, got {self.weights}")
+                raise problem("weights_positive", at=("weights",), weights=self.weights)
         return self
 
     def _p(self) -> np.ndarray:

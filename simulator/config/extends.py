@@ -55,7 +55,7 @@ def resolve(
     path : pathlib.Path
         Where it was read from (``extends`` is relative to its folder).
     read : callable
-        Reads and parses a TOML file (raising the loader's own errors).
+        Reads and parses a TOML file, raising :class:`ValueError` with a one-line reason.
     seen : tuple of pathlib.Path
         Files already on the chain (to report a cycle).
 
@@ -67,8 +67,9 @@ def resolve(
     Raises
     ------
     ValueError
-        When ``extends`` is not a string, or the chain comes back to a file already on it; the
-        message is a one-line problem about the ``extends`` key.
+        When ``extends`` is not a string, a file on the chain cannot be read, or the chain comes
+        back to a file already on it; the message is a one-line problem about the ``extends``
+        key, naming the file that failed.
     """
     if KEY not in data:
         return data
@@ -81,6 +82,10 @@ def resolve(
     if base_path in chain:
         loop = " -> ".join(p.name for p in (*chain, base_path))
         raise ValueError(f"{KEY}: scenario files extend each other in a loop: {loop}")
-    base = resolve(read(base_path), base_path, read, chain)
+    try:
+        base_data = read(base_path)
+    except ValueError as error:
+        raise ValueError(f"{KEY}: cannot use {name!r} ({base_path}): {error}") from None
+    base = resolve(base_data, base_path, read, chain)
     top = {k: v for k, v in data.items() if k != KEY}
     return merge(base, top)

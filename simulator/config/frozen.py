@@ -7,10 +7,13 @@ class Frozen(BaseModel):
     """Base for every scenario table: immutable, and unknown keys are errors.
 
     Fields may be given by name or by alias (``mean`` for ``mean_``), except where a table says
-    otherwise.
+    otherwise. Types are strict, as a TOML file states them: ``true`` is not a number, ``"400"``
+    is not an integer (an integer is a number, though). Numbers must be finite.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, strict=True, allow_inf_nan=False
+    )
 
 
 __all__ = ["Frozen"]

@@ -24,6 +24,8 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, ValidationInfo
 
 from simulator.config.frozen import Frozen
+from simulator.config.limits import Name
+from simulator.config.wording import problem
 
 SPECIAL = ("sessions", "visitors")
 
@@ -41,7 +43,7 @@ class KPI(Frozen):
         Shown in reports.
     """
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: Name
     numerator: str = Field(min_length=1)
     denominator: str = Field(min_length=1)
     description: str = ""
@@ -56,16 +58,13 @@ def _check_kpis(kpis: list[KPI], info: ValidationInfo) -> list[KPI]:
     seen = set()
     for i, kpi in enumerate(kpis):
         if kpi.name in seen:
-            raise ValueError(f"kpis[{i}].name must be unique, got {kpi.name!r}")
+            raise problem("name_unique", at=(i, "name"), name=kpi.name)
         seen.add(kpi.name)
         for side in ("numerator", "denominator"):
             q = getattr(kpi, side)
             event = q[len("value:") :] if q.startswith("value:") else q
             if q not in SPECIAL and event not in names:
-                raise ValueError(
-                    f"kpis[{i}].{side} must be an event name, value:<event>, sessions or "
-                    f"visitors (events: {', '.join(names)}), got {q!r}"
-                )
+                raise problem("quantity", at=(i, side), events=names, quantity=q)
     return kpis
 
 

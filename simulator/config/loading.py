@@ -6,9 +6,9 @@ problems come back as one line each, naming the dotted path, the rule and the va
 
     population.segments[1].share: must be less than or equal to 1, got 1.7
 
-The wording of pydantic's messages is translated here (see :mod:`simulator.config.problems`);
-nothing in this module knows the shape of a scenario beyond what
-:class:`~simulator.config.scenario.Scenario` declares.
+Problems are located by :mod:`simulator.config.problems` and worded by
+:mod:`simulator.config.wording`; nothing in this module knows the shape of a scenario beyond
+what :class:`~simulator.config.scenario.Scenario` declares.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from simulator.config import extends, presets
+from simulator.config.limits import MAX_DEPTH, MAX_FILE_BYTES
 from simulator.config.problems import describe_validation_error, format_path
 from simulator.config.scenario import Scenario
 
@@ -80,10 +81,18 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
         raise ScenarioError([str(error)], str(path)) from None
     data = read_toml(path)
     try:
-        data = extends.resolve(data, Path(path), read_toml)
+        data = extends.resolve(data, Path(path), _read_base)
     except ValueError as error:
         raise ScenarioError([str(error)], str(path)) from None
     return parse_scenario(data, overrides, source=str(path))
+
+
+def _read_base(path: Path) -> dict[str, Any]:
+    """Read a file named by ``extends``; its problem becomes the reason it cannot be used."""
+    try:
+        return read_toml(path)
+    except ScenarioError as error:
+        raise ValueError("; ".join(error.problems)) from None
 
 
 def parse_scenario(
@@ -110,8 +119,12 @@ def parse_scenario(
     ScenarioError
         With every problem found, one line each.
     """
+    if _too_deep(data):
+        raise ScenarioError([_TOO_DEEP], source)
     raw = copy.deepcopy(dict(data)) if isinstance(data, Mapping) else data
     origins = apply_overrides(raw, overrides, source=source)
+    if _too_deep(raw):
+        raise ScenarioError([_TOO_DEEP + " (after --set)"], source)
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
@@ -138,21 +151,28 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     Raises
     ------
     ScenarioError
-        If the file is missing, is a directory, cannot be read, is not UTF-8, or is not TOML
-        (the problem names the line and column).
+        If the file is missing, is a directory, cannot be read, is larger than
+        :data:`~simulator.config.limits.MAX_FILE_BYTES`, is not UTF-8, is not TOML (the problem
+        names the line and column), or nests deeper than
+        :data:`~simulator.config.limits.MAX_DEPTH`.
     """
     path = Path(path)
     source = str(path)
     if path.is_dir():
         raise ScenarioError(["is a directory, not a scenario file"], source)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ScenarioError(["no such file"], source) from None
     except PermissionError:
         raise ScenarioError(["cannot read the file: permission denied"], source) from None
     except OSError as exc:
         raise ScenarioError([f"cannot read the file: {exc.strerror or exc}"], source) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(
+            [f"larger than {MAX_FILE_BYTES / 2**20:g} MiB: not a scenario file"], source
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -165,9 +185,34 @@ def read_toml(path: str | Path) -> dict[str, Any]:
             source,
         ) from None
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([_syntax_problem(str(exc), text)], source) from None
+    except RecursionError:
+        raise ScenarioError([_TOO_DEEP], source) from None
+    if _too_deep(data):
+        raise ScenarioError([_TOO_DEEP], source)
+    return data
+
+
+_TOO_DEEP = f"tables and arrays nested more than {MAX_DEPTH} deep"
+
+
+def _too_deep(data: Any) -> bool:
+    """Whether ``data`` nests tables and arrays deeper than :data:`MAX_DEPTH`.
+
+    The walk uses a stack, not recursion, so any depth is measured safely.
+    """
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(node, Mapping):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend((child, depth + 1) for child in node)
+    return False
 
 
 def _position(prefix: bytes | str) -> tuple[int, int]:
@@ -253,7 +298,7 @@ def _parse_value(text: str) -> Any:
     """Read an override value as TOML, or as a bare string if it is not TOML."""
     try:
         parsed = tomllib.loads(f"v = {text}")
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
     return parsed["v"] if list(parsed) == ["v"] else text
 

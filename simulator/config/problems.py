@@ -1,11 +1,11 @@
 """Turn pydantic validation errors into one-line problems a scenario author can act on.
 
 Each problem is a dotted path into the scenario file (``[i]`` for list items) and a message
-with the rule and the value given. pydantic's wording is translated ("Input should be" becomes
-"must be", "Extra inputs are not permitted" lists the keys the table allows), tags of
-discriminated unions are dropped from paths (a distribution's ``kind`` is a key the user wrote,
-not a level of nesting), and messages raised by the scenario's own validators that begin with a
-relative path (``segments[*].share must sum to 1``) are re-attached to that path.
+with the rule and the value given. Messages are worded from each error's type and context by
+:mod:`simulator.config.wording`, never from pydantic's English: "unknown key" lists the keys the
+table allows, tags of discriminated unions are dropped from paths (a distribution's ``kind`` is
+a key the user wrote, not a level of nesting), and the scenario's own validators say in their
+error's ``at`` context which key below them is at fault.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from simulator.config.scenario import Scenario
+from simulator.config.wording import OWN_RULES, word
 
 _MISSING = object()
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -172,73 +173,10 @@ def _clean_loc(loc: Sequence[str | int], data: Any) -> list[str | int]:
 
 # --------------------------------------------------------------------------- messages
 
-_STEP = r"[A-Za-z_]\w*(?:\[(?:\d+|\*)\])*"
-_PATH_TOKEN = re.compile(rf"^(?P<path>{_STEP}(?:\.{_STEP})*) (?P<rest>.+)$", re.S)
-_PATH_PART = re.compile(r"([A-Za-z_]\w*)|\[(\d+|\*)\]")
 
-
-def _split_path(text: str) -> list[str | int]:
-    out: list[str | int] = []
-    for key, index in _PATH_PART.findall(text):
-        if key:
-            out.append(key)
-        else:
-            out.append("[*]" if index == "*" else int(index))
-    return out
-
-
-def _relocate(parts: list[str | int], msg: str, data: Any) -> tuple[list[str | int], str]:
-    """Move a leading path in a validator's message into the problem's path."""
-    tp, node = _locate(parts, data)
-    model = _model_for(tp, node)
-    fields = set(_allowed_keys(model)) | set(model.model_fields) if model else set()
-    keys = set(node) if isinstance(node, dict) else set()
-
-    share = re.match(r"^(\w+) share of '([^']+)' (.+)$", msg, re.S)
-    if share and parts and share[1] == parts[-1]:
-        return [*parts, share[2]], share[3]
-    key = re.match(r"^key '([^']+)' (.+)$", msg, re.S)
-    if key:
-        return [*parts, key[1]], key[2]
-    unique = re.match(r"^(\w+) (names must be unique.*)$", msg, re.S)
-    if unique and f"{unique[1]}s" in fields:
-        return [*parts, f"{unique[1]}s"], unique[2]
-    named = re.match(r"^(\w+) '([^']+)':? (.+)$", msg, re.S)
-    if named and f"{named[1]}s" in fields and isinstance(node, dict):
-        items = node.get(f"{named[1]}s")
-        for i, item in enumerate(items if isinstance(items, list) else []):
-            if isinstance(item, dict) and item.get("name") == named[2]:
-                where: list[str | int] = [*parts, f"{named[1]}s", i]
-                for quoted in re.findall(r"'([^']+)'", named[3]):
-                    for table, value in item.items():
-                        if isinstance(value, dict) and quoted in value:
-                            return [*where, table, quoted], named[3]
-                return where, named[3]
-    token = _PATH_TOKEN.match(msg)
-    if token and token["path"] in keys:
-        return [*parts, token["path"]], token["rest"]
-    if token:
-        sub = _split_path(token["path"])
-        if parts and sub[0] == parts[-1]:
-            return [*parts[:-1], *sub], token["rest"]
-        if sub[0] in fields or sub[0] in keys:
-            return [*parts, *sub], token["rest"]
-    return parts, msg
-
-
-def _quoted(text: str) -> list[str]:
-    return re.findall(r"'([^']*)'", text)
-
-
-def _translate(msg: str) -> str:
-    """Reword a built-in pydantic message as a rule ("must be ...")."""
-    msg = re.sub(r"^(Input|String|List|Dictionary|Value|Tuple|Set) should", "must", msg)
-    msg = re.sub(r"a valid dictionary( or (object to extract fields from|instance of \w+))?",
-                 "a table", msg)  # fmt: skip
-    msg = msg.replace("a valid list", "an array")
-    msg = msg.replace(" after validation", "")
-    msg = re.sub(r", (not \d+|got .*|unable to parse .*)$", "", msg)
-    return msg
+def _names(expected: str) -> str:
+    """``"'a', 'b' or 'c'"`` (pydantic's list of allowed values) as ``a, b, c``."""
+    return ", ".join(part.strip().strip("'") for part in expected.replace(" or ", ", ").split(","))
 
 
 def _describe(err: Any, data: Any) -> tuple[str, str]:
@@ -247,32 +185,38 @@ def _describe(err: Any, data: Any) -> tuple[str, str]:
     parts = _clean_loc(loc, data)
     value = err.get("input", _MISSING)
     ctx = err.get("ctx") or {}
-    if kind == "missing":
-        msg = "required key missing"
-    elif kind == "extra_forbidden":
+    show = kind not in _NO_VALUE and kind not in OWN_RULES
+    if kind == "extra_forbidden":
         model = _model_for(*_locate(parts[:-1], data))
-        allowed = f" (allowed: {', '.join(_allowed_keys(model))})" if model else ""
-        msg = f"unknown key{allowed}"
+        msg = word("unknown_key", {"allowed": ", ".join(_allowed_keys(model))}) if model else None
+        msg = msg or word("unknown_key_here", {})
     elif kind == "literal_error" and loc and loc[-1] == "[key]":
-        msg = f"unknown key (allowed: {', '.join(_quoted(str(ctx.get('expected', ''))))})"
+        msg = word("unknown_key", {"allowed": _names(str(ctx.get("expected", "")))})
+        show = False
     elif kind == "union_tag_invalid":
         parts = [*parts, "kind"]
-        tags = ", ".join(_quoted(str(ctx.get("expected_tags", ""))))
         given = value.get("kind") if isinstance(value, dict) else ctx.get("tag")
-        msg = f"unknown kind {show_value(given)} (allowed: {tags})"
+        tags = _names(str(ctx.get("expected_tags", "")))
+        msg = word("unknown_kind", {"given": show_value(given), "allowed": tags})
     elif kind == "union_tag_not_found":
         tp, _ = _locate(parts, data)
         tags = ", ".join(str(t) for m in _models(tp) for t in _kinds(m))
         parts = [*parts, "kind"]
-        msg = f"required key missing (allowed kinds: {tags})" if tags else "required key missing"
-    elif kind in ("value_error", "assertion_error"):
-        msg = re.sub(r"^(Value|Assertion) error, ", "", err["msg"])
-        parts, msg = _relocate(parts, msg, data)
-        if "got " not in msg and not isinstance(value, dict | list):
-            msg += f", got {show_value(value)}"
+        msg = word("kind_missing", {"allowed": tags}) if tags else word("missing", {})
+    elif kind in OWN_RULES:
+        parts = [*parts, *ctx.get("at", ())]
+        msg = word(kind, ctx) or err["msg"]
     else:
-        msg = _translate(err["msg"])
-    if kind not in _NO_VALUE and kind not in ("value_error", "assertion_error"):
-        if value is not _MISSING and not (kind == "literal_error" and loc and loc[-1] == "[key]"):
-            msg += f", got {show_value(value)}"
+        msg = word(kind, ctx) or _fallback(err["msg"])
+    if show and value is not _MISSING:
+        msg += f", got {show_value(value)}"
     return format_path(parts), msg
+
+
+def _fallback(text: str) -> str:
+    """A message of a type :data:`~simulator.config.wording.RULES` does not word, as a rule."""
+    text = text.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    for subject in ("Input", "String", "List", "Dictionary", "Value"):
+        if text.startswith(f"{subject} should "):
+            return "must " + text[len(subject) + len(" should ") :]
+    return text

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from simulator.config.frozen import Frozen
+from simulator.config.limits import MAX_AMOUNT
 
 PATH_ORDER = ("client", "server", "hybrid", "dual")
 """Every path, cheapest first under the default costs."""
@@ -35,7 +36,7 @@ class RecommendConfig(Frozen):
 
     loss_budget: float = Field(default=0.05, ge=0, le=1)
     tie_margin: float = Field(default=0.005, ge=0, le=1)
-    costs: dict[PathName, Annotated[float, Field(gt=0)]] = {}
+    costs: dict[PathName, Annotated[float, Field(gt=0, le=MAX_AMOUNT)]] = {}
 
     def cost(self, path: str) -> float:
         """Engineering cost of ``path`` (configured, else the default)."""

@@ -20,8 +20,18 @@ from simulator.config.distributions import (
 )
 from simulator.config.frozen import Frozen
 from simulator.config.kpi_spec import KPIList
+from simulator.config.limits import (
+    MAX_BOT_SHARE,
+    MAX_HOURS,
+    MAX_PAGES_PER_VISIT,
+    MAX_RATE,
+    MAX_SEED,
+    MAX_USERS,
+    Name,
+)
 from simulator.config.recommend_spec import RecommendConfig
 from simulator.config.tracking import ClientConfig, CollectorConfig, ServerConfig
+from simulator.config.wording import problem
 
 DEVICES = ("desktop", "mobile", "tablet")
 BROWSERS = ("chrome", "safari", "firefox", "edge", "samsung", "other")
@@ -38,11 +48,18 @@ SHARE_TOLERANCE = 1e-6
 def _check_shares(shares: dict[str, float], what: str) -> dict[str, float]:
     for key, value in shares.items():
         if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{what} share of {key!r} must be between 0 and 1, got {value}")
+            raise problem("between_0_and_1", at=(key,), value=value)
     total = sum(shares.values())
     if abs(total - 1.0) > SHARE_TOLERANCE:
-        raise ValueError(f"{what} shares must sum to 1, got {total:.6g}")
+        raise problem("shares_sum", total=total)
     return shares
+
+
+def _check_pages(dist: Distribution | None) -> Distribution | None:
+    """Pages per visit: a count whose mean the engine can hold in memory."""
+    if dist is not None and dist.mean() > MAX_PAGES_PER_VISIT:
+        raise problem("pages_mean", limit=MAX_PAGES_PER_VISIT, mean=dist.mean())
+    return dist
 
 
 class Channel(Frozen):
@@ -67,7 +84,7 @@ class Behaviour(Frozen):
     funnel: list[float] | None = None
     order_value: Distribution | None = None
     signup_probability: float | None = Field(default=None, ge=0, le=1)
-    ui_events_per_page: float | None = Field(default=None, ge=0)
+    ui_events_per_page: float | None = Field(default=None, ge=0, le=MAX_RATE)
     time_to_unload_seconds: Distribution | None = None
 
     @field_validator("last_page_exit")
@@ -75,13 +92,18 @@ class Behaviour(Frozen):
     def _exit_shares(cls, v: dict[str, float] | None) -> dict[str, float] | None:
         return None if v is None else _check_shares(v, "last_page_exit")
 
+    @field_validator("pages_per_visit")
+    @classmethod
+    def _pages(cls, v: Distribution | None) -> Distribution | None:
+        return _check_pages(v)
+
     @field_validator("funnel")
     @classmethod
     def _funnel_probabilities(cls, v: list[float] | None) -> list[float] | None:
         if v is not None:
             for i, p in enumerate(v):
                 if not 0.0 <= p <= 1.0:
-                    raise ValueError(f"funnel[{i}] must be between 0 and 1, got {p}")
+                    raise problem("between_0_and_1", at=(i,), value=p)
         return v
 
 
@@ -104,7 +126,7 @@ DEFAULT_BEHAVIOUR = Behaviour(
 class Segment(Frozen):
     """A group of visitors sharing device and browser, with their own mixes and behaviour."""
 
-    name: str = Field(min_length=1)
+    name: Name
     share: float = Field(gt=0, le=1)
     device: Literal["desktop", "mobile", "tablet"]
     browser: Literal["chrome", "safari", "firefox", "edge", "samsung", "other"]
@@ -124,17 +146,24 @@ class Segment(Frozen):
 class Bots(Frozen):
     """Automated traffic: runs no JavaScript, so only the server sees it."""
 
-    share: float = Field(default=0.0, ge=0, lt=1, description="share of visits made by bots")
+    share: float = Field(
+        default=0.0, ge=0, le=MAX_BOT_SHARE, description="share of visits made by bots"
+    )
     filtered: float = Field(
         default=0.9, ge=0, le=1, description="share of bot traffic removed by server-side filters"
     )
     pages_per_visit: Distribution = Geometric(kind="geometric", mean=3.0)
 
+    @field_validator("pages_per_visit")
+    @classmethod
+    def _pages(cls, v: Distribution) -> Distribution:
+        return _check_pages(v)
+
 
 class Population(Frozen):
     """Who visits: segments, channels, bots and JavaScript-less humans."""
 
-    users: int = Field(gt=0, description="human visitors arriving over the horizon")
+    users: int = Field(gt=0, le=MAX_USERS, description="human visitors arriving over the horizon")
     javascript_disabled: float = Field(default=0.0, ge=0, le=1)
     channels: dict[str, Channel] = Field(default_factory=lambda: {"direct": Channel()})
     segments: list[Segment] = Field(min_length=1)
@@ -144,16 +173,18 @@ class Population(Frozen):
     def _consistent(self) -> Population:
         total = sum(s.share for s in self.segments)
         if abs(total - 1.0) > SHARE_TOLERANCE:
-            raise ValueError(f"segments[*].share must sum to 1, got {total:.6g}")
+            raise problem("sum_to_1", at=("segments", "[*]", "share"), total=total)
         names = [s.name for s in self.segments]
         if len(set(names)) != len(names):
-            raise ValueError(f"segment names must be unique, got {names}")
+            raise problem("names_unique", at=("segments",), names=names)
         for i, seg in enumerate(self.segments):
             unknown = sorted(set(seg.channels) - set(self.channels))
             if unknown:
-                raise ValueError(
-                    f"segments[{i}].channels names undeclared channels {unknown}; "
-                    f"declared: {sorted(self.channels)}"
+                raise problem(
+                    "undeclared_channels",
+                    at=("segments", i, "channels"),
+                    unknown=unknown,
+                    declared=sorted(self.channels),
                 )
         return self
 
@@ -161,18 +192,18 @@ class Population(Frozen):
 class EventType(Frozen):
     """An event the site tracks, what it is, and how often it happens."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: Name
     kind: Literal[
         "first_visit", "session_start", "page_view", "ui", "funnel", "signup", "offsite",
         "client_only",
     ]  # fmt: skip
     timing: Literal["load", "uniform", "before_unload"] | None = None
-    per_page: float | None = Field(default=None, ge=0)
+    per_page: float | None = Field(default=None, ge=0, le=MAX_RATE)
     bytes: int = Field(default=800, gt=0, le=1_000_000)
     request_class: Literal["analytics", "ads", "replay"] = "analytics"
     has_value: bool = False
     bots_trigger: bool | None = None
-    per_active_user: float = Field(default=1.0, ge=0)
+    per_active_user: float = Field(default=1.0, ge=0, le=MAX_RATE)
     job_hour: float = Field(default=2.0, ge=0, lt=24)
     # Assumption: a nightly job sends its events evenly over ten minutes.
     job_minutes: float = Field(default=10.0, gt=0, le=1440)
@@ -217,7 +248,7 @@ DEFAULT_EVENTS = [
 class Plan(Frozen):
     """A tracking plan: which path carries each event type."""
 
-    name: str = Field(min_length=1)
+    name: Name
     default_path: Literal["client", "server", "hybrid", "dual"] = "client"
     paths: dict[str, Literal["client", "server", "hybrid", "dual"]] = {}
     respect_blocker_choice: bool = False
@@ -241,16 +272,16 @@ class Plan(Frozen):
 class Simulation(Frozen):
     """How long to simulate and how to seed it."""
 
-    horizon_hours: float = Field(default=24.0, gt=0)
-    drain_hours: float = Field(default=24.0, ge=0)
+    horizon_hours: float = Field(default=24.0, gt=0, le=MAX_HOURS)
+    drain_hours: float = Field(default=24.0, ge=0, le=MAX_HOURS)
     replications: int = Field(default=1, ge=1, le=100_000)
-    seed: int = Field(default=20261129, ge=0)
+    seed: int = Field(default=20261129, ge=0, le=MAX_SEED)
 
 
 class Scenario(Frozen):
     """Everything one run needs: visitors, events, tracking plans and both paths' settings."""
 
-    name: str = "scenario"
+    name: Name = "scenario"
     description: str = ""
     simulation: Simulation = Simulation()
     population: Population
@@ -278,38 +309,34 @@ class Scenario(Frozen):
     def _consistent(self) -> Scenario:
         names = [e.name for e in self.events]
         if len(set(names)) != len(names):
-            raise ValueError(f"event names must be unique, got {names}")
+            raise problem("names_unique", at=("events",), names=names)
         plan_names = [p.name for p in self.plans]
         if len(set(plan_names)) != len(plan_names):
-            raise ValueError(f"plan names must be unique, got {plan_names}")
+            raise problem("names_unique", at=("plans",), names=plan_names)
         funnel = [e for e in self.events if e.kind == "funnel"]
-        for where, beh in [("behaviour", self.behaviour)] + [
-            (f"population.segments[{i}].behaviour", s.behaviour)
+        for where, beh in [(("behaviour",), self.behaviour)] + [
+            (("population", "segments", i, "behaviour"), s.behaviour)
             for i, s in enumerate(self.population.segments)
         ]:
             if beh.funnel is not None and funnel and len(beh.funnel) != len(funnel):
-                raise ValueError(
-                    f"{where}.funnel must give one probability per funnel event "
-                    f"({len(funnel)}: {[e.name for e in funnel]}), got {len(beh.funnel)}"
+                raise problem(
+                    "funnel_length",
+                    at=(*where, "funnel"),
+                    steps=len(funnel),
+                    funnel=[e.name for e in funnel],
+                    given=len(beh.funnel),
                 )
         by_name = {e.name: e for e in self.events}
-        for p in self.plans:
+        for i, p in enumerate(self.plans):
             for ev_name, path in p.paths.items():
+                at = ("plans", i, "paths", ev_name)
                 if ev_name not in by_name:
-                    raise ValueError(
-                        f"plan {p.name!r} maps unknown event {ev_name!r}; events: {names}"
-                    )
+                    raise problem("unknown_event", at, plan=p.name, event=ev_name, events=names)
                 kind = by_name[ev_name].kind
-                if kind == "client_only" and path != "client":
-                    raise ValueError(
-                        f"plan {p.name!r}: {ev_name!r} is client_only and can only take the "
-                        f"client path, got {path!r}"
-                    )
-                if kind == "offsite" and path != "server":
-                    raise ValueError(
-                        f"plan {p.name!r}: {ev_name!r} is offsite (no browser) and can only take "
-                        f"the server path, got {path!r}"
-                    )
+                if (kind, path) in (("client_only", "client"), ("offsite", "server")):
+                    continue
+                if kind in ("client_only", "offsite"):
+                    raise problem(f"{kind}_path", at, plan=p.name, event=ev_name, path=path)
         return self
 
     def behaviour_of(self, segment: Segment) -> Behaviour:

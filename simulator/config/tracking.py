@@ -13,6 +13,15 @@ from pydantic import Field, field_validator
 
 from simulator.config.distributions import Distribution, LogNormal
 from simulator.config.frozen import Frozen
+from simulator.config.limits import (
+    MAX_ATTEMPTS,
+    MAX_BACKOFF_FACTOR,
+    MAX_COUNT,
+    MAX_HOURS,
+    MAX_PER_DAY,
+    MAX_SECONDS,
+)
+from simulator.config.wording import problem
 
 Transport = Literal["xhr", "fetch", "fetch_keepalive", "beacon"]
 SURVIVES_UNLOAD = frozenset({"fetch_keepalive", "beacon"})
@@ -91,11 +100,11 @@ class ClientRetry(Backoff, Frozen):
     store: Literal["none", "memory", "local_storage"] = "local_storage"
     # @segment/localstorage-retry defaults (§3b): maxAttempts 10, maxItems 100,
     # minRetryDelay 1 s, backoffFactor 2, maxRetryDelay 360 s.
-    max_attempts: int = Field(default=10, ge=1, le=1000)
+    max_attempts: int = Field(default=10, ge=1, le=MAX_ATTEMPTS)
     max_items: int = Field(default=100, ge=1, le=100_000)
-    backoff_initial_seconds: float = Field(default=1.0, gt=0)
-    backoff_factor: float = Field(default=2.0, ge=1)
-    backoff_max_seconds: float = Field(default=360.0, gt=0)
+    backoff_initial_seconds: float = Field(default=1.0, gt=0, le=MAX_SECONDS)
+    backoff_factor: float = Field(default=2.0, ge=1, le=MAX_BACKOFF_FACTOR)
+    backoff_max_seconds: float = Field(default=360.0, gt=0, le=MAX_SECONDS)
     # analytics-next persists only on pagehide (§3a); Snowplow syncs on every add (§3c).
     persist: Literal["on_pagehide", "on_add"] = "on_pagehide"
 
@@ -111,9 +120,9 @@ class ClientConfig(Frozen):
     )
     batch_size: int = Field(default=1, ge=1, le=10_000)
     # Segment batching timeout 5000 ms (§3a); used only when batch_size > 1.
-    flush_interval_seconds: float = Field(default=5.0, gt=0)
+    flush_interval_seconds: float = Field(default=5.0, gt=0, le=MAX_SECONDS)
     # Fetch spec keepalive quota, shared by sendBeacon and fetch keepalive (§2c).
-    keepalive_quota_bytes: int = Field(default=65_536, gt=0)
+    keepalive_quota_bytes: int = Field(default=65_536, gt=0, le=MAX_COUNT)
     # Assumptions: time for the tag to load, and upload / response latency of one request.
     script_load_seconds: Distribution = LogNormal(kind="lognormal", median=0.6, sigma=0.6)
     upload_latency_seconds: Distribution = LogNormal(kind="lognormal", median=0.12, sigma=0.6)
@@ -144,15 +153,12 @@ class ClientConfig(Frozen):
         for key, p in v.items():
             device, _, browser = key.partition(".")
             if device not in devices or (browser and browser not in browsers):
-                raise ValueError(
-                    f"key {key!r} must be a device {devices} or 'device.browser' with a browser "
-                    f"in {browsers}"
-                )
+                raise problem("handler_key", at=(key,), devices=devices, browsers=browsers)
             if not 0 <= p <= 1:
-                raise ValueError(f"{key} must be between 0 and 1, got {p}")
+                raise problem("between_0_and_1", at=(key,), value=p)
         missing = [d for d in devices if d not in v]
         if missing:
-            raise ValueError(f"needs a probability for every device, missing {missing}")
+            raise problem("every_device", missing=missing)
         return v
 
     @field_validator("blocking")
@@ -176,25 +182,25 @@ class ServerConfig(Backoff, Frozen):
     # Assumption: a small site behind a few instances.
     instances: int = Field(default=2, ge=1, le=10_000)
     # Segment analytics-python / PostHog Python: max_queue_size 10000, drop when full (§3f).
-    max_queue_size: int = Field(default=10_000, ge=1)
+    max_queue_size: int = Field(default=10_000, ge=1, le=MAX_COUNT)
     # analytics-python upload_size 100, upload_interval 0.5 s, max_retries 10 (§3f).
-    batch_size: int = Field(default=100, ge=1)
-    flush_interval_seconds: float = Field(default=0.5, gt=0)
+    batch_size: int = Field(default=100, ge=1, le=MAX_COUNT)
+    flush_interval_seconds: float = Field(default=0.5, gt=0, le=MAX_SECONDS)
     # Assumption: one upload (a batch POST to the vendor) takes ~0.1 s. The worker uploads
     # one batch after another, so it drains at most batch_size / upload_seconds events a
     # second (1000/s by default) and a burst faster than that fills the bounded queue.
-    upload_seconds: float = Field(default=0.1, gt=0)
-    max_retries: int = Field(default=10, ge=0, le=1000)
+    upload_seconds: float = Field(default=0.1, gt=0, le=MAX_SECONDS)
+    max_retries: int = Field(default=10, ge=0, le=MAX_ATTEMPTS)
     # Exponential backoff 1, 2, 4, ... s (python `backoff.expo`, §3f), capped at 30 s as in
     # PostHog Python (§3f).
-    backoff_initial_seconds: float = Field(default=1.0, gt=0)
-    backoff_factor: float = Field(default=2.0, ge=1)
-    backoff_max_seconds: float = Field(default=30.0, gt=0)
+    backoff_initial_seconds: float = Field(default=1.0, gt=0, le=MAX_SECONDS)
+    backoff_factor: float = Field(default=2.0, ge=1, le=MAX_BACKOFF_FACTOR)
+    backoff_max_seconds: float = Field(default=30.0, gt=0, le=MAX_SECONDS)
     # Assumption: transient failure of one upload attempt.
     failure_probability: float = Field(default=0.001, ge=0, le=1)
     # Assumption: one deploy (process restart) a day; analytics-python's atexit does not flush
     # the queue (§3f), so what is queued then is lost unless flush_on_exit is set.
-    deploys_per_day: float = Field(default=1.0, ge=0)
+    deploys_per_day: float = Field(default=1.0, ge=0, le=MAX_PER_DAY)
     flush_on_exit: bool = False
 
 
@@ -202,8 +208,8 @@ class CollectorConfig(Frozen):
     """The analytics vendor's ingestion endpoint."""
 
     # Assumptions: rare outages of some minutes; they affect both paths.
-    outages_per_day: float = Field(default=0.05, ge=0)
+    outages_per_day: float = Field(default=0.05, ge=0, le=MAX_PER_DAY)
     outage_seconds: Distribution = LogNormal(kind="lognormal", median=600.0, sigma=1.0)
     # Server-side dedupe by message id (§5 item 3, analytics-android #167). Window: assumption.
     dedupe: bool = True
-    dedupe_window_hours: float = Field(default=24.0, gt=0)
+    dedupe_window_hours: float = Field(default=24.0, gt=0, le=MAX_HOURS)

@@ -25,7 +25,7 @@ CASES = {
     "exponential": {"kind": "exponential", "mean": 72.0},
     "lognormal": {"kind": "lognormal", "median": 25.0, "sigma": 0.8},
     "gamma": {"kind": "gamma", "shape": 2.5, "scale": 4.0},
-    "uniform": {"kind": "uniform", "low": -1.0, "high": 3.0},
+    "uniform": {"kind": "uniform", "low": 1.0, "high": 3.0},
     "geometric": {"kind": "geometric", "mean": 4.0},
     "poisson": {"kind": "poisson", "mean": 0.8},
     "empirical": {"kind": "empirical", "values": [10, 25, 60, 200], "weights": [4, 3, 2, 1]},

@@ -72,7 +72,11 @@ def test_chains_resolve_and_loops_are_reported(tmp_path):
 def test_bad_extends_gets_a_one_line_problem(tmp_path, capsys):
     missing = write(tmp_path, "m.toml", 'extends = "nowhere.toml"\n')
     assert main(["validate", str(missing)]) == 2
-    assert "nowhere.toml: no such file" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out == (
+        f"{missing}: extends: cannot use 'nowhere.toml' ({tmp_path / 'nowhere.toml'}): "
+        "no such file\n"
+    )
     wrong = write(tmp_path, "w.toml", "extends = 3\n")
     with pytest.raises(ScenarioError) as info:
         load_scenario(wrong)
@@ -85,3 +89,23 @@ def test_the_merged_scenario_is_what_validation_sees(tmp_path):
     with pytest.raises(ScenarioError) as info:
         load_scenario(bad)
     assert info.value.problems[0].startswith("client.batch_size: must be greater than or equal")
+
+
+def test_a_broken_base_is_reported_on_the_file_that_extends_it(tmp_path):
+    write(tmp_path, "base.toml", "name = \n")
+    top = write(tmp_path, "top.toml", 'extends = "base.toml"\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(top)
+    assert info.value.source == str(top)
+    [problem] = info.value.problems
+    assert problem.startswith(f"extends: cannot use 'base.toml' ({tmp_path / 'base.toml'}): ")
+    assert "TOML syntax error at line 1" in problem
+
+
+def test_extends_dev_zero_ends_at_once_with_a_message(tmp_path):
+    top = write(tmp_path, "top.toml", 'extends = "/dev/zero"\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(top)
+    assert info.value.problems == [
+        "extends: cannot use '/dev/zero' (/dev/zero): larger than 1 MiB: not a scenario file"
+    ]
