@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from simulator.cli.compare import add_compare
-from simulator.cli.options import EXIT_INTERRUPTED
+from simulator.cli.options import EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, close_stdout_quietly
 from simulator.cli.plot import add_plot
 from simulator.cli.presets import add_presets
 from simulator.cli.recommend import add_recommend
@@ -35,7 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit status: 0 on success, 2 for bad input, 130 when interrupted.
+        The exit status: 0 on success, 2 for bad input, 130 when interrupted, 141 when the
+        reader of standard output went away.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -45,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("trackloss: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of our output went away, as `| head` does
+        close_stdout_quietly()
+        return EXIT_PIPE_CLOSED
 
 
 def build_parser() -> argparse.ArgumentParser:
