@@ -10,7 +10,8 @@ block per plan. It reads these keys and nothing else:
 - ``interval_method`` (optional): how the 95% intervals were computed;
 - ``results``: a list of rows with ``plan``, ``event``, ``path``, ``truth``, ``received``,
   ``loss`` and ``loss_ci`` (fractions of truth), ``causes`` (cause -> fraction of truth),
-  ``duplicates``, ``bots`` and ``value`` (``None``, or ``truth``, ``received``, ``loss``, ``loss_ci``).
+  ``duplicates``, ``bots`` and ``value`` (``None``, or ``truth``, ``received``, ``loss``,
+  ``loss_ci``).
 
 When ``scenario.config`` is present the header states whether each plan respects visitors'
 blocker choice, and a plan that does gets a second table splitting its losses into faults and
@@ -55,8 +56,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     str
         A header saying what was simulated, then per plan one row per event type: true count,
         received count, loss in percent with its 95% interval, the top causes of loss (as
-        shares of the true count), duplicates and bot events kept. Events that carry a value (revenue) get a
-        second row for it. No trailing newline.
+        shares of the true count), duplicates and bot events kept. Events that carry a value
+        (revenue) get a second row for it. No trailing newline.
     """
     rows_by_plan: dict[str, list[Mapping[str, Any]]] = {}
     for row in summary.get("results", []):
