@@ -100,6 +100,7 @@ def draw(args: argparse.Namespace):
     from matplotlib.figure import Figure
 
     from simulator.outputs import plots
+    from simulator.outputs.record_validation import validate_record
 
     kind = args.kind
     if kind == "unload":
@@ -120,7 +121,7 @@ def draw(args: argparse.Namespace):
             points, fig.add_subplot(), event=args.event, kpi=args.kpi, parameter=label
         )
         return fig
-    record = plots.load_record(args.source)
+    record = validate_record(plots.load_record(args.source))
     if kind == "dashboard":
         return plots.dashboard(
             record, Figure(figsize=(16, 10.5)), event=args.event, dimension=args.dimension
