@@ -8,6 +8,7 @@ Each command module has an ``add_<name>`` function that declares its arguments a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -40,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reader of standard output went away.
     """
     parser = build_parser()
+    offer_completion(parser)
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
@@ -50,6 +52,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of our output went away, as `| head` does
         close_stdout_quietly()
         return EXIT_PIPE_CLOSED
+
+
+def offer_completion(parser: argparse.ArgumentParser) -> None:
+    """Answer a shell's tab-completion request, when ``argcomplete`` is installed.
+
+    The shell asks by running ``trackloss`` with ``_ARGCOMPLETE`` set (after
+    ``eval "$(register-python-argcomplete trackloss)"``); ``argcomplete`` then prints the
+    candidates and exits. Otherwise, or without the package, this does nothing.
+    """
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:  # completion is optional: pip install 'trackloss[completion]'
+        return
+    argcomplete.autocomplete(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

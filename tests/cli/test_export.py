@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -72,3 +75,13 @@ def test_a_bad_record_or_table_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["export", str(bad), "--table", "nope"])
     assert exited.value.code == 2
+
+
+def test_shell_completion_offers_commands_when_argcomplete_is_installed(tmp_path):
+    pytest.importorskip("argcomplete", reason="completion is optional (trackloss[completion])")
+    answer = tmp_path / "completions"
+    env = {**os.environ, "_ARGCOMPLETE": "1", "COMP_LINE": "trackloss ex", "COMP_POINT": "12",
+           "_ARGCOMPLETE_STDOUT_FILENAME": str(answer), "_ARGCOMPLETE_IFS": "\n"}  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "simulator"], env=env, capture_output=True)
+    assert done.returncode == 0
+    assert answer.read_text().split() == ["export"]
