@@ -303,3 +303,27 @@ def test_resume_accepts_another_path_to_the_same_scenario(
     scenario_file.write_text(scenario_file.read_text().replace("800", "801"))
     with pytest.raises(SweepError, match="holds a different sweep"):
         run_sweep(scenario_file, axes, tmp_path / "out", resume=True)
+
+
+def test_a_folder_in_use_by_a_running_sweep_is_refused(scenario_file, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    axes = [parse_axis("client.transport=xhr,beacon")]
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+         "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+         str(out / simulator.experiments.sweep.LOCK)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(SweepError, match="in use by another sweep running now"):
+            run_sweep(scenario_file, axes, out)
+        assert sorted(p.name for p in out.iterdir()) == [".sweep.lock"]  # nothing checked
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder died without unlocking (as after kill -9): the folder is free again.
+    with simulator.experiments.sweep.folder_lock(out):
+        pass
