@@ -2,16 +2,15 @@
 
 :func:`build` turns the result record of :func:`simulator.stats.summary.summarise` into blocks
 (:mod:`simulator.outputs.markup`), and :func:`write_report` renders them in the format the file name
-asks for. The report opens with a headline paragraph per plan in plain words
+asks for. The report opens with short headline bullets per plan in plain words
 (:mod:`simulator.outputs.headlines`), then tables per topic (loss and causes, composition bias,
-value bias, attribution, KPIs, plan comparisons), the standard plots in HTML, and the method notes.
-Everything comes from the record, so a report can be rebuilt from a saved JSON file.
+value bias, attribution, KPIs, plan comparisons), each followed by its figure
+(:mod:`simulator.outputs.report_figures`), and the method notes. Everything comes from the
+record, so a report can be rebuilt from a saved JSON file.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from simulator.outputs.formatting import (
 from simulator.outputs.headlines import headline_items
 from simulator.outputs.markup import Block, Picture, to_html, to_markdown
 from simulator.outputs.opt_out import choice_blocks
+from simulator.outputs.report_figures import figure_images, figure_uris
 from simulator.outputs.terminal import format_causes
 from simulator.replications.files import write_bytes_atomic, write_text_atomic
 
@@ -310,56 +310,6 @@ def _figure(figures: Mapping[str, Picture], name: str, caption: str) -> list[Blo
     return [Block("figure", caption, picture=figures[name])] if name in figures else []
 
 
-DISPLAY_INCHES = 12.0
-"""Widest figure in the report, in inches at 96 CSS pixels each: about the page's text column.
-
-A wider figure is redrawn at this width and its own height (its text keeps its size in points)
-rather than scaled down in the page, which would shrink its text to a few pixels."""
-PIXELS_PER_INCH = 96
-PIXEL_DENSITY = 2
-"""Images have twice the pixels they are shown at, so they stay sharp on high-density screens."""
-
-
-def figure_images(summary: Mapping[str, Any]) -> dict[str, tuple[bytes, int, int]]:
-    """The report's figures as PNG bytes with the CSS width and height to show them at.
-
-    The standard plots (``loss``, ``bias``, ``kpi``, ``dashboard``) and, when the record has
-    attribution, the ``attribution`` plot; each no wider than :data:`DISPLAY_INCHES`. Plots are
-    optional decoration: a record they cannot draw gives an empty dict, never an error, so the
-    report is still written.
-    """
-    try:
-        from matplotlib.figure import Figure
-
-        from simulator.outputs.plots import attribution_bias, standard_figures
-
-        figures = standard_figures(dict(summary))
-        if any(r.get("attribution") for r in summary.get("results", [])):
-            fig = Figure(figsize=(9, 5.5), layout="constrained")
-            attribution_bias(dict(summary), ax=fig.add_subplot())
-            figures["attribution"] = fig
-        out = {}
-        for name, fig in figures.items():
-            width, height = fig.get_size_inches()
-            width = min(width, DISPLAY_INCHES)
-            fig.set_size_inches(width, height)
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=PIXELS_PER_INCH * PIXEL_DENSITY)
-            css = (round(width * PIXELS_PER_INCH), round(height * PIXELS_PER_INCH))
-            out[name] = (buffer.getvalue(), *css)
-    except Exception:  # noqa: BLE001 - a report without plots beats no report
-        return {}
-    return out
-
-
-def figure_uris(summary: Mapping[str, Any]) -> dict[str, Picture]:
-    """The report's figures (:func:`figure_images`) as ``data:`` URI pictures, for HTML."""
-    return {
-        name: Picture("data:image/png;base64," + base64.b64encode(png).decode(), w, h)
-        for name, (png, w, h) in figure_images(summary).items()
-    }
-
-
 def render(
     summary: Mapping[str, Any], fmt: str, plots: bool = True, pictures: Mapping | None = None
 ) -> str:
@@ -426,8 +376,6 @@ def write_report(summary: Mapping[str, Any], path: str | Path) -> Path:
 __all__ = [
     "SUFFIXES",
     "build",
-    "figure_images",
-    "figure_uris",
     "render",
     "report_format",
     "write_report",

@@ -180,7 +180,7 @@ def _toc_html(blocks: Sequence[Block], ids: dict[int, str]) -> str:
             if not open_sub:
                 items.append("<ul>")
                 open_sub = True
-            items.append(f"<li>{link}</li>")
+            items.append(f"<li>{link}</li> ")  # a space between: the line may break there
     if items:
         items.append("</ul></li>" if open_sub else "</li>")
     return '<nav class="toc"><strong>Contents</strong><ul>' + "".join(items) + "</ul></nav>"
