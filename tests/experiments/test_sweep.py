@@ -15,6 +15,7 @@ import pytest
 from support.lossy_factory import lossy_dict
 
 import simulator.experiments.sweep
+import simulator.replications.files
 from simulator.cli.main import main
 from simulator.config.loading import load_scenario
 from simulator.experiments.grid import parse_axis
@@ -327,3 +328,22 @@ def test_a_folder_in_use_by_a_running_sweep_is_refused(scenario_file, tmp_path):
     # The holder died without unlocking (as after kill -9): the folder is free again.
     with simulator.experiments.sweep.folder_lock(out):
         pass
+
+
+def test_a_full_disk_during_a_sweep_is_one_line_and_resumable(
+    scenario_file, tmp_path, capsys, monkeypatch
+):
+    out = tmp_path / "out"
+    real = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if str(dst).endswith("summary.csv"):
+            raise OSError(28, "No space left on device")
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(simulator.replications.files.os, "replace", replace)
+    assert main([*sweep_args(scenario_file, out, "--workers", "1"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{out}: cannot write: no space left on device (errno 28)")
+    assert "--resume" in err and err.count("\n") == 1
+    assert len(list(out.glob("point-*.json"))) == 2  # the finished points are kept
