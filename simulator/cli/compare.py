@@ -21,8 +21,10 @@ from simulator.cli.options import (
     parallel_options,
     print_problems,
     progress_option,
+    say,
     unwritable,
 )
+from simulator.cli.run import write_files
 
 
 def add_compare(commands: argparse._SubParsersAction) -> None:
@@ -83,10 +85,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except (ExecutorError, OptionError) as error:
         print(f"trackloss compare: {error}", file=sys.stderr)
         return EXIT_INVALID
-    print(format_comparison(record["comparison"]))
-    if args.json is not None:
-        write_json_atomic(args.json, record)
-    return EXIT_OK
+    say(format_comparison(record["comparison"]))
+    wanted = [(args.json, "the JSON record", lambda p: write_json_atomic(p, record))]
+    return write_files(wanted, "trackloss compare")
 
 
 __all__ = ["add_compare"]

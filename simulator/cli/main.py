@@ -8,11 +8,13 @@ Each command module has an ``add_<name>`` function that declares its arguments a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from simulator.cli.compare import add_compare
-from simulator.cli.options import EXIT_INTERRUPTED
+from simulator.cli.export import add_export
+from simulator.cli.options import EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, close_stdout_quietly
 from simulator.cli.plot import add_plot
 from simulator.cli.presets import add_presets
 from simulator.cli.recommend import add_recommend
@@ -35,9 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit status: 0 on success, 2 for bad input, 130 when interrupted.
+        The exit status: 0 on success, 2 for bad input, 130 when interrupted, 141 when the
+        reader of standard output went away.
     """
     parser = build_parser()
+    offer_completion(parser)
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
@@ -45,6 +49,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("trackloss: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of our output went away, as `| head` does
+        close_stdout_quietly()
+        return EXIT_PIPE_CLOSED
+
+
+def offer_completion(parser: argparse.ArgumentParser) -> None:
+    """Answer a shell's tab-completion request, when ``argcomplete`` is installed.
+
+    The shell asks by running ``trackloss`` with ``_ARGCOMPLETE`` set (after
+    ``eval "$(register-python-argcomplete trackloss)"``); ``argcomplete`` then prints the
+    candidates and exits. Otherwise, or without the package, this does nothing.
+    """
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:  # completion is optional: pip install 'trackloss[completion]'
+        return
+    argcomplete.autocomplete(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for add in (
         add_run, add_validate, add_schema, add_plot, add_compare, add_sweep, add_recommend,
-        add_presets,
+        add_export, add_presets,
     ):  # fmt: skip
         add(commands)
     return parser

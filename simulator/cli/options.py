@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ EXIT_INVALID = 2
 """Bad input: an invalid scenario, override, option or output path."""
 EXIT_INTERRUPTED = 130
 """After Ctrl-C (128 + SIGINT), as shells expect."""
+EXIT_PIPE_CLOSED = 141
+"""The reader of standard output went away (``| head``): 128 + SIGPIPE, as other tools end."""
 
 
 def whole_number(text: str) -> int:
@@ -107,6 +110,31 @@ def progress_option(args: argparse.Namespace) -> bool | str:
     return False if args.quiet else "auto"
 
 
+def close_stdout_quietly() -> None:
+    """After a closed pipe, point standard output at the null device so exit flushes quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing to flush
+        pass
+    finally:
+        os.close(devnull)
+
+
+def say(text: str) -> bool:
+    """Print ``text`` to standard output; ``False`` if the reader has gone (``| head``).
+
+    A command goes on after a closed pipe, so the files it was asked to write are still
+    written, and ends without a ``BrokenPipeError`` traceback.
+    """
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        close_stdout_quietly()
+        return False
+    return True
+
+
 def print_problems(error: Any, stream: Any) -> None:
     """Print a :class:`~simulator.config.loading.ScenarioError`, one line per problem."""
     for problem in error.problems:
@@ -129,8 +157,11 @@ def unwritable(path: Path) -> str | None:
     if path.is_dir():
         return "it is a folder"
     folder = path.parent
-    if folder.exists() and not folder.is_dir():
-        return f"{str(folder)!r} is a file, not a folder"
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        return f"{str(existing)!r} is a file, not a folder"
     if not folder.is_dir():
         return f"folder {str(folder)!r} does not exist"
     if not os.access(folder, os.W_OK):

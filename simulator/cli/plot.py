@@ -120,6 +120,7 @@ def draw(args: argparse.Namespace):
     from matplotlib.figure import Figure
 
     from simulator.outputs import plots
+    from simulator.outputs.record_validation import validate_record
 
     kind = args.kind
     if kind == "unload":
@@ -161,7 +162,7 @@ def draw(args: argparse.Namespace):
 
         record = plots.read_record(args.source, plots.check_recommendation)
         return plots.recommendation_paths(record, Figure(figsize=recommendation_size(record)))
-    record = plots.load_record(args.source)
+    record = validate_record(plots.load_record(args.source))
     if kind == "dashboard":
         return plots.dashboard(
             record, Figure(figsize=(16, 10.5)), event=args.event, dimension=args.dimension

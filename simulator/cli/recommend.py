@@ -15,14 +15,15 @@ from pathlib import Path
 
 from simulator.cli.options import (
     EXIT_INVALID,
-    EXIT_OK,
     add_parallel_arguments,
     add_scenario_options,
     parallel_options,
     print_problems,
     progress_option,
+    say,
     unwritable,
 )
+from simulator.cli.run import write_files
 
 REPORT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
@@ -127,13 +128,17 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         print(f"trackloss recommend: {error}", file=sys.stderr)
         return EXIT_INVALID
     record = narrated(record)
-    print(format_recommendation(record, paragraphs=not args.quiet))
-    if args.json is not None:
-        write_json_atomic(args.json, record)
-    if args.report is not None:
-        render = to_html if REPORT_SUFFIXES[args.report.suffix.lower()] == "html" else to_markdown
-        write_text_atomic(args.report, render(record))
-    return EXIT_OK
+    say(format_recommendation(record, paragraphs=not args.quiet))
+
+    def write_report(path: Path) -> None:
+        render = to_html if REPORT_SUFFIXES[path.suffix.lower()] == "html" else to_markdown
+        write_text_atomic(path, render(record))
+
+    wanted = [
+        (args.json, "the JSON record", lambda p: write_json_atomic(p, record)),
+        (args.report, "the report", write_report),
+    ]
+    return write_files(wanted, "trackloss recommend")
 
 
 __all__ = ["add_recommend"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from simulator.cli.options import (
     EXIT_INVALID,
@@ -14,6 +16,7 @@ from simulator.cli.options import (
     parallel_options,
     print_problems,
     progress_option,
+    say,
     unwritable,
 )
 
@@ -73,7 +76,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Imported here so that validate and schema work without loading the engine.
     from simulator.outputs.terminal import format_summary
     from simulator.replications.executors import ExecutorError, OptionError
-    from simulator.replications.files import write_json_atomic
     from simulator.replications.runner import run
     from simulator.stats.summary import summarise
 
@@ -89,18 +91,75 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"trackloss run: {error}", file=sys.stderr)
         return EXIT_INVALID
     summary = summarise(result)
-    print(format_summary(summary))
-    if args.json is not None:
-        write_json_atomic(args.json, summary)
-    if args.report is not None:
+    say(format_summary(summary))
+    return write_outputs(summary, args)
+
+
+def write_outputs(summary: dict, args: argparse.Namespace) -> int:
+    """Write the JSON record, report and plots that ``args`` ask for; return the exit status.
+
+    A write that fails (full disk, a folder made read-only during the run) is reported in one
+    line with the path and the reason, the other files are still written, and the last line
+    says which files hold the results; the exit status is then :data:`EXIT_INVALID`.
+    """
+    from simulator.replications.files import write_json_atomic
+
+    def write_report(path: Path) -> None:
         from simulator.outputs.document import write_report
 
-        write_report(summary, args.report)
-    if args.plots is not None:
+        write_report(summary, path)
+
+    def write_plots(folder: Path) -> None:
         from simulator.cli.plot import write_run_plots
 
-        write_run_plots(summary, args.plots)
-    return EXIT_OK
+        write_run_plots(summary, folder)
+
+    wanted = [
+        (args.json, "the JSON record", lambda p: write_json_atomic(p, summary)),
+        (args.report, "the report", write_report),
+        (args.plots, "the plots", write_plots),
+    ]
+    return write_files(wanted, "trackloss run")
+
+
+def write_files(wanted: list[tuple[Path | None, str, Callable[[Path], Any]]], command: str) -> int:
+    """Write each result file, reporting a failure in one line; return the exit status.
+
+    Parameters
+    ----------
+    wanted : list of (path or None, what, write)
+        The destination (``None``: not asked for), what it holds in words ("the report"), and
+        the function writing it there.
+    command : str
+        The command's name, to start the closing line with.
+
+    Returns
+    -------
+    int
+        :data:`EXIT_OK`, or :data:`EXIT_INVALID` when some file could not be written: each
+        failure is then printed with its path and reason (full disk, unwritable folder), the
+        other files are still written (nothing written before is lost: every write is atomic),
+        and a last line says which files hold the results, or that none was written.
+    """
+    from simulator.replications.files import write_failure
+
+    written, failed = [], []
+    for path, what, write in wanted:
+        if path is None:
+            continue
+        try:
+            write(path)
+        except OSError as error:
+            where = error.filename if error.filename else path
+            print(f"{where}: cannot write {what}: {write_failure(error)}", file=sys.stderr)
+            failed.append(what)
+        else:
+            written.append(f"{what} in {path}")
+    if not failed:
+        return EXIT_OK
+    kept = f"written: {'; '.join(written)}" if written else "no result file was written"
+    print(f"{command}: {' and '.join(failed)} not written; {kept}", file=sys.stderr)
+    return EXIT_INVALID
 
 
 def report_problem(path: Path) -> str | None:
@@ -112,4 +171,4 @@ def report_problem(path: Path) -> str | None:
     return unwritable(path)
 
 
-__all__ = ["add_run", "cmd_run", "report_problem"]
+__all__ = ["add_run", "cmd_run", "report_problem", "write_files", "write_outputs"]

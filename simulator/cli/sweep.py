@@ -18,6 +18,7 @@ from simulator.cli.options import (
     parallel_options,
     print_problems,
     progress_option,
+    say,
 )
 
 
@@ -106,6 +107,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except (SweepError, ExecutorError, OptionError) as error:
         print(f"trackloss sweep: {error}", file=sys.stderr)
         return EXIT_INVALID
+    except OSError as error:  # a full disk or a folder made read-only during the sweep
+        from simulator.replications.files import write_failure
+
+        print(
+            f"{error.filename or args.out}: cannot write: {write_failure(error)}; the points "
+            f"finished before are kept in {args.out}: free space, then run the same command "
+            "with --resume",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
     except KeyboardInterrupt:
         print(
             f"trackloss sweep: finished points are kept in {args.out}; "
@@ -113,7 +124,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         raise
-    print(format_table(report))
+    say(format_table(report))
     if report.failed:
         print(f"{len(report.failed)} of {len(report.records)} points failed", file=sys.stderr)
         return EXIT_POINTS_FAILED

@@ -20,8 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import traceback
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,45 @@ MANIFEST = "sweep.json"
 SUMMARY = "summary.csv"
 
 
+LOCK = ".sweep.lock"
+"""Held (``flock``) by the sweep writing into a folder; the system frees it if the process dies."""
+
+
 class SweepError(Exception):
     """A sweep that cannot start: its output folder holds another sweep, or is unusable."""
+
+
+@contextmanager
+def folder_lock(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir``'s lock while a sweep checks the folder and writes into it.
+
+    Two sweeps started on one folder could otherwise both find it free (or both resume) and
+    overwrite each other's points. The lock is an advisory ``flock`` on :data:`LOCK`: the
+    system releases it when the holder exits, even after ``kill -9``, so a killed sweep never
+    blocks its own ``--resume``. Where ``flock`` does not exist (Windows) there is no lock.
+
+    Raises
+    ------
+    SweepError
+        If another process holds the lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks in the standard library
+        yield
+        return
+    with open(out_dir / LOCK, "a", encoding="utf-8") as handle:  # stays empty: no new bytes
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SweepError(
+                f"{out_dir} is in use by another sweep running now; wait for it to finish, "
+                "or choose another folder"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _dump(data: Any) -> str:
@@ -128,7 +165,6 @@ def _same_sweep(old: dict | None, new: dict) -> bool:
 
 
 def _prepare(out_dir: Path, manifest: dict, resume: bool) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / MANIFEST
     if path.exists():
         try:
@@ -195,7 +231,8 @@ def run_sweep(
     ScenarioError
         If the base scenario (with ``overrides``) is unreadable or invalid.
     SweepError
-        If ``out_dir`` holds another sweep, or holds one and ``resume`` is false.
+        If ``out_dir`` holds another sweep, or holds one and ``resume`` is false, or another
+        sweep is writing into it now (see :func:`folder_lock`).
     """
     if dask_address is not None:
         executor = "dask"
@@ -217,23 +254,28 @@ def run_sweep(
         **options,
         "points": [{"name": r.name, "point": r.point.values} for r in records],
     }
-    _prepare(out_dir, manifest, resume)
-
-    for r in records:
-        done = read_point(out_dir / f"{r.name}.json", r.key) if resume else None
-        if done is not None:
-            r.status, r.data = "ok", done
-            continue
-        try:
-            sc = parse_scenario(raw, [*overrides, *r.point.overrides], source=str(scenario_path))
-            r.scenario = with_overrides(sc, replications, seed)
-            r.tasks = plan_tasks(r.scenario, shards)
-        except (ScenarioError, OptionError) as error:
-            _finish(out_dir, r, error=error)
-    _execute(out_dir, records, workers, executor, dask_address, progress)
-    report = SweepReport(out_dir, list(axes), records, base.name)
-
-    write_text_atomic(out_dir / SUMMARY, summary_csv(report))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SweepError(f"{out_dir}: cannot create the folder: {error.strerror}") from None
+    with folder_lock(out_dir):  # checking the folder and writing into it is one step
+        _prepare(out_dir, manifest, resume)
+        for r in records:
+            done = read_point(out_dir / f"{r.name}.json", r.key) if resume else None
+            if done is not None:
+                r.status, r.data = "ok", done
+                continue
+            try:
+                sc = parse_scenario(
+                    raw, [*overrides, *r.point.overrides], source=str(scenario_path)
+                )
+                r.scenario = with_overrides(sc, replications, seed)
+                r.tasks = plan_tasks(r.scenario, shards)
+            except (ScenarioError, OptionError) as error:
+                _finish(out_dir, r, error=error)
+        _execute(out_dir, records, workers, executor, dask_address, progress)
+        report = SweepReport(out_dir, list(axes), records, base.name)
+        write_text_atomic(out_dir / SUMMARY, summary_csv(report))
     return report
 
 
@@ -294,4 +336,12 @@ def _finish(
     err_path.unlink(missing_ok=True)
 
 
-__all__ = ["PointRecord", "SweepError", "SweepReport", "read_point", "run_sweep"]
+__all__ = [
+    "LOCK",
+    "PointRecord",
+    "SweepError",
+    "SweepReport",
+    "folder_lock",
+    "read_point",
+    "run_sweep",
+]

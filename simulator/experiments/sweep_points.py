@@ -6,8 +6,6 @@ shape pandas and spreadsheets pivot easily; a failed point is one row with its e
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,12 +46,33 @@ class SweepReport:
 FIELDS = ("point", "status", "plan", "event", "path", "truth", "loss", "loss_lo", "loss_hi")
 
 
-def _cell(value: Any) -> Any:
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet reads a cell starting with one of these as a formula (CSV injection)."""
+
+
+def csv_cell(value: Any) -> str:
+    """A value as one CSV field: numbers to 12 significant digits, text safe and quoted.
+
+    Twelve digits drop binary noise (``0.03970000000000001`` becomes ``0.0397``) and still
+    give the same text for the same result. Text that a spreadsheet would run as a formula
+    gets a leading apostrophe (``'=HYPERLINK(...)``), which spreadsheets show but do not run.
+    Text holding a comma, quote, line feed or carriage return is quoted (RFC 4180), so it
+    never splits a row.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, list | dict):
+        return format(value, ".12g")
+    if isinstance(value, int):
         return str(value)
-    return value
+    text = str(value)
+    if text.startswith(FORMULA_STARTS):
+        text = "'" + text
+    if any(c in text for c in ',"\n\r') or text != text.strip():
+        text = '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def error_text(record: PointRecord) -> str:
@@ -105,15 +124,21 @@ def summary_rows(report: SweepReport) -> list[dict[str, Any]]:
 
 
 def summary_csv(report: SweepReport) -> str:
-    """The summary rows as CSV text (floats written exactly, so the file is reproducible)."""
+    """The summary rows as CSV text (see :func:`csv_cell`; the same sweep gives the same bytes)."""
     paths = [p for a in report.axes for p in a.paths]
     columns = ["point", *paths, *FIELDS[1:], "error"]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
-    writer.writeheader()
+    lines = [",".join(csv_cell(c) for c in columns)]
     for row in summary_rows(report):
-        writer.writerow({k: _cell(v) for k, v in row.items()})
-    return buffer.getvalue()
+        lines.append(",".join(csv_cell(row.get(c, "")) for c in columns))
+    return "\n".join(lines) + "\n"
 
 
-__all__ = ["PointRecord", "SweepReport", "error_text", "summary_csv", "summary_rows"]
+__all__ = [
+    "FORMULA_STARTS",
+    "PointRecord",
+    "SweepReport",
+    "csv_cell",
+    "error_text",
+    "summary_csv",
+    "summary_rows",
+]

@@ -2,15 +2,15 @@
 
 :func:`build` turns the result record of :func:`simulator.stats.summary.summarise` into blocks
 (:mod:`simulator.outputs.markup`), and :func:`write_report` renders them in the format the file name
-asks for. The report opens with a headline paragraph per plan in plain words
+asks for. The report opens with short headline bullets per plan in plain words
 (:mod:`simulator.outputs.headlines`), then tables per topic (loss and causes, composition bias,
-value bias, attribution, KPIs, plan comparisons), the standard plots in HTML, and the method notes.
-Everything comes from the record, so a report can be rebuilt from a saved JSON file.
+value bias, attribution, KPIs, plan comparisons), each followed by its figure
+(:mod:`simulator.outputs.report_figures`), and the method notes. Everything comes from the
+record, so a report can be rebuilt from a saved JSON file.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,12 @@ from simulator.outputs.formatting import (
     points,
     points_range,
 )
-from simulator.outputs.headlines import headline
-from simulator.outputs.markup import Block, to_html, to_markdown
+from simulator.outputs.headlines import headline_items
+from simulator.outputs.markup import Block, Picture, to_html, to_markdown
 from simulator.outputs.opt_out import choice_blocks
+from simulator.outputs.report_figures import figure_images, figure_uris
 from simulator.outputs.terminal import format_causes
-from simulator.replications.files import write_text_atomic
+from simulator.replications.files import write_bytes_atomic, write_text_atomic
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
@@ -41,9 +42,9 @@ def build(summary: Mapping[str, Any], figures: Mapping[str, str] | None = None) 
     ----------
     summary : mapping
         The record returned by :func:`simulator.stats.summary.summarise` (or read back from JSON).
-    figures : mapping of str to str, optional
-        ``data:`` URIs of the standard plots (``loss``, ``bias``, ``kpi``), each placed after
-        its section; see :func:`figure_uris`.
+    figures : mapping of str to Picture, optional
+        The figures (``loss``, ``bias``, ``attribution``, ``kpi``, ``dashboard``), each placed
+        after its section; see :func:`figure_uris`.
 
     Returns
     -------
@@ -74,20 +75,51 @@ def build(summary: Mapping[str, Any], figures: Mapping[str, str] | None = None) 
             "is 95%.",
         )
     )
-    blocks.append(Block("h2", "Headlines"))
-    for plan in plans:
-        blocks.append(Block("p", f"**Plan {plan}.** {headline(summary, plan)}"))
+    blocks += _headline_section(summary, plans)
     blocks += _loss_section(results) + _figure(figures, "loss", "Loss by event type and cause")
     blocks += choice_blocks(summary)
     blocks += _composition_section(results)
     blocks += _figure(figures, "bias", "Shares of true and received events")
     blocks += _value_section(results)
     blocks += _attribution_section(results)
+    blocks += _figure(figures, "attribution", "Channel credit, true and received")
     blocks += _kpi_section(summary.get("kpis", []))
     blocks += _figure(figures, "kpi", "Relative bias of each KPI")
     blocks += _comparison_section(summary.get("comparisons", []))
+    blocks += _figure(figures, "dashboard", "Overview of the run")
     blocks += _method_section(summary)
     return blocks
+
+
+def _headline_section(summary: Mapping[str, Any], plans: list[str]) -> list[Block]:
+    """A short bullet list per plan; what an earlier plan already said is not repeated.
+
+    Two plans say the same of an event when its row is the same but for the path's name (a
+    dual plan delivers events exactly as the server plan does): the later plan refers to the
+    earlier one instead of repeating it.
+    """
+    unnamed = {
+        **summary,
+        "results": [{**r, "path": "-"} for r in summary.get("results", [])],
+    }
+    out = [Block("h2", "Headlines")]
+    said: dict[str, str] = {}
+    for plan in plans:
+        items = headline_items(summary, plan)
+        keys = headline_items(unnamed, plan)
+        new = [s for s, key in zip(items, keys, strict=True) if key not in said]
+        same = list(dict.fromkeys(said[key] for key in keys if key in said))
+        if same:
+            which = f"plan {same[0]}" if len(same) == 1 else f"plans {_and(same)}"
+            new.append(f"Everything else as {which}." if new else f"The same as {which}.")
+        for key in keys:
+            said.setdefault(key, plan)
+        out += [Block("h3", f"Plan {plan}"), Block("list", items=new or ["Nothing to report."])]
+    return out
+
+
+def _and(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _loss_section(results: list) -> list[Block]:
@@ -119,7 +151,7 @@ def _composition_section(results: list) -> list[Block]:
     header = ("plan", "dimension", "TVD", "95% CI", "p (loss independent)", "largest shift")
     unchanged = []
     for event in dict.fromkeys(r["event"] for r in results):
-        rows = []
+        rows: dict[tuple, list[str]] = {}  # identical rows of several plans become one
         for r in (r for r in results if r["event"] == event):
             shifted = [
                 (dim, b) for dim, b in (r.get("bias") or {}).items() if (b.get("tvd") or 0) > 0
@@ -127,11 +159,14 @@ def _composition_section(results: list) -> list[Block]:
             if r.get("bias") and not shifted:
                 unchanged.append(f"{event} ({r['plan']})")
             for dim, b in shifted:
-                rows.append((r["plan"], dim, percent(b.get("tvd"), 2),
-                             percent_range(b.get("tvd_ci"), 2), p_value(b.get("p_value")),
-                             _largest_shift(b)))  # fmt: skip
+                cells = (dim, percent(b.get("tvd"), 2), percent_range(b.get("tvd_ci"), 2),
+                         p_value(b.get("p_value")), _largest_shift(b))  # fmt: skip
+                rows.setdefault(cells, []).append(r["plan"])
         if rows:
-            out += [Block("h3", event), Block("table", header=header, rows=rows)]
+            table = [(", ".join(plans), *cells) for cells, plans in rows.items()]
+            order = list(dict.fromkeys(row[1] for row in table))
+            table.sort(key=lambda row: order.index(row[1]))  # by dimension, plans side by side
+            out += [Block("h3", event), Block("table", header=header, rows=table)]
     if unchanged:
         out.append(
             Block("p", "Received exactly as it happened (nothing lost or added, so no shift): "
@@ -271,30 +306,13 @@ def report_format(path: str | Path) -> str | None:
     return SUFFIXES.get(Path(path).suffix.lower())
 
 
-def _figure(figures: Mapping[str, str], name: str, caption: str) -> list[Block]:
-    return [Block("figure", caption, image=figures[name])] if name in figures else []
+def _figure(figures: Mapping[str, Picture], name: str, caption: str) -> list[Block]:
+    return [Block("figure", caption, picture=figures[name])] if name in figures else []
 
 
-def figure_uris(summary: Mapping[str, Any]) -> dict[str, str]:
-    """The standard plots of a record as PNG ``data:`` URIs, to embed in an HTML report.
-
-    Plots are optional decoration: a record they cannot draw gives an empty dict, never an
-    error, so the report is still written.
-    """
-    try:
-        from simulator.outputs.plots import figure_bytes, standard_figures
-
-        figures = standard_figures(dict(summary))
-    except Exception:  # noqa: BLE001 - a report without plots beats no report
-        return {}
-    return {
-        name: "data:image/png;base64," + base64.b64encode(figure_bytes(fig, "png")).decode()
-        for name, fig in figures.items()
-        if name != "dashboard"
-    }
-
-
-def render(summary: Mapping[str, Any], fmt: str, plots: bool = True) -> str:
+def render(
+    summary: Mapping[str, Any], fmt: str, plots: bool = True, pictures: Mapping | None = None
+) -> str:
     """The report of ``summary`` as ``"markdown"`` or ``"html"`` text.
 
     Parameters
@@ -304,15 +322,21 @@ def render(summary: Mapping[str, Any], fmt: str, plots: bool = True) -> str:
     fmt : str
         ``"markdown"`` or ``"html"``.
     plots : bool
-        Embed the standard plots in HTML (Markdown never has them).
+        Embed the standard plots in HTML.
+    pictures : mapping of str to Picture, optional
+        Figures to link from Markdown (image files written beside it, see :func:`write_report`);
+        without them Markdown has no figures.
     """
     if fmt == "html":
         return to_html(build(summary, figure_uris(summary) if plots else None))
-    return to_markdown(build(summary))
+    return to_markdown(build(summary, pictures))
 
 
 def write_report(summary: Mapping[str, Any], path: str | Path) -> Path:
     """Write the report to ``path``: Markdown for ``.md``, HTML for ``.html``.
+
+    HTML is one self-contained file. Markdown links its figures, written beside it as
+    ``<name>-<figure>.png`` (for ``report.md``: ``report-loss.png``, ...).
 
     Parameters
     ----------
@@ -337,9 +361,22 @@ def write_report(summary: Mapping[str, Any], path: str | Path) -> Path:
         raise ValueError(
             f"report file must end in {', '.join(SUFFIXES)}, got {path.suffix or 'no suffix'!r}"
         )
-    text = render(summary, fmt)
-    write_text_atomic(path, text)
+    if fmt == "html":
+        write_text_atomic(path, render(summary, fmt))
+        return path
+    pictures = {}
+    for name, (png, width, height) in figure_images(summary).items():
+        image = path.with_name(f"{path.stem}-{name}.png")
+        write_bytes_atomic(image, png)
+        pictures[name] = Picture(image.name, width, height)
+    write_text_atomic(path, render(summary, fmt, pictures=pictures))
     return path
 
 
-__all__ = ["SUFFIXES", "build", "figure_uris", "render", "report_format", "write_report"]
+__all__ = [
+    "SUFFIXES",
+    "build",
+    "render",
+    "report_format",
+    "write_report",
+]

@@ -110,8 +110,21 @@ def shift_sentence(row: Mapping[str, Any]) -> str | None:
     )
 
 
-def headline(summary: Mapping[str, Any], plan: str) -> str:
-    """The plain-words paragraph for one plan."""
+def headline_items(summary: Mapping[str, Any], plan: str) -> list[str]:
+    """The plain-words sentences for one plan, one short bullet each.
+
+    Parameters
+    ----------
+    summary : mapping
+        The result record.
+    plan : str
+        The plan's name.
+
+    Returns
+    -------
+    list of str
+        A sentence per key event, then per clearly biased KPI, then the largest clear shift.
+    """
     rows = [r for r in summary.get("results", []) if r.get("plan") == plan]
     by_event = {r["event"]: r for r in rows}
     parts = [event_sentence(by_event[e]) for e in _key_events(summary, rows)]
@@ -122,7 +135,12 @@ def headline(summary: Mapping[str, Any], plan: str) -> str:
     for r in firsts[:1]:
         if s := shift_sentence(r):
             parts.append(s)
-    return " ".join(parts)
+    return parts
+
+
+def headline(summary: Mapping[str, Any], plan: str) -> str:
+    """The plain-words paragraph for one plan: :func:`headline_items` joined."""
+    return " ".join(headline_items(summary, plan))
 
 
 __all__ = [
@@ -130,6 +148,7 @@ __all__ = [
     "event_sentence",
     "finite",
     "headline",
+    "headline_items",
     "kpi_sentence",
     "shift_sentence",
 ]

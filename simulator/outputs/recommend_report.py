@@ -296,7 +296,7 @@ def blocks(record: Mapping[str, Any]) -> list[Block]:
         Block("h2", "Client or server? Recommendation per event"),
         Block(
             "p",
-            f"Scenario **{sc['name']}**, {sc['users']:,} users, {sc['replications']} "
+            f"Scenario {sc['name']}, {sc['users']:,} users, {sc['replications']} "
             f"replication(s), seed {sc['seed']}, every path on the same visitors. Loss budget "
             f"{percent(record['loss_budget'])}; engineering costs {costs}. "
             f"{record['mode']['statement']} Figures are percentages with 95% intervals "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 from simulator.experiments.grid import leaf
@@ -9,19 +10,25 @@ from simulator.experiments.sweep_points import SweepReport, error_text
 from simulator.outputs.formatting import percent
 
 
-def format_table(report: SweepReport) -> str:
+def format_table(report: SweepReport, width: int | None = None) -> str:
     """The loss table for the terminal: a row per point and plan, loss % per event type.
 
     Parameters
     ----------
     report : SweepReport
         The sweep's records.
+    width : int, optional
+        Characters per line (default: the terminal's width, or 100 when not a terminal). When
+        the event columns do not fit, they continue in further blocks below, each repeating
+        the point, the varied values and the plan.
 
     Returns
     -------
     str
         A header line, the table, and one line per failed point with its error.
     """
+    if width is None:
+        width = shutil.get_terminal_size((100, 24)).columns
     paths = [p for a in report.axes for p in a.paths]
     ok = [r for r in report.records if r.status == "ok"]
     events: list[str] = []
@@ -45,20 +52,38 @@ def format_table(report: SweepReport) -> str:
             lead = values if k == 0 else ["" for _ in values]
             lines.append([*lead, plan, *(losses.get(e, "") for e in events)])
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(heads)]
-    numeric = len(heads) - len(events)
+    lead = len(heads) - len(events)
 
-    def fmt(cells: list[str]) -> str:
+    def fmt(cells: list[str], columns: list[int]) -> str:
         out = [
-            c.ljust(w) if i < numeric else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            cells[i].ljust(widths[i]) if i < lead else cells[i].rjust(widths[i]) for i in columns
         ]
         return "  ".join(out).rstrip()
 
     title = (
         f"Sweep of {report.scenario_name!r}: {len(report.records)} points, "
-        f"{len(report.failed)} failed; loss % of true events per plan (files in {report.out_dir})"
+        f"{len(report.failed)} failed; loss % of true events per plan\nFiles in {report.out_dir}"
     )
-    return "\n".join([title, fmt(heads), *(fmt(line) for line in lines), *failures])
+    out = [title]
+    for k, block in enumerate(_blocks(widths, lead, width)):
+        columns = [*range(lead), *block]
+        out += [""] if k else []
+        out += [fmt(heads, columns), *(fmt(line, columns) for line in lines)]
+    return "\n".join([*out, *failures])
+
+
+def _blocks(widths: list[int], lead: int, width: int) -> list[list[int]]:
+    """Event columns in groups that fit ``width`` beside the leading columns (at least one)."""
+    used = sum(widths[:lead]) + 2 * lead
+    blocks: list[list[int]] = [[]]
+    line = used
+    for i in range(lead, len(widths)):
+        if blocks[-1] and line + widths[i] > width:
+            blocks.append([])
+            line = used
+        blocks[-1].append(i)
+        line += widths[i] + 2
+    return blocks
 
 
 def _text(value: Any) -> str:

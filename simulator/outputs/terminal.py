@@ -10,7 +10,8 @@ block per plan. It reads these keys and nothing else:
 - ``interval_method`` (optional): how the 95% intervals were computed;
 - ``results``: a list of rows with ``plan``, ``event``, ``path``, ``truth``, ``received``,
   ``loss`` and ``loss_ci`` (fractions of truth), ``causes`` (cause -> fraction of truth),
-  ``duplicates`` and ``value`` (``None``, or ``truth``, ``received``, ``loss``, ``loss_ci``).
+  ``duplicates``, ``bots`` and ``value`` (``None``, or ``truth``, ``received``, ``loss``,
+  ``loss_ci``).
 
 When ``scenario.config`` is present the header states whether each plan respects visitors'
 blocker choice, and a plan that does gets a second table splitting its losses into faults and
@@ -31,8 +32,14 @@ from simulator.outputs.formatting import count, finite, interval, p_value, perce
 TOP_CAUSES = 2
 """How many loss causes each row names."""
 
-_COLUMNS = ("event", "path", "truth", "received", "loss %", "95% CI", "top causes", "dups")
-_RIGHT = {"truth", "received", "loss %", "dups"}
+_COLUMNS = ("event", "path", "truth", "received", "loss %", "95% CI", "top causes", "dups", "bots")
+_RIGHT = {"truth", "received", "loss %", "dups", "bots"}
+
+OVER_COUNT_NOTE = (
+    "received = truth - lost + dups + bots: duplicates and bot events arrive on top of what "
+    "happened, so received can exceed truth."
+)
+"""Said under the tables when some event is received more often than it happened."""
 
 
 def format_summary(summary: Mapping[str, Any]) -> str:
@@ -49,14 +56,16 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     str
         A header saying what was simulated, then per plan one row per event type: true count,
         received count, loss in percent with its 95% interval, the top causes of loss (as
-        shares of the true count) and duplicates. Events that carry a value (revenue) get a
-        second row for it. No trailing newline.
+        shares of the true count), duplicates and bot events kept. Events that carry a value
+        (revenue) get a second row for it. No trailing newline.
     """
     rows_by_plan: dict[str, list[Mapping[str, Any]]] = {}
     for row in summary.get("results", []):
         rows_by_plan.setdefault(str(row.get("plan", "?")), []).append(row)
     results = [r for rows in rows_by_plan.values() for r in rows]
-    counts = _decimals(r.get(k) for r in results for k in ("truth", "received", "duplicates"))
+    counts = _decimals(
+        r.get(k) for r in results for k in ("truth", "received", "duplicates", "bots")
+    )
     money = _decimals(
         r["value"].get(k) for r in results if r.get("value") for k in ("truth", "received")
     )
@@ -80,6 +89,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         lines += ["", f"Plan {plan}"]
         lines += ["  " + line for line in _align(table, widths)]
         lines += choice.plan_lines(summary, plan, rows_by_plan[plan])
+    if any(_over_counted(r) for r in results):
+        lines += ["", OVER_COUNT_NOTE]
     lines += _kpi_lines(summary.get("kpis") or [])
     return "\n".join(lines)
 
@@ -148,7 +159,13 @@ def _event_row(row: Mapping[str, Any], decimals: int) -> list[str]:
         interval(row.get("loss_ci")),
         format_causes(row.get("causes") or {}),
         count(row.get("duplicates"), decimals),
+        count(row.get("bots"), decimals),
     ]
+
+
+def _over_counted(row: Mapping[str, Any]) -> bool:
+    truth, received = row.get("truth"), row.get("received")
+    return finite(truth) and finite(received) and received > truth
 
 
 def _value_row(value: Mapping[str, Any], decimals: int) -> list[str]:
@@ -159,6 +176,7 @@ def _value_row(value: Mapping[str, Any], decimals: int) -> list[str]:
         count(value.get("received"), decimals),
         percent(value.get("loss"), unit=False),
         interval(value.get("loss_ci")),
+        "",
         "",
         "",
     ]

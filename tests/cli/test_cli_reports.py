@@ -23,7 +23,7 @@ def test_run_writes_a_markdown_or_html_report(tiny, write_scenario, tmp_path, ca
     assert main(["run", str(path), "--quiet", "--report", str(md)]) == 0
     assert main(["run", str(path), "--quiet", "--report", str(html)]) == 0
     assert "## Headlines" in md.read_text(encoding="utf-8")
-    assert "<h2>Headlines</h2>" in html.read_text(encoding="utf-8")
+    assert '<h2 id="headlines">Headlines</h2>' in html.read_text(encoding="utf-8")
     assert capsys.readouterr().out.startswith("Scenario 'minimal'")
 
 

@@ -15,6 +15,7 @@ import pytest
 from support.lossy_factory import lossy_dict
 
 import simulator.experiments.sweep
+import simulator.replications.files
 from simulator.cli.main import main
 from simulator.config.loading import load_scenario
 from simulator.experiments.grid import parse_axis
@@ -303,3 +304,46 @@ def test_resume_accepts_another_path_to_the_same_scenario(
     scenario_file.write_text(scenario_file.read_text().replace("800", "801"))
     with pytest.raises(SweepError, match="holds a different sweep"):
         run_sweep(scenario_file, axes, tmp_path / "out", resume=True)
+
+
+def test_a_folder_in_use_by_a_running_sweep_is_refused(scenario_file, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    axes = [parse_axis("client.transport=xhr,beacon")]
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+         "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+         str(out / simulator.experiments.sweep.LOCK)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(SweepError, match="in use by another sweep running now"):
+            run_sweep(scenario_file, axes, out)
+        assert sorted(p.name for p in out.iterdir()) == [".sweep.lock"]  # nothing checked
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder died without unlocking (as after kill -9): the folder is free again.
+    with simulator.experiments.sweep.folder_lock(out):
+        pass
+
+
+def test_a_full_disk_during_a_sweep_is_one_line_and_resumable(
+    scenario_file, tmp_path, capsys, monkeypatch
+):
+    out = tmp_path / "out"
+    real = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if str(dst).endswith("summary.csv"):
+            raise OSError(28, "No space left on device")
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(simulator.replications.files.os, "replace", replace)
+    assert main([*sweep_args(scenario_file, out, "--workers", "1"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{out}: cannot write: no space left on device (errno 28)")
+    assert "--resume" in err and err.count("\n") == 1
+    assert len(list(out.glob("point-*.json"))) == 2  # the finished points are kept

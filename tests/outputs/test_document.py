@@ -63,9 +63,19 @@ def test_kpi_sentence_only_when_the_interval_excludes_zero():
 
 def test_headline_names_the_mixed_plan_trap():
     text = render(record(), "markdown")
-    mixed = next(line for line in text.splitlines() if line.startswith("**Plan mixed.**"))
-    assert "The recorded conversion rate is" in mixed and "too high" in mixed
-    assert "order_completed: nothing lost on the server path" in mixed
+    mixed = text.split("### Plan mixed\n\n")[1].split("\n\n")[0].splitlines()
+    assert all(line.startswith("- ") for line in mixed)  # short bullets, not one paragraph
+    assert any("The recorded conversion rate is" in s and "too high" in s for s in mixed)
+    assert "- order_completed: nothing lost on the server path." in mixed
+
+
+def test_a_plan_that_behaves_like_an_earlier_one_is_not_repeated():
+    data = record()
+    twin = [{**r, "plan": "twin", "path": "dual"} for r in data["results"] if r["plan"] == "mixed"]
+    data["results"] += twin
+    blocks = build(data)
+    at = next(i for i, b in enumerate(blocks) if b.kind == "h3" and b.text == "Plan twin")
+    assert blocks[at + 1].items == ["The same as plans client and mixed."]
 
 
 def test_markdown_has_every_section_and_well_formed_tables():
@@ -90,12 +100,15 @@ def test_html_is_self_contained_escaped_and_embeds_the_plots():
     page = render(data, "html")
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert "<script>" not in page and "&lt;script&gt;" in page
-    links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', page)
-    assert len(links) == 3 and all(u.startswith("data:image/png;base64,") for u in links)
-    assert page.count("<figure>") == 3  # loss, composition, KPIs: nothing fetched elsewhere
+    sources = re.findall(r'src\s*=\s*"([^"]*)"', page)
+    assert len(sources) == 5 and all(u.startswith("data:image/png;base64,") for u in sources)
+    # loss, composition, attribution, KPIs, dashboard: nothing fetched elsewhere
+    assert page.count("<figure>") == 5
     assert page.count("<table>") == sum(b.kind == "table" for b in build(data))
+    anchors = re.findall(r'href="#([^"]+)"', page)
+    assert "headlines" in anchors and all(f'id="{a}"' in page for a in anchors)
     plain = render(data, "html", plots=False)
-    assert "<figure>" not in plain and "<strong>Plan client.</strong>" in plain
+    assert "<figure>" not in plain and '<h3 id="plan-client">Plan client</h3>' in plain
     assert "<img" not in render(data, "markdown")
 
 
@@ -106,7 +119,10 @@ def test_write_report_picks_the_format_from_the_suffix(tmp_path):
     assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     with pytest.raises(ValueError, match=r"must end in \.md"):
         write_report(record(), tmp_path / "r.txt")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.HTML", "r.md"]  # no temp left
+    images = [f"r-{n}.png" for n in ("attribution", "bias", "dashboard", "kpi", "loss")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["r.HTML", *images, "r.md"])
+    text = md.read_text(encoding="utf-8")
+    assert all(f"](<{name}>)" in text for name in images)  # linked beside the report
 
 
 def test_frames_are_tidy_views_of_the_record():

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from simulator.outputs.formatting import count, percent
-from simulator.outputs.terminal import format_causes, format_summary
+from simulator.outputs.terminal import OVER_COUNT_NOTE, format_causes, format_summary
 
 
 def row(plan: str, event: str, **changes: Any) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def test_one_block_per_plan_with_a_row_per_event(summary: dict[str, Any]) -> Non
     client = lines[lines.index("Plan client") + 2].split()
     assert client[:5] == ["page_viewed", "client", "1,000", "800", "20.0"]
     assert "[18.0, 22.0]" in lines[lines.index("Plan client") + 2]
-    assert client[-5:] == ["blocked", "18.1%,", "unload", "2.3%", "0"]
+    assert client[-6:] == ["blocked", "18.1%,", "unload", "2.3%", "0", "-"]  # no bots given
 
 
 def test_value_row_follows_its_event(summary: dict[str, Any]) -> None:
@@ -83,7 +83,7 @@ def test_no_loss_shows_a_dash_and_no_negative_zero(summary: dict[str, Any]) -> N
     server = next(line for line in format_summary(summary).splitlines() if " server " in line)
     assert "[0.0, 0.0]" in server
     assert "-0.0" not in server
-    assert server.split()[-2:] == ["-", "3"]
+    assert server.split()[-3:-1] == ["-", "3"]
 
 
 def test_format_helpers() -> None:
@@ -122,3 +122,16 @@ def test_kpis_are_listed_with_their_bias_and_interval() -> None:
     line = next(x for x in text.splitlines() if "conversion_rate" in x)
     assert line.split()[:4] == ["mixed", "conversion_rate", "0.03", "0.0315"]
     assert "5.0" in line and "[4.0, 6.0]" in line
+
+
+def test_bots_explain_received_above_truth(summary: dict[str, Any]) -> None:
+    row = next(r for r in summary["results"] if r["path"] == "server")
+    row.update(received=1_120.0, bots=117.0, duplicates=3.0, truth=1_000.0)
+    lines = format_summary(summary).splitlines()
+    header = next(line for line in lines if line.strip().startswith("event"))
+    assert header.split()[-2:] == ["dups", "bots"]
+    server = next(line for line in lines if " server " in line)
+    assert server.split()[-2:] == ["3", "117"]
+    assert OVER_COUNT_NOTE in lines
+    row.update(received=990.0, bots=0.0, duplicates=0.0)
+    assert OVER_COUNT_NOTE not in format_summary(summary).splitlines()
