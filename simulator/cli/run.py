@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from simulator.cli.estimate import add_export_arguments, export_problem, write_export
 from simulator.cli.options import (
     EXIT_INVALID,
     EXIT_OK,
@@ -45,6 +46,7 @@ def add_run(commands: argparse._SubParsersAction) -> None:
         "--plots", type=Path, metavar="DIR", help="also write the standard plots (PNG) into DIR"
     )
     add_parallel_arguments(p)
+    add_export_arguments(p)
     p.set_defaults(handler=cmd_run)
 
 
@@ -70,6 +72,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if problem := plots_dir_problem(args.plots):
             print(problem, file=sys.stderr)
             return EXIT_INVALID
+    if problem := export_problem(args, scenario):
+        print(problem, file=sys.stderr)
+        return EXIT_INVALID
     # Imported here so that validate and schema work without loading the engine.
     from simulator.outputs.terminal import format_summary
     from simulator.replications.executors import ExecutorError, OptionError
@@ -100,6 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from simulator.cli.plot import write_run_plots
 
         write_run_plots(summary, args.plots)
+    write_export(args, scenario)
     return EXIT_OK
 
 
