@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from simulator.cli.compare import add_compare
+from simulator.cli.estimate import add_estimate
 from simulator.cli.options import EXIT_INTERRUPTED
 from simulator.cli.plot import add_plot
 from simulator.cli.presets import add_presets
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for add in (
         add_run, add_validate, add_schema, add_plot, add_compare, add_sweep, add_recommend,
-        add_presets,
+        add_presets, add_estimate,
     ):  # fmt: skip
         add(commands)
     return parser
