@@ -88,10 +88,9 @@ def _codes(copies: Copies, name: str, column: Any) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    enc = column.cast(pa.string()) if not pa.types.is_dictionary(column.type) else column
-    enc = (
-        pc.dictionary_encode(enc).combine_chunks() if not pa.types.is_dictionary(enc.type) else enc
-    )
+    enc = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
     labels = copies.labels.setdefault(name, {})
     local = [labels.setdefault(str(x), len(labels)) for x in enc.dictionary.to_pylist()]
     idx = enc.indices.to_numpy(zero_copy_only=False)
