@@ -75,6 +75,15 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
             f"instead of {percent(_loss_of(record, worst['event']))}: they are bots, or "
             "humans whose browser sends nothing (full blockers), and the logs cannot tell which."
         )
+    gaps = record["collector_gaps"]
+    if gaps["stretches"]:
+        lines += [
+            "",
+            f"WARNING: {gaps['stretches']:,} silences ({plural(gaps['minutes'], 'minute')} in "
+            "all) with no copy on either path, too long for the visitors arriving around them: "
+            "shared collector outages make both paths miss the same events, so the true counts "
+            "and the losses above are too low.",
+        ]
     lines += ["", "Assumptions:", *(f"- {a}" for a in ASSUMPTIONS)]
     return lines
 

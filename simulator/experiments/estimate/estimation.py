@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.experiments.estimate.checks import collector_gaps
 from simulator.experiments.estimate.reading import Copies, scan
 from simulator.stats.capture_recapture import (
     client_loss,
@@ -158,6 +159,9 @@ def estimate(
             "server_only_events": int(server_only.sum()),
         },
         "visitors": main["visitors"],
+        "collector_gaps": collector_gaps(
+            np.concatenate(copies.time), np.concatenate(copies.visitor)
+        ),
         "rows": _rows(main, names, labels),
         "events": _event_rows(main, labels),
     }

@@ -45,6 +45,7 @@ class Copies:
     key: list[np.ndarray] = field(default_factory=list)
     server: list[np.ndarray] = field(default_factory=list)
     visitor: list[np.ndarray] = field(default_factory=list)
+    time: list[np.ndarray] = field(default_factory=list)
     codes: dict[str, list[np.ndarray]] = field(default_factory=dict)
     labels: dict[str, dict[str, int]] = field(default_factory=dict)
     rows: int = 0
@@ -100,30 +101,25 @@ def _codes(copies: Copies, name: str, column: Any) -> np.ndarray:
     return out
 
 
-def _check_time(name: Path, column: Any, first_row: int) -> None:
+def _seconds(name: Path, column: Any, first_row: int) -> np.ndarray:
+    """Seconds since 1970 of each row's time (timestamps, numbers of seconds, or dates)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    if pa.types.is_timestamp(column.type) or pa.types.is_integer(column.type):
-        return
-    if pa.types.is_floating(column.type):
-        return
-    text = column.cast(pa.string())
-    try:
-        pc.strptime(text, format="%Y-%m-%dT%H:%M:%S", unit="ms", error_is_null=False)
-        return
-    except pa.ArrowInvalid:
-        pass
-    parsed = pd.to_datetime(
-        pd.Series(text.to_numpy(zero_copy_only=False)), errors="coerce", utc=True
-    )
+    if pa.types.is_timestamp(column.type):
+        ms = column.cast(pa.timestamp("ms", tz=column.type.tz)).cast(pa.int64())
+        return ms.fill_null(0).to_numpy(zero_copy_only=False) // 1000
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        return column.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    text = pd.Series(column.cast(pa.string()).to_numpy(zero_copy_only=False))
+    parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if bad.size:
         row = first_row + int(bad[0]) + 1
         raise LogError(
             f"{name}: row {row}, column 'time': expected a date and time, got "
-            f"{text[int(bad[0])].as_py()!r}"
+            f"{text.iloc[int(bad[0])]!r}"
         )
+    return parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
 
 
 def scan(
@@ -202,7 +198,7 @@ def scan(
                     f"{path}: row {copies.rows + i + 1}, column {mapping['path']!r}: expected "
                     f"'client' or 'server', got {cols['path'][i].as_py()!r}"
                 )
-            _check_time(path, cols["time"], copies.rows)
+            seconds = _seconds(path, cols["time"], copies.rows)
             for name in ("event_key", "visitor"):
                 if cols[name].null_count:
                     i = int(
@@ -215,6 +211,7 @@ def scan(
             copies.key.append(_hash(cols["event_key"])[keep])
             copies.visitor.append(_hash(cols["visitor"])[keep])
             copies.server.append(is_server[keep])
+            copies.time.append(seconds[keep])
             for name in ("event", *by):
                 col = cols[name].fill_null("(none)") if cols[name].null_count else cols[name]
                 copies.codes.setdefault(name, []).append(_codes(copies, name, col)[keep])
