@@ -31,7 +31,8 @@ CRAWLERS = re.compile(
     r"facebookexternalhit|curl/|wget/|python-requests|go-http-client|java/|okhttp|httpclient",
     re.IGNORECASE,
 )
-"""Crawler user agents, by the words they announce themselves with (docs/sources.md, "Bots")."""
+"""Crawler user agents, by the words they announce themselves with: the generic tokens ("bot",
+"crawl", "spider", headless browsers) and the usual HTTP client libraries."""
 
 
 class LogError(ValueError):
