@@ -126,15 +126,22 @@ def visitor_bootstrap(
     numpy.ndarray
         Shape (replicates, n_strata, 3): ``n11``, ``n10``, ``n01`` of each resample.
     """
+    from scipy import sparse
+
     rng = np.random.default_rng(seed)
     n_visitors = int(visitor.max()) + 1 if visitor.size else 0
     index = (stratum[:, None] * 3 + np.arange(3)).ravel()
-    values = np.asarray(cells, float).ravel()
+    by_visitor = sparse.csr_matrix(
+        (np.asarray(cells, float).ravel(), (np.repeat(visitor, 3), index)),
+        shape=(n_visitors, 3 * n_strata),
+    ).T.tocsr()  # (3 * strata, visitors): each resample's sums are one product
     out = np.empty((replicates, n_strata, 3))
-    for b in range(replicates):
-        w = np.bincount(rng.integers(0, n_visitors, n_visitors), minlength=n_visitors)
-        weights = np.repeat(w[visitor], 3) * values
-        out[b] = np.bincount(index, weights=weights, minlength=3 * n_strata).reshape(n_strata, 3)
+    step = max(1, min(replicates, 2**24 // max(1, n_visitors)))  # bounds the weights' memory
+    for b in range(0, replicates, step):
+        k = min(step, replicates - b)
+        draws = rng.integers(0, n_visitors, (k, n_visitors)) + (np.arange(k) * n_visitors)[:, None]
+        weights = np.bincount(draws.ravel(), minlength=k * n_visitors).reshape(k, n_visitors)
+        out[b : b + k] = (by_visitor @ weights.T.astype(float)).T.reshape(k, n_strata, 3)
     return out
 
 
