@@ -24,6 +24,7 @@ NAMES = [
     "02_who_goes_missing.ipynb",
     "03_page_unload_and_transports.ipynb",
     "04_client_or_server.ipynb",
+    "06_estimate_your_loss.ipynb",
 ]
 BUDGET_SECONDS = 60.0
 """Issue 4: each notebook runs top to bottom in under a minute."""
