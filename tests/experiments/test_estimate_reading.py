@@ -132,3 +132,20 @@ def test_the_command_never_shows_a_traceback(tmp_path):
         [sys.executable, "-m", "simulator", "estimate", str(csv)], capture_output=True, text=True
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_without_pyarrow_the_commands_name_the_extra(tmp_path, capsys, monkeypatch, write_scenario):
+    from support.factories import lossless_dict
+
+    for name in ("pyarrow", "pyarrow.dataset", "pyarrow.parquet"):
+        monkeypatch.setitem(sys.modules, name, None)
+    csv = write_csv(tmp_path / "copies.csv")
+    code, _, err = estimate([csv], capsys)
+    assert code == 2
+    assert err == (
+        "trackloss estimate: trackloss estimate needs pyarrow: pip install 'trackloss[estimate]'\n"
+    )
+    path = write_scenario(lossless_dict(50))
+    code = main(["run", str(path), "--quiet", "--export-events", str(tmp_path / "out")])
+    assert code == 2
+    assert "pip install 'trackloss[estimate]'" in capsys.readouterr().err
