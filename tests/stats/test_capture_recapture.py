@@ -93,3 +93,14 @@ def test_the_bootstrap_is_reproducible_from_its_seed():
     assert np.array_equal(a, b)
     lo, hi = percentile_interval(client_loss(a))
     assert lo[0] <= hi[0]
+
+
+def test_the_logit_interval_stays_in_0_1_and_falls_back_at_the_edges():
+    from simulator.stats.capture_recapture import logit_interval
+
+    est, sd = np.array([0.02, 0.5, 0.0]), np.array([0.02, 0.05, 0.0])
+    lo, hi = logit_interval(est, sd, (np.full(3, -1.0), np.full(3, -2.0)))
+    assert 0 < lo[0] < est[0] < hi[0] < 1
+    assert hi[0] - est[0] > est[0] - lo[0]  # skewed away from 0, as small shares are
+    assert (lo[1] + hi[1]) / 2 == pytest.approx(0.5)
+    assert (lo[2], hi[2]) == (-1.0, -2.0)  # no logit at 0: the fallback interval

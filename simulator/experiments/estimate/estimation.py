@@ -22,6 +22,7 @@ from simulator.experiments.estimate.checks import collector_gaps
 from simulator.experiments.estimate.reading import Copies, scan
 from simulator.stats.capture_recapture import (
     client_loss,
+    logit_interval,
     percentile_interval,
     two_source,
     visitor_bootstrap,
@@ -100,16 +101,24 @@ def estimate_cells(
     np.add.at(totals, (stratum, kind), 1.0)
     draws = visitor_bootstrap(rows % n_strata, rows // n_strata, cells, n_strata, replicates, seed)
     event_of = combos[:, 0]
+    est = two_source(*totals.T)
+    strata_draws = client_loss(draws)
+    event_loss, event_draws = client_loss(totals, event_of), client_loss(draws, event_of)
     return {
         "combos": combos,
         "totals": totals,
-        "estimate": two_source(*totals.T),
-        "loss_ci": percentile_interval(client_loss(draws)),
-        "event_loss": client_loss(totals, event_of),
-        "event_loss_ci": percentile_interval(event_draws := client_loss(draws, event_of)),
+        "estimate": est,
+        "loss_ci": _interval(est.client_loss, strata_draws),
+        "event_loss": event_loss,
+        "event_loss_ci": _interval(event_loss, event_draws),
         "event_loss_sd": _sd(event_draws),
         "visitors": int(visitors.size),
     }
+
+
+def _interval(loss: np.ndarray, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Logit-scale interval from the bootstrap's standard error (percentile at 0 or 1)."""
+    return logit_interval(loss, _sd(draws), percentile_interval(draws))
 
 
 def estimate(
@@ -157,8 +166,8 @@ def estimate(
         "by": list(by),
         "copies": copies.rows,
         "true_events_method": "Chapman (Lincoln-Petersen beside it)",
-        "interval_method": f"percentile bootstrap over visitors ({replicates} resamples, "
-        f"seed {seed})",
+        "interval_method": f"bootstrap over visitors ({replicates} resamples, seed {seed}), "
+        "normal on the logit scale",
         "bots": {
             "crawler_rows": copies.crawler_rows,
             "server_only_visitors": int(np.unique(events["visitor"][server_only]).size),
