@@ -52,8 +52,12 @@ def pair_events(copies: Copies, by: tuple[str, ...]) -> dict[str, np.ndarray]:
         ``client``, ``server`` (bool), ``visitor`` (int64 hash) and one code array per column
         (``event`` and ``by``).
     """
-    key = np.concatenate(copies.key)
-    server = np.concatenate(copies.server)
+    # One array per column, the batches' pieces freed as they are joined (memory).
+    copies.key, copies.server = [np.concatenate(copies.key)], [np.concatenate(copies.server)]
+    copies.visitor, copies.time = [np.concatenate(copies.visitor)], [np.concatenate(copies.time)]
+    for name in copies.codes:
+        copies.codes[name] = [np.concatenate(copies.codes[name])]
+    key, server = copies.key[0], copies.server[0]
     order = np.argsort(key, kind="stable")
     key = key[order]
     first = np.ones(key.size, bool)
