@@ -95,6 +95,7 @@ def test_estimates_recover_the_truth_and_intervals_cover(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_intervals_cover_in_93_to_97_percent_of_runs(tmp_path):
     per_run, _ = coverage_runs(tmp_path, 200, 1000)
     assert 0.93 <= per_run.mean() <= 0.97, per_run.mean()
