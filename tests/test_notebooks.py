@@ -26,6 +26,7 @@ NAMES = [
     "03_page_unload_and_transports.ipynb",
     "04_client_or_server.ipynb",
     "05_sweeps.ipynb",
+    "06_estimate_your_loss.ipynb",
 ]
 BUDGET_SECONDS = 60.0
 """Each notebook runs top to bottom in under a minute."""

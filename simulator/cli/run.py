@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from simulator.cli.estimate import add_export_arguments, export_problem, write_export
 from simulator.cli.options import (
     EXIT_INVALID,
     EXIT_OK,
@@ -48,6 +49,7 @@ def add_run(commands: argparse._SubParsersAction) -> None:
         "--plots", type=Path, metavar="DIR", help="also write the standard plots (PNG) into DIR"
     )
     add_parallel_arguments(p)
+    add_export_arguments(p)
     p.set_defaults(handler=cmd_run)
 
 
@@ -73,6 +75,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if problem := plots_dir_problem(args.plots):
             print(problem, file=sys.stderr)
             return EXIT_INVALID
+    if problem := export_problem(args, scenario):
+        print(problem, file=sys.stderr)
+        return EXIT_INVALID
     # Imported here so that validate and schema work without loading the engine.
     from simulator.outputs.terminal import format_summary
     from simulator.replications.executors import ExecutorError, OptionError
@@ -92,7 +97,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     summary = summarise(result)
     say(format_summary(summary))
-    return write_outputs(summary, args)
+    status = write_outputs(summary, args)
+    write_export(args, scenario)
+    return status
 
 
 def write_outputs(summary: dict, args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ import simpy
 
 from simulator.config.scenario import Scenario
 from simulator.model.collector import BOTS, LOST, TRUTH
+from simulator.model.copy_sink import CopySink
 from simulator.model.dual_waits import DualWaits
 from simulator.model.outages import Outages
 from simulator.model.outcome_counts import count, delivered, join_dual, lost
@@ -61,10 +62,16 @@ class Replication:
         This replication's seed sequence.
     paged : bool
         Settle browser copies page by page whatever the library (tests compare the two ways).
+    sink : CopySink, optional
+        Told every true event and every copy that arrived (an event export).
     """
 
     def __init__(
-        self, scenario: Scenario, seed: np.random.SeedSequence, paged: bool = False
+        self,
+        scenario: Scenario,
+        seed: np.random.SeedSequence,
+        paged: bool = False,
+        sink: CopySink | None = None,
     ) -> None:
         self.scenario = sc = scenario
         self.layout = layout_of(sc)
@@ -87,13 +94,14 @@ class Replication:
         )
         self.active: dict[int, np.ndarray] = {}  # day -> active visitors per cell x opted out
         self.returns: list[tuple] = []  # (times, visitor columns, active day) waiting
+        self.sink = sink
         self.counts = dict.fromkeys(
             ("users", "visits", "pages", "events", "bot_visits", "offsite_events"), 0
         )
         self.batch = VisitBatch(
             sc, streams, buffer=buf, routes=self.routes, server=self.server, waits=self.waits,
             population=self.population, outages=self.outages, counts=self.counts,
-            note_active=self.note_active, horizon=self.horizon, paged=paged,
+            note_active=self.note_active, horizon=self.horizon, paged=paged, sink=sink,
         )  # fmt: skip
 
     # -- visitors --------------------------------------------------------------------------
@@ -160,6 +168,9 @@ class Replication:
             delivered(data, base[server], rows["value"][server], rows["context"][server])
             count(data, base[kind == BOT] + BOTS)
             server_when, cause = when, 0
+            if self.sink is not None:
+                k = rows["key"] >= 0  # nightly jobs' events have no visitor: not exported
+                self.sink.arrived(plan, rows["key"][k], rows["visitor"][k], rows["off"][k], when[k])
         else:
             cause = SERVER_CAUSE[status]
             lost(data, base[server], cause)

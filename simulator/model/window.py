@@ -21,12 +21,14 @@ from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.paged import PagedClient
 from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages, Settler, on_arrays
 from simulator.model.collector import ANONYMOUS, LOST, TRUTH, VALUE_SQ_TRUTH, VALUE_TRUTH
+from simulator.model.copy_sink import CopySink
 from simulator.model.dual_waits import DualWaits
 from simulator.model.outages import Outages
 from simulator.model.outcome_counts import count, delivered, lost
 from simulator.model.pages import BACKGROUND
 from simulator.model.population import PopulationSampler, VisitorColumns, arrival_blocks
 from simulator.model.route_tables import RouteTables
+from simulator.model.routing import shared_client_routes
 from simulator.model.server import ServerQueues
 from simulator.model.streams import Streams
 from simulator.model.tally import TallyBuffer
@@ -48,17 +50,20 @@ PAYLOAD = np.dtype(
         ("c_late", np.int64),
         ("c_cause", np.int64),
         ("ref", np.int64),
+        ("key", np.int64),
+        ("visitor", np.int64),
     ]
 )
 """What a server copy carries: its tally offset and value, and for a dual copy the outcome of
-the browser copy (or a :class:`~simulator.model.dual_waits.DualWaits` reference)."""
+the browser copy (or a :class:`~simulator.model.dual_waits.DualWaits` reference), and the
+event's key and visitor (for an event export; -1 when none)."""
 
 
-def payload(kind: int, off: np.ndarray, value=0.0, context=False) -> np.ndarray:
+def payload(kind: int, off: np.ndarray, value=0.0, context=False, key=-1, visitor=-1) -> np.ndarray:
     """Server copies of one kind (the browser-outcome fields empty)."""
     p = np.zeros(off.size, PAYLOAD)
     p["kind"], p["off"], p["value"], p["context"] = kind, off, value, context
-    p["c_first"], p["ref"] = np.inf, -1
+    p["c_first"], p["ref"], p["key"], p["visitor"] = np.inf, -1, key, visitor
     return p
 
 
@@ -74,6 +79,7 @@ class Stored:
     own: np.ndarray
     dual: np.ndarray
     ref: np.ndarray
+    key: np.ndarray
     state: MessageState
 
     def take(self, rows: np.ndarray) -> Stored:
@@ -123,6 +129,9 @@ class VisitBatch:
     paged : bool
         Settle client copies page by page even for a one-request-per-event library (the
         array path's reference, for tests).
+    sink : CopySink, optional
+        Told every true event and every browser copy that arrived (an event export); it
+        draws no random numbers, so the run is the same with or without it.
     """
 
     def __init__(
@@ -140,8 +149,11 @@ class VisitBatch:
         note_active: Callable[[np.ndarray, np.ndarray, np.ndarray], None],
         horizon: float,
         paged: bool = False,
+        sink: CopySink | None = None,
     ) -> None:
         self.scenario = sc = scenario
+        self.sink, self.next_key = sink, 0
+        self.shared_plans = (shared_client_routes(sc) << np.arange(len(sc.plans))[:, None]).sum(0)
         self.buffer, self.routes, self.server, self.waits = buffer, routes, server, waits
         self.population, self.counts, self.note_active = population, counts, note_active
         self.horizon = horizon
@@ -195,6 +207,9 @@ class VisitBatch:
         count(self.buffer.shared, off[priced] + VALUE_SQ_TRUTH, value[priced] ** 2)
         route = vis.opted_out[ev] * n_events + e
         self.withhold(off, routes.withheld[route])
+        key = self._keys(e.size)
+        if self.sink is not None:
+            self.sink.truth(key, vis.index[ev], off, t)
 
         gaps = self.visit_blocks.return_gaps(vis.segment)
         back = start + vb.duration + gaps
@@ -203,7 +218,7 @@ class VisitBatch:
         m = np.flatnonzero(routes.client[route])
         new = Stored(vis.index[ev[m]], e[m], off[m], value[m], routes.shared[route[m]],
                      routes.own[route[m]], routes.dual[route[m]], np.full(m.size, -1, np.int64),
-                     MessageState.new(t[m]))  # fmt: skip
+                     key[m], MessageState.new(t[m]))  # fmt: skip
         self._browser_copies(vis, vb, pages, m, new, never, late, t[m], vis.instance[ev[m]])
 
         instance = vis.instance[ev]
@@ -211,7 +226,8 @@ class VisitBatch:
             s = np.flatnonzero(routes.server[route, p])
             if s.size:
                 ctx = routes.hybrid[route[s], p] & vis.context_forwarded[ev[s]]
-                self.server.push(p, instance[s], t[s], payload(SERVER, off[s], value[s], ctx))
+                load = payload(SERVER, off[s], value[s], ctx, key[s], vis.index[ev[s]])
+                self.server.push(p, instance[s], t[s], load)
         ret = ~never & ~late
         return back[ret], vis.take(ret), day[ret]
 
@@ -264,10 +280,25 @@ class VisitBatch:
             )
         kept = out_rows[~(never | late)[out_visit]]
         self._count_client(msgs, rows, status)
+        if self.sink is not None:
+            self._arrived(msgs, rows[status == DELIVERED_STATUS])
         self._send_duals(msgs, new.size, rows, status, t, instance)
         if kept.size:
             stored = msgs.take(kept)
             self.store = stored if self.store is None else Stored.concat([self.store, stored])
+
+    def _keys(self, n: int) -> np.ndarray:
+        """Keys of ``n`` new events: shared by all the copies of one event."""
+        key = np.arange(self.next_key, self.next_key + n, dtype=np.int64)
+        self.next_key += n
+        return key
+
+    def _arrived(self, msgs: Stored, ok: np.ndarray) -> None:
+        """Tell the sink the browser copies that arrived, with the plans that take each."""
+        shared = np.where(msgs.shared[ok], self.shared_plans[msgs.e[ok]], 0)
+        plans = shared | msgs.own[ok] | msgs.dual[ok]
+        self.sink.arrived(-1, msgs.key[ok], msgs.visitor[ok], msgs.off[ok], msgs.state.first[ok],
+                          plans)  # fmt: skip
 
     def _take_store(self, visitors: np.ndarray) -> Stored | None:
         if self.store is None:
@@ -316,7 +347,9 @@ class VisitBatch:
         for p in self.routes.dual_plans:
             s = d[(dual[d] >> p & 1).astype(bool)]
             if s.size:
-                load = payload(DUAL, msgs.off[s], msgs.value[s])
+                load = payload(
+                    DUAL, msgs.off[s], msgs.value[s], False, msgs.key[s], msgs.visitor[s]
+                )
                 load["c_first"], load["c_n"], load["c_late"] = st.first[s], st.n[s], st.late[s]
                 load["c_cause"], load["ref"] = outcome[s], msgs.ref[s]
                 self.server.push(p, instance[s], t[s], load)
@@ -371,15 +404,19 @@ class VisitBatch:
         at = np.repeat(times, n_pages) + k * BOT_PAGE_SECONDS
         kinds = [(e, slice(None)) for e in self.bot_per_page]
         kinds += [(e, k == 0) for e in self.bot_per_visit]
+        keys = [self._keys(visit[where].size) for _, where in kinds]
         routes = self.routes
         for p in range(routes.n_plans):
-            offs, ts, insts = [], [], []
-            for e, where in kinds:
+            offs, ts, insts, ks, vs = [], [], [], [], []
+            for (e, where), key in zip(kinds, keys, strict=True):
                 if routes.server[e, p] or routes.dual[e] >> p & 1:
                     v = visit[where]
                     offs.append(self.buffer.offset(e, cols.cell[v]))
                     ts.append(at[where])
                     insts.append(cols.instance[v])
+                    ks.append(key)
+                    vs.append(cols.index[v])
             if offs:
                 off = np.concatenate(offs)
-                self.server.push(p, np.concatenate(insts), np.concatenate(ts), payload(BOT, off))
+                load = payload(BOT, off, key=np.concatenate(ks), visitor=np.concatenate(vs))
+                self.server.push(p, np.concatenate(insts), np.concatenate(ts), load)

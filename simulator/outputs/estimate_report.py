@@ -1,0 +1,106 @@
+"""The text of ``trackloss estimate``: a terminal table, and the same as a Markdown report.
+
+Per event type and segment: the two-source table (both, client only, server only), the capture
+rates, Chapman's estimate of the true count with Lincoln-Petersen beside it, and the client's
+loss with its bootstrap interval; then what the bot filters found and the assumptions to check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.outputs.formatting import count, interval, percent, plural
+
+ASSUMPTIONS = (
+    "Within a stratum the client and server paths miss events independently; shared outages "
+    "or a server copy that depends on the browser make misses move together, and the true "
+    "count is then underestimated.",
+    "Every event was meant to be sent on both paths; events sent on one path only cannot be "
+    "estimated (their rows are marked).",
+    "Visitors who withheld consent send nothing on either path: they are not estimable here.",
+    "The copies of one event share a key that the vendor does not deduplicate away.",
+)
+
+
+def _table(rows: list[list[str]], header: list[str]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
+    return [fmt.format(*header), *(fmt.format(*r) for r in rows)]
+
+
+def _segment(row: dict[str, Any], by: list[str]) -> str:
+    return " / ".join(str(row[b]) for b in by) if by else "all"
+
+
+def summary_lines(record: dict[str, Any]) -> list[str]:
+    """The estimate as plain-text lines (header, per-stratum table, events, bots, flags)."""
+    by = record["by"]
+    lines = [
+        f"trackloss estimate: {record['source']}",
+        f"{count(record['copies'])} copies, {plural(record['visitors'], 'visitor')}; "
+        f"true events by {record['true_events_method']}; intervals: {record['interval_method']}",
+        "",
+    ]
+    header = ["event", "segment", "both", "client", "server", "p_c", "p_s", "N Chapman",
+              "N L-P", "client loss", "95% CI"]  # fmt: skip
+    body = [
+        [r["event"], _segment(r, by), count(r["n11"]), count(r["n10"]), count(r["n01"]),
+         percent(r["p_client"]), percent(r["p_server"]), count(r["chapman"], 0),
+         count(r["lincoln_petersen"], 0), percent(r["client_loss"]),
+         interval(r["client_loss_ci"]) + ("" if r["estimable"] else " (one path only)")]
+        for r in record["rows"]
+    ]  # fmt: skip
+    lines += _table(body, header)
+    lines += ["", "Client loss per event type (all segments, stratified):"]
+    lines += _table(
+        [[e["event"], percent(e["client_loss"]), interval(e["client_loss_ci"])]
+         for e in record["events"]],
+        ["event", "client loss", "95% CI"],
+    )  # fmt: skip
+    bots = record["bots"]
+    lines += [
+        "",
+        f"Bots: {count(bots['crawler_rows'])} rows from crawler user agents dropped; "
+        f"{count(bots['server_only_visitors'])} visitors with server copies but no client copy "
+        f"ever ({count(bots['server_only_events'])} events) kept in the figures above.",
+    ]
+    if "sensitivity" in record:
+        worst = max(
+            record["sensitivity"],
+            key=lambda e: abs((e["client_loss"] or 0) - _loss_of(record, e["event"])),
+        )
+        lines.append(
+            f"Without those visitors the client loss of {worst['event']} would be "
+            f"{percent(worst['client_loss'])} {interval(worst['client_loss_ci'])} "
+            f"instead of {percent(_loss_of(record, worst['event']))}: they are bots, or "
+            "humans whose browser sends nothing (full blockers), and the logs cannot tell which."
+        )
+    gaps = record["collector_gaps"]
+    if gaps["stretches"]:
+        lines += [
+            "",
+            f"WARNING: {gaps['stretches']:,} silences ({plural(gaps['minutes'], 'minute')} in "
+            "all) with no copy on either path, too long for the visitors arriving around them: "
+            "shared collector outages make both paths miss the same events, so the true counts "
+            "and the losses above are too low.",
+        ]
+    lines += ["", "Assumptions:", *(f"- {a}" for a in ASSUMPTIONS)]
+    return lines
+
+
+def _loss_of(record: dict[str, Any], event: str) -> float:
+    return next(e["client_loss"] or 0.0 for e in record["events"] if e["event"] == event)
+
+
+def format_estimate(record: dict[str, Any]) -> str:
+    """The terminal text of an estimate."""
+    return "\n".join(summary_lines(record))
+
+
+def markdown_estimate(record: dict[str, Any]) -> str:
+    """The estimate as a Markdown report (the terminal tables in code blocks)."""
+    lines = summary_lines(record)
+    return "# Estimated loss from your own logs\n\n```\n" + "\n".join(lines) + "\n```\n"
+
+
+__all__ = ["ASSUMPTIONS", "format_estimate", "markdown_estimate", "summary_lines"]
