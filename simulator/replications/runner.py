@@ -53,12 +53,11 @@ from simulator.replications.executors import (
     outcomes,
     progress_bar,
 )
+from simulator.replications.folding import RunFold
 from simulator.replications.result import RunResult, with_overrides
 
 SHARD_USERS = 200_000
 """Users per shard aimed at by the automatic shard count (seconds to minutes of work each)."""
-MEAN_META = frozenset({"outage_seconds"})
-"""Run counts that describe the whole site rather than add up over shards: averaged."""
 
 
 def auto_shards(scenario: Scenario) -> int:
@@ -167,41 +166,42 @@ def simulate_task(task: Task) -> tuple[Tally, dict]:
     return simulate(task.scenario, task.seed)
 
 
-def merge_metas(metas: Sequence[dict]) -> dict:
-    """Combine the run counts of one replication's shards: sums, except :data:`MEAN_META`."""
-    out = {}
-    for key in metas[0]:
-        values = [m[key] for m in metas]
-        out[key] = sum(values) / len(values) if key in MEAN_META else sum(values)
-    return out
-
-
 def assemble(
     scenario: Scenario,
     tasks: Sequence[Task],
     results: Sequence[tuple[Tally, dict]],
     wall_seconds: float,
 ) -> RunResult:
-    """Merge task results into a :class:`~simulator.model.engine.RunResult`.
+    """Merge the results of a run's tasks, all at hand, into a :class:`RunResult`.
 
-    Shards are added in shard order and replications kept in replication order, whatever
-    order the results arrived in.
+    Shards are added in shard order and replications kept in replication order, as
+    :class:`~simulator.replications.folding.RunFold` does while a run goes.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario run.
+    tasks : sequence of Task
+        The run's tasks, from :func:`plan_tasks`.
+    results : sequence of tuple of (Tally, dict)
+        What each task returned, in the order of ``tasks``. Their tallies are added into.
+    wall_seconds : float
+        Elapsed time.
+
+    Returns
+    -------
+    RunResult
+        The run.
     """
-    by_rep: dict[int, list[tuple[Tally, dict]]] = {}
-    for task, result in sorted(
-        zip(tasks, results, strict=True), key=lambda x: (x[0].replication, x[0].shard)
-    ):
-        by_rep.setdefault(task.replication, []).append(result)
-    tallies, metas = [], []
-    for r in sorted(by_rep):
-        parts = by_rep[r]
-        total = parts[0][0]
-        for tally, _ in parts[1:]:
-            total = total + tally
-        tallies.append(total)
-        metas.append(parts[0][1] if len(parts) == 1 else merge_metas([m for _, m in parts]))
-    shards = len(tasks) // max(1, len(by_rep))
-    return RunResult(scenario, tallies, metas, wall_seconds, extra={"shards": shards})
+    order = sorted(range(len(tasks)), key=lambda i: (tasks[i].replication, tasks[i].shard))
+    fold = RunFold([tasks[i].replication for i in order])
+    for position, i in enumerate(order):
+        fold.add(position, results[i])
+    return fold.result(scenario, wall_seconds, _shards_of(tasks))
+
+
+def _shards_of(tasks: Sequence[Task]) -> int:
+    return len(tasks) // max(1, len({t.replication for t in tasks}))
 
 
 def run(
@@ -260,7 +260,7 @@ def run(
             results = [simulate(tasks[0].scenario, tasks[0].seed, advance)]
             bar.update(100 - bar.n)  # the hook's last call comes just before the end
         return assemble(scenario, tasks, results, time.perf_counter() - start)
-    results: list = [None] * len(tasks)
+    fold = RunFold([t.replication for t in tasks])
     sharded = tasks[-1].shard > 0
     stream = outcomes(
         simulate_task, tasks, workers=workers, executor=executor, dask_address=dask_address
@@ -274,9 +274,9 @@ def run(
         for i, value, error in stream:
             if error is not None:
                 raise error
-            results[i] = value
+            fold.add(i, value)
             bar.update()
-    return assemble(scenario, tasks, results, time.perf_counter() - start)
+    return fold.result(scenario, time.perf_counter() - start, _shards_of(tasks))
 
 
 __all__ = [

@@ -10,7 +10,7 @@ from scipy import stats
 from support.lossy_factory import lossy
 from support.running import run as serial_run
 
-from simulator.model.tally import CAUSES, M
+from simulator.model.tally import CAUSES, DIMENSIONS, M
 from simulator.replications import runner
 from simulator.replications.executors import OptionError, outcomes
 from simulator.replications.result import RunResult
@@ -25,7 +25,10 @@ def same(a: RunResult, b: RunResult) -> None:
     assert as_bytes(a) == as_bytes(b)
     assert len(a.tallies) == len(b.tallies)
     for x, y in zip(a.tallies, b.tallies, strict=True):
-        assert np.array_equal(x.counts, y.counts)
+        assert np.array_equal(x.totals(), y.totals())
+        for dim in DIMENSIONS:
+            assert np.array_equal(x.marginal(dim), y.marginal(dim))
+    assert np.array_equal(a.total.counts, b.total.counts)
     assert a.metas == b.metas
 
 
@@ -134,10 +137,15 @@ def test_sharded_tallies_add_up_exactly() -> None:
         lost = sum(totals[..., M[f"lost_{c}"]] for c in CAUSES)
         accounted = totals[..., M["delivered"]] + lost + totals[..., M["pending"]]
         np.testing.assert_array_equal(totals[..., M["truth"]], accounted)
-    # Merging is plain addition of the shards' own runs on their own seeds.
+    # Merging is plain addition of the shards' own runs on their own seeds, and the run's total
+    # the sum of its replications.
     tasks = runner.plan_tasks(sc, shards=2)
-    parts = [runner.simulate_task(t)[0] for t in tasks if t.replication == 0]
-    np.testing.assert_array_equal(result.tallies[0].counts, (parts[0] + parts[1]).counts)
+    parts = [runner.simulate_task(t)[0] for t in tasks]
+    first = parts[0] + parts[1]
+    np.testing.assert_array_equal(result.tallies[0].totals(), first.totals())
+    for dim in DIMENSIONS:
+        np.testing.assert_array_equal(result.tallies[0].marginal(dim), first.marginal(dim))
+    np.testing.assert_array_equal(result.total.counts, (first + (parts[2] + parts[3])).counts)
 
 
 def _loss(result: RunResult) -> np.ndarray:
