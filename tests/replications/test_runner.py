@@ -164,3 +164,17 @@ def test_sharded_loss_has_the_unsharded_distribution() -> None:
     for p in range(whole.shape[1]):
         test = stats.ttest_ind(whole[:, p], sharded[:, p], equal_var=False)
         assert test.pvalue > 0.01 / whole.shape[1], (p, whole[:, p].mean(), sharded[:, p].mean())
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
+    # A worker killed outright (out of memory, kill -9) breaks the pool with an error.
+    errors = [error for _, _, error in outcomes(_die, [0.0, 0.0], workers=2)]
+    assert any(error is not None for error in errors)
+    # and the next run gets a fresh pool
+    assert sorted(v for _, v, _ in outcomes(_nap, [0.0, 0.0], workers=2)) == [0.0, 0.0]
+
+
+def _die(_: float) -> None:
+    import os
+
+    os._exit(3)
