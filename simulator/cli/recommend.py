@@ -16,8 +16,10 @@ from pathlib import Path
 from simulator.cli.options import (
     EXIT_INVALID,
     EXIT_OK,
+    add_memory_argument,
     add_parallel_arguments,
     add_scenario_options,
+    memory_options,
     parallel_options,
     print_problems,
     progress_option,
@@ -79,6 +81,7 @@ def add_recommend(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar, no paragraphs")
     add_parallel_arguments(p)
+    add_memory_argument(p)
     p.set_defaults(handler=_cmd_recommend)
 
 
@@ -122,6 +125,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=progress_option(args),
             **parallel_options(args),
+            **memory_options(args),
         )
     except (ExecutorError, OptionError) as error:
         print(f"trackloss recommend: {error}", file=sys.stderr)

@@ -9,8 +9,10 @@ from pathlib import Path
 from simulator.cli.options import (
     EXIT_INVALID,
     EXIT_OK,
+    add_memory_argument,
     add_parallel_arguments,
     add_scenario_options,
+    memory_options,
     parallel_options,
     print_problems,
     progress_option,
@@ -45,6 +47,7 @@ def add_run(commands: argparse._SubParsersAction) -> None:
         "--plots", type=Path, metavar="DIR", help="also write the standard plots (PNG) into DIR"
     )
     add_parallel_arguments(p)
+    add_memory_argument(p)
     p.set_defaults(handler=cmd_run)
 
 
@@ -84,6 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=progress_option(args),
             **parallel_options(args),
+            **memory_options(args),
         )
     except (ExecutorError, OptionError) as error:
         print(f"trackloss run: {error}", file=sys.stderr)

@@ -34,6 +34,7 @@ load is lower than unsharded and server-queue loss is understated.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -46,10 +47,12 @@ from simulator.config.scenario import Scenario
 from simulator.model.engine import simulate
 from simulator.model.streams import replication_seeds
 from simulator.model.tally import Tally
+from simulator.replications import budget
 from simulator.replications.executors import (
     Executor,
     OptionError,
     check_options,
+    default_workers,
     outcomes,
     progress_bar,
 )
@@ -213,6 +216,7 @@ def run(
     dask_address: str | None = None,
     shards: int | None = None,
     progress: bool | str = False,
+    max_memory: float | None = None,
 ) -> RunResult:
     """Run every replication of a scenario in parallel.
 
@@ -225,8 +229,10 @@ def run(
     seed : int, optional
         Overrides ``simulation.seed``, the root of every replication's and shard's stream.
     workers : int, optional
-        Worker processes (default: all cores, ``os.cpu_count()``); ``1`` runs in this process.
-        With ``dask_address`` it sizes the local cluster only.
+        Worker processes (default: chosen from the work by
+        :func:`~simulator.replications.budget.choose_workers`: one process for a small run or
+        a single task, else up to one per core); ``1`` runs in this process. With
+        ``dask_address`` it sizes the local cluster only (default: all cores).
     executor : {"process", "serial", "dask"}
         ``process``: a local :class:`~concurrent.futures.ProcessPoolExecutor`; ``serial``: this
         process; ``dask``: Dask distributed (implied by ``dask_address``).
@@ -236,6 +242,10 @@ def run(
         Shards per replication; default chosen from the scenario (see the module notes).
     progress : bool or "auto"
         Progress bar over tasks; ``"auto"`` shows it on a terminal or in a notebook only.
+    max_memory : float, optional
+        Bytes the run may use (default: what the machine has available). A run estimated to
+        need more is refused before it starts; one past half of it, or longer than an hour, is
+        announced with a warning (logger ``trackloss``).
 
     Returns
     -------
@@ -249,6 +259,14 @@ def run(
     check_options(workers, executor, dask_address)
     scenario = with_overrides(scenario, replications, seed)
     tasks = plan_tasks(scenario, shards)
+    if executor != "dask" or dask_address in (None, "local"):  # memory of this machine
+        shard_users = max(t.scenario.population.users for t in tasks[: tasks[-1].shard + 1])
+        if executor == "process" and workers is None:
+            workers = budget.choose_workers(scenario, len(tasks), shard_users, default_workers())
+        n = 1 if executor == "serial" else workers or default_workers()
+        cost = budget.estimate(scenario, len(tasks), shard_users, min(n, len(tasks)))
+        for warning in budget.check(scenario, cost, max_memory):
+            logging.getLogger("trackloss").warning("trackloss: %s", warning)
     start = time.perf_counter()
     if len(tasks) == 1 and executor != "dask":
         # One long replication: a bar over simulated time instead of over tasks.
