@@ -262,7 +262,8 @@ def run(
     if executor != "dask" or dask_address in (None, "local"):  # memory of this machine
         shard_users = max(t.scenario.population.users for t in tasks[: tasks[-1].shard + 1])
         if executor == "process" and workers is None:
-            workers = budget.choose_workers(scenario, len(tasks), shard_users, default_workers())
+            cores = budget.idle_cores(default_workers())
+            workers = budget.choose_workers(scenario, len(tasks), shard_users, cores)
         n = 1 if executor == "serial" else workers or default_workers()
         cost = budget.estimate(scenario, len(tasks), shard_users, min(n, len(tasks)))
         for warning in budget.check(scenario, cost, max_memory):

@@ -73,3 +73,9 @@ def test_expected_events_per_user_bound_the_simulated_ones() -> None:
     meta = runner.run(sc, workers=1).metas[0]
     simulated = meta["events"] / meta["users"]
     assert simulated <= budget.events_per_user(sc) <= 2 * simulated
+
+
+@pytest.mark.parametrize(("load", "expected"), [(0.0, 2), (1.9, 2), (3.0, 1), (12.0, 1)])
+def test_an_oversubscribed_machine_gets_fewer_workers(monkeypatch, load, expected) -> None:
+    monkeypatch.setattr(budget.os, "getloadavg", lambda: (load, load, load))
+    assert budget.idle_cores(2) == expected
