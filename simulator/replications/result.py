@@ -128,8 +128,10 @@ class RunResult:
         Run counts of every replication (users, visits, events...).
     wall_seconds : float
         Elapsed time of the run.
-    total : Tally
-        All replications merged cell by cell (a sum of counts, in replication order).
+    total : Tally or None
+        All replications merged cell by cell (a sum of counts, in replication order); set by
+        the runner, ``None`` for a result made by hand from some replications of a run (the
+        statistics read only ``tallies``).
     extra : dict
         Run facts such as ``shards``.
     """
@@ -138,7 +140,7 @@ class RunResult:
     tallies: list[ReplicationTally]
     metas: list[dict]
     wall_seconds: float
-    total: Tally
+    total: Tally | None = None
     extra: dict = field(default_factory=dict)
 
 
