@@ -1,4 +1,4 @@
-"""Opt-in benchmark (``python -m pytest -m bench``): the engine against issue 5's targets.
+"""Opt-in benchmark (``python -m pytest -m bench``): the engine and the worker count, to targets.
 
 Runs ``bench/run.py --quick`` (20k and 200k users, three repeats, a few minutes on two cores)
 and checks the ratios it measured in that one run; absolute times are never compared.
