@@ -1,6 +1,7 @@
 """Benchmark: engine speed against the raw simpy rate, time linearity and peak memory.
 
-Run ``python bench/run.py`` (``--quick`` for 20k/200k users instead of 100k/1M). In one run it
+Run ``python bench/run.py`` (``--quick`` for 20k/200k users instead of 100k/1M; ``--parallel``
+for the default worker count against one process, see ``bench/parallel.py``). In one run it
 measures, ``--repeats`` times each and interleaved so that machine noise hits all alike:
 
 1. the raw simpy rate: a bare ``yield env.timeout(1)`` loop, the machine's yardstick;
@@ -186,8 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenario", default=str(ROOT / "scenarios" / "baseline.toml"))
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument(
+        "--parallel",
+        action="store_true",
+        help="time the default worker count against --workers 1 (see bench/parallel.py)",
+    )
     p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.parallel:
+        return _parallel(args)
     if args.child:
         kind, *rest = args.child
         result = (
@@ -231,6 +239,32 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / f"bench-{record['mode']}-{now:%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(report(summary))
+    print(f"written to {path}")
+    return 0
+
+
+def _parallel(args: argparse.Namespace) -> int:
+    """The ``--parallel`` mode: default worker count against one process, written as JSON."""
+    import os
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import parallel
+
+    summary = parallel.measure(args.scenario, args.repeats)
+    now = dt.datetime.now(dt.UTC)
+    record = {
+        "when": now.isoformat(timespec="seconds"),
+        "mode": "parallel",
+        "scenario": args.scenario,
+        "machine": machine(),
+        "cores": os.cpu_count(),
+        "targets": parallel.TARGETS,
+        "summary": summary,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"bench-parallel-{now:%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(parallel.report(summary, os.cpu_count() or 1))
     print(f"written to {path}")
     return 0
 

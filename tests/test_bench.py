@@ -1,4 +1,4 @@
-"""Opt-in benchmark (``python -m pytest -m bench``): the engine against issue 5's targets.
+"""Opt-in benchmark (``python -m pytest -m bench``): the engine and the worker count, to targets.
 
 Runs ``bench/run.py --quick`` (20k and 200k users, three repeats, a few minutes on two cores)
 and checks the ratios it measured in that one run; absolute times are never compared.
@@ -41,3 +41,19 @@ def test_benchmark_script_runs_and_writes_its_record(tmp_path: Path) -> None:
     assert [r["kind"] for r in record["runs"]] == ["raw", "model", "model"]
     assert set(record["summary"]["sizes"]) == {"500", "1000"}
     assert record["summary"]["raw_simpy_rate"] > 0
+
+
+@pytest.mark.bench
+def test_the_default_worker_count_is_never_slower_than_one(tmp_path: Path) -> None:
+    import os
+
+    args = ["--parallel", "--repeats", "3", "--out", str(tmp_path)]
+    subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), *args], check=True)
+    (path,) = tmp_path.glob("bench-parallel-*.json")
+    summary = json.loads(path.read_text())["summary"]
+    # Never slower: the Quick start run goes to one process, so both times are the same
+    # run; 0.9 leaves room for the noise between two timings of one command.
+    for case, s in summary.items():
+        assert s["speedup"] >= 0.9, (case, s)
+    if os.cpu_count() == 2:
+        assert summary["4 x 100000"]["speedup"] >= 1.7, summary

@@ -16,8 +16,10 @@ from pathlib import Path
 from simulator.cli.options import (
     EXIT_INVALID,
     EXIT_OK,
+    add_memory_argument,
     add_parallel_arguments,
     add_scenario_options,
+    memory_options,
     parallel_options,
     print_problems,
     progress_option,
@@ -50,6 +52,7 @@ def add_compare(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_parallel_arguments(p)
+    add_memory_argument(p)
     p.set_defaults(handler=cmd_compare)
 
 
@@ -81,6 +84,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=progress_option(args),
             **parallel_options(args),
+            **memory_options(args),
         )
     except (ExecutorError, OptionError) as error:
         print(f"trackloss compare: {error}", file=sys.stderr)

@@ -7,6 +7,7 @@ one line per problem and exits with :data:`EXIT_INVALID`; a traceback always mea
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -83,7 +84,8 @@ def add_parallel_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=positive_int,
         metavar="N",
-        help="worker processes (default: all cores; 1 runs in this process)",
+        help="worker processes (default: from the work, one for a small run, else up to all "
+        "cores; 1 runs in this process)",
     )
     group.add_argument(
         "--dask",
@@ -103,6 +105,52 @@ def add_parallel_arguments(parser: argparse.ArgumentParser) -> None:
 def parallel_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`simulator.replications.runner.run` chosen by the options."""
     return {"workers": args.workers, "dask_address": args.dask, "shards": args.shards}
+
+
+SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def memory_size(text: str) -> float:
+    """Read a memory size for ``--max-memory``: bytes, or a number with K, M, G or T.
+
+    Units are powers of 1024 (``8G`` is 8 GiB); a trailing ``B`` or ``iB`` is allowed.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not a positive size.
+    """
+    body = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = body[-1:] if body[-1:] in SIZE_UNITS and body[-1:] else ""
+    try:
+        value = float(body[: len(body) - len(unit)]) * SIZE_UNITS[unit]
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a size such as 8G or 512M, got {text!r}")
+    return value
+
+
+def add_memory_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--max-memory`` to a command that runs replications.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The command's parser.
+    """
+    parser.add_argument(
+        "--max-memory",
+        type=memory_size,
+        metavar="SIZE",
+        help="refuse a run estimated to need more memory than SIZE (e.g. 8G, 512M; default: "
+        "what this machine has available)",
+    )
+
+
+def memory_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``max_memory`` keyword of :func:`simulator.replications.runner.run` from the options."""
+    return {"max_memory": args.max_memory}
 
 
 def progress_option(args: argparse.Namespace) -> bool | str:

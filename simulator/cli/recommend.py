@@ -15,8 +15,10 @@ from pathlib import Path
 
 from simulator.cli.options import (
     EXIT_INVALID,
+    add_memory_argument,
     add_parallel_arguments,
     add_scenario_options,
+    memory_options,
     parallel_options,
     print_problems,
     progress_option,
@@ -80,6 +82,7 @@ def add_recommend(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar, no paragraphs")
     add_parallel_arguments(p)
+    add_memory_argument(p)
     p.set_defaults(handler=_cmd_recommend)
 
 
@@ -123,6 +126,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=progress_option(args),
             **parallel_options(args),
+            **memory_options(args),
         )
     except (ExecutorError, OptionError) as error:
         print(f"trackloss recommend: {error}", file=sys.stderr)

@@ -12,8 +12,10 @@ from simulator.cli.estimate import add_export_arguments, export_problem, write_e
 from simulator.cli.options import (
     EXIT_INVALID,
     EXIT_OK,
+    add_memory_argument,
     add_parallel_arguments,
     add_scenario_options,
+    memory_options,
     parallel_options,
     print_problems,
     progress_option,
@@ -50,6 +52,7 @@ def add_run(commands: argparse._SubParsersAction) -> None:
     )
     add_parallel_arguments(p)
     add_export_arguments(p)
+    add_memory_argument(p)
     p.set_defaults(handler=cmd_run)
 
 
@@ -91,6 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=progress_option(args),
             **parallel_options(args),
+            **memory_options(args),
         )
     except (ExecutorError, OptionError) as error:
         print(f"trackloss run: {error}", file=sys.stderr)

@@ -1,19 +1,23 @@
 """Where simulation tasks run: in this process, in a local process pool, or on a Dask cluster.
 
 A task is a whole replication, shard or sweep point (seconds of work), because a task costs
-~0.1 ms in a :class:`concurrent.futures.ProcessPoolExecutor` and ~3-11 ms on Dask. Every
-backend reports outcomes as ``(index, value, error)`` in *completion* order; callers put them
-back in index order, so results never depend on which worker finished first. Nothing a task
-computes may depend on the worker running it: its seed travels with it.
+~0.1 ms in a process pool and ~3-11 ms on Dask. Every backend reports outcomes as
+``(index, value, error)`` in *completion* order; callers put them back in index order, so results
+never depend on which worker finished first. Nothing a task computes may depend on the worker
+running it: its seed travels with it. Only a few tasks per worker are handed out at a time, so
+results that finished early and wait for an earlier one stay few, whatever the number of tasks.
 
-Interrupting (Ctrl-C, or an exception in the caller) cancels the tasks not yet started and stops
-the workers; pool workers ignore SIGINT themselves, so the parent decides, and they exit on their
-own if the parent dies (``kill -9``) instead of lingering as orphans.
+The local pool is :mod:`loky`'s: a worker that dies (killed, out of memory) breaks the pool with
+an error instead of hanging it, and the pool is reused by the next run in the same process.
+Interrupting (Ctrl-C, or an exception in the caller) cancels the tasks not yet started and kills
+the workers; workers ignore SIGINT themselves, so the parent decides, and they exit on their own
+if the parent dies (``kill -9``) instead of lingering as orphans.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import logging
 import os
 import signal
@@ -22,7 +26,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
+from contextlib import contextmanager
 from typing import Any, Literal
 
 EXECUTORS = ("process", "serial", "dask")
@@ -116,59 +121,83 @@ def _serial(fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]
 
 # --------------------------------------------------------------------------- process pool
 
+IN_FLIGHT_PER_WORKER = 2
+"""Tasks handed to the pool per worker at a time: one running, one queued, so a worker never
+waits for the parent, while results that finished early (and wait for an earlier one to be
+folded in order) stay a handful, however many tasks a run has."""
+
 
 def _worker_init() -> None:
-    """Set up a pool worker: leave Ctrl-C to the parent, and die with it."""
+    """Set up a pool worker: leave Ctrl-C to the parent, and exit soon after it dies.
+
+    loky reports a worker that dies to the parent, and a worker notices a dead parent when it
+    next reads a task or writes a result; a task can run for minutes, so a thread also checks
+    the parent twice a second, and the worker exits at once instead of finishing work nobody
+    will read (``kill -9`` of the parent leaves no orphans).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
-def _watch_parent(parent: int) -> None:
+def _exit_with_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
-    os._exit(1)  # the parent is gone (kill -9): nobody will read our results
+    os._exit(1)
 
 
 def _processes(fn: Callable[[Any], Any], items: Sequence[Any], n: int) -> Iterator[Outcome]:
-    pool = ProcessPoolExecutor(max_workers=n, initializer=_worker_init)
+    """A :mod:`loky` pool: workers that die are reported, workers whose parent dies exit."""
+    from loky import get_reusable_executor
+
+    # Reusable: a second run in the same process (compare, recommend, a notebook) finds its
+    # workers started and their modules imported.
+    pool = get_reusable_executor(max_workers=n, initializer=_worker_init, reuse="auto")
+    index: dict[Any, int] = {}
+    todo = iter(enumerate(items))
+
+    def submit(count: int) -> set:
+        futures = set()
+        for i, item in itertools.islice(todo, count):
+            future = pool.submit(fn, item)
+            index[future] = i
+            futures.add(future)
+        return futures
+
     finished = False
     try:
-        index = {pool.submit(fn, item): i for i, item in enumerate(items)}
-        pending = set(index)
+        pending = submit(IN_FLIGHT_PER_WORKER * n)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            pending |= submit(len(done))
             for future in sorted(done, key=index.__getitem__):
                 error = future.exception()
-                yield index[future], None if error else future.result(), error
+                yield index.pop(future), None if error else future.result(), error
         finished = True
     finally:
         if not finished:
-            _stop_workers(pool)
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Stop a pool's workers at once (Ctrl-C, an error): running tasks are lost anyway.
-
-    Terminating before shutdown lets the pool's manager thread see dead workers and exit, so
-    ``shutdown(wait=True)`` returns at once and interpreter exit stays quiet. A worker killed
-    while writing its result leaves half a message in the result pipe, and the manager thread
-    would wait for the rest forever, because the parent holds a write end of that pipe too:
-    closing it once the workers are dead turns the wait into an end of file, which the manager
-    treats as a broken pool. (The pool has no public way to do either.)
-    """
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join()
-    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
-    if writer is not None:
-        writer.close()
+            # Ctrl-C or an error: running tasks are lost anyway, so stop the workers now.
+            pool.shutdown(wait=False, kill_workers=True)
 
 
 # --------------------------------------------------------------------------- dask
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C while child processes start, so that they keep ignoring it.
+
+    An ignored signal stays ignored across ``fork`` and ``exec``, whichever thread starts the
+    process (a blocked mask would be per thread, and Dask starts workers from its own threads).
+    A Ctrl-C during those seconds of start-up is lost: press it again.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may change signal handling
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _dask(
@@ -180,36 +209,53 @@ def _dask(
         raise ExecutorError(
             "the Dask executor needs the optional extra: pip install 'trackloss[dask]'"
         ) from None
-    cluster = None
+    cluster = client = None
+    live: set = set()
     try:
-        if address == "local":
-            cluster = LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,  # the simulation is pure Python: one thread per process
-                processes=True,
-                dashboard_address=":0",  # any free port: never clash with a running cluster
-                silence_logs=logging.ERROR,
-            )
-            client = Client(cluster)
-        else:
-            client = Client(address)  # waits distributed.comm.timeouts.connect (30 s)
-    except (OSError, TimeoutError) as error:
-        if cluster is not None:
-            cluster.close()
-        raise ExecutorError(f"cannot reach the Dask scheduler at {address}: {error}") from None
-    run = uuid.uuid4().hex[:8]
-    futures = [
-        client.submit(fn, item, key=f"trackloss-{run}-{i}", pure=False)
-        for i, item in enumerate(items)
-    ]
-    index = {f.key: i for i, f in enumerate(futures)}
-    try:
-        for future in as_completed(futures):
+        try:
+            if address == "local":
+                # A Ctrl-C then stops this process, which closes the cluster, instead of every
+                # worker and nanny printing its own traceback.
+                with _sigint_ignored():
+                    cluster = LocalCluster(
+                        n_workers=n,
+                        threads_per_worker=1,  # pure Python simulation: one thread a process
+                        processes=True,
+                        dashboard_address=":0",  # any free port: never clash with another
+                        # Task errors reach us through their futures; workers losing the
+                        # scheduler while it closes (after Ctrl-C) is expected, not news.
+                        silence_logs=logging.CRITICAL,
+                    )
+                client = Client(cluster)
+            else:
+                client = Client(address)  # waits distributed.comm.timeouts.connect (30 s)
+        except (OSError, TimeoutError) as error:
+            raise ExecutorError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+        run = uuid.uuid4().hex[:8]
+        slots = IN_FLIGHT_PER_WORKER * max(1, sum(client.nthreads().values()))
+        todo = iter(enumerate(items))
+        index: dict[str, int] = {}
+
+        def submit(count: int) -> list:
+            futures = []
+            for i, item in itertools.islice(todo, count):
+                future = client.submit(fn, item, key=f"trackloss-{run}-{i}", pure=False)
+                index[future.key] = i
+                futures.append(future)
+            live.update(futures)
+            return futures
+
+        stream = as_completed(submit(slots))
+        for future in stream:
+            live.discard(future)
+            for more in submit(1):
+                stream.add(more)
             error = future.exception() if future.status == "error" else None
-            yield index[future.key], None if error else future.result(), error
+            yield index.pop(future.key), None if error else future.result(), error
     finally:
-        client.cancel(futures)
-        client.close()
+        if client is not None:
+            client.cancel(list(live))
+            client.close()
         if cluster is not None:
             cluster.close()
 

@@ -34,6 +34,7 @@ load is lower than unsharded and server-queue loss is understated.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -46,19 +47,20 @@ from simulator.config.scenario import Scenario
 from simulator.model.engine import simulate
 from simulator.model.streams import replication_seeds
 from simulator.model.tally import Tally
+from simulator.replications import budget
 from simulator.replications.executors import (
     Executor,
     OptionError,
     check_options,
+    default_workers,
     outcomes,
     progress_bar,
 )
+from simulator.replications.folding import RunFold
 from simulator.replications.result import RunResult, with_overrides
 
 SHARD_USERS = 200_000
 """Users per shard aimed at by the automatic shard count (seconds to minutes of work each)."""
-MEAN_META = frozenset({"outage_seconds"})
-"""Run counts that describe the whole site rather than add up over shards: averaged."""
 
 
 def auto_shards(scenario: Scenario) -> int:
@@ -167,41 +169,42 @@ def simulate_task(task: Task) -> tuple[Tally, dict]:
     return simulate(task.scenario, task.seed)
 
 
-def merge_metas(metas: Sequence[dict]) -> dict:
-    """Combine the run counts of one replication's shards: sums, except :data:`MEAN_META`."""
-    out = {}
-    for key in metas[0]:
-        values = [m[key] for m in metas]
-        out[key] = sum(values) / len(values) if key in MEAN_META else sum(values)
-    return out
-
-
 def assemble(
     scenario: Scenario,
     tasks: Sequence[Task],
     results: Sequence[tuple[Tally, dict]],
     wall_seconds: float,
 ) -> RunResult:
-    """Merge task results into a :class:`~simulator.model.engine.RunResult`.
+    """Merge the results of a run's tasks, all at hand, into a :class:`RunResult`.
 
-    Shards are added in shard order and replications kept in replication order, whatever
-    order the results arrived in.
+    Shards are added in shard order and replications kept in replication order, as
+    :class:`~simulator.replications.folding.RunFold` does while a run goes.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario run.
+    tasks : sequence of Task
+        The run's tasks, from :func:`plan_tasks`.
+    results : sequence of tuple of (Tally, dict)
+        What each task returned, in the order of ``tasks``. Their tallies are added into.
+    wall_seconds : float
+        Elapsed time.
+
+    Returns
+    -------
+    RunResult
+        The run.
     """
-    by_rep: dict[int, list[tuple[Tally, dict]]] = {}
-    for task, result in sorted(
-        zip(tasks, results, strict=True), key=lambda x: (x[0].replication, x[0].shard)
-    ):
-        by_rep.setdefault(task.replication, []).append(result)
-    tallies, metas = [], []
-    for r in sorted(by_rep):
-        parts = by_rep[r]
-        total = parts[0][0]
-        for tally, _ in parts[1:]:
-            total = total + tally
-        tallies.append(total)
-        metas.append(parts[0][1] if len(parts) == 1 else merge_metas([m for _, m in parts]))
-    shards = len(tasks) // max(1, len(by_rep))
-    return RunResult(scenario, tallies, metas, wall_seconds, extra={"shards": shards})
+    order = sorted(range(len(tasks)), key=lambda i: (tasks[i].replication, tasks[i].shard))
+    fold = RunFold([tasks[i].replication for i in order])
+    for position, i in enumerate(order):
+        fold.add(position, results[i])
+    return fold.result(scenario, wall_seconds, _shards_of(tasks))
+
+
+def _shards_of(tasks: Sequence[Task]) -> int:
+    return len(tasks) // max(1, len({t.replication for t in tasks}))
 
 
 def run(
@@ -213,6 +216,7 @@ def run(
     dask_address: str | None = None,
     shards: int | None = None,
     progress: bool | str = False,
+    max_memory: float | None = None,
 ) -> RunResult:
     """Run every replication of a scenario in parallel.
 
@@ -225,8 +229,10 @@ def run(
     seed : int, optional
         Overrides ``simulation.seed``, the root of every replication's and shard's stream.
     workers : int, optional
-        Worker processes (default: all cores, ``os.cpu_count()``); ``1`` runs in this process.
-        With ``dask_address`` it sizes the local cluster only.
+        Worker processes (default: chosen from the work by
+        :func:`~simulator.replications.budget.choose_workers`: one process for a small run or
+        a single task, else up to one per core); ``1`` runs in this process. With
+        ``dask_address`` it sizes the local cluster only (default: all cores).
     executor : {"process", "serial", "dask"}
         ``process``: a local :class:`~concurrent.futures.ProcessPoolExecutor`; ``serial``: this
         process; ``dask``: Dask distributed (implied by ``dask_address``).
@@ -236,6 +242,10 @@ def run(
         Shards per replication; default chosen from the scenario (see the module notes).
     progress : bool or "auto"
         Progress bar over tasks; ``"auto"`` shows it on a terminal or in a notebook only.
+    max_memory : float, optional
+        Bytes the run may use (default: what the machine has available). A run estimated to
+        need more is refused before it starts; one past half of it, or longer than an hour, is
+        announced with a warning (logger ``trackloss``).
 
     Returns
     -------
@@ -249,6 +259,15 @@ def run(
     check_options(workers, executor, dask_address)
     scenario = with_overrides(scenario, replications, seed)
     tasks = plan_tasks(scenario, shards)
+    if executor != "dask" or dask_address in (None, "local"):  # memory of this machine
+        shard_users = max(t.scenario.population.users for t in tasks[: tasks[-1].shard + 1])
+        if executor == "process" and workers is None:
+            cores = budget.idle_cores(default_workers())
+            workers = budget.choose_workers(scenario, len(tasks), shard_users, cores)
+        n = 1 if executor == "serial" else workers or default_workers()
+        cost = budget.estimate(scenario, len(tasks), shard_users, min(n, len(tasks)))
+        for warning in budget.check(scenario, cost, max_memory):
+            logging.getLogger("trackloss").warning("trackloss: %s", warning)
     start = time.perf_counter()
     if len(tasks) == 1 and executor != "dask":
         # One long replication: a bar over simulated time instead of over tasks.
@@ -260,7 +279,7 @@ def run(
             results = [simulate(tasks[0].scenario, tasks[0].seed, advance)]
             bar.update(100 - bar.n)  # the hook's last call comes just before the end
         return assemble(scenario, tasks, results, time.perf_counter() - start)
-    results: list = [None] * len(tasks)
+    fold = RunFold([t.replication for t in tasks])
     sharded = tasks[-1].shard > 0
     stream = outcomes(
         simulate_task, tasks, workers=workers, executor=executor, dask_address=dask_address
@@ -274,9 +293,9 @@ def run(
         for i, value, error in stream:
             if error is not None:
                 raise error
-            results[i] = value
+            fold.add(i, value)
             bar.update()
-    return assemble(scenario, tasks, results, time.perf_counter() - start)
+    return fold.result(scenario, time.perf_counter() - start, _shards_of(tasks))
 
 
 __all__ = [

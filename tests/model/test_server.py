@@ -226,7 +226,7 @@ def test_results_do_not_depend_on_how_often_the_queues_are_replayed(monkeypatch)
     counts = []
     for every in (7.0, 600.0, 86400.0):
         monkeypatch.setattr(engine, "REPLAY_SECONDS", every)
-        counts.append(run(sc, seed=11).tallies[0].counts)
+        counts.append(run(sc, seed=11).total.counts)
     # Every count is the same; sums of order values only up to the order of float additions.
     value = np.array([m.startswith("value") for m in MEASURES])
     for other in counts[1:]:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.lossy_factory import lossy, lossy_dict
+from support.processes import live_members
 
 from simulator.cli.main import main
 from simulator.experiments.grid import parse_axis
@@ -72,3 +78,25 @@ def test_an_unreachable_scheduler_is_bad_input(write_scenario, capsys) -> None:
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         assert main(["run", str(path), "--quiet", "--dask", "tcp://127.0.0.1:9"]) == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_ctrl_c_under_dask_local_prints_one_line_and_exits_130(write_scenario) -> None:
+    path = write_scenario(lossy_dict(users=20_000, replications=16))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "run", str(path), "--quiet"]
+        + ["--dask", "local", "--workers", "2"],
+        start_new_session=True,  # its own process group, as a command typed at a terminal
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    # Wait for the cluster (the command, its resource tracker, 2 workers), then for it to finish
+    # starting (a Ctrl-C while it starts is ignored, by design) and run tasks.
+    deadline = time.monotonic() + 120
+    while len(live_members(proc.pid)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(10.0)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches every process of the group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.decode().splitlines() == ["trackloss: interrupted"]  # no worker tracebacks

@@ -10,7 +10,7 @@ from scipy import stats
 from support.lossy_factory import lossy
 from support.running import run as serial_run
 
-from simulator.model.tally import CAUSES, M
+from simulator.model.tally import CAUSES, DIMENSIONS, M
 from simulator.replications import runner
 from simulator.replications.executors import OptionError, outcomes
 from simulator.replications.result import RunResult
@@ -25,7 +25,10 @@ def same(a: RunResult, b: RunResult) -> None:
     assert as_bytes(a) == as_bytes(b)
     assert len(a.tallies) == len(b.tallies)
     for x, y in zip(a.tallies, b.tallies, strict=True):
-        assert np.array_equal(x.counts, y.counts)
+        assert np.array_equal(x.totals(), y.totals())
+        for dim in DIMENSIONS:
+            assert np.array_equal(x.marginal(dim), y.marginal(dim))
+    assert np.array_equal(a.total.counts, b.total.counts)
     assert a.metas == b.metas
 
 
@@ -134,10 +137,15 @@ def test_sharded_tallies_add_up_exactly() -> None:
         lost = sum(totals[..., M[f"lost_{c}"]] for c in CAUSES)
         accounted = totals[..., M["delivered"]] + lost + totals[..., M["pending"]]
         np.testing.assert_array_equal(totals[..., M["truth"]], accounted)
-    # Merging is plain addition of the shards' own runs on their own seeds.
+    # Merging is plain addition of the shards' own runs on their own seeds, and the run's total
+    # the sum of its replications.
     tasks = runner.plan_tasks(sc, shards=2)
-    parts = [runner.simulate_task(t)[0] for t in tasks if t.replication == 0]
-    np.testing.assert_array_equal(result.tallies[0].counts, (parts[0] + parts[1]).counts)
+    parts = [runner.simulate_task(t)[0] for t in tasks]
+    first = parts[0] + parts[1]
+    np.testing.assert_array_equal(result.tallies[0].totals(), first.totals())
+    for dim in DIMENSIONS:
+        np.testing.assert_array_equal(result.tallies[0].marginal(dim), first.marginal(dim))
+    np.testing.assert_array_equal(result.total.counts, (first + (parts[2] + parts[3])).counts)
 
 
 def _loss(result: RunResult) -> np.ndarray:
@@ -156,3 +164,17 @@ def test_sharded_loss_has_the_unsharded_distribution() -> None:
     for p in range(whole.shape[1]):
         test = stats.ttest_ind(whole[:, p], sharded[:, p], equal_var=False)
         assert test.pvalue > 0.01 / whole.shape[1], (p, whole[:, p].mean(), sharded[:, p].mean())
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
+    # A worker killed outright (out of memory, kill -9) breaks the pool with an error.
+    errors = [error for _, _, error in outcomes(_die, [0.0, 0.0], workers=2)]
+    assert any(error is not None for error in errors)
+    # and the next run gets a fresh pool
+    assert sorted(v for _, v, _ in outcomes(_nap, [0.0, 0.0], workers=2)) == [0.0, 0.0]
+
+
+def _die(_: float) -> None:
+    import os
+
+    os._exit(3)

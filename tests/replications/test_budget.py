@@ -1,0 +1,81 @@
+"""Runs are costed before they start: impossible ones refused at once, the worker count chosen."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+import pytest
+from support.lossy_factory import lossy
+
+from simulator.cli.main import main
+from simulator.cli.options import memory_size
+from simulator.config.loading import load_scenario
+from simulator.replications import budget, runner
+
+
+def _baseline(users: int):
+    return load_scenario("scenarios/baseline.toml", [f"population.users={users}"])
+
+
+def test_a_billion_users_is_refused_at_once_naming_the_estimate() -> None:
+    start = time.perf_counter()
+    with pytest.raises(budget.BudgetError) as info:
+        runner.run(_baseline(10**9), workers=1)
+    assert time.perf_counter() - start < 2.0
+    message = str(info.value)
+    assert "population.users = 1,000,000,000 needs about" in message
+    assert "GB of memory" in message and "--shards" in message and "--dask" in message
+
+
+def test_max_memory_refuses_on_the_command_line(capsys) -> None:
+    args = ["run", "scenarios/baseline.toml", "--set", "population.users=200000"]
+    assert main([*args, "--quiet", "--max-memory", "100M"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "100 MB allowed by --max-memory" in err[0]
+
+
+def test_a_run_past_half_the_allowance_is_announced(caplog) -> None:
+    sc = lossy(users=300, replications=1)
+    cost = budget.estimate(sc, 1, 300, 1)
+    with caplog.at_level(logging.WARNING, logger="trackloss"):
+        runner.run(sc, workers=1, max_memory=1.5 * cost.peak_bytes)
+    assert any("needs about" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("512M", 512 * 1024**2), ("8G", 8 * 1024**3), ("2GiB", 2 * 1024**3)]
+)
+def test_sizes_are_read_in_powers_of_1024(text: str, expected: float) -> None:
+    assert memory_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "-1G", "0", "nanG", "infM"])
+def test_bad_sizes_are_refused(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a size"):
+        memory_size(text)
+
+
+def test_workers_come_from_the_work() -> None:
+    # One task, or a run too small to repay a pool's start, runs in this process; the
+    # Quick start run (3 x 20k users) is one of them on 2 cores.
+    assert budget.choose_workers(_baseline(10**6), 1, 10**6, 8) == 1
+    assert budget.choose_workers(lossy(users=1500), 3, 1500, 8) == 1
+    assert budget.choose_workers(_baseline(20_000), 3, 20_000, 2) == 1
+    assert budget.choose_workers(_baseline(100_000), 4, 100_000, 2) == 2
+    assert budget.choose_workers(_baseline(100_000), 8, 100_000, 4) == 4
+
+
+def test_expected_events_per_user_bound_the_simulated_ones() -> None:
+    # An upper bound (returns cut short by the horizon), within a factor of two.
+    sc = _baseline(3000)
+    meta = runner.run(sc, workers=1).metas[0]
+    simulated = meta["events"] / meta["users"]
+    assert simulated <= budget.events_per_user(sc) <= 2 * simulated
+
+
+@pytest.mark.parametrize(("load", "expected"), [(0.0, 2), (1.9, 2), (3.0, 1), (12.0, 1)])
+def test_an_oversubscribed_machine_gets_fewer_workers(monkeypatch, load, expected) -> None:
+    monkeypatch.setattr(budget.os, "getloadavg", lambda: (load, load, load))
+    assert budget.idle_cores(2) == expected
