@@ -10,9 +10,8 @@ rate is estimated from the server's events and the other way round,
 and the number of true events by Lincoln-Petersen, ``N = n1 n2 / m``, or by Chapman's nearly
 unbiased form ``N = (n1 + 1)(n2 + 1) / (m + 1) - 1`` with Seber's variance
 ``(n1 + 1)(n2 + 1)(n1 - m)(n2 - m) / ((m + 1)^2 (m + 2))``, where ``n1 = n11 + n10`` (client),
-``n2 = n11 + n01`` (server) and ``m = n11`` (Chapman 1951, University of California
-Publications in Statistics 1:131-160; Seber 1982, The Estimation of Animal Abundance, 2nd ed.,
-chapter 3).
+``n2 = n11 + n01`` (server) and ``m = n11`` (Chapman 1951 and Seber 1982, listed in §8 of
+``docs/sources.md``).
 
 A blocked visitor loses all their client copies at once, so events are not independent draws:
 :func:`visitor_bootstrap` resamples visitors, not events, for the intervals.
