@@ -75,6 +75,29 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
         If the file cannot be read, is not valid TOML, an override is malformed, or the result
         does not validate. Every problem is listed.
     """
+    path, data = read_scenario(path)
+    return parse_scenario(data, overrides, source=str(path))
+
+
+def read_scenario(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """Find a scenario file (or preset), read it and merge it over the file it ``extends``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A TOML scenario file, or the name of a preset.
+
+    Returns
+    -------
+    tuple of (pathlib.Path, dict)
+        The file read, and its data merged over its base, not yet validated (for
+        :func:`parse_scenario`, with or without overrides).
+
+    Raises
+    ------
+    ScenarioError
+        If there is no such file or preset, it cannot be read, or its ``extends`` chain fails.
+    """
     try:
         path = presets.locate_scenario(path)
     except presets.PresetNotFound as error:
@@ -84,7 +107,7 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
         data = extends.resolve(data, Path(path), _read_base)
     except ValueError as error:
         raise ScenarioError([str(error)], str(path)) from None
-    return parse_scenario(data, overrides, source=str(path))
+    return Path(path), data
 
 
 def _read_base(path: Path) -> dict[str, Any]:
@@ -387,5 +410,6 @@ __all__ = [
     "load_scenario",
     "parse_override",
     "parse_scenario",
+    "read_scenario",
     "read_toml",
 ]

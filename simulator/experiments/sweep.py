@@ -25,7 +25,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from simulator.config.loading import ScenarioError, parse_scenario, read_toml
+from simulator.config.loading import ScenarioError, parse_scenario, read_scenario
 from simulator.experiments.grid import Axis, grid
 from simulator.experiments.sweep_points import PointRecord, SweepReport, summary_csv
 from simulator.replications.executors import (
@@ -238,7 +238,7 @@ def run_sweep(
         executor = "dask"
     check_options(workers, executor, dask_address)
     out_dir = Path(out_dir)
-    raw = read_toml(scenario_path)
+    scenario_path, raw = read_scenario(scenario_path)
     base = parse_scenario(raw, overrides, source=str(scenario_path))
     options = {"replications": replications, "seed": seed, "shards": shards}
     points = grid(axes)

@@ -347,3 +347,19 @@ def test_a_full_disk_during_a_sweep_is_one_line_and_resumable(
     assert err.startswith(f"{out}: cannot write: no space left on device (errno 28)")
     assert "--resume" in err and err.count("\n") == 1
     assert len(list(out.glob("point-*.json"))) == 2  # the finished points are kept
+
+
+def test_a_sweep_takes_a_preset_by_name_and_a_file_that_extends_another(tmp_path) -> None:
+    shop = tmp_path / "shop.toml"
+    shop.write_text('name = "shop"\nextends = "baseline.toml"\n', encoding="utf-8")
+    (tmp_path / "baseline.toml").write_text(
+        (ROOT / "scenarios" / "baseline.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    small = ["population.users=150", "simulation.horizon_hours=2"]
+    axis = parse_axis("client.transport=xhr,beacon")
+    for source in (shop, "baseline"):
+        report = run_sweep(
+            source, [axis], tmp_path / f"out-{Path(source).stem}", overrides=small,
+            replications=1, workers=1, executor="serial",
+        )  # fmt: skip
+        assert [r.status for r in report.records] == ["ok", "ok"]
