@@ -187,7 +187,7 @@ class VisitBatch:
         pages = self._pages(vis, start, vb)
         ep, e, value = vb.event_page, vb.event_type, vb.event_value
         ev = vb.page_visit[ep]  # each event's visit
-        off = self.buffer.offset(e, vis.cell[ev])
+        off = self.buffer.offset(e, vis.cell[ev], vis.index[ev])
         t = pages.t0[ep] + vb.event_offset
         count(self.buffer.shared, off + TRUTH)  # once: every plan sees the same visitors
         priced = value != 0
@@ -377,7 +377,7 @@ class VisitBatch:
             for e, where in kinds:
                 if routes.server[e, p] or routes.dual[e] >> p & 1:
                     v = visit[where]
-                    offs.append(self.buffer.offset(e, cols.cell[v]))
+                    offs.append(self.buffer.offset(e, cols.cell[v], cols.index[v]))
                     ts.append(at[where])
                     insts.append(cols.instance[v])
             if offs:
