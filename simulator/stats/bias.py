@@ -11,8 +11,10 @@ received events of each plan and event type are compared with the true ones:
 - **Bias-corrected TVD.** Even with no shift at all, sampling noise makes every share
   difference non-zero, and their absolute values add up: the plain TVD is biased upwards by
   about ``0.5 * sqrt(2 / pi) * sum(se_c)``. That expectation under "no shift", from the same
-  variance model as the intervals, is subtracted (floored at 0), and the interval is that of
-  the linearised TVD, floored at 0, so that it contains 0 when there is no shift.
+  variance model as the intervals, is subtracted (floored at 0). The interval runs from the
+  corrected TVD less the half-width of the linearised TVD's interval (floored at 0, so that it
+  contains 0 when nothing shifts) to the uncorrected TVD plus it (the correction is too large
+  when the shift is large).
 - **Missing completely at random?** A chi-square test of "loss is independent of this
   dimension" on the true events (delivered against lost, by category), pooled over
   replications, with a second-order Rao-Scott correction: the Pearson statistic is divided by
@@ -149,20 +151,24 @@ def _tvd(
     """Bias-corrected TVD and its interval from the share differences and their draws.
 
     ``0.5 * sum|d_c|`` overstates the shift by ``0.5 * sqrt(2/pi) * sum(se_c)`` when there is
-    none; that is subtracted. The interval is that of the linearised TVD
-    ``0.5 * sum(sign(d_c) * d_c)`` over the same draws, floored at 0.
+    none; that is subtracted. The interval's half-width is that of the linearised TVD
+    ``0.5 * sum(sign(d_c) * d_c)`` over the same draws; it runs from the corrected TVD less
+    that (floored at 0) to the uncorrected TVD plus that.
     """
     k = len(d_per)
     q = stats.t.ppf(0.5 + LEVEL / 2, max(k - 1, 1))
     se = (d_hi - d) / q
     raw = 0.5 * np.abs(d).sum(axis=-1)
-    undefined = np.isnan(d).any(axis=-1) | np.isnan(se).any(axis=-1)
+    # Without draws to measure the noise (se NaN), the TVD is left uncorrected.
+    undefined = np.isnan(d).any(axis=-1)
     noise = 0.5 * HALF_NORMAL * np.nan_to_num(se).sum(axis=-1)
     tvd = np.maximum(raw - noise, 0.0)
     linear = 0.5 * (np.sign(d)[None] * d_per).sum(axis=-1)
     _, lo, hi = spread(linear, 0.5 * np.abs(d).sum(axis=-1), by_groups)
     half = (hi - lo) / 2
-    tvd_lo, tvd_hi = np.maximum(tvd - half, 0.0), tvd + half
+    # Subtracting the noise's expectation is exact with no shift and too much when the shift
+    # is large (then |d_c| is nearly unbiased): the upper bound keeps the uncorrected TVD.
+    tvd_lo, tvd_hi = np.maximum(tvd - half, 0.0), raw + half
     nan = np.where(undefined, np.nan, 0.0)
     return tvd + nan, tvd_lo + nan, tvd_hi + nan
 

@@ -24,6 +24,7 @@ from simulator.stats.intervals import (
     Replicates,
     difference_test,
     replicates,
+    run_draws,
     spread,
 )
 from simulator.stats.kpis import kpi_series
@@ -201,13 +202,6 @@ def _describe(r: RunResult) -> dict:
     return {"name": r.scenario.name, "seed": sim.seed, "replications": len(r.tallies)}
 
 
-def run_draws(result: RunResult) -> Replicates:
-    """Draws of a run's totals: its replications, or the groups of visitors of its one."""
-    per_rep = np.stack([t.totals() for t in result.tallies])
-    single = result.tallies[0].group_totals() if len(result.tallies) == 1 else None
-    return replicates(per_rep, single)
-
-
 def _compare_kpis(
     sa: Scenario, pa: Replicates, sb: Scenario, pb: Replicates, plans: list[str]
 ) -> list[dict]:
@@ -243,5 +237,4 @@ __all__ = [
     "compare_runs",
     "difference",
     "loss_per_replication",
-    "run_draws",
 ]

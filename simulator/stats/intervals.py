@@ -3,11 +3,9 @@
 Every figure with an interval is computed on independent draws of the site, and one function,
 :meth:`Replicates.interval`, turns the draws into the interval:
 
-- **Several replications.** Each replication is an independent draw of the whole site, so the
-  figure computed per replication (a loss, a share, a ratio) has a Student t interval across
-  replications. Visitors' events may be correlated (a blocked visitor loses all of them); the
-  spread between replications already contains that correlation. Differences between plans or
-  scenarios run on common random numbers are paired by replication.
+- **Several replications.** Each is an independent draw of the whole site: the figure per
+  replication has a Student t interval across replications, whose spread already contains the
+  correlation of a visitor's events. Differences on common random numbers are paired.
 - **One replication: random groups of visitors.** Every visitor belongs to one of
   :data:`~simulator.model.tally.GROUPS` groups (a fixed hash of the visitor, no random draw),
   and the run counts each group apart. Visitors are independent of each other while a
@@ -17,16 +15,12 @@ Every figure with an interval is computed on independent draws of the site, and 
   cluster-robust at the visitor level for every figure alike (losses, shares and their
   differences, TVD, value, KPIs, paired differences between plans), needs no per-visitor
   state while the run goes, and does not touch the random streams, so counts do not change.
-  The jackknife rather than the mean of group estimates keeps the point estimate of a ratio
-  that of the whole run, with no small-group bias. A linearised cluster variance from per-cell
-  sums of squares would need each visitor's final counts, which span several visits and
-  windows, and a separate formula per kind of figure; a bootstrap would need per-visitor
-  outcomes too.
+  The jackknife keeps the whole run's point estimate (no small-group ratio bias). A
+  linearised cluster variance would need each visitor's final counts (they span several
+  windows) and a formula per figure; a bootstrap, per-visitor outcomes.
 
-What one replication cannot see is variation common to all visitors of a run (a collector
-outage, a congested server queue): only replications measure it.
-
-Every function here is deterministic: no random draws, nothing machine-dependent.
+One replication cannot see variation common to all visitors of a run (an outage, a congested
+server queue): only replications measure it. Nothing here draws random numbers.
 """
 
 from __future__ import annotations
@@ -37,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from simulator.replications.result import RunResult
 
 LEVEL = 0.95
 Z95 = float(stats.norm.ppf(0.5 + LEVEL / 2))
@@ -119,11 +115,6 @@ def t_intervals(
         q = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
         half = np.where(n >= 2, q * sd / np.sqrt(n), 0.0)
     return mean, mean - half, mean + half
-
-
-def normal_interval(estimate: float, se: float, z: float = Z95) -> tuple[float, float]:
-    """Symmetric normal interval ``estimate ± z se``."""
-    return estimate - z * se, estimate + z * se
 
 
 @dataclass(frozen=True)
@@ -247,11 +238,6 @@ class Replicates:
         per_draw, whole = self.values(figure)
         return spread(per_draw, whole, self.by_groups)
 
-    def test(self, figure: Callable[[np.ndarray], np.ndarray]) -> Difference:
-        """Interval and two-sided test of "the figure is zero" (a scalar figure)."""
-        per_draw, whole = self.values(figure)
-        return difference_test(np.ravel(per_draw), float(np.ravel(whole)[0]), self.by_groups)
-
 
 def replicates(per_replication: np.ndarray, groups: np.ndarray | None) -> Replicates:
     """Choose the draws of a run's counts.
@@ -279,6 +265,32 @@ def replicates(per_replication: np.ndarray, groups: np.ndarray | None) -> Replic
     left_out = (whole - groups) * (g / (g - 1))
     left_out = np.where(counted, left_out, whole)
     return Replicates(left_out, whole, True)
+
+
+def run_draws(result: RunResult, dimension: str | None = None) -> Replicates:
+    """The draws of a run's counts that every interval is made from.
+
+    Parameters
+    ----------
+    result : RunResult
+        The run.
+    dimension : str, optional
+        Counts by this dimension's categories (:meth:`~simulator.model.tally.Tally.marginal`)
+        rather than totals.
+
+    Returns
+    -------
+    Replicates
+        The replications, or with one replication its random groups of visitors.
+    """
+    tallies = result.tallies
+    if dimension is None:
+        per_rep = np.stack([t.totals() for t in tallies])
+        groups = tallies[0].group_totals() if len(tallies) == 1 else None
+    else:
+        per_rep = np.stack([t.marginal(dimension) for t in tallies])
+        groups = tallies[0].group_marginal(dimension) if len(tallies) == 1 else None
+    return replicates(per_rep, groups)
 
 
 def interval_method(draws: int, by_groups: bool) -> str:
@@ -378,9 +390,9 @@ __all__ = [
     "difference_test",
     "interval_method",
     "nan_mean",
-    "normal_interval",
     "paired_difference",
     "replicates",
+    "run_draws",
     "spread",
     "t_interval",
     "t_intervals",

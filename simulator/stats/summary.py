@@ -20,7 +20,7 @@ from simulator.config.scenario import Scenario
 from simulator.model.tally import CAUSES, DIMENSIONS, GROUPS, M
 from simulator.replications.result import RunResult
 from simulator.stats import attribution, bias, comparison, intervals, kpis
-from simulator.stats.intervals import Replicates, replicates
+from simulator.stats.intervals import Replicates, run_draws
 from simulator.version import __version__
 
 BIAS_DIMENSIONS = DIMENSIONS
@@ -141,16 +141,8 @@ def summarise(result: RunResult) -> dict:
     """
     sc = result.scenario
     layout = result.tallies[0].layout
-    per_rep = np.stack([t.totals() for t in result.tallies])  # (reps, plans, events, measures)
-    single = result.tallies[0] if len(result.tallies) == 1 else None
-    draws = replicates(per_rep, single.group_totals() if single else None)
-    marginals = {
-        dim: replicates(
-            np.stack([t.marginal(dim) for t in result.tallies]),
-            single.group_marginal(dim) if single else None,
-        )
-        for dim in BIAS_DIMENSIONS
-    }
+    draws = run_draws(result)
+    marginals = {dim: run_draws(result, dim) for dim in BIAS_DIMENSIONS}
     compositions = {dim: bias.composition(m) for dim, m in marginals.items()}
     conversions = conversion_events(sc)
     rows = []

@@ -66,7 +66,7 @@ def draw(runs: int, seed: int, desktop_blocked: float = BLOCKED, desktop_pages=N
     sc = thinning(desktop_blocked, desktop_pages)
     result = run(sc, replications=runs, seed=seed)
     true_diff = expected_received_share(0.5, desktop_blocked, BLOCKED) - 0.5
-    covered = dict.fromkeys(("page_viewed", "session_started", "desktop_shift"), 0)
+    covered = dict.fromkeys(("page_viewed", "session_started", "desktop_shift", "tvd"), 0)
     p_device, tvd_zero, raw, tvd = [], 0, [], []
     for i in range(runs):
         one = RunResult(sc, result.tallies[i : i + 1], result.metas[i : i + 1], 0.0)
@@ -77,6 +77,8 @@ def draw(runs: int, seed: int, desktop_blocked: float = BLOCKED, desktop_pages=N
         pv = rows["page_viewed"]["bias"]
         lo, hi = pv["device"]["shares"]["desktop"]["diff_ci"]
         covered["desktop_shift"] += lo <= true_diff <= hi
+        lo, hi = pv["device"]["tvd_ci"]  # two categories: the true TVD is |true_diff|
+        covered["tvd"] += lo <= abs(true_diff) <= hi
         p_device.append(pv["device"]["p_value"])
         tvd_zero += pv["country"]["tvd_ci"][0] == 0.0
         shares = pv["country"]["shares"].values()
@@ -129,16 +131,37 @@ def test_independence_p_values_are_uniform_when_desktop_browses_more_deeply():
     redraw_once(_uniform, FAST, BLOCKED, 20.0)
 
 
-def test_independence_test_detects_a_different_blocker_mix():
+def test_independence_test_detects_a_different_blocker_mix_and_intervals_cover_the_shift():
     def rejects(d: Draw) -> tuple[bool, str]:
         rate = float(np.mean(d.p_device < 0.05))
-        return rate > 0.5, f"rejection rate {rate:.3f}"
+        ok, message = _coverage(d)
+        return ok and rate > 0.5, f"rejection rate {rate:.3f}; {message}"
 
     redraw_once(rejects, FAST, 0.6)
 
 
 def test_tvd_is_corrected_and_its_interval_holds_zero_without_a_shift():
     redraw_once(_tvd_covers_zero, FAST)
+
+
+@pytest.mark.slow
+def test_independence_p_values_are_uniform_across_replications_when_browsing_differs():
+    sc = thinning(BLOCKED, 20.0)
+
+    def check(seed: int) -> tuple[bool, str]:
+        result = run(sc, replications=3 * FAST, seed=seed)
+        p = []
+        for i in range(FAST):
+            part = slice(3 * i, 3 * i + 3)
+            record = summarise(RunResult(sc, result.tallies[part], result.metas[part], 0.0))
+            row = next(r for r in record["results"] if r["event"] == "page_viewed")
+            p.append(row["bias"]["device"]["p_value"])
+        return _uniform(Draw(FAST, {}, np.array(p), 0, 0.0, 0.0))
+
+    ok, message = check(SEEDS[0])
+    if not ok:
+        ok, message = check(SEEDS[1])
+    assert ok, message
 
 
 @pytest.mark.slow
