@@ -28,6 +28,7 @@ from simulator.replications.result import RunResult
 from simulator.stats.summary import summarise
 
 USERS = 300
+PAGES = 8.0  # mean pages per visit
 BLOCKED = 0.31  # both devices: loss is independent of device and country (the null holds)
 SEEDS = (11, 22)
 FAST, SLOW = 150, 2000  # single-replication runs
@@ -41,7 +42,7 @@ def thinning(desktop_blocked: float = BLOCKED, desktop_pages: float | None = Non
     desk = segment("desk", "desktop", "chrome", 0.5, desktop_blocked)
     if desktop_pages is not None:
         desk["behaviour"] = {"pages_per_visit": {"kind": "geometric", "mean": desktop_pages}}
-    pages = {"kind": "geometric", "mean": 8.0}
+    pages = {"kind": "geometric", "mean": PAGES}
     return scenario(
         users=USERS,
         population={"segments": [desk, segment("mob", "mobile", "safari", 0.5, BLOCKED)]},
@@ -66,14 +67,19 @@ def draw(runs: int, seed: int, desktop_blocked: float = BLOCKED, desktop_pages=N
     sc = thinning(desktop_blocked, desktop_pages)
     result = run(sc, replications=runs, seed=seed)
     true_diff = expected_received_share(0.5, desktop_blocked, BLOCKED) - 0.5
+    pages = PAGES if desktop_pages is None else desktop_pages  # desktop's; mobile's is PAGES
+    true_loss = {
+        "page_viewed": (pages * desktop_blocked + PAGES * BLOCKED) / (pages + PAGES),
+        "session_started": (desktop_blocked + BLOCKED) / 2,
+    }
     covered = dict.fromkeys(("page_viewed", "session_started", "desktop_shift", "tvd"), 0)
     p_device, tvd_zero, raw, tvd = [], 0, [], []
     for i in range(runs):
         one = RunResult(sc, result.tallies[i : i + 1], result.metas[i : i + 1], 0.0)
         rows = {r["event"]: r for r in summarise(one)["results"]}
-        for event in ("page_viewed", "session_started"):
+        for event, loss in true_loss.items():
             lo, hi = rows[event]["loss_ci"]
-            covered[event] += lo <= BLOCKED <= hi
+            covered[event] += lo <= loss <= hi
         pv = rows["page_viewed"]["bias"]
         lo, hi = pv["device"]["shares"]["desktop"]["diff_ci"]
         covered["desktop_shift"] += lo <= true_diff <= hi
