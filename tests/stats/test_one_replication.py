@@ -107,7 +107,11 @@ def redraw_once(check, *args):
 
 
 def _coverage(d: Draw) -> tuple[bool, str]:
-    ok = all(within(c, d.runs, 0.95) for c in d.covered.values())
+    # The TVD interval is conservative by construction (its ends use the corrected and the
+    # uncorrected TVD): it must cover at least at the nominal rate.
+    intervals = {k: c for k, c in d.covered.items() if k != "tvd"}
+    ok = all(within(c, d.runs, 0.95) for c in intervals.values())
+    ok &= d.covered["tvd"] >= d.runs * 0.95 - 3 * math.sqrt(d.runs * 0.95 * 0.05)
     return ok, f"covered of {d.runs}: {d.covered}"
 
 
@@ -174,4 +178,4 @@ def test_independence_p_values_are_uniform_across_replications_when_browsing_dif
 def test_one_replication_intervals_cover_93_to_97_percent_over_2000_runs():
     redraw_once(_coverage, SLOW)
     d = draw(SLOW, SEEDS[0])
-    assert all(0.93 <= c / d.runs <= 0.97 for c in d.covered.values()), d.covered
+    assert all(0.93 <= c / d.runs <= 0.97 for k, c in d.covered.items() if k != "tvd"), d.covered
