@@ -145,19 +145,19 @@ class Collector:
         else:
             data, b = self.data, plan * self.stride + off
         if not arrivals:
-            data[b + LOST[cause]] += 1.0
+            data.add(b + LOST[cause], 1.0)
             return
-        data[b + DELIVERED] += 1.0
+        data.add(b + DELIVERED, 1.0)
         if context:
-            data[b + CONTEXT] += 1.0
+            data.add(b + CONTEXT, 1.0)
         if value:
-            data[b + VALUE_DELIVERED] += value
-            data[b + VALUE_SQ_DELIVERED] += value * value
+            data.add(b + VALUE_DELIVERED, value)
+            data.add(b + VALUE_SQ_DELIVERED, value * value)
         if len(arrivals) > 1:
             dups = self.duplicates(arrivals)
             if dups:
-                data[b + DUPLICATES] += dups
-                data[b + VALUE_DUPLICATES] += dups * value
+                data.add(b + DUPLICATES, dups)
+                data.add(b + VALUE_DUPLICATES, dups * value)
 
     def duplicates(self, arrivals: list[float]) -> int:
         """How many copies beyond the first the collector keeps."""
@@ -174,11 +174,11 @@ class Collector:
         if msg.client:
             if len(arrivals) == 1:  # the common case, inlined: delivered once, with context
                 data, b, value = self.buffer.client, msg.off, msg.value
-                data[b + DELIVERED] += 1.0
-                data[b + CONTEXT] += 1.0
+                data.add(b + DELIVERED, 1.0)
+                data.add(b + CONTEXT, 1.0)
                 if value:
-                    data[b + VALUE_DELIVERED] += value
-                    data[b + VALUE_SQ_DELIVERED] += value * value
+                    data.add(b + VALUE_DELIVERED, value)
+                    data.add(b + VALUE_SQ_DELIVERED, value * value)
             else:
                 self.settle(-1, msg.off, msg.value, arrivals, cause, True)
         for p in msg.own:

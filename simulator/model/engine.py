@@ -221,7 +221,9 @@ class Replication:
                 order = np.argsort(delay, kind="stable")
                 key, delay = key[order], delay[order]
                 route = key % 2 * n_events + e
-                off = self.buffer.offset(e, key // 2)
+                # The job's events are drawn per cell, not per visitor: each counts as its own.
+                first = self.counts["offsite_events"] - key.size
+                off = self.buffer.offset(e, key // 2, first + np.arange(key.size))
                 count(self.buffer.shared, off + TRUTH)
                 self.batch.withhold(off, routes.withheld[route])
                 for p in range(routes.n_plans):

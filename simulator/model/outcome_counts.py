@@ -24,14 +24,21 @@ from simulator.model.collector import (
     VALUE_DUPLICATES,
     VALUE_SQ_DELIVERED,
 )
+from simulator.model.tally import POSITION, Counters
 
 PENDING_CODE = LOST["pending"]
 
 
 def count(data: np.ndarray, index: np.ndarray, amount: np.ndarray | float = 1.0) -> None:
-    """Add ``amount`` at every flat ``index`` (repeated indices add up)."""
+    """Add ``amount`` at every flat ``index`` (repeated indices add up).
+
+    Offsets may carry the visitor's group above :data:`~simulator.model.tally.GROUP_SHIFT`;
+    :class:`~simulator.model.tally.Counters` also note them by group.
+    """
     if index.size:
-        np.add.at(data, index, amount)
+        np.add.at(data, index & POSITION, amount)
+        if isinstance(data, Counters):
+            data.note(index, amount)
 
 
 def delivered(

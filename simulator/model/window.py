@@ -199,7 +199,7 @@ class VisitBatch:
         pages = self._pages(vis, start, vb)
         ep, e, value = vb.event_page, vb.event_type, vb.event_value
         ev = vb.page_visit[ep]  # each event's visit
-        off = self.buffer.offset(e, vis.cell[ev])
+        off = self.buffer.offset(e, vis.cell[ev], vis.index[ev])
         t = pages.t0[ep] + vb.event_offset
         count(self.buffer.shared, off + TRUTH)  # once: every plan sees the same visitors
         priced = value != 0
@@ -411,7 +411,7 @@ class VisitBatch:
             for (e, where), key in zip(kinds, keys, strict=True):
                 if routes.server[e, p] or routes.dual[e] >> p & 1:
                     v = visit[where]
-                    offs.append(self.buffer.offset(e, cols.cell[v]))
+                    offs.append(self.buffer.offset(e, cols.cell[v], cols.index[v]))
                     ts.append(at[where])
                     insts.append(cols.instance[v])
                     ks.append(key)

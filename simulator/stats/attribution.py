@@ -6,16 +6,16 @@ not, unless the plan forwards it (hybrid). So the share of conversions credited 
 from received data can differ from the truth in two ways: visitors lost unevenly across
 channels, and conversions left unattributed for lack of context (bots included).
 
-Intervals follow :mod:`simulator.stats.intervals`: Student t across replications, or the delta
-method on Poisson counts of one replication.
+Intervals follow :meth:`simulator.stats.intervals.Replicates.interval`: Student t across
+replications, or the jackknife over random groups of visitors of one replication.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from simulator.stats.bias import M, as_interval, as_number, nanmean
-from simulator.stats.intervals import Z95, Piece, delta_se, t_intervals
+from simulator.stats.bias import M, as_interval, as_number
+from simulator.stats.intervals import Replicates, replicates
 
 ATTRIBUTION_METHOD = (
     "conversions credited to the channel of deliveries that carried browser context "
@@ -23,14 +23,14 @@ ATTRIBUTION_METHOD = (
 )
 
 
-def attribution(channels: np.ndarray, names: tuple[str, ...]) -> dict | None:
+def attribution(channels: Replicates | np.ndarray, names: tuple[str, ...]) -> dict | None:
     """Share of conversions credited to each channel, received against truth.
 
     Parameters
     ----------
-    channels : numpy.ndarray
-        Counts by channel for one plan and event type: shape
-        ``(replications, channels, measures)``.
+    channels : Replicates or numpy.ndarray
+        Draws of the counts by channel for one plan and event type: ``(draws, channels,
+        measures)`` (a plain array is taken as replications).
     names : tuple of str
         Channel names.
 
@@ -41,27 +41,21 @@ def attribution(channels: np.ndarray, names: tuple[str, ...]) -> dict | None:
         and ``unattributed_ci`` (share of received conversions credited to no channel);
         ``None`` when no conversion happened.
     """
-    if channels[..., M["truth"]].sum() <= 0:
+    draws = channels if isinstance(channels, Replicates) else replicates(channels, None)
+    if draws.whole[..., M["truth"]].sum() <= 0:
         return None
-    shares = np.stack([_attribution_shares(rep) for rep in channels])  # (reps, 2, k + 1)
-    diff = shares[:, 1] - shares[:, 0]  # last column: unattributed (its truth share is 0)
     k = len(names)
-    mean_t, mean_r = nanmean(shares[:, 0]), nanmean(shares[:, 1])
-    if len(channels) > 1:
-        d, lo, hi = t_intervals(diff)
-    else:
-        d = diff[0]
-        pieces = _attribution_pieces(channels[0])
-        se = np.array(
-            [delta_se(lambda x, c=c: _diff_from_flat(x, k, c), pieces) for c in range(k + 1)]
-        )
-        lo, hi = d - Z95 * se, d + Z95 * se
+    t_share, r_share = _attribution_shares(draws.whole)
+    # Last column: unattributed (its truth share is 0).
+    d, lo, hi = draws.interval(
+        lambda c: np.stack([np.subtract(*_attribution_shares(x)[::-1]) for x in c])
+    )
     out = {}
     for c, name in enumerate(names):
-        if mean_t[c] > 0 or np.nan_to_num(mean_r[c]) > 0:
+        if t_share[c] > 0 or np.nan_to_num(r_share[c]) > 0:
             out[name] = {
-                "truth": as_number(mean_t[c]),
-                "received": as_number(mean_r[c]),
+                "truth": as_number(t_share[c]),
+                "received": as_number(r_share[c]),
                 "diff": as_number(d[c]),
                 "diff_ci": as_interval(lo[c], hi[c]),
             }
@@ -72,6 +66,14 @@ def attribution(channels: np.ndarray, names: tuple[str, ...]) -> dict | None:
     }
 
 
+def _credit_shift(counts: np.ndarray) -> np.ndarray:
+    """Received minus true share credited to each channel, per draw.
+
+    The last column is the unattributed share (its truth share is 0).
+    """
+    return np.stack([r - t for t, r in map(_attribution_shares, counts)])
+
+
 def _attribution_counts(c: np.ndarray) -> np.ndarray:
     """Per channel: context-carrying deliveries, other deliveries, duplicates, bots, lost."""
     d = c[:, M["delivered"]]
@@ -79,10 +81,6 @@ def _attribution_counts(c: np.ndarray) -> np.ndarray:
     return np.stack(
         [ctx, d - ctx, c[:, M["duplicates"]], c[:, M["bots"]], c[:, M["truth"]] - d], axis=1
     )
-
-
-def _attribution_pieces(c: np.ndarray) -> list[Piece]:
-    return [Piece(float(n)) for n in _attribution_counts(c).ravel()]
 
 
 def _shares_from_counts(parts: np.ndarray) -> np.ndarray:
@@ -99,16 +97,6 @@ def _shares_from_counts(parts: np.ndarray) -> np.ndarray:
 
 def _attribution_shares(c: np.ndarray) -> np.ndarray:
     return _shares_from_counts(_attribution_counts(c))
-
-
-def _shares_from_flat(x: np.ndarray, k: int) -> np.ndarray:
-    # delta_se passes [n0, value0, n1, value1, ...]; values are zero here.
-    return _shares_from_counts(x[::2].reshape(k, 5))
-
-
-def _diff_from_flat(x: np.ndarray, k: int, c: int) -> float:
-    s = _shares_from_flat(x, k)
-    return float(s[1, c] - s[0, c])
 
 
 __all__ = ["ATTRIBUTION_METHOD", "attribution"]

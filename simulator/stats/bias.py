@@ -8,18 +8,27 @@ received events of each plan and event type are compared with the true ones:
   Received means what analytics shows: delivered events, plus the duplicates and bot events the
   collector kept, filed under the visitor's real attributes (bots under ``traffic = bot``). The
   total variation distance (TVD) sums the shift into one number between 0 and 1.
+- **Bias-corrected TVD.** Even with no shift at all, sampling noise makes every share
+  difference non-zero, and their absolute values add up: the plain TVD is biased upwards by
+  about ``0.5 * sqrt(2 / pi) * sum(se_c)``. That expectation under "no shift", from the same
+  variance model as the intervals, is subtracted (floored at 0). The interval runs from the
+  corrected TVD less the half-width of the linearised TVD's interval (floored at 0, so that it
+  contains 0 when nothing shifts) to the uncorrected TVD plus it (the correction is too large
+  when the shift is large).
 - **Missing completely at random?** A chi-square test of "loss is independent of this
   dimension" on the true events (delivered against lost, by category), pooled over
-  replications. With several replications the statistic is divided by a design effect estimated
-  from the spread of the overall loss between replications (a first-order Rao-Scott
-  correction), because a visitor's events share a fate and plain Pearson would reject far too
-  often; the corrected statistic is referred to F(k - 1, replications - 1). With one
-  replication the plain Pearson test is used and named as such.
+  replications, with a second-order Rao-Scott correction: the Pearson statistic is divided by
+  the mean generalised design effect and its degrees of freedom shrunk by the spread of the
+  design effects (Satterthwaite), both estimated from the covariance of the category loss
+  rates between draws (replications, or random groups of visitors). A visitor's events share
+  a fate, and how many events a visitor has differs by category (desktop visitors browse more
+  deeply), so one design effect for every category is not enough. The statistic is referred
+  to F(d, d * (draws - 1)).
 - **Value.** For events carrying revenue: total and mean value received against the truth.
 Attribution of conversions to channels is in :mod:`simulator.stats.attribution`.
 
-Intervals follow :mod:`simulator.stats.intervals`: Student t across replications, or the delta
-method on the counts of a single replication.
+Intervals follow :meth:`simulator.stats.intervals.Replicates.interval`: Student t across
+replications, or the jackknife over random groups of visitors of a single replication.
 """
 
 from __future__ import annotations
@@ -31,19 +40,25 @@ import numpy as np
 from scipy import stats
 
 from simulator.model.tally import M
-from simulator.stats.intervals import Z95, Piece, delta_se, normal_interval, t_intervals
+from simulator.stats.intervals import LEVEL, Replicates, nan_mean, replicates, spread
 
-COMPOSITION_METHOD = {
-    True: "shares per replication; Student t across replications (95%)",
-    False: "delta method on Poisson counts of one replication, events independent (95%)",
-}
-CHI_SQUARE_METHOD = {
-    True: "Pearson chi-square on delivered vs lost by category, pooled over replications, "
-    "divided by the design effect of the overall loss between replications "
-    "(first-order Rao-Scott), referred to F(k-1, replications-1)",
-    False: "Pearson chi-square on delivered vs lost by category, one replication, "
-    "events treated as independent (too liberal when a visitor's events share a fate)",
-}
+COMPOSITION_METHOD = (
+    "share differences received - true; TVD corrected for its small-sample bias "
+    "(its expectation with no shift subtracted) with an interval floored at 0; "
+)
+HALF_NORMAL = math.sqrt(2 / math.pi)
+"""E|Z| for a standard normal Z: the mean absolute value of a share difference that is only
+noise, per unit of its standard error."""
+
+
+def chi_square_method(draws: Replicates) -> str:
+    """Name of the independence test for these draws."""
+    what = "random groups of visitors" if draws.by_groups else "replications"
+    return (
+        "Pearson chi-square on delivered vs lost by category, pooled over replications, with a "
+        "second-order Rao-Scott correction (design effects per category from the covariance "
+        f"of category loss rates between {what}), referred to F(d, d x {len(draws.samples) - 1})"
+    )
 
 
 def received(counts: np.ndarray) -> np.ndarray:
@@ -82,45 +97,47 @@ class Composition:
     p_value: np.ndarray
 
 
-def composition(marginals: np.ndarray) -> Composition:
+def shares(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True and received shares by category (last two axes: categories, measures)."""
+    truth, rec = counts[..., M["truth"]], received(counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return truth / truth.sum(axis=-1, keepdims=True), rec / rec.sum(axis=-1, keepdims=True)
+
+
+def shift(counts: np.ndarray) -> np.ndarray:
+    """Received minus true share of each category."""
+    t_share, r_share = shares(counts)
+    return r_share - t_share
+
+
+def composition(marginals: Replicates | np.ndarray) -> Composition:
     """Shares, their shift, TVD and the MCAR test for one dimension.
 
     Parameters
     ----------
-    marginals : numpy.ndarray
-        Counts by category: shape ``(replications, plans, events, categories, measures)``
-        (a stack of :meth:`simulator.model.tally.Tally.marginal`).
+    marginals : Replicates or numpy.ndarray
+        Counts by category, ``(draws, plans, events, categories, measures)``: the draws of
+        :func:`simulator.stats.intervals.replicates`, or a plain stack of
+        :meth:`simulator.model.tally.Tally.marginal` per replication.
 
     Returns
     -------
     Composition
-        Point estimates are means over replications.
+        Point estimates of the mean replication (or the whole run).
     """
-    truth = marginals[..., M["truth"]]
-    rec = received(marginals)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t_share = truth / truth.sum(axis=-1, keepdims=True)
-        r_share = rec / rec.sum(axis=-1, keepdims=True)
-    diff = r_share - t_share
-    tvd = 0.5 * np.abs(diff).sum(axis=-1)
-    tvd = np.where(np.isnan(diff).any(axis=-1), np.nan, tvd)
-    reps = marginals.shape[0]
-    if reps > 1:
-        d_mean, d_lo, d_hi = t_intervals(diff)
-        v_mean, v_lo, v_hi = t_intervals(tvd)
-    else:
-        d_mean, v_mean = diff[0], tvd[0]
-        d_se, v_se = _delta_composition(marginals[0], t_share[0], r_share[0], diff[0])
-        d_lo, d_hi = d_mean - Z95 * d_se, d_mean + Z95 * d_se
-        v_lo, v_hi = v_mean - Z95 * v_se, v_mean + Z95 * v_se
-    chi2, df, deff, p = mcar_test(marginals)
+    draws = marginals if isinstance(marginals, Replicates) else replicates(marginals, None)
+    t_share, r_share = shares(draws.whole)
+    d_per, d_whole = draws.values(shift)
+    d_mean, d_lo, d_hi = spread(d_per, d_whole, draws.by_groups)
+    tvd, tvd_lo, tvd_hi = _tvd(d_per, d_mean, d_lo, d_hi, draws.by_groups)
+    chi2, df, deff, p = mcar_test(draws)
     return Composition(
-        truth_share=nanmean(t_share),
-        received_share=nanmean(r_share),
+        truth_share=t_share,
+        received_share=r_share,
         diff=d_mean,
         diff_ci=(d_lo, d_hi),
-        tvd=v_mean,
-        tvd_ci=(np.maximum(v_lo, 0.0), v_hi),
+        tvd=tvd,
+        tvd_ci=(tvd_lo, tvd_hi),
         chi2=chi2,
         df=df,
         design_effect=deff,
@@ -128,107 +145,121 @@ def composition(marginals: np.ndarray) -> Composition:
     )
 
 
+def _tvd(
+    d_per: np.ndarray, d: np.ndarray, d_lo: np.ndarray, d_hi: np.ndarray, by_groups: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bias-corrected TVD and its interval from the share differences and their draws.
+
+    ``0.5 * sum|d_c|`` overstates the shift by ``0.5 * sqrt(2/pi) * sum(se_c)`` when there is
+    none; that is subtracted. The interval's half-width is that of the linearised TVD
+    ``0.5 * sum(sign(d_c) * d_c)`` over the same draws; it runs from the corrected TVD less
+    that (floored at 0) to the uncorrected TVD plus that.
+    """
+    k = len(d_per)
+    q = stats.t.ppf(0.5 + LEVEL / 2, max(k - 1, 1))
+    se = (d_hi - d) / q
+    raw = 0.5 * np.abs(d).sum(axis=-1)
+    # Without draws to measure the noise (se NaN), the TVD is left uncorrected.
+    undefined = np.isnan(d).any(axis=-1)
+    noise = 0.5 * HALF_NORMAL * np.nan_to_num(se).sum(axis=-1)
+    tvd = np.maximum(raw - noise, 0.0)
+    linear = 0.5 * (np.sign(d)[None] * d_per).sum(axis=-1)
+    _, lo, hi = spread(linear, 0.5 * np.abs(d).sum(axis=-1), by_groups)
+    half = (hi - lo) / 2
+    # Subtracting the noise's expectation is exact with no shift and too much when the shift
+    # is large (then |d_c| is nearly unbiased): the upper bound keeps the uncorrected TVD.
+    tvd_lo, tvd_hi = np.maximum(tvd - half, 0.0), raw + half
+    nan = np.where(undefined, np.nan, 0.0)
+    return tvd + nan, tvd_lo + nan, tvd_hi + nan
+
+
 def nanmean(x: np.ndarray, axis: int = 0) -> np.ndarray:
     """Mean over ``axis`` ignoring NaN, NaN (silently) where every value is NaN."""
-    ok = ~np.isnan(x)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ok, x, 0.0).sum(axis=axis) / ok.sum(axis=axis)
+    return nan_mean(np.moveaxis(np.asarray(x, dtype=float), axis, 0))
 
 
-def _delta_composition(
-    counts: np.ndarray, t: np.ndarray, r: np.ndarray, diff: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Delta-method standard errors of share differences and TVD in one replication.
-
-    Pieces per category: delivered ``D``, lost ``L`` (truth = D + L) and extra copies ``X``
-    (duplicates and bots; received = D + X), all independent Poisson.
-    """
-    d = counts[..., M["delivered"]]
-    lost = counts[..., M["truth"]] - d
-    x = counts[..., M["duplicates"]] + counts[..., M["bots"]]
-    k = d.shape[-1]
-    eye = np.eye(k)
-    tot_r = (d + x).sum(axis=-1)[..., None, None]
-    tot_t = (d + lost).sum(axis=-1)[..., None, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        jr = (eye - r[..., :, None]) / tot_r  # [c, j]: d r_c / d(received_j)
-        jt = (eye - t[..., :, None]) / tot_t  # [c, j]: d t_c / d(truth_j)
-        j_d, j_l, j_x = jr - jt, -jt, jr
-        var = j_d**2 * d[..., None, :] + j_l**2 * lost[..., None, :] + j_x**2 * x[..., None, :]
-        d_se = np.sqrt(var.sum(axis=-1))
-        sign = np.sign(diff)
-        g = [0.5 * np.einsum("...c,...cj->...j", sign, j) for j in (j_d, j_l, j_x)]
-        v_var = g[0] ** 2 * d + g[1] ** 2 * lost + g[2] ** 2 * x
-        v_se = np.sqrt(v_var.sum(axis=-1))
-    return d_se, v_se
-
-
-def mcar_test(marginals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def mcar_test(
+    marginals: Replicates | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Test "loss is independent of this dimension" for every plan and event type.
 
     Parameters
     ----------
-    marginals : numpy.ndarray
-        Shape ``(replications, plans, events, categories, measures)``.
+    marginals : Replicates or numpy.ndarray
+        Draws of counts by category, ``(draws, plans, events, categories, measures)`` (a
+        plain array is taken as replications).
 
     Returns
     -------
     tuple of numpy.ndarray
-        Pearson statistic, degrees of freedom (categories with true events, minus one), the
-        design effect (NaN with one replication) and the p-value; each of shape
-        ``(plans, events)``. The p-value is NaN where the test is undefined: fewer than two
-        categories with true events, or nothing lost, or nothing delivered.
+        Pearson statistic of the pooled counts, its degrees of freedom (categories with true
+        events, minus one), the mean generalised design effect and the p-value of the
+        second-order Rao-Scott F test; each of shape ``(plans, events)``. The p-value is NaN
+        where the test is undefined: fewer than two categories with true events, nothing
+        lost or nothing delivered, or no draws to estimate the design effects from.
     """
-    reps, n_plans, n_events = marginals.shape[:3]
-    truth = marginals[..., M["truth"]]
-    delivered = marginals[..., M["delivered"]]
+    draws = marginals if isinstance(marginals, Replicates) else replicates(marginals, None)
+    n_plans, n_events = draws.whole.shape[:2]
     out = np.full((4, n_plans, n_events), np.nan)
     for p in range(n_plans):
         for e in range(n_events):
-            t_rep, d_rep = truth[:, p, e], delivered[:, p, e]
-            t, d = t_rep.sum(axis=0), d_rep.sum(axis=0)
-            keep = t > 0
-            lost = t - d
-            if keep.sum() < 2 or lost.sum() <= 0 or d.sum() <= 0:
-                continue
-            table = np.stack([d[keep], lost[keep]])
-            expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
-            chi2 = float(((table - expected) ** 2 / expected).sum())
-            df = int(keep.sum()) - 1
-            out[0, p, e], out[1, p, e] = chi2, df
-            if reps == 1:
-                out[3, p, e] = stats.chi2.sf(chi2, df)
-                continue
-            deff = design_effect(t_rep.sum(axis=1), d_rep.sum(axis=1))
-            out[2, p, e] = deff
-            if deff > 0:
-                out[3, p, e] = stats.f.sf(chi2 / df / deff, df, reps - 1)
+            out[:, p, e] = rao_scott(draws[p, e])
     return out[0], out[1], out[2], out[3]
 
 
-def design_effect(truth: np.ndarray, delivered: np.ndarray) -> float:
-    """Between-replication variance of the loss rate over its binomial variance.
+def rao_scott(draws: Replicates) -> tuple[float, float, float, float]:
+    """Second-order Rao-Scott test of equal loss rates across categories.
 
     Parameters
     ----------
-    truth, delivered : numpy.ndarray
-        Totals per replication.
+    draws : Replicates
+        Counts of one plan and event type: ``(draws, categories, measures)``.
 
     Returns
     -------
-    float
-        About 1 when events are lost independently, about the mean cluster size when whole
-        visitors are lost; NaN when the loss never varies or is 0 or 1.
+    tuple of float
+        Pearson statistic, its degrees of freedom, mean design effect and p-value (NaN where
+        undefined).
     """
-    ok = truth > 0
-    loss = 1 - delivered[ok] / truth[ok]
-    if len(loss) < 2:
-        return math.nan
-    pooled = 1 - delivered[ok].sum() / truth[ok].sum()
-    binomial = pooled * (1 - pooled) * float(np.mean(1 / truth[ok]))
-    if binomial <= 0:
-        return math.nan
-    return float(np.var(loss, ddof=1)) / binomial
+    nan = (math.nan, math.nan, math.nan, math.nan)
+    n_draws = len(draws.samples)
+    pooled_counts = draws.whole * (1 if draws.by_groups else n_draws)  # replications add up
+    t, d = pooled_counts[:, M["truth"]], pooled_counts[:, M["delivered"]]
+    keep = t > 0
+    lost = t - d
+    if keep.sum() < 2 or lost[keep].sum() <= 0 or d[keep].sum() <= 0:
+        return nan
+    table = np.stack([d[keep], lost[keep]])
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
+    chi2 = float(((table - expected) ** 2 / expected).sum())
+    k = int(keep.sum())
+    df = k - 1
+    if n_draws < 2:
+        return chi2, df, math.nan, math.nan
+    # Category loss rates per draw, and their covariance as an estimator's (of the mean of
+    # replications, or jackknife over groups).
+    st = draws.samples[:, keep, M["truth"]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates = 1 - draws.samples[:, keep, M["delivered"]] / st
+    if np.isnan(rates).any():
+        return chi2, df, math.nan, math.nan
+    dev = rates - rates.mean(axis=0)
+    if draws.by_groups:
+        cov = dev.T @ dev * (n_draws - 1) / n_draws
+    else:
+        cov = dev.T @ dev / (n_draws - 1) / n_draws
+    pooled = lost[keep].sum() / t[keep].sum()
+    naive = np.diag(pooled * (1 - pooled) / t[keep])  # covariance if events were independent
+    contrast = np.hstack([np.eye(k - 1), -np.ones((k - 1, 1))])
+    design = np.linalg.solve(contrast @ naive @ contrast.T, contrast @ cov @ contrast.T)
+    mean_deff = float(np.trace(design)) / df
+    if mean_deff <= 0:
+        return chi2, df, math.nan, math.nan
+    spread_sq = float(np.trace(design @ design)) / (df * mean_deff**2) - 1  # a^2
+    d1 = df / (1 + spread_sq)
+    f = chi2 / (mean_deff * (1 + spread_sq)) / d1
+    p = float(stats.f.sf(f, d1, d1 * (n_draws - 1)))
+    return chi2, df, mean_deff, p
 
 
 def composition_record(
@@ -270,13 +301,23 @@ def composition_record(
     }
 
 
-def value_bias(per_rep: np.ndarray) -> dict | None:
+def _relative_value_bias(counts: np.ndarray) -> np.ndarray:
+    """Relative bias of the mean and of the total value received: ``(..., 2)``."""
+    vt = counts[..., M["value_truth"]]
+    v_r = counts[..., M["value_delivered"]] + counts[..., M["value_duplicates"]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel_mean = (v_r / received(counts)) / (vt / counts[..., M["truth"]]) - 1
+        rel_total = v_r / vt - 1
+    return np.stack([rel_mean, rel_total], axis=-1)
+
+
+def value_bias(draws: Replicates | np.ndarray) -> dict | None:
     """Total and mean value received against the truth, for one plan and event type.
 
     Parameters
     ----------
-    per_rep : numpy.ndarray
-        Totals per replication: shape ``(replications, measures)``.
+    draws : Replicates or numpy.ndarray
+        Draws of the totals, ``(draws, measures)`` (a plain array is taken as replications).
 
     Returns
     -------
@@ -284,70 +325,37 @@ def value_bias(per_rep: np.ndarray) -> dict | None:
         ``mean_truth``, ``mean_received``, ``mean_relative_bias`` and ``total_relative_bias``
         with their ``_ci``; ``None`` when no value was true.
     """
-    vt = per_rep[:, M["value_truth"]]
-    if vt.sum() <= 0:
+    draws = draws if isinstance(draws, Replicates) else replicates(draws, None)
+    c = draws.whole
+    vt = c[M["value_truth"]]
+    if vt <= 0:
         return None
-    n_t = per_rep[:, M["truth"]]
-    v_r = per_rep[:, M["value_delivered"]] + per_rep[:, M["value_duplicates"]]
-    n_r = received(per_rep)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_t, mean_r = vt / n_t, v_r / n_r
-        rel_mean = mean_r / mean_t - 1
-        rel_total = v_r / vt - 1
-    if len(per_rep) > 1:
-        m, lo, hi = t_intervals(np.stack([rel_mean, rel_total], axis=1))
-        mean_ci, total_ci = (lo[0], hi[0]), (lo[1], hi[1])
-        rel = m
-    else:
-        rel = np.array([rel_mean[0], rel_total[0]])
-        pieces = _value_pieces(per_rep[0])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_ci = normal_interval(rel[0], delta_se(_mean_bias, pieces))
-            total_ci = normal_interval(rel[1], delta_se(_total_bias, pieces))
+    rel, lo, hi = draws.interval(_relative_value_bias)
+    n_r = received(c)
+    v_r = c[M["value_delivered"]] + c[M["value_duplicates"]]
     return {
-        "mean_truth": as_number(nanmean(mean_t)),
-        "mean_received": as_number(nanmean(np.where(np.isfinite(mean_r), mean_r, np.nan))),
+        "mean_truth": as_number(vt / c[M["truth"]]),
+        "mean_received": as_number(v_r / n_r if n_r > 0 else math.nan),
         "mean_relative_bias": as_number(rel[0]),
-        "mean_relative_bias_ci": as_interval(*mean_ci),
+        "mean_relative_bias_ci": as_interval(lo[0], hi[0]),
         "total_relative_bias": as_number(rel[1]),
-        "total_relative_bias_ci": as_interval(*total_ci),
+        "total_relative_bias_ci": as_interval(lo[1], hi[1]),
     }
 
 
-def _value_pieces(c: np.ndarray) -> list[Piece]:
-    """Delivered, lost, duplicated and bot events as marked Poisson pieces."""
-    d, vd, qd = c[M["delivered"]], c[M["value_delivered"]], c[M["value_sq_delivered"]]
-    dup, vdup = c[M["duplicates"]], c[M["value_duplicates"]]
-    mean_sq = qd / d if d > 0 else 0.0
-    return [
-        Piece(d, vd, qd),
-        Piece(c[M["truth"]] - d, c[M["value_truth"]] - vd, c[M["value_sq_truth"]] - qd),
-        Piece(dup, vdup, dup * mean_sq),  # duplicates assumed to carry typical values
-        Piece(c[M["bots"]]),
-    ]
-
-
-def _mean_bias(x: np.ndarray) -> float:
-    n_d, v_d, n_l, v_l, n_dup, v_dup, n_bot, _ = x
-    return ((v_d + v_dup) / (n_d + n_dup + n_bot)) / ((v_d + v_l) / (n_d + n_l)) - 1
-
-
-def _total_bias(x: np.ndarray) -> float:
-    _, v_d, _, v_l, _, v_dup, _, _ = x
-    return (v_d + v_dup) / (v_d + v_l) - 1
-
-
 __all__ = [
-    "CHI_SQUARE_METHOD",
     "COMPOSITION_METHOD",
     "Composition",
     "as_interval",
     "as_number",
+    "chi_square_method",
     "composition",
     "composition_record",
-    "design_effect",
     "mcar_test",
     "nanmean",
+    "rao_scott",
     "received",
+    "shares",
+    "shift",
     "value_bias",
 ]

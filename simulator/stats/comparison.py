@@ -1,11 +1,13 @@
 """Differences between tracking plans, and between scenarios, on common random numbers.
 
 Every plan of a scenario observes the same simulated visitors, and two scenarios run from the
-same root seed draw the same replication streams; so differences are estimated replication by
-replication (paired), which removes most of the visitor-to-visitor noise. With several
-replications the interval is Student t on the paired differences and the p-value that of the
-paired t test. With one replication only the counts are known, so the two figures are treated
-as independent binomial proportions (conservative when their losses are positively correlated).
+same root seed draw the same replication streams; so differences are estimated draw by draw
+(paired), which removes most of the visitor-to-visitor noise. With several replications the
+interval is Student t on the paired differences and the p-value that of the paired t test.
+With one replication the draws are the random groups of visitors (the same visitors fall in
+the same group under every plan, and in both scenarios): the difference is recomputed with
+each group left out, and the interval and test are the jackknife's Student t with
+``groups - 1`` degrees of freedom (:mod:`simulator.stats.intervals`).
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ import numpy as np
 from simulator.config.scenario import Scenario
 from simulator.model.tally import M
 from simulator.replications.result import RunResult
-from simulator.stats.intervals import Difference, independent_difference, paired_difference
+from simulator.stats.intervals import (
+    Difference,
+    Replicates,
+    difference_test,
+    replicates,
+    run_draws,
+    spread,
+)
 from simulator.stats.kpis import kpi_series
 
-METHOD = {
-    True: "paired by replication (common random numbers); Student t on the differences (95%), "
-    "paired t test",
-    False: "one replication: normal interval and z test treating the two proportions as "
-    "independent (conservative when their losses are positively correlated)",
-}
+METHOD = "paired differences on common random numbers, t test; "
 
 
 def loss_per_replication(per_rep: np.ndarray) -> np.ndarray:
@@ -46,37 +50,29 @@ def loss_per_replication(per_rep: np.ndarray) -> np.ndarray:
         return np.where(truth > 0, 1 - per_rep[..., M["delivered"]] / truth, np.nan)
 
 
-def _binomial_se(loss: float, truth: float) -> float:
-    if truth <= 0 or math.isnan(loss):
-        return math.nan
-    return math.sqrt(max(loss * (1 - loss), 0.0) / truth)
-
-
-def difference(
-    a: np.ndarray, b: np.ndarray, truth_a: np.ndarray, truth_b: np.ndarray
-) -> Difference:
-    """``b - a`` for two losses observed on the same replications.
+def difference(a: Replicates, b: Replicates) -> Difference:
+    """``b - a`` for two losses observed on the same draws.
 
     Parameters
     ----------
-    a, b : numpy.ndarray
-        Loss per replication.
-    truth_a, truth_b : numpy.ndarray
-        True counts per replication (used with one replication only).
+    a, b : Replicates
+        Draws of the totals (``(draws, measures)``) of the two figures, paired draw by draw.
 
     Returns
     -------
     Difference
-        Paired t with several replications, independent binomial normal with one.
+        Paired t across replications, or the jackknife t over groups of visitors.
     """
-    if len(a) > 1:
-        return paired_difference(a, b)
-    la, lb = float(a[0]), float(b[0])
-    if math.isnan(la) or math.isnan(lb):
-        return Difference(math.nan, (math.nan, math.nan), None, "undefined")
-    return independent_difference(
-        la, _binomial_se(la, float(truth_a[0])), lb, _binomial_se(lb, float(truth_b[0]))
-    )
+    per_draw = loss_per_replication(b.samples) - loss_per_replication(a.samples)
+    whole = float(loss_per_replication(b.whole[None])[0] - loss_per_replication(a.whole[None])[0])
+    return difference_test(per_draw, whole, a.by_groups)
+
+
+def _loss(draws: Replicates) -> float | None:
+    """Loss estimate of one plan and event type."""
+    est = spread(loss_per_replication(draws.samples), loss_per_replication(draws.whole[None])[0],
+                 draws.by_groups)[0]  # fmt: skip
+    return None if np.isnan(est) else float(est)
 
 
 def _record(d: Difference) -> dict:
@@ -85,15 +81,16 @@ def _record(d: Difference) -> dict:
     return {"estimate": est, "ci": ci, "p_value": d.p_value}
 
 
-def compare_plans(scenario: Scenario, per_rep: np.ndarray) -> list[dict]:
+def compare_plans(scenario: Scenario, draws: Replicates | np.ndarray) -> list[dict]:
     """Loss differences between every pair of plans, per event type.
 
     Parameters
     ----------
     scenario : Scenario
         The scenario (plans and events).
-    per_rep : numpy.ndarray
-        Totals per replication: shape ``(replications, plans, events, measures)``.
+    draws : Replicates or numpy.ndarray
+        Draws of the totals, ``(draws, plans, events, measures)`` (a plain array is taken as
+        replications).
 
     Returns
     -------
@@ -103,16 +100,13 @@ def compare_plans(scenario: Scenario, per_rep: np.ndarray) -> list[dict]:
         ``loss_diff`` (loss of ``plan_b`` minus loss of ``plan_a``), ``loss_diff_ci`` and
         ``p_value`` (``None`` when the difference is exactly the same in every replication).
     """
-    loss = loss_per_replication(per_rep)  # (reps, plans, events)
-    truth = per_rep[..., M["truth"]]
+    draws = draws if isinstance(draws, Replicates) else replicates(draws, None)
     rows = []
     plans = scenario.plans
     for e, event in enumerate(scenario.events):
         for i in range(len(plans)):
             for j in range(i + 1, len(plans)):
-                d = _record(
-                    difference(loss[:, i, e], loss[:, j, e], truth[:, i, e], truth[:, j, e])
-                )
+                d = _record(difference(draws[i, e], draws[j, e]))
                 rows.append(
                     {
                         "event": event.name,
@@ -120,19 +114,14 @@ def compare_plans(scenario: Scenario, per_rep: np.ndarray) -> list[dict]:
                         "plan_b": plans[j].name,
                         "path_a": plans[i].path_of(event),
                         "path_b": plans[j].path_of(event),
-                        "loss_a": _mean(loss[:, i, e]),
-                        "loss_b": _mean(loss[:, j, e]),
+                        "loss_a": _loss(draws[i, e]),
+                        "loss_b": _loss(draws[j, e]),
                         "loss_diff": d["estimate"],
                         "loss_diff_ci": d["ci"],
                         "p_value": d["p_value"],
                     }
                 )
     return rows
-
-
-def _mean(x: np.ndarray) -> float | None:
-    x = x[~np.isnan(x)]
-    return float(x.mean()) if len(x) else None
 
 
 def compare_runs(a: RunResult, b: RunResult) -> dict:
@@ -169,30 +158,27 @@ def compare_runs(a: RunResult, b: RunResult) -> dict:
             f"seed {sa.simulation.seed} x {len(a.tallies)} and "
             f"seed {sb.simulation.seed} x {len(b.tallies)}"
         )
-    pa = np.stack([t.totals() for t in a.tallies])
-    pb = np.stack([t.totals() for t in b.tallies])
+    pa, pb = run_draws(a), run_draws(b)
     plans_a, plans_b = [p.name for p in sa.plans], [p.name for p in sb.plans]
     events_a, events_b = [e.name for e in sa.events], [e.name for e in sb.events]
     plans = [p for p in plans_a if p in plans_b]
     events = [e for e in events_a if e in events_b]
-    loss_a, loss_b = loss_per_replication(pa), loss_per_replication(pb)
     rows = []
     for plan in plans:
         i, j = plans_a.index(plan), plans_b.index(plan)
         for event in events:
             ea, eb = events_a.index(event), events_b.index(event)
-            ta, tb = pa[:, i, ea, M["truth"]], pb[:, j, eb, M["truth"]]
-            d = _record(difference(loss_a[:, i, ea], loss_b[:, j, eb], ta, tb))
+            d = _record(difference(pa[i, ea], pb[j, eb]))
             rows.append(
                 {
                     "plan": plan,
                     "event": event,
                     "path_a": sa.plans[i].path_of(sa.events[ea]),
                     "path_b": sb.plans[j].path_of(sb.events[eb]),
-                    "truth_a": float(ta.mean()),
-                    "truth_b": float(tb.mean()),
-                    "loss_a": _mean(loss_a[:, i, ea]),
-                    "loss_b": _mean(loss_b[:, j, eb]),
+                    "truth_a": float(pa.whole[i, ea, M["truth"]]),
+                    "truth_b": float(pb.whole[j, eb, M["truth"]]),
+                    "loss_a": _loss(pa[i, ea]),
+                    "loss_b": _loss(pb[j, eb]),
                     "loss_diff": d["estimate"],
                     "loss_diff_ci": d["ci"],
                     "p_value": d["p_value"],
@@ -201,7 +187,7 @@ def compare_runs(a: RunResult, b: RunResult) -> dict:
     return {
         "scenario_a": _describe(a),
         "scenario_b": _describe(b),
-        "method": METHOD[len(a.tallies) > 1],
+        "method": METHOD + pa.method,
         "unmatched": {
             "plans": sorted(set(plans_a) ^ set(plans_b)),
             "events": sorted(set(events_a) ^ set(events_b)),
@@ -217,28 +203,32 @@ def _describe(r: RunResult) -> dict:
 
 
 def _compare_kpis(
-    sa: Scenario, pa: np.ndarray, sb: Scenario, pb: np.ndarray, plans: list[str]
+    sa: Scenario, pa: Replicates, sb: Scenario, pb: Replicates, plans: list[str]
 ) -> list[dict]:
     """KPI differences (b - a) for KPIs and plans present in both scenarios."""
-    series_b = {(sb.plans[s.plan].name, s.kpi.name): s for s in kpi_series(sb, pb)}
+    whole_b = {(sb.plans[s.plan].name, s.kpi.name): s for s in kpi_series(sb, pb.whole[None])}
+    series_b = {(sb.plans[s.plan].name, s.kpi.name): s for s in kpi_series(sb, pb.samples)}
     rows = []
-    for s in kpi_series(sa, pa):
+    for s, w in zip(kpi_series(sa, pa.samples), kpi_series(sa, pa.whole[None]), strict=True):
         key = (sa.plans[s.plan].name, s.kpi.name)
         if key[0] not in plans or key not in series_b:
             continue
-        t = series_b[key]
+        t, v = series_b[key], whole_b[key]
         row = {"plan": key[0], "name": key[1]}
         for what in ("observed", "relative_bias"):
             x, y = getattr(s, what), getattr(t, what)
-            if len(x) > 1:
-                d = _record(paired_difference(x, y))
-            else:
-                d = {"estimate": _mean(y - x), "ci": None, "p_value": None}
-            row[f"{what}_a"], row[f"{what}_b"] = _mean(x), _mean(y)
+            wx, wy = getattr(w, what)[0], getattr(v, what)[0]
+            d = _record(difference_test(y - x, float(wy - wx), pa.by_groups))
+            row[f"{what}_a"] = _number(spread(x, wx, pa.by_groups)[0])
+            row[f"{what}_b"] = _number(spread(y, wy, pa.by_groups)[0])
             row[f"{what}_diff"], row[f"{what}_diff_ci"] = d["estimate"], d["ci"]
             row[f"{what}_p_value"] = d["p_value"]
         rows.append(row)
     return rows
+
+
+def _number(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
 
 
 __all__ = [

@@ -1,20 +1,26 @@
 """Confidence intervals and tests for the figures a run reports.
 
-Two situations, two families of methods:
+Every figure with an interval is computed on independent draws of the site, and one function,
+:meth:`Replicates.interval`, turns the draws into the interval:
 
-- **Several replications.** Each replication is an independent draw of the whole site, so any
-  figure computed per replication (a loss, a share, a ratio) has a Student t interval across
-  replications. Visitors' events may be correlated (a blocked visitor loses all of them); the
-  spread between replications already contains that correlation, so these intervals are honest.
-  Differences between plans or scenarios run on common random numbers are paired by replication.
-- **One replication.** Only the counts are known, so intervals come from a count model: Wilson
-  for a proportion, and the delta method for smooth functions of counts and value sums, where the
-  counts of disjoint pieces (delivered, lost, duplicated, ...) are treated as independent Poisson
-  (marked by values when sums of values are involved). For functions that do not depend on the
-  overall scale (shares, rates, ratios of rates) this equals the multinomial delta method. It
-  treats events as independent, so it is too narrow when a visitor's events share a fate.
+- **Several replications.** Each is an independent draw of the whole site: the figure per
+  replication has a Student t interval across replications, whose spread already contains the
+  correlation of a visitor's events. Differences on common random numbers are paired.
+- **One replication: random groups of visitors.** Every visitor belongs to one of
+  :data:`~simulator.model.tally.GROUPS` groups (a fixed hash of the visitor, no random draw),
+  and the run counts each group apart. Visitors are independent of each other while a
+  visitor's events are not, so the groups are independent clusters: the figure is recomputed
+  with each group left out (the delete-a-group jackknife) and the interval is Student t with
+  ``GROUPS - 1`` degrees of freedom around the figure of the whole run. This is
+  cluster-robust at the visitor level for every figure alike (losses, shares and their
+  differences, TVD, value, KPIs, paired differences between plans), needs no per-visitor
+  state while the run goes, and does not touch the random streams, so counts do not change.
+  The jackknife keeps the whole run's point estimate (no small-group ratio bias). A
+  linearised cluster variance would need each visitor's final counts (they span several
+  windows) and a formula per figure; a bootstrap, per-visitor outcomes.
 
-Every function here is deterministic: no random draws, nothing machine-dependent.
+One replication cannot see variation common to all visitors of a run (an outage, a congested
+server queue): only replications measure it. Nothing here draws random numbers.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from simulator.replications.result import RunResult
 
 LEVEL = 0.95
 Z95 = float(stats.norm.ppf(0.5 + LEVEL / 2))
@@ -109,65 +117,6 @@ def t_intervals(
     return mean, mean - half, mean + half
 
 
-def normal_interval(estimate: float, se: float, z: float = Z95) -> tuple[float, float]:
-    """Symmetric normal interval ``estimate ± z se``."""
-    return estimate - z * se, estimate + z * se
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A disjoint group of events seen as a (marked) Poisson count.
-
-    Attributes
-    ----------
-    n : float
-        How many events.
-    value : float
-        Sum of their values (0 for counts only).
-    value_sq : float
-        Sum of squared values.
-    """
-
-    n: float
-    value: float = 0.0
-    value_sq: float = 0.0
-
-
-def delta_se(func: Callable[[np.ndarray], float], pieces: Sequence[Piece]) -> float:
-    """Standard error of ``func`` of independent marked Poisson pieces, by the delta method.
-
-    ``func`` receives a flat array ``[n_0, value_0, n_1, value_1, ...]``. Piece ``j`` has
-    ``Var(n_j) = n_j``, ``Var(value_j) = value_sq_j`` and ``Cov(n_j, value_j) = value_j``
-    (a compound Poisson sum); different pieces are independent. The gradient is taken by
-    central differences, which is exact enough for the rational functions used here.
-
-    Parameters
-    ----------
-    func : callable
-        Maps the flat array to a float.
-    pieces : sequence of Piece
-        The counts (and value sums) the figure is made of.
-
-    Returns
-    -------
-    float
-        The standard error (NaN when ``func`` is undefined at the counts).
-    """
-    x = np.array([v for p in pieces for v in (p.n, p.value)], dtype=float)
-    grad = np.empty_like(x)
-    for i, xi in enumerate(x):
-        h = 1e-6 * max(abs(xi), 1.0)
-        up, down = x.copy(), x.copy()
-        up[i] += h
-        down[i] -= h
-        grad[i] = (func(up) - func(down)) / (2 * h)
-    var = 0.0
-    for j, p in enumerate(pieces):
-        gn, gv = grad[2 * j], grad[2 * j + 1]
-        var += gn * gn * p.n + 2 * gn * gv * p.value + gv * gv * p.value_sq
-    return math.sqrt(var) if var >= 0 else math.nan
-
-
 @dataclass(frozen=True)
 class Difference:
     """A difference between two paired figures, with its interval and test.
@@ -222,32 +171,229 @@ def paired_difference(first: np.ndarray, second: np.ndarray) -> Difference:
     return Difference(mean, (lo, hi), p, "paired t")
 
 
-def independent_difference(
-    first: float, se_first: float, second: float, se_second: float
-) -> Difference:
-    """Normal interval and z test for ``second - first`` treating the two as independent.
+BY_REPLICATIONS = "Student t across {n} replications (95%)"
+BY_GROUPS = (
+    "one replication: delete-a-group jackknife over {g} random groups of visitors, "
+    "Student t with {df} degrees of freedom (95%), cluster-robust at the visitor level"
+)
+NO_INTERVAL = "one replication counted without groups of visitors: no interval"
 
-    Used with one replication, where the joint fate of an event under both plans is not
-    counted. Two plans observing the same visitors usually lose positively correlated events,
-    so the interval is then conservative.
+
+@dataclass(frozen=True)
+class Replicates:
+    """Counts of the independent draws a figure's interval is made from.
+
+    Attributes
+    ----------
+    samples : numpy.ndarray
+        Counts of each draw, shape ``(draws, ...)``: per replication, or the whole run with one
+        group of visitors left out (scaled back to the whole run's size).
+    whole : numpy.ndarray
+        Counts of the point estimate, shape ``samples.shape[1:]``: the mean replication, or
+        the whole run.
+    by_groups : bool
+        Whether the draws are leave-one-group-out (jackknife) rather than replications.
     """
-    est = second - first
-    se = math.hypot(se_first, se_second)
-    if se == 0 or math.isnan(se):
-        return Difference(est, (est, est), None, "normal, independent")
-    p = float(2 * stats.norm.sf(abs(est) / se))
-    return Difference(est, normal_interval(est, se), p, "normal, independent")
+
+    samples: np.ndarray
+    whole: np.ndarray
+    by_groups: bool
+
+    @property
+    def method(self) -> str:
+        """How the intervals of these draws are made, for the record's ``methods``."""
+        return interval_method(len(self.samples), self.by_groups)
+
+    def __getitem__(self, index: int | tuple) -> Replicates:
+        """The draws of one part of the counts (``index`` applies after the draws' axis)."""
+        index = index if isinstance(index, tuple) else (index,)
+        return Replicates(self.samples[(slice(None), *index)], self.whole[index], self.by_groups)
+
+    def values(self, figure: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """A figure on every draw and on the whole.
+
+        Parameters
+        ----------
+        figure : callable
+            Maps counts with a leading draws axis to the figure per draw (vectorised).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            Per draw, shape ``(draws, ...)``, and of the whole.
+        """
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return figure(self.samples), figure(self.whole[None])[0]
+
+    def interval(
+        self, figure: Callable[[np.ndarray], np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Estimate and 95% interval of a figure: the one dispatch of every interval.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            Estimate, lower and upper bound; NaN where the figure is undefined.
+        """
+        per_draw, whole = self.values(figure)
+        return spread(per_draw, whole, self.by_groups)
+
+
+def replicates(per_replication: np.ndarray, groups: np.ndarray | None) -> Replicates:
+    """Choose the draws of a run's counts.
+
+    Parameters
+    ----------
+    per_replication : numpy.ndarray
+        Counts per replication, shape ``(replications, ...)``.
+    groups : numpy.ndarray or None
+        With one replication, its counts per random group of visitors, shape ``(groups,
+        ...)`` (:meth:`simulator.model.tally.Tally.group_totals`); measures not counted per
+        group (zero in every group) are held at the whole run's value.
+
+    Returns
+    -------
+    Replicates
+        Replications when there are several (or no groups), else leave-one-group-out draws.
+    """
+    x = np.asarray(per_replication, dtype=float)
+    if len(x) > 1 or groups is None:
+        return Replicates(x, x.mean(axis=0), False)
+    whole = x[0]
+    g = len(groups)
+    counted = np.asarray(groups).any(axis=tuple(range(groups.ndim - 1)))
+    left_out = (whole - groups) * (g / (g - 1))
+    left_out = np.where(counted, left_out, whole)
+    return Replicates(left_out, whole, True)
+
+
+def run_draws(result: RunResult, dimension: str | None = None) -> Replicates:
+    """The draws of a run's counts that every interval is made from.
+
+    Parameters
+    ----------
+    result : RunResult
+        The run.
+    dimension : str, optional
+        Counts by this dimension's categories (:meth:`~simulator.model.tally.Tally.marginal`)
+        rather than totals.
+
+    Returns
+    -------
+    Replicates
+        The replications, or with one replication its random groups of visitors.
+    """
+    tallies = result.tallies
+    if dimension is None:
+        per_rep = np.stack([t.totals() for t in tallies])
+        groups = tallies[0].group_totals() if len(tallies) == 1 else None
+    else:
+        per_rep = np.stack([t.marginal(dimension) for t in tallies])
+        groups = tallies[0].group_marginal(dimension) if len(tallies) == 1 else None
+    return replicates(per_rep, groups)
+
+
+def interval_method(draws: int, by_groups: bool) -> str:
+    """Name of the interval method for this many draws (replications or groups)."""
+    if by_groups:
+        return BY_GROUPS.format(g=draws, df=draws - 1)
+    if draws > 1:
+        return BY_REPLICATIONS.format(n=draws)
+    return NO_INTERVAL
+
+
+def spread(
+    per_draw: np.ndarray, whole: np.ndarray, by_groups: bool, level: float = LEVEL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Estimate and interval from a figure's values on independent draws.
+
+    Parameters
+    ----------
+    per_draw : numpy.ndarray
+        The figure per draw, shape ``(draws, ...)``.
+    whole : numpy.ndarray
+        The figure on the whole run (used with groups).
+    by_groups : bool
+        Leave-one-group-out draws (jackknife: the estimate is ``whole`` and the variance
+        ``(g - 1) / g * sum((x_i - mean)^2)``) rather than replications (Student t on the mean).
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Estimate, lower and upper bound. With groups, NaN where any draw is undefined.
+    """
+    if not by_groups:
+        if len(per_draw) < 2:
+            mean = nan_mean(per_draw)
+            nan = np.full(np.shape(mean), np.nan)
+            return mean, nan, nan.copy()
+        return t_intervals(per_draw, level)
+    x = np.asarray(per_draw, dtype=float)
+    g = len(x)
+    with np.errstate(invalid="ignore"):
+        var = (g - 1) / g * ((x - x.mean(axis=0)) ** 2).sum(axis=0)
+    half = stats.t.ppf(0.5 + level / 2, g - 1) * np.sqrt(var)
+    est = np.asarray(whole, dtype=float)
+    return est, est - half, est + half
+
+
+def nan_mean(x: np.ndarray) -> np.ndarray:
+    """Mean over the first axis ignoring NaN, NaN (silently) where every value is NaN."""
+    x = np.asarray(x, dtype=float)
+    ok = ~np.isnan(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, x, 0.0).sum(axis=0) / ok.sum(axis=0)
+
+
+def difference_test(per_draw: np.ndarray, whole: float, by_groups: bool) -> Difference:
+    """Interval and two-sided t test of a difference observed on independent draws.
+
+    Parameters
+    ----------
+    per_draw : numpy.ndarray
+        The difference per draw (paired: both figures computed on the same draw).
+    whole : float
+        The difference on the whole run (used with groups).
+    by_groups : bool
+        Leave-one-group-out draws rather than replications.
+
+    Returns
+    -------
+    Difference
+        Paired t across replications, or the group jackknife t; no p-value when the difference
+        never varies.
+    """
+    if not by_groups:
+        return paired_difference(np.zeros(len(per_draw)), per_draw)
+    x = np.asarray(per_draw, dtype=float)
+    if np.isnan(x).any() or math.isnan(whole):
+        return Difference(math.nan, (math.nan, math.nan), None, "undefined")
+    est, lo, hi = (float(v) for v in spread(x, np.asarray(whole), True))
+    g = len(x)
+    se = (hi - est) / stats.t.ppf(0.5 + LEVEL / 2, g - 1)
+    if se == 0:
+        return Difference(est, (est, est), None, "jackknife over groups")
+    p = float(2 * stats.t.sf(abs(est) / se, g - 1))
+    return Difference(est, (lo, hi), p, "jackknife over groups")
 
 
 __all__ = [
+    "BY_GROUPS",
+    "BY_REPLICATIONS",
     "LEVEL",
+    "NO_INTERVAL",
     "Z95",
     "Difference",
-    "Piece",
-    "delta_se",
-    "independent_difference",
-    "normal_interval",
+    "Replicates",
+    "difference_test",
+    "interval_method",
+    "nan_mean",
     "paired_difference",
+    "replicates",
+    "run_draws",
+    "spread",
     "t_interval",
     "t_intervals",
     "wilson",

@@ -30,16 +30,12 @@ import numpy as np
 
 from simulator.config.kpi_spec import KPI, SPECIAL
 from simulator.model.tally import M
-from simulator.stats.intervals import Piece, delta_se, normal_interval, t_intervals
+from simulator.stats.intervals import Replicates, replicates, spread
 
 if TYPE_CHECKING:
     from simulator.config.scenario import EventType, Scenario
 
-METHOD = {
-    True: "relative bias per replication; Student t across replications (95%)",
-    False: "delta method on Poisson counts (revenue as marked counts) of one replication; "
-    "numerator and denominator events treated as independent (95%)",
-}
+METHOD = "relative bias of the observed KPI against the true one; "
 
 
 @dataclass(frozen=True)
@@ -135,44 +131,6 @@ def _sides(counts: np.ndarray, q: Quantity) -> tuple[np.ndarray, np.ndarray]:
     return c[..., M["truth"]], rec
 
 
-def _pieces(counts: np.ndarray, events: list[int]) -> list[Piece]:
-    """Delivered, lost, duplicated and bot events of each event type (one replication)."""
-    out = []
-    for e in events:
-        c = counts[e]
-        d, qd = c[M["delivered"]], c[M["value_sq_delivered"]]
-        dup = c[M["duplicates"]]
-        out += [
-            Piece(d, c[M["value_delivered"]], qd),
-            Piece(
-                c[M["truth"]] - d,
-                c[M["value_truth"]] - c[M["value_delivered"]],
-                c[M["value_sq_truth"]] - qd,
-            ),
-            Piece(dup, c[M["value_duplicates"]], dup * (qd / d if d > 0 else 0.0)),
-            Piece(c[M["bots"]]),
-        ]
-    return out
-
-
-def _bias_of_flat(x: np.ndarray, events: list[int], num: Quantity, den: Quantity) -> float:
-    """Relative bias from the flat piece array :func:`delta_se` passes."""
-    per = x.reshape(len(events), 4, 2)  # event, piece (D, L, dup, bot), (n, value)
-
-    def amount(q: Quantity, observed: bool) -> float:
-        rows = per[[events.index(e) for e in q.events]]
-        col = 1 if q.value else 0
-        if observed:
-            parts = (0, 2) if q.value else (0, 2, 3)
-        else:
-            parts = (0, 1)
-        return float(rows[:, list(parts), col].sum())
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        truth = np.float64(amount(num, False)) / amount(den, False)
-        return float((np.float64(amount(num, True)) / amount(den, True)) / truth - 1)
-
-
 @dataclass(frozen=True)
 class KPISeries:
     """One KPI under one plan, per replication.
@@ -235,15 +193,16 @@ def kpi_series(scenario: Scenario, per_rep: np.ndarray) -> list[KPISeries]:
     return out
 
 
-def kpi_rows(scenario: Scenario, per_rep: np.ndarray) -> list[dict]:
+def kpi_rows(scenario: Scenario, draws: Replicates | np.ndarray) -> list[dict]:
     """KPI records for every plan.
 
     Parameters
     ----------
     scenario : Scenario
         The scenario (plans, events, KPIs).
-    per_rep : numpy.ndarray
-        Totals per replication: shape ``(replications, plans, events, measures)``.
+    draws : Replicates or numpy.ndarray
+        Draws of the totals, ``(draws, plans, events, measures)``
+        (:func:`simulator.stats.intervals.replicates`; a plain array is taken as replications).
 
     Returns
     -------
@@ -253,24 +212,16 @@ def kpi_rows(scenario: Scenario, per_rep: np.ndarray) -> list[dict]:
         (ratios of mean amounts), ``relative_bias`` (observed / truth - 1) with
         ``relative_bias_ci``, and ``note`` (proxies used, or ``None``).
     """
+    draws = draws if isinstance(draws, Replicates) else replicates(draws, None)
     rows = []
-    reps = per_rep.shape[0]
-    for s in kpi_series(scenario, per_rep):
+    wholes = kpi_series(scenario, draws.whole[None])
+    for s, w in zip(kpi_series(scenario, draws.samples), wholes, strict=True):
         kpi = s.kpi
-        num, den = quantity(scenario, kpi.numerator), quantity(scenario, kpi.denominator)
-        if reps > 1:
-            bias, lo, hi = (float(a) for a in t_intervals(s.relative_bias))
-        else:
-            bias = lo = hi = float(s.relative_bias[0])
-            if math.isfinite(bias):
-                events = list(s.events)
-                se = delta_se(
-                    lambda x, ev=events, n=num, d=den: _bias_of_flat(x, ev, n, d),
-                    _pieces(per_rep[0, s.plan], events),
-                )
-                lo, hi = normal_interval(bias, se)
+        bias, lo, hi = (
+            float(a) for a in spread(s.relative_bias, w.relative_bias[0], draws.by_groups)
+        )
         plan = scenario.plans[s.plan]
-        nt, no, dt, do = s.amounts
+        nt, no, dt, do = w.amounts
         with np.errstate(invalid="ignore", divide="ignore"):
             truth, observed = nt / dt, no / do
         rows.append(
@@ -284,9 +235,7 @@ def kpi_rows(scenario: Scenario, per_rep: np.ndarray) -> list[dict]:
                 "truth": _num(truth),
                 "observed": _num(observed),
                 "relative_bias": _num(bias),
-                "relative_bias_ci": [float(lo), float(hi)]
-                if math.isfinite(lo) and math.isfinite(hi)
-                else None,
+                "relative_bias_ci": [lo, hi] if math.isfinite(lo) and math.isfinite(hi) else None,
                 "note": s.note or None,
             }
         )

@@ -9,7 +9,7 @@ from support.running import run
 
 from simulator.model.population import ANALYTICS_OPT_OUT, layout_of
 from simulator.model.server import ServerQueues
-from simulator.model.tally import CAUSES, FAULT_CAUSES, M
+from simulator.model.tally import CAUSES, FAULT_CAUSES, POSITION, M
 from simulator.model.window import BOT
 from simulator.outputs.opt_out import (
     choice_markdown,
@@ -84,7 +84,7 @@ def test_no_server_or_hybrid_copy_of_an_opted_out_visitor_is_ever_sent(spied):
     for plan, kind, off in pushed:
         if kind == BOT:
             continue
-        cell = (off // n_measures) % layout.n_cells
+        cell = ((off & POSITION) // n_measures) % layout.n_cells  # offsets carry the group
         key = (plan in respecting, int(blocker_of_cell[cell]) in opted_out)
         sent[key] = sent.get(key, 0) + 1
     assert sent.get((True, True), 0) == 0

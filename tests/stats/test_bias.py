@@ -51,7 +51,9 @@ def test_device_dependent_blocking_shifts_shares_as_thinning_predicts():
     assert desk["diff"] == pytest.approx(diffs.mean(), abs=1e-12)
     assert desk["diff"] < 0 < mob["diff"] and desk["diff_ci"][1] < 0
     assert mob["diff"] == pytest.approx(-desk["diff"])
-    assert bias["tvd"] == pytest.approx(abs(desk["diff"]))  # two categories
+    # Two categories: the TVD is |diff| less its expected noise, sqrt(2/pi) se (corrected).
+    se = (desk["diff_ci"][1] - desk["diff"]) / stats.t.ppf(0.975, 3)
+    assert bias["tvd"] == pytest.approx(abs(desk["diff"]) - np.sqrt(2 / np.pi) * se)
     assert bias["p_value"] < 0.05
     # Blocker kind: the blocked kind vanishes from what arrives.
     blockers = row(record, "client", "page_viewed")["bias"]["blocker"]["shares"]

@@ -30,13 +30,19 @@ def test_plan_differences_are_paired_and_signed_b_minus_a():
     assert c["loss_diff_ci"][1] < 0 and c["p_value"] < 0.05
 
 
-def test_one_replication_compares_as_independent_proportions():
+def test_one_replication_compares_plans_paired_by_groups_of_visitors():
     record = summarise(run(two_devices(users=400, plans=PLANS), seed=2))
     c = next(c for c in record["comparisons"] if c["event"] == "session_started")
-    la, n = c["loss_a"], 400
-    se = np.sqrt(la * (1 - la) / n)  # the server path loses nothing here
-    assert c["loss_diff_ci"] == pytest.approx([-la - 1.959964 * se, -la + 1.959964 * se])
-    assert record["methods"]["comparisons"].startswith("one replication")
+    client = next(
+        r for r in record["results"] if r["plan"] == "client" and r["event"] == "session_started"
+    )
+    # The server path loses nothing here, so the difference is minus the client's loss, group
+    # by group: the same jackknife interval, mirrored.
+    assert c["loss_b"] == 0.0 and c["loss_diff"] == pytest.approx(-client["loss"])
+    lo, hi = client["loss_ci"]
+    assert c["loss_diff_ci"] == pytest.approx([-hi, -lo])
+    assert c["p_value"] < 0.05
+    assert "random groups of visitors" in record["methods"]["comparisons"]
 
 
 def test_scenarios_share_their_visitors_so_the_paired_interval_is_narrow():

@@ -8,8 +8,9 @@ ones. Countries are drawn independently of everything, so loss is independent of
 MCAR null holds) and depends on device (it fails).
 
 Many runs of a small scenario are drawn; each run of ``R`` replications gives Student t
-intervals and a design-effect-corrected chi-square p-value, each single replication a Wilson
-interval and a plain Pearson p-value. A coverage count is binomial: the tolerance is three of
+intervals and a Rao-Scott corrected chi-square p-value, each single replication a Wilson
+interval (of the independent session starts) and the jackknife over its random groups of
+visitors (share shift, independence test). A coverage count is binomial: the tolerance is three of
 its standard deviations. Every check may redraw once with a fresh seed before failing.
 """
 
@@ -28,7 +29,7 @@ from support.running import run
 from simulator.model.tally import M
 from simulator.replications.result import RunResult
 from simulator.stats.bias import composition, mcar_test
-from simulator.stats.intervals import wilson
+from simulator.stats.intervals import replicates, wilson
 from simulator.stats.summary import summarise
 
 USERS = 150
@@ -45,11 +46,11 @@ class Draw:
     loss_covered: int  # Student t intervals of page_viewed loss containing TRUE_LOSS
     diff_covered: int  # Student t intervals of desktop's share shift containing TRUE_DIFF
     wilson_covered: int  # Wilson intervals of session_started loss (one replication)
-    delta_covered: int  # delta-method intervals of desktop's session share shift (one)
+    group_covered: int  # group jackknife intervals of desktop's session share shift (one)
     singles: int
     p_country: np.ndarray  # design-effect F test, page_viewed, per run (null holds)
     p_device: np.ndarray  # same, device (null fails)
-    p_country_single: np.ndarray  # Pearson on session_started, per replication (null holds)
+    p_country_single: np.ndarray  # Rao-Scott over groups, session_started (null holds)
 
 
 @functools.cache
@@ -68,7 +69,7 @@ def draw(runs: int, reps: int, seed: int) -> Draw:
         diff_c += shift[0] <= TRUE_DIFF <= shift[1]
         p_country.append(rows["page_viewed"]["bias"]["country"]["p_value"])
         p_device.append(rows["page_viewed"]["bias"]["device"]["p_value"])
-    wilson_c = delta_c = 0
+    wilson_c = group_c = 0
     p_single = []
     e = result.tallies[0].layout.events.index("session_started")
     for t in result.tallies:
@@ -76,11 +77,13 @@ def draw(runs: int, reps: int, seed: int) -> Draw:
         assert truth == USERS  # one session per visitor: independent events
         lo, hi = wilson(truth - delivered, truth)
         wilson_c += lo <= TRUE_LOSS <= hi
-        p_single.append(mcar_test(t.marginal("country")[None])[3][0, e])
-        lo, hi = (b[0, e, 0] for b in composition(t.marginal("device")[None]).diff_ci)
-        delta_c += lo <= TRUE_DIFF <= hi
+        country = replicates(t.marginal("country")[None], t.group_marginal("country"))
+        p_single.append(mcar_test(country)[3][0, e])
+        device = replicates(t.marginal("device")[None], t.group_marginal("device"))
+        lo, hi = (b[0, e, 0] for b in composition(device).diff_ci)
+        group_c += lo <= TRUE_DIFF <= hi
     return Draw(
-        runs, loss_c, diff_c, wilson_c, delta_c, len(result.tallies),
+        runs, loss_c, diff_c, wilson_c, group_c, len(result.tallies),
         np.array(p_country), np.array(p_device), np.array(p_single),
     )  # fmt: skip
 
@@ -113,14 +116,14 @@ def _t_coverage(d: Draw) -> tuple[bool, str]:
 def _single_coverage(d: Draw) -> tuple[bool, str]:
     exact = wilson_exact_coverage(USERS, TRUE_LOSS)
     assert 0.93 <= exact <= 0.97
-    ok = within(d.wilson_covered, d.singles, exact) and within(d.delta_covered, d.singles, 0.95)
-    return ok, f"Wilson {d.wilson_covered}/{d.singles} vs {exact:.4f}, delta {d.delta_covered}"
+    ok = within(d.wilson_covered, d.singles, exact) and within(d.group_covered, d.singles, 0.95)
+    return ok, f"Wilson {d.wilson_covered}/{d.singles} vs {exact:.4f}, groups {d.group_covered}"
 
 
 def _uniform(d: Draw) -> tuple[bool, str]:
     p1 = stats.kstest(d.p_country, "uniform").pvalue
     p2 = stats.kstest(d.p_country_single, "uniform").pvalue
-    return min(p1, p2) > 0.001, f"KS p-values: corrected {p1:.4f}, single Pearson {p2:.4f}"
+    return min(p1, p2) > 0.001, f"KS p-values: replications {p1:.4f}, groups {p2:.4f}"
 
 
 def _rejects(d: Draw) -> tuple[bool, str]:
@@ -135,7 +138,7 @@ def test_t_intervals_cover_loss_and_share_shift():
 
 def test_one_replication_intervals_cover_for_independent_events():
     # Wilson's coverage at n = 150 is not exactly 95% (lattice effects): its exact value is
-    # the target. The delta-method share shift targets 95%.
+    # the target. The group jackknife share shift targets 95%.
     redraw_once(_single_coverage, FAST)
 
 

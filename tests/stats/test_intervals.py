@@ -9,11 +9,12 @@ import pytest
 from scipy import stats
 
 from simulator.stats.intervals import (
+    BY_GROUPS,
     Z95,
-    Piece,
-    delta_se,
-    independent_difference,
+    difference_test,
     paired_difference,
+    replicates,
+    spread,
     t_interval,
     t_intervals,
     wilson,
@@ -49,21 +50,65 @@ def test_t_intervals_are_per_column_and_skip_undefined_replications():
     assert np.isnan(mean[0]) and np.isnan(lo[0])
 
 
-def test_delta_method_on_poisson_pieces_gives_the_binomial_variance_of_a_share():
-    kept, lost = 700.0, 300.0
-    se = delta_se(lambda x: x[0] / (x[0] + x[2]), [Piece(kept), Piece(lost)])
-    assert se == pytest.approx(math.sqrt(0.7 * 0.3 / 1000), rel=1e-6)
+def test_group_jackknife_of_a_total_is_the_random_groups_variance():
+    # For a linear figure the delete-a-group jackknife equals the textbook random-groups
+    # estimator: G^2 s^2 / G for a total over G groups, with G - 1 degrees of freedom.
+    groups = np.array([[12.0], [9.0], [15.0], [11.0], [8.0]])
+    draws = replicates(groups.sum(axis=0)[None], groups)
+    assert draws.by_groups
+    est, lo, hi = draws.interval(lambda c: c[..., 0])
+    g = len(groups)
+    se = math.sqrt(g * np.var(groups[:, 0], ddof=1))
+    q = stats.t.ppf(0.975, g - 1)
+    assert est == pytest.approx(55.0)
+    assert (lo, hi) == pytest.approx((55 - q * se, 55 + q * se))
+    assert draws.method == BY_GROUPS.format(g=5, df=4)
 
 
-def test_delta_method_on_marked_pieces_gives_the_variance_of_a_ratio_of_sums():
-    # Kept share of revenue, events iid with values: influence-function variance.
-    n_d, s_d, q_d = 80.0, 4000.0, 250_000.0
-    n_l, s_l, q_l = 20.0, 800.0, 40_000.0
-    se = delta_se(lambda x: x[1] / (x[1] + x[3]), [Piece(n_d, s_d, q_d), Piece(n_l, s_l, q_l)])
-    total = s_d + s_l
-    k = s_d / total
-    ref = math.sqrt(((1 - k) ** 2 * q_d + k**2 * q_l) / total**2)
-    assert se == pytest.approx(ref, rel=1e-6)
+def test_group_jackknife_of_a_ratio_is_the_linearised_cluster_variance():
+    # Loss = 1 - D / T over clusters: the jackknife variance matches the linearised
+    # (delta-method) cluster variance sum((d_g - R t_g)^2) / T^2 * G / (G - 1) to first order.
+    rng = np.random.default_rng(3)
+    truth = rng.integers(800, 1200, size=40).astype(float)
+    delivered = np.floor(truth * rng.uniform(0.6, 0.8, size=40))
+    groups = np.stack([truth, delivered], axis=1)
+    draws = replicates(groups.sum(axis=0)[None], groups)
+    est, lo, hi = draws.interval(lambda c: 1 - c[..., 1] / c[..., 0])
+    t, d = truth.sum(), delivered.sum()
+    ratio = d / t
+    linear = math.sqrt(((delivered - ratio * truth) ** 2).sum() / t**2 * 40 / 39)
+    q = stats.t.ppf(0.975, 39)
+    assert est == pytest.approx(1 - ratio)
+    assert (hi - lo) / (2 * q) == pytest.approx(linear, rel=0.02)
+
+
+def test_measures_not_counted_per_group_do_not_vary_between_draws():
+    whole = np.array([[10.0, 4.0]])
+    groups = np.array([[6.0, 0.0], [4.0, 0.0]])  # second measure not counted per group
+    draws = replicates(whole, groups)
+    assert (draws.samples[:, 1] == 4.0).all()
+    assert draws.samples[:, 0] == pytest.approx([8.0, 12.0])
+
+
+def test_several_replications_keep_student_t_and_one_without_groups_has_no_interval():
+    x = np.array([[0.2], [0.3], [0.25]])
+    mean, lo, hi = spread(x, np.array([9.0]), False)
+    assert (mean[0], lo[0], hi[0]) == pytest.approx((0.25, *t_interval(x[:, 0])))
+    draws = replicates(x[:1], None)
+    est, lo, hi = draws.interval(lambda c: c[..., 0])
+    assert est == pytest.approx(0.2) and np.isnan(lo) and np.isnan(hi)
+
+
+def test_group_difference_test_is_a_t_test_with_groups_minus_one_degrees_of_freedom():
+    per_draw = np.array([0.11, 0.09, 0.10, 0.12, 0.08, 0.10])
+    d = difference_test(per_draw, 0.1, True)
+    g = len(per_draw)
+    se = math.sqrt((g - 1) / g * ((per_draw - per_draw.mean()) ** 2).sum())
+    assert d.estimate == pytest.approx(0.1)
+    assert d.p_value == pytest.approx(2 * stats.t.sf(0.1 / se, g - 1))
+    assert d.ci == pytest.approx(
+        (0.1 - stats.t.ppf(0.975, g - 1) * se, 0.1 + stats.t.ppf(0.975, g - 1) * se)
+    )
 
 
 def test_paired_difference_is_the_paired_t_test():
@@ -81,11 +126,3 @@ def test_a_difference_that_never_varies_has_no_p_value():
     assert zero.estimate == 0 and zero.ci == (0, 0) and zero.p_value is None
     one = paired_difference(np.array([0.1]), np.array([0.2]))
     assert one.p_value is None and one.method == "one replication"
-
-
-def test_independent_difference_is_a_two_sided_z_test():
-    d = independent_difference(0.20, 0.01, 0.25, 0.02)
-    se = math.hypot(0.01, 0.02)
-    assert d.estimate == pytest.approx(0.05)
-    assert d.ci == pytest.approx((0.05 - Z95 * se, 0.05 + Z95 * se))
-    assert d.p_value == pytest.approx(2 * stats.norm.sf(0.05 / se))

@@ -1,0 +1,45 @@
+"""The random groups of visitors one replication's intervals are made from."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from support.bias_factories import two_devices
+from support.running import run
+
+from simulator.model.tally import DIMENSIONS, GROUPED, GROUPS, M, group_of
+
+
+def test_groups_split_the_counts_without_changing_them():
+    result = run(two_devices(users=2000), seed=4)
+    tally = result.tallies[0]
+    kept = [M[m] for m in GROUPED]
+    groups = tally.group_totals()
+    assert groups.shape == (GROUPS, *tally.totals().shape)
+    assert np.array_equal(groups.sum(axis=0)[..., kept], tally.totals()[..., kept])
+    for dim in DIMENSIONS:
+        split = tally.group_marginal(dim).sum(axis=0)
+        assert np.allclose(split[..., kept], tally.marginal(dim)[..., kept]), dim
+    # One session per visitor: each group holds about a tenth of the visitors (binomial).
+    e = tally.layout.events.index("session_started")
+    sessions = groups[:, 0, e, M["truth"]]
+    p = 1 / GROUPS
+    assert (np.abs(sessions - 2000 * p) <= 3 * math.sqrt(2000 * p * (1 - p))).all(), sessions
+
+
+def test_a_visitor_keeps_its_group_and_consecutive_visitors_spread_over_all():
+    visitors = np.arange(10_000)
+    g = group_of(visitors)
+    assert g.min() == 0 and g.max() == GROUPS - 1
+    assert group_of(1234) == g[1234]
+    counts = np.bincount(g, minlength=GROUPS)
+    assert (np.abs(counts - 1000) < 100).all(), counts
+    assert (np.bincount(g[:100], minlength=GROUPS) > 0).all()  # a short user range too
+
+
+def test_merged_tallies_add_their_groups():
+    result = run(two_devices(users=300), replications=2, seed=5)
+    a, b = result.tallies
+    both = a + b
+    assert np.array_equal(both.group_totals(), a.group_totals() + b.group_totals())
