@@ -39,15 +39,24 @@ class ReplicationTally:
     marginals : dict of str to numpy.ndarray
         For each of :data:`~simulator.model.tally.DIMENSIONS`, shape (plans, events, categories,
         measures).
+    groups : dict of str to numpy.ndarray, optional
+        The tally's per-group totals and marginals (:attr:`Tally.groups`), which give the
+        intervals of a single replication.
     """
 
     __slots__ = ("_packed", "layout")
 
     def __init__(
-        self, layout: Layout, totals: np.ndarray, marginals: dict[str, np.ndarray]
+        self,
+        layout: Layout,
+        totals: np.ndarray,
+        marginals: dict[str, np.ndarray],
+        groups: dict[str, np.ndarray] | None = None,
     ) -> None:
         self.layout = layout
-        self._packed = {name: _Packed.of(a) for name, a in [(TOTALS, totals), *marginals.items()]}
+        arrays = [(TOTALS, totals), *marginals.items()]
+        arrays += [(GROUP + k, a) for k, a in (groups or {}).items()]
+        self._packed = {name: _Packed.of(a) for name, a in arrays}
 
     @classmethod
     def of(cls, tally: Tally) -> ReplicationTally:
@@ -64,7 +73,7 @@ class ReplicationTally:
             Its totals and its marginal over every dimension.
         """
         marginals = {dim: tally.marginal(dim) for dim in DIMENSIONS}
-        return cls(tally.layout, tally.totals(), marginals)
+        return cls(tally.layout, tally.totals(), marginals, tally.groups)
 
     def totals(self) -> np.ndarray:
         """Counts summed over cells: shape (plans, events, measures); a fresh array."""
@@ -85,6 +94,16 @@ class ReplicationTally:
         """
         return self._packed[dimension].unpack()
 
+    def group_totals(self) -> np.ndarray | None:
+        """:meth:`totals` of each random group of visitors (see :meth:`Tally.group_totals`)."""
+        packed = self._packed.get(GROUP + "totals")
+        return None if packed is None else packed.unpack()
+
+    def group_marginal(self, dimension: str) -> np.ndarray | None:
+        """:meth:`marginal` of each random group of visitors (see :meth:`Tally.group_marginal`)."""
+        packed = self._packed.get(GROUP + dimension)
+        return None if packed is None else packed.unpack()
+
     @property
     def nbytes(self) -> int:
         """Bytes held for the arrays (what a replication costs the run's memory)."""
@@ -93,6 +112,8 @@ class ReplicationTally:
 
 TOTALS = "totals"
 """Key of the totals among a :class:`ReplicationTally`'s arrays (no dimension has this name)."""
+GROUP = "group:"
+"""Prefix of the keys of the per-group arrays (see :attr:`Tally.groups`)."""
 
 
 @dataclass(frozen=True)
