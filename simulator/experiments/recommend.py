@@ -34,7 +34,7 @@ from simulator.model.tally import FAULT_CAUSES, M
 from simulator.replications.result import RunResult
 from simulator.replications.runner import run
 from simulator.stats import bias
-from simulator.stats.intervals import t_interval, wilson
+from simulator.stats.intervals import run_draws, spread, t_interval, wilson
 from simulator.stats.summary import interval_method
 from simulator.version import __version__
 
@@ -76,34 +76,47 @@ def candidate_scenario(scenario: Scenario, respect_choice: bool = False) -> Scen
     return Scenario.model_validate(data)
 
 
-def share(numerator: np.ndarray, denominator: np.ndarray) -> Metric:
-    """A share per replication with its 95% interval.
+def share(numerator: np.ndarray, denominator: np.ndarray, by_groups: bool = False) -> Metric:
+    """A share on each independent draw of a run, with its 95% interval.
 
     Parameters
     ----------
     numerator, denominator : numpy.ndarray
-        Counts per replication.
+        Counts per draw: per replication, or with one replication per leave-one-group-out
+        draw, followed by the whole run's counts when ``by_groups``.
+    by_groups : bool
+        Whether the draws are random groups of visitors (delete-a-group jackknife around the
+        whole run) rather than replications (Student t across them).
 
     Returns
     -------
     Metric
-        Mean of the per-replication shares; Student t across replications when there are
-        several, Wilson on the counts with one. NaN when the denominator is never positive.
+        The share (the mean over replications, or the whole run's with groups) and its
+        interval, from :func:`simulator.stats.intervals.spread`; Wilson on the counts for a
+        lone replication without groups. NaN when the denominator is never positive.
     """
     num = np.asarray(numerator, dtype=float)
     den = np.asarray(denominator, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        reps = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-    kept = reps[~np.isnan(reps)]
-    n = float(den.mean()) if den.size else 0.0
+        shares = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    draws, whole = (shares[:-1], shares[-1]) if by_groups else (shares, np.nan)
+    n = float(den[-1] if by_groups else den.mean()) if den.size else 0.0
+    reps = tuple(float(x) for x in draws)
+    if by_groups:
+        if not np.isfinite(whole) or np.isnan(draws).any():
+            return Metric(math.nan, None, reps, n, by_groups=True)
+        est, lo, hi = spread(draws, whole, by_groups=True)
+        ci = (max(0.0, float(lo)), min(1.0, float(hi)))
+        return Metric(float(est), ci, reps, n, by_groups=True)
+    kept = draws[~np.isnan(draws)]
     if kept.size == 0:
-        return Metric(math.nan, None, tuple(float(x) for x in reps), n)
-    if len(reps) > 1:
+        return Metric(math.nan, None, reps, n)
+    if len(draws) > 1:
         lo, hi = t_interval(kept)
         lo, hi = max(0.0, lo), min(1.0, hi)
     else:
         lo, hi = wilson(float(num[0]), float(den[0]))
-    return Metric(float(kept.mean()), (float(lo), float(hi)), tuple(float(x) for x in reps), n)
+    return Metric(float(kept.mean()), (float(lo), float(hi)), reps, n)
 
 
 def measure(result: RunResult, respect_choice: bool = False) -> list[dict[str, PathMeasure]]:
@@ -125,7 +138,10 @@ def measure(result: RunResult, respect_choice: bool = False) -> list[dict[str, P
     """
     sc = result.scenario
     plans = result.tallies[0].layout.plans
-    per_rep = np.stack([t.totals() for t in result.tallies])  # (reps, plans, events, measures)
+    draws = run_draws(result)  # replications, or with one replication its groups of visitors
+    by_groups = draws.by_groups
+    # (draws [+ the whole run, with groups], plans, events, measures)
+    per_rep = np.concatenate([draws.samples, draws.whole[None]]) if by_groups else draws.samples
     server = per_rep[:, plans.index(PLAN_NAMES["server"])]
     out = []
     for e, event in enumerate(sc.events):
@@ -139,18 +155,19 @@ def measure(result: RunResult, respect_choice: bool = False) -> list[dict[str, P
             context = c[:, M["delivered_context"]]
             faults = sum(c[:, M[f"lost_{cause}"]] for cause in FAULT_CAUSES)
             consenting = truth - opted
+            count = (lambda x: float(x[-1])) if by_groups else (lambda x: float(x.mean()))
             paths[path] = PathMeasure(
                 path=path,
-                truth=float(truth.mean()),
-                delivered=float(delivered.mean()),
-                delivered_context=float(context.mean()),
-                faults=float(faults.mean()),
-                withheld=float(c[:, M["lost_withheld"]].mean()),
-                pending=float(c[:, M["pending"]].mean()),
-                anonymous=float(c[:, M["anonymous"]].mean()),
-                loss=share(truth - delivered, truth),
-                budget_loss=share(np.maximum(consenting - delivered, 0.0), consenting),
-                context_coverage=share(np.minimum(context, consenting), consenting),
+                truth=count(truth),
+                delivered=count(delivered),
+                delivered_context=count(context),
+                faults=count(faults),
+                withheld=count(c[:, M["lost_withheld"]]),
+                pending=count(c[:, M["pending"]]),
+                anonymous=count(c[:, M["anonymous"]]),
+                loss=share(truth - delivered, truth, by_groups),
+                budget_loss=share(np.maximum(consenting - delivered, 0.0), consenting, by_groups),
+                context_coverage=share(np.minimum(context, consenting), consenting, by_groups),
             )
         out.append(paths)
     return out
@@ -170,10 +187,7 @@ def _causes(result: RunResult, e: int, path: str) -> dict[str, float]:
 
 def compositions(result: RunResult) -> dict[str, bias.Composition]:
     """Composition shift of the received events, per dimension in :data:`SHIFT_DIMENSIONS`."""
-    return {
-        dim: bias.composition(np.stack([t.marginal(dim) for t in result.tallies]))
-        for dim in SHIFT_DIMENSIONS
-    }
+    return {dim: bias.composition(run_draws(result, dim)) for dim in SHIFT_DIMENSIONS}
 
 
 def _shift(comps: dict[str, bias.Composition], p: int, e: int) -> dict | None:

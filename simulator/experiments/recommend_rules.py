@@ -57,12 +57,16 @@ class Metric:
         The share in each replication (paired comparisons use them).
     n : float
         Mean denominator per replication (the binomial comparison of one replication uses it).
+    by_groups : bool
+        Whether ``reps`` are leave-one-group-out draws of one replication (random groups of
+        visitors, read with the jackknife) rather than replications.
     """
 
     value: float
     ci: tuple[float, float] | None
     reps: tuple[float, ...]
     n: float
+    by_groups: bool = False
 
     @property
     def defined(self) -> bool:
@@ -138,8 +142,9 @@ def differs(a: Metric, b: Metric, margin: float) -> bool:
     -------
     bool
         True when ``|b - a| > margin`` and the difference is significant at
-        :data:`SIGNIFICANCE`: a paired t test across replications when there are several, a
-        two-proportion z test with one (conservative: common random numbers correlate the two).
+        :data:`SIGNIFICANCE`: a paired t test across replications when there are several, or
+        across the random groups of visitors of one replication (jackknife), else a
+        two-proportion z test (conservative: common random numbers correlate the two).
     """
     if not (a.defined and b.defined):
         return a.defined != b.defined
@@ -147,12 +152,15 @@ def differs(a: Metric, b: Metric, margin: float) -> bool:
         return False
     if len(a.reps) > 1:
         d = [y - x for x, y in zip(a.reps, b.reps, strict=True)]
-        mean = sum(d) / len(d)
-        sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1))
-        if sd == 0:
+        g, mean = len(d), sum(d) / len(d)
+        spread2 = sum((x - mean) ** 2 for x in d)
+        if a.by_groups:  # jackknife over groups of visitors, around the whole run's difference
+            se, mean = math.sqrt((g - 1) / g * spread2), b.value - a.value
+        else:  # paired across replications
+            se = math.sqrt(spread2 / (g - 1)) / math.sqrt(g)
+        if se == 0:
             return mean != 0
-        t = mean / (sd / math.sqrt(len(d)))
-        return 2 * stats.t.sf(abs(t), len(d) - 1) < SIGNIFICANCE
+        return 2 * stats.t.sf(abs(mean / se), g - 1) < SIGNIFICANCE
     var = sum(m.value * (1 - m.value) / m.n for m in (a, b) if m.n > 0)
     if var <= 0:
         return a.value != b.value

@@ -328,3 +328,22 @@ def test_context_missed_counts_lost_events_too():
     hybrid = context_lost({**record, "recommendation": "hybrid"})
     assert hybrid["share"] == pytest.approx(0.002)
     assert "0.2% arrive without it because the forwarding failed" in hybrid["text"]
+
+
+def test_one_replication_compares_paths_on_groups_of_visitors_not_on_events():
+    """A blocked visitor loses every event at once, so with one replication the loss interval
+    must come from the spread between groups of visitors, and be wider than a binomial one on
+    events. Blocking is all or nothing per visitor, so the design effect is about
+    E[n^2] / E[n] for n page views per visitor: 7 for geometric pages of mean 4 (more with
+    returns). A 9-df jackknife variance falls below the binomial one only if chi2(9) / 9 < 1/7,
+    which has probability about 0.1%."""
+    sc = site(0.3, simulation={"replications": 1})
+    page = measure(run(candidate_scenario(sc), seed=3))[
+        [e.name for e in sc.events].index("page_viewed")
+    ]
+    loss = page["client"].loss
+    assert loss.by_groups and len(loss.reps) == 10
+    lo, hi = loss.ci
+    binomial = 1.96 * (loss.value * (1 - loss.value) / loss.n) ** 0.5
+    assert (hi - lo) / 2 > binomial
+    assert lo < 0.3 < hi
