@@ -81,7 +81,7 @@ def group_of(identity: Index) -> Index:
     -------
     int or numpy.ndarray
         Group indices in ``0 .. GROUPS - 1``; consecutive indices are spread over the groups
-        (Fibonacci hashing), so shards by user ranges keep the groups even.
+        (Fibonacci hashing, §8 of docs/sources.md), so shards by user ranges keep the groups even.
     """
     mixed = (np.asarray(identity, dtype=np.uint64) * np.uint64(_GOLDEN)) >> np.uint64(32)
     out = (mixed % np.uint64(GROUPS)).astype(np.int64)

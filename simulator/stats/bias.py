@@ -17,13 +17,13 @@ received events of each plan and event type are compared with the true ones:
   when the shift is large).
 - **Missing completely at random?** A chi-square test of "loss is independent of this
   dimension" on the true events (delivered against lost, by category), pooled over
-  replications, with a second-order Rao-Scott correction: the Pearson statistic is divided by
-  the mean generalised design effect and its degrees of freedom shrunk by the spread of the
-  design effects (Satterthwaite), both estimated from the covariance of the category loss
-  rates between draws (replications, or random groups of visitors). A visitor's events share
-  a fate, and how many events a visitor has differs by category (desktop visitors browse more
-  deeply), so one design effect for every category is not enough. The statistic is referred
-  to F(d, d * (draws - 1)).
+  replications, with a second-order Rao-Scott correction (§8 of docs/sources.md): the Pearson
+  statistic is divided by the mean generalised design effect and its degrees of freedom shrunk by
+  the spread of the design effects (Satterthwaite), both estimated from the covariance of the
+  category loss rates between draws (replications, or random groups of visitors). A visitor's events
+  share a fate, and how many events a visitor has differs by category (desktop visitors browse more
+  deeply), so one design effect for every category is not enough. The statistic is referred to F(d,
+  d * (draws - 1)).
 - **Value.** For events carrying revenue: total and mean value received against the truth.
 Attribution of conversions to channels is in :mod:`simulator.stats.attribution`.
 

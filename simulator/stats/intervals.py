@@ -10,14 +10,14 @@ Every figure with an interval is computed on independent draws of the site, and 
   :data:`~simulator.model.tally.GROUPS` groups (a fixed hash of the visitor, no random draw),
   and the run counts each group apart. Visitors are independent of each other while a
   visitor's events are not, so the groups are independent clusters: the figure is recomputed
-  with each group left out (the delete-a-group jackknife) and the interval is Student t with
-  ``GROUPS - 1`` degrees of freedom around the figure of the whole run. This is
-  cluster-robust at the visitor level for every figure alike (losses, shares and their
-  differences, TVD, value, KPIs, paired differences between plans), needs no per-visitor
-  state while the run goes, and does not touch the random streams, so counts do not change.
-  The jackknife keeps the whole run's point estimate (no small-group ratio bias). A
-  linearised cluster variance would need each visitor's final counts (they span several
-  windows) and a formula per figure; a bootstrap, per-visitor outcomes.
+  with each group left out (the delete-a-group jackknife; Wolter 2007, §8 of docs/sources.md) and
+  the interval is Student t with ``GROUPS - 1`` degrees of freedom around the figure of the whole
+  run. This is cluster-robust at the visitor level for every figure alike (losses, shares and their
+  differences, TVD, value, KPIs, paired differences between plans), needs no per-visitor state while
+  the run goes, and does not touch the random streams, so counts do not change. The jackknife keeps
+  the whole run's point estimate (no small-group ratio bias). A linearised cluster variance would
+  need each visitor's final counts (they span several windows) and a formula per figure; a
+  bootstrap, per-visitor outcomes.
 
 One replication cannot see variation common to all visitors of a run (an outage, a congested
 server queue): only replications measure it. Nothing here draws random numbers.
