@@ -15,16 +15,15 @@ from pathlib import Path
 
 from simulator.cli.options import (
     EXIT_INVALID,
-    EXIT_OK,
     add_memory_argument,
     add_parallel_arguments,
     add_scenario_options,
+    json_unwritable,
+    load_or_explain,
     memory_options,
     parallel_options,
-    print_problems,
     progress_option,
     say,
-    unwritable,
 )
 from simulator.cli.run import write_files
 
@@ -58,20 +57,12 @@ def add_compare(commands: argparse._SubParsersAction) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run the ``compare`` command; return the exit status."""
-    from simulator.config.loading import ScenarioError, load_scenario
     from simulator.replications.files import write_json_atomic
 
-    scenarios, status = [], EXIT_OK
-    for name in (args.scenario_a, args.scenario_b):
-        try:
-            scenarios.append(load_scenario(name, args.overrides))
-        except ScenarioError as error:
-            print_problems(error, sys.stderr)
-            status = EXIT_INVALID
-    if status != EXIT_OK:
-        return status
-    if args.json is not None and (problem := unwritable(args.json)):
-        print(f"{args.json}: cannot write JSON: {problem}", file=sys.stderr)
+    # Both are checked, so every problem of either file is shown at once.
+    names = (args.scenario_a, args.scenario_b)
+    scenarios = [load_or_explain(name, args.overrides) for name in names]
+    if None in scenarios or json_unwritable(args.json):
         return EXIT_INVALID
     from simulator.experiments.compare import compare
     from simulator.outputs.terminal import format_comparison

@@ -183,6 +183,46 @@ def say(text: str) -> bool:
     return True
 
 
+def load_or_explain(name: str | Path, overrides: list[str]) -> Any | None:
+    """Load a scenario for a command, or print every problem with it and return ``None``.
+
+    Parameters
+    ----------
+    name : str or pathlib.Path
+        A scenario file, or a preset's name.
+    overrides : list of str
+        ``--set`` values.
+
+    Returns
+    -------
+    Scenario or None
+        The validated scenario; ``None`` after printing its problems to stderr (the command
+        then exits with :data:`EXIT_INVALID`).
+    """
+    from simulator.config.loading import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(name, overrides)
+    except ScenarioError as error:
+        print_problems(error, sys.stderr)
+        return None
+
+
+def json_unwritable(path: Path | None) -> bool:
+    """Say (on stderr) why ``--json PATH`` cannot be written, before any simulation runs.
+
+    Returns
+    -------
+    bool
+        True when the path was given and cannot be written; the command then exits with
+        :data:`EXIT_INVALID`, so a typo in the path does not cost a whole run.
+    """
+    if path is not None and (problem := unwritable(path)):
+        print(f"{path}: cannot write JSON: {problem}", file=sys.stderr)
+        return True
+    return False
+
+
 def print_problems(error: Any, stream: Any) -> None:
     """Print a :class:`~simulator.config.loading.ScenarioError`, one line per problem."""
     for problem in error.problems:

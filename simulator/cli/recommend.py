@@ -18,9 +18,10 @@ from simulator.cli.options import (
     add_memory_argument,
     add_parallel_arguments,
     add_scenario_options,
+    json_unwritable,
+    load_or_explain,
     memory_options,
     parallel_options,
-    print_problems,
     progress_option,
     say,
     unwritable,
@@ -87,15 +88,8 @@ def add_recommend(commands: argparse._SubParsersAction) -> None:
 
 
 def _cmd_recommend(args: argparse.Namespace) -> int:
-    from simulator.config.loading import ScenarioError, load_scenario
-
-    try:
-        scenario = load_scenario(args.scenario, args.overrides)
-    except ScenarioError as error:
-        print_problems(error, sys.stderr)
-        return EXIT_INVALID
-    if args.json is not None and (problem := unwritable(args.json)):
-        print(f"{args.json}: cannot write JSON: {problem}", file=sys.stderr)
+    scenario = load_or_explain(args.scenario, args.overrides)
+    if scenario is None or json_unwritable(args.json):
         return EXIT_INVALID
     if args.report is not None:
         problem = unwritable(args.report)
