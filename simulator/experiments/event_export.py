@@ -24,7 +24,7 @@ import numpy as np
 from simulator.config.scenario import Scenario
 from simulator.model.engine import Replication
 from simulator.model.population import layout_of
-from simulator.model.tally import TallyBuffer
+from simulator.model.tally import POSITION, TallyBuffer
 from simulator.replications.files import write_json_atomic
 from simulator.replications.runner import plan_tasks
 
@@ -145,7 +145,7 @@ class EventExport:
         pa, b = self.pa, self.buffer
         keep = sampled(visitor, self.sample)
         key, visitor, off, t = key[keep], visitor[keep], off[keep], t[keep]
-        unit = off // b.n_measures
+        unit = (off & POSITION) // b.n_measures  # offsets carry the visitor's group above
         event, cell = unit // b.n_cells, unit % b.n_cells
         shift = np.int64(self.shard) << SHARD_BITS
         ms = (np.asarray(t) * 1000.0).astype(np.int64) + EPOCH.astype(np.int64)

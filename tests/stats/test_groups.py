@@ -8,6 +8,8 @@ import numpy as np
 from support.bias_factories import two_devices
 from support.running import run
 
+from simulator.model.engine import simulate
+from simulator.model.streams import replication_seeds
 from simulator.model.tally import DIMENSIONS, GROUPED, GROUPS, M, group_of
 
 
@@ -39,7 +41,8 @@ def test_a_visitor_keeps_its_group_and_consecutive_visitors_spread_over_all():
 
 
 def test_merged_tallies_add_their_groups():
-    result = run(two_devices(users=300), replications=2, seed=5)
-    a, b = result.tallies
+    sc = two_devices(users=300)
+    a, _ = simulate(sc, replication_seeds(5, 2)[0])
+    b, _ = simulate(sc, replication_seeds(5, 2)[1])
     both = a + b
     assert np.array_equal(both.group_totals(), a.group_totals() + b.group_totals())
