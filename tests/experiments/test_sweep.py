@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from support.lossy_factory import lossy_dict
+from support.processes import live_members
 
 import simulator.experiments.sweep
 import simulator.replications.files
@@ -120,19 +121,6 @@ def test_an_error_while_simulating_is_recorded(
     assert not list(tmp_path.glob("*.error.json"))
 
 
-def _live_members(group: int) -> list[int]:
-    """Processes of a process group that are still running (zombies excluded)."""
-    alive = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            alive.append(int(stat.parent.name))
-    return alive
-
-
 KILL_ARGS = ["--vary", TRANSPORTS, "--vary", "population.users=800,1600"]
 
 
@@ -156,9 +144,9 @@ def _start_and_wait_for_a_point(scenario_file: Path, out: Path) -> subprocess.Po
 
 def _wait_for_no_live_members(group: int) -> None:
     deadline = time.monotonic() + 30
-    while _live_members(group) and time.monotonic() < deadline:
+    while live_members(group) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _live_members(group)
+    assert not live_members(group)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
