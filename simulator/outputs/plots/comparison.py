@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simulator.outputs.plots.records import RecordError, ci_errors, select
+from simulator.outputs.plots.records import RecordError, check_rows, ci_errors, select
 from simulator.outputs.plots.style import (
     group_offsets,
     legend_beside,
@@ -35,19 +35,11 @@ def check_comparison(record: Any) -> None:
         The JSON read back.
     """
     block = record.get("comparison") if isinstance(record, dict) else None
-    rows = block.get("events") if isinstance(block, dict) else None
-    if not isinstance(rows, list) or not rows:
-        raise RecordError(
-            "not a comparison record: no 'comparison.events' (write one with compare --json)"
-        )
-    for i, row in enumerate(rows):
-        missing = [
-            k
-            for k in ("plan", "event", "loss_diff", "loss_diff_ci")
-            if not isinstance(row, dict) or k not in row
-        ]
-        if missing:
-            raise RecordError(f"comparison.events[{i}] lacks {', '.join(missing)}")
+    check_rows(
+        block.get("events") if isinstance(block, dict) else None, "comparison.events",
+        ("plan", "event", "loss_diff", "loss_diff_ci"),
+        "not a comparison record: no 'comparison.events' (write one with compare --json)",
+    )  # fmt: skip
 
 
 def comparison_loss(

@@ -14,12 +14,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from simulator.config.recommend_spec import PATH_ORDER
 from simulator.outputs.formatting import percent
-from simulator.outputs.plots.records import RecordError, ci_errors
+from simulator.outputs.plots.records import check_rows, ci_errors
 from simulator.outputs.plots.style import group_offsets, percent_axis, plain, series_style
-
-PATH_ORDER = ("client", "server", "hybrid", "dual")
-"""Paths in the order they are drawn (and styled)."""
 
 
 def check_recommendation(record: Any) -> None:
@@ -30,19 +28,11 @@ def check_recommendation(record: Any) -> None:
     record : Any
         The JSON read back.
     """
-    rows = record.get("events") if isinstance(record, dict) else None
-    if not isinstance(rows, list) or not rows:
-        raise RecordError(
-            "not a recommendation: no 'events' list (write one with recommend --json)"
-        )
-    for i, row in enumerate(rows):
-        missing = [
-            k
-            for k in ("event", "paths", "recommendation")
-            if not isinstance(row, dict) or k not in row
-        ]
-        if missing:
-            raise RecordError(f"events[{i}] lacks {', '.join(missing)}")
+    check_rows(
+        record.get("events") if isinstance(record, dict) else None, "events",
+        ("event", "paths", "recommendation"),
+        "not a recommendation: no 'events' list (write one with recommend --json)",
+    )  # fmt: skip
 
 
 def recommendation_paths(record: dict, fig: Figure | None = None) -> Figure:

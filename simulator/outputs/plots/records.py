@@ -90,14 +90,32 @@ def check_record(record: Any) -> None:
     """
     if not isinstance(record, dict):
         raise RecordError(f"expected a result record (a JSON object), got {type(record).__name__}")
-    rows = record.get("results")
+    check_rows(
+        record.get("results"), "results", ("plan", "event", "truth", "loss", "loss_ci", "causes"),
+        "not a result record: no 'results' list (write one with run --json)",
+    )  # fmt: skip
+
+
+def check_rows(rows: Any, where: str, needed: tuple[str, ...], absent: str) -> None:
+    """Raise :class:`RecordError` unless ``rows`` is a non-empty list of dicts with ``needed``.
+
+    Parameters
+    ----------
+    rows : Any
+        The list read back from a record.
+    where : str
+        Its path in the record, for the message (``"results"``).
+    needed : tuple of str
+        Keys every row must have.
+    absent : str
+        The message when there is no such list, or it is empty.
+    """
     if not isinstance(rows, list) or not rows:
-        raise RecordError("not a result record: no 'results' list (write one with run --json)")
-    needed = ("plan", "event", "truth", "loss", "loss_ci", "causes")
+        raise RecordError(absent)
     for i, row in enumerate(rows):
         missing = [k for k in needed if not isinstance(row, dict) or k not in row]
         if missing:
-            raise RecordError(f"results[{i}] lacks {', '.join(missing)}")
+            raise RecordError(f"{where}[{i}] lacks {', '.join(missing)}")
 
 
 def plans_of(record: dict) -> list[str]:
