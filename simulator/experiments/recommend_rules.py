@@ -29,9 +29,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from scipy import stats
-
 from simulator.config.recommend_spec import PATH_ORDER, RecommendConfig
+from simulator.stats.tails import normal_upper_tail, t_upper_tail
 
 if TYPE_CHECKING:
     from simulator.config.scenario import EventType
@@ -160,12 +159,12 @@ def differs(a: Metric, b: Metric, margin: float) -> bool:
             se = math.sqrt(spread2 / (g - 1)) / math.sqrt(g)
         if se == 0:
             return mean != 0
-        return 2 * stats.t.sf(abs(mean / se), g - 1) < SIGNIFICANCE
+        return 2 * t_upper_tail(abs(mean / se), g - 1) < SIGNIFICANCE
     var = sum(m.value * (1 - m.value) / m.n for m in (a, b) if m.n > 0)
     if var <= 0:
         return a.value != b.value
     z = (b.value - a.value) / math.sqrt(var)
-    return 2 * stats.norm.sf(abs(z)) < SIGNIFICANCE
+    return 2 * normal_upper_tail(abs(z)) < SIGNIFICANCE
 
 
 def fits_budget(loss: Metric, budget: float, margin: float) -> bool:

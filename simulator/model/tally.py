@@ -16,6 +16,7 @@ categories, not on its cells.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -204,10 +205,34 @@ class Tally:
         numpy.ndarray
             Shape (plans, events, categories, measures).
         """
-        idx = self.layout.cell_category(dimension)
-        k = len(self.layout.categories(dimension))
-        out = np.zeros((self.counts.shape[0], self.counts.shape[1], k, self.counts.shape[3]))
-        np.add.at(out, (slice(None), slice(None), idx), self.counts)
+        return self.marginals((dimension,))[dimension]
+
+    def marginals(self, dimensions: Sequence[str]) -> dict[str, np.ndarray]:
+        """:meth:`marginal` of several dimensions, reading the counts once.
+
+        Parameters
+        ----------
+        dimensions : sequence of str
+            Dimensions of the layout.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Each of shape (plans, events, categories, measures).
+        """
+        plans, events, _, measures = self.counts.shape
+        by_cell = np.ascontiguousarray(np.moveaxis(self.counts, 2, 0))
+        out = {}
+        for dimension in dimensions:
+            idx = self.layout.cell_category(dimension)
+            sums = np.zeros((len(self.layout.categories(dimension)), plans, events, measures))
+            for category in range(len(sums)):
+                # Summing over the outer axis adds the cells one after another in cell order:
+                # the additions of np.add.at, in its order, so the bytes are the same.
+                cells = by_cell[idx == category]
+                if len(cells):
+                    sums[category] = cells.sum(axis=0)
+            out[dimension] = np.ascontiguousarray(np.moveaxis(sums, 0, 2))
         return out
 
     def group_totals(self) -> np.ndarray | None:

@@ -72,7 +72,7 @@ class ReplicationTally:
         ReplicationTally
             Its totals and its marginal over every dimension.
         """
-        marginals = {dim: tally.marginal(dim) for dim in DIMENSIONS}
+        marginals = tally.marginals(DIMENSIONS)
         return cls(tally.layout, tally.totals(), marginals, tally.groups)
 
     def totals(self) -> np.ndarray:

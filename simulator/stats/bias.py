@@ -37,10 +37,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from simulator.model.tally import M
 from simulator.stats.intervals import LEVEL, Replicates, nan_mean, replicates, spread
+from simulator.stats.tails import f_upper_tail, t_quantile
 
 COMPOSITION_METHOD = (
     "share differences received - true; TVD corrected for its small-sample bias "
@@ -156,7 +156,7 @@ def _tvd(
     that (floored at 0) to the uncorrected TVD plus that.
     """
     k = len(d_per)
-    q = stats.t.ppf(0.5 + LEVEL / 2, max(k - 1, 1))
+    q = t_quantile(0.5 + LEVEL / 2, max(k - 1, 1))
     se = (d_hi - d) / q
     raw = 0.5 * np.abs(d).sum(axis=-1)
     # Without draws to measure the noise (se NaN), the TVD is left uncorrected.
@@ -258,7 +258,7 @@ def rao_scott(draws: Replicates) -> tuple[float, float, float, float]:
     spread_sq = float(np.trace(design @ design)) / (df * mean_deff**2) - 1  # a^2
     d1 = df / (1 + spread_sq)
     f = chi2 / (mean_deff * (1 + spread_sq)) / d1
-    p = float(stats.f.sf(f, d1, d1 * (n_draws - 1)))
+    p = float(f_upper_tail(f, d1, d1 * (n_draws - 1)))
     return chi2, df, mean_deff, p
 
 

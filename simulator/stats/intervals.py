@@ -30,12 +30,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from simulator.replications.result import RunResult
+from simulator.stats.tails import normal_quantile, t_quantile, t_upper_tail
 
 LEVEL = 0.95
-Z95 = float(stats.norm.ppf(0.5 + LEVEL / 2))
+Z95 = float(normal_quantile(0.5 + LEVEL / 2))
 
 
 def wilson(successes: float, n: float, z: float = Z95) -> tuple[float, float]:
@@ -80,7 +80,7 @@ def t_interval(samples: Sequence[float] | np.ndarray, level: float = LEVEL) -> t
     mean = float(np.mean(x))
     if n < 2:
         return mean, mean
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * float(np.std(x, ddof=1)) / math.sqrt(n)
+    half = t_quantile(0.5 + level / 2, n - 1) * float(np.std(x, ddof=1)) / math.sqrt(n)
     return mean - half, mean + half
 
 
@@ -112,7 +112,7 @@ def t_intervals(
         mean = safe.sum(axis=0) / n
         dev = np.where(ok, x - mean, 0.0)
         sd = np.sqrt((dev**2).sum(axis=0) / (n - 1))
-        q = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
+        q = t_quantile(0.5 + level / 2, np.maximum(n - 1, 1))
         half = np.where(n >= 2, q * sd / np.sqrt(n), 0.0)
     return mean, mean - half, mean + half
 
@@ -167,7 +167,7 @@ def paired_difference(first: np.ndarray, second: np.ndarray) -> Difference:
         # The difference never varies (often: both exactly zero); a t test says nothing.
         return Difference(mean, (mean, mean), None, "paired t")
     t = mean / (sd / math.sqrt(len(d)))
-    p = float(2 * stats.t.sf(abs(t), len(d) - 1))
+    p = float(2 * t_upper_tail(abs(t), len(d) - 1))
     return Difference(mean, (lo, hi), p, "paired t")
 
 
@@ -334,7 +334,7 @@ def spread(
     g = len(x)
     with np.errstate(invalid="ignore"):
         var = (g - 1) / g * ((x - x.mean(axis=0)) ** 2).sum(axis=0)
-    half = stats.t.ppf(0.5 + level / 2, g - 1) * np.sqrt(var)
+    half = t_quantile(0.5 + level / 2, g - 1) * np.sqrt(var)
     est = np.asarray(whole, dtype=float)
     return est, est - half, est + half
 
@@ -372,10 +372,10 @@ def difference_test(per_draw: np.ndarray, whole: float, by_groups: bool) -> Diff
         return Difference(math.nan, (math.nan, math.nan), None, "undefined")
     est, lo, hi = (float(v) for v in spread(x, np.asarray(whole), True))
     g = len(x)
-    se = (hi - est) / stats.t.ppf(0.5 + LEVEL / 2, g - 1)
+    se = (hi - est) / t_quantile(0.5 + LEVEL / 2, g - 1)
     if se == 0:
         return Difference(est, (est, est), None, "jackknife over groups")
-    p = float(2 * stats.t.sf(abs(est) / se, g - 1))
+    p = float(2 * t_upper_tail(abs(est) / se, g - 1))
     return Difference(est, (lo, hi), p, "jackknife over groups")
 
 
