@@ -24,7 +24,7 @@ import numpy as np
 from simulator.config.scenario import Scenario
 from simulator.model.engine import Replication
 from simulator.model.population import layout_of
-from simulator.model.tally import POSITION, TallyBuffer
+from simulator.model.tally_buffer import POSITION, TallyBuffer
 from simulator.replications.files import write_json_atomic
 from simulator.replications.runner import plan_tasks
 

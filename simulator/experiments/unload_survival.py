@@ -30,7 +30,7 @@ from simulator.model.client.page import ClientPath, standalone
 from simulator.model.collector import Message
 from simulator.model.pages import CLOSE, NAVIGATE, Page
 from simulator.model.population import Visitor
-from simulator.model.tally import TallyBuffer
+from simulator.model.tally_buffer import TallyBuffer
 from simulator.stats.intervals import wilson
 
 TRANSPORTS: tuple[str, ...] = ("xhr", "fetch_keepalive", "beacon")

@@ -11,7 +11,8 @@ unload survival curves, exact-log tests).
 
 from __future__ import annotations
 
-from simulator.model.tally import M, TallyBuffer
+from simulator.model.tally import M
+from simulator.model.tally_buffer import TallyBuffer
 
 TRUTH, DELIVERED, CONTEXT, DUPLICATES, BOTS = (
     M["truth"],
@@ -94,7 +95,7 @@ class Message:
 
 
 class Collector:
-    """Settles messages into a :class:`~simulator.model.tally.TallyBuffer`.
+    """Settles messages into a :class:`~simulator.model.tally_buffer.TallyBuffer`.
 
     Parameters
     ----------

@@ -36,7 +36,8 @@ from simulator.model.route_tables import RouteTables
 from simulator.model.routing import shared_client_routes
 from simulator.model.server import STATUS, ServerQueues
 from simulator.model.streams import Streams
-from simulator.model.tally import Tally, TallyBuffer
+from simulator.model.tally import Tally
+from simulator.model.tally_buffer import TallyBuffer
 from simulator.model.window import BOT, DUAL, SERVER, VisitBatch, payload
 
 DAY = 86400.0

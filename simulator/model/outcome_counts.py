@@ -3,8 +3,8 @@
 The same bookkeeping as :class:`~simulator.model.collector.Collector`, on arrays: a delivered event
 adds to ``delivered`` (and ``delivered_context`` when its copy carried browser context), to the
 value sums, and to ``duplicates`` for the extra copies the collector kept; a lost one adds one
-to its cause. ``data`` is one of a :class:`~simulator.model.tally.TallyBuffer`'s flat arrays and
-``base`` the flat offsets of the events' plan, event type and cell (measure 0).
+to its cause. ``data`` is one of a :class:`~simulator.model.tally_buffer.TallyBuffer`'s flat
+arrays and ``base`` the flat offsets of the events' plan, event type and cell (measure 0).
 
 It also joins the two copies of a ``dual`` event (one message id, sent from the browser and
 from the server): it is delivered when either copy arrives, carries context when the browser
@@ -24,7 +24,7 @@ from simulator.model.collector import (
     VALUE_DUPLICATES,
     VALUE_SQ_DELIVERED,
 )
-from simulator.model.tally import POSITION, Counters
+from simulator.model.tally_buffer import POSITION, Counters
 
 PENDING_CODE = LOST["pending"]
 
@@ -32,8 +32,8 @@ PENDING_CODE = LOST["pending"]
 def count(data: np.ndarray, index: np.ndarray, amount: np.ndarray | float = 1.0) -> None:
     """Add ``amount`` at every flat ``index`` (repeated indices add up).
 
-    Offsets may carry the visitor's group above :data:`~simulator.model.tally.GROUP_SHIFT`;
-    :class:`~simulator.model.tally.Counters` also note them by group.
+    Offsets may carry the visitor's group above :data:`~simulator.model.tally_buffer.GROUP_SHIFT`;
+    :class:`~simulator.model.tally_buffer.Counters` also note them by group.
     """
     if index.size:
         np.add.at(data, index & POSITION, amount)

@@ -31,7 +31,7 @@ from simulator.model.route_tables import RouteTables
 from simulator.model.routing import shared_client_routes
 from simulator.model.server import ServerQueues
 from simulator.model.streams import Streams
-from simulator.model.tally import TallyBuffer
+from simulator.model.tally_buffer import TallyBuffer
 from simulator.model.visits import VisitBlocks
 
 DAY = 86400.0

@@ -23,7 +23,7 @@ from simulator.model.collector import LOST, Collector, Message
 from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE, Page
 from simulator.model.population import Visitor, layout_of
 from simulator.model.streams import Streams
-from simulator.model.tally import TallyBuffer
+from simulator.model.tally_buffer import TallyBuffer
 
 VISITS, PAGES = 6000, 4
 OUTCOMES = ["delivered", "duplicate", *sorted(LOST)]

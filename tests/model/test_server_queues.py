@@ -14,7 +14,8 @@ from simulator.model.collector import Collector
 from simulator.model.outages import Outages
 from simulator.model.server import STATUS, ServerQueues
 from simulator.model.streams import Uniforms
-from simulator.model.tally import MEASURES, Layout, M, TallyBuffer
+from simulator.model.tally import MEASURES, Layout, M
+from simulator.model.tally_buffer import TallyBuffer
 from simulator.model.window import SERVER
 
 N_OFF = 8  # distinct tally offsets the events are spread over

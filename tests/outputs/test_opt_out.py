@@ -9,7 +9,8 @@ from support.running import run
 
 from simulator.model.population import ANALYTICS_OPT_OUT, layout_of
 from simulator.model.server import ServerQueues
-from simulator.model.tally import CAUSES, FAULT_CAUSES, POSITION, M
+from simulator.model.tally import CAUSES, FAULT_CAUSES, M
+from simulator.model.tally_buffer import POSITION
 from simulator.model.window import BOT
 from simulator.outputs.opt_out import (
     choice_markdown,

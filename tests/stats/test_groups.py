@@ -10,7 +10,8 @@ from support.running import run
 
 from simulator.model.engine import simulate
 from simulator.model.streams import replication_seeds
-from simulator.model.tally import DIMENSIONS, GROUPED, GROUPS, M, group_of
+from simulator.model.tally import DIMENSIONS, GROUPS, M, group_of
+from simulator.model.tally_buffer import GROUPED
 
 
 def test_groups_split_the_counts_without_changing_them():

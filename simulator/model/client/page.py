@@ -33,7 +33,7 @@ from simulator.model.outages import Outages
 from simulator.model.pages import BACKGROUND, Page
 from simulator.model.population import Visitor, layout_of
 from simulator.model.streams import Draws, Streams, Uniforms
-from simulator.model.tally import TallyBuffer
+from simulator.model.tally_buffer import TallyBuffer
 
 INF = float("inf")
 

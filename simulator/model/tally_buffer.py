@@ -1,0 +1,195 @@
+"""Counting during a run: flat counters that also note every amount by group of visitors.
+
+A :class:`TallyBuffer` holds the flat arrays the engine adds to, many counts at a time
+(:mod:`simulator.model.outcome_counts`); at the end of a run it is frozen into a
+:class:`~simulator.model.tally.Tally`. Every offset carries the visitor's random group
+(:func:`~simulator.model.tally.group_of`) above bit :data:`GROUP_SHIFT`, and the
+:class:`Counters` add each amount to small per-group totals too, whose size depends on the
+layout's categories, never on the number of events.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.model.tally import GROUPS, MEASURES, Index, Layout, M, Tally, group_of
+
+ATTRIBUTES = ("segment", "country", "channel", "blocker", "traffic")
+"""The attribute axes of a cell, in :meth:`Layout.cell` order; device and browser follow from
+the segment."""
+GROUP_SHIFT = 40
+"""Flat offsets carry the visitor's group above this bit (far above any buffer's size)."""
+POSITION = (1 << GROUP_SHIFT) - 1
+GROUPED = (
+    "truth",
+    "delivered",
+    "delivered_context",
+    "duplicates",
+    "bots",
+    "anonymous",
+    "lost_withheld",
+    "value_truth",
+    "value_delivered",
+    "value_duplicates",
+)
+"""Measures kept per group: those the figures with intervals are made of (not the loss causes
+or the sums of squares)."""
+KEPT = np.full(len(MEASURES), -1)
+KEPT[[M[m] for m in GROUPED]] = np.arange(len(GROUPED))
+FLUSH_AT = 1 << 12
+"""Counts added one at a time (:meth:`Counters.add`) that are noted together."""
+
+
+class Counters(np.ndarray):
+    """A flat counts array that also notes what was added to it, by group of visitors.
+
+    :func:`simulator.model.outcome_counts.count` adds to the array at the offsets' positions
+    (``offset & POSITION``) and hands the offsets, group bits included, to :meth:`note`, which
+    adds the same amounts to small per-group totals by attribute (``grouped``): the array
+    itself stays the size of the layout, and nothing grows with the run.
+    """
+
+    first: np.ndarray
+    second: np.ndarray
+    span: int
+    n_measures: int
+    single: tuple[list[int], list[float]]
+    grouped: np.ndarray
+
+    @classmethod
+    def zeros(cls, size: int, layout: Layout, plans: int) -> Counters:
+        """Zeroed counters for ``plans`` plans (1 for the plan-independent arrays)."""
+        out = np.zeros(size).view(cls)
+        n_events, n_cells, n_measures = layout.shape[1:]
+        seg, country, channel, blocker, bot = layout._cells
+        joint = joint_sizes(layout)
+        # Per (plan, event, cell): its column in the grouped totals, in each of the two joint
+        # blocks (segment x blocker x traffic, then country x channel).
+        rows = np.arange(plans * n_events)[:, None] * sum(joint)
+        a = (seg * len(layout.blockers) + blocker) * 2 + bot
+        b = joint[0] + country * len(layout.channels) + channel
+        out.first = (rows + a[None]).ravel()
+        out.second = (rows + b[None]).ravel() - out.first
+        out.span, out.n_measures = plans * n_events * sum(joint), n_measures
+        out.single = ([], [])
+        out.grouped = np.zeros(GROUPS * out.span * len(GROUPED))
+        return out
+
+    def note(self, offsets: np.ndarray, amount: np.ndarray | float) -> None:
+        """Add ``amount``, already added at ``offsets``, to the totals of the offsets' groups."""
+        where, measure = np.divmod(offsets & POSITION, self.n_measures)
+        kept = KEPT[measure]
+        use = kept >= 0
+        if not use.all():
+            where, kept, offsets = where[use], kept[use], offsets[use]
+            amount = amount[use] if np.ndim(amount) else amount
+        keys = (self.first[where] + (offsets >> GROUP_SHIFT) * self.span) * len(GROUPED) + kept
+        np.add.at(self.grouped, keys, amount)
+        np.add.at(self.grouped, keys + self.second[where] * len(GROUPED), amount)
+
+    def add(self, offset: int, amount: float) -> None:
+        """Add one amount at one offset (group bits included) and note it."""
+        self[offset & POSITION] += amount
+        offsets, amounts = self.single
+        offsets.append(offset)
+        amounts.append(amount)
+        if len(offsets) >= FLUSH_AT:
+            self.fold()
+
+    def fold(self) -> None:
+        """Note the amounts added one at a time so far (:meth:`add`)."""
+        offsets, amounts = self.single
+        if offsets:
+            self.single = ([], [])
+            self.note(np.array(offsets, dtype=np.int64), np.array(amounts))
+
+
+def joint_sizes(layout: Layout) -> tuple[int, int]:
+    """Sizes of the two joint attribute blocks counted per group.
+
+    They are segment x blocker x traffic, and country x channel: every dimension's marginal
+    follows from one of them.
+    """
+    first = len(layout.segments) * len(layout.blockers) * 2
+    return first, len(layout.countries) * len(layout.channels)
+
+
+class TallyBuffer:
+    """Flat counters filled during a run, turned into a :class:`Tally` at the end.
+
+    The engine adds to them many at a time (:mod:`simulator.model.outcome_counts`). Flat offsets
+    are ``plan * plan_stride + (event * n_cells + cell) * n_measures + measure``, plus the
+    visitor's random group (:func:`group_of`) above bit :data:`GROUP_SHIFT`: every counting
+    path carries the group along without knowing of it. Counts that are the same for every
+    plan are written once: the truth (every plan sees the same visitors) into ``shared``, and
+    the outcome of client copies into ``client`` (the client path behaves the same whichever
+    plan routes an event through it); :meth:`to_tally` adds them to the plans they belong to.
+    """
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        n_plans, self.n_events, self.n_cells, self.n_measures = layout.shape
+        self.plan_stride = self.n_events * self.n_cells * self.n_measures
+        # np.zeros maps zeroed pages lazily: a large layout costs nothing until it is touched.
+        self.data = Counters.zeros(n_plans * self.plan_stride, layout, n_plans)
+        self.shared = Counters.zeros(self.plan_stride, layout, 1)
+        self.client = Counters.zeros(self.plan_stride, layout, 1)
+
+    def offset(self, event: Index, cell: Index, identity: Index | None = None) -> Index:
+        """Flat offset of measure 0 for this event and cell within one plan (ints or arrays).
+
+        ``identity`` is the index of the visitor the events belong to (the same for all of a
+        visitor's events); without it the events count in group 0.
+        """
+        base = (event * self.n_cells + cell) * self.n_measures
+        if identity is None:
+            return base
+        return base + (group_of(identity) << GROUP_SHIFT)
+
+    def to_tally(self, client_routes: np.ndarray) -> Tally:
+        """Freeze the buffer into a :class:`Tally` (copies the data).
+
+        Parameters
+        ----------
+        client_routes : numpy.ndarray
+            Boolean (plans, events): whether the plan sends the event on the client path only.
+        """
+        layout = self.layout
+        shape = layout.shape
+        arr = np.asarray(self.data).reshape(shape) + np.asarray(self.shared).reshape(shape[1:])
+        client = np.asarray(self.client).reshape(shape[1:])
+        arr += client_routes[:, :, None, None] * client
+        for counters in (self.data, self.shared, self.client):
+            counters.fold()
+        joint = joint_sizes(layout)
+        gshape = (GROUPS, shape[0], shape[1], sum(joint), len(GROUPED))
+        grouped = self.data.grouped.reshape(gshape) + self.shared.grouped.reshape(
+            (GROUPS, 1, *gshape[2:])
+        )
+        grouped += client_routes[None, :, :, None, None] * self.client.grouped.reshape(
+            (GROUPS, 1, *gshape[2:])
+        )
+        full = np.zeros((*gshape[:-1], len(MEASURES)))
+        full[..., [M[m] for m in GROUPED]] = grouped
+        lead = full.shape[:3]
+        sbt = full[:, :, :, : joint[0]].reshape(
+            *lead, len(layout.segments), len(layout.blockers), 2, len(MEASURES)
+        )
+        cc = full[:, :, :, joint[0] :].reshape(
+            *lead, len(layout.countries), len(layout.channels), len(MEASURES)
+        )
+        groups = {
+            "segment": sbt.sum(axis=(4, 5)),
+            "blocker": sbt.sum(axis=(3, 5)),
+            "traffic": sbt.sum(axis=(3, 4)),
+            "country": cc.sum(axis=4),
+            "channel": cc.sum(axis=3),
+        }
+        groups["totals"] = groups["segment"].sum(axis=3)
+        segments = layout.cell_category("segment")
+        for dim in ("device", "browser"):
+            per_segment = np.zeros(len(layout.segments), dtype=np.int64)
+            per_segment[segments] = layout.cell_category(dim)
+            hot = np.eye(len(layout.categories(dim)))[per_segment]  # (segments, categories)
+            groups[dim] = np.einsum("gpesm,sc->gpecm", groups["segment"], hot)
+        return Tally(layout, arr, groups)
