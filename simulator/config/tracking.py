@@ -34,6 +34,9 @@ from simulator.config.wording import problem
 Transport = Literal["xhr", "fetch", "fetch_keepalive", "beacon"]
 SURVIVES_UNLOAD = frozenset({"fetch_keepalive", "beacon"})
 """Transports whose requests are not cancelled when the page unloads (§2b, Krinkle)."""
+KEEPALIVE_SINCE = {"firefox": 133}
+"""First version of a browser that honours ``fetch`` keepalive; before it, such a request is a
+plain ``fetch``, cancelled at unload (§2d: Firefox 133, November 2024)."""
 
 
 def _probability():  # noqa: ANN202 - a pydantic FieldInfo

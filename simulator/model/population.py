@@ -37,6 +37,7 @@ class Visitor:
         "opted_out",
         "context_forwarded",
         "handler_p",
+        "keepalive",
         "store",
         "active_day",
     )
@@ -50,6 +51,7 @@ class Visitor:
         cls,
         *,
         handler_p: float = 1.0,
+        keepalive: bool = True,
         javascript: bool = True,
         blocked: bool = False,
         blocked_ads: bool = False,
@@ -65,6 +67,8 @@ class Visitor:
         ----------
         handler_p : float
             Probability that the page-hide handler runs.
+        keepalive : bool
+            The browser honours fetch keepalive (else such a request is a plain fetch).
         javascript, blocked, blocked_ads, blocked_beacon, opted_out : bool
             JavaScript on; the blocker blocks analytics, ads, ``sendBeacon``; opted out.
         cell, segment, instance : int
@@ -81,6 +85,7 @@ class Visitor:
         v.opted_out = opted_out
         v.context_forwarded = javascript
         v.handler_p = handler_p
+        v.keepalive = keepalive
         return v
 
 
@@ -99,6 +104,7 @@ class VisitorColumns:
     opted_out: np.ndarray
     context_forwarded: np.ndarray
     handler_p: np.ndarray
+    keepalive: np.ndarray
 
     def take(self, rows: np.ndarray) -> VisitorColumns:
         """The visitors at ``rows`` (an index or boolean array)."""
@@ -203,6 +209,7 @@ class PopulationSampler:
         self.handler_p = [
             client.handler_fire_probability(s.device, s.browser) for s in pop.segments
         ]
+        self.no_keepalive = np.array([s.share_without_keepalive() for s in pop.segments])
         self.instances = scenario.server.instances
         self.next_index = 0
 
@@ -234,10 +241,12 @@ class PopulationSampler:
         # vendor's domain: the choice is theirs whatever destination the site uses.
         opted_out = self.opt_out_kind[blocker] & vendor
         instance = rng.integers(0, self.instances, size=n)
-        return self._columns(
+        out = self._columns(
             seg, country, channel, blocker, js, blocked, ads, beacon, ~forward_blocked,
             opted_out, instance, bot=False,
         )  # fmt: skip
+        out.keepalive = u[1] >= self.no_keepalive[seg]  # the browser version honours keepalive
+        return out
 
     def bot_columns(self, n: int, rng: np.random.Generator) -> VisitorColumns:
         """Draw ``n`` bots as arrays (no JavaScript, no blocker, direct traffic)."""
@@ -279,6 +288,7 @@ class PopulationSampler:
             opted_out=opted_out,
             context_forwarded=js & forwarded,
             handler_p=np.asarray(self.handler_p)[seg],
+            keepalive=np.ones(n, dtype=bool),
         )
 
     def _visitors(self, c: VisitorColumns) -> list[Visitor]:
@@ -295,11 +305,13 @@ class PopulationSampler:
             c.opted_out.tolist(),
             c.context_forwarded.tolist(),
             c.handler_p.tolist(),
+            c.keepalive.tolist(),
             strict=True,
         ):
             v = Visitor()
             (v.index, v.segment, v.cell, v.instance, v.javascript, v.blocked, v.blocked_ads,
-             v.blocked_beacon, v.opted_out, v.context_forwarded, v.handler_p) = row  # fmt: skip
+             v.blocked_beacon, v.opted_out, v.context_forwarded, v.handler_p,
+             v.keepalive) = row  # fmt: skip
             out.append(v)
         return out
 
