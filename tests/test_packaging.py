@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from support.scenarios import SCENARIO_FILES
 
+from simulator.config.blocker_lists import BUILTIN_LISTS
+
 ROOT = Path(__file__).resolve().parents[1]
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]
 
@@ -30,7 +32,12 @@ def test_every_subpackage_and_the_presets_are_listed_for_the_wheel():
     }
     assert set(SETUPTOOLS["packages"]) == folders | {"simulator.scenarios"}
     assert SETUPTOOLS["package-dir"] == {"simulator.scenarios": "scenarios"}
-    assert SETUPTOOLS["package-data"] == {"simulator.scenarios": ["*.toml"]}
+    assert SETUPTOOLS["package-data"] == {
+        "simulator.scenarios": ["*.toml"],
+        "simulator.config": ["filter_lists/*.txt"],
+    }
+    shipped = {p.stem for p in (ROOT / "simulator" / "config" / "filter_lists").glob("*.txt")}
+    assert shipped == set(BUILTIN_LISTS)
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,12 @@ from simulator.config.limits import (
     Name,
 )
 from simulator.config.recommend_spec import RecommendConfig
-from simulator.config.tracking import ClientConfig, CollectorConfig, ServerConfig
+from simulator.config.tracking import (
+    KEEPALIVE_SINCE,
+    ClientConfig,
+    CollectorConfig,
+    ServerConfig,
+)
 from simulator.config.wording import problem
 
 DEVICES = ("desktop", "mobile", "tablet")
@@ -136,11 +141,31 @@ class Segment(Frozen):
         Literal["none", "extension_default", "extension_privacy", "browser_builtin", "dns"], float
     ] = Field(min_length=1)
     behaviour: Behaviour = Behaviour()
+    # Share of the segment's visitors per major browser version ("132" = 0.1, ...); unset: all
+    # current. Decides whether fetch keepalive is honoured (KEEPALIVE_SINCE, §2d).
+    browser_versions: dict[str, float] | None = None
 
     @field_validator("countries", "channels", "blockers")
     @classmethod
     def _mix(cls, v: dict[str, float], info) -> dict[str, float]:
         return _check_shares(v, info.field_name)
+
+    @field_validator("browser_versions")
+    @classmethod
+    def _versions(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is None:
+            return v
+        for key in v:
+            if not key.isdigit():
+                raise problem("browser_version", at=(key,), value=key)
+        return _check_shares(v, "browser_versions")
+
+    def share_without_keepalive(self) -> float:
+        """Share of the segment's visitors whose browser treats fetch keepalive as plain fetch."""
+        since = KEEPALIVE_SINCE.get(self.browser)
+        if since is None or not self.browser_versions:
+            return 0.0
+        return sum(s for version, s in self.browser_versions.items() if int(version) < since)
 
 
 class Bots(Frozen):

@@ -6,11 +6,19 @@ Section numbers in comments refer to ``docs/sources.md``. Numbers marked
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from simulator.config.blocker_lists import (
+    BUILTIN_LISTS,
+    DEFAULT_BLOCKER_KINDS,
+    DESTINATION_URLS,
+    BlockerKind,
+    RequestUrls,
+)
 from simulator.config.distributions import Distribution, LogNormal
 from simulator.config.frozen import Frozen
 from simulator.config.limits import (
@@ -26,6 +34,9 @@ from simulator.config.wording import problem
 Transport = Literal["xhr", "fetch", "fetch_keepalive", "beacon"]
 SURVIVES_UNLOAD = frozenset({"fetch_keepalive", "beacon"})
 """Transports whose requests are not cancelled when the page unloads (§2b, Krinkle)."""
+KEEPALIVE_SINCE = {"firefox": 133}
+"""First version of a browser that honours ``fetch`` keepalive; before it, such a request is a
+plain ``fetch``, cancelled at unload (§2d: Firefox 133, November 2024)."""
 
 
 def _probability():  # noqa: ANN202 - a pydantic FieldInfo
@@ -33,12 +44,13 @@ def _probability():  # noqa: ANN202 - a pydantic FieldInfo
 
 
 class BlockerRules(Frozen):
-    """Probability that a blocker kind blocks a request, by destination and request class.
+    """Probabilities stated directly for a blocker kind, in place of its filter lists.
 
     ``vendor``, ``cname`` and ``proxy`` apply to analytics and session-replay requests sent to
-    the vendor's domain, a CNAME "custom domain", or a same-origin proxy path. ``ads`` applies to
-    ad pixels wherever they go, ``beacon`` to ``navigator.sendBeacon`` requests as a type.
-    Each user's blocker either blocks a class or not, drawn once per user.
+    the vendor's domain, a CNAME "custom domain", or a same-origin proxy path (the hybrid path's
+    forward to the site's own server counts as ``proxy``). ``ads`` applies to ad pixels wherever
+    they go, ``beacon`` to ``navigator.sendBeacon`` requests as a type. Each user's blocker
+    either blocks a class or not, drawn once per user, independently per class.
     """
 
     vendor: float = _probability()
@@ -48,23 +60,9 @@ class BlockerRules(Frozen):
     beacon: float = _probability()
 
 
-DEFAULT_BLOCKING = {
-    "none": BlockerRules(vendor=0, cname=0, proxy=0, ads=0, beacon=0),
-    # Adblock Plus defaults (EasyList only) leave analytics alone (§1a contentpass 2018;
-    # Wills & Uzunoglu 2016: ~80% of ABP users keep the defaults) but block ads.
-    "extension_default": BlockerRules(vendor=0, cname=0, proxy=0, ads=1, beacon=0),
-    # uBlock Origin defaults include EasyPrivacy: whole vendor domains blocked (§4a
-    # `||segment.io^$third-party`, `||i.posthog.com^`); CNAME custom domains blocked when listed
-    # or uncloaked (§4a, uBO on Firefox uncloaks; share 0.5 is an assumption); same-origin
-    # proxies not generically blockable (§4a, §7); sendBeacon blockable as a type (§4b, share
-    # is an assumption).
-    "extension_privacy": BlockerRules(vendor=1, cname=0.5, proxy=0.0, ads=1, beacon=0.05),
-    # Brave Shields Standard: third-party only, so first-party custom domains and proxies pass
-    # (§7 brave-browser wiki "Blocking goals and policy").
-    "browser_builtin": BlockerRules(vendor=1, cname=0, proxy=0, ads=1, beacon=0),
-    # DNS-level (Pi-hole) blocks listed domains; CNAME inspection share is an assumption.
-    "dns": BlockerRules(vendor=1, cname=0.5, proxy=0, ads=1, beacon=0),
-}
+BlockerKindName = Literal[
+    "none", "extension_default", "extension_privacy", "browser_builtin", "dns"
+]
 
 
 class Backoff:
@@ -140,10 +138,15 @@ class ClientConfig(Frozen):
         "desktop.safari": 0.62,
     }
     retry: ClientRetry = ClientRetry()
-    blocking: dict[
-        Literal["none", "extension_default", "extension_privacy", "browser_builtin", "dns"],
-        BlockerRules,
-    ] = DEFAULT_BLOCKING
+    urls: RequestUrls = RequestUrls()
+    # What each blocker kind runs: filter lists and the share of its users running each (§4d).
+    blockers: dict[BlockerKindName, BlockerKind] = DEFAULT_BLOCKER_KINDS
+    filter_lists: dict[str, str] = Field(
+        default={}, description="the user's own filter lists: name -> file (Adblock Plus syntax)"
+    )
+    blocking: dict[BlockerKindName, BlockerRules] = Field(
+        default={}, description="probabilities stated directly; they replace that kind's lists"
+    )
 
     @field_validator("handler_fires")
     @classmethod
@@ -161,10 +164,49 @@ class ClientConfig(Frozen):
             raise problem("every_device", missing=missing)
         return v
 
-    @field_validator("blocking")
+    @field_validator("blockers")
     @classmethod
-    def _all_kinds(cls, v: dict[str, BlockerRules]) -> dict[str, BlockerRules]:
-        return {**DEFAULT_BLOCKING, **v}
+    def _all_kinds(cls, v: dict[str, BlockerKind]) -> dict[str, BlockerKind]:
+        return {**DEFAULT_BLOCKER_KINDS, **v}
+
+    @field_validator("filter_lists")
+    @classmethod
+    def _readable(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, path in v.items():
+            if not Path(path).expanduser().is_file():
+                raise problem("list_file", at=(name,), path=path)
+        return v
+
+    @model_validator(mode="after")
+    def _known_lists(self) -> ClientConfig:
+        known = set(BUILTIN_LISTS) | set(self.filter_lists)
+        for kind, rules in self.blockers.items():
+            for name in rules.lists:
+                if name not in known:
+                    raise problem(
+                        "unknown_list", at=("blockers", kind, "lists", name), name=name,
+                        builtin=list(BUILTIN_LISTS), given=list(self.filter_lists),
+                    )  # fmt: skip
+        return self
+
+    def request_url(self, request: str) -> str:
+        """URL of a request class: ``script``, ``events``, ``beacon``, ``pixel`` or ``forward``.
+
+        Examples
+        --------
+        >>> ClientConfig(destination="proxy").request_url("beacon")
+        'https://shop.example/ingest/v1/t'
+        """
+        urls = self.urls
+        script, events = DESTINATION_URLS[self.destination]
+        given = {
+            "script": urls.script or script,
+            "events": urls.events or events,
+            "pixel": urls.pixel,
+            "forward": urls.forward,
+        }
+        given["beacon"] = urls.beacon or given["events"]
+        return given[request]
 
     @property
     def resolved_unload_transport(self) -> str:

@@ -66,6 +66,11 @@ _OWN: dict[str, str] = {
     "high_above_low": "must be greater than low, got low={low}, high={high}",
     "weights_length": "must have one entry per value ({values}), got {weights}",
     "weights_positive": "must be >= 0 with a positive sum, got {weights}",
+    "browser_version": 'must be a major version number such as "133", got {value}',
+    "url": "must be an http(s) URL with a host, got {value}",
+    "list_file": "must name a readable filter-list file, got {path}",
+    "unknown_list": "names no filter list: {name} (shipped: {builtin}; client.filter_lists: "
+    "{given})",
     "pages_mean": "mean must be at most {limit} pages per visit, got {mean}",
     "quantity": "must be an event name, value:<event>, sessions or visitors (events: {events}), "
     "got {quantity}",

@@ -1,8 +1,9 @@
 """Visitors: attributes drawn per segment in vectorised blocks, and their arrival times.
 
 Each human visitor gets a segment (device and browser), a country, an acquisition channel and
-a blocker kind. What the blocker does to each request class is drawn once per visitor, so a
-visitor whose blocker blocks the vendor's domain loses every page's events, as in reality.
+a blocker kind. Which filter lists the blocker runs, and so what it does to each request class,
+is drawn once per visitor (simulator/model/filter_engine.py), so a visitor whose blocker blocks
+the vendor's domain loses every page's events, as in reality.
 Blocker adoption differs by segment and so may behaviour: that correlation turns loss into bias.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.config.scenario import Scenario
+from simulator.model.filter_engine import blocking_table
 from simulator.model.tally import Layout
 
 ANALYTICS_OPT_OUT = ("extension_privacy", "browser_builtin", "dns")
@@ -35,6 +37,7 @@ class Visitor:
         "opted_out",
         "context_forwarded",
         "handler_p",
+        "keepalive",
         "store",
         "active_day",
     )
@@ -48,6 +51,7 @@ class Visitor:
         cls,
         *,
         handler_p: float = 1.0,
+        keepalive: bool = True,
         javascript: bool = True,
         blocked: bool = False,
         blocked_ads: bool = False,
@@ -63,6 +67,8 @@ class Visitor:
         ----------
         handler_p : float
             Probability that the page-hide handler runs.
+        keepalive : bool
+            The browser honours fetch keepalive (else such a request is a plain fetch).
         javascript, blocked, blocked_ads, blocked_beacon, opted_out : bool
             JavaScript on; the blocker blocks analytics, ads, ``sendBeacon``; opted out.
         cell, segment, instance : int
@@ -79,6 +85,7 @@ class Visitor:
         v.opted_out = opted_out
         v.context_forwarded = javascript
         v.handler_p = handler_p
+        v.keepalive = keepalive
         return v
 
 
@@ -97,6 +104,7 @@ class VisitorColumns:
     opted_out: np.ndarray
     context_forwarded: np.ndarray
     handler_p: np.ndarray
+    keepalive: np.ndarray
 
     def take(self, rows: np.ndarray) -> VisitorColumns:
         """The visitors at ``rows`` (an index or boolean array)."""
@@ -196,16 +204,12 @@ class PopulationSampler:
                 )
             )
         client = scenario.client
-        rules = [client.blocking[b] for b in layout.blockers]
-        self.p_blocked = np.array([getattr(r, client.destination) for r in rules])
-        self.p_ads = np.array([r.ads for r in rules])
-        self.p_beacon = np.array([r.beacon for r in rules])
-        self.p_forward_blocked = np.array([r.proxy for r in rules])
+        self.blocking = blocking_table(client, layout.blockers)
         self.opt_out_kind = np.array([b in ANALYTICS_OPT_OUT for b in layout.blockers])
-        self.p_vendor = np.array([r.vendor for r in rules])
         self.handler_p = [
             client.handler_fire_probability(s.device, s.browser) for s in pop.segments
         ]
+        self.no_keepalive = np.array([s.share_without_keepalive() for s in pop.segments])
         self.instances = scenario.server.instances
         self.next_index = 0
 
@@ -229,19 +233,20 @@ class PopulationSampler:
         rng, brng = self.rng, self.blocking_rng
         seg, (country, channel, blocker) = self._segments(n, rng, 3)
         js = rng.random(n) >= self.scenario.population.javascript_disabled
-        u = brng.random((5, n))
-        blocked = u[0] < self.p_blocked[blocker]
-        ads = u[1] < self.p_ads[blocker]
-        beacon = u[2] < self.p_beacon[blocker]
-        forward_blocked = u[3] < self.p_forward_blocked[blocker]
+        u = brng.random((2, n))
+        # Which of its kind's list combinations each visitor's blocker runs, and so what it
+        # blocks (columns of simulator.model.filter_engine.COLUMNS).
+        blocked, ads, beacon, forward_blocked, vendor = self.blocking.draw(blocker, u[0]).T
         # A visitor has opted out when their blocker targets analytics and would block the
         # vendor's domain: the choice is theirs whatever destination the site uses.
-        opted_out = self.opt_out_kind[blocker] & (u[4] < self.p_vendor[blocker])
+        opted_out = self.opt_out_kind[blocker] & vendor
         instance = rng.integers(0, self.instances, size=n)
-        return self._columns(
+        out = self._columns(
             seg, country, channel, blocker, js, blocked, ads, beacon, ~forward_blocked,
             opted_out, instance, bot=False,
         )  # fmt: skip
+        out.keepalive = u[1] >= self.no_keepalive[seg]  # the browser version honours keepalive
+        return out
 
     def bot_columns(self, n: int, rng: np.random.Generator) -> VisitorColumns:
         """Draw ``n`` bots as arrays (no JavaScript, no blocker, direct traffic)."""
@@ -283,6 +288,7 @@ class PopulationSampler:
             opted_out=opted_out,
             context_forwarded=js & forwarded,
             handler_p=np.asarray(self.handler_p)[seg],
+            keepalive=np.ones(n, dtype=bool),
         )
 
     def _visitors(self, c: VisitorColumns) -> list[Visitor]:
@@ -299,11 +305,13 @@ class PopulationSampler:
             c.opted_out.tolist(),
             c.context_forwarded.tolist(),
             c.handler_p.tolist(),
+            c.keepalive.tolist(),
             strict=True,
         ):
             v = Visitor()
             (v.index, v.segment, v.cell, v.instance, v.javascript, v.blocked, v.blocked_ads,
-             v.blocked_beacon, v.opted_out, v.context_forwarded, v.handler_p) = row  # fmt: skip
+             v.blocked_beacon, v.opted_out, v.context_forwarded, v.handler_p,
+             v.keepalive) = row  # fmt: skip
             out.append(v)
         return out
 

@@ -247,6 +247,7 @@ class VisitBatch:
             blocked=vis.blocked[pv],
             blocked_ads=vis.blocked_ads[pv],
             blocked_beacon=vis.blocked_beacon[pv],
+            keepalive=vis.keepalive[pv],
         )
 
     def _browser_copies(self, vis, vb, pages, made, new, never, late, t, instance) -> None:

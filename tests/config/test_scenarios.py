@@ -23,7 +23,8 @@ import pytest
 from support.scenarios import CALIBRATION_TARGETS, SCENARIO_DIR, SCENARIO_FILES
 
 from simulator.config.loading import load_scenario
-from simulator.config.scenario import Scenario
+from simulator.config.scenario import BLOCKERS, Scenario
+from simulator.model.filter_engine import blocking_table
 
 REQUIRED = {"baseline", "tech_audience", "server_side", "first_party_proxy", "mobile_heavy"}
 # Files that model "the baseline shop" with a different tracking setup: they extend baseline.toml
@@ -142,15 +143,14 @@ def blocked_page_view_share(scenario: Scenario, **where: str) -> float:
     configured destination. Segments are weighted by share x mean pages per visit, restricted
     to segments whose attributes match ``where`` (e.g. ``device="desktop"``).
     """
-    rules = scenario.client.blocking
-    dest = scenario.client.destination
+    rules = blocking_table(scenario.client, BLOCKERS).shares()
     no_js = scenario.population.javascript_disabled
     weight = blocked = 0.0
     for seg in scenario.population.segments:
         if any(getattr(seg, k) != v for k, v in where.items()):
             continue
         pages = seg.share * scenario.behaviour_of(seg).pages_per_visit.mean()
-        p_block = sum(share * getattr(rules[kind], dest) for kind, share in seg.blockers.items())
+        p_block = sum(share * rules[kind]["blocked"] for kind, share in seg.blockers.items())
         weight += pages
         blocked += pages * (no_js + (1 - no_js) * p_block)
     assert weight > 0, f"no segment matches {where}"
@@ -159,13 +159,13 @@ def blocked_page_view_share(scenario: Scenario, **where: str) -> float:
 
 def ad_blocked_user_share(scenario: Scenario, **where: str) -> float:
     """Share of human users whose blocker blocks ad requests."""
-    rules = scenario.client.blocking
+    rules = blocking_table(scenario.client, BLOCKERS).shares()
     total = blocked = 0.0
     for seg in scenario.population.segments:
         if any(getattr(seg, k) != v for k, v in where.items()):
             continue
         total += seg.share
-        blocked += seg.share * sum(s * rules[k].ads for k, s in seg.blockers.items())
+        blocked += seg.share * sum(s * rules[k]["ads"] for k, s in seg.blockers.items())
     return blocked / total
 
 

@@ -138,7 +138,7 @@ def by_blocks(sc, seed, start, dwell, end, events, outages) -> np.ndarray:
         t0=start.ravel(), dwell=dwell.ravel(), cancels=end.ravel() != BACKGROUND,
         javascript=np.ones(n, bool), handler_p=np.full(n, HANDLER_P), position=position,
         last=position == PAGES - 1, blocked=np.zeros(n, bool), blocked_ads=np.zeros(n, bool),
-        blocked_beacon=np.zeros(n, bool),
+        blocked_beacon=np.zeros(n, bool), keepalive=np.ones(n, bool),
     )  # fmt: skip
     v, k, offset, e = (np.array(c) for c in zip(*events, strict=True))
     v, k, e = v.astype(int), k.astype(int), e.astype(int)

@@ -229,6 +229,8 @@ class _PageState:
             m.cause = None
             if log is not None:
                 log("send:" + transport, m, s)
+        if transport == "fetch_keepalive" and not self.visitor.keepalive:
+            transport = "fetch"  # a browser version without keepalive sends a plain fetch
         if transport == "beacon" and self.visitor.blocked_beacon:
             for m in msgs:
                 path._settle(m, "blocked")
@@ -325,6 +327,8 @@ class _PageState:
         """Send what is queued at page-hide with the unload transport, within the quota."""
         path, at = self.path, self.dwell
         transport = path.unload_transport
+        if transport == "fetch_keepalive" and not self.visitor.keepalive:
+            transport = "fetch"
         if transport not in SURVIVES_UNLOAD:
             self.send(msgs, at, transport)
             return

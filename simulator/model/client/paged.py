@@ -99,6 +99,7 @@ class PagedClient:
                     blocked=bool(pages.blocked[p]),
                     blocked_ads=bool(pages.blocked_ads[p]),
                     blocked_beacon=bool(pages.blocked_beacon[p]),
+                    keepalive=bool(pages.keepalive[p]),
                 )
             live = []
             for r in order[bounds[p] : bounds[p + 1]]:

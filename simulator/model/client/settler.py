@@ -40,6 +40,7 @@ class Pages:
     blocked: np.ndarray  # the visitor's blocker stops the analytics tag
     blocked_ads: np.ndarray  # ... and ad-class requests
     blocked_beacon: np.ndarray  # ... and sendBeacon
+    keepalive: np.ndarray  # the browser honours fetch keepalive
 
 
 class MessageState:
