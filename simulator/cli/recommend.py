@@ -102,14 +102,10 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             print(f"{args.report}: cannot write the report: {problem}", file=sys.stderr)
             return EXIT_INVALID
     from simulator.experiments.recommend import recommend
-    from simulator.outputs.recommend_report import (
-        format_recommendation,
-        narrated,
-        to_html,
-        to_markdown,
-    )
+    from simulator.outputs.recommend_document import write_report
+    from simulator.outputs.recommend_report import format_recommendation, narrated
     from simulator.replications.executors import ExecutorError, OptionError
-    from simulator.replications.files import write_json_atomic, write_text_atomic
+    from simulator.replications.files import write_json_atomic
 
     try:
         record = recommend(
@@ -128,13 +124,9 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     record = narrated(record)
     say(format_recommendation(record, paragraphs=not args.quiet))
 
-    def write_report(path: Path) -> None:
-        render = to_html if REPORT_SUFFIXES[path.suffix.lower()] == "html" else to_markdown
-        write_text_atomic(path, render(record))
-
     wanted = [
         (args.json, "the JSON record", lambda p: write_json_atomic(p, record)),
-        (args.report, "the report", write_report),
+        (args.report, "the report", lambda p: write_report(record, p)),
     ]
     return write_files(wanted, "trackloss recommend")
 

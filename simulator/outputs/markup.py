@@ -120,6 +120,7 @@ table { border-collapse: collapse; font-size: 0.9rem; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: left;
          vertical-align: top; }
 th { background: #f4f4f6; }
+td:not(.num) { min-width: 8rem; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 figure { margin: 1rem 0 2rem; } img { max-width: 100%; height: auto; }
 figcaption { color: #555; font-size: 0.9rem; }
@@ -133,7 +134,9 @@ ul.headline { margin-top: 0.2rem; }
 _NUMBER = re.compile(
     r"^[−+\-]?(?:[\d,.]+|inf|nan)(?:\s?(?:%|pts|s))?"
     r"(?:\s?(?:–|to)\s?[−+\-]?[\d,.]+(?:\s?(?:%|pts|s))?)?$|^[<>]\s?[\d.]+%?$|^-$|^$"
+    r"|^[−+\-]?[\d,.]+%? \[[−+\-]?[\d,.]+, [−+\-]?[\d,.]+\]$"
 )
+"""A number, a range, a dash, or a figure with its interval in brackets (``4.9 [4.6, 5.2]``)."""
 
 
 def is_number(text: object) -> bool:

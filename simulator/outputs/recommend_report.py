@@ -1,7 +1,8 @@
-"""Lay out a recommendation record: a terminal table, a paragraph per event, and Markdown.
+"""Lay out a recommendation record: a terminal table and a paragraph per event.
 
 Every function reads the JSON-ready record of :func:`simulator.experiments.recommend.recommend` (or
-one of its ``events``), so a saved ``--json`` file can be laid out again without simulating.
+one of its ``events``), so a saved ``--json`` file can be laid out again without simulating. The
+Markdown and HTML report is :mod:`simulator.outputs.recommend_document`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from simulator.experiments.recommend_rules import MEASURED_WITHIN, PATH_ORDER
-from simulator.outputs import markup
 from simulator.outputs.formatting import CAUSE_WORDS, finite, interval, percent
-from simulator.outputs.markup import Block
 from simulator.outputs.opt_out import mode_statement
 
 NOTABLE_SHIFT = 0.01
@@ -186,6 +185,12 @@ def narrated(record: Mapping[str, Any]) -> dict:
     return out
 
 
+def costs_text(costs: Mapping[str, float]) -> str:
+    """The engineering costs in the paths' usual order: ``client 1, server 2, hybrid 3, dual 4``."""
+    order = [p for p in PATH_ORDER if p in costs] + sorted(set(costs) - set(PATH_ORDER))
+    return ", ".join(f"{p} {costs[p]:g}" for p in order)
+
+
 def _path_cell(m: Mapping[str, Any] | None, key: str) -> str:
     """One path's figure for the table: ``key`` is a share with ``key_ci``, or shift/withheld."""
     if m is None:
@@ -243,7 +248,7 @@ def format_recommendation(record: Mapping[str, Any], paragraphs: bool = True) ->
     record = narrated(record)
     sc = record["scenario"]
     respect = record["mode"]["respect_choice"]
-    costs = ", ".join(f"{p} {c:g}" for p, c in record["costs"].items())
+    costs = costs_text(record["costs"])
     lines = [
         f"Scenario {sc['name']!r}: {sc['users']:,} users; {sc['replications']} replication"
         f"{'' if sc['replications'] == 1 else 's'}; seed {sc['seed']}",
@@ -271,102 +276,11 @@ def format_recommendation(record: Mapping[str, Any], paragraphs: bool = True) ->
     return "\n".join(lines)
 
 
-def blocks(record: Mapping[str, Any]) -> list[Block]:
-    """The recommendation as report blocks (Markdown or HTML, see :mod:`simulator.outputs.markup`).
-
-    Parameters
-    ----------
-    record : mapping
-        The record of :func:`simulator.experiments.recommend.recommend`.
-
-    Returns
-    -------
-    list of Block
-        A heading, what was simulated and how, a table of the decision and each path's loss,
-        a table of context coverage (true events arriving with their context) for the events
-        that need it, a table of the largest
-        composition shift per path, and a paragraph per event.
-    """
-    record = narrated(record)
-    sc = record["scenario"]
-    costs = ", ".join(f"{p} {c:g}" for p, c in record["costs"].items())
-    respect = record["mode"]["respect_choice"]
-    measured = "loss among visitors who did not opt out" if respect else "loss"
-    out = [
-        Block("h2", "Client or server? Recommendation per event"),
-        Block(
-            "p",
-            f"Scenario {sc['name']}, {sc['users']:,} users, {sc['replications']} "
-            f"replication(s), seed {sc['seed']}, every path on the same visitors. Loss budget "
-            f"{percent(record['loss_budget'])}; engineering costs {costs}. "
-            f"{record['mode']['statement']} Figures are percentages with 95% intervals "
-            f"({record['interval_method']}).",
-        ),
-    ]
-    rows, context_rows = [], []
-    for event in record["events"]:
-        paths = event["paths"]
-        losses = [
-            cell(paths[p].get("budget_loss"), paths[p].get("budget_loss_ci")) if p in paths else "-"
-            for p in PATH_ORDER
-        ]
-        rows.append(
-            [event["event"], event["recommendation"], event["decided_by"], *losses,
-             event["context_lost"]["text"]]
-        )  # fmt: skip
-        if event.get("needs_context"):
-            context_rows.append(
-                [event["event"], ", ".join(event["needs_context"])]
-                + [
-                    cell(paths[p].get("context_coverage"), paths[p].get("context_coverage_ci"))
-                    if p in paths
-                    else "-"
-                    for p in PATH_ORDER
-                ]
-            )
-    header = ["event", "recommendation", "decided by", *(f"{p} {measured}" for p in PATH_ORDER)]
-    out.append(Block("table", header=[*header, "context lost"], rows=rows))
-    if context_rows:
-        out.append(Block("h3", "True events that arrive with the context they need"))
-        out.append(Block("table", header=["event", "needs", *PATH_ORDER], rows=context_rows))
-    shift_rows = [
-        [event["event"]] + [_shift_text(event["paths"].get(path)) for path in PATH_ORDER]
-        for event in record["events"]
-        if event.get("kind") != "offsite"
-    ]
-    out.append(Block("h3", "Largest composition shift of what arrives (TVD, dimension)"))
-    out.append(Block("table", header=["event", *PATH_ORDER], rows=shift_rows))
-    out.append(Block("h3", "In plain words"))
-    out.append(Block("list", items=[event["paragraph"] for event in record["events"]]))
-    return out
-
-
-def _shift_text(m: Mapping[str, Any] | None) -> str:
-    shift = (m or {}).get("shift") or {}
-    if not finite(shift.get("tvd")):
-        return "-"
-    return f"{cell(shift['tvd'], shift.get('tvd_ci'))} {shift['dimension']}"
-
-
-def to_markdown(record: Mapping[str, Any]) -> str:
-    """The recommendation as Markdown (see :func:`blocks`)."""
-    return markup.to_markdown(blocks(record))
-
-
-def to_html(record: Mapping[str, Any]) -> str:
-    """The recommendation as one self-contained HTML page (see :func:`blocks`)."""
-    return markup.to_html(
-        [Block("h1", f"Recommendation: {record['scenario']['name']}")] + blocks(record)
-    )
-
-
 __all__ = [
     "CAUSE_WORDS",
-    "blocks",
     "cell",
     "context_lost",
+    "costs_text",
     "format_recommendation",
     "paragraph",
-    "to_html",
-    "to_markdown",
 ]

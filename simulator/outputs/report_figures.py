@@ -1,10 +1,12 @@
 """The figures of a report, drawn at the width the page shows them.
 
-The report shows the standard plots of :mod:`simulator.outputs.plots` (loss, composition, KPIs,
-the overview dashboard) and the attribution plot. A figure wider than the page's text column is
-redrawn at the column's width, keeping its height and the size of its text in points; scaling
-a wide image down in the page instead shrinks its text to a few pixels. Images carry twice the
-pixels they are shown at, and their CSS size, so the page reserves their space while loading.
+A run's report shows the standard plots of :mod:`simulator.outputs.plots` (loss, composition,
+KPIs, the overview dashboard) and the attribution plot; a recommendation's report shows the
+loss and context lost on every path (:func:`simulator.outputs.plots.recommendation_paths`). A
+figure wider than the page's text column is redrawn at the column's width, keeping its height
+and the size of its text in points; scaling a wide image down in the page instead shrinks its
+text to a few pixels. Images carry twice the pixels they are shown at, and their CSS size, so
+the page reserves their space while loading.
 """
 
 from __future__ import annotations
@@ -44,26 +46,65 @@ def figure_images(summary: Mapping[str, Any]) -> dict[str, tuple[bytes, int, int
             fig = Figure(figsize=(9, 5.5), layout="constrained")
             attribution_bias(dict(summary), ax=fig.add_subplot())
             figures["attribution"] = fig
-        out = {}
-        for name, fig in figures.items():
-            width, height = fig.get_size_inches()
-            width = min(width, DISPLAY_INCHES)
-            fig.set_size_inches(width, height)
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=PIXELS_PER_INCH * PIXEL_DENSITY)
-            css = (round(width * PIXELS_PER_INCH), round(height * PIXELS_PER_INCH))
-            out[name] = (buffer.getvalue(), *css)
+        return {name: _png(fig) for name, fig in figures.items()}
     except Exception:  # noqa: BLE001 - a report without plots beats no report
         return {}
-    return out
+
+
+def recommendation_images(record: Mapping[str, Any]) -> dict[str, tuple[bytes, int, int]]:
+    """A recommendation report's figure, ``recommend``, as PNG bytes with its CSS size.
+
+    Parameters
+    ----------
+    record : mapping
+        The record of :func:`simulator.experiments.recommend.recommend`.
+
+    Returns
+    -------
+    dict
+        ``{"recommend": (png, width, height)}``, or an empty dict when the record cannot be
+        drawn (the report is then written without it).
+    """
+    try:
+        from matplotlib.figure import Figure
+
+        from simulator.outputs.plots.recommendation import recommendation_paths, recommendation_size
+
+        fig = Figure(figsize=recommendation_size(dict(record)), layout="constrained")
+        return {"recommend": _png(recommendation_paths(dict(record), fig))}
+    except Exception:  # noqa: BLE001 - a report without plots beats no report
+        return {}
+
+
+def _png(fig: Any) -> tuple[bytes, int, int]:
+    """A figure as PNG bytes, no wider than :data:`DISPLAY_INCHES`, with its CSS size."""
+    width, height = fig.get_size_inches()
+    width = min(width, DISPLAY_INCHES)
+    fig.set_size_inches(width, height)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=PIXELS_PER_INCH * PIXEL_DENSITY)
+    return buffer.getvalue(), round(width * PIXELS_PER_INCH), round(height * PIXELS_PER_INCH)
+
+
+def as_uris(images: Mapping[str, tuple[bytes, int, int]]) -> dict[str, Picture]:
+    """PNG images (as :func:`figure_images` gives them) as ``data:`` URI pictures, for HTML."""
+    return {
+        name: Picture("data:image/png;base64," + base64.b64encode(png).decode(), w, h)
+        for name, (png, w, h) in images.items()
+    }
 
 
 def figure_uris(summary: Mapping[str, Any]) -> dict[str, Picture]:
     """The report's figures (:func:`figure_images`) as ``data:`` URI pictures, for HTML."""
-    return {
-        name: Picture("data:image/png;base64," + base64.b64encode(png).decode(), w, h)
-        for name, (png, w, h) in figure_images(summary).items()
-    }
+    return as_uris(figure_images(summary))
 
 
-__all__ = ["DISPLAY_INCHES", "PIXELS_PER_INCH", "PIXEL_DENSITY", "figure_images", "figure_uris"]
+__all__ = [
+    "DISPLAY_INCHES",
+    "PIXELS_PER_INCH",
+    "PIXEL_DENSITY",
+    "as_uris",
+    "figure_images",
+    "figure_uris",
+    "recommendation_images",
+]

@@ -24,7 +24,8 @@ from simulator.experiments.recommend import (
     recommend,
     share,
 )
-from simulator.outputs.recommend_report import format_recommendation, narrated, to_markdown
+from simulator.outputs.recommend_document import to_markdown
+from simulator.outputs.recommend_report import format_recommendation, narrated
 
 EVENTS = [
     {"name": "page_viewed", "kind": "page_view", "needs_context": ["utm", "referrer"]},
@@ -256,6 +257,25 @@ def test_terminal_table_markdown_and_json(blocked_site):
     assert json.loads(json.dumps(blocked_site)) == blocked_site
 
 
+def test_figure_draws_what_the_record_measures(blocked_site):
+    from matplotlib.figure import Figure
+
+    from simulator.outputs.plots import recommendation_paths
+
+    fig = recommendation_paths(blocked_site, Figure(figsize=(12, 6)))
+    loss_ax, context_ax = fig.axes[:2]
+    for ax, figure_of in (
+        (loss_ax, lambda e, m: m["budget_loss"]),
+        (context_ax, lambda e, m: 1 - m["context_coverage"] if e["needs_context"] else None),
+    ):
+        drawn = {c.get_label(): list(c.lines[0].get_xdata()) for c in ax.containers}
+        for path, values in drawn.items():
+            expected = [figure_of(e, e["paths"][path]) for e in blocked_site["events"]
+                        if path in e["paths"]]  # fmt: skip
+            assert values == pytest.approx([v for v in expected if v is not None]), path
+    assert any(context_ax.containers[0].lines[0].get_xdata())  # context is drawn, not blank
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -277,11 +297,16 @@ def test_cli_recommend_prints_the_table_and_writes_json_and_markdown(tiny, tmp_p
     from simulator.config.scenario import DEFAULT_EVENTS
 
     assert record["loss_budget"] == 0.1 and len(record["events"]) == len(DEFAULT_EVENTS)
-    assert out_md.read_text().startswith("## Client or server?")
+    markdown = out_md.read_text()
+    assert markdown.startswith("## Client or server?")
+    assert "](<rec-recommend.png>)" in markdown  # the figure, written beside the Markdown
+    assert (tmp_path / "rec-recommend.png").read_bytes().startswith(b"\x89PNG")
     out_html = tmp_path / "rec.html"
     assert main(["recommend", tiny, "--quiet", "--report", str(out_html)]) == 0
     page = out_html.read_text()
     assert page.startswith("<!DOCTYPE html>") and "<td>order_completed</td>" in page
+    assert page.count('<img alt="Loss and context lost on every path') == 1
+    assert 'src="data:image/png;base64,' in page
 
 
 @pytest.mark.parametrize(

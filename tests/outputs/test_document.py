@@ -143,3 +143,21 @@ def test_frames_are_tidy_views_of_the_record():
     with pytest.raises(ValueError, match="table must be one of"):
         to_frame(data, "nope")
     assert len(to_frame(run(two_devices(users=30), seed=1))) == 2  # a run is summarised first
+
+
+@pytest.mark.parametrize(
+    ("cell", "numeric"),
+    [
+        ("4.9 [4.6, 5.2]", True),
+        ("-1.2 [-1.6, -0.9]", True),
+        ("12,345", True),
+        ("17.9–18.5%", True),
+        ("-", True),
+        ("1.2 [0.0, 3.3] device", False),
+        ("client", False),
+    ],
+)
+def test_numbers_with_their_interval_are_right_aligned(cell, numeric):
+    from simulator.outputs.markup import is_number
+
+    assert is_number(cell) is numeric

@@ -51,7 +51,13 @@ def test_recommendation_marks_the_chosen_path_on_loss_and_context():
     containers = errorbars(loss_ax)
     assert [c.get_label() for c in containers] == ["client", "server"]
     assert list(containers[0].lines[0].get_xdata()) == pytest.approx([0.04, 0.08])
-    assert list(errorbars(context_ax)[1].lines[0].get_xdata()) == pytest.approx([1.0, 1.0])
+    # Context lost is 1 - coverage, drawn only for the event that needs context.
+    client, server = errorbars(context_ax)
+    assert list(client.lines[0].get_xdata()) == pytest.approx([0.04])
+    assert list(server.lines[0].get_xdata()) == pytest.approx([1.0])
+    seg = np.array(client.lines[2][0].get_segments())
+    assert seg[0, :, 0] == pytest.approx([0.04, 0.05])  # the coverage interval, mirrored
+    assert "needs no context" in [t.get_text() for t in context_ax.texts]
     rings = [line for line in loss_ax.lines if line.get_markersize() > 10]
     assert [(line.get_xdata()[0]) for line in rings] == pytest.approx([0.04, 0.0])
     assert any(list(line.get_xdata()) == [0.05, 0.05] for line in loss_ax.lines), "budget"

@@ -50,6 +50,15 @@ window.addEventListener("load", () => {
 </script>"""
 
 
+def probed(path: Path) -> Path:
+    """A copy of the HTML page at ``path`` with the probe script added."""
+    page = path.with_name(f"probed-{path.name}")
+    page.write_text(
+        path.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8"
+    )
+    return page
+
+
 @functools.cache
 def report_page(folder: Path) -> Path:
     """A report with long names and every section, with the probe script added."""
@@ -72,12 +81,7 @@ def report_page(folder: Path) -> Path:
             {"name": "mixed", "paths": {"order_completed_with_a_rather_long_name": "server"}},
         ],
     )
-    path = write_report(summarise(run(sc, replications=2, seed=3)), folder / "report.html")
-    page = folder / "probed.html"
-    page.write_text(
-        path.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8"
-    )
-    return page
+    return probed(write_report(summarise(run(sc, replications=2, seed=3)), folder / "report.html"))
 
 
 def probe(page: Path, width: int) -> dict:
@@ -113,3 +117,18 @@ def test_desktop_images_load_links_land_and_figures_keep_their_size(page):
     assert seen["links"] >= 8 and seen["dangling"] == []
     # Drawn at most as wide as the text column: shown at (nearly) the size drawn.
     assert min(seen["shown_over_drawn"]) >= 0.95
+
+
+def test_recommendation_report_shows_its_figure_at_both_widths(tmp_path):
+    from simulator.experiments.recommend import recommend
+    from simulator.outputs.recommend_document import write_report as write_recommendation
+
+    sc = two_devices(users=300, desktop_blocked=0.3, mobile_blocked=0.05)
+    record = recommend(sc, replications=1, seed=3, workers=1, progress=False)
+    page = probed(write_recommendation(record, tmp_path / "recommend.html"))
+    narrow, wide = probe(page, 760), probe(page, 1280)
+    for seen in (narrow, wide):
+        assert seen["page_width"] <= seen["viewport"]
+        assert seen["images"] == 1 and seen["broken"] == []
+        assert seen["links"] >= 3 and seen["dangling"] == []
+    assert min(wide["shown_over_drawn"]) >= 0.95

@@ -27,19 +27,24 @@ def comparison() -> dict:
 
 
 def recommendation() -> dict:
-    """A hand-made ``recommend --json`` record: two events, their paths, one choice each."""
+    """A hand-made ``recommend --json`` record: two events, their paths, one choice each.
 
-    def path(loss, context):
-        return {"loss": loss, "loss_ci": [loss / 2, loss * 1.5], "context_loss": context,
-                "context_loss_ci": [context, context]}  # fmt: skip
+    Only ``page_viewed`` needs context; the fields are those ``recommend`` writes.
+    """
+
+    def path(loss, coverage):
+        return {"loss": loss, "loss_ci": [loss / 2, loss * 1.5], "budget_loss": loss,
+                "budget_loss_ci": [loss / 2, loss * 1.5], "context_coverage": coverage,
+                "context_coverage_ci": [coverage - 0.01, coverage]}  # fmt: skip
 
     return {
         "loss_budget": 0.05,
         "scenario": {"name": "baseline"},
+        "mode": {"respect_choice": False},
         "events": [
-            {"event": "page_viewed", "recommendation": "client",
-             "paths": {"client": path(0.04, 0.0), "server": path(0.0, 1.0)}},
-            {"event": "order_completed", "recommendation": "server",
-             "paths": {"client": path(0.08, 0.0), "server": path(0.0, 1.0)}},
+            {"event": "page_viewed", "recommendation": "client", "needs_context": ["utm"],
+             "paths": {"client": path(0.04, 0.96), "server": path(0.0, 0.0)}},
+            {"event": "order_completed", "recommendation": "server", "needs_context": [],
+             "paths": {"client": path(0.08, 0.92), "server": path(0.0, 0.0)}},
         ],
     }  # fmt: skip
