@@ -24,32 +24,9 @@ from pydantic import ValidationError
 
 from simulator.config import extends, presets
 from simulator.config.limits import MAX_DEPTH, MAX_FILE_BYTES
-from simulator.config.problems import describe_validation_error, format_path
+from simulator.config.overrides import apply_overrides, mention_override
+from simulator.config.problems import ScenarioError, describe_validation_error
 from simulator.config.scenario import Scenario
-
-
-class ScenarioError(Exception):
-    """A scenario that cannot be read or does not validate.
-
-    Parameters
-    ----------
-    problems : iterable of str
-        One line per problem, without the source prefix.
-    source : str, optional
-        Where the scenario came from (a file name, or ``"<dict>"``).
-
-    Attributes
-    ----------
-    problems : list of str
-        Every problem found, one line each.
-    source : str
-        The file name (or ``"<dict>"``) the problems refer to.
-    """
-
-    def __init__(self, problems: Iterable[str], source: str = "<dict>") -> None:
-        self.problems: list[str] = list(problems)
-        self.source = source
-        super().__init__("\n".join(f"{source}: {p}" for p in self.problems))
 
 
 def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
@@ -152,7 +129,7 @@ def parse_scenario(
         return Scenario.model_validate(raw)
     except ValidationError as exc:
         problems = [
-            _mention_override(path, message, origins)
+            mention_override(path, message, origins)
             for path, message in describe_validation_error(exc, raw)
         ]
         raise ScenarioError(problems, source) from None
@@ -264,151 +241,9 @@ def _syntax_problem(message: str, text: str) -> str:
     return f"TOML syntax error at line {line}, column {column}: {what}"
 
 
-# --------------------------------------------------------------------------- overrides
-
-_KEY = re.compile(r"\s*(?:([A-Za-z0-9_-]+)|\"((?:[^\"\\]|\\.)*)\"|'([^']*)')\s*")
-_INDEX = re.compile(r"\[\s*([^\]]*?)\s*\]\s*")
-
-
-def parse_override(text: str) -> tuple[list[str | int], Any]:
-    """Split ``dotted.path=value`` into path parts and a value.
-
-    Keys may be bare (``users``) or quoted (``"desktop.safari"``); ``[i]`` indexes a list. The
-    value is read as a TOML value (``0.5``, ``true``, ``"text"``, ``[1, 2]``,
-    ``{ kind = "constant", value = 1 }``); anything that is not valid TOML is taken as a bare
-    string.
-
-    Parameters
-    ----------
-    text : str
-        One override as typed after ``--set``.
-
-    Returns
-    -------
-    tuple of (list of str or int, object)
-        The path parts (keys and list indices) and the value.
-
-    Raises
-    ------
-    ValueError
-        If there is no ``=``, the path is empty or malformed, or an index is not an integer.
-    """
-    path_text, sep, value_text = text.partition("=")
-    if not sep:
-        raise ValueError("expected dotted.path=value")
-    parts: list[str | int] = []
-    pos = 0
-    while True:
-        key = _KEY.match(path_text, pos)
-        if key is None or key.end() == pos:
-            raise ValueError(f"malformed path {path_text.strip()!r}")
-        parts.append(next(g for g in key.groups() if g is not None))
-        pos = key.end()
-        while (index := _INDEX.match(path_text, pos)) is not None:
-            if not re.fullmatch(r"\d+", index[1]):
-                raise ValueError(f"index [{index[1]}] must be a whole number >= 0")
-            parts.append(int(index[1]))
-            pos = index.end()
-        if pos == len(path_text):
-            break
-        if path_text[pos] != ".":
-            raise ValueError(f"malformed path {path_text.strip()!r}")
-        pos += 1
-    return parts, _parse_value(value_text.strip())
-
-
-def _parse_value(text: str) -> Any:
-    """Read an override value as TOML, or as a bare string if it is not TOML."""
-    try:
-        parsed = tomllib.loads(f"v = {text}")
-    except (tomllib.TOMLDecodeError, RecursionError):
-        return text
-    return parsed["v"] if list(parsed) == ["v"] else text
-
-
-def apply_overrides(
-    data: dict[str, Any], overrides: Iterable[str], source: str = "<dict>"
-) -> dict[str, str]:
-    """Apply ``--set`` overrides to a raw scenario table, in place.
-
-    Missing tables along the path are created; list indices must exist already.
-
-    Parameters
-    ----------
-    data : dict
-        The raw table (modified in place).
-    overrides : iterable of str
-        ``dotted.path=value`` strings.
-    source : str, optional
-        Name used in error messages.
-
-    Returns
-    -------
-    dict of str to str
-        For each overridden path (as formatted in problems), the override that set it.
-
-    Raises
-    ------
-    ScenarioError
-        Listing every malformed override (no ``=``, bad path or index, index out of range,
-        a path that runs through a value that is not a table or list).
-    """
-    problems: list[str] = []
-    origins: dict[str, str] = {}
-    for text in overrides:
-        try:
-            parts, value = parse_override(text)
-            _assign(data, parts, value)
-        except ValueError as exc:
-            problems.append(f"--set {text}: {exc}")
-            continue
-        origins[format_path(parts)] = text
-    if problems:
-        raise ScenarioError(problems, source)
-    return origins
-
-
-def _assign(data: dict[str, Any], parts: list[str | int], value: Any) -> None:
-    """Set ``value`` at ``parts`` inside ``data``, creating missing tables."""
-    node: Any = data
-    for depth, part in enumerate(parts):
-        last = depth == len(parts) - 1
-        here = format_path(parts[:depth]) or "the scenario"
-        if isinstance(part, int):
-            if not isinstance(node, list):
-                raise ValueError(f"{here} is not a list, so [{part}] cannot index it")
-            if part >= len(node):
-                raise ValueError(
-                    f"index [{part}] out of range: {here} has {len(node)} item"
-                    f"{'' if len(node) == 1 else 's'}"
-                )
-        elif not isinstance(node, dict):
-            raise ValueError(f"{here} is not a table, so it has no key {part!r}")
-        elif not last and part not in node:
-            if isinstance(parts[depth + 1], int):
-                where = format_path(parts[: depth + 1])
-                raise ValueError(f"{where} is not in the scenario, so it has no items to index")
-            node[part] = {}
-        if last:
-            node[part] = value
-        else:
-            node = node[part]
-
-
-def _mention_override(path: str, message: str, origins: Mapping[str, str]) -> str:
-    """Format a problem, noting the ``--set`` that produced the offending value, if any."""
-    line = f"{path or '(top level)'}: {message}"
-    for target, text in origins.items():
-        if path == target or path.startswith((f"{target}.", f"{target}[")):
-            return f"{line} (from --set {text})"
-    return line
-
-
 __all__ = [
     "ScenarioError",
-    "apply_overrides",
     "load_scenario",
-    "parse_override",
     "parse_scenario",
     "read_scenario",
     "read_toml",

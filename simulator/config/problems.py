@@ -13,13 +13,38 @@ from __future__ import annotations
 import re
 import types
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from simulator.config.scenario import Scenario
 from simulator.config.wording import OWN_RULES, word
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be read or does not validate.
+
+    Parameters
+    ----------
+    problems : iterable of str
+        One line per problem, without the source prefix.
+    source : str, optional
+        Where the scenario came from (a file name, or ``"<dict>"``).
+
+    Attributes
+    ----------
+    problems : list of str
+        Every problem found, one line each.
+    source : str
+        The file name (or ``"<dict>"``) the problems refer to.
+    """
+
+    def __init__(self, problems: Iterable[str], source: str = "<dict>") -> None:
+        self.problems: list[str] = list(problems)
+        self.source = source
+        super().__init__("\n".join(f"{source}: {p}" for p in self.problems))
+
 
 _MISSING = object()
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.config.loading import parse_override
+from simulator.config.overrides import parse_override
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _RANGE = re.compile(rf"^\s*({_NUMBER})\s*:\s*({_NUMBER})\s*:\s*(\d+)\s*$")

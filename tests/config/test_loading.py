@@ -10,12 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.config.loading import (
-    ScenarioError,
-    load_scenario,
-    parse_override,
-    parse_scenario,
-)
+from simulator.config.loading import ScenarioError, load_scenario, parse_scenario
+from simulator.config.overrides import parse_override
 from simulator.config.scenario import Scenario
 
 Data = dict[str, Any]
@@ -87,7 +83,7 @@ INVALID: list[tuple[str, Callable[[Data], Any], str, str, str]] = [
      "population.javascript_disabled", "must be greater than or equal to 0", "got -0.1"),
     ("unknown key", lambda d: seg(d).update(devcie="desktop"),
      "population.segments[0].devcie",
-     "unknown key (allowed: behaviour, blockers, browser, channels, countries, device, name, "
+     "unknown key (allowed: behaviour, blockers, browser, browser_versions, channels, countries, device, name, "
      "share)", "unknown key"),
     ("missing required key", lambda d: seg(d).pop("device"),
      "population.segments[0].device", "required key missing", "missing"),
