@@ -7,14 +7,19 @@ measures, ``--repeats`` times each and interleaved so that machine noise hits al
 1. the raw simpy rate: a bare ``yield env.timeout(1)`` loop, the machine's yardstick;
 2. ``scenarios/baseline.toml`` (every plan, path and loss mechanism it configures) at the small
    size, one replication;
-3. the same at ten times the users.
+3. the same at ten times the users;
+4. the client transports at the small size: ``beacon``, ``fetch_keepalive`` and batches of 10
+   (:data:`VARIANTS`), each as a ratio to the raw simpy rate;
+5. whole commands (``bench/commands.py``): ``--help`` and ``validate`` start-up, and the fixed
+   cost of ``trackloss run`` at the scenario's own size (command time minus ``simulate()``).
 
 Every measurement runs in a fresh subprocess, so peak RSS (``ru_maxrss``) is per size and no
 run warms another's caches. "Tracked events" are *true events simulated* (visit events plus
 offsite events; bots excluded, they are not truth); each is observed by every plan, so the
 copies handled are ``events x plans``, also reported. Figures to quote are the ratios (medians
 of the repeats): engine rate / raw simpy rate, RSS(large) / RSS(small), time(large) /
-time(small). Targets: >= 0.5, <= 1.5, and 8-12. Results are printed and written as
+time(small). Targets: >= 0.5, <= 1.5, and 8-12; the workload table is checked against
+:data:`ARRAY_TARGETS`, where every transport runs on arrays. Results are printed and written as
 JSON into ``bench/results/``.
 """
 
@@ -34,6 +39,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RAW_TIMEOUTS = 1_000_000
 TARGETS = {"rate_ratio_min": 0.5, "rss_ratio_max": 1.5, "time_ratio": (8.0, 12.0)}
+VARIANTS = {
+    "beacon": ["client.transport=beacon"],
+    "fetch_keepalive": ["client.transport=fetch_keepalive"],
+    "batch_size_10": ["client.batch_size=10"],
+}
+"""Client transports timed beside the baseline (one request per event, ``xhr``), small size."""
+ARRAY_TARGETS = {
+    "xhr": 1.5,
+    "beacon": 1.0,
+    "fetch_keepalive": 1.0,
+    "batch_size_10": 1.0,
+    "startup_seconds": 0.3,
+    "fixed_cost_seconds": 0.5,
+}
+"""Where every transport runs on arrays: rate / raw simpy rate per workload, and seconds."""
 
 
 # --------------------------------------------------------------------------- children
@@ -108,10 +128,14 @@ def _spawn(args: list[str]) -> dict:
 
 
 def summarise(runs: list[dict], small: int, large: int) -> dict:
-    """Medians per kind and size, and the three target ratios."""
+    """Medians per kind and size, the three target ratios, and the workload table."""
 
-    def median(kind: str, key: str, users: int | None = None) -> float:
-        values = [r[key] for r in runs if r["kind"] == kind and r.get("users") == users]
+    def median(kind: str, key: str, users: int | None = None, variant: str = "xhr") -> float:
+        values = [
+            r[key]
+            for r in runs
+            if r["kind"] == kind and r.get("users") == users and r.get("variant", "xhr") == variant
+        ]
         return statistics.median(values)
 
     raw = median("raw", "rate")
@@ -138,6 +162,22 @@ def summarise(runs: list[dict], small: int, large: int) -> dict:
         "rss_ratio": out["rss_ratio"] <= TARGETS["rss_ratio_max"],
         "time_ratio": low <= out["time_ratio"] <= high,
     }
+    table = {"xhr": s["ratio_to_raw_simpy"]}
+    for variant in VARIANTS:
+        if any(r.get("variant") == variant for r in runs):
+            table[variant] = median("model", "rate", small, variant) / raw
+    if any(r["kind"] == "command" for r in runs):
+        users = median("command", "command_users")
+        table["startup_seconds"] = max(
+            median("command", "help_seconds"), median("command", "validate_seconds")
+        )
+        simulate = median("model", "seconds", int(users))
+        table["fixed_cost_seconds"] = median("command", "run_seconds") - simulate
+    out["workloads"] = table
+    out["workloads_meet"] = {
+        k: (v >= ARRAY_TARGETS[k] if not k.endswith("seconds") else v <= ARRAY_TARGETS[k])
+        for k, v in table.items()
+    }
     return out
 
 
@@ -158,6 +198,10 @@ def report(summary: dict) -> str:
         f"(<= {TARGETS['rss_ratio_max']}: {meets['rss_ratio']}); "
         f"time x{summary['time_ratio']:.2f} (8-12: {meets['time_ratio']})"
     )
+    for name, value in summary.get("workloads", {}).items():
+        unit = "s" if name.endswith("seconds") else "x raw simpy"
+        ok = "yes" if summary["workloads_meet"][name] else "NO"
+        lines.append(f"  {name:<20} {value:7.2f} {unit:<12} target {ARRAY_TARGETS[name]}: {ok}")
     return "\n".join(lines)
 
 
@@ -194,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import commands
+
     if args.parallel:
         return _parallel(args)
     if args.child:
@@ -210,17 +257,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.sizes:
         small, large = (int(x) for x in args.sizes.split(","))
     sets = [a for o in args.overrides for a in ("--set", o)]
+    own = commands.scenario_users(args.scenario, args.overrides)
+    jobs: list[tuple[str, list[str], str]] = [("raw simpy", ["raw"], "xhr")]
+    jobs += [(f"{n:,} users", ["model", str(n)], "xhr") for n in dict.fromkeys((small, large, own))]
+    jobs += [(f"{small:,} users, {v}", ["model", str(small)], v) for v in VARIANTS]
     runs = []
     for repeat in range(args.repeats):
-        for job in (["raw"], ["model", str(small)], ["model", str(large)]):
-            run = _spawn([*job, "--scenario", args.scenario, *sets] if job[0] == "model" else job)
-            run["repeat"] = repeat
+        for label, job, variant in jobs:
+            extra = [a for o in VARIANTS.get(variant, []) for a in ("--set", o)]
+            spec = [*job, "--scenario", args.scenario, *sets, *extra] if job[0] == "model" else job
+            run = {**_spawn(spec), "repeat": repeat, "variant": variant}
             runs.append(run)
-            label = "raw simpy" if job[0] == "raw" else f"{int(job[1]):,} users"
             print(
                 f"  repeat {repeat + 1}/{args.repeats} {label}: {run['seconds']:.1f} s",
                 file=sys.stderr,
             )
+        timed = {"kind": "command", "repeat": repeat, "command_users": own}
+        timed.update(commands.startup(args.scenario))
+        timed["run_seconds"] = commands.run_command(args.scenario, own, args.overrides)
+        runs.append(timed)
+        print(
+            f"  repeat {repeat + 1}/{args.repeats} commands: --help {timed['help_seconds']:.2f} s, "
+            f"validate {timed['validate_seconds']:.2f} s, run {timed['run_seconds']:.1f} s",
+            file=sys.stderr,
+        )
     summary = summarise(runs, small, large)
     now = dt.datetime.now(dt.UTC)
     record = {

@@ -38,9 +38,17 @@ def test_benchmark_script_runs_and_writes_its_record(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), *args], check=True)
     (path,) = tmp_path.glob("bench-custom-*.json")
     record = json.loads(path.read_text())
-    assert [r["kind"] for r in record["runs"]] == ["raw", "model", "model"]
+    kinds = [r["kind"] for r in record["runs"]]
+    assert kinds[0] == "raw" and kinds[-1] == "command"
+    assert set(kinds) == {"raw", "model", "command"}
     assert set(record["summary"]["sizes"]) == {"500", "1000"}
     assert record["summary"]["raw_simpy_rate"] > 0
+    workloads = record["summary"]["workloads"]
+    assert set(workloads) == {"xhr", "beacon", "fetch_keepalive", "batch_size_10"} | {
+        "startup_seconds",
+        "fixed_cost_seconds",
+    }
+    assert all(v > 0 for k, v in workloads.items() if k != "fixed_cost_seconds")
 
 
 @pytest.mark.bench

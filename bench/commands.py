@@ -1,0 +1,61 @@
+"""Whole-command timings for ``bench/run.py``: start-up and a run's fixed cost.
+
+``simulate()`` is not all a user waits for: the command imports its modules, reads the
+scenario, computes the statistics and writes the record. These timings run the real command in
+a fresh process, as a user does:
+
+* start-up: ``trackloss --help`` and ``trackloss validate`` on the scenario;
+* a run's fixed cost: ``trackloss run`` of one replication at the scenario's own size with one
+  worker, minus the median ``simulate()`` time of the same size measured beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wall_seconds(args: list[str]) -> float:
+    """Wall seconds of ``python -m simulator ARGS`` in a fresh process, output discarded."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "simulator", *args],
+        check=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+def startup(scenario: str) -> dict:
+    """Seconds of ``--help`` and of ``validate SCENARIO``."""
+    return {
+        "help_seconds": wall_seconds(["--help"]),
+        "validate_seconds": wall_seconds(["validate", scenario]),
+    }
+
+
+def run_command(scenario: str, users: int, overrides: list[str]) -> float:
+    """Seconds of one replication of ``trackloss run`` at ``users`` users with one worker."""
+    sets = [a for o in overrides for a in ("--set", o)]
+    with tempfile.TemporaryDirectory() as tmp:
+        return wall_seconds(
+            ["run", scenario, "--quiet", *sets, "--set", f"population.users={users}"]
+            + ["--replications", "1", "--workers", "1", "--json", str(Path(tmp) / "out.json")]
+        )
+
+
+def scenario_users(scenario: str, overrides: list[str]) -> int:
+    """The scenario's own ``population.users``, after overrides."""
+    sys.path.insert(0, str(ROOT))
+    from simulator.config.loading import load_scenario
+
+    return load_scenario(scenario, overrides).population.users
