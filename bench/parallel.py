@@ -75,9 +75,40 @@ def measure(scenario: str, repeats: int, cases=CASES) -> dict:
     return out
 
 
-def report(summary: dict, cores: int) -> str:
+def _spin(_: int) -> float:
+    """Seconds of a fixed pure-Python loop (module-level, so a pool can run it)."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(12_000_000):
+        total += i & 7
+    return time.perf_counter() - start
+
+
+def machine_speedup() -> float:
+    """How much faster two CPU-bound processes finish than one doing both loops in turn.
+
+    The ceiling of any two-worker speed-up on this machine: 2.0 on two real cores, less when
+    the two virtual CPUs share a physical core or the host takes cycles away.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_spin, range(2)))  # start the workers before timing
+        start = time.perf_counter()
+        list(pool.map(_spin, range(2)))
+        both = time.perf_counter() - start
+    one = _spin(0) + _spin(1)
+    return one / both
+
+
+def report(summary: dict, cores: int, ceiling: float | None = None) -> str:
     """Lines for people: one per case."""
     lines = [f"Default worker count against --workers 1 on {cores} cores (medians):"]
+    if ceiling is not None:
+        lines.append(
+            f"  two CPU-bound processes at once: {ceiling:.2f}x one "
+            "(the ceiling of a two-worker speed-up here)"
+        )
     for case, s in summary.items():
         lines.append(
             f"  {case} users: default {s['default_seconds']:.1f} s, one worker "
