@@ -69,8 +69,8 @@ _OWN: dict[str, str] = {
     "browser_version": 'must be a major version number such as "133", got {value}',
     "url": "must be an http(s) URL with a host, got {value}",
     "list_file": "must name a readable filter-list file, got {path}",
-    "unknown_list": "names no filter list: {name} (shipped: {builtin}; client.filter_lists: "
-    "{given})",
+    "unknown_list": "must name a shipped filter list {builtin} or one of client.filter_lists "
+    "{given}, got {name}",
     "pages_mean": "mean must be at most {limit} pages per visit, got {mean}",
     "quantity": "must be an event name, value:<event>, sessions or visitors (events: {events}), "
     "got {quantity}",
