@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from simulator.config.distributions import (
     Distribution,
@@ -144,6 +145,14 @@ class Segment(Frozen):
     # Share of the segment's visitors per major browser version ("132" = 0.1, ...); unset: all
     # current. Decides whether fetch keepalive is honoured (KEEPALIVE_SINCE, §2d).
     browser_versions: dict[str, float] | None = None
+    # Blocker mix of the segment's visitors from one country, in place of `blockers` for them.
+    blockers_by_country: dict[
+        str,
+        dict[
+            Literal["none", "extension_default", "extension_privacy", "browser_builtin", "dns"],
+            float,
+        ],
+    ] = {}
 
     @field_validator("countries", "channels", "blockers")
     @classmethod
@@ -159,6 +168,27 @@ class Segment(Frozen):
             if not key.isdigit():
                 raise problem("browser_version", at=(key,), value=key)
         return _check_shares(v, "browser_versions")
+
+    @field_validator("blockers_by_country")
+    @classmethod
+    def _country_mixes(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for country, mix in v.items():
+            try:
+                _check_shares(mix, "blockers_by_country")
+            except PydanticCustomError as err:  # point at the country's mix
+                ctx = {**(err.context or {}), "at": (country, *err.context.get("at", ()))}
+                raise PydanticCustomError(err.type, err.message_template, ctx) from None
+        return v
+
+    @model_validator(mode="after")
+    def _country_mix_countries(self) -> Segment:
+        for country in self.blockers_by_country:
+            if country not in self.countries:
+                raise problem(
+                    "mix_country", at=("blockers_by_country", country), country=country,
+                    countries=list(self.countries),
+                )  # fmt: skip
+        return self
 
     def share_without_keepalive(self) -> float:
         """Share of the segment's visitors whose browser treats fetch keepalive as plain fetch."""

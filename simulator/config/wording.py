@@ -67,6 +67,7 @@ _OWN: dict[str, str] = {
     "weights_length": "must have one entry per value ({values}), got {weights}",
     "weights_positive": "must be >= 0 with a positive sum, got {weights}",
     "browser_version": 'must be a major version number such as "133", got {value}',
+    "mix_country": "must be one of the segment's countries {countries}, got {country}",
     "url": "must be an http(s) URL with a host, got {value}",
     "list_file": "must name a readable filter-list file, got {path}",
     "unknown_list": "must name a shipped filter list {builtin} or one of client.filter_lists "

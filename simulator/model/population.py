@@ -191,6 +191,18 @@ class PopulationSampler:
         self.blocking_rng = blocking_rng
         pop = scenario.population
         self.segment_p = np.array([s.share for s in pop.segments])
+        # Per segment, (country index, blocker categories, shares) for countries with their own mix.
+        self.country_blockers = [
+            [
+                (
+                    layout_index(layout.countries, country),
+                    np.array([layout_index(layout.blockers, k) for k in mix]),
+                    np.array(list(mix.values())),
+                )
+                for country, mix in seg.blockers_by_country.items()
+            ]
+            for seg in pop.segments
+        ]
         self.mixes = []
         for seg in pop.segments:
             self.mixes.append(
@@ -226,6 +238,10 @@ class PopulationSampler:
             idx = np.flatnonzero(seg == s)
             for column, (cats, p) in zip(out, segment_mixes[:mixes], strict=True):
                 column[idx] = cats[rng.choice(len(p), size=idx.size, p=p)]
+            if mixes == 3:  # a country's own blocker mix replaces the segment's for its visitors
+                for country, cats, p in self.country_blockers[s]:
+                    sub = idx[out[0][idx] == country]
+                    out[2][sub] = cats[rng.choice(len(p), size=sub.size, p=p)]
         return seg, out
 
     def columns(self, n: int) -> VisitorColumns:
