@@ -68,6 +68,8 @@ _OWN: dict[str, str] = {
     "weights_positive": "must be >= 0 with a positive sum, got {weights}",
     "browser_version": 'must be a major version number such as "133", got {value}',
     "mix_country": "must be one of the segment's countries {countries}, got {country}",
+    "plan_client": "plan {plan}: own client settings need a plan that neither respects the "
+    "blocker choice nor sends dual, got respect_blocker_choice={respects}, dual events {dual}",
     "url": "must be an http(s) URL with a host, got {value}",
     "list_file": "must name a readable filter-list file, got {path}",
     "unknown_list": "must name a shipped filter list {builtin} or one of client.filter_lists "

@@ -105,6 +105,8 @@ class VisitorColumns:
     context_forwarded: np.ndarray
     handler_p: np.ndarray
     keepalive: np.ndarray
+    blocker: np.ndarray  # blocker kind (layout index)
+    lists_u: np.ndarray  # the uniform that picks which of its kind's lists the blocker runs
 
     def take(self, rows: np.ndarray) -> VisitorColumns:
         """The visitors at ``rows`` (an index or boolean array)."""
@@ -262,6 +264,7 @@ class PopulationSampler:
             opted_out, instance, bot=False,
         )  # fmt: skip
         out.keepalive = u[1] >= self.no_keepalive[seg]  # the browser version honours keepalive
+        out.blocker, out.lists_u = blocker, u[0]
         return out
 
     def bot_columns(self, n: int, rng: np.random.Generator) -> VisitorColumns:
@@ -305,6 +308,8 @@ class PopulationSampler:
             context_forwarded=js & forwarded,
             handler_p=np.asarray(self.handler_p)[seg],
             keepalive=np.ones(n, dtype=bool),
+            blocker=blocker,
+            lists_u=np.zeros(n),
         )
 
     def _visitors(self, c: VisitorColumns) -> list[Visitor]:
