@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from simulator.config import segment_mixes as mixes
 from simulator.config.distributions import (
     Distribution,
     Exponential,
@@ -30,10 +31,12 @@ from simulator.config.limits import (
     Name,
 )
 from simulator.config.recommend_spec import RecommendConfig
+from simulator.config.segment_mixes import SHARE_TOLERANCE, check_shares
 from simulator.config.tracking import (
-    KEEPALIVE_SINCE,
+    BlockerKindName,
     ClientConfig,
     CollectorConfig,
+    PlanClient,
     ServerConfig,
 )
 from simulator.config.wording import problem
@@ -47,17 +50,6 @@ EVENT_KINDS = (
 )  # fmt: skip
 PATHS = ("client", "server", "hybrid", "dual")
 TIMINGS = ("load", "uniform", "before_unload")
-SHARE_TOLERANCE = 1e-6
-
-
-def _check_shares(shares: dict[str, float], what: str) -> dict[str, float]:
-    for key, value in shares.items():
-        if not 0.0 <= value <= 1.0:
-            raise problem("between_0_and_1", at=(key,), value=value)
-    total = sum(shares.values())
-    if abs(total - 1.0) > SHARE_TOLERANCE:
-        raise problem("shares_sum", total=total)
-    return shares
 
 
 def _check_pages(dist: Distribution | None) -> Distribution | None:
@@ -95,7 +87,7 @@ class Behaviour(Frozen):
     @field_validator("last_page_exit")
     @classmethod
     def _exit_shares(cls, v: dict[str, float] | None) -> dict[str, float] | None:
-        return None if v is None else _check_shares(v, "last_page_exit")
+        return None if v is None else check_shares(v, "last_page_exit")
 
     @field_validator("pages_per_visit")
     @classmethod
@@ -137,35 +129,36 @@ class Segment(Frozen):
     browser: Literal["chrome", "safari", "firefox", "edge", "samsung", "other"]
     countries: dict[str, float] = Field(min_length=1)
     channels: dict[str, float] = Field(min_length=1)
-    blockers: dict[
-        Literal["none", "extension_default", "extension_privacy", "browser_builtin", "dns"], float
-    ] = Field(min_length=1)
+    blockers: dict[BlockerKindName, float] = Field(min_length=1)
     behaviour: Behaviour = Behaviour()
-    # Share of the segment's visitors per major browser version ("132" = 0.1, ...); unset: all
-    # current. Decides whether fetch keepalive is honoured (KEEPALIVE_SINCE, §2d).
+    # Shares per major browser version ("132" = 0.1, ...): is fetch keepalive honoured (§2d)?
     browser_versions: dict[str, float] | None = None
+    # Blocker mix of the segment's visitors from one country, in place of `blockers` for them.
+    blockers_by_country: dict[str, dict[BlockerKindName, float]] = {}
 
     @field_validator("countries", "channels", "blockers")
     @classmethod
     def _mix(cls, v: dict[str, float], info) -> dict[str, float]:
-        return _check_shares(v, info.field_name)
+        return check_shares(v, info.field_name)
 
     @field_validator("browser_versions")
     @classmethod
     def _versions(cls, v: dict[str, float] | None) -> dict[str, float] | None:
-        if v is None:
-            return v
-        for key in v:
-            if not key.isdigit():
-                raise problem("browser_version", at=(key,), value=key)
-        return _check_shares(v, "browser_versions")
+        return mixes.check_browser_versions(v)
+
+    @field_validator("blockers_by_country")
+    @classmethod
+    def _by_country(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        return mixes.check_country_mixes(v)
+
+    @model_validator(mode="after")
+    def _country_mix_countries(self) -> Segment:
+        mixes.check_mix_countries(self.blockers_by_country, self.countries)
+        return self
 
     def share_without_keepalive(self) -> float:
         """Share of the segment's visitors whose browser treats fetch keepalive as plain fetch."""
-        since = KEEPALIVE_SINCE.get(self.browser)
-        if since is None or not self.browser_versions:
-            return 0.0
-        return sum(s for version, s in self.browser_versions.items() if int(version) < since)
+        return mixes.share_without_keepalive(self.browser, self.browser_versions)
 
 
 class Bots(Frozen):
@@ -278,6 +271,8 @@ class Plan(Frozen):
     paths: dict[str, Literal["client", "server", "hybrid", "dual"]] = {}
     respect_blocker_choice: bool = False
     opted_out_count: Literal["drop", "anonymous_count"] = "drop"
+    # The plan's own client settings (destination, URLs, transport, batching) over `client`.
+    client: PlanClient | None = None
 
     def path_of(self, event: EventType) -> str:
         """Return the path this plan uses for ``event``.
@@ -353,6 +348,9 @@ class Scenario(Frozen):
                 )
         by_name = {e.name: e for e in self.events}
         for i, p in enumerate(self.plans):
+            if p.client is not None:
+                dual = [e.name for e in self.events if p.path_of(e) == "dual"]
+                p.client.check(self.client, ("plans", i, "client"), p, dual)
             for ev_name, path in p.paths.items():
                 at = ("plans", i, "paths", ev_name)
                 if ev_name not in by_name:
@@ -363,6 +361,10 @@ class Scenario(Frozen):
                 if kind in ("client_only", "offsite"):
                     raise problem(f"{kind}_path", at, plan=p.name, event=ev_name, path=path)
         return self
+
+    def client_of(self, plan: Plan) -> ClientConfig:
+        """The client settings a plan's browser copies use: its own over ``client``."""
+        return self.client if plan.client is None else plan.client.over(self.client)
 
     def behaviour_of(self, segment: Segment) -> Behaviour:
         """Return the segment's behaviour with unset fields inherited from the scenario."""

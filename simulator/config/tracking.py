@@ -218,6 +218,41 @@ class ClientConfig(Frozen):
         return self.handler_fires.get(f"{device}.{browser}", self.handler_fires[device])
 
 
+class PlanClient(Frozen):
+    """A plan's own browser-library settings, over ``client``: where and how it sends.
+
+    Plans with their own settings are simulated on the same visitors as the others, in the same
+    run, so their differences are paired.
+    """
+
+    destination: Literal["vendor", "cname", "proxy"] | None = None
+    urls: RequestUrls | None = None
+    transport: Transport | None = None
+    unload_transport: Transport | None = None
+    batch_size: int | None = Field(default=None, ge=1, le=10_000)
+    flush_interval_seconds: float | None = Field(default=None, gt=0, le=MAX_SECONDS)
+
+    def check(self, client: ClientConfig, at: tuple, plan: Frozen, dual: list[str]) -> None:
+        """Check that ``plan`` (at ``at``) can have its own settings, and that they hold."""
+        if plan.respect_blocker_choice or dual:
+            raise problem("plan_client", at, plan=plan.name, dual=dual,
+                          respects=plan.respect_blocker_choice)  # fmt: skip
+        self.over(client)
+
+    def over(self, client: ClientConfig) -> ClientConfig:
+        """The scenario's client settings with this plan's given ones in their place.
+
+        Examples
+        --------
+        >>> PlanClient(transport="beacon").over(ClientConfig()).transport
+        'beacon'
+        """
+        given = self.model_dump(exclude_none=True, by_alias=True)
+        if "urls" in given:  # URLs left unset stay the scenario's
+            given["urls"] = {**client.urls.model_dump(), **self.urls.model_dump(exclude_unset=True)}
+        return ClientConfig.model_validate({**client.model_dump(by_alias=True), **given})
+
+
 class ServerConfig(Backoff, Frozen):
     """The server-side library on each web-server instance."""
 

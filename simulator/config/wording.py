@@ -67,10 +67,13 @@ _OWN: dict[str, str] = {
     "weights_length": "must have one entry per value ({values}), got {weights}",
     "weights_positive": "must be >= 0 with a positive sum, got {weights}",
     "browser_version": 'must be a major version number such as "133", got {value}',
+    "mix_country": "must be one of the segment's countries {countries}, got {country}",
+    "plan_client": "plan {plan}: own client settings need a plan that neither respects the "
+    "blocker choice nor sends dual, got respect_blocker_choice={respects}, dual events {dual}",
     "url": "must be an http(s) URL with a host, got {value}",
     "list_file": "must name a readable filter-list file, got {path}",
-    "unknown_list": "names no filter list: {name} (shipped: {builtin}; client.filter_lists: "
-    "{given})",
+    "unknown_list": "must name a shipped filter list {builtin} or one of client.filter_lists "
+    "{given}, got {name}",
     "pages_mean": "mean must be at most {limit} pages per visit, got {mean}",
     "quantity": "must be an event name, value:<event>, sessions or visitors (events: {events}), "
     "got {quantity}",

@@ -253,7 +253,8 @@ class Replication:
         self.server.settle_pending()
         meta = dict(self.counts)
         meta.update(
-            client_requests=self.batch.client.requests,
+            client_requests=self.batch.client.requests
+            + sum(v.client.requests for v in self.batch.variants),
             server_uploads=self.server.uploads,
             outage_seconds=self.outages.downtime(),
         )

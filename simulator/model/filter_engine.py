@@ -205,13 +205,11 @@ class BlockingTable:
                 variants = rule_variants(client, client.blocking[kind])
             else:
                 variants = list_variants(client, client.blockers[kind])
-            merged: dict[tuple, float] = {}
-            for share, row in variants:
-                if share > 0:
-                    merged[tuple(row)] = merged.get(tuple(row), 0.0) + share
-            rows = sorted(merged)
+            # Variants stay in the order of the lists' combinations, which depends on the kind
+            # only: the same uniform gives a visitor the same lists under any client settings.
+            rows = [tuple(row) for _, row in variants]
             self.outcomes.append(np.array(rows, dtype=bool).reshape(len(rows), len(COLUMNS)))
-            self.cumulative.append(np.cumsum([merged[r] for r in rows]))
+            self.cumulative.append(np.cumsum([share for share, _ in variants]))
 
     def draw(self, kind: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Outcome rows (visitors, columns) for visitors of ``kind`` given uniforms ``u``."""
@@ -219,7 +217,7 @@ class BlockingTable:
         for k, (cum, rows) in enumerate(zip(self.cumulative, self.outcomes, strict=True)):
             idx = np.flatnonzero(kind == k)
             if idx.size:
-                v = np.searchsorted(cum, u[idx] * cum[-1], side="right")
+                v = np.searchsorted(cum, u[idx] * cum[-1], side="right")  # skips empty variants
                 out[idx] = rows[np.minimum(v, len(rows) - 1)]
         return out
 

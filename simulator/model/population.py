@@ -105,6 +105,8 @@ class VisitorColumns:
     context_forwarded: np.ndarray
     handler_p: np.ndarray
     keepalive: np.ndarray
+    blocker: np.ndarray  # blocker kind (layout index)
+    lists_u: np.ndarray  # the uniform that picks which of its kind's lists the blocker runs
 
     def take(self, rows: np.ndarray) -> VisitorColumns:
         """The visitors at ``rows`` (an index or boolean array)."""
@@ -191,6 +193,18 @@ class PopulationSampler:
         self.blocking_rng = blocking_rng
         pop = scenario.population
         self.segment_p = np.array([s.share for s in pop.segments])
+        # Per segment, (country index, blocker categories, shares) for countries with their own mix.
+        self.country_blockers = [
+            [
+                (
+                    layout_index(layout.countries, country),
+                    np.array([layout_index(layout.blockers, k) for k in mix]),
+                    np.array(list(mix.values())),
+                )
+                for country, mix in seg.blockers_by_country.items()
+            ]
+            for seg in pop.segments
+        ]
         self.mixes = []
         for seg in pop.segments:
             self.mixes.append(
@@ -226,6 +240,10 @@ class PopulationSampler:
             idx = np.flatnonzero(seg == s)
             for column, (cats, p) in zip(out, segment_mixes[:mixes], strict=True):
                 column[idx] = cats[rng.choice(len(p), size=idx.size, p=p)]
+            if mixes == 3:  # a country's own blocker mix replaces the segment's for its visitors
+                for country, cats, p in self.country_blockers[s]:
+                    sub = idx[out[0][idx] == country]
+                    out[2][sub] = cats[rng.choice(len(p), size=sub.size, p=p)]
         return seg, out
 
     def columns(self, n: int) -> VisitorColumns:
@@ -246,6 +264,7 @@ class PopulationSampler:
             opted_out, instance, bot=False,
         )  # fmt: skip
         out.keepalive = u[1] >= self.no_keepalive[seg]  # the browser version honours keepalive
+        out.blocker, out.lists_u = blocker, u[0]
         return out
 
     def bot_columns(self, n: int, rng: np.random.Generator) -> VisitorColumns:
@@ -289,6 +308,8 @@ class PopulationSampler:
             context_forwarded=js & forwarded,
             handler_p=np.asarray(self.handler_p)[seg],
             keepalive=np.ones(n, dtype=bool),
+            blocker=blocker,
+            lists_u=np.zeros(n),
         )
 
     def _visitors(self, c: VisitorColumns) -> list[Visitor]:

@@ -51,7 +51,8 @@ def routing(scenario: Scenario) -> list[EventRouting]:
     out = []
     for e in scenario.events:
         paths = [plan.path_of(e) for plan in plans]
-        client = [p for p, path in enumerate(paths) if path == "client"]
+        # Plans with their own client settings settle their browser copies on their own.
+        client = [p for p, path in enumerate(paths) if path == "client" and plans[p].client is None]
         dual = tuple(p for p, path in enumerate(paths) if path == "dual")
         server = tuple(
             (p, path == "hybrid") for p, path in enumerate(paths) if path in ("server", "hybrid")
@@ -75,7 +76,10 @@ def shared_client_routes(scenario: Scenario) -> np.ndarray:
     """Boolean (plans, events): the plan takes the shared client-path outcome for the event."""
     return np.array(
         [
-            [p.path_of(e) == "client" and not p.respect_blocker_choice for e in scenario.events]
+            [
+                p.path_of(e) == "client" and not p.respect_blocker_choice and p.client is None
+                for e in scenario.events
+            ]
             for p in scenario.plans
         ],
         dtype=bool,

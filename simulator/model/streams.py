@@ -56,10 +56,20 @@ class Streams:
     """
 
     def __init__(self, seed: np.random.SeedSequence) -> None:
+        self.seed = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
         children = seed.spawn(len(MECHANISMS))
         self._rngs = {
             name: np.random.default_rng(c) for name, c in zip(MECHANISMS, children, strict=True)
         }
+
+    def variant(self, k: int) -> Streams:
+        """Streams of the ``k``-th plan with its own client settings (``k >= 1``).
+
+        Independent of these streams and of the replication's spawned children, so adding such
+        a plan leaves every other plan's draws as they were.
+        """
+        key = (*self.seed.spawn_key, 1_000_000 + k)
+        return Streams(np.random.SeedSequence(self.seed.entropy, spawn_key=key))
 
     def rng(self, mechanism: str) -> np.random.Generator:
         """Generator of one mechanism (see :data:`MECHANISMS`)."""

@@ -20,6 +20,7 @@ from simulator.config.scenario import Scenario
 from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.paged import PagedClient
 from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages, Settler, on_arrays
+from simulator.model.client_variants import client_variants
 from simulator.model.collector import ANONYMOUS, LOST, TRUTH, VALUE_SQ_TRUTH, VALUE_TRUTH
 from simulator.model.copy_sink import CopySink
 from simulator.model.dual_waits import DualWaits
@@ -161,6 +162,8 @@ class VisitBatch:
         kind = OneRequestClient if on_arrays(sc) and not paged else PagedClient
         self.client: Settler = kind(sc, outages, streams)
         self.store: Stored | None = None
+        self.variants = client_variants(sc, outages, streams, population.layout.blockers, paged)
+        self.own_plans = tuple(sorted({*routes.own_plans, *(v.plan for v in self.variants)}))
         self.bot_rng = streams.rng("bots")
         once = ("session_start", "first_visit")
         self.bot_per_page = [i for i, e in enumerate(sc.events) if e.bots and e.kind not in once]
@@ -220,6 +223,15 @@ class VisitBatch:
                      routes.own[route[m]], routes.dual[route[m]], np.full(m.size, -1, np.int64),
                      key[m], MessageState.new(t[m]))  # fmt: skip
         self._browser_copies(vis, vb, pages, m, new, never, late, t[m], vis.instance[ev[m]])
+        for v in self.variants:
+            m = np.flatnonzero(v.events[e])
+            own = Stored(vis.index[ev[m]], e[m], off[m], value[m], np.zeros(m.size, bool),
+                         np.full(m.size, 1 << v.plan, np.int64), np.zeros(m.size, np.int64),
+                         np.full(m.size, -1, np.int64), key[m], MessageState.new(t[m]))  # fmt: skip
+            own_pages = self._pages(vis, start, vb, v.blocking.draw(vis.blocker, vis.lists_u))
+            self._browser_copies(
+                vis, vb, own_pages, m, own, never, late, t[m], vis.instance[ev[m]], v
+            )
 
         instance = vis.instance[ev]
         for p in range(routes.n_plans):
@@ -232,9 +244,16 @@ class VisitBatch:
         return back[ret], vis.take(ret), day[ret]
 
     @staticmethod
-    def _pages(vis: VisitorColumns, start: np.ndarray, vb) -> Pages:
-        """The block's pages with what the client path needs to know about them."""
+    def _pages(vis: VisitorColumns, start: np.ndarray, vb, blocking=None) -> Pages:
+        """The block's pages with what the client path needs to know about them.
+
+        ``blocking`` gives a plan's own blocking columns per visitor (see ``filter_engine``).
+        """
         pv = vb.page_visit
+        if blocking is None:
+            blocked, ads, beacon = vis.blocked, vis.blocked_ads, vis.blocked_beacon
+        else:
+            blocked, ads, beacon = blocking[:, 0], blocking[:, 1], blocking[:, 2]
         position = np.arange(pv.size) - vb.first_page[pv]
         return Pages(
             t0=start[pv] + vb.page_start,
@@ -244,22 +263,26 @@ class VisitBatch:
             handler_p=vis.handler_p[pv],
             position=position,
             last=position == vb.n_pages[pv] - 1,
-            blocked=vis.blocked[pv],
-            blocked_ads=vis.blocked_ads[pv],
-            blocked_beacon=vis.blocked_beacon[pv],
+            blocked=blocked[pv],
+            blocked_ads=ads[pv],
+            blocked_beacon=beacon[pv],
             keepalive=vis.keepalive[pv],
         )
 
-    def _browser_copies(self, vis, vb, pages, made, new, never, late, t, instance) -> None:
+    def _browser_copies(
+        self, vis, vb, pages, made, new, never, late, t, instance, variant=None
+    ) -> None:
         """Settle these visits' browser copies with what the stores carried in; count them.
 
         ``new`` are the copies of the block's events ``made`` (made at ``t`` by visitors on
         server ``instance``); ``never`` and ``late`` mark visits after which the visitor never
-        returns, or returns after the horizon.
+        returns, or returns after the horizon. ``variant`` is a plan with its own client
+        settings, whose copies these are (the shared client path's when ``None``).
         """
+        holder = self if variant is None else variant
         msgs, page = new, vb.event_page[made]
         carried = np.zeros(new.size, bool)
-        came = self._take_store(vis.index)
+        came = self._take_store(vis.index, holder)
         if came is not None:
             order = np.argsort(vis.index)
             row = order[np.searchsorted(vis.index, came.visitor, sorter=order)]
@@ -268,7 +291,7 @@ class VisitBatch:
             carried = np.concatenate([carried, np.ones(came.size, bool)])
         offset = np.zeros(msgs.size)
         offset[: new.size] = vb.event_offset[made]
-        rows, status, out_rows, out_page = self.client.settle(
+        rows, status, out_rows, out_page = holder.client.settle(
             pages, msgs.state, page, offset, msgs.e, carried
         )
         # What is left in a store at the end of a visit waits for the visitor's return.
@@ -286,7 +309,7 @@ class VisitBatch:
         self._send_duals(msgs, new.size, rows, status, t, instance)
         if kept.size:
             stored = msgs.take(kept)
-            self.store = stored if self.store is None else Stored.concat([self.store, stored])
+            holder.store = stored if holder.store is None else Stored.concat([holder.store, stored])
 
     def _keys(self, n: int) -> np.ndarray:
         """Keys of ``n`` new events: shared by all the copies of one event."""
@@ -301,14 +324,15 @@ class VisitBatch:
         self.sink.arrived(-1, msgs.key[ok], msgs.visitor[ok], msgs.off[ok], msgs.state.first[ok],
                           plans)  # fmt: skip
 
-    def _take_store(self, visitors: np.ndarray) -> Stored | None:
-        if self.store is None:
+    @staticmethod
+    def _take_store(visitors: np.ndarray, holder) -> Stored | None:
+        if holder.store is None:
             return None
-        mine = np.isin(self.store.visitor, visitors)
+        mine = np.isin(holder.store.visitor, visitors)
         if not mine.any():
             return None
-        came = self.store.take(mine)
-        self.store = self.store.take(~mine) if (~mine).any() else None
+        came = holder.store.take(mine)
+        holder.store = holder.store.take(~mine) if (~mine).any() else None
         return came
 
     def _count_client(self, msgs: Stored, rows: np.ndarray, status: np.ndarray) -> None:
@@ -319,7 +343,7 @@ class VisitBatch:
         targets = [(self.buffer.client, off, msgs.shared[rows])]
         own = msgs.own[rows]
         stride = self.buffer.plan_stride
-        for p in self.routes.own_plans:
+        for p in self.own_plans:
             targets.append((self.buffer.data, p * stride + off, (own >> p & 1).astype(bool)))
         for data, base, mask in targets:
             d = mask & ok

@@ -83,8 +83,8 @@ INVALID: list[tuple[str, Callable[[Data], Any], str, str, str]] = [
      "population.javascript_disabled", "must be greater than or equal to 0", "got -0.1"),
     ("unknown key", lambda d: seg(d).update(devcie="desktop"),
      "population.segments[0].devcie",
-     "unknown key (allowed: behaviour, blockers, browser, browser_versions, channels, countries, "
-     "device, name, share)", "unknown key"),
+     "unknown key (allowed: behaviour, blockers, blockers_by_country, browser, browser_versions, "
+     "channels, countries, device, name, share)", "unknown key"),
     ("missing required key", lambda d: seg(d).pop("device"),
      "population.segments[0].device", "required key missing", "missing"),
     ("population missing", lambda d: d.pop("population"),

@@ -46,6 +46,14 @@ HEADLINES = [
     ("baseline", "client", "page_viewed", None, *target("baseline")),
     ("tech_audience", "client", "page_viewed", None, *target("tech_audience")),
     ("first_party_proxy", "client", "page_viewed", None, *target("first_party_proxy")),
+    # first_party_paths compares endpoints as plans of one run; its header cites each range.
+    ("first_party_paths", "vendor", "page_viewed", None, *target("baseline")),
+    ("first_party_paths", "proxy", "page_viewed", None, *target("first_party_proxy")),
+    # A `/beacon/` proxy path loses the privacy-list users (uBO, §4d rudder-sdk-js #1869):
+    # between LiftIgniter's ~3% of traffic on uBlock (§4c) and Blockmetry's 5.2% of page views
+    # blocked by every analytics blocker (§1a), with room for JS off and a little unload.
+    ("first_party_paths", "proxy_beacon_path", "page_viewed", None, 0.02, 0.06,
+     "§4c LiftIgniter ~3% on uBlock, §1a Blockmetry 5.2% for all blockers"),
     # Header: mobile handlers run 57-68% of the time (§2b, Chrome team citing Jansma), so 32-43%
     # of mobile exits never flush; with ~6% blocked, link_clicked on mobile loses about 40-50%.
     ("mobile_heavy", "client", "link_clicked", "mobile", 0.40, 0.50,

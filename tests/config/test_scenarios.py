@@ -26,10 +26,13 @@ from simulator.config.loading import load_scenario
 from simulator.config.scenario import BLOCKERS, Scenario
 from simulator.model.filter_engine import blocking_table
 
-REQUIRED = {"baseline", "tech_audience", "server_side", "first_party_proxy", "mobile_heavy"}
+REQUIRED = {
+    "baseline", "tech_audience", "server_side", "first_party_proxy", "first_party_paths",
+    "mobile_heavy",
+}  # fmt: skip
 # Files that model "the baseline shop" with a different tracking setup: they extend baseline.toml
 # so that visitors, behaviour and events stay identical and the comparison like for like.
-BASELINE_VARIANTS = ("server_side", "first_party_proxy")
+BASELINE_VARIANTS = ("server_side", "first_party_proxy", "first_party_paths")
 
 HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$")
 

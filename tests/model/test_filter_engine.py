@@ -160,7 +160,7 @@ def test_draws_follow_the_variant_shares():
         (
             {"blockers": {"dns": {"lists": {"easylist": 1.0}}}},
             "client.blockers.dns.lists.easylist",
-            "names no filter list",
+            "got 'easylist'",
         ),
         (
             {"filter_lists": {"mine": "/no/such/list.txt"}},
