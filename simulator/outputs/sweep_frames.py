@@ -46,11 +46,19 @@ def sweep_frame(sweep: SweepReport | str | Path, table: str = "loss") -> pd.Data
 
     Examples
     --------
-    >>> import simulator as tl  # doctest: +SKIP
-    >>> from simulator.experiments.grid import parse_axis  # doctest: +SKIP
-    >>> report = tl.run_sweep("scenarios/baseline.toml",  # doctest: +SKIP
-    ...                       [parse_axis("client.transport=xhr,beacon")], "sweeps/t")
-    >>> tl.sweep_frame(report, "kpis")  # doctest: +SKIP
+    >>> import tempfile
+    >>> import simulator as tl
+    >>> from simulator.experiments.grid import parse_axis
+    >>> axes = [parse_axis("client.transport=xhr,beacon")]
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> report = tl.run_sweep("scenarios/baseline.toml", axes, folder.name,
+    ...                       ["population.users=300"], replications=2, workers=1)
+    >>> frame = tl.sweep_frame(report)
+    >>> frame.columns[:4].tolist()
+    ['point', 'client.transport', 'plan', 'event']
+    >>> sorted(set(frame["client.transport"]))
+    ['beacon', 'xhr']
+    >>> folder.cleanup()
     """
     if table not in TABLES:
         raise ValueError(f"table must be one of {', '.join(TABLES)}, got {table!r}")
