@@ -14,6 +14,7 @@ The public API, for notebooks and scripts (``import simulator as tl``):
 ``run_sweep``             a grid of settings, one result file per point, resumable
 ``unload_survival``       how much of an event fired just before an unload survives
 ``to_frame``              tidy pandas tables of a result record
+``sweep_frame``           one table of every point of a sweep, the varied settings as columns
 ``plots``                 the plotting functions (``ax=None`` in, Axes or Figure out)
 ========================  =================================================================
 
@@ -45,6 +46,7 @@ _WHERE = {
     "run_sweep": "simulator.experiments.sweep",
     "unload_survival": "simulator.experiments.unload_survival",
     "to_frame": "simulator.outputs.frames",
+    "sweep_frame": "simulator.outputs.sweep_frames",
     "plots": "simulator.outputs.plots",
 }
 

@@ -89,7 +89,7 @@ def test_the_command_line_imports_in_well_under_half_a_second() -> None:
 def test_the_public_namespace_is_exactly_what_is_documented() -> None:
     assert sorted(simulator.__all__) == sorted([
         "load_scenario", "run", "RunResult", "summarise", "compare", "recommend", "run_sweep",
-        "unload_survival", "to_frame", "plots", "__version__",
+        "unload_survival", "to_frame", "sweep_frame", "plots", "__version__",
     ])  # fmt: skip
     for name in simulator.__all__:
         assert getattr(simulator, name) is not None

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from simulator.cli.options import EXIT_INVALID, EXIT_OK, say, unwritable
 
-TABLE_NAMES = ("loss", "causes", "composition", "value", "attribution", "kpis", "comparisons")
+TABLE_NAMES = (
+    "loss", "causes", "composition", "value", "attribution", "kpis", "comparisons", "replications",
+)  # fmt: skip
 """The tables of a record (the same as :data:`simulator.outputs.frames.TABLES`)."""
 
 
@@ -18,8 +20,9 @@ def add_export(commands: argparse._SubParsersAction) -> None:
         "export",
         help="write one table of a saved result (run --json) as CSV or Parquet",
         description="Write one tidy table of a result record written by 'trackloss run --json': "
-        "one row per plan and event (loss), per cause, per category (composition), and so "
-        "on, with intervals as _lo/_hi columns. CSV goes to standard output unless -o is given.",
+        "one row per plan and event (loss), per cause, per category (composition), per "
+        "replication (replications), and so on, with intervals as _lo/_hi columns. CSV goes "
+        "to standard output unless -o is given.",
     )
     p.add_argument("record", metavar="RECORD", type=Path, help="result JSON (run --json)")
     p.add_argument(

@@ -272,6 +272,19 @@ def comparison_frame(record: Mapping[str, Any]) -> pd.DataFrame:
     )
 
 
+def replication_frame(record: Mapping[str, Any]) -> pd.DataFrame:
+    """Each replication alone: one row per replication, plan and event type.
+
+    Columns: replication, plan, event, truth, delivered, received, duplicates, bots, pending,
+    loss, value_loss. Empty for a record written before the record kept them.
+    """
+    columns = ["replication", "plan", "event", "truth", "delivered", "received",
+               "duplicates", "bots", "pending", "loss", "value_loss"]  # fmt: skip
+    rows = [{k: r.get(k) for k in columns} for r in record.get("per_replication") or []]
+    frame = _frame(rows, columns)
+    return frame.astype({"replication": "int64"}) if rows else frame
+
+
 TABLES: dict[str, Callable[[Mapping[str, Any]], pd.DataFrame]] = {
     "loss": loss_frame,
     "causes": cause_frame,
@@ -280,6 +293,7 @@ TABLES: dict[str, Callable[[Mapping[str, Any]], pd.DataFrame]] = {
     "attribution": attribution_frame,
     "kpis": kpi_frame,
     "comparisons": comparison_frame,
+    "replications": replication_frame,
 }
 
 
@@ -292,7 +306,7 @@ def to_frame(result: Any, table: str = "loss") -> pd.DataFrame:
         A result record, or a run (summarised first).
     table : str
         One of ``loss``, ``causes``, ``composition``, ``value``, ``attribution``, ``kpis``,
-        ``comparisons``.
+        ``comparisons``, ``replications``.
 
     Returns
     -------
@@ -338,6 +352,7 @@ _FLOATS = {
     "tvd_lo",
     "tvd_hi",
     "p_value",
+    "value_loss",
     "observed",
     "relative_bias",
     "relative_bias_lo",
@@ -358,6 +373,7 @@ __all__ = [
     "composition_frame",
     "kpi_frame",
     "loss_frame",
+    "replication_frame",
     "to_frame",
     "value_frame",
 ]

@@ -2,9 +2,10 @@
 
 A record written by ``trackloss run --json`` may have been edited, truncated or produced by
 another tool. :func:`validate_record` checks the types of everything the outputs read (rows,
-counts, shares, intervals, causes, bias, value, attribution, KPIs, comparisons) and raises
-:class:`InvalidRecord` with one line naming the field and the value, as scenario files are
-checked, instead of letting a plot or table fail deep inside with a ``TypeError``.
+counts, shares, intervals, causes, bias, value, attribution, KPIs, comparisons, rows per
+replication) and raises :class:`InvalidRecord` with one line naming the field and the value,
+as scenario files are checked, instead of letting a plot or table fail deep inside with a
+``TypeError``.
 :func:`read_record` reads a file and validates it.
 """
 
@@ -147,6 +148,16 @@ def _comparison(where: str, comparison: dict) -> None:
     _interval(f"{where}.loss_diff_ci", comparison.get("loss_diff_ci"))
 
 
+def _replication(where: str, row: dict) -> None:
+    replication = row.get("replication")
+    if not isinstance(replication, int) or isinstance(replication, bool) or replication < 1:
+        raise InvalidRecord(f"{where}.replication: expected a whole number from 1, got "
+                            f"{_kind(replication)}")  # fmt: skip
+    for key in ("truth", "delivered", "received", "duplicates", "bots", "pending", "loss",
+                "value_loss"):  # fmt: skip
+        _number(f"{where}.{key}", row.get(key))
+
+
 def validate_record(record: Any) -> dict:
     """Check that ``record`` is a result record every output can read.
 
@@ -176,6 +187,7 @@ def validate_record(record: Any) -> dict:
         _row(f"results[{i}]", row)
     _entries("kpis", record.get("kpis"), ("plan", "name"), _kpi)
     _entries("comparisons", record.get("comparisons"), ("event", "plan_a", "plan_b"), _comparison)
+    _entries("per_replication", record.get("per_replication"), TEXT_FIELDS, _replication)
     return record
 
 

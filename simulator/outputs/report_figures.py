@@ -41,7 +41,7 @@ def figure_images(summary: Mapping[str, Any]) -> dict[str, tuple[bytes, int, int
 
         from simulator.outputs.plots import attribution_bias, standard_figures
 
-        figures = standard_figures(dict(summary))
+        figures = standard_figures(dict(summary), max_width=DISPLAY_INCHES)
         if any(r.get("attribution") for r in summary.get("results", [])):
             fig = Figure(figsize=(9, 5.5), layout="constrained")
             attribution_bias(dict(summary), ax=fig.add_subplot())

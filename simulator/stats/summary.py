@@ -91,6 +91,54 @@ def _row(plan: str, event: str, path: str, draws: Replicates) -> dict:
     return row
 
 
+def per_replication(result: RunResult) -> list[dict]:
+    """What each replication alone gave, per plan and event type, to see the spread behind a CI.
+
+    Parameters
+    ----------
+    result : RunResult
+        The run.
+
+    Returns
+    -------
+    list of dict
+        One row per replication (``replication``: 1 to n, in the order of their seeds), plan
+        and event type: ``truth``, ``delivered``, ``received`` (delivered + duplicates + bots),
+        ``duplicates``, ``bots``, ``pending``, ``loss`` (null when nothing was true) and
+        ``value_loss`` (null for events without a value). The record's means and Student t
+        intervals are made from these rows when there are several replications.
+    """
+    sc = result.scenario
+    rows = []
+    for r, tally in enumerate(result.tallies, start=1):
+        counts = tally.totals()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            loss, value_loss = lost_share(counts), lost_value_share(counts)
+        for p, plan in enumerate(sc.plans):
+            for e, event in enumerate(sc.events):
+                c = counts[p, e]
+                rows.append(
+                    {
+                        "replication": r,
+                        "plan": plan.name,
+                        "event": event.name,
+                        "truth": float(c[M["truth"]]),
+                        "delivered": float(c[M["delivered"]]),
+                        "received": float(c[M["delivered"]] + c[M["duplicates"]] + c[M["bots"]]),
+                        "duplicates": float(c[M["duplicates"]]),
+                        "bots": float(c[M["bots"]]),
+                        "pending": float(c[M["pending"]]),
+                        "loss": _finite(loss[p, e]),
+                        "value_loss": _finite(value_loss[p, e]),
+                    }
+                )
+    return rows
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
 def conversion_events(scenario: Scenario) -> list[int]:
     """Indices of the events that count as conversions: the last funnel step and valued events."""
     funnel = [i for i, e in enumerate(scenario.events) if e.kind == "funnel"]
@@ -135,8 +183,9 @@ def summarise(result: RunResult) -> dict:
         (what was simulated, means per replication), ``interval_method``, ``methods`` (how
         every kind of figure was computed), ``results`` (one row per plan and event type;
         counts are means per replication; each row adds ``bias`` per dimension, value bias
-        inside ``value`` and, for conversions, ``attribution``), ``kpis`` and ``comparisons``
-        (paired loss differences between plans). Nothing in it depends on the machine or the
+        inside ``value`` and, for conversions, ``attribution``), ``kpis``, ``comparisons``
+        (paired loss differences between plans) and ``per_replication`` (each replication's
+        counts and loss, see :func:`per_replication`). Nothing in it depends on the machine or the
         clock, so the same seed gives byte-identical JSON.
     """
     sc = result.scenario
@@ -187,6 +236,7 @@ def summarise(result: RunResult) -> dict:
         "results": rows,
         "kpis": kpis.kpi_rows(sc, draws),
         "comparisons": comparison.compare_plans(sc, draws),
+        "per_replication": per_replication(result),
     }
 
 
@@ -197,5 +247,6 @@ __all__ = [
     "lost_share",
     "lost_value_share",
     "method_notes",
+    "per_replication",
     "summarise",
 ]

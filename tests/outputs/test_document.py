@@ -161,3 +161,28 @@ def test_numbers_with_their_interval_are_right_aligned(cell, numeric):
     from simulator.outputs.markup import is_number
 
     assert is_number(cell) is numeric
+
+
+def test_per_replication_rows_are_what_each_replication_gave():
+    """The mean of the per-replication rows is the record's figure; their spread is its CI's."""
+    from scipy import stats
+
+    sc = two_devices(users=200, desktop_blocked=0.3, mobile_blocked=0.05, events=EVENTS,
+                     behaviour={"return_probability": 0.0, "funnel": [0.3]})  # fmt: skip
+    record = summarise(run(sc, replications=4, seed=7))
+    frame = to_frame(record, "replications")
+    assert sorted(set(frame["replication"])) == [1, 2, 3, 4]
+    assert len(frame) == 4 * len(record["results"])
+    for row in record["results"]:
+        mine = frame[(frame["plan"] == row["plan"]) & (frame["event"] == row["event"])]
+        assert mine["truth"].mean() == pytest.approx(row["truth"])
+        assert mine["received"].mean() == pytest.approx(row["received"])
+        assert (mine["received"] == mine["delivered"] + mine["duplicates"] + mine["bots"]).all()
+        # The record's loss and interval are Student t on these rows' own losses.
+        losses = mine["loss"].dropna()
+        assert row["loss"] == pytest.approx(losses.mean())
+        half = stats.t.ppf(0.975, len(losses) - 1) * losses.std(ddof=1) / len(losses) ** 0.5
+        expected = [max(0.0, losses.mean() - half), min(1.0, losses.mean() + half)]
+        assert row["loss_ci"] == pytest.approx(expected, abs=1e-12)
+    valued = frame[frame["event"] == "order_completed"]
+    assert valued["value_loss"].notna().all() and frame["value_loss"].isna().any()

@@ -252,13 +252,31 @@ def test_kpi_needs_kpis(record):
 # --------------------------------------------------------------------------- dashboard
 
 
+def dashboard_titles(fig: Figure) -> list:
+    """The loss Axes' title and the lower panels' titles (over their half of the page)."""
+    lower = fig.subfigs[1].subfigs
+    return [fig.axes[0].title, *(panel._suptitle for panel in lower)]
+
+
 def test_dashboard_has_loss_bias_and_kpi_panels(biased):
     fig = plots.dashboard(biased, Figure(figsize=(16, 10)))
-    titles = [ax.get_title() for ax in fig.axes]
+    titles = [t.get_text() for t in dashboard_titles(fig)]
     assert len(fig.axes) == 3
     assert titles[0].startswith("Events lost per plan")
     assert titles[1].startswith("Who is over- and under") and titles[2].startswith("KPIs")
     assert "replications" in fig.get_suptitle()
+
+
+@pytest.mark.parametrize(("drawn", "shown"), [(12, 12), (16, 16), (16, 12)])
+def test_dashboard_titles_stay_on_the_page(biased, drawn, shown):
+    """Also when a figure drawn 16 inches wide is shown at 12, as a page narrower than it does."""
+    fig = plots.dashboard(biased, Figure(figsize=(drawn, 10.5)))
+    fig.set_size_inches(shown, 10.5)
+    fig.draw_without_rendering()
+    page = fig.bbox
+    for text in [*dashboard_titles(fig), fig._suptitle]:
+        box = text.get_window_extent()
+        assert page.x0 <= box.x0 and box.x1 <= page.x1, (text.get_text(), box, page)
 
 
 def test_dashboard_says_what_an_older_record_lacks():

@@ -42,6 +42,10 @@ def test_a_record_as_written_is_valid():
         ("kpis", {}, "kpis: expected a list, got an object"),
         ("results", [], "not a result record: no 'results' list"),
         ("scenario", "tiny", "scenario: expected an object or null, got text"),
+        ("per_replication[0].loss", "x", 'per_replication[0].loss: expected a number or null'),
+        ("per_replication[1].replication", 0, "replication: expected a whole number from 1"),
+        ("per_replication[0].plan", None, "per_replication[0].plan: expected text, got null"),
+        ("per_replication", "all", "per_replication: expected a list, got text"),
     ],
 )  # fmt: skip
 def test_wrong_types_are_named_with_their_field(path, value, message):

@@ -17,4 +17,11 @@ RECORD = {
     "kpis": [{"plan": "client", "name": "rate", "truth": 0.1, "observed": 0.09,
               "relative_bias": -0.1, "relative_bias_ci": [-0.2, 0.0]}],
     "comparisons": [],
+    "per_replication": [
+        {"replication": 1, "plan": plan, "event": "page_viewed", "truth": 100.0,
+         "delivered": 90.0 if plan == "client" else 100.0, "received": 90.0, "duplicates": 0.0,
+         "bots": 0.0, "pending": 0.0, "loss": 0.1 if plan == "client" else 0.0,
+         "value_loss": None}
+        for plan in ("client", "server")
+    ],
 }  # fmt: skip

@@ -5,14 +5,15 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from matplotlib import rcParams
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 
 from simulator.outputs.plots.bias import composition_bias
 from simulator.outputs.plots.kpi import kpi_bias
 from simulator.outputs.plots.loss import loss_by_event
 from simulator.outputs.plots.records import check_record, has_bias, kpi_rows
-from simulator.outputs.plots.style import plain
+from simulator.outputs.plots.style import TITLE_CHARS_PER_INCH, plain, wrap_text
 
 FORMATS = ("png", "svg", "pdf")
 """File formats the plots are written in (by the file name's suffix)."""
@@ -39,7 +40,9 @@ def dashboard(
     Returns
     -------
     matplotlib.figure.Figure
-        The figure, with three Axes: loss, composition bias, KPI bias.
+        The figure, with three Axes: loss, composition bias, KPI bias. The loss Axes keeps its
+        title; the lower two are each drawn in a :class:`~matplotlib.figure.SubFigure`
+        (``fig.subfigs[1].subfigs``) whose ``suptitle`` is their title.
     """
     check_record(record)
     if fig is None:
@@ -49,20 +52,38 @@ def dashboard(
     else:
         fig.clear()
         fig.set_layout_engine("constrained")
-    grid = fig.add_gridspec(2, 2, height_ratios=[1.15, 1.0])
-    loss_by_event(record, fig.add_subplot(grid[0, :]))
-    ax_bias = fig.add_subplot(grid[1, 0])
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.15, 1.0])
+    loss_by_event(record, top.add_subplot())
+    left, right = bottom.subfigures(1, 2)
+    ax_bias = left.add_subplot()
     if has_bias(record):
         composition_bias(record, event, dimension, ax_bias)
     else:
         _missing(ax_bias, "composition bias", "per-row 'bias'")
-    ax_kpi = fig.add_subplot(grid[1, 1])
+    ax_kpi = right.add_subplot()
     if kpi_rows(record):
         kpi_bias(record, ax_kpi)
     else:
         _missing(ax_kpi, "KPI bias", "top-level 'kpis'")
+    for panel, ax in ((left, ax_bias), (right, ax_kpi)):
+        _title_over_panel(panel, ax)
     fig.suptitle(_headline(record), fontsize="large")
     return fig
+
+
+def _title_over_panel(panel: SubFigure, ax: Axes) -> None:
+    """Move ``ax``'s title over its half of the page, wrapped to that half's width.
+
+    A lower panel's Axes is narrow (its legend sits beside it), so a title centred over the
+    Axes would run past the page's left edge; centred over the panel it never can.
+    """
+    text = ax.get_title().replace("\n", " ")
+    if not text:
+        return
+    ax.set_title("")
+    inches = panel.get_figure(root=True).get_figwidth() * panel.bbox_relative.width
+    panel.suptitle(wrap_text(text, max(24, int(TITLE_CHARS_PER_INCH * inches))),
+                   fontsize=rcParams["axes.titlesize"])  # fmt: skip
 
 
 def _missing(ax: Axes, what: str, key: str) -> None:
@@ -95,13 +116,16 @@ def _headline(record: dict) -> str:
     return f"{line}\nintervals: {method}" if method else line
 
 
-def standard_figures(record: dict) -> dict[str, Figure]:
+def standard_figures(record: dict, max_width: float | None = None) -> dict[str, Figure]:
     """The standard plots of a record, as figures made without pyplot (nothing stays open).
 
     Parameters
     ----------
     record : dict
         A result record.
+    max_width : float, optional
+        The widest a figure may be, in inches: a wider one is drawn at this width (its text
+        keeps its size; titles and labels wrap to fit). No limit when omitted.
 
     Returns
     -------
@@ -110,20 +134,25 @@ def standard_figures(record: dict) -> dict[str, Figure]:
         HTML report and ``run --plots`` use the same figures.
     """
     check_record(record)
+
+    def new_figure(width: float, height: float) -> Figure:
+        width = width if max_width is None else min(width, max_width)
+        return Figure(figsize=(width, height), layout="constrained")
+
     figures = {}
     n = len(record["results"])
-    fig = Figure(figsize=(max(8.0, 0.38 * n + 4), 5.5), layout="constrained")
+    fig = new_figure(max(8.0, 0.38 * n + 4), 5.5)
     loss_by_event(record, fig.add_subplot())
     figures["loss"] = fig
     if has_bias(record):
-        fig = Figure(figsize=(10, 5), layout="constrained")
+        fig = new_figure(10, 5)
         composition_bias(record, ax=fig.add_subplot())
         figures["bias"] = fig
     if kpi_rows(record):
-        fig = Figure(figsize=(9, 5.5), layout="constrained")
+        fig = new_figure(9, 5.5)
         kpi_bias(record, fig.add_subplot())
         figures["kpi"] = fig
-    figures["dashboard"] = dashboard(record, Figure(figsize=(16, 10.5)))
+    figures["dashboard"] = dashboard(record, new_figure(16, 10.5))
     return figures
 
 

@@ -111,7 +111,7 @@ def loss_by_event(
     ax.set_xlim(-0.8, pos - 0.2)
     longest = max((len(p) for p in tick_labels), default=4)
     groups = ax.secondary_xaxis("bottom")
-    groups.set_xticks(centres, [_wrap(plain(e), 8) for e in shown_events])
+    groups.set_xticks(centres, [_wrap(plain(e), 8) for e in shown_events], fontsize="small")
     groups.tick_params(length=0, pad=10 + 0.6 * 8 * longest)
     groups.spines["bottom"].set_visible(False)
     groups.set_xlabel("event type (bars: tracking plans)")

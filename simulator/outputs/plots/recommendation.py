@@ -68,8 +68,9 @@ def _figures(row: dict, path: str, panel: str) -> tuple[float | None, list[float
     if info is None:
         return None, None
     if panel == "loss":
-        value = info.get(LOSS_KEY, info.get("loss"))
-        return (value if isinstance(value, int | float) else None), info.get(f"{LOSS_KEY}_ci")
+        key = LOSS_KEY if LOSS_KEY in info else "loss"
+        value = info.get(key)
+        return (value if isinstance(value, int | float) else None), info.get(f"{key}_ci")
     if not row.get("needs_context"):
         return None, None
     return context_missing(info)

@@ -32,6 +32,8 @@ HATCHES = ("", "//", "..", "xx", "\\\\", "oo", "--", "++", "**", "||")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 
+TITLE_CHARS_PER_INCH = 9.5
+"""Characters of a title (12 pt) that fit in an inch, a little under the average, for wrapping."""
 CAUSE_ORDER = (*CAUSES, "pending")
 """Loss causes in the order they are stacked (the result record's cause names)."""
 
@@ -144,11 +146,12 @@ def title(ax: Axes, text: str, **kwargs) -> None:
     **kwargs
         Passed to :meth:`~matplotlib.axes.Axes.set_title`.
     """
-    inches = ax.figure.get_figwidth() * ax.get_position().width
-    ax.set_title(_wrap_text(text, max(24, int(9.5 * inches))), **kwargs)
+    inches = ax.get_window_extent().width / ax.get_figure(root=True).dpi
+    ax.set_title(wrap_text(text, max(24, int(TITLE_CHARS_PER_INCH * inches))), **kwargs)
 
 
-def _wrap_text(text: str, width: int) -> str:
+def wrap_text(text: str, width: int) -> str:
+    """Wrap each line of ``text`` to ``width`` characters, at spaces only (never at hyphens)."""
     return "\n".join(
         textwrap.fill(line, width, break_on_hyphens=False) for line in text.split("\n")
     )
