@@ -106,8 +106,8 @@ def _draw(ax, rows, model, connection, latency, transport, style) -> None:  # no
     gaps = [gap for gap, _ in cells]
     shares = [r["delivered"] / r["trials"] for _, r in cells]
     bounds = [wilson(r["delivered"], r["trials"]) for _, r in cells]
-    below = [s - lo for s, (lo, _) in zip(shares, bounds, strict=True)]
-    above = [hi - s for s, (_, hi) in zip(shares, bounds, strict=True)]
+    below = [max(s - lo, 0.0) for s, (lo, _) in zip(shares, bounds, strict=True)]
+    above = [max(hi - s, 0.0) for s, (_, hi) in zip(shares, bounds, strict=True)]
     ax.errorbar(gaps, shares, yerr=[below, above], color=style["color"], marker=style["marker"],
                 linestyle="none", capsize=2, label=words(transport))  # fmt: skip
     ax.plot(gaps, [model[(transport, g, latency)] for g in gaps], color=style["color"],
