@@ -120,3 +120,27 @@ def test_a_missing_browser_is_named_in_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1, done.stderr
     assert "no-chromium" in lines[0] or "playwright is not installed" in lines[0]
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_latency_that_cannot_be_emulated_is_explained_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import ctypes
+
+    import simulator.experiments.lab.network as network
+
+    class RefusingLibc:
+        def unshare(self, flags: int) -> int:
+            ctypes.set_errno(1)  # EPERM, as for a user who is not root
+            return -1
+
+    monkeypatch.setattr(network.ctypes, "CDLL", lambda *args, **kwargs: RefusingLibc())
+    out = tmp_path / "x.csv"
+    assert main(["lab", "-o", str(out), "--transports", "xhr", "--latencies", "50"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "trackloss lab: latency cannot be emulated here: a private network namespace was "
+        "refused (Operation not permitted: it needs root); run with --latencies 0 to measure "
+        "without it"
+    )
+    assert not out.exists()

@@ -64,7 +64,7 @@ def enter_private_network() -> None:
     if libc.unshare(CLONE_NEWNET) != 0:
         error = ctypes.get_errno()
         raise LatencyUnavailable(
-            f"a private network namespace was refused ({os.strerror(error)}); run as root"
+            f"a private network namespace was refused ({os.strerror(error)}: it needs root)"
         )
     _run(["ip", "link", "set", "lo", "up"])
 

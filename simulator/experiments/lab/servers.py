@@ -27,6 +27,9 @@ SIMPLE_PAGE = "<!doctype html><meta charset=utf-8><title>{}</title><p>{}</p>"
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes: without this, Nagle's algorithm holds the body
+    # until the headers are acknowledged, a whole extra round trip under emulated latency.
+    disable_nagle_algorithm = True
     server: LabServer
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
