@@ -89,8 +89,8 @@ def lab_against_model_figure(
     fig.legend(handles, labels, loc="outside right center", fontsize="small")
     browser = f"{rows[0]['browser']} {rows[0]['browser_version']}"
     fig.suptitle(
-        f"{words(browser)} (markers, 95% interval) against the model (dashed): preflight "
-        f"{preflight}, page end {page_end}"
+        f"{words(browser)} (markers, 95% interval) against the model (dashed)\n"
+        f"preflight {preflight}, page end {page_end}"
     )
     return fig
 
