@@ -1,31 +1,25 @@
 """The lab's latency: every packet to and from the collector's port waits ``L`` each way.
 
 Runs in a child process (it moves into its own network namespace). Skipped, with the reason,
-without root, iptables or netfilterqueue.
+where that cannot run (:func:`support.lab_probe.why_no_delay`).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.lab_probe import why_no_delay
 
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.lab,
-    pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace needs root"),
-    pytest.mark.skipif(shutil.which("iptables") is None, reason="iptables is not installed"),
-    pytest.mark.skipif(
-        importlib.util.find_spec("netfilterqueue") is None,
-        reason="netfilterqueue is not installed (pip install '.[lab]')",
-    ),
+    pytest.mark.skipif(why_no_delay() is not None, reason=str(why_no_delay())),
 ]
 
 PROBE = """

@@ -1,7 +1,7 @@
 """A short run of the lab in the system's Chromium: a few cells, ten trials each.
 
-Skipped, with the reason, where Chromium or playwright is missing. With root, iptables and
-netfilterqueue it adds 50 ms of latency (a private network namespace); otherwise it runs
+Skipped, with the reason, where Chromium or playwright is missing. Where the packet delay can
+run (:func:`support.lab_probe.why_no_delay`) it adds 50 ms of latency; otherwise it runs
 without latency.
 """
 
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.lab_probe import why_no_delay
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -35,12 +35,7 @@ pytestmark = [
 
 
 def _latency() -> str:
-    can_delay = (
-        os.geteuid() == 0
-        and shutil.which("iptables") is not None
-        and importlib.util.find_spec("netfilterqueue") is not None
-    )
-    return "50" if can_delay else "0"
+    return "0" if why_no_delay() else "50"
 
 
 def _lab(out: Path, *extra: str) -> subprocess.CompletedProcess:
