@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from simulator.cli.compare import add_compare
 from simulator.cli.estimate import add_estimate
 from simulator.cli.export import add_export
+from simulator.cli.lab import add_lab
 from simulator.cli.options import EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, close_stdout_quietly
 from simulator.cli.plot import add_plot
 from simulator.cli.presets import add_presets
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for add in (
         add_run, add_validate, add_schema, add_plot, add_compare, add_sweep, add_recommend,
-        add_export, add_presets, add_estimate,
+        add_export, add_presets, add_estimate, add_lab,
     ):  # fmt: skip
         add(commands)
     return parser
