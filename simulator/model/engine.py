@@ -27,6 +27,7 @@ import simpy
 
 from simulator.config.scenario import Scenario
 from simulator.model.collector import BOTS, LOST, TRUTH
+from simulator.model.copies import BOT, DUAL, SERVER, payload
 from simulator.model.copy_sink import CopySink
 from simulator.model.dual_waits import DualWaits
 from simulator.model.outages import Outages
@@ -38,7 +39,7 @@ from simulator.model.server import STATUS, ServerQueues
 from simulator.model.streams import Streams
 from simulator.model.tally import Tally
 from simulator.model.tally_buffer import TallyBuffer
-from simulator.model.window import BOT, DUAL, SERVER, VisitBatch, payload
+from simulator.model.window import VisitBatch
 
 DAY = 86400.0
 WINDOW_USERS = 8192

@@ -12,7 +12,6 @@ server queues. Bots only ever reach the server path.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from simulator.model.client.paged import PagedClient
 from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages, Settler, on_arrays
 from simulator.model.client_variants import client_variants
 from simulator.model.collector import ANONYMOUS, LOST, TRUTH, VALUE_SQ_TRUTH, VALUE_TRUTH
+from simulator.model.copies import BOT, DUAL, SERVER, Stored, payload
 from simulator.model.copy_sink import CopySink
 from simulator.model.dual_waits import DualWaits
 from simulator.model.outages import Outages
@@ -38,66 +38,6 @@ from simulator.model.visits import VisitBlocks
 DAY = 86400.0
 BOT_PAGE_SECONDS = 2.0  # assumption: bots fetch pages in quick succession
 UNSETTLED = -3
-SERVER, DUAL, BOT = 0, 1, 2
-"""Kinds of server copy: a server/hybrid copy, the server copy of a dual event, a bot event."""
-PAYLOAD = np.dtype(
-    [
-        ("kind", np.int8),
-        ("off", np.int64),
-        ("value", np.float64),
-        ("context", np.bool_),
-        ("c_first", np.float64),
-        ("c_n", np.int64),
-        ("c_late", np.int64),
-        ("c_cause", np.int64),
-        ("ref", np.int64),
-        ("key", np.int64),
-        ("visitor", np.int64),
-    ]
-)
-"""What a server copy carries: its tally offset and value, and for a dual copy the outcome of
-the browser copy (or a :class:`~simulator.model.dual_waits.DualWaits` reference), and the
-event's key and visitor (for an event export; -1 when none)."""
-
-
-def payload(kind: int, off: np.ndarray, value=0.0, context=False, key=-1, visitor=-1) -> np.ndarray:
-    """Server copies of one kind (the browser-outcome fields empty)."""
-    p = np.zeros(off.size, PAYLOAD)
-    p["kind"], p["off"], p["value"], p["context"] = kind, off, value, context
-    p["c_first"], p["ref"], p["key"], p["visitor"] = np.inf, -1, key, visitor
-    return p
-
-
-@dataclass(slots=True)
-class Stored:
-    """Browser copies (what they are, and their client state), e.g. in visitors' stores."""
-
-    visitor: np.ndarray
-    e: np.ndarray
-    off: np.ndarray
-    value: np.ndarray
-    shared: np.ndarray
-    own: np.ndarray
-    dual: np.ndarray
-    ref: np.ndarray
-    key: np.ndarray
-    state: MessageState
-
-    def take(self, rows: np.ndarray) -> Stored:
-        """The messages at ``rows``."""
-        cols = [getattr(self, f)[rows] for f in self.__slots__[:-1]]
-        return Stored(*cols, self.state.take(rows))
-
-    @staticmethod
-    def concat(parts: list[Stored]) -> Stored:
-        """Stack several sets of messages."""
-        cols = [np.concatenate([getattr(p, f) for p in parts]) for f in Stored.__slots__[:-1]]
-        return Stored(*cols, MessageState.concat([p.state for p in parts]))
-
-    @property
-    def size(self) -> int:
-        """Number of messages."""
-        return self.visitor.size
 
 
 class VisitBatch:

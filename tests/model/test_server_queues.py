@@ -11,12 +11,12 @@ from support.reference_server import ServerPath
 
 from simulator.config.tracking import ServerConfig
 from simulator.model.collector import Collector
+from simulator.model.copies import SERVER
 from simulator.model.outages import Outages
 from simulator.model.server import STATUS, ServerQueues
 from simulator.model.streams import Uniforms
 from simulator.model.tally import MEASURES, Layout, M
 from simulator.model.tally_buffer import TallyBuffer
-from simulator.model.window import SERVER
 
 N_OFF = 8  # distinct tally offsets the events are spread over
 PATH_MEASURES = [M[m] for m in ("delivered", "lost_queue_full", "lost_retries_exhausted")]

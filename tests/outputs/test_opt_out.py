@@ -7,11 +7,11 @@ import pytest
 from support.factories import scenario
 from support.running import run
 
+from simulator.model.copies import BOT
 from simulator.model.population import ANALYTICS_OPT_OUT, layout_of
 from simulator.model.server import ServerQueues
 from simulator.model.tally import CAUSES, FAULT_CAUSES, M
 from simulator.model.tally_buffer import POSITION
-from simulator.model.window import BOT
 from simulator.outputs.opt_out import (
     choice_markdown,
     mode_lines,

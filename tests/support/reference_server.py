@@ -39,9 +39,9 @@ from simulator.model.collector import (
     VALUE_SQ_DELIVERED,
     Collector,
 )
+from simulator.model.copies import SERVER
 from simulator.model.outages import Outages
 from simulator.model.streams import Uniforms
-from simulator.model.window import SERVER
 
 REPLAY_WINDOW_SECONDS = 60.0
 """How often the drain process replays the server queues (simulated seconds)."""
