@@ -1,0 +1,357 @@
+"""Pairing a log's copies out of core with DuckDB: from rows to tables per visitor group.
+
+The estimate never needs the rows themselves, only, per stratum (event type x segment) and
+group of visitors, how many events both paths saw, the client only and the server only. DuckDB
+reads the columns it needs (Parquet natively, CSV and JSON Lines through pyarrow datasets),
+groups the copies by their key in bounded memory (spilling to disk beyond it), and hands back
+tables whose size depends on the visitors and strata, not on the rows:
+
+1. one entry per real event: which paths it arrived on (a bit mask), its visitor, its stratum
+   (a hash of the event type and segment values), the times of its first and last copy and the
+   path of the last one;
+2. per visitor: whether any of their copies came from the browser, and their first copy's time;
+3. per visitor group, stratum and kind of visitor (with or without a client copy ever): the
+   three cells. Visitors sorted by their id go round robin into the groups, as the bootstrap
+   resamples them.
+
+An event's copies normally agree on its type and segment; where they do not, the smallest
+stratum hash wins, so the result does not depend on the order of the rows.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulator.experiments.estimate.reading import CRAWLERS, REQUIRED, LogError, format_of
+
+MEMORY_LIMIT = "640MB"
+"""DuckDB's working memory; beyond it, the pairing spills to a temporary folder."""
+LATE_AFTER = 86_400.0
+"""Default late-arrival window: a copy arriving over a day after its event's first copy misses
+the daily figures it belonged to."""
+CLIENT, SERVER, BAD_PATH, NO_VISITOR, BAD_TIME = 1, 2, 4, 8, 16
+"""Bits of an event's mask: the paths its copies came by, and what was wrong with a copy."""
+
+
+NUMBERS = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
+           "USMALLINT", "UTINYINT", "DOUBLE", "FLOAT"}  # fmt: skip
+
+
+@dataclass
+class Tables:
+    """What the estimate needs from a log, reduced per visitor group and stratum.
+
+    Attributes
+    ----------
+    labels : list of tuple of str
+        The labels (event type, then the ``by`` columns) of each stratum.
+    group, stratum, cells : numpy.ndarray
+        Visitor group and stratum index of each entry, and its cells (shape (entries, 3):
+        events seen by both paths, the client only, the server only).
+    client_group, client_stratum, client_cells : numpy.ndarray
+        The same for the visitors with some client copy, grouped among themselves.
+    late : numpy.ndarray
+        Shape (strata, 2): copies left out as late, by client and by server.
+    """
+
+    labels: list[tuple[str, ...]]
+    group: np.ndarray
+    stratum: np.ndarray
+    cells: np.ndarray
+    client_group: np.ndarray
+    client_stratum: np.ndarray
+    client_cells: np.ndarray
+    late: np.ndarray
+    rows: int
+    crawler_rows: int
+    visitors: int
+    server_only_visitors: int
+    server_only_events: int
+    minutes: np.ndarray
+    start: int
+    arrivals: np.ndarray
+    shared_ids: dict[str, int] | None
+
+
+def _connect() -> Any:
+    """A DuckDB connection with bounded memory, or ImportError naming the extra."""
+    try:
+        import duckdb
+    except ImportError as error:
+        raise ImportError(
+            "trackloss estimate needs duckdb: pip install 'trackloss[estimate]'"
+        ) from error
+    con = duckdb.connect()
+    spill = tempfile.mkdtemp(prefix="trackloss-estimate-")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = '{spill}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def _source(con: Any, path: Path, fmt: str | None) -> tuple[str, dict[str, str]]:
+    """Register the log as the view ``log``; return its SQL name and column types."""
+    kind = format_of(path, fmt)
+    try:
+        if kind == "parquet":
+            files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
+            files += [] if path.is_file() else sorted(path.rglob("*.pq"))
+            listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+            con.execute(f"CREATE VIEW log AS SELECT * FROM read_parquet([{listing}])")
+        else:
+            from simulator.experiments.estimate.reading import require_dataset
+
+            ds = require_dataset()
+            con.register("log", ds.dataset(path, format=kind))
+        described = con.execute("DESCRIBE SELECT * FROM log").fetchall()
+    except LogError:
+        raise
+    except Exception as error:  # DuckDB and pyarrow raise their own kinds for unreadable files
+        if isinstance(error, ImportError):
+            raise
+        raise LogError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from None
+    return "log", {name: kind for name, kind, *_ in described}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _seconds_sql(column: str, kind: str) -> str:
+    """SQL for the seconds since 1970 of a time column of DuckDB type ``kind``."""
+    if kind.startswith("TIMESTAMP") or kind == "DATE":
+        return f"floor(epoch_ms(CAST({column} AS TIMESTAMPTZ)) / 1000)::BIGINT"
+    if kind in NUMBERS or kind.startswith("DECIMAL"):
+        return f"CAST({column} AS BIGINT)"
+    return f"floor(epoch_ms(try_cast({column} AS TIMESTAMPTZ)) / 1000)::BIGINT"
+
+
+def tabulate(
+    path: str | Path,
+    by: tuple[str, ...] = (),
+    columns: dict[str, str] | None = None,
+    fmt: str | None = None,
+    late_after: float = float("inf"),
+    groups: int = 4096,
+) -> Tables:
+    """Read a log of copies and reduce it to the cells per visitor group and stratum.
+
+    Parameters
+    ----------
+    path : str or Path
+        A CSV, Parquet or JSON Lines file, or a folder of them.
+    by : tuple of str
+        Segment columns (besides ``event``).
+    columns : dict, optional
+        Our column name -> the file's column name.
+    fmt : str, optional
+        ``csv``, ``parquet`` or ``jsonl``; guessed from the suffix when omitted.
+    late_after : float
+        A copy arriving more than this many seconds after its event's first copy is late: it
+        is left out of the cells and counted apart.
+    groups : int
+        Visitor groups (visitors go round robin into them, in the order of their ids).
+
+    Returns
+    -------
+    Tables
+        The cells and what the checks need.
+
+    Raises
+    ------
+    LogError
+        When the log cannot be read as copies (the message names the file, row and column).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LogError(f"{path}: no such file or folder")
+    mapping = {name: name for name in (*REQUIRED, "user_agent", "message_id", *by)}
+    mapping.update(columns or {})
+    con = _connect()
+    try:
+        return _tabulate(con, path, by, mapping, fmt, late_after, groups)
+    finally:
+        con.close()
+
+
+def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
+    src, types = _source(con, path, fmt)
+    if not types:
+        raise LogError(f"{path}: the file is empty (expected a header and rows of copies)")
+    for ours in (*REQUIRED, *by):
+        if mapping[ours] not in types:
+            found = ", ".join(types)
+            raise LogError(
+                f"{path}: missing column {mapping[ours]!r} ({ours}); the file has: {found}"
+            )
+    col = {ours: _quote(mapping[ours]) for ours in mapping if mapping[ours] in types}
+    stratum_cols = ", ".join(col[n] for n in ("event", *by))
+    seconds = _seconds_sql(col["time"], types[mapping["time"]])
+    path_text = f"CAST({col['path']} AS VARCHAR)"
+    mask = (
+        f"CASE WHEN {path_text} = 'client' THEN {CLIENT} WHEN {path_text} = 'server' THEN {SERVER}"
+        f" WHEN lower(trim({path_text})) = 'client' THEN {CLIENT}"
+        f" WHEN lower(trim({path_text})) = 'server' THEN {SERVER} ELSE {BAD_PATH} END"
+        f" | CASE WHEN {col['visitor']} IS NULL THEN {NO_VISITOR} ELSE 0 END"
+        f" | CASE WHEN t IS NULL AND {col['time']} IS NOT NULL THEN {BAD_TIME} ELSE 0 END"
+    )
+    crawler = (
+        f"regexp_matches(coalesce(CAST({col['user_agent']} AS VARCHAR), ''), "
+        f"'{CRAWLERS.pattern}', 'i')"
+        if "user_agent" in col
+        else "false"
+    )
+    message = (
+        f", min({col['message_id']}) AS id_lo, max({col['message_id']}) AS id_hi"
+        if "message_id" in col
+        else ""
+    )
+    con.execute(f"""
+        CREATE TEMP TABLE ev AS
+        SELECT {col["event_key"]} AS key, bit_or(m) AS m, min({col["visitor"]}) AS visitor,
+               min(h) AS h, min(t) AS t0, max(t) AS t1, arg_max(m & 3, t) AS last,
+               count(*) AS n {message}
+        FROM (SELECT *, {mask} AS m FROM (
+                SELECT *, {seconds} AS t, hash({stratum_cols}) AS h FROM {src}
+                WHERE NOT {crawler}))
+        GROUP BY {col["event_key"]}
+    """)  # noqa: S608 (the names are quoted, the pattern is ours)
+    rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
+    crawler_rows = (
+        con.execute(f"SELECT count(*) FROM {src} WHERE {crawler}").fetchone()[0]
+        if "user_agent" in col
+        else 0
+    )
+    problems = con.execute(
+        "SELECT bit_or(m), count(*) FILTER (WHERE key IS NULL) FROM ev"
+    ).fetchone()
+    if rows == 0:
+        raise LogError(f"{path}: the file has no rows (expected one row per received copy)")
+    if (problems[0] or 0) & (BAD_PATH | NO_VISITOR | BAD_TIME) or problems[1]:
+        _locate_problem(path, by, mapping, fmt)
+    return _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, "message_id" in col)
+
+
+def _locate_problem(path, by, mapping, fmt) -> None:
+    """Find the first bad row with the row-by-row reader, whose message names it."""
+    from simulator.experiments.estimate.reading import scan
+
+    scan(path, by, {k: v for k, v in mapping.items() if k != "message_id"}, fmt)
+    raise LogError(f"{path}: some rows have no event_key, visitor, path or readable time")
+
+
+def _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, has_ids) -> Tables:
+    """From the events table to the cells, the late copies and what the checks need."""
+    late = float(late_after) if np.isfinite(late_after) else 1e18
+    con.execute(f"""
+        CREATE TEMP TABLE ev2 AS
+        SELECT visitor, h, m & 3 AS paths,
+               CASE WHEN m & 3 = 3 AND t1 - t0 > {late} THEN last ELSE 0 END AS late, t0
+        FROM ev
+    """)
+    con.execute(f"""
+        CREATE TEMP TABLE vis AS
+        SELECT visitor, any_client, first_t,
+               (row_number() OVER (ORDER BY visitor) - 1) % {int(groups)} AS g,
+               (row_number() OVER (PARTITION BY any_client ORDER BY visitor) - 1)
+                   % {int(groups)} AS g_client
+        FROM (SELECT visitor, bool_or(paths & 1 = 1) AS any_client, min(t0) AS first_t
+              FROM ev2 GROUP BY visitor)
+    """)
+    cells = con.execute("""
+        SELECT g, h,
+               count(*) FILTER (WHERE paths & ~late = 3) AS n11,
+               count(*) FILTER (WHERE paths & ~late = 1) AS n10,
+               count(*) FILTER (WHERE paths & ~late = 2) AS n01
+        FROM ev2 JOIN vis USING (visitor) GROUP BY ALL
+    """).fetchnumpy()
+    # The same without the visitors who never sent a client copy, grouped among the others.
+    client_cells = con.execute("""
+        SELECT g_client AS g, h,
+               count(*) FILTER (WHERE paths & ~late = 3) AS n11,
+               count(*) FILTER (WHERE paths & ~late = 1) AS n10,
+               count(*) FILTER (WHERE paths & ~late = 2) AS n01
+        FROM ev2 JOIN vis USING (visitor) WHERE any_client GROUP BY ALL
+    """).fetchnumpy()
+    late_rows = con.execute("""
+        SELECT h, count(*) FILTER (WHERE late = 1), count(*) FILTER (WHERE late = 2)
+        FROM ev2 WHERE late > 0 GROUP BY h
+    """).fetchall()
+    names = ("event", *by)
+    label_sql = ", ".join(
+        f"coalesce(CAST({col[n]} AS VARCHAR), '(none)') AS {_quote(n)}" for n in names
+    )
+    strata = con.execute(f"""
+        SELECT hash({", ".join(col[n] for n in names)}) AS h, {label_sql}
+        FROM {src} GROUP BY ALL ORDER BY ALL
+    """).fetchall()
+    hashes = sorted(set(int(x) for x in cells["h"]), key=lambda h: _label_of(strata, h))
+    index = {h: i for i, h in enumerate(hashes)}
+    labels = [_label_of(strata, h) for h in hashes]
+    late_cells = np.zeros((len(hashes), 2), np.int64)
+    for h, c, s in late_rows:
+        if int(h) in index:
+            late_cells[index[int(h)]] = (c, s)
+    visitors = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT any_client) FROM vis"
+    ).fetchone()
+    # Copies per minute from the first copy, from each event's first and last copy (a third
+    # copy of one event, a duplicate, falls between them and is not counted apart).
+    start = con.execute("SELECT min(t0) FROM ev").fetchone()[0]
+    start = int(start) if start is not None else 0
+    spans = con.execute(f"""
+        SELECT (t - {start}) // 60 AS minute, count(*) AS n FROM
+        (SELECT t0 AS t FROM ev UNION ALL SELECT t1 FROM ev WHERE n > 1 AND t1 > t0)
+        WHERE t IS NOT NULL GROUP BY ALL
+    """).fetchnumpy()
+    minutes = np.bincount(spans["minute"].astype(np.int64), weights=spans["n"]).astype(np.int64)
+    arrivals = np.sort(con.execute("SELECT first_t FROM vis").fetchnumpy()["first_t"])
+    shared = None
+    if has_ids:
+        row = con.execute(
+            "SELECT count(*) FILTER (WHERE m & 3 = 3), "
+            "count(*) FILTER (WHERE m & 3 = 3 AND id_lo = id_hi) FROM ev"
+        ).fetchone()
+        shared = {"both_paths": int(row[0]), "same_id": int(row[1])}
+    return Tables(
+        labels=labels,
+        group=cells["g"].astype(np.int64),
+        stratum=_indices(cells["h"], index),
+        cells=_three(cells),
+        client_group=client_cells["g"].astype(np.int64),
+        client_stratum=_indices(client_cells["h"], index),
+        client_cells=_three(client_cells),
+        late=late_cells,
+        rows=int(rows),
+        crawler_rows=int(crawler_rows),
+        visitors=int(visitors[0]),
+        server_only_visitors=int(visitors[1]),
+        server_only_events=int(_three(cells).sum() - _three(client_cells).sum()),
+        minutes=minutes,
+        start=start,
+        arrivals=arrivals,
+        shared_ids=shared,
+    )
+
+
+def _indices(hashes: np.ndarray, index: dict[int, int]) -> np.ndarray:
+    return np.array([index[int(h)] for h in hashes], np.int64)
+
+
+def _three(cells: dict[str, np.ndarray]) -> np.ndarray:
+    return np.stack([cells["n11"], cells["n10"], cells["n01"]], axis=1).astype(float)
+
+
+def _label_of(strata: list[tuple], h: int) -> tuple[str, ...]:
+    for row in strata:
+        if int(row[0]) == h:
+            return tuple(row[1:])
+    raise KeyError(h)
+
+
+__all__ = ["LATE_AFTER", "MEMORY_LIMIT", "Tables", "tabulate"]
