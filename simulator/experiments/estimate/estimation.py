@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.experiments.estimate.assumptions import assumption_checks, late_copies
 from simulator.experiments.estimate.checks import silences
 from simulator.experiments.estimate.reading import Copies
 from simulator.experiments.estimate.tabulation import LATE_AFTER, tabulate
@@ -168,6 +169,7 @@ def estimate(
     seed: int = 0,
     replicates: int = REPLICATES,
     late_after: float = LATE_AFTER,
+    respect_choice: bool = False,
 ) -> dict[str, Any]:
     """Estimate a site's loss per event type and segment from its log of received copies.
 
@@ -188,13 +190,16 @@ def estimate(
     late_after : float
         Seconds after an event's first copy beyond which a copy is late: left out of the
         two-source table and counted apart.
+    respect_choice : bool
+        Whether the site withholds visitors who opted out (they are then not estimable).
 
     Returns
     -------
     dict
         The record: ``rows`` (one per stratum), ``events`` (one per event type), ``bots``
-        (what the filters found) and ``sensitivity`` (event losses without server-only
-        visitors).
+        (what the filters found), ``late`` (copies left out as late), ``checks`` (the
+        assumption checks, raised or not), ``message_ids`` (with a ``message_id`` column) and
+        ``sensitivity`` (event losses without server-only visitors).
     """
     tables = tabulate(path, by, columns, fmt, late_after, GROUPS)
     names = ("event", *by)
@@ -217,11 +222,18 @@ def estimate(
         "rows": _rows(main, names, labels),
         "events": _event_rows(main, labels),
     }
-    if tables.server_only_visitors and tables.client_cells.size:
+    record["late"] = late_copies(tables.labels, tables.late, late_after)
+    if tables.shared_ids is not None:
+        record["message_ids"] = tables.shared_ids
+    record["checks"] = assumption_checks(
+        record["rows"], tables.shared_ids, tables.visitors, tables.server_only_visitors,
+        respect_choice,
+    )  # fmt: skip
+    kept = ~tables.server_only
+    if tables.server_only_visitors and kept.any():
         alt = estimate_groups(
-            tables.client_group, tables.client_stratum, tables.client_cells, combos, seed,
-            replicates,
-        )  # fmt: skip
+            tables.group[kept], tables.stratum[kept], tables.cells[kept], combos, seed, replicates
+        )
         record["sensitivity"] = _event_rows(alt, labels)
     return record
 

@@ -50,11 +50,12 @@ class Tables:
     ----------
     labels : list of tuple of str
         The labels (event type, then the ``by`` columns) of each stratum.
-    group, stratum, cells : numpy.ndarray
-        Visitor group and stratum index of each entry, and its cells (shape (entries, 3):
-        events seen by both paths, the client only, the server only).
-    client_group, client_stratum, client_cells : numpy.ndarray
-        The same for the visitors with some client copy, grouped among themselves.
+    group, stratum : numpy.ndarray
+        Visitor group and stratum index of each entry.
+    server_only : numpy.ndarray
+        Whether the entry's visitors never sent a client copy (bool).
+    cells : numpy.ndarray
+        Shape (entries, 3): events seen by both paths, the client only, the server only.
     late : numpy.ndarray
         Shape (strata, 2): copies left out as late, by client and by server.
     """
@@ -62,10 +63,8 @@ class Tables:
     labels: list[tuple[str, ...]]
     group: np.ndarray
     stratum: np.ndarray
+    server_only: np.ndarray
     cells: np.ndarray
-    client_group: np.ndarray
-    client_stratum: np.ndarray
-    client_cells: np.ndarray
     late: np.ndarray
     rows: int
     crawler_rows: int
@@ -122,13 +121,16 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _seconds_sql(column: str, kind: str) -> str:
-    """SQL for the seconds since 1970 of a time column of DuckDB type ``kind``."""
+def _milliseconds_sql(column: str, kind: str) -> str:
+    """SQL for the milliseconds since 1970 of a time column of DuckDB type ``kind``.
+
+    Numbers are seconds since 1970.
+    """
     if kind.startswith("TIMESTAMP") or kind == "DATE":
-        return f"floor(epoch_ms(CAST({column} AS TIMESTAMPTZ)) / 1000)::BIGINT"
+        return f"epoch_ms(CAST({column} AS TIMESTAMPTZ))"
     if kind in NUMBERS or kind.startswith("DECIMAL"):
-        return f"CAST({column} AS BIGINT)"
-    return f"floor(epoch_ms(try_cast({column} AS TIMESTAMPTZ)) / 1000)::BIGINT"
+        return f"CAST(floor({column} * 1000) AS BIGINT)"
+    return f"epoch_ms(try_cast({column} AS TIMESTAMPTZ))"
 
 
 def tabulate(
@@ -191,7 +193,7 @@ def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
             )
     col = {ours: _quote(mapping[ours]) for ours in mapping if mapping[ours] in types}
     stratum_cols = ", ".join(col[n] for n in ("event", *by))
-    seconds = _seconds_sql(col["time"], types[mapping["time"]])
+    ms = _milliseconds_sql(col["time"], types[mapping["time"]])
     path_text = f"CAST({col['path']} AS VARCHAR)"
     mask = (
         f"CASE WHEN {path_text} = 'client' THEN {CLIENT} WHEN {path_text} = 'server' THEN {SERVER}"
@@ -211,14 +213,14 @@ def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
         if "message_id" in col
         else ""
     )
+    # Per event: its paths (and what was wrong), visitor, stratum, and its first and last
+    # copies' times, each with its path in the two low bits (one number: a narrower table).
     con.execute(f"""
         CREATE TEMP TABLE ev AS
         SELECT {col["event_key"]} AS key, bit_or(m) AS m, min({col["visitor"]}) AS visitor,
-               min(h) AS h, min(t) AS t0, max(t) AS t1, arg_max(m & 3, t) AS last,
-               count(*) AS n {message}
-        FROM (SELECT *, {mask} AS m FROM (
-                SELECT *, {seconds} AS t, hash({stratum_cols}) AS h FROM {src}
-                WHERE NOT {crawler}))
+               min(hash({stratum_cols})) AS h, min(t * 4 + (m & 3)) AS lo,
+               max(t * 4 + (m & 3)) AS hi {message}
+        FROM (SELECT *, {mask} AS m FROM (SELECT *, {ms} AS t FROM {src} WHERE NOT {crawler}))
         GROUP BY {col["event_key"]}
     """)  # noqa: S608 (the names are quoted, the pattern is ours)
     rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
@@ -247,41 +249,27 @@ def _locate_problem(path, by, mapping, fmt) -> None:
 
 def _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, has_ids) -> Tables:
     """From the events table to the cells, the late copies and what the checks need."""
-    late = float(late_after) if np.isfinite(late_after) else 1e18
-    con.execute(f"""
-        CREATE TEMP TABLE ev2 AS
-        SELECT visitor, h, m & 3 AS paths,
-               CASE WHEN m & 3 = 3 AND t1 - t0 > {late} THEN last ELSE 0 END AS late, t0
-        FROM ev
-    """)
+    late = int(min(late_after, 1e12) * 1000)
     con.execute(f"""
         CREATE TEMP TABLE vis AS
         SELECT visitor, any_client, first_t,
-               (row_number() OVER (ORDER BY visitor) - 1) % {int(groups)} AS g,
-               (row_number() OVER (PARTITION BY any_client ORDER BY visitor) - 1)
-                   % {int(groups)} AS g_client
-        FROM (SELECT visitor, bool_or(paths & 1 = 1) AS any_client, min(t0) AS first_t
-              FROM ev2 GROUP BY visitor)
+               (row_number() OVER (ORDER BY visitor) - 1) % {int(groups)} AS g
+        FROM (SELECT visitor, bool_or(m & {CLIENT} > 0) AS any_client,
+                     min(lo // 4) // 1000 AS first_t
+              FROM ev GROUP BY visitor)
     """)
-    cells = con.execute("""
-        SELECT g, h,
-               count(*) FILTER (WHERE paths & ~late = 3) AS n11,
-               count(*) FILTER (WHERE paths & ~late = 1) AS n10,
-               count(*) FILTER (WHERE paths & ~late = 2) AS n01
-        FROM ev2 JOIN vis USING (visitor) GROUP BY ALL
+    # The later copy of an event seen on both paths, when it came after the window, is late:
+    # left out of the cells (its path missed the event in time) and counted apart.
+    cells = con.execute(f"""
+        SELECT g, h, NOT any_client AS server_only,
+               count(*) FILTER (WHERE seen = 3) AS n11, count(*) FILTER (WHERE seen = 1) AS n10,
+               count(*) FILTER (WHERE seen = 2) AS n01, count(*) FILTER (WHERE late = 1) AS late1,
+               count(*) FILTER (WHERE late = 2) AS late2
+        FROM (SELECT visitor, h, (m & 3) & ~late AS seen, late FROM
+              (SELECT *, CASE WHEN m & 3 = 3 AND hi // 4 - lo // 4 > {late} THEN hi % 4 ELSE 0
+                              END AS late FROM ev))
+        JOIN vis USING (visitor) GROUP BY ALL
     """).fetchnumpy()
-    # The same without the visitors who never sent a client copy, grouped among the others.
-    client_cells = con.execute("""
-        SELECT g_client AS g, h,
-               count(*) FILTER (WHERE paths & ~late = 3) AS n11,
-               count(*) FILTER (WHERE paths & ~late = 1) AS n10,
-               count(*) FILTER (WHERE paths & ~late = 2) AS n01
-        FROM ev2 JOIN vis USING (visitor) WHERE any_client GROUP BY ALL
-    """).fetchnumpy()
-    late_rows = con.execute("""
-        SELECT h, count(*) FILTER (WHERE late = 1), count(*) FILTER (WHERE late = 2)
-        FROM ev2 WHERE late > 0 GROUP BY h
-    """).fetchall()
     names = ("event", *by)
     label_sql = ", ".join(
         f"coalesce(CAST({col[n]} AS VARCHAR), '(none)') AS {_quote(n)}" for n in names
@@ -290,26 +278,24 @@ def _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, has_ids) 
         SELECT hash({", ".join(col[n] for n in names)}) AS h, {label_sql}
         FROM {src} GROUP BY ALL ORDER BY ALL
     """).fetchall()
-    hashes = sorted(set(int(x) for x in cells["h"]), key=lambda h: _label_of(strata, h))
+    hashes = sorted({int(x) for x in cells["h"]}, key=lambda h: _label_of(strata, h))
     index = {h: i for i, h in enumerate(hashes)}
     labels = [_label_of(strata, h) for h in hashes]
+    stratum = np.array([index[int(h)] for h in cells["h"]], np.int64)
     late_cells = np.zeros((len(hashes), 2), np.int64)
-    for h, c, s in late_rows:
-        if int(h) in index:
-            late_cells[index[int(h)]] = (c, s)
+    np.add.at(late_cells, stratum, np.stack([cells["late1"], cells["late2"]], axis=1))
     visitors = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE NOT any_client) FROM vis"
     ).fetchone()
     # Copies per minute from the first copy, from each event's first and last copy (a third
     # copy of one event, a duplicate, falls between them and is not counted apart).
-    start = con.execute("SELECT min(t0) FROM ev").fetchone()[0]
+    start = con.execute("SELECT min(lo // 4) // 1000 FROM ev").fetchone()[0]
     start = int(start) if start is not None else 0
     spans = con.execute(f"""
-        SELECT (t - {start}) // 60 AS minute, count(*) AS n FROM
-        (SELECT t0 AS t FROM ev UNION ALL SELECT t1 FROM ev WHERE n > 1 AND t1 > t0)
-        WHERE t IS NOT NULL GROUP BY ALL
+        SELECT DISTINCT (t // 1000 - {start}) // 60 AS minute FROM
+        (SELECT lo // 4 AS t FROM ev UNION ALL SELECT hi // 4 FROM ev)
     """).fetchnumpy()
-    minutes = np.bincount(spans["minute"].astype(np.int64), weights=spans["n"]).astype(np.int64)
+    minutes = np.bincount(spans["minute"].astype(np.int64))
     arrivals = np.sort(con.execute("SELECT first_t FROM vis").fetchnumpy()["first_t"])
     shared = None
     if has_ids:
@@ -321,30 +307,22 @@ def _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, has_ids) 
     return Tables(
         labels=labels,
         group=cells["g"].astype(np.int64),
-        stratum=_indices(cells["h"], index),
-        cells=_three(cells),
-        client_group=client_cells["g"].astype(np.int64),
-        client_stratum=_indices(client_cells["h"], index),
-        client_cells=_three(client_cells),
+        stratum=stratum,
+        server_only=cells["server_only"].astype(bool),
+        cells=np.stack([cells["n11"], cells["n10"], cells["n01"]], axis=1).astype(float),
         late=late_cells,
         rows=int(rows),
         crawler_rows=int(crawler_rows),
         visitors=int(visitors[0]),
         server_only_visitors=int(visitors[1]),
-        server_only_events=int(_three(cells).sum() - _three(client_cells).sum()),
+        server_only_events=int(
+            (cells["n11"] + cells["n10"] + cells["n01"])[cells["server_only"]].sum()
+        ),
         minutes=minutes,
         start=start,
         arrivals=arrivals,
         shared_ids=shared,
     )
-
-
-def _indices(hashes: np.ndarray, index: dict[int, int]) -> np.ndarray:
-    return np.array([index[int(h)] for h in hashes], np.int64)
-
-
-def _three(cells: dict[str, np.ndarray]) -> np.ndarray:
-    return np.stack([cells["n11"], cells["n10"], cells["n01"]], axis=1).astype(float)
 
 
 def _label_of(strata: list[tuple], h: int) -> tuple[str, ...]:
