@@ -213,6 +213,9 @@ def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
         if "message_id" in col
         else ""
     )
+    # With user agents, the rows kept are counted as they are grouped: the crawler rows are
+    # the rest, and the pattern runs once per row.
+    message += ", count(*) AS n" if "user_agent" in col else ""
     # Per event: its paths (and what was wrong), visitor, stratum, and its first and last
     # copies' times, each with its path in the two low bits (one number: a narrower table).
     con.execute(f"""
@@ -225,7 +228,7 @@ def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
     """)  # noqa: S608 (the names are quoted, the pattern is ours)
     rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
     crawler_rows = (
-        con.execute(f"SELECT count(*) FROM {src} WHERE {crawler}").fetchone()[0]
+        rows - (con.execute("SELECT sum(n) FROM ev").fetchone()[0] or 0)
         if "user_agent" in col
         else 0
     )
