@@ -77,8 +77,8 @@ class Tables:
     shared_ids: dict[str, int] | None
 
 
-def _connect() -> Any:
-    """A DuckDB connection with bounded memory, or ImportError naming the extra."""
+def _connect(spill: str) -> tuple[Any, type[Exception]]:
+    """A DuckDB connection with bounded memory spilling to ``spill``, and DuckDB's error class."""
     try:
         import duckdb
     except ImportError as error:
@@ -86,11 +86,10 @@ def _connect() -> Any:
             "trackloss estimate needs duckdb: pip install 'trackloss[estimate]'"
         ) from error
     con = duckdb.connect()
-    spill = tempfile.mkdtemp(prefix="trackloss-estimate-")
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-    con.execute(f"SET temp_directory = '{spill}'")
+    con.execute("SET temp_directory = '" + spill.replace("'", "''") + "'")
     con.execute("SET preserve_insertion_order = false")
-    return con
+    return con, duckdb.Error
 
 
 def _source(con: Any, path: Path, fmt: str | None) -> tuple[str, dict[str, str]]:
@@ -108,11 +107,9 @@ def _source(con: Any, path: Path, fmt: str | None) -> tuple[str, dict[str, str]]
             ds = require_dataset()
             con.register("log", ds.dataset(path, format=kind))
         described = con.execute("DESCRIBE SELECT * FROM log").fetchall()
-    except LogError:
+    except (LogError, ImportError):
         raise
     except Exception as error:  # DuckDB and pyarrow raise their own kinds for unreadable files
-        if isinstance(error, ImportError):
-            raise
         raise LogError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from None
     return "log", {name: kind for name, kind, *_ in described}
 
@@ -174,11 +171,14 @@ def tabulate(
         raise LogError(f"{path}: no such file or folder")
     mapping = {name: name for name in (*REQUIRED, "user_agent", "message_id", *by)}
     mapping.update(columns or {})
-    con = _connect()
-    try:
-        return _tabulate(con, path, by, mapping, fmt, late_after, groups)
-    finally:
-        con.close()
+    with tempfile.TemporaryDirectory(prefix="trackloss-estimate-") as spill:
+        con, engine_error = _connect(spill)
+        try:
+            return _tabulate(con, path, by, mapping, fmt, late_after, groups)
+        except engine_error as error:  # a file that breaks part way, a column of a wrong type
+            raise LogError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from None
+        finally:
+            con.close()
 
 
 def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
