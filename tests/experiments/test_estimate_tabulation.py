@@ -127,3 +127,17 @@ def test_the_record_is_reproducible_from_its_seed(tmp_path):
     for o in out:
         assert main(["estimate", str(path), "--by", "device", "--seed", "5", "--json", str(o)]) == 0
     assert json.loads(out[0].read_text()) == json.loads(out[1].read_text())
+
+
+def test_a_log_of_crawlers_only_gets_one_line(tmp_path, capsys):
+    csv = tmp_path / "bots.csv"
+    csv.write_text(
+        "event_key,path,event,time,visitor,user_agent\n"
+        "k1,client,order,2026-01-01T10:00:00Z,v1,Googlebot/2.1\n"
+        "k1,server,order,2026-01-01T10:00:01Z,v1,Googlebot/2.1\n"
+    )
+    assert main(["estimate", str(csv)]) == 2
+    assert capsys.readouterr().err == (
+        f"trackloss estimate: {csv}: all 2 rows come from crawler user agents: no copy left to "
+        "estimate from\n"
+    )

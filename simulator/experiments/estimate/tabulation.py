@@ -239,6 +239,11 @@ def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
         raise LogError(f"{path}: the file has no rows (expected one row per received copy)")
     if (problems[0] or 0) & (BAD_PATH | NO_VISITOR | BAD_TIME) or problems[1]:
         _locate_problem(path, by, mapping, fmt)
+    if rows == crawler_rows:
+        raise LogError(
+            f"{path}: all {rows:,} rows come from crawler user agents: no copy left to "
+            "estimate from"
+        )
     return _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, "message_id" in col)
 
 
