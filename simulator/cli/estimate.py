@@ -26,6 +26,16 @@ def _share(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0.0 or value != value:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare ``run``'s event export options (``--export-events DIR`` and its companions)."""
     parser.add_argument(
@@ -107,6 +117,20 @@ def add_estimate(commands: argparse._SubParsersAction) -> None:
         "file with a [columns] table",
     )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--late-after",
+        type=_seconds,
+        default=86_400.0,
+        metavar="SECONDS",
+        help="a copy arriving more than this after its event's first copy is late: left out "
+        "of the table and counted apart (default 86400, a day)",
+    )
+    p.add_argument(
+        "--respect-choice",
+        action="store_true",
+        help="the site sends nothing for visitors who opted out: the report marks them as not "
+        "estimable",
+    )
     p.add_argument("--json", type=Path, metavar="PATH", help="also write every number as JSON")
     p.add_argument("--report", type=Path, metavar="PATH", help="also write a Markdown report")
     p.set_defaults(handler=cmd_estimate)
@@ -157,7 +181,10 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     by = tuple(b.strip() for b in args.by.split(",") if b.strip())
     try:
-        record = estimate(args.data, by, columns, args.format, args.seed)
+        record = estimate(
+            args.data, by, columns, args.format, args.seed,
+            late_after=args.late_after, respect_choice=args.respect_choice,
+        )  # fmt: skip
     except (LogError, ImportError) as error:
         print(f"trackloss estimate: {error}", file=sys.stderr)
         return EXIT_INVALID

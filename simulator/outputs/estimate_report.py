@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.outputs.estimate_checks import assumption_lines
 from simulator.outputs.formatting import count, interval, percent, plural
 
 ASSUMPTIONS = (
@@ -84,6 +85,7 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
             "shared collector outages make both paths miss the same events, so the true counts "
             "and the losses above are too low.",
         ]
+    lines += assumption_lines(record)
     lines += ["", "Assumptions:", *(f"- {a}" for a in ASSUMPTIONS)]
     return lines
 

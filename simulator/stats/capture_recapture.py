@@ -125,22 +125,27 @@ def visitor_bootstrap(
     numpy.ndarray
         Shape (replicates, n_strata, 3): ``n11``, ``n10``, ``n01`` of each resample.
     """
-    from scipy import sparse
-
     rng = np.random.default_rng(seed)
     n_visitors = int(visitor.max()) + 1 if visitor.size else 0
-    index = (stratum[:, None] * 3 + np.arange(3)).ravel()
-    by_visitor = sparse.csr_matrix(
-        (np.asarray(cells, float).ravel(), (np.repeat(visitor, 3), index)),
-        shape=(n_visitors, 3 * n_strata),
-    ).T.tocsr()  # (3 * strata, visitors): each resample's sums are one product
-    out = np.empty((replicates, n_strata, 3))
+    # Rows sorted by stratum: each resample's sums are sums over runs of rows (exact, as the
+    # weights and counts are whole numbers), with no sparse-matrix library to load.
+    order = np.argsort(stratum, kind="stable")
+    stratum, visitor = stratum[order], visitor[order]
+    cells = np.asarray(cells, float)[order]
+    present, starts = np.unique(stratum, return_index=True)
+    out = np.zeros((replicates, n_strata, 3))
     step = max(1, min(replicates, 2**24 // max(1, n_visitors)))  # bounds the weights' memory
+    per_rows = max(1, 2**22 // max(1, visitor.size))  # and the weighted rows' memory
     for b in range(0, replicates, step):
         k = min(step, replicates - b)
         draws = rng.integers(0, n_visitors, (k, n_visitors)) + (np.arange(k) * n_visitors)[:, None]
         weights = np.bincount(draws.ravel(), minlength=k * n_visitors).reshape(k, n_visitors)
-        out[b : b + k] = (by_visitor @ weights.T.astype(float)).T.reshape(k, n_strata, 3)
+        for c in range(0, k, per_rows):
+            w = weights[c : c + per_rows, visitor].astype(float)
+            for j in range(3):
+                if starts.size:
+                    sums = np.add.reduceat(w * cells[:, j], starts, axis=1)
+                    out[b + c : b + c + w.shape[0], present, j] = sums
     return out
 
 

@@ -40,15 +40,41 @@ def collector_gaps(
     if seconds.size == 0:
         return {"stretches": 0, "minutes": 0}
     t0 = seconds.min()
-    silent = np.bincount((seconds - t0) // 60) == 0
-    edges = np.diff(np.concatenate([[0], silent.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1) * 60 + t0, np.flatnonzero(edges == -1) * 60 + t0
     # Each visitor counted once, at their first copy: a new visitor's arrival.
     order = np.lexsort((seconds, visitor))
     v, t = visitor[order], seconds[order]
     first = np.ones(v.size, bool)
     first[1:] = v[1:] != v[:-1]
-    arrivals = np.sort(t[first])
+    return silences(np.bincount((seconds - t0) // 60), int(t0), np.sort(t[first]), expected)
+
+
+def silences(
+    minutes: np.ndarray, start: int, arrivals: np.ndarray, expected: float = EXPECTED_VISITORS
+) -> dict[str, int]:
+    """:func:`collector_gaps` from copies counted per minute and visitors' first copies.
+
+    Parameters
+    ----------
+    minutes : numpy.ndarray
+        Copies (both paths) in each minute from ``start`` on.
+    start : int
+        The time of the first copy (seconds).
+    arrivals : numpy.ndarray
+        The time of each visitor's first copy, sorted.
+    expected : float
+        Visitors the surrounding rate predicts in the silence for it to count.
+
+    Returns
+    -------
+    dict
+        ``stretches`` and ``minutes``: how many silences, and how long in all.
+    """
+    if minutes.size == 0:
+        return {"stretches": 0, "minutes": 0}
+    silent = np.asarray(minutes) == 0
+    edges = np.diff(np.concatenate([[0], silent.astype(np.int8), [0]]))
+    starts = np.flatnonzero(edges == 1) * 60 + start
+    ends = np.flatnonzero(edges == -1) * 60 + start
     lo = np.searchsorted(arrivals, starts - AROUND_SECONDS)
     hi = np.searchsorted(arrivals, ends + AROUND_SECONDS)
     rate = (hi - lo) / (2 * AROUND_SECONDS)  # visitors a second around the silence
@@ -56,4 +82,4 @@ def collector_gaps(
     return {"stretches": int(hit.sum()), "minutes": int(((ends - starts)[hit] // 60).sum())}
 
 
-__all__ = ["EXPECTED_VISITORS", "collector_gaps"]
+__all__ = ["EXPECTED_VISITORS", "collector_gaps", "silences"]

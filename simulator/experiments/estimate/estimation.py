@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from simulator.experiments.estimate.checks import collector_gaps
-from simulator.experiments.estimate.reading import Copies, scan
+from simulator.experiments.estimate.assumptions import assumption_checks, late_copies
+from simulator.experiments.estimate.checks import silences
+from simulator.experiments.estimate.reading import Copies
+from simulator.experiments.estimate.tabulation import LATE_AFTER, tabulate
 from simulator.stats.capture_recapture import (
     client_loss,
     logit_interval,
@@ -92,18 +94,53 @@ def estimate_cells(
 ) -> dict[str, Any]:
     """The two-source table, estimates and bootstrap per stratum of ``names``."""
     stratum, combos = _strata(events, names)
-    n_strata = combos.shape[0]
     both = events["client"] & events["server"]
     kind = np.where(both, 0, np.where(events["client"], 1, 2))
     visitors, visitor = np.unique(events["visitor"], return_inverse=True)
-    visitor = visitor % GROUPS  # round robin over the sorted ids (hashes for text ids)
-    row = visitor.astype(np.int64) * n_strata + stratum
+    cells = np.zeros((stratum.size, 3))
+    cells[np.arange(stratum.size), kind] = 1.0
+    return estimate_groups(visitor % GROUPS, stratum, cells, combos, seed, replicates) | {
+        "visitors": int(visitors.size)
+    }
+
+
+def estimate_groups(
+    group: np.ndarray,
+    stratum: np.ndarray,
+    cells: np.ndarray,
+    combos: np.ndarray,
+    seed: int,
+    replicates: int,
+) -> dict[str, Any]:
+    """The estimates and bootstrap per stratum from cells per visitor group and stratum.
+
+    Parameters
+    ----------
+    group, stratum : numpy.ndarray
+        Visitor group (round robin over the visitors sorted by id) and stratum of each entry.
+    cells : numpy.ndarray
+        Shape (entries, 3): ``n11``, ``n10``, ``n01`` of each entry (entries may repeat).
+    combos : numpy.ndarray
+        Shape (strata, columns): each stratum's codes, the event type's first; strata
+        without entries are left out.
+    seed, replicates : int
+        The bootstrap's seed and resamples.
+
+    Returns
+    -------
+    dict
+        ``combos``, ``totals``, ``estimate``, ``loss_ci`` (per stratum), ``event_loss``,
+        ``event_loss_ci`` and ``event_loss_sd`` (per event type).
+    """
+    present, stratum = np.unique(stratum, return_inverse=True)
+    combos, n_strata = combos[present], present.size
+    row = group.astype(np.int64) * n_strata + stratum
     rows, inv = np.unique(row, return_inverse=True)
-    cells = np.zeros((rows.size, 3))
-    np.add.at(cells, (inv, kind), 1.0)
+    by_row = np.zeros((rows.size, 3))
+    np.add.at(by_row, inv, cells)
     totals = np.zeros((n_strata, 3))
-    np.add.at(totals, (stratum, kind), 1.0)
-    draws = visitor_bootstrap(rows % n_strata, rows // n_strata, cells, n_strata, replicates, seed)
+    np.add.at(totals, stratum, cells)
+    draws = visitor_bootstrap(rows % n_strata, rows // n_strata, by_row, n_strata, replicates, seed)
     event_of = combos[:, 0]
     est = two_source(*totals.T)
     strata_draws = client_loss(draws)
@@ -116,7 +153,6 @@ def estimate_cells(
         "event_loss": event_loss,
         "event_loss_ci": _interval(event_loss, event_draws),
         "event_loss_sd": _sd(event_draws),
-        "visitors": int(visitors.size),
     }
 
 
@@ -132,6 +168,8 @@ def estimate(
     fmt: str | None = None,
     seed: int = 0,
     replicates: int = REPLICATES,
+    late_after: float = LATE_AFTER,
+    respect_choice: bool = False,
 ) -> dict[str, Any]:
     """Estimate a site's loss per event type and segment from its log of received copies.
 
@@ -149,45 +187,69 @@ def estimate(
         Seed of the bootstrap (the same seed gives the same intervals).
     replicates : int
         Bootstrap resamples of the visitors.
+    late_after : float
+        Seconds after an event's first copy beyond which a copy is late: left out of the
+        two-source table and counted apart.
+    respect_choice : bool
+        Whether the site withholds visitors who opted out (they are then not estimable).
 
     Returns
     -------
     dict
         The record: ``rows`` (one per stratum), ``events`` (one per event type), ``bots``
-        (what the filters found) and ``sensitivity`` (event losses without server-only
-        visitors).
+        (what the filters found), ``late`` (copies left out as late), ``checks`` (the
+        assumption checks, raised or not), ``message_ids`` (with a ``message_id`` column) and
+        ``sensitivity`` (event losses without server-only visitors).
     """
-    copies = scan(path, by, columns, fmt)
-    events = pair_events(copies, by)
+    tables = tabulate(path, by, columns, fmt, late_after, GROUPS)
     names = ("event", *by)
-    labels = {n: {v: k for k, v in copies.labels[n].items()} for n in names}
-    client_visitors = np.unique(events["visitor"][events["client"]])
-    server_only = ~np.isin(events["visitor"], client_visitors)
-    main = estimate_cells(events, names, seed, replicates)
-    kept = {k: v[~server_only] for k, v in events.items()}
+    combos, labels = _codes(tables.labels, names)
+    main = estimate_groups(tables.group, tables.stratum, tables.cells, combos, seed, replicates)
     record = {
         "source": str(path),
         "by": list(by),
-        "copies": copies.rows,
+        "copies": tables.rows,
         "true_events_method": "Chapman (Lincoln-Petersen beside it)",
         "interval_method": f"bootstrap over visitors ({replicates} resamples, seed {seed}), "
         "normal on the logit scale",
         "bots": {
-            "crawler_rows": copies.crawler_rows,
-            "server_only_visitors": int(np.unique(events["visitor"][server_only]).size),
-            "server_only_events": int(server_only.sum()),
+            "crawler_rows": tables.crawler_rows,
+            "server_only_visitors": tables.server_only_visitors,
+            "server_only_events": tables.server_only_events,
         },
-        "visitors": main["visitors"],
-        "collector_gaps": collector_gaps(
-            np.concatenate(copies.time), np.concatenate(copies.visitor)
-        ),
+        "visitors": tables.visitors,
+        "collector_gaps": silences(tables.minutes, tables.start, tables.arrivals),
         "rows": _rows(main, names, labels),
         "events": _event_rows(main, labels),
     }
-    if server_only.any() and (~server_only).any():
-        alt = estimate_cells(kept, names, seed, replicates)
+    record["late"] = late_copies(tables.labels, tables.late, late_after)
+    if tables.shared_ids is not None:
+        record["message_ids"] = tables.shared_ids
+    record["checks"] = assumption_checks(
+        record["rows"], tables.shared_ids, tables.visitors, tables.server_only_visitors,
+        respect_choice,
+    )  # fmt: skip
+    kept = ~tables.server_only
+    if tables.server_only_visitors and kept.any():
+        alt = estimate_groups(
+            tables.group[kept], tables.stratum[kept], tables.cells[kept], combos, seed, replicates
+        )
         record["sensitivity"] = _event_rows(alt, labels)
     return record
+
+
+def _codes(
+    strata: list[tuple[str, ...]], names: tuple[str, ...]
+) -> tuple[np.ndarray, dict[str, dict[int, str]]]:
+    """Integer codes of each stratum's labels (in sorted order), and the labels of each code."""
+    columns = list(zip(*strata, strict=True)) if strata else [() for _ in names]
+    labels, codes = {}, []
+    for name, values in zip(names, columns, strict=True):
+        distinct = sorted(set(values))
+        labels[name] = dict(enumerate(distinct))
+        position = {v: i for i, v in enumerate(distinct)}
+        codes.append([position[v] for v in values])
+    return np.array(codes, np.int64).T.reshape(len(strata), len(names)), labels
 
 
 def _rows(est: dict[str, Any], names: tuple[str, ...], labels: dict) -> list[dict[str, Any]]:

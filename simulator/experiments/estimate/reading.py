@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 REQUIRED = ("event_key", "path", "event", "time", "visitor")
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "json"}
@@ -81,6 +80,8 @@ def _hash(column: Any) -> np.ndarray:
 
     if pa.types.is_integer(column.type):
         return column.to_numpy(zero_copy_only=False).astype(np.int64)
+    import pandas as pd
+
     values = column.cast(pa.string()).to_numpy(zero_copy_only=False)
     return pd.util.hash_array(values.astype(object)).view(np.int64)
 
@@ -111,6 +112,8 @@ def _seconds(name: Path, column: Any, first_row: int) -> np.ndarray:
         return ms.fill_null(0).to_numpy(zero_copy_only=False) // 1000
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
         return column.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    import pandas as pd
+
     text = pd.Series(column.cast(pa.string()).to_numpy(zero_copy_only=False))
     parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     bad = np.flatnonzero(parsed.isna().to_numpy())

@@ -1,0 +1,143 @@
+"""Checks of the estimate's assumptions that the counts can show, each raised or not.
+
+Capture-recapture needs every event to be sent on both paths, each path to miss it on its own,
+and the two copies to be countable as two. Four cases break that and leave a trace in the log:
+
+- **Late copies**: a copy that arrives long after its event's first copy (a retry after an
+  outage, a browser's retry store on the next visit) misses the figures its event belonged to.
+  Copies later than the window are left out of the table and counted here.
+- **Shared message ids**: when the copies of one event carry the same message id and the vendor
+  deduplicates by it, an event both paths saw reaches the log as one copy, so ``n11`` cannot be
+  counted and the loss of both paths is overstated. A ``message_id`` column equal across an
+  event's paths shows it; so does a log in which no event arrived on both paths at all.
+- **One path only** (hybrid): an event type whose copies all come from the server although
+  the same visitors' browsers send other events is sent by the server, alone or from the
+  browser's request to it (hybrid); its server copy depends on the browser, not on a second
+  independent path, and its loss cannot be estimated.
+- **Withheld by choice**: visitors whose blocker targets analytics and whose choice the site
+  respects send nothing on either path; no log counts them. A blocker leaves visitors whose
+  server copies arrive while their browser stays silent; when hardly any are seen, either few
+  visitors block analytics or those who do are withheld by choice, and the loss shown is among
+  the visitors who did not opt out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+SILENT_BROWSERS = 0.01
+"""Below this share of visitors with server copies but no client copy, the log looks like a
+site that withholds opted-out visitors: analytics blocking was measured on 5.2% of page views
+worldwide (``docs/sources.md`` §1a, Blockmetry 2016) and on under 10% to over 25% of visitors
+by audience (§1b, Saric)."""
+MIN_VISITORS = 500
+"""Fewer visitors cannot tell a site without blockers from one that withholds them."""
+
+
+def late_copies(labels: list[tuple[str, ...]], late: np.ndarray, window: float) -> dict[str, Any]:
+    """Copies left out as late, per event type and path.
+
+    Parameters
+    ----------
+    labels : list of tuple of str
+        Each stratum's labels, the event type first.
+    late : numpy.ndarray
+        Shape (strata, 2): late client and server copies per stratum.
+    window : float
+        The window in seconds.
+
+    Returns
+    -------
+    dict
+        ``after_seconds``, ``client``, ``server`` (totals) and ``events`` (per event type).
+    """
+    per: dict[str, list[int]] = {}
+    for label, (client, server) in zip(labels, late.tolist(), strict=True):
+        counts = per.setdefault(label[0], [0, 0])
+        counts[0] += client
+        counts[1] += server
+    return {
+        "after_seconds": window if np.isfinite(window) else None,
+        "client": int(late[:, 0].sum()) if late.size else 0,
+        "server": int(late[:, 1].sum()) if late.size else 0,
+        "events": [
+            {"event": e, "client": c, "server": s} for e, (c, s) in sorted(per.items()) if c + s
+        ],
+    }
+
+
+def assumption_checks(
+    rows: list[dict[str, Any]],
+    shared_ids: dict[str, int] | None,
+    visitors: int,
+    server_only_visitors: int,
+    respect_choice: bool = False,
+) -> list[dict[str, Any]]:
+    """The checks the counts allow, each with whether it is raised and why.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The record's rows (one per stratum, with ``event``, ``n11``, ``n10``, ``n01``).
+    shared_ids : dict or None
+        ``both_paths`` and ``same_id`` counts when the log has a ``message_id`` column.
+    visitors, server_only_visitors : int
+        Visitors, and those with server copies but no client copy ever.
+    respect_choice : bool
+        Whether the site says it withholds visitors who opted out.
+
+    Returns
+    -------
+    list of dict
+        Per check, its name (``check``), whether it is ``raised`` and the figures behind it:
+        ``shared_message_ids`` (``same_id``: events whose two copies carry one message id;
+        ``no_event_on_both_paths``), ``one_path_events`` (``events`` that arrived from the
+        server only) and ``withheld_by_choice`` (``declared``, ``silent_browser_share``).
+    """
+    n11 = sum(r["n11"] for r in rows)
+    client = {r["event"]: 0 for r in rows}
+    server = dict(client)
+    for r in rows:
+        client[r["event"]] += r["n11"] + r["n10"]
+        server[r["event"]] += r["n11"] + r["n01"]
+    return [
+        _shared_ids(shared_ids, n11, sum(client.values()), sum(server.values())),
+        _one_path(client, server),
+        _withheld(visitors, server_only_visitors, respect_choice),
+    ]
+
+
+def _shared_ids(ids: dict[str, int] | None, n11: int, client: int, server: int) -> dict:
+    same = ids["same_id"] if ids else 0
+    unpaired = n11 == 0 and client > 0 and server > 0
+    return {
+        "check": "shared_message_ids",
+        "raised": bool(same) or unpaired,
+        "same_id": same,
+        "no_event_on_both_paths": unpaired,
+    }
+
+
+def _one_path(client: dict[str, int], server: dict[str, int]) -> dict:
+    server_only = sorted(e for e in client if client[e] == 0 and server[e] > 0)
+    return {
+        "check": "one_path_events",
+        "raised": bool(server_only) and any(client.values()),
+        "events": server_only,
+    }
+
+
+def _withheld(visitors: int, silent: int, declared: bool) -> dict:
+    share = silent / visitors if visitors else 0.0
+    hinted = visitors >= MIN_VISITORS and share < SILENT_BROWSERS
+    return {
+        "check": "withheld_by_choice",
+        "raised": bool(declared or hinted),
+        "declared": declared,
+        "silent_browser_share": share,
+    }
+
+
+__all__ = ["MIN_VISITORS", "SILENT_BROWSERS", "assumption_checks", "late_copies"]

@@ -1,0 +1,78 @@
+"""The estimate's assumption checks and late copies, in words for the terminal and the report.
+
+Each check the record carries (see
+:func:`simulator.experiments.estimate.assumptions.assumption_checks`) becomes a ``WARNING``
+paragraph when it is raised; late copies get a line of their own. The text says what the
+figures above then mean and what to do about it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.outputs.formatting import count, percent
+
+
+def late_lines(record: dict[str, Any]) -> list[str]:
+    """One line on the copies left out as late (none when the record has no late copies)."""
+    late = record.get("late")
+    if not late or not late["client"] + late["server"]:
+        return []
+    per = "; ".join(
+        f"{e['event']}: {count(e['client'])} client, {count(e['server'])} server"
+        for e in late["events"]
+    )
+    return [
+        "",
+        f"Late copies: {count(late['client'])} client and {count(late['server'])} server copies "
+        f"arrived more than {count(late['after_seconds'])} s after their event's first copy "
+        f"({per}). They are left out of the table above: their path missed those events in "
+        "time (--late-after sets the window).",
+    ]
+
+
+def _message(check: dict[str, Any]) -> str:
+    name = check["check"]
+    if name == "shared_message_ids" and check["same_id"]:
+        return (
+            f"the client and server copies of {count(check['same_id'])} events carry the same "
+            "message id: a vendor that deduplicates by message id keeps one copy of each event "
+            "both paths saw, so n11 cannot be counted and both paths' losses come out too "
+            "high. Export the copies before deduplication, or give each path its own id."
+        )
+    if name == "shared_message_ids":
+        return (
+            "no event arrived on both paths: if the copies share a message id that the vendor "
+            "deduplicates, n11 cannot be counted; if they share no key, they cannot be paired. "
+            "The losses above are not estimates."
+        )
+    if name == "one_path_events":
+        return (
+            f"{', '.join(check['events'])} arrived from the server only, while the same site's "
+            "browsers send other events: sent by the server alone, or from the browser's "
+            "request to it (hybrid), its server copy depends on the browser and is no second "
+            "independent capture, so its loss cannot be estimated."
+        )
+    why = (
+        "the site withholds visitors who opt out (--respect-choice)"
+        if check["declared"]
+        else f"only {percent(check['silent_browser_share'])} of visitors have server copies "
+        "and a silent browser, fewer than blockers of analytics leave: either few visitors "
+        "block analytics, or those who do are withheld on every path"
+    )
+    return (
+        f"{why}. Visitors withheld by choice send nothing on either path: they are not "
+        "estimable, and the losses above are among the visitors who did not opt out."
+    )
+
+
+def assumption_lines(record: dict[str, Any]) -> list[str]:
+    """Late copies, then a ``WARNING`` paragraph per raised assumption check."""
+    lines = late_lines(record)
+    for check in record.get("checks", []):
+        if check["raised"]:
+            lines += ["", f"WARNING: {_message(check)}"]
+    return lines
+
+
+__all__ = ["assumption_lines", "late_lines"]

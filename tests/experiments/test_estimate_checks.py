@@ -1,0 +1,159 @@
+"""``trackloss estimate``: late copies, shared message ids, and the assumption checks.
+
+Each check is shown raised on a log where its case is set up, and not raised on the same log
+without it: hand-written logs for the late-arrival window and message ids, simulated exports for
+the hybrid and respect-choice cases.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("pyarrow")
+pytest.importorskip("duckdb")
+
+from support.factories import lossless_dict, merge, segment  # noqa: E402
+
+from simulator.cli.main import main  # noqa: E402
+from simulator.config.scenario import Scenario  # noqa: E402
+from simulator.experiments.estimate.estimation import estimate  # noqa: E402
+from simulator.experiments.event_export import export_events  # noqa: E402
+
+NAMES = ("event_key", "path", "event", "time", "visitor", "message_id")
+
+
+def write_csv(path, rows, names=NAMES):
+    lines = [",".join(names), *(",".join(map(str, r)) for r in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def dual_log(server_delay_minutes: int = 0, same_id: bool = False) -> list[tuple]:
+    """Ten events seen on both paths (the server copy ``server_delay`` later), two client-only
+    and three server-only, over five visitors."""
+    rows = []
+    for i in range(15):
+        when = f"2026-01-01T10:{i:02d}:00Z"
+        later = f"2026-01-01T{10 + (i + server_delay_minutes) // 60:02d}:" \
+                f"{(i + server_delay_minutes) % 60:02d}:00Z"  # fmt: skip
+        visitor = f"v{i % 5}"
+        if i < 12:
+            rows.append((f"k{i}", "client", "order", when, visitor, f"m{i}"))
+        if i < 10 or i >= 12:
+            mid = f"m{i}" if same_id else f"s{i}"
+            rows.append((f"k{i}", "server", "order", later if i < 10 else when, visitor, mid))
+    return rows
+
+
+def run(args, capsys) -> tuple[int, str, str]:
+    code = main(["estimate", *map(str, args)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_copies_later_than_the_window_are_left_out_and_counted(tmp_path, capsys):
+    csv = write_csv(tmp_path / "late.csv", dual_log(server_delay_minutes=120))
+    record = estimate(csv)
+    ((row,), late) = record["rows"], record["late"]
+    # Two hours is within the default day: every pair counts.
+    assert (row["n11"], row["n10"], row["n01"]) == (10, 2, 3)
+    assert (late["client"], late["server"]) == (0, 0)
+    code, text, err = run([csv, "--late-after", 3600, "--json", tmp_path / "r.json"], capsys)
+    assert code == 0, err
+    record = json.loads((tmp_path / "r.json").read_text())
+    (row,) = record["rows"]
+    # The ten server copies two hours late miss the hour's window: those events were seen in
+    # time by the client only.
+    assert (row["n11"], row["n10"], row["n01"]) == (0, 12, 3)
+    assert record["late"] == {
+        "after_seconds": 3600.0, "client": 0, "server": 10,
+        "events": [{"event": "order", "client": 0, "server": 10}],
+    }  # fmt: skip
+    assert "Late copies: 0 client and 10 server copies arrived more than 3,600 s" in text
+
+
+def test_a_bad_window_is_refused_in_one_line(tmp_path, capsys):
+    csv = write_csv(tmp_path / "x.csv", dual_log())
+    with pytest.raises(SystemExit) as stop:
+        main(["estimate", str(csv), "--late-after", "-5"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "--late-after: expected a positive number of seconds, got '-5'" in err
+
+
+def checks_of(record: dict) -> dict[str, dict]:
+    return {c["check"]: c for c in record["checks"]}
+
+
+def test_shared_message_ids_are_warned_about(tmp_path, capsys):
+    shared = write_csv(tmp_path / "shared.csv", dual_log(same_id=True))
+    code, text, err = run([shared, "--report", tmp_path / "r.md"], capsys)
+    assert code == 0, err
+    assert "WARNING: the client and server copies of 10 events carry the same message id" in text
+    assert "n11 cannot be counted" in (tmp_path / "r.md").read_text()
+    check = checks_of(estimate(shared))["shared_message_ids"]
+    assert check["raised"] and check["same_id"] == 10
+    # Each path with its own id: nothing to warn about.
+    own = write_csv(tmp_path / "own.csv", dual_log())
+    assert not checks_of(estimate(own))["shared_message_ids"]["raised"]
+    _, text, _ = run([own], capsys)
+    assert "message id" not in text.split("Assumptions:")[0]
+
+
+def test_a_log_with_no_event_on_both_paths_is_warned_about(tmp_path, capsys):
+    # What a vendor's deduplication leaves: one copy per event, whichever path came first.
+    rows = [r for r in dual_log() if not (r[1] == "server" and int(r[0][1:]) < 10)]
+    csv = write_csv(tmp_path / "deduplicated.csv", rows, NAMES)
+    check = checks_of(estimate(csv))["shared_message_ids"]
+    assert check["raised"] and check["no_event_on_both_paths"] and check["same_id"] == 0
+    _, text, _ = run([csv], capsys)
+    assert "WARNING: no event arrived on both paths" in text
+
+
+def site(users: int = 800, **overrides) -> Scenario:
+    d = lossless_dict(users, plans=[{"name": "site", "default_path": "dual"}])
+    d["population"]["segments"] = [
+        segment("desk", "desktop", "chrome", {"none": 0.7, "extension_privacy": 0.3}),
+        segment("mob", "mobile", "safari", {"none": 0.9, "dns": 0.1}),
+    ]
+    d["population"]["bots"] = {"share": 0.0}
+    return Scenario.model_validate(merge(d, merge({
+        "client": {"failure_probability": 0.1},
+        "server": {"failure_probability": 0.1, "max_retries": 0, "batch_size": 1},
+    }, overrides)))  # fmt: skip
+
+
+def export(tmp_path, name: str, scenario: Scenario) -> dict:
+    export_events(scenario, tmp_path / name)
+    return estimate(tmp_path / name / "copies.parquet", by=("device",))
+
+
+def test_events_sent_from_the_server_only_are_flagged_as_hybrid(tmp_path):
+    dual = export(tmp_path, "dual", site())
+    assert not checks_of(dual)["one_path_events"]["raised"]
+    plan = {"name": "site", "default_path": "dual", "paths": {"order_completed": "hybrid"}}
+    hybrid = export(tmp_path, "hybrid", site(plans=[plan]))
+    check = checks_of(hybrid)["one_path_events"]
+    assert check["raised"] and check["events"] == ["order_completed"]
+    # The other event types are still estimated from both paths.
+    rows = [r for r in hybrid["rows"] if r["event"] != "order_completed"]
+    assert rows and all(r["estimable"] for r in rows)
+
+
+def test_visitors_withheld_by_choice_are_flagged_as_not_estimable(tmp_path, capsys):
+    shown = export(tmp_path, "shown", site())
+    check = checks_of(shown)["withheld_by_choice"]
+    # Privacy blockers and DNS blockers silence 10-20% of browsers; their servers still send.
+    assert not check["raised"] and check["silent_browser_share"] > 0.05
+    plan = {"name": "site", "default_path": "dual", "respect_blocker_choice": True}
+    withheld = export(tmp_path, "withheld", site(plans=[plan]))
+    check = checks_of(withheld)["withheld_by_choice"]
+    assert check["raised"] and not check["declared"]
+    # Declared on the command line, it is raised whatever the log shows.
+    log = tmp_path / "shown" / "copies.parquet"
+    code, text, err = run([log, "--respect-choice"], capsys)
+    assert code == 0, err
+    assert "WARNING: the site withholds visitors who opt out (--respect-choice)" in text
+    assert "not estimable" in text
