@@ -20,6 +20,7 @@ import numpy as np
 
 from simulator.experiments.estimate.checks import collector_gaps
 from simulator.experiments.estimate.reading import Copies, scan
+from simulator.experiments.estimate.weighting import composition_columns, corrected_composition
 from simulator.stats.capture_recapture import (
     client_loss,
     logit_interval,
@@ -154,13 +155,15 @@ def estimate(
     -------
     dict
         The record: ``rows`` (one per stratum), ``events`` (one per event type), ``bots``
-        (what the filters found) and ``sensitivity`` (event losses without server-only
-        visitors).
+        (what the filters found), ``sensitivity`` (event losses without server-only
+        visitors) and ``composition`` (the client's composition, raw and corrected, see
+        :func:`~simulator.experiments.estimate.weighting.corrected_composition`).
     """
-    copies = scan(path, by, columns, fmt)
-    events = pair_events(copies, by)
+    dims = (*by, *(c for c in composition_columns(path, columns, fmt) if c not in by))
+    copies = scan(path, dims, columns, fmt)
+    events = pair_events(copies, dims)
     names = ("event", *by)
-    labels = {n: {v: k for k, v in copies.labels[n].items()} for n in names}
+    labels = {n: {v: k for k, v in copies.labels[n].items()} for n in ("event", *dims)}
     client_visitors = np.unique(events["visitor"][events["client"]])
     server_only = ~np.isin(events["visitor"], client_visitors)
     main = estimate_cells(events, names, seed, replicates)
@@ -183,6 +186,7 @@ def estimate(
         ),
         "rows": _rows(main, names, labels),
         "events": _event_rows(main, labels),
+        "composition": corrected_composition(events, labels, by, dims, GROUPS, seed, replicates),
     }
     if server_only.any() and (~server_only).any():
         alt = estimate_cells(kept, names, seed, replicates)

@@ -1,0 +1,73 @@
+"""Who the client's data is missing, as text: raw client composition against the corrected one.
+
+The terminal shows all event types pooled, one block per column (device, browser, country,
+channel); the Markdown report adds one table per event type. Shares are percentages, shifts
+(corrected minus raw client) percentage points, each with its 95% bootstrap interval.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.outputs.formatting import interval, percent, points, points_range
+
+ALL_EVENTS = "(all events)"
+HEADER = ["column", "category", "client", "corrected", "95% CI", "shift", "95% CI", "server"]
+
+
+def _table(rows: list[list[str]], header: list[str]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:{'<' if i < 2 else '>'}{w}}}" for i, w in enumerate(widths))
+    return [fmt.format(*header), *(fmt.format(*r) for r in rows)]
+
+
+def _body(rows: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [r["dimension"], str(r["category"]), percent(r["client"]), percent(r["corrected"]),
+         interval(r["corrected_ci"]), points(r["shift"]), points_range(r["shift_ci"]),
+         percent(r["server"])]
+        for r in rows
+    ]  # fmt: skip
+
+
+def composition_lines(record: dict[str, Any], every_event: bool = False) -> list[str]:
+    """The corrected composition as plain-text lines (empty when the log has no segments).
+
+    Parameters
+    ----------
+    record : dict
+        An estimate record with a ``composition`` entry.
+    every_event : bool
+        Also one table per event type (for the report), not only all events pooled.
+
+    Returns
+    -------
+    list of str
+        The lines, starting with a blank line and a title.
+    """
+    comp = record.get("composition") or {}
+    rows = comp.get("rows") or []
+    if not rows:
+        return []
+    lines = [
+        "",
+        f"Composition of the client's events, raw and corrected ({comp['method']}):",
+    ]
+    events = [ALL_EVENTS]
+    if every_event:
+        events += list(dict.fromkeys(r["event"] for r in rows if r["event"] != ALL_EVENTS))
+    for event in events:
+        mine = [r for r in rows if r["event"] == event]
+        if every_event:
+            lines += ["", f"{event}:"]
+        lines += _table(_body(mine), HEADER)
+    lines.append(
+        "client: shares among the events the client path received; corrected: the same events "
+        "weighted by how many true events each stands for"
+        + (", raked to the server's margins" if comp.get("rake") else "")
+        + "; shift: corrected minus client (who the client's data is missing)."
+    )
+    return lines
+
+
+__all__ = ["composition_lines"]
