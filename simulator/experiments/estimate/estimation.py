@@ -20,6 +20,7 @@ import numpy as np
 
 from simulator.experiments.estimate.checks import collector_gaps
 from simulator.experiments.estimate.reading import Copies, scan
+from simulator.experiments.estimate.site_profile import site_profile
 from simulator.experiments.estimate.weighting import composition_columns, corrected_composition
 from simulator.stats.capture_recapture import (
     client_loss,
@@ -157,7 +158,9 @@ def estimate(
         The record: ``rows`` (one per stratum), ``events`` (one per event type), ``bots``
         (what the filters found), ``sensitivity`` (event losses without server-only
         visitors) and ``composition`` (the client's composition, raw and corrected, see
-        :func:`~simulator.experiments.estimate.weighting.corrected_composition`).
+        :func:`~simulator.experiments.estimate.weighting.corrected_composition`) and ``site``
+        (segments and blocked shares, see
+        :func:`~simulator.experiments.estimate.site_profile.site_profile`).
     """
     dims = (*by, *(c for c in composition_columns(path, columns, fmt) if c not in by))
     copies = scan(path, dims, columns, fmt)
@@ -187,6 +190,7 @@ def estimate(
         "rows": _rows(main, names, labels),
         "events": _event_rows(main, labels),
         "composition": corrected_composition(events, labels, by, dims, GROUPS, seed, replicates),
+        "site": site_profile(events, labels, GROUPS, seed, replicates),
     }
     if server_only.any() and (~server_only).any():
         alt = estimate_cells(kept, names, seed, replicates)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.experiments.estimate.resampling import resampled_sums, visitor_groups
 from simulator.stats.capture_recapture import logit_interval, percentile_interval
 
 SEGMENT_COLUMNS = ("device", "browser", "country", "channel")
@@ -125,25 +126,6 @@ class _Design:
         base = 3 * self.n_strata
         cells = f[..., :base].reshape(*f.shape[:-1], self.n_strata, 3)
         return cells, f[..., base : base + self.n_client], f[..., base + self.n_client :]
-
-
-def _resampled(design: _Design, visitor: np.ndarray, groups: int, replicates: int, seed: int):
-    """Feature sums of the data (first row) and of ``replicates`` resamples of visitor groups."""
-    from scipy import sparse
-
-    _, group = np.unique(visitor, return_inverse=True)
-    group = group.ravel() % groups
-    n_groups = int(group.max(initial=-1)) + 1
-    owner = np.concatenate(design.owner)
-    by_group = sparse.csr_matrix(
-        (np.ones(owner.size), (design.feature, group[owner])),
-        shape=(design.n_features, n_groups),
-    )
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_groups, (replicates, n_groups))
-    weights = np.stack([np.bincount(d, minlength=n_groups) for d in draws]).astype(float)
-    weights = np.vstack([np.ones(n_groups), weights])
-    return np.asarray((by_group @ weights.T).T)
 
 
 def _rake(design: _Design, f: np.ndarray, dims, rake) -> dict[str, np.ndarray]:
@@ -249,7 +231,9 @@ def corrected_composition(
     if not dims or not events["client"].any():
         return out
     design = _Design(events, by, dims, rake)
-    f = _resampled(design, events["visitor"], groups, replicates, seed)
+    owner = np.concatenate(design.owner)
+    group = visitor_groups(events["visitor"], groups)[owner]
+    f = resampled_sums(group, design.feature, design.n_features, None, replicates, seed)
     fitted = _rake(design, f, dims, rake)
     server_share = {d: _shares(design, fitted["server"][:1], d, server=True)[0] for d in rake}
     for d in dims:

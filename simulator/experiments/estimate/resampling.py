@@ -1,0 +1,80 @@
+"""Sums of per-visitor counts in bootstrap resamples of the visitors.
+
+A blocked visitor loses all their client copies at once, so the unit of resampling is the
+visitor, never the event. Visitors fall round robin into a fixed number of groups (their ids
+sorted, so the same log gives the same groups); groups of independent visitors are independent,
+and resampling groups costs the same however many visitors there are. Each resample draws as
+many groups as there are, with replacement, and adds up their counts: one sparse product for all
+resamples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GROUPS = 4096
+"""Visitors are resampled in at most this many groups."""
+
+
+def visitor_groups(visitor: np.ndarray, groups: int = GROUPS) -> np.ndarray:
+    """The resampling group of each row's visitor, in ``0 .. groups - 1``.
+
+    Parameters
+    ----------
+    visitor : numpy.ndarray
+        The visitor of every row (any integer ids).
+    groups : int
+        How many groups at most.
+
+    Returns
+    -------
+    numpy.ndarray
+        The group of each row (rows of one visitor share it).
+    """
+    _, index = np.unique(visitor, return_inverse=True)
+    return index.ravel() % groups
+
+
+def resampled_sums(
+    group: np.ndarray,
+    feature: np.ndarray,
+    n_features: int,
+    values: np.ndarray | None = None,
+    replicates: int = 200,
+    seed: int = 0,
+) -> np.ndarray:
+    """Feature sums of the data (first row) and of ``replicates`` resamples of the groups.
+
+    Parameters
+    ----------
+    group : numpy.ndarray
+        The resampling group of each contribution (see :func:`visitor_groups`).
+    feature : numpy.ndarray
+        The feature each contribution adds to, in ``0 .. n_features - 1``.
+    n_features : int
+        How many features.
+    values : numpy.ndarray, optional
+        What each contribution adds (1 when omitted).
+    replicates : int
+        Bootstrap resamples.
+    seed : int
+        Seed of the resampling (the same seed gives the same resamples).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (replicates + 1, n_features): the data's sums, then each resample's.
+    """
+    from scipy import sparse
+
+    n_groups = int(group.max(initial=-1)) + 1
+    values = np.ones(feature.size) if values is None else np.asarray(values, float)
+    by_group = sparse.csr_matrix((values, (feature, group)), shape=(n_features, n_groups))
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_groups, (replicates, n_groups))
+    weights = np.stack([np.bincount(d, minlength=n_groups) for d in draws]).astype(float)
+    weights = np.vstack([np.ones(n_groups), weights.reshape(replicates, n_groups)])
+    return np.asarray((by_group @ weights.T).T)
+
+
+__all__ = ["GROUPS", "resampled_sums", "visitor_groups"]
