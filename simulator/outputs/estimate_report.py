@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.outputs.estimate_composition import composition_lines
+from simulator.outputs.estimate_models import model_lines
 from simulator.outputs.formatting import count, interval, percent, plural
 
 ASSUMPTIONS = (
@@ -61,6 +62,7 @@ def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[str
          for e in record["events"]],
         ["event", "client loss", "95% CI"],
     )  # fmt: skip
+    lines += model_lines(record)
     lines += composition_lines(record, every_event)
     bots = record["bots"]
     lines += [

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.experiments.estimate.capture_covariates import logistic_totals, third_source_check
 from simulator.experiments.estimate.checks import collector_gaps
 from simulator.experiments.estimate.reading import Copies, scan
 from simulator.experiments.estimate.site_profile import site_profile
@@ -67,13 +68,16 @@ def pair_events(copies: Copies, by: tuple[str, ...]) -> dict[str, np.ndarray]:
     start = np.flatnonzero(first)
     event_of_row = np.cumsum(first) - 1
     srv = server[order]
+    third = np.concatenate(copies.third)[order] if copies.third else np.zeros(srv.size, bool)
     has_server = np.bincount(event_of_row, weights=srv, minlength=start.size) > 0
-    has_client = np.bincount(event_of_row, weights=~srv, minlength=start.size) > 0
+    has_client = np.bincount(event_of_row, weights=~srv & ~third, minlength=start.size) > 0
     out = {
         "client": has_client,
         "server": has_server,
         "visitor": np.concatenate(copies.visitor)[order][start],
     }
+    if third.any():
+        out["third"] = np.bincount(event_of_row, weights=third, minlength=start.size) > 0
     for name in ("event", *by):
         out[name] = np.concatenate(copies.codes[name])[order][start]
     return out
@@ -157,16 +161,24 @@ def estimate(
     dict
         The record: ``rows`` (one per stratum), ``events`` (one per event type), ``bots``
         (what the filters found), ``sensitivity`` (event losses without server-only
-        visitors) and ``composition`` (the client's composition, raw and corrected, see
-        :func:`~simulator.experiments.estimate.weighting.corrected_composition`) and ``site``
-        (segments and blocked shares, see
-        :func:`~simulator.experiments.estimate.site_profile.site_profile`).
+        visitors), ``composition`` (the client's composition, raw and corrected: see
+        :mod:`~simulator.experiments.estimate.weighting`), ``site`` (segments and blocked
+        shares: :mod:`~simulator.experiments.estimate.site_profile`) and
+        ``covariate_model`` (Horvitz-Thompson totals from logistic capture rates:
+        :mod:`~simulator.experiments.estimate.capture_covariates`), and with a third path
+        ``third_source`` (its test of dependence between the paths, same module).
     """
     dims = (*by, *(c for c in composition_columns(path, columns, fmt) if c not in by))
     copies = scan(path, dims, columns, fmt)
     events = pair_events(copies, dims)
     names = ("event", *by)
     labels = {n: {v: k for k, v in copies.labels[n].items()} for n in ("event", *dims)}
+    third = (
+        third_source_check(events, labels, GROUPS, seed, replicates) if "third" in events else None
+    )
+    if third is not None:  # the two-source figures count what client or server saw
+        two = events["client"] | events["server"]
+        events = {k: v[two] for k, v in events.items() if k != "third"}
     client_visitors = np.unique(events["visitor"][events["client"]])
     server_only = ~np.isin(events["visitor"], client_visitors)
     main = estimate_cells(events, names, seed, replicates)
@@ -191,7 +203,10 @@ def estimate(
         "events": _event_rows(main, labels),
         "composition": corrected_composition(events, labels, by, dims, GROUPS, seed, replicates),
         "site": site_profile(events, labels, GROUPS, seed, replicates),
+        "covariate_model": logistic_totals(events, labels, dims, GROUPS, seed, replicates),
     }
+    if third is not None:
+        record["third_source"] = third
     if server_only.any() and (~server_only).any():
         alt = estimate_cells(kept, names, seed, replicates)
         record["sensitivity"] = _event_rows(alt, labels)

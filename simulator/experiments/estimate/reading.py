@@ -26,6 +26,9 @@ REQUIRED = ("event_key", "path", "event", "time", "visitor")
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "json"}
 FORMATS[".ndjson"] = "json"
 PATHS = ("client", "server")
+THIRD_PATHS = ("pixel", "cdn", "third")
+"""``path`` values of a third source (a no-JavaScript pixel, a CDN log), used to test whether
+the client and server paths miss independently."""
 CRAWLERS = re.compile(
     r"bot|crawl|spider|slurp|scrape|headless|lighthouse|pingdom|uptime|monitor|preview|"
     r"facebookexternalhit|curl/|wget/|python-requests|go-http-client|java/|okhttp|httpclient",
@@ -45,6 +48,7 @@ class Copies:
 
     key: list[np.ndarray] = field(default_factory=list)
     server: list[np.ndarray] = field(default_factory=list)
+    third: list[np.ndarray] = field(default_factory=list)
     visitor: list[np.ndarray] = field(default_factory=list)
     time: list[np.ndarray] = field(default_factory=list)
     codes: dict[str, list[np.ndarray]] = field(default_factory=dict)
@@ -198,7 +202,9 @@ def scan(
             path_col = pc.utf8_lower(pc.utf8_trim_whitespace(cols["path"].cast(pa.string())))
             is_server = pc.equal(path_col, "server").fill_null(False).to_numpy(zero_copy_only=False)
             is_client = pc.equal(path_col, "client").fill_null(False).to_numpy(zero_copy_only=False)
-            bad = np.flatnonzero(~(is_server | is_client))
+            is_third = pc.is_in(path_col, pa.array(THIRD_PATHS)).fill_null(False)
+            is_third = is_third.to_numpy(zero_copy_only=False)
+            bad = np.flatnonzero(~(is_server | is_client | is_third))
             if bad.size:
                 i = int(bad[0])
                 raise LogError(
@@ -218,6 +224,7 @@ def scan(
             copies.key.append(_hash(cols["event_key"])[keep])
             copies.visitor.append(_hash(cols["visitor"])[keep])
             copies.server.append(is_server[keep])
+            copies.third.append(is_third[keep])
             copies.time.append(seconds[keep])
             for name in ("event", *by):
                 col = cols[name].fill_null("(none)") if cols[name].null_count else cols[name]
@@ -230,4 +237,4 @@ def scan(
     return copies
 
 
-__all__ = ["CRAWLERS", "Copies", "LogError", "REQUIRED", "format_of", "scan"]
+__all__ = ["CRAWLERS", "Copies", "LogError", "REQUIRED", "THIRD_PATHS", "format_of", "scan"]
