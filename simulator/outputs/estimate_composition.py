@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.outputs.formatting import interval, percent, points, points_range
+from simulator.outputs.formatting import count, interval, number, percent, points, points_range
 
 ALL_EVENTS = "(all events)"
 HEADER = ["column", "category", "client", "corrected", "95% CI", "shift", "95% CI", "server"]
@@ -67,7 +67,44 @@ def composition_lines(record: dict[str, Any], every_event: bool = False) -> list
         + (", raked to the server's margins" if comp.get("rake") else "")
         + "; shift: corrected minus client (who the client's data is missing)."
     )
-    return lines
+    return lines + value_lines(comp.get("value") or [])
 
 
-__all__ = ["composition_lines"]
+def _range(ci: list, fmt) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return "-"
+    return f"[{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+def value_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The value the client's events carry, raw and corrected (empty without values).
+
+    Parameters
+    ----------
+    rows : list of dict
+        The ``composition.value`` rows of an estimate record.
+
+    Returns
+    -------
+    list of str
+        A blank line, a title and the table.
+    """
+    if not rows:
+        return []
+    body = [
+        [r["event"], number(r["client_mean"]), number(r["corrected_mean"]),
+         _range(r["corrected_mean_ci"], number), number(r["mean_shift"]),
+         count(r["client_total"], 0), count(r["corrected_total"], 0),
+         _range(r["corrected_total_ci"], lambda x: count(x, 0))]
+        for r in rows
+    ]  # fmt: skip
+    header = ["event", "client mean", "corrected", "95% CI", "shift", "client total",
+              "corrected total", "95% CI"]  # fmt: skip
+    return [
+        "",
+        "Value of the events (mean per event and total), raw client and corrected:",
+        *_table(body, header),
+    ]
+
+
+__all__ = ["composition_lines", "value_lines"]

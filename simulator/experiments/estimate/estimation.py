@@ -78,6 +78,8 @@ def pair_events(copies: Copies, by: tuple[str, ...]) -> dict[str, np.ndarray]:
     }
     if third.any():
         out["third"] = np.bincount(event_of_row, weights=third, minlength=start.size) > 0
+    if copies.value:  # an event's value: the largest its copies carry (one may lack it)
+        out["value"] = np.maximum.reduceat(np.concatenate(copies.value)[order], start)
     for name in ("event", *by):
         out[name] = np.concatenate(copies.codes[name])[order][start]
     return out

@@ -49,6 +49,7 @@ class Copies:
     key: list[np.ndarray] = field(default_factory=list)
     server: list[np.ndarray] = field(default_factory=list)
     third: list[np.ndarray] = field(default_factory=list)
+    value: list[np.ndarray] = field(default_factory=list)
     visitor: list[np.ndarray] = field(default_factory=list)
     time: list[np.ndarray] = field(default_factory=list)
     codes: dict[str, list[np.ndarray]] = field(default_factory=dict)
@@ -127,6 +128,19 @@ def _seconds(name: Path, column: Any, first_row: int) -> np.ndarray:
     return parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
 
 
+def _values(name: Path, column: Any, theirs: str) -> np.ndarray:
+    """The ``value`` column as numbers (missing values count 0)."""
+    import pyarrow as pa
+
+    try:
+        numbers = column.cast(pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise LogError(
+            f"{name}: column {theirs!r} (value): expected numbers: {str(error).splitlines()[0]}"
+        ) from None
+    return numbers.fill_null(0.0).to_numpy(zero_copy_only=False)
+
+
 def scan(
     path: str | Path,
     by: tuple[str, ...] = (),
@@ -161,7 +175,7 @@ def scan(
     path = Path(path)
     if not path.exists():
         raise LogError(f"{path}: no such file or folder")
-    mapping = {name: name for name in (*REQUIRED, "user_agent", *by)}
+    mapping = {name: name for name in (*REQUIRED, "user_agent", "value", *by)}
     mapping.update(columns or {})
     try:
         kind = format_of(path, fmt)
@@ -226,6 +240,8 @@ def scan(
             copies.server.append(is_server[keep])
             copies.third.append(is_third[keep])
             copies.time.append(seconds[keep])
+            if "value" in cols:
+                copies.value.append(_values(path, cols["value"], mapping["value"])[keep])
             for name in ("event", *by):
                 col = cols[name].fill_null("(none)") if cols[name].null_count else cols[name]
                 copies.codes.setdefault(name, []).append(_codes(copies, name, col)[keep])

@@ -118,14 +118,26 @@ class _Design:
         rows.append(base + c_cell)
         rows.append(base + self.n_client + s_cell)
         self.owner = [np.arange(kind.size), np.flatnonzero(client), np.flatnonzero(server)]
-        self.feature = np.concatenate(rows)
+        self.values = [np.ones(kind.size), np.ones(client.sum()), np.ones(server.sum())]
         self.n_features = base + self.n_client + self.n_server
+        self.has_value = "value" in events and bool(np.any(events["value"][client] != 0))
+        if self.has_value:  # then the client's value per client cell
+            rows.append(self.n_features + c_cell)
+            self.owner.append(np.flatnonzero(client))
+            self.values.append(events["value"][client])
+            self.n_features += self.n_client
+        self.feature = np.concatenate(rows)
 
     def split(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Stratum cells (..., strata, 3), client cell counts and server cell counts."""
         base = 3 * self.n_strata
         cells = f[..., :base].reshape(*f.shape[:-1], self.n_strata, 3)
-        return cells, f[..., base : base + self.n_client], f[..., base + self.n_client :]
+        end = base + self.n_client + self.n_server
+        return cells, f[..., base : base + self.n_client], f[..., base + self.n_client : end]
+
+    def value_sums(self, f: np.ndarray) -> np.ndarray:
+        """The client's value per client cell (..., client cells)."""
+        return f[..., 3 * self.n_strata + self.n_client + self.n_server :]
 
 
 def _rake(design: _Design, f: np.ndarray, dims, rake) -> dict[str, np.ndarray]:
@@ -219,7 +231,9 @@ def corrected_composition(
         ``method``, ``rake`` (the raking columns) and ``rows``: per event type (and all events
         pooled), column and category, the raw ``client`` share, the ``weighted`` share, the
         ``corrected`` (weighted and raked) share with ``corrected_ci``, the ``server`` share
-        (raking columns only) and ``shift`` (corrected minus client) with ``shift_ci``.
+        (raking columns only) and ``shift`` (corrected minus client) with ``shift_ci``; when
+        the events carry a ``value``, ``value``: per event type the client's total and mean
+        value, raw and corrected, each with an interval.
     """
     rake = tuple(d for d in RAKE_COLUMNS if d in dims)
     out: dict[str, Any] = {
@@ -233,7 +247,8 @@ def corrected_composition(
     design = _Design(events, by, dims, rake)
     owner = np.concatenate(design.owner)
     group = visitor_groups(events["visitor"], groups)[owner]
-    f = resampled_sums(group, design.feature, design.n_features, None, replicates, seed)
+    values = np.concatenate(design.values)
+    f = resampled_sums(group, design.feature, design.n_features, values, replicates, seed)
     fitted = _rake(design, f, dims, rake)
     server_share = {d: _shares(design, fitted["server"][:1], d, server=True)[0] for d in rake}
     for d in dims:
@@ -272,7 +287,38 @@ def corrected_composition(
                     "server": _num(server_share[d][e, c]) if d in server_share else None,
                 }
                 out["rows"].append(row)
+    if design.has_value:
+        out["value"] = _value_rows(design, f, fitted, labels)
     return out
+
+
+def _value_rows(design: _Design, f: np.ndarray, fitted: dict, labels: dict) -> list[dict]:
+    """Per event type with a value: the client's total and mean, raw and corrected."""
+    ev = design.event_of_stratum[design.client_stratum]
+    to_event = _onehot(ev, design.n_events)
+    value = design.value_sums(f)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(fitted["client"] > 0, fitted["corrected"] / fitted["client"], 0.0)
+        raw_total, total = value @ to_event, (value * scale) @ to_event
+        raw_mean = raw_total / (fitted["client"] @ to_event)
+        mean = total / (fitted["corrected"] @ to_event)
+    stats = {}
+    for name, x in (("client_total", raw_total), ("corrected_total", total),
+                    ("client_mean", raw_mean), ("corrected_mean", mean),
+                    ("mean_shift", mean - raw_mean)):  # fmt: skip
+        sd = np.nanstd(x[1:], axis=0, ddof=1)
+        stats[name] = (x[0], x[0] - 1.959963984540054 * sd, x[0] + 1.959963984540054 * sd, sd)
+    rows = []
+    for e in range(design.n_events):
+        if not raw_total[0, e]:
+            continue
+        row = {"event": labels["event"][e]}
+        for name, (x, lo, hi, _sd) in stats.items():
+            row[name] = _num(x[e])
+            row[f"{name}_ci"] = [_num(lo[e]), _num(hi[e])]
+        row["corrected_mean_sd"] = _num(stats["corrected_mean"][3][e])
+        rows.append(row)
+    return rows
 
 
 def _num(x: float) -> float | None:
