@@ -15,9 +15,9 @@ ALL_EVENTS = "(all events)"
 HEADER = ["column", "category", "client", "corrected", "95% CI", "shift", "95% CI", "server"]
 
 
-def _table(rows: list[list[str]], header: list[str]) -> list[str]:
+def _table(rows: list[list[str]], header: list[str], left: int = 2) -> list[str]:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:{'<' if i < 2 else '>'}{w}}}" for i, w in enumerate(widths))
+    fmt = "  ".join(f"{{:{'<' if i < left else '>'}{w}}}" for i, w in enumerate(widths))
     return [fmt.format(*header), *(fmt.format(*r) for r in rows)]
 
 
@@ -70,6 +70,38 @@ def composition_lines(record: dict[str, Any], every_event: bool = False) -> list
     return lines + value_lines(comp.get("value") or [])
 
 
+def site_lines(record: dict[str, Any]) -> list[str]:
+    """Per segment, its share of the visitors, blocked share and unblocked client loss.
+
+    Parameters
+    ----------
+    record : dict
+        An estimate record (``site`` is optional).
+
+    Returns
+    -------
+    list of str
+        A blank line, a title and the table (empty without a site profile).
+    """
+    segments = (record.get("site") or {}).get("segments") or []
+    if not segments:
+        return []
+    body = [
+        [f"{s['device'] or '-'} / {s['browser'] or '-'}", count(s["visitors"]),
+         percent(s["share"]), percent(s["blocked"]), interval(s["blocked_ci"]),
+         percent(s["client_loss"]), interval(s["client_loss_ci"])]
+        for s in segments
+    ]  # fmt: skip
+    header = ["device / browser", "visitors", "share", "blocked", "95% CI",
+              "unblocked loss", "95% CI"]  # fmt: skip
+    return [
+        "",
+        "Visitors per segment: blocked (the client sent nothing) and the client's loss for the "
+        "others (its device):",
+        *_table(body, header, left=1),
+    ]
+
+
 def _range(ci: list, fmt) -> str:
     if not ci or ci[0] is None or ci[1] is None:
         return "-"
@@ -103,8 +135,8 @@ def value_lines(rows: list[dict[str, Any]]) -> list[str]:
     return [
         "",
         "Value of the events (mean per event and total), raw client and corrected:",
-        *_table(body, header),
+        *_table(body, header, left=1),
     ]
 
 
-__all__ = ["composition_lines", "value_lines"]
+__all__ = ["composition_lines", "site_lines", "value_lines"]

@@ -120,17 +120,13 @@ def test_corrected_intervals_cover_the_sites_composition(tmp_path):
     assert raw.mean() < per_run.mean() - 3 * se, (raw, per_run)
 
 
-def test_the_corrected_order_value_recovers_what_blocked_visitors_spend(tmp_path):
-    """Desktop visitors block more and spend more: the raw client mean is too low.
-
-    A log built by hand (one order per visitor): desktop visitors spend about 100, mobile ones
-    about 50; half the desktop visitors block the client, which also fails 10% of the time;
-    the server misses 15% independently.
-    """
+def orders_log(file, n: int = 6000):
+    """A log built by hand (one order per visitor): desktop visitors spend about 100, mobile
+    ones about 50; half the desktop visitors block the client, which also fails 10% of the
+    time; the server misses 15% independently. Returns the true values."""
     import pandas as pd
 
     rng = np.random.default_rng(8)
-    n = 6000
     desktop = rng.random(n) < 0.5
     value = np.where(desktop, 100.0, 50.0) * rng.lognormal(0, 0.3, n)
     client = (rng.random(n) < np.where(desktop, 0.5, 0.98)) & (rng.random(n) < 0.9)
@@ -143,8 +139,14 @@ def test_the_corrected_order_value_recovers_what_blocked_visitors_spend(tmp_path
             "visitor": idx, "device": np.where(desktop[idx], "desktop", "mobile"),
             "value": value[idx],
         }))  # fmt: skip
+    pd.concat(rows).to_csv(file, index=False)
+    return value
+
+
+def test_the_corrected_order_value_recovers_what_blocked_visitors_spend(tmp_path):
+    """Desktop visitors block more and spend more: the raw client mean is too low."""
     path = tmp_path / "orders.csv"
-    pd.concat(rows).to_csv(path, index=False)
+    value = orders_log(path)
     (row,) = estimate(path, seed=1)["composition"]["value"]
     true_mean = value.mean()
     z = bonferroni(2)
@@ -154,3 +156,22 @@ def test_the_corrected_order_value_recovers_what_blocked_visitors_spend(tmp_path
     # The corrected total estimates all the money, seen or not.
     lo, hi = row["corrected_total_ci"]
     assert abs(row["corrected_total"] - value.sum()) < z * (hi - lo) / (2 * 1.959963984540054)
+
+
+def test_the_command_shows_the_correction_in_the_table_json_and_report(tmp_path, capsys):
+    import json
+
+    from simulator.cli.main import main
+
+    path = tmp_path / "orders.csv"
+    orders_log(path, 1000)
+    out, report = tmp_path / "r.json", tmp_path / "r.md"
+    assert main(["estimate", str(path), "--json", str(out), "--report", str(report)]) == 0
+    text = capsys.readouterr().out
+    for title in ("Composition of the client's events", "Value of the events",
+                  "Visitors per segment", "True events by logistic capture rates"):  # fmt: skip
+        assert title in text
+    record = json.loads(out.read_text())
+    assert {r["category"] for r in record["composition"]["rows"]} == {"desktop", "mobile"}
+    assert record["composition"]["value"][0]["event"] == "order"
+    assert "\norder:\n" in report.read_text()  # a table per event type in the report
