@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from simulator.experiments.estimate.resampling import resampled_sums, visitor_groups
+from simulator.experiments.estimate.resampling import groups_of, resampled_sums
 from simulator.stats.capture_models import (
     HISTORIES,
     PAIR_NAMES,
@@ -95,7 +95,7 @@ def logistic_totals(
     cell, design, event_of_cell, n_events = _design(events, covariates)
     client, server = events["client"], events["server"]
     kind = np.where(client & server, 0, np.where(client, 1, 2))
-    group = visitor_groups(events["visitor"], groups)
+    group = groups_of(events, groups)
     n_cells = design.shape[0]
     f = resampled_sums(group, cell * 3 + kind, n_cells * 3, None, replicates, seed)
     cells = f.reshape(-1, n_cells, 3)
@@ -169,7 +169,7 @@ def third_source_check(
     seen = history >= 0
     event = events["event"][seen]
     n_events = int(events["event"].max(initial=0)) + 1
-    group = visitor_groups(events["visitor"], groups)[seen]
+    group = groups_of(events, groups)[seen]
     f = resampled_sums(group, event * 7 + history[seen], n_events * 7, None, replicates, seed)
     counts = f.reshape(-1, n_events, 7)
     rows = []

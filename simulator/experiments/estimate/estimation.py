@@ -21,6 +21,7 @@ import numpy as np
 from simulator.experiments.estimate.capture_covariates import logistic_totals, third_source_check
 from simulator.experiments.estimate.checks import collector_gaps
 from simulator.experiments.estimate.reading import Copies, scan
+from simulator.experiments.estimate.resampling import visitor_groups
 from simulator.experiments.estimate.site_profile import site_profile
 from simulator.experiments.estimate.weighting import composition_columns, corrected_composition
 from simulator.stats.capture_recapture import (
@@ -175,6 +176,7 @@ def estimate(
     events = pair_events(copies, dims)
     names = ("event", *by)
     labels = {n: {v: k for k, v in copies.labels[n].items()} for n in ("event", *dims)}
+    events["group"] = visitor_groups(events["visitor"], GROUPS)  # shared by the models
     third = (
         third_source_check(events, labels, GROUPS, seed, replicates) if "third" in events else None
     )

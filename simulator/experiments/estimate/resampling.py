@@ -14,10 +14,15 @@ import numpy as np
 
 GROUPS = 4096
 """Visitors are resampled in at most this many groups."""
+DENSE_CELLS = 1 << 24
+"""Sums per feature and group are kept in a dense table up to this many cells (128 MiB)."""
 
 
 def visitor_groups(visitor: np.ndarray, groups: int = GROUPS) -> np.ndarray:
     """The resampling group of each row's visitor, in ``0 .. groups - 1``.
+
+    Where the estimate has already computed them (an ``events["group"]`` array), the models
+    use those instead of recomputing.
 
     Parameters
     ----------
@@ -33,6 +38,26 @@ def visitor_groups(visitor: np.ndarray, groups: int = GROUPS) -> np.ndarray:
     """
     _, index = np.unique(visitor, return_inverse=True)
     return index.ravel() % groups
+
+
+def groups_of(events: dict[str, np.ndarray], groups: int = GROUPS) -> np.ndarray:
+    """``events["group"]`` when present, else :func:`visitor_groups` of ``events["visitor"]``.
+
+    Parameters
+    ----------
+    events : dict
+        One entry per event, with ``visitor`` (and optionally ``group``).
+    groups : int
+        How many groups at most.
+
+    Returns
+    -------
+    numpy.ndarray
+        The resampling group of each event.
+    """
+    if "group" in events:
+        return events["group"]
+    return visitor_groups(events["visitor"], groups)
 
 
 def resampled_sums(
@@ -68,8 +93,12 @@ def resampled_sums(
     from scipy import sparse
 
     n_groups = int(group.max(initial=-1)) + 1
-    values = np.ones(feature.size) if values is None else np.asarray(values, float)
-    by_group = sparse.csr_matrix((values, (feature, group)), shape=(n_features, n_groups))
+    if n_features * n_groups <= DENSE_CELLS:  # one pass of bincount, no sparse matrix
+        flat = feature.astype(np.int64) * n_groups + group
+        by_group = np.bincount(flat, values, n_features * n_groups).reshape(n_features, n_groups)
+    else:
+        values = np.ones(feature.size) if values is None else np.asarray(values, float)
+        by_group = sparse.csr_matrix((values, (feature, group)), shape=(n_features, n_groups))
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_groups, (replicates, n_groups))
     weights = np.stack([np.bincount(d, minlength=n_groups) for d in draws]).astype(float)
@@ -77,4 +106,4 @@ def resampled_sums(
     return np.asarray((by_group @ weights.T).T)
 
 
-__all__ = ["GROUPS", "resampled_sums", "visitor_groups"]
+__all__ = ["DENSE_CELLS", "GROUPS", "resampled_sums", "visitor_groups", "groups_of"]

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.experiments.estimate.resampling import resampled_sums, visitor_groups
+from simulator.experiments.estimate.resampling import groups_of, resampled_sums
 from simulator.stats.capture_recapture import logit_interval, percentile_interval
 
 SEGMENT_COLUMNS = ("device", "browser", "country", "channel")
@@ -246,7 +246,7 @@ def corrected_composition(
         return out
     design = _Design(events, by, dims, rake)
     owner = np.concatenate(design.owner)
-    group = visitor_groups(events["visitor"], groups)[owner]
+    group = groups_of(events, groups)[owner]
     values = np.concatenate(design.values)
     f = resampled_sums(group, design.feature, design.n_features, values, replicates, seed)
     fitted = _rake(design, f, dims, rake)
