@@ -68,7 +68,7 @@ def composition_columns(
         ds = require_dataset()
         kind = format_of(Path(path), fmt)
         names = set(ds.dataset(path, format=kind).schema.names)
-    except Exception:  # noqa: BLE001 - the reader reports the same problem with its place
+    except (OSError, ValueError, ImportError):  # the reader reports it, naming the place
         return ()
     return tuple(c for c in SEGMENT_COLUMNS if mapping[c] in names)
 
