@@ -22,6 +22,7 @@ Both are fitted by iteratively reweighted least squares (IRLS) on many count vec
 from __future__ import annotations
 
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,27 @@ HISTORIES = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0,
 """The seven observable capture histories, in the order the counts are given."""
 PAIRS = tuple(combinations(range(3), 2))
 PAIR_NAMES = {(0, 1): "client-server", (0, 2): "client-third", (1, 2): "server-third"}
+
+
+def _pair_products(x: Any) -> Any:
+    """Sparse (cells, p * p) matrix of ``x[i, a] * x[i, b]``: ``w @ it`` is every fit's X'WX.
+
+    A design of dummy columns has a few non-zeros per row, so the products of a row's pairs
+    are few, and the normal equations of all the fits cost one sparse product.
+    """
+    from scipy import sparse
+
+    m, p = x.shape
+    k = np.diff(x.indptr)
+    row = np.repeat(np.arange(m), k)
+    rep = k[row]
+    left = np.repeat(np.arange(x.nnz), rep)
+    offset = np.arange(left.size) - np.repeat(np.cumsum(rep) - rep, rep)
+    right = x.indptr[row[left]] + offset
+    return sparse.csr_matrix(
+        (x.data[left] * x.data[right], (row[left], x.indices[left] * p + x.indices[right])),
+        shape=(m, p * p),
+    )
 
 
 def fit_glm(
@@ -56,7 +78,11 @@ def fit_glm(
         Shapes (fits, parameters) and (fits, cells): the coefficients and the fitted mean
         (success probability for a logistic model, expected count for a Poisson one).
     """
-    x = np.asarray(design, float)
+    from scipy import sparse
+
+    x = sparse.csr_matrix(np.asarray(design, float))
+    pairs = _pair_products(x)
+    n_par = x.shape[1]
     y = np.atleast_2d(np.asarray(y, float))
     logistic = trials is not None
     n = np.atleast_2d(np.asarray(trials, float)) if logistic else None
@@ -64,8 +90,8 @@ def fit_glm(
         eta = np.log((y + 0.5) / (n - y + 0.5))
     else:
         eta = np.log(y + 0.5)
-    beta = np.zeros((y.shape[0], x.shape[1]))
-    eye = np.eye(x.shape[1]) * RIDGE
+    beta = np.zeros((y.shape[0], n_par))
+    eye = np.eye(n_par) * RIDGE
     for _ in range(ITERATIONS):
         if logistic:
             p = 1.0 / (1.0 + np.exp(-eta))
@@ -75,10 +101,10 @@ def fit_glm(
             mu = np.exp(eta)
             w, resid = mu, y - mu
         z = eta + np.divide(resid, w, out=np.zeros_like(w), where=w > 0)
-        xtwx = (x.T[None] * w[:, None, :]) @ x + eye
-        xtwz = (w * z) @ x
+        xtwx = np.asarray(pairs.T @ w.T).T.reshape(-1, n_par, n_par) + eye
+        xtwz = np.asarray(x.T @ (w * z).T).T
         new = np.linalg.solve(xtwx, xtwz[..., None])[..., 0]
-        eta = np.clip(new @ x.T, -30.0, 30.0)
+        eta = np.clip(np.asarray(x @ new.T).T, -30.0, 30.0)
         done = np.max(np.abs(new - beta), initial=0.0) < TOLERANCE
         beta = new
         if done:

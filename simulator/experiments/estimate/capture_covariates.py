@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from simulator.experiments.estimate.resampling import groups_of, resampled_sums
+from simulator.experiments.estimate.resampling import groups_of, resampled_sums, spread
 from simulator.stats.capture_models import (
     HISTORIES,
     PAIR_NAMES,
@@ -55,7 +55,7 @@ def _design(events: dict[str, np.ndarray], covariates: tuple[str, ...]):
 
 def _interval(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Normal 95% interval from the bootstrap rows 1: around row 0, and the standard error."""
-    sd = np.nanstd(x[1:], axis=0, ddof=1)
+    sd = spread(x[1:])
     return x[0] - Z95 * sd, x[0] + Z95 * sd, sd
 
 

@@ -106,4 +106,24 @@ def resampled_sums(
     return np.asarray((by_group @ weights.T).T)
 
 
-__all__ = ["DENSE_CELLS", "GROUPS", "resampled_sums", "visitor_groups", "groups_of"]
+def spread(draws: np.ndarray) -> np.ndarray:
+    """Standard deviation of bootstrap draws along axis 0, NaN draws ignored (no warnings).
+
+    Parameters
+    ----------
+    draws : numpy.ndarray
+        One row per resample.
+
+    Returns
+    -------
+    numpy.ndarray
+        The standard deviation (ddof 1); NaN where fewer than two draws are finite.
+    """
+    finite = np.isfinite(draws)
+    n = finite.sum(axis=0)
+    mean = np.where(finite, draws, 0.0).sum(axis=0) / np.maximum(n, 1)
+    sq = np.where(finite, (draws - mean) ** 2, 0.0).sum(axis=0)
+    return np.where(n > 1, np.sqrt(sq / np.maximum(n - 1, 1)), np.nan)
+
+
+__all__ = ["DENSE_CELLS", "GROUPS", "groups_of", "resampled_sums", "spread", "visitor_groups"]

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.experiments.estimate.resampling import resampled_sums, visitor_groups
+from simulator.experiments.estimate.resampling import resampled_sums, spread, visitor_groups
 from simulator.stats.capture_recapture import Z95
 
 FEATURES = ("visitors", "server_visitors", "silent", "look_silent", "n11", "n01")
@@ -139,7 +139,7 @@ def site_profile(
             "channels": mixes["channel"][s] if "channel" in mixes else None,
         }
         for name, x in (("blocked", blocked[:, s]), ("client_loss", dev_loss[:, s])):
-            sd = float(np.nanstd(x[1:], ddof=1))
+            sd = float(spread(x[1:]))
             seg[name] = _num(x[0])
             seg[f"{name}_ci"] = [_num(max(0.0, x[0] - Z95 * sd)), _num(min(1.0, x[0] + Z95 * sd))]
         segments.append(seg)

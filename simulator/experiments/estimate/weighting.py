@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.experiments.estimate.resampling import groups_of, resampled_sums
+from simulator.experiments.estimate.resampling import groups_of, resampled_sums, spread
 from simulator.stats.capture_recapture import logit_interval, percentile_interval
 
 SEGMENT_COLUMNS = ("device", "browser", "country", "channel")
@@ -36,7 +36,7 @@ RAKE_COLUMNS = ("device", "browser", "country")
 """Columns the server side knows (from the request), whose margins the client is raked to."""
 SWEEPS = 200
 """At most this many raking sweeps over the columns."""
-CONVERGED = 1e-10
+CONVERGED = 1e-9
 """Raking stops when no weight changes by more than this factor in a sweep."""
 ALL_EVENTS = "(all events)"
 
@@ -151,18 +151,20 @@ def _rake(design: _Design, f: np.ndarray, dims, rake) -> dict[str, np.ndarray]:
     target_w = server * w_server[..., design.server_stratum]
     ev_c = design.event_of_stratum[design.client_stratum]
     ev_s = design.event_of_stratum[design.server_stratum]
+    margins = []  # per raking column: categories, client cell -> margin, and the targets
+    for d in rake:
+        k = _categories(design, d)
+        c_idx = ev_c * k + design.client_codes[d]
+        to_margin = _onehot(c_idx, design.n_events * k)
+        want = target_w @ _onehot(ev_s * k + design.server_codes[d], design.n_events * k)
+        margins.append((k, c_idx, to_margin, want))
     for _ in range(SWEEPS if rake else 0):
         moved = 0.0
-        for d in rake:
-            k = _categories(design, d)
-            c_idx = ev_c * k + design.client_codes[d]
-            s_idx = ev_s * k + design.server_codes[d]
-            n = design.n_events * k
-            have = raked @ _onehot(c_idx, n)
-            want = target_w @ _onehot(s_idx, n)
+        for k, c_idx, to_margin, target in margins:
+            have = raked @ to_margin
             # Targets as shares of each event type's total, over the categories the client
             # has (a category only the server saw cannot be given weight).
-            want = np.where(have > 0, want, 0.0)
+            want = np.where(have > 0, target, 0.0)
             tot_have = have.reshape(*have.shape[:-1], design.n_events, k).sum(-1)
             tot_want = want.reshape(*want.shape[:-1], design.n_events, k).sum(-1)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -258,7 +260,7 @@ def corrected_composition(
         shift = corrected - raw
         ci = {}
         for name, x in (("client", raw), ("corrected", corrected), ("shift", shift)):
-            sd = np.nanstd(x[1:], axis=0, ddof=1)
+            sd = spread(x[1:])
             if name == "shift":
                 lo, hi = x[0] - 1.959963984540054 * sd, x[0] + 1.959963984540054 * sd
             else:
@@ -306,7 +308,7 @@ def _value_rows(design: _Design, f: np.ndarray, fitted: dict, labels: dict) -> l
     for name, x in (("client_total", raw_total), ("corrected_total", total),
                     ("client_mean", raw_mean), ("corrected_mean", mean),
                     ("mean_shift", mean - raw_mean)):  # fmt: skip
-        sd = np.nanstd(x[1:], axis=0, ddof=1)
+        sd = spread(x[1:])
         stats[name] = (x[0], x[0] - 1.959963984540054 * sd, x[0] + 1.959963984540054 * sd, sd)
     rows = []
     for e in range(design.n_events):
