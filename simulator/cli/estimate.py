@@ -133,6 +133,13 @@ def add_estimate(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", type=Path, metavar="PATH", help="also write every number as JSON")
     p.add_argument("--report", type=Path, metavar="PATH", help="also write a Markdown report")
+    p.add_argument(
+        "--write-scenario",
+        type=Path,
+        metavar="PATH",
+        help="also write a scenario TOML whose segments, blocked shares and unload-loss knobs "
+        "come from the estimates (for trackloss run or recommend)",
+    )
     p.set_defaults(handler=cmd_estimate)
 
 
@@ -168,7 +175,7 @@ def column_mapping(text: str | None) -> dict[str, str]:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     """Run the ``estimate`` command; return the exit status."""
-    for path in (args.json, args.report):
+    for path in (args.json, args.report, args.write_scenario):
         if path is not None and (problem := unwritable(path)):
             print(f"{path}: cannot write: {problem}", file=sys.stderr)
             return EXIT_INVALID
@@ -196,6 +203,13 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         write_json_atomic(args.json, record)
     if args.report is not None:
         write_text_atomic(args.report, markdown_estimate(record))
+    if args.write_scenario is not None:
+        from simulator.experiments.estimate.scenario_writer import scenario_text
+
+        name = args.write_scenario.stem
+        text = scenario_text(record["site"], name, str(args.data))
+        write_text_atomic(args.write_scenario, text)
+        print(f"wrote the scenario {args.write_scenario}")
     return EXIT_OK
 
 

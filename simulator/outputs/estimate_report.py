@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.outputs.estimate_checks import assumption_lines
+from simulator.outputs.estimate_composition import composition_lines, site_lines
+from simulator.outputs.estimate_models import model_lines
 from simulator.outputs.formatting import count, interval, percent, plural
 
 ASSUMPTIONS = (
@@ -33,8 +35,11 @@ def _segment(row: dict[str, Any], by: list[str]) -> str:
     return " / ".join(str(row[b]) for b in by) if by else "all"
 
 
-def summary_lines(record: dict[str, Any]) -> list[str]:
-    """The estimate as plain-text lines (header, per-stratum table, events, bots, flags)."""
+def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[str]:
+    """The estimate as plain-text lines (header, per-stratum table, events, bots, flags).
+
+    With ``every_event`` the corrected composition has a table per event type too.
+    """
     by = record["by"]
     lines = [
         f"trackloss estimate: {record['source']}",
@@ -58,6 +63,9 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
          for e in record["events"]],
         ["event", "client loss", "95% CI"],
     )  # fmt: skip
+    lines += model_lines(record)
+    lines += composition_lines(record, every_event)
+    lines += site_lines(record)
     bots = record["bots"]
     lines += [
         "",
@@ -101,7 +109,7 @@ def format_estimate(record: dict[str, Any]) -> str:
 
 def markdown_estimate(record: dict[str, Any]) -> str:
     """The estimate as a Markdown report (the terminal tables in code blocks)."""
-    lines = summary_lines(record)
+    lines = summary_lines(record, every_event=True)
     return "# Estimated loss from your own logs\n\n```\n" + "\n".join(lines) + "\n```\n"
 
 

@@ -19,9 +19,13 @@ from typing import Any
 import numpy as np
 
 from simulator.experiments.estimate.assumptions import assumption_checks, late_copies
+from simulator.experiments.estimate.capture_covariates import logistic_totals, third_source_check
 from simulator.experiments.estimate.checks import silences
-from simulator.experiments.estimate.reading import Copies
+from simulator.experiments.estimate.reading import Copies, scan
+from simulator.experiments.estimate.resampling import visitor_groups
+from simulator.experiments.estimate.site_profile import site_profile
 from simulator.experiments.estimate.tabulation import LATE_AFTER, tabulate
+from simulator.experiments.estimate.weighting import composition_columns, corrected_composition
 from simulator.stats.capture_recapture import (
     client_loss,
     logit_interval,
@@ -60,20 +64,27 @@ def pair_events(copies: Copies, by: tuple[str, ...]) -> dict[str, np.ndarray]:
     for name in copies.codes:
         copies.codes[name] = [np.concatenate(copies.codes[name])]
     key, server = copies.key[0], copies.server[0]
-    order = np.argsort(key, kind="stable")
+    # An event's segment comes from its first copy in this order: client copies (the browser
+    # knows its device) before server ones, then the smallest codes, whatever the file order.
+    order = np.lexsort((*(copies.codes[n][0] for n in reversed(by)), server, key))
     key = key[order]
     first = np.ones(key.size, bool)
     first[1:] = key[1:] != key[:-1]
     start = np.flatnonzero(first)
     event_of_row = np.cumsum(first) - 1
     srv = server[order]
+    third = np.concatenate(copies.third)[order] if copies.third else np.zeros(srv.size, bool)
     has_server = np.bincount(event_of_row, weights=srv, minlength=start.size) > 0
-    has_client = np.bincount(event_of_row, weights=~srv, minlength=start.size) > 0
+    has_client = np.bincount(event_of_row, weights=~srv & ~third, minlength=start.size) > 0
     out = {
         "client": has_client,
         "server": has_server,
         "visitor": np.concatenate(copies.visitor)[order][start],
     }
+    if third.any():
+        out["third"] = np.bincount(event_of_row, weights=third, minlength=start.size) > 0
+    if copies.value:  # an event's value: the largest its copies carry (one may lack it)
+        out["value"] = np.maximum.reduceat(np.concatenate(copies.value)[order], start)
     for name in ("event", *by):
         out[name] = np.concatenate(copies.codes[name])[order][start]
     return out
@@ -198,8 +209,14 @@ def estimate(
     dict
         The record: ``rows`` (one per stratum), ``events`` (one per event type), ``bots``
         (what the filters found), ``late`` (copies left out as late), ``checks`` (the
-        assumption checks, raised or not), ``message_ids`` (with a ``message_id`` column) and
-        ``sensitivity`` (event losses without server-only visitors).
+        assumption checks, raised or not), ``message_ids`` (with a ``message_id`` column),
+        ``sensitivity`` (event losses without server-only visitors), ``composition`` (the
+        client's composition, raw and corrected: see
+        :mod:`~simulator.experiments.estimate.weighting`), ``site`` (segments and blocked
+        shares: :mod:`~simulator.experiments.estimate.site_profile`) and
+        ``covariate_model`` (Horvitz-Thompson totals from logistic capture rates:
+        :mod:`~simulator.experiments.estimate.capture_covariates`), and with a third path
+        ``third_source`` (its test of dependence between the paths, same module).
     """
     tables = tabulate(path, by, columns, fmt, late_after, GROUPS)
     names = ("event", *by)
@@ -221,6 +238,7 @@ def estimate(
         "collector_gaps": silences(tables.minutes, tables.start, tables.arrivals),
         "rows": _rows(main, names, labels),
         "events": _event_rows(main, labels),
+        **corrections(path, by, columns, fmt, seed, replicates),
     }
     record["late"] = late_copies(tables.labels, tables.late, late_after)
     if tables.shared_ids is not None:
@@ -236,6 +254,53 @@ def estimate(
         )
         record["sensitivity"] = _event_rows(alt, labels)
     return record
+
+
+def corrections(
+    path: str | Path,
+    by: tuple[str, ...],
+    columns: dict[str, str] | None,
+    fmt: str | None,
+    seed: int,
+    replicates: int,
+) -> dict[str, Any]:
+    """The figures that weight single events: composition, site profile, capture models.
+
+    They need each event's segment columns and paths, so the log's copies are paired in
+    memory here (one row per event; the two-source table above never holds rows).
+
+    Parameters
+    ----------
+    path, by, columns, fmt, seed, replicates
+        As for :func:`estimate`.
+
+    Returns
+    -------
+    dict
+        ``composition``, ``site`` and ``covariate_model``, and ``third_source`` when the log
+        has a third path.
+    """
+    dims = (*by, *(c for c in composition_columns(path, columns, fmt) if c not in by))
+    copies = scan(path, dims, columns, fmt)
+    events = pair_events(copies, dims)
+    labels = {}
+    for name in ("event", *dims):  # codes in the labels' sorted order, as in the table above
+        value_of = {code: value for value, code in copies.labels[name].items()}
+        order = sorted(value_of, key=lambda code: str(value_of[code]))
+        recode = np.zeros(max(order, default=-1) + 1, np.int64)
+        recode[order] = np.arange(len(order))
+        events[name] = recode[events[name]]
+        labels[name] = {i: value_of[code] for i, code in enumerate(order)}
+    events["group"] = visitor_groups(events["visitor"], GROUPS)  # shared by the models
+    out: dict[str, Any] = {}
+    if "third" in events:
+        out["third_source"] = third_source_check(events, labels, GROUPS, seed, replicates)
+        two = events["client"] | events["server"]  # the rest count what client or server saw
+        events = {k: v[two] for k, v in events.items() if k != "third"}
+    out["composition"] = corrected_composition(events, labels, by, dims, GROUPS, seed, replicates)
+    out["site"] = site_profile(events, labels, GROUPS, seed, replicates)
+    out["covariate_model"] = logistic_totals(events, labels, dims, GROUPS, seed, replicates)
+    return out
 
 
 def _codes(

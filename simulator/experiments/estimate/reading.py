@@ -25,6 +25,9 @@ REQUIRED = ("event_key", "path", "event", "time", "visitor")
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "json"}
 FORMATS[".ndjson"] = "json"
 PATHS = ("client", "server")
+THIRD_PATHS = ("pixel", "cdn", "third")
+"""``path`` values of a third source (a no-JavaScript pixel, a CDN log), used to test whether
+the client and server paths miss independently."""
 CRAWLERS = re.compile(
     r"bot|crawl|spider|slurp|scrape|headless|lighthouse|pingdom|uptime|monitor|preview|"
     r"facebookexternalhit|curl/|wget/|python-requests|go-http-client|java/|okhttp|httpclient",
@@ -44,6 +47,8 @@ class Copies:
 
     key: list[np.ndarray] = field(default_factory=list)
     server: list[np.ndarray] = field(default_factory=list)
+    third: list[np.ndarray] = field(default_factory=list)
+    value: list[np.ndarray] = field(default_factory=list)
     visitor: list[np.ndarray] = field(default_factory=list)
     time: list[np.ndarray] = field(default_factory=list)
     codes: dict[str, list[np.ndarray]] = field(default_factory=dict)
@@ -126,6 +131,19 @@ def _seconds(name: Path, column: Any, first_row: int) -> np.ndarray:
     return parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
 
 
+def _values(name: Path, column: Any, theirs: str) -> np.ndarray:
+    """The ``value`` column as numbers (missing values count 0)."""
+    import pyarrow as pa
+
+    try:
+        numbers = column.cast(pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise LogError(
+            f"{name}: column {theirs!r} (value): expected numbers: {str(error).splitlines()[0]}"
+        ) from None
+    return numbers.fill_null(0.0).to_numpy(zero_copy_only=False)
+
+
 def scan(
     path: str | Path,
     by: tuple[str, ...] = (),
@@ -160,7 +178,7 @@ def scan(
     path = Path(path)
     if not path.exists():
         raise LogError(f"{path}: no such file or folder")
-    mapping = {name: name for name in (*REQUIRED, "user_agent", *by)}
+    mapping = {name: name for name in (*REQUIRED, "user_agent", "value", *by)}
     mapping.update(columns or {})
     try:
         kind = format_of(path, fmt)
@@ -201,7 +219,9 @@ def scan(
             path_col = pc.utf8_lower(pc.utf8_trim_whitespace(cols["path"].cast(pa.string())))
             is_server = pc.equal(path_col, "server").fill_null(False).to_numpy(zero_copy_only=False)
             is_client = pc.equal(path_col, "client").fill_null(False).to_numpy(zero_copy_only=False)
-            bad = np.flatnonzero(~(is_server | is_client))
+            is_third = pc.is_in(path_col, pa.array(THIRD_PATHS)).fill_null(False)
+            is_third = is_third.to_numpy(zero_copy_only=False)
+            bad = np.flatnonzero(~(is_server | is_client | is_third))
             if bad.size:
                 i = int(bad[0])
                 raise LogError(
@@ -221,7 +241,10 @@ def scan(
             copies.key.append(_hash(cols["event_key"])[keep])
             copies.visitor.append(_hash(cols["visitor"])[keep])
             copies.server.append(is_server[keep])
+            copies.third.append(is_third[keep])
             copies.time.append(seconds[keep])
+            if "value" in cols:
+                copies.value.append(_values(path, cols["value"], mapping["value"])[keep])
             for name in ("event", *by):
                 col = cols[name].fill_null("(none)") if cols[name].null_count else cols[name]
                 copies.codes.setdefault(name, []).append(_codes(copies, name, col)[keep])
@@ -233,4 +256,4 @@ def scan(
     return copies
 
 
-__all__ = ["CRAWLERS", "Copies", "LogError", "REQUIRED", "format_of", "scan"]
+__all__ = ["CRAWLERS", "Copies", "LogError", "REQUIRED", "THIRD_PATHS", "format_of", "scan"]

@@ -27,7 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from simulator.experiments.estimate.reading import CRAWLERS, REQUIRED, LogError, format_of
+from simulator.experiments.estimate.reading import (
+    CRAWLERS,
+    REQUIRED,
+    THIRD_PATHS,
+    LogError,
+    format_of,
+)
 
 MEMORY_LIMIT = "640MB"
 """DuckDB's working memory; beyond it, the pairing spills to a temporary folder."""
@@ -208,6 +214,8 @@ def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
         if "user_agent" in col
         else "false"
     )
+    # A third source's copies (a pixel, a CDN log) are not one of the two paths paired here.
+    third = f"coalesce(lower(trim({path_text})) IN {tuple(THIRD_PATHS)}, false)"
     message = (
         f", min({col['message_id']}) AS id_lo, max({col['message_id']}) AS id_hi"
         if "message_id" in col
@@ -223,12 +231,14 @@ def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
         SELECT {col["event_key"]} AS key, bit_or(m) AS m, min({col["visitor"]}) AS visitor,
                min(hash({stratum_cols})) AS h, min(t * 4 + (m & 3)) AS lo,
                max(t * 4 + (m & 3)) AS hi {message}
-        FROM (SELECT *, {mask} AS m FROM (SELECT *, {ms} AS t FROM {src} WHERE NOT {crawler}))
+        FROM (SELECT *, {mask} AS m FROM (SELECT *, {ms} AS t FROM {src}
+                                          WHERE NOT {crawler} AND NOT {third}))
         GROUP BY {col["event_key"]}
     """)  # noqa: S608 (the names are quoted, the pattern is ours)
     rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
+    thirds = con.execute(f"SELECT count(*) FROM {src} WHERE {third}").fetchone()[0]
     crawler_rows = (
-        rows - (con.execute("SELECT sum(n) FROM ev").fetchone()[0] or 0)
+        rows - thirds - (con.execute("SELECT sum(n) FROM ev").fetchone()[0] or 0)
         if "user_agent" in col
         else 0
     )

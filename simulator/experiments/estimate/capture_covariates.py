@@ -1,0 +1,243 @@
+"""Model-based estimates from a site's copies: logistic capture rates, and a third source.
+
+:func:`logistic_totals` fits the client's and the server's capture rates with covariates
+(event type, and the device, browser, country and channel columns the log has, as main effects)
+and gives each event type's Horvitz-Thompson total and client loss
+(:func:`simulator.stats.capture_models.horvitz_thompson`). Where strata are small, a model with
+main effects pools them, where the stratified estimate has little to go on.
+
+:func:`third_source_check` uses a third path (a no-JavaScript pixel, a CDN log) to test whether
+the paths miss independently: the Poisson log-linear models of
+:func:`simulator.stats.capture_models.three_source`, fitted per event type.
+
+Intervals come from the same bootstrap over visitors as the rest of the estimate, every model
+refitted in each resample (a blocked visitor's events are not independent, so the models' own
+standard errors would be too narrow).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from simulator.experiments.estimate.resampling import groups_of, resampled_sums, spread
+from simulator.stats.capture_models import (
+    HISTORIES,
+    PAIR_NAMES,
+    PAIRS,
+    horvitz_thompson,
+    loglinear_fit,
+    three_source,
+)
+from simulator.stats.capture_recapture import Z95
+
+LEVEL_P = 0.05
+"""A pair of paths is flagged as dependent when its interaction's test has a p-value below."""
+
+
+def _design(events: dict[str, np.ndarray], covariates: tuple[str, ...]):
+    """Cell of each event and the design matrix of the cells (event intercepts + main effects)."""
+    names = ("event", *covariates)
+    combined = np.zeros(events["event"].size, np.int64)
+    for n in names:
+        combined = combined * (int(events[n].max(initial=0)) + 1) + events[n]
+    _, first, cell = np.unique(combined, return_index=True, return_inverse=True)
+    codes = {n: events[n][first] for n in names}
+    n_events = int(events["event"].max(initial=0)) + 1
+    cols = [np.eye(n_events)[codes["event"]]]
+    for n in covariates:
+        levels = np.unique(codes[n])
+        cols += [(codes[n] == lv).astype(float)[:, None] for lv in levels[1:]]
+    return cell.ravel(), np.hstack(cols), codes["event"], n_events
+
+
+def _interval(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normal 95% interval from the bootstrap rows 1: around row 0, and the standard error."""
+    sd = spread(x[1:])
+    return x[0] - Z95 * sd, x[0] + Z95 * sd, sd
+
+
+def logistic_totals(
+    events: dict[str, np.ndarray],
+    labels: dict[str, dict[int, str]],
+    covariates: tuple[str, ...],
+    groups: int,
+    seed: int = 0,
+    replicates: int = 200,
+) -> dict[str, Any]:
+    """Per event type, the Horvitz-Thompson total and client loss from logistic capture rates.
+
+    Parameters
+    ----------
+    events : dict
+        One entry per real event: ``client``, ``server``, ``visitor`` and codes of ``event``
+        and of each covariate.
+    labels : dict
+        Column -> code -> category name.
+    covariates : tuple of str
+        The covariate columns (categorical, as main effects).
+    groups : int
+        Visitors are resampled in this many random groups.
+    seed : int
+        Seed of the bootstrap.
+    replicates : int
+        Bootstrap resamples.
+
+    Returns
+    -------
+    dict
+        ``method``, ``covariates`` and ``events``: per event type ``horvitz_thompson`` with
+        ``horvitz_thompson_ci`` and ``horvitz_thompson_sd``, and ``client_loss`` with
+        ``client_loss_ci``.
+    """
+    cell, design, event_of_cell, n_events = _design(events, covariates)
+    client, server = events["client"], events["server"]
+    kind = np.where(client & server, 0, np.where(client, 1, 2))
+    group = groups_of(events, groups)
+    n_cells = design.shape[0]
+    f = resampled_sums(group, cell * 3 + kind, n_cells * 3, None, replicates, seed)
+    cells = f.reshape(-1, n_cells, 3)
+    total, _, _ = horvitz_thompson(design, cells, event_of_cell, n_events)
+    n1 = (cells[..., 0] + cells[..., 1]) @ np.eye(n_events)[event_of_cell]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = np.where(total > 0, 1.0 - n1 / total, np.nan)
+    t_lo, t_hi, t_sd = _interval(total)
+    l_lo, l_hi, _ = _interval(loss)
+    present = np.bincount(event_of_cell, minlength=n_events) > 0
+    rows = [
+        {
+            "event": labels["event"][e],
+            "horvitz_thompson": _num(total[0, e]),
+            "horvitz_thompson_ci": [_num(t_lo[e]), _num(t_hi[e])],
+            "horvitz_thompson_sd": _num(t_sd[e]),
+            "client_loss": _num(loss[0, e]),
+            "client_loss_ci": [_num(max(l_lo[e], 0.0)), _num(min(l_hi[e], 1.0))],
+        }
+        for e in range(n_events)
+        if present[e]
+    ]
+    return {
+        "method": "logistic capture rates (event type"
+        + "".join(f" + {c}" for c in covariates)
+        + "), Horvitz-Thompson total",
+        "covariates": list(covariates),
+        "events": rows,
+    }
+
+
+def third_source_check(
+    events: dict[str, np.ndarray],
+    labels: dict[str, dict[int, str]],
+    groups: int,
+    seed: int = 0,
+    replicates: int = 200,
+) -> dict[str, Any]:
+    """Per event type, the log-linear test of dependence between client, server and a third path.
+
+    Parameters
+    ----------
+    events : dict
+        One entry per real event: ``client``, ``server``, ``third`` (bool), ``visitor`` and
+        ``event`` codes.
+    labels : dict
+        Column -> code -> category name.
+    groups : int
+        Visitors are resampled in this many random groups.
+    seed : int
+        Seed of the bootstrap.
+    replicates : int
+        Bootstrap resamples.
+
+    Returns
+    -------
+    dict
+        ``events``: per event type ``total_independent`` (true count if the three paths are
+        independent, with ``_ci`` and ``_sd``), and per pair (``client-server``,
+        ``client-third``, ``server-third``) its ``log_odds_ratio`` with ``log_odds_ratio_ci``,
+        the deviance test's ``p_value`` and ``total`` (true count allowing that pair to
+        depend, with ``total_ci`` and ``total_sd``) against independence; ``dependent``
+        lists the pairs a forward selection keeps (each added while its deviance test's
+        p-value is below :data:`LEVEL_P`), and ``selected`` gives the true count under that
+        model (``total``, ``total_ci``, ``total_sd``; the resamples refit the same model).
+    """
+    caps = np.stack([events["client"], events["server"], events["third"]], axis=1).astype(int)
+    history = np.full(caps.shape[0], -1)
+    for i, h in enumerate(HISTORIES):
+        history[(caps == h).all(axis=1)] = i
+    seen = history >= 0
+    event = events["event"][seen]
+    n_events = int(events["event"].max(initial=0)) + 1
+    group = groups_of(events, groups)[seen]
+    f = resampled_sums(group, event * 7 + history[seen], n_events * 7, None, replicates, seed)
+    counts = f.reshape(-1, n_events, 7)
+    rows = []
+    for e in range(n_events):
+        if counts[0, e].sum() == 0:
+            continue
+        fits = three_source(counts[:, e])
+        base = fits["independent"]
+        seen = counts[:, e].sum(axis=1)
+        lo, hi, sd = _interval(seen + base["unseen"])
+        row = {
+            "event": labels["event"][e],
+            "observed": int(seen[0]),
+            "total_independent": _num(seen[0] + base["unseen"][0]),
+            "total_independent_ci": [_num(lo), _num(hi)],
+            "total_independent_sd": _num(sd),
+            "pairs": {},
+        }
+        for pair in ("client-server", "client-third", "server-third"):
+            fit = fits[pair]
+            lo, hi, _ = _interval(fit["log_odds_ratio"])
+            t_lo, t_hi, t_sd = _interval(seen + fit["unseen"])
+            drop = max(float(base["deviance"][0] - fit["deviance"][0]), 0.0)
+            row["pairs"][pair] = {
+                "log_odds_ratio": _num(fit["log_odds_ratio"][0]),
+                "log_odds_ratio_ci": [_num(lo), _num(hi)],
+                "p_value": _num(stats.chi2.sf(drop, 1)),
+                "total": _num(seen[0] + fit["unseen"][0]),
+                "total_ci": [_num(t_lo), _num(t_hi)],
+                "total_sd": _num(t_sd),
+            }
+        chosen = _forward(counts[:, e])
+        lo, hi, sd = _interval(seen + loglinear_fit(counts[:, e], chosen)["unseen"])
+        row["dependent"] = [PAIR_NAMES[p] for p in chosen]
+        row["selected"] = {
+            "total": _num(seen[0] + loglinear_fit(counts[:1, e], chosen)["unseen"][0]),
+            "total_ci": [_num(lo), _num(hi)],
+            "total_sd": _num(sd),
+        }
+        rows.append(row)
+    return {"method": "Poisson log-linear models of the seven capture histories", "events": rows}
+
+
+def _forward(counts: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """Pairs of paths that depend, added one at a time while the deviance test rejects.
+
+    From the independence model, the pair whose interaction lowers the deviance most (of the
+    data, row 0) is added if its chi-square test (1 degree of freedom) has a p-value below
+    :data:`LEVEL_P`; then the next, given those already in.
+    """
+    chosen: tuple[tuple[int, int], ...] = ()
+    deviance = float(loglinear_fit(counts[:1], chosen)["deviance"][0])
+    while len(chosen) < len(PAIRS):
+        trials = {
+            p: float(loglinear_fit(counts[:1], (*chosen, p))["deviance"][0])
+            for p in PAIRS
+            if p not in chosen
+        }
+        best = min(trials, key=trials.get)
+        if stats.chi2.sf(max(deviance - trials[best], 0.0), 1) >= LEVEL_P:
+            break
+        chosen, deviance = (*chosen, best), trials[best]
+    return chosen
+
+
+def _num(x: float) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+__all__ = ["LEVEL_P", "logistic_totals", "third_source_check"]

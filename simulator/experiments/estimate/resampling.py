@@ -1,0 +1,129 @@
+"""Sums of per-visitor counts in bootstrap resamples of the visitors.
+
+A blocked visitor loses all their client copies at once, so the unit of resampling is the
+visitor, never the event. Visitors fall round robin into a fixed number of groups (their ids
+sorted, so the same log gives the same groups); groups of independent visitors are independent,
+and resampling groups costs the same however many visitors there are. Each resample draws as
+many groups as there are, with replacement, and adds up their counts: one sparse product for all
+resamples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GROUPS = 4096
+"""Visitors are resampled in at most this many groups."""
+DENSE_CELLS = 1 << 24
+"""Sums per feature and group are kept in a dense table up to this many cells (128 MiB)."""
+
+
+def visitor_groups(visitor: np.ndarray, groups: int = GROUPS) -> np.ndarray:
+    """The resampling group of each row's visitor, in ``0 .. groups - 1``.
+
+    Where the estimate has already computed them (an ``events["group"]`` array), the models
+    use those instead of recomputing.
+
+    Parameters
+    ----------
+    visitor : numpy.ndarray
+        The visitor of every row (any integer ids).
+    groups : int
+        How many groups at most.
+
+    Returns
+    -------
+    numpy.ndarray
+        The group of each row (rows of one visitor share it).
+    """
+    _, index = np.unique(visitor, return_inverse=True)
+    return index.ravel() % groups
+
+
+def groups_of(events: dict[str, np.ndarray], groups: int = GROUPS) -> np.ndarray:
+    """``events["group"]`` when present, else :func:`visitor_groups` of ``events["visitor"]``.
+
+    Parameters
+    ----------
+    events : dict
+        One entry per event, with ``visitor`` (and optionally ``group``).
+    groups : int
+        How many groups at most.
+
+    Returns
+    -------
+    numpy.ndarray
+        The resampling group of each event.
+    """
+    if "group" in events:
+        return events["group"]
+    return visitor_groups(events["visitor"], groups)
+
+
+def resampled_sums(
+    group: np.ndarray,
+    feature: np.ndarray,
+    n_features: int,
+    values: np.ndarray | None = None,
+    replicates: int = 200,
+    seed: int = 0,
+) -> np.ndarray:
+    """Feature sums of the data (first row) and of ``replicates`` resamples of the groups.
+
+    Parameters
+    ----------
+    group : numpy.ndarray
+        The resampling group of each contribution (see :func:`visitor_groups`).
+    feature : numpy.ndarray
+        The feature each contribution adds to, in ``0 .. n_features - 1``.
+    n_features : int
+        How many features.
+    values : numpy.ndarray, optional
+        What each contribution adds (1 when omitted).
+    replicates : int
+        Bootstrap resamples.
+    seed : int
+        Seed of the resampling (the same seed gives the same resamples).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (replicates + 1, n_features): the data's sums, then each resample's.
+    """
+    from scipy import sparse
+
+    n_groups = int(group.max(initial=-1)) + 1
+    if n_features * n_groups <= DENSE_CELLS:  # one pass of bincount, no sparse matrix
+        flat = feature.astype(np.int64) * n_groups + group
+        by_group = np.bincount(flat, values, n_features * n_groups).reshape(n_features, n_groups)
+    else:
+        values = np.ones(feature.size) if values is None else np.asarray(values, float)
+        by_group = sparse.csr_matrix((values, (feature, group)), shape=(n_features, n_groups))
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_groups, (replicates, n_groups))
+    weights = np.stack([np.bincount(d, minlength=n_groups) for d in draws]).astype(float)
+    weights = np.vstack([np.ones(n_groups), weights.reshape(replicates, n_groups)])
+    return np.asarray((by_group @ weights.T).T)
+
+
+def spread(draws: np.ndarray) -> np.ndarray:
+    """Standard deviation of bootstrap draws along axis 0, NaN draws ignored (no warnings).
+
+    Parameters
+    ----------
+    draws : numpy.ndarray
+        One row per resample.
+
+    Returns
+    -------
+    numpy.ndarray
+        The standard deviation (ddof 1); NaN where fewer than two draws are finite.
+    """
+    finite = np.isfinite(draws)
+    n = finite.sum(axis=0)
+    mean = np.where(finite, draws, 0.0).sum(axis=0) / np.maximum(n, 1)
+    sq = np.where(finite, (draws - mean) ** 2, 0.0).sum(axis=0)
+    return np.where(n > 1, np.sqrt(sq / np.maximum(n - 1, 1)), np.nan)
+
+
+__all__ = ["DENSE_CELLS", "GROUPS", "groups_of", "resampled_sums", "spread", "visitor_groups"]

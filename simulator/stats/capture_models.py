@@ -1,0 +1,216 @@
+"""Capture models with covariates (logistic) and with a third source (Poisson log-linear).
+
+**Logistic capture rates and the Horvitz-Thompson total** (Huggins 1989, Alho 1990; section 8
+of ``docs/sources.md``). Each path's capture rate is modelled from covariates ``x`` (event type,
+device, browser, ...) by logistic regression fitted on the events the *other* path saw: the
+client's rate ``p_c(x)`` on the server's events (captured by the client or not), the server's
+``p_s(x)`` on the client's. If the paths miss independently given ``x``, an event is seen by at
+least one with probability ``pi(x) = 1 - (1 - p_c(x))(1 - p_s(x))``, and the true count is the
+Horvitz-Thompson total ``N = sum over seen events of 1 / pi(x)``. With one parameter per cell
+it is the stratified Lincoln-Petersen estimate; with fewer it pools sparse cells.
+
+**Three sources** (Fienberg 1972). Events seen by at least one of three paths fall in seven
+capture histories (``100``, ``010``, ... ``111``); the eighth, seen by none, is not observed.
+A Poisson log-linear model of the seven counts with the three main effects assumes the paths
+independent; each two-way interaction lets one pair depend. The fitted count of ``000`` is
+``exp(intercept)``, and comparing deviances shows which pairs depend.
+
+Both are fitted by iteratively reweighted least squares (IRLS) on many count vectors at once
+(one per bootstrap resample of visitors), a few Newton steps for all of them together.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+ITERATIONS = 60
+TOLERANCE = 1e-9
+RIDGE = 1e-9
+"""Added to the normal equations: collinear columns (a browser that implies a device) get a
+minimum-norm solution instead of a singular matrix, with no visible effect on the fit."""
+HISTORIES = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1]])
+"""The seven observable capture histories, in the order the counts are given."""
+PAIRS = tuple(combinations(range(3), 2))
+PAIR_NAMES = {(0, 1): "client-server", (0, 2): "client-third", (1, 2): "server-third"}
+
+
+def _pair_products(x: Any) -> Any:
+    """Sparse (cells, p * p) matrix of ``x[i, a] * x[i, b]``: ``w @ it`` is every fit's X'WX.
+
+    A design of dummy columns has a few non-zeros per row, so the products of a row's pairs
+    are few, and the normal equations of all the fits cost one sparse product.
+    """
+    from scipy import sparse
+
+    m, p = x.shape
+    k = np.diff(x.indptr)
+    row = np.repeat(np.arange(m), k)
+    rep = k[row]
+    left = np.repeat(np.arange(x.nnz), rep)
+    offset = np.arange(left.size) - np.repeat(np.cumsum(rep) - rep, rep)
+    right = x.indptr[row[left]] + offset
+    return sparse.csr_matrix(
+        (x.data[left] * x.data[right], (row[left], x.indices[left] * p + x.indices[right])),
+        shape=(m, p * p),
+    )
+
+
+def fit_glm(
+    design: np.ndarray, y: np.ndarray, trials: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit a logistic (with ``trials``) or Poisson (without) GLM to each row of ``y``.
+
+    Parameters
+    ----------
+    design : numpy.ndarray
+        Shape (cells, parameters): the design matrix shared by every fit.
+    y : numpy.ndarray
+        Shape (fits, cells): successes (logistic) or counts (Poisson).
+    trials : numpy.ndarray, optional
+        Shape (fits, cells): trials per cell for a logistic model.
+
+    Returns
+    -------
+    coefficients, fitted : numpy.ndarray
+        Shapes (fits, parameters) and (fits, cells): the coefficients and the fitted mean
+        (success probability for a logistic model, expected count for a Poisson one).
+    """
+    from scipy import sparse
+
+    x = sparse.csr_matrix(np.asarray(design, float))
+    pairs = _pair_products(x)
+    n_par = x.shape[1]
+    y = np.atleast_2d(np.asarray(y, float))
+    logistic = trials is not None
+    n = np.atleast_2d(np.asarray(trials, float)) if logistic else None
+    if logistic:
+        eta = np.log((y + 0.5) / (n - y + 0.5))
+    else:
+        eta = np.log(y + 0.5)
+    beta = np.zeros((y.shape[0], n_par))
+    eye = np.eye(n_par) * RIDGE
+    for _ in range(ITERATIONS):
+        if logistic:
+            p = 1.0 / (1.0 + np.exp(-eta))
+            w = n * p * (1.0 - p)
+            resid = y - n * p
+        else:
+            mu = np.exp(eta)
+            w, resid = mu, y - mu
+        z = eta + np.divide(resid, w, out=np.zeros_like(w), where=w > 0)
+        xtwx = np.asarray(pairs.T @ w.T).T.reshape(-1, n_par, n_par) + eye
+        xtwz = np.asarray(x.T @ (w * z).T).T
+        new = np.linalg.solve(xtwx, xtwz[..., None])[..., 0]
+        eta = np.clip(np.asarray(x @ new.T).T, -30.0, 30.0)
+        done = np.max(np.abs(new - beta), initial=0.0) < TOLERANCE
+        beta = new
+        if done:
+            break
+    fitted = 1.0 / (1.0 + np.exp(-eta)) if logistic else np.exp(eta)
+    return beta, fitted
+
+
+def horvitz_thompson(
+    design: np.ndarray, cells: np.ndarray, groups: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Logistic capture rates per covariate cell and the Horvitz-Thompson total per group.
+
+    Parameters
+    ----------
+    design : numpy.ndarray
+        Shape (cells, parameters): the covariates of each cell.
+    cells : numpy.ndarray
+        Shape (fits, cells, 3): ``n11``, ``n10``, ``n01`` of each cell, in each fit (the data
+        and its bootstrap resamples).
+    groups : numpy.ndarray
+        The group (e.g. event type) of each cell, in ``0 .. n_groups - 1``.
+    n_groups : int
+        How many groups.
+
+    Returns
+    -------
+    total, p_client, p_server : numpy.ndarray
+        Shapes (fits, n_groups), (fits, cells), (fits, cells).
+    """
+    n11, n10, n01 = cells[..., 0], cells[..., 1], cells[..., 2]
+    _, p_c = fit_glm(design, n11, n11 + n01)
+    _, p_s = fit_glm(design, n11, n11 + n10)
+    seen = n11 + n10 + n01
+    pi = 1.0 - (1.0 - p_c) * (1.0 - p_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_cell = np.where(seen > 0, seen / pi, 0.0)
+    total = per_cell @ np.eye(n_groups)[groups]
+    return total, p_c, p_s
+
+
+def loglinear_design(pairs: tuple[tuple[int, int], ...] = ()) -> np.ndarray:
+    """Design of the seven histories: intercept, three main effects, and the given pairs."""
+    cols = [np.ones(7), *HISTORIES.T]
+    cols += [HISTORIES[:, a] * HISTORIES[:, b] for a, b in pairs]
+    return np.column_stack(cols).astype(float)
+
+
+def loglinear_fit(counts: np.ndarray, pairs: tuple[tuple[int, int], ...] = ()) -> dict:
+    """Fit one log-linear model of three sources to the seven observed history counts.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        Shape (fits, 7): counts of the histories in :data:`HISTORIES` order.
+    pairs : tuple of (int, int)
+        The two-way interactions in the model (paths 0, 1, 2 = client, server, third).
+
+    Returns
+    -------
+    dict
+        ``unseen`` (fitted count of events none saw, shape (fits,)), ``deviance`` (fits,),
+        ``df`` and ``log_odds_ratio`` (fits, len(pairs)): each pair's interaction.
+    """
+    y = np.atleast_2d(np.asarray(counts, float))
+    x = loglinear_design(pairs)
+    beta, mu = fit_glm(x, y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(y > 0, y * np.log(y / mu), 0.0)
+    return {
+        "unseen": np.exp(beta[:, 0]),
+        "deviance": 2.0 * (term - (y - mu)).sum(axis=1),
+        "df": 7 - x.shape[1],
+        "log_odds_ratio": beta[:, 4:],
+    }
+
+
+def three_source(counts: np.ndarray) -> dict[str, dict]:
+    """The independence model and each single-pair model (see :func:`loglinear_fit`).
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        Shape (fits, 7): counts of the histories in :data:`HISTORIES` order.
+
+    Returns
+    -------
+    dict
+        ``independent``, ``client-server``, ``client-third`` and ``server-third``: each
+        model's fit, with ``log_odds_ratio`` of shape (fits,) for the pair models.
+    """
+    out = {"independent": loglinear_fit(counts)}
+    for pair in PAIRS:
+        fit = loglinear_fit(counts, (pair,))
+        fit["log_odds_ratio"] = fit["log_odds_ratio"][:, 0]
+        out[PAIR_NAMES[pair]] = fit
+    return out
+
+
+__all__ = [
+    "HISTORIES",
+    "PAIRS",
+    "PAIR_NAMES",
+    "fit_glm",
+    "horvitz_thompson",
+    "loglinear_design",
+    "loglinear_fit",
+    "three_source",
+]

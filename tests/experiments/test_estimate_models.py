@@ -1,0 +1,164 @@
+"""Logistic capture rates with covariates and the third source, against the simulator's truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+pq = pytest.importorskip("pyarrow.parquet")
+
+from support.factories import lossless_dict, merge, segment  # noqa: E402
+
+from simulator.config.scenario import Scenario  # noqa: E402
+from simulator.experiments.estimate.capture_covariates import (  # noqa: E402
+    logistic_totals,
+    third_source_check,
+)
+from simulator.experiments.estimate.estimation import estimate  # noqa: E402
+from simulator.experiments.event_export import export_events  # noqa: E402
+from simulator.stats.capture_recapture import two_source  # noqa: E402
+
+MIN_TRUE = 300
+
+
+def site(seed: int = 31, users: int = 1500) -> Scenario:
+    d = lossless_dict(users, plans=[{"name": "dual", "default_path": "dual"}])
+    d["population"]["segments"] = [
+        segment("desk", "desktop", "chrome", {"none": 0.5, "extension_privacy": 0.5},
+                countries={"de": 0.7, "us": 0.3}),
+        segment("mob", "mobile", "safari", {"none": 0.95, "dns": 0.05}),
+    ]  # fmt: skip
+    d["population"]["bots"] = {"share": 0.0}
+    return Scenario.model_validate(merge(d, {
+        "simulation": {"seed": seed},
+        "client": {"failure_probability": 0.1},
+        "server": {"failure_probability": 0.15, "max_retries": 0, "batch_size": 1},
+    }))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("site")
+    export_events(site(), folder)
+    truth = pq.read_table(folder / "truth.parquet").to_pandas()
+    copies = pq.read_table(folder / "copies.parquet").to_pandas()
+    return folder, truth, copies
+
+
+def test_horvitz_thompson_totals_recover_the_true_counts(exported):
+    folder, truth, _ = exported
+    record = estimate(folder / "copies.parquet", seed=2)
+    model = record["covariate_model"]
+    assert model["covariates"] == ["device", "browser", "country", "channel"]
+    sizes = truth.groupby("event", observed=True).size()
+    rows = [r for r in model["events"] if sizes.get(r["event"], 0) >= MIN_TRUE]
+    assert len(rows) >= 4
+    z = stats.norm.ppf(1 - 0.01 / (2 * len(rows)))
+    for r in rows:
+        assert abs(r["horvitz_thompson"] - sizes[r["event"]]) < z * r["horvitz_thompson_sd"], r
+
+
+def test_without_covariates_the_model_is_the_pooled_lincoln_petersen(exported):
+    _, _, copies = exported
+    events = _events(copies, third=None)
+    labels = {"event": dict(enumerate(record_events(copies)))}
+    plain = logistic_totals(events, labels, (), 64, 0, 5)
+    for r in plain["events"]:
+        seen = copies[copies.event == r["event"]]
+        keys = seen.groupby("event_key").path.agg(set)
+        n11 = sum(p == {"client", "server"} for p in keys)
+        n10 = sum(p == {"client"} for p in keys)
+        n01 = sum(p == {"server"} for p in keys)
+        lp = two_source([n11], [n10], [n01]).lincoln_petersen[0]
+        assert r["horvitz_thompson"] == pytest.approx(lp, rel=1e-8)
+
+
+def record_events(copies) -> list[str]:
+    return sorted(copies.event.astype(str).unique())
+
+
+def _events(copies, third, truth=None) -> dict[str, np.ndarray]:
+    """One entry per event (per true event when ``truth`` is given), as the estimate pairs them."""
+    names = record_events(copies)
+    code = {n: i for i, n in enumerate(names)}
+    client_keys = set(copies.event_key[copies.path == "client"])
+    server_keys = set(copies.event_key[copies.path == "server"])
+    base = truth if truth is not None else copies.drop_duplicates("event_key")
+    out = {
+        "client": base.event_key.isin(client_keys).to_numpy(),
+        "server": base.event_key.isin(server_keys).to_numpy(),
+        "visitor": base.visitor.to_numpy(np.int64),
+        "event": base.event.astype(str).map(code).to_numpy(np.int64),
+    }
+    if third is not None:
+        out["third"] = third
+    return out
+
+
+@pytest.mark.parametrize("dependent", [False, True])
+def test_a_third_source_shows_whether_paths_depend(exported, dependent):
+    """A pixel on the vendor's domain is blocked with the client: the check says so.
+
+    The third source sees each true event with probability 0.8; when ``dependent``, only for
+    visitors with no blocker (blocked visitors' blockers stop the pixel too), so the client and
+    the pixel miss the same events.
+    """
+    _, truth, copies = exported
+    rng = np.random.default_rng(5)
+    third = rng.random(len(truth)) < 0.8
+    if dependent:
+        third &= (truth.blocker == "none").to_numpy()
+    events = _events(copies, third, truth)
+    keep = events["client"] | events["server"] | events["third"]
+    events = {k: v[keep] for k, v in events.items()}
+    labels = {"event": dict(enumerate(record_events(copies)))}
+    check = third_source_check(events, labels, 4096, seed=1, replicates=100)
+    sizes = truth.groupby("event", observed=True).size()
+    rows = [r for r in check["events"] if sizes.get(r["event"], 0) >= MIN_TRUE]
+    assert rows
+    m = 3 * len(rows)
+    z = stats.norm.ppf(1 - 0.01 / (2 * len(rows)))
+    for r in rows:
+        pair, true, chosen = r["pairs"]["client-third"], sizes[r["event"]], r["selected"]
+        if dependent:
+            # The selection takes the dependent pair first (others may follow at the 5% level
+            # by chance); its model recovers the true count, where independence leaves out
+            # events client and pixel both missed.
+            assert r["dependent"][0] == "client-third", r
+            assert pair["log_odds_ratio_ci"][0] > 0, r
+            assert abs(chosen["total"] - true) < z * chosen["total_sd"], r
+            assert r["total_independent"] < pair["total"], r
+        else:
+            # Independent paths: no pair's test rejects at the family-wise 1% level, and the
+            # selected model recovers the true count.
+            assert all(v["p_value"] > 0.01 / m for v in r["pairs"].values()), r
+            assert abs(chosen["total"] - true) < z * chosen["total_sd"], r
+
+
+def test_pixel_rows_in_the_log_give_the_check_in_the_record_and_the_text(exported, tmp_path):
+    """A log with ``path = pixel`` rows: the estimate pairs them and reports the dependence."""
+    import pandas as pd
+
+    from simulator.outputs.estimate_report import format_estimate
+
+    _, truth, copies = exported
+    seen = (np.random.default_rng(6).random(len(truth)) < 0.8) & (truth.blocker == "none")
+    pixel = truth.loc[seen.to_numpy(), ["event_key", "event", "time", "visitor"]].assign(
+        path="pixel"
+    )
+    log = pd.concat([copies[["event_key", "path", "event", "time", "visitor", "device"]], pixel])
+    path = tmp_path / "with_pixel.parquet"
+    log.assign(event=log.event.astype(str), device=log.device.astype(str)).to_parquet(path)
+    record = estimate(path, seed=4)
+    page = next(e for e in record["third_source"]["events"] if e["event"] == "page_viewed")
+    assert page["dependent"][0] == "client-third"
+    # The two-source figures are those of the log without the pixel rows.
+    plain = estimate(exported[0] / "copies.parquet", seed=4)
+
+    def by_event(rows):
+        return sorted(rows, key=lambda r: r["event"])
+
+    assert by_event(record["rows"]) == pytest.approx(by_event(plain["rows"]))
+    text = format_estimate(record)
+    assert "client and third source" in text and "Paths that miss the same events" in text

@@ -1,0 +1,79 @@
+"""Logistic and log-linear capture models against statsmodels and against simulated captures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simulator.stats.capture_models import (
+    HISTORIES,
+    fit_glm,
+    horvitz_thompson,
+    loglinear_design,
+    three_source,
+)
+from simulator.stats.capture_recapture import two_source
+
+
+def histories(caps: np.ndarray) -> np.ndarray:
+    """Counts of the seven observable histories of boolean captures (draws, events, 3)."""
+    return np.stack([(caps == h).all(-1).sum(-1) for h in HISTORIES.astype(bool)], axis=-1)
+
+
+def test_the_fits_match_statsmodels():
+    sm = pytest.importorskip("statsmodels.api")
+    rng = np.random.default_rng(4)
+    x = np.column_stack([np.ones(40), rng.integers(0, 2, (40, 3)), rng.normal(size=40)])
+    n = rng.integers(5, 80, 40)
+    y = rng.binomial(n, 1 / (1 + np.exp(-(x @ [0.3, 1.0, -0.8, 0.2, 0.5]))))
+    beta, _ = fit_glm(x, y[None], n[None])
+    ref = sm.GLM(np.column_stack([y, n - y]), x, family=sm.families.Binomial()).fit()
+    np.testing.assert_allclose(beta[0], ref.params, rtol=1e-7, atol=1e-9)
+    counts = histories(rng.random((1, 3000, 3)) < [0.6, 0.7, 0.4])[0]
+    design = loglinear_design(((0, 2),))
+    beta, mu = fit_glm(design, counts[None])
+    ref = sm.GLM(counts, design, family=sm.families.Poisson()).fit()
+    np.testing.assert_allclose(beta[0], ref.params, rtol=1e-7, atol=1e-9)
+    assert three_source(counts[None])["client-third"]["deviance"][0] == pytest.approx(ref.deviance)
+
+
+def test_with_one_parameter_per_cell_horvitz_thompson_is_lincoln_petersen():
+    cells = np.array([[[120.0, 30.0, 20.0], [50.0, 40.0, 5.0], [10.0, 2.0, 8.0]]])
+    total, _, _ = horvitz_thompson(np.eye(3), cells, np.array([0, 0, 1]), 2)
+    lp = two_source(*cells[0].T).lincoln_petersen
+    np.testing.assert_allclose(total[0], [lp[0] + lp[1], lp[2]], rtol=1e-8)
+
+
+def test_three_independent_sources_recover_the_true_count():
+    """Over many simulated populations the independence model's total is unbiased."""
+    rng = np.random.default_rng(11)
+    n, draws = 4000, 300
+    caps = rng.random((draws, n, 3)) < [0.5, 0.7, 0.4]
+    fits = three_source(histories(caps))
+    total = histories(caps).sum(-1) + fits["independent"]["unseen"]
+    se = total.std(ddof=1) / np.sqrt(draws)
+    assert abs(total.mean() - n) < 4 * se
+    # Independence fits: the deviance on 3 degrees of freedom averages 3.
+    dev = fits["independent"]["deviance"]
+    assert abs(dev.mean() - 3) < 4 * dev.std(ddof=1) / np.sqrt(draws)
+
+
+def test_a_dependent_pair_is_seen_and_its_model_recovers_the_count():
+    """Client and third source both miss blocked visitors: independence counts too few."""
+    rng = np.random.default_rng(12)
+    n, draws = 4000, 300
+    open_ = rng.random((draws, n)) < 0.7  # not blocked
+    client = open_ & (rng.random((draws, n)) < 0.9)
+    third = open_ & (rng.random((draws, n)) < 0.8)
+    server = rng.random((draws, n)) < 0.6
+    counts = histories(np.stack([client, server, third], axis=-1))
+    fits = three_source(counts)
+    seen = counts.sum(-1)
+    naive = seen + fits["independent"]["unseen"]
+    paired = seen + fits["client-third"]["unseen"]
+    se = paired.std(ddof=1) / np.sqrt(draws)
+    assert abs(paired.mean() - n) < 4 * se
+    assert naive.mean() < n - 10 * naive.std(ddof=1) / np.sqrt(draws)
+    assert (fits["client-third"]["log_odds_ratio"] > 0).all()
+    drop = fits["independent"]["deviance"] - fits["client-third"]["deviance"]
+    assert np.median(drop) > 3.84  # the pair's test rejects independence
