@@ -139,7 +139,7 @@ COMMON = {
 }
 
 
-@settings(max_examples=400, **COMMON)
+@settings(max_examples=200, **COMMON)  # 2000 more with -m slow, below
 @given(case=damaged())
 def test_damaged_scenarios_validate_or_run_without_a_traceback(folder, capsys, case) -> None:
     check_damaged_scenario(folder, *case, capsys)

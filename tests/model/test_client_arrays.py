@@ -171,7 +171,15 @@ def worst_corrected_p(name: str, root: int) -> tuple[float, tuple]:
     return float(p[worst]) * int(varied.sum()), worst
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
+DEFAULT_RUN = ("local_storage", "on_add_xhr")
+"""The stores whose fates differ most from a plain request; the others run with ``-m slow``
+(and one request per event is checked in distribution by tests/model/test_client_paths.py)."""
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n if n in DEFAULT_RUN else pytest.param(n, marks=pytest.mark.slow) for n in CONFIGS],
+)
 def test_block_fates_agree_with_the_page_by_page_path(name: str) -> None:
     corrected, worst = worst_corrected_p(name, 100)
     if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds

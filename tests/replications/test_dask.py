@@ -80,6 +80,7 @@ def test_an_unreachable_scheduler_is_bad_input(write_scenario, capsys) -> None:
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # starts a Dask cluster; Ctrl-C over the process pool runs by default (sweep)
 def test_ctrl_c_under_dask_local_prints_one_line_and_exits_130(write_scenario) -> None:
     path = write_scenario(lossy_dict(users=20_000, replications=16))
     proc = subprocess.Popen(
