@@ -24,11 +24,8 @@ from simulator.cli.options import (
     parallel_options,
     progress_option,
     say,
-    unwritable,
 )
-from simulator.cli.run import write_files
-
-REPORT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+from simulator.cli.run import report_problem, write_files
 
 
 def _budget(text: str) -> float:
@@ -92,13 +89,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     if scenario is None or json_unwritable(args.json):
         return EXIT_INVALID
     if args.report is not None:
-        problem = unwritable(args.report)
-        if args.report.suffix.lower() not in REPORT_SUFFIXES:
-            problem = (
-                f"the name must end in {', '.join(REPORT_SUFFIXES)}, "
-                f"got {args.report.suffix or 'no suffix'!r}"
-            )
-        if problem:
+        if problem := report_problem(args.report):
             print(f"{args.report}: cannot write the report: {problem}", file=sys.stderr)
             return EXIT_INVALID
     from simulator.experiments.recommend import recommend

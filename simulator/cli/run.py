@@ -168,7 +168,7 @@ def write_files(wanted: list[tuple[Path | None, str, Callable[[Path], Any]]], co
 
 def report_problem(path: Path) -> str | None:
     """Say why a report could not be written to ``path`` (suffix or folder), or ``None``."""
-    from simulator.outputs.document import SUFFIXES
+    from simulator.outputs.markup import SUFFIXES
 
     if path.suffix.lower() not in SUFFIXES:
         return f"the name must end in {', '.join(SUFFIXES)}, got {path.suffix or 'no suffix'!r}"

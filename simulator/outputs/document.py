@@ -26,13 +26,18 @@ from simulator.outputs.formatting import (
     points_range,
 )
 from simulator.outputs.headlines import headline_items
-from simulator.outputs.markup import Block, Picture, to_html, to_markdown
+from simulator.outputs.markup import (
+    SUFFIXES,
+    Block,
+    Picture,
+    report_format,
+    to_html,
+    to_markdown,
+    write_document,
+)
 from simulator.outputs.opt_out import choice_blocks
 from simulator.outputs.report_figures import figure_images, figure_uris
 from simulator.outputs.terminal import format_causes
-from simulator.replications.files import write_bytes_atomic, write_text_atomic
-
-SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
 
 def build(summary: Mapping[str, Any], figures: Mapping[str, str] | None = None) -> list[Block]:
@@ -301,11 +306,6 @@ def _method_section(summary: Mapping[str, Any]) -> list[Block]:
     return [Block("h2", "Methods"), Block("list", items=items)]
 
 
-def report_format(path: str | Path) -> str | None:
-    """``"markdown"`` or ``"html"`` from a file name's suffix; ``None`` if neither."""
-    return SUFFIXES.get(Path(path).suffix.lower())
-
-
 def _figure(figures: Mapping[str, Picture], name: str, caption: str) -> list[Block]:
     return [Block("figure", caption, picture=figures[name])] if name in figures else []
 
@@ -355,22 +355,12 @@ def write_report(summary: Mapping[str, Any], path: str | Path) -> Path:
     ValueError
         When the suffix is neither Markdown nor HTML.
     """
-    path = Path(path)
-    fmt = report_format(path)
-    if fmt is None:
-        raise ValueError(
-            f"report file must end in {', '.join(SUFFIXES)}, got {path.suffix or 'no suffix'!r}"
-        )
-    if fmt == "html":
-        write_text_atomic(path, render(summary, fmt))
-        return path
-    pictures = {}
-    for name, (png, width, height) in figure_images(summary).items():
-        image = path.with_name(f"{path.stem}-{name}.png")
-        write_bytes_atomic(image, png)
-        pictures[name] = Picture(image.name, width, height)
-    write_text_atomic(path, render(summary, fmt, pictures=pictures))
-    return path
+    return write_document(
+        path,
+        lambda: render(summary, "html"),
+        lambda pictures: render(summary, "markdown", pictures=pictures),
+        lambda: figure_images(summary),
+    )
 
 
 __all__ = [

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
+
+from simulator.replications.files import write_bytes_atomic, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,67 @@ def to_html(blocks: Sequence[Block]) -> str:
     )
 
 
+SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+"""File suffixes a report may have, and the format each one means."""
+
+
+def report_format(path: str | Path) -> str | None:
+    """``"markdown"`` or ``"html"`` from a file name's suffix; ``None`` if neither."""
+    return SUFFIXES.get(Path(path).suffix.lower())
+
+
+def write_document(
+    path: str | Path,
+    html_text: Callable[[], str],
+    markdown_text: Callable[[Mapping[str, Picture]], str],
+    images: Callable[[], Mapping[str, tuple[bytes, int, int]]],
+) -> Path:
+    """Write a report: one self-contained HTML file, or Markdown with its figures beside it.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Destination; its suffix (:data:`SUFFIXES`) chooses the format.
+    html_text : callable
+        Makes the whole HTML page (figures inlined).
+    markdown_text : callable
+        Makes the Markdown text from the pictures written beside it, by figure name.
+    images : callable
+        Makes the figures as ``{name: (png bytes, width, height)}``; each is written as
+        ``<stem>-<name>.png`` next to ``path``.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        When the suffix is neither Markdown nor HTML.
+    """
+    path = Path(path)
+    fmt = report_format(path)
+    if fmt is None:
+        raise ValueError(
+            f"report file must end in {', '.join(SUFFIXES)}, got {path.suffix or 'no suffix'!r}"
+        )
+    if fmt == "html":
+        write_text_atomic(path, html_text())
+        return path
+    pictures = {}
+    for name, (png, width, height) in images().items():
+        image = path.with_name(f"{path.stem}-{name}.png")
+        write_bytes_atomic(image, png)
+        pictures[name] = Picture(image.name, width, height)
+    write_text_atomic(path, markdown_text(pictures))
+    return path
+
+
 __all__ = [
+    "SUFFIXES",
+    "report_format",
+    "write_document",
     "Block",
     "Picture",
     "anchors",

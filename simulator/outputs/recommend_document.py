@@ -16,12 +16,10 @@ from typing import Any
 from simulator.experiments.recommend_rules import PATH_ORDER
 from simulator.outputs import markup
 from simulator.outputs.formatting import finite, percent, plural
-from simulator.outputs.markup import Block, Picture
+from simulator.outputs.markup import Block, Picture, write_document
 from simulator.outputs.recommend_report import cell, costs_text, narrated
 from simulator.outputs.report_figures import as_uris, recommendation_images
-from simulator.replications.files import write_bytes_atomic, write_text_atomic
 
-SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 """Report file suffixes and the format each one writes."""
 FIGURE_CAPTION = "Loss and context lost on every path, recommended path circled (95% CI)"
 
@@ -161,22 +159,12 @@ def write_report(record: Mapping[str, Any], path: str | Path) -> Path:
     ValueError
         When the suffix is neither Markdown nor HTML.
     """
-    path = Path(path)
-    fmt = SUFFIXES.get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(
-            f"report file must end in {', '.join(SUFFIXES)}, got {path.suffix or 'no suffix'!r}"
-        )
-    if fmt == "html":
-        write_text_atomic(path, to_html(record))
-        return path
-    pictures = {}
-    for name, (png, width, height) in recommendation_images(record).items():
-        image = path.with_name(f"{path.stem}-{name}.png")
-        write_bytes_atomic(image, png)
-        pictures[name] = Picture(image.name, width, height)
-    write_text_atomic(path, to_markdown(record, pictures))
-    return path
+    return write_document(
+        path,
+        lambda: to_html(record),
+        lambda pictures: to_markdown(record, pictures),
+        lambda: recommendation_images(record),
+    )
 
 
-__all__ = ["FIGURE_CAPTION", "SUFFIXES", "blocks", "to_html", "to_markdown", "write_report"]
+__all__ = ["FIGURE_CAPTION", "blocks", "to_html", "to_markdown", "write_report"]
