@@ -4,7 +4,7 @@ Two paths that fail together break the independence that capture-recapture rests
 outage of the collector both paths send to makes them miss the same events, so the events
 neither path saw are more than independence predicts and the true count comes out too low.
 Such an outage leaves a trace: a stretch with no copy on either path far longer than the
-arrival of visitors around it makes likely. :func:`collector_gaps` finds them.
+arrival of visitors around it makes likely. :func:`silences` finds them.
 """
 
 from __future__ import annotations
@@ -18,40 +18,10 @@ probability about exp(-12), once in a hundred thousand stretches."""
 AROUND_SECONDS = 3600.0
 
 
-def collector_gaps(
-    seconds: np.ndarray, visitor: np.ndarray, expected: float = EXPECTED_VISITORS
-) -> dict[str, int]:
-    """Silent stretches (no copy on either path) too long for the traffic around them.
-
-    Parameters
-    ----------
-    seconds : numpy.ndarray
-        The time of every copy (seconds; both paths).
-    visitor : numpy.ndarray
-        The visitor of every copy.
-    expected : float
-        Visitors the surrounding rate predicts in the silence for it to count.
-
-    Returns
-    -------
-    dict
-        ``stretches`` and ``minutes``: how many silences, and how long in all.
-    """
-    if seconds.size == 0:
-        return {"stretches": 0, "minutes": 0}
-    t0 = seconds.min()
-    # Each visitor counted once, at their first copy: a new visitor's arrival.
-    order = np.lexsort((seconds, visitor))
-    v, t = visitor[order], seconds[order]
-    first = np.ones(v.size, bool)
-    first[1:] = v[1:] != v[:-1]
-    return silences(np.bincount((seconds - t0) // 60), int(t0), np.sort(t[first]), expected)
-
-
 def silences(
     minutes: np.ndarray, start: int, arrivals: np.ndarray, expected: float = EXPECTED_VISITORS
 ) -> dict[str, int]:
-    """:func:`collector_gaps` from copies counted per minute and visitors' first copies.
+    """Silences of the collector, from copies counted per minute and visitors' first copies.
 
     Parameters
     ----------
@@ -82,4 +52,4 @@ def silences(
     return {"stretches": int(hit.sum()), "minutes": int(((ends - starts)[hit] // 60).sum())}
 
 
-__all__ = ["EXPECTED_VISITORS", "collector_gaps", "silences"]
+__all__ = ["EXPECTED_VISITORS", "silences"]

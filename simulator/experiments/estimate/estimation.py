@@ -90,31 +90,6 @@ def pair_events(copies: Copies, by: tuple[str, ...]) -> dict[str, np.ndarray]:
     return out
 
 
-def _strata(events: dict[str, np.ndarray], names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Stratum index of each event and the code combination of each stratum."""
-    combined = np.zeros(events["visitor"].size, np.int64)
-    for name in names:
-        combined = combined * (int(events[name].max(initial=0)) + 1) + events[name]
-    codes = np.stack([events[n] for n in names], axis=1)
-    values, first, index = np.unique(combined, return_index=True, return_inverse=True)
-    return index, codes[first]
-
-
-def estimate_cells(
-    events: dict[str, np.ndarray], names: tuple[str, ...], seed: int, replicates: int
-) -> dict[str, Any]:
-    """The two-source table, estimates and bootstrap per stratum of ``names``."""
-    stratum, combos = _strata(events, names)
-    both = events["client"] & events["server"]
-    kind = np.where(both, 0, np.where(events["client"], 1, 2))
-    visitors, visitor = np.unique(events["visitor"], return_inverse=True)
-    cells = np.zeros((stratum.size, 3))
-    cells[np.arange(stratum.size), kind] = 1.0
-    return estimate_groups(visitor % GROUPS, stratum, cells, combos, seed, replicates) | {
-        "visitors": int(visitors.size)
-    }
-
-
 def estimate_groups(
     group: np.ndarray,
     stratum: np.ndarray,
@@ -371,4 +346,4 @@ def _num(x: float) -> float | None:
     return x if np.isfinite(x) else None
 
 
-__all__ = ["REPLICATES", "estimate", "estimate_cells", "pair_events"]
+__all__ = ["REPLICATES", "corrections", "estimate", "estimate_groups", "pair_events"]
