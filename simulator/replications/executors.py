@@ -145,10 +145,24 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
+TRACKER_NOTICES = "ignore:resource_tracker:UserWarning"
+"""Warning filter for loky's resource tracker, a process of its own that takes this
+interpreter's ``-W`` options. After a Ctrl-C the workers are killed while they hold
+semaphores, and the tracker then warns about each one it cleans up: the user asked to stop,
+so these lines are no news, and they came after "interrupted", at random."""
+
+
+def _quiet_resource_tracker() -> None:
+    """Hand :data:`TRACKER_NOTICES` to the resource tracker loky starts (once is enough)."""
+    if TRACKER_NOTICES not in sys.warnoptions:
+        sys.warnoptions.append(TRACKER_NOTICES)
+
+
 def _processes(fn: Callable[[Any], Any], items: Sequence[Any], n: int) -> Iterator[Outcome]:
     """A :mod:`loky` pool: workers that die are reported, workers whose parent dies exit."""
     from loky import get_reusable_executor
 
+    _quiet_resource_tracker()
     # Reusable: a second run in the same process (compare, recommend, a notebook) finds its
     # workers started and their modules imported.
     pool = get_reusable_executor(max_workers=n, initializer=_worker_init, reuse="auto")
