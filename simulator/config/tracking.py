@@ -19,6 +19,7 @@ from simulator.config.blocker_lists import (
     BlockerKind,
     RequestUrls,
 )
+from simulator.config.connection import ConnectionConfig
 from simulator.config.distributions import Distribution, LogNormal
 from simulator.config.frozen import Frozen
 from simulator.config.limits import (
@@ -138,6 +139,8 @@ class ClientConfig(Frozen):
         "desktop.safari": 0.62,
     }
     retry: ClientRetry = ClientRetry()
+    # When requests can be written and when a page is torn down (§2e, §2f).
+    connection: ConnectionConfig = ConnectionConfig()
     urls: RequestUrls = RequestUrls()
     # What each blocker kind runs: filter lists and the share of its users running each (§4d).
     blockers: dict[BlockerKindName, BlockerKind] = DEFAULT_BLOCKER_KINDS

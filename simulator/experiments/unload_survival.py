@@ -9,8 +9,12 @@ retry store (a ``local_storage`` store resends on the next page).
 
 :func:`unload_survival` measures it by driving the engine's own
 :class:`~simulator.model.client.page.ClientPath` on synthetic pages: each page lasts ``dwell``
-seconds, ends in a navigation, and carries one event at ``dwell - t``; with ``next_page`` the
-visitor then opens one more page, so that whatever the retry store kept can be resent. Visitors are
+seconds, ends in a navigation (or a tab close), and carries one event at ``dwell - t``; with
+``next_page`` the visitor then opens one more page, so that whatever the retry store kept can be
+resent. Each page's connection to the collector and its teardown delay are drawn as the engine
+draws them (:mod:`simulator.model.client.connection`): by default for a page in the middle of a
+visit whose previous page lasted ``dwell``; ``connection="cold"`` or ``"warm"`` fixes it, as the
+visit's first page with a preflight when the scenario needs one. Visitors are
 never blocked (blocking is a different hole) and the collector has no outages; everything else
 (script load, latencies, failures, batching, retries, keepalive quota) is the scenario's.
 
@@ -26,6 +30,7 @@ import numpy as np
 
 from simulator.config.scenario import Scenario
 from simulator.config.tracking import Transport
+from simulator.model.client.connection import page_connections
 from simulator.model.client.page import ClientPath, standalone
 from simulator.model.collector import Message
 from simulator.model.pages import CLOSE, NAVIGATE, Page
@@ -41,6 +46,10 @@ NEXT_PAGE_DWELL = 60.0
 """Seconds the follow-up page stays open (long enough for a resend to complete)."""
 GAP_SECONDS = 1.0
 """Seconds between the unload and the next page's start."""
+CONNECTIONS = ("scenario", "cold", "warm")
+"""How each synthetic page's collector connection is set (see :func:`unload_survival`)."""
+PAGE_ENDS = {"navigate": NAVIGATE, "close": CLOSE}
+"""How each synthetic page ends."""
 
 
 def unload_survival(
@@ -53,6 +62,8 @@ def unload_survival(
     dwell: float = 30.0,
     event: str | None = None,
     next_page: bool = True,
+    connection: str = "scenario",
+    page_end: str = "navigate",
     seed: int | np.random.SeedSequence | None = None,
 ) -> dict:
     """Share of events delivered against the time between the event and the page unload.
@@ -77,6 +88,11 @@ def unload_survival(
         else the first event sent from a browser).
     next_page : bool
         Open one more page after the unload so that a retry store can resend.
+    connection : {"scenario", "cold", "warm"}
+        The collector connection of each page: drawn as the scenario would for a later page of
+        a visit, or cold or warm on every page (then also paying a preflight if one is needed).
+    page_end : {"navigate", "close"}
+        How each page ends: the teardown follows after the scenario's commit or close delay.
     seed : int or numpy.random.SeedSequence, optional
         Root seed (default: the scenario's ``simulation.seed``). The same seed gives the same
         result.
@@ -87,7 +103,7 @@ def unload_survival(
         ``scenario``, ``seed``, ``event``, ``dwell_seconds``, ``pages``, ``next_page``,
         ``interval_method`` and ``rows``: one per (transport, device, time) with
         ``transport``, ``device``, ``handler_p``, ``t``, ``pages``, ``delivered``, ``share``
-        and ``share_ci`` (Wilson, 95%).
+        and ``share_ci`` (Wilson, 95%); also ``connection`` and ``page_end``.
 
     Raises
     ------
@@ -96,18 +112,27 @@ def unload_survival(
 
     Examples
     --------
-    Without a retry store, an ``xhr`` sent 20 ms before a navigation is lost, where a beacon
-    survives:
+    Without a retry store, on pages of 1.5 s: an ``xhr`` sent 20 ms before the navigation on a
+    cold connection is lost when the handshake begun at the tag's load is not over by the
+    teardown; on a warm connection it is written at once and arrives, as often as a beacon
+    (both lose the pages left before the tag loaded):
 
     >>> import simulator as tl
     >>> scenario = tl.load_scenario("scenarios/baseline.toml", ["client.retry.store=none"])
-    >>> data = tl.unload_survival(scenario, [0.02], transports=["xhr", "beacon"],
-    ...                           devices=["desktop"], pages=300, seed=1)
-    >>> {r["transport"]: round(r["share"], 2) for r in data["rows"]}
-    {'xhr': 0.0, 'beacon': 0.99}
+    >>> for connection in ("cold", "warm"):
+    ...     data = tl.unload_survival(scenario, [0.02], transports=["xhr", "beacon"],
+    ...                               devices=["desktop"], pages=300, dwell=1.5,
+    ...                               connection=connection, seed=1)
+    ...     print(connection, {r["transport"]: round(r["share"], 2) for r in data["rows"]})
+    cold {'xhr': 0.82, 'beacon': 0.92}
+    warm {'xhr': 0.92, 'beacon': 0.92}
     """
     times = [float(t) for t in times]
     _check(scenario, times, transports, pages, dwell)
+    if connection not in CONNECTIONS:
+        raise ValueError(f"connection must be one of {list(CONNECTIONS)}, got {connection!r}")
+    if page_end not in PAGE_ENDS:
+        raise ValueError(f"page_end must be one of {list(PAGE_ENDS)}, got {page_end!r}")
     handler = device_handler_probabilities(scenario)
     devices = list(handler) if devices is None else list(devices)
     for d in devices:
@@ -123,7 +148,8 @@ def unload_survival(
             for i, t in enumerate(times):
                 child = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i))
                 path, buffer = standalone(sc, child)
-                hits = _delivered(path, buffer, e, handler[device], t, pages, dwell, next_page)
+                shape = _pages(sc, connection, page_end, pages, dwell, child)
+                hits = _delivered(path, buffer, e, handler[device], t, shape, next_page)
                 share = hits / pages
                 lo, hi = wilson(hits, pages)
                 lo, hi = min(lo, share), max(hi, share)  # rounding at 0 and 1
@@ -137,6 +163,8 @@ def unload_survival(
                         "delivered": hits,
                         "share": share,
                         "share_ci": [lo, hi],
+                        "connection": connection,
+                        "page_end": page_end,
                     }
                 )
     return {
@@ -213,25 +241,47 @@ def _with_transport(scenario: Scenario, transport: str) -> Scenario:
     return scenario.model_copy(update={"client": client, "collector": collector})
 
 
+def _pages(
+    scenario: Scenario,
+    connection: str,
+    page_end: str,
+    pages: int,
+    dwell: float,
+    seed: np.random.SeedSequence,
+) -> list[Page]:
+    """The synthetic pages, each with its connection setup and teardown delay."""
+    cfg = scenario.client
+    if connection != "scenario":
+        warm = float(connection == "warm")
+        con = cfg.connection.model_copy(update={"first_page_warm": warm})
+        cfg = cfg.model_copy(update={"connection": con})
+    end = PAGE_ENDS[page_end]
+    # A visit's first page (as the lab's), or pages after one that lasted ``dwell`` seconds.
+    position = np.full(pages, int(connection == "scenario"))
+    rng = np.random.default_rng(seed.spawn(1)[0])
+    setup, linger = page_connections(cfg, np.full(pages, dwell), np.full(pages, end), position, rng)
+    return [Page(dwell, end, a, b) for a, b in zip(setup.tolist(), linger.tolist(), strict=True)]
+
+
 def _delivered(
     client: ClientPath,
     buffer: TallyBuffer,
     e: int,
     handler_p: float,
     t: float,
-    pages: int,
-    dwell: float,
+    pages: list[Page],
     next_page: bool,
 ) -> int:
-    """Drive ``pages`` synthetic pages through a client path; count arrivals."""
+    """Drive the synthetic pages through a client path; count arrivals."""
     off = buffer.offset(e, 0)
+    dwell = pages[0].dwell
     step = dwell + GAP_SECONDS + NEXT_PAGE_DWELL + GAP_SECONDS
     hits = 0
-    for j in range(pages):
+    for j, page in enumerate(pages):
         v = Visitor.make(handler_p=handler_p)
         t0 = j * step
         msg = Message(e, off, 0.0)
-        client.page(v, t0, Page(dwell, NAVIGATE), [(dwell - t, msg)])
+        client.page(v, t0, page, [(dwell - t, msg)])
         if next_page and v.store:
             client.page(v, t0 + dwell + GAP_SECONDS, Page(NEXT_PAGE_DWELL, CLOSE), [])
         hits += bool(msg.arrivals)

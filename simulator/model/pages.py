@@ -22,7 +22,13 @@ class Page:
         Seconds until the page ends.
     end : int
         ``NAVIGATE``, ``CLOSE`` or ``BACKGROUND``.
+    setup : float
+        Seconds after the tag's load before a request can be written (0: a warm connection).
+    linger : float
+        Seconds from the page's end to its teardown (the next page's commit).
     """
 
     dwell: float
     end: int
+    setup: float = 0.0
+    linger: float = 0.0

@@ -24,6 +24,7 @@ MECHANISMS = (
     "outages",
     "bots",
     "offsite",
+    "connection",
 )
 BLOCK = 4096
 

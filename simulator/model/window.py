@@ -198,6 +198,7 @@ class VisitBatch:
         return Pages(
             t0=start[pv] + vb.page_start,
             dwell=vb.page_dwell,
+            end=vb.page_end,
             cancels=vb.page_end != BACKGROUND,
             javascript=vis.javascript[pv],
             handler_p=vis.handler_p[pv],

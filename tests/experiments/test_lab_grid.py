@@ -10,7 +10,7 @@ import pytest
 
 from simulator.cli.main import main
 from simulator.experiments.lab.cells import Cell, grid
-from simulator.experiments.lab.model_side import model_shares
+from simulator.experiments.lab.model_side import cell_key, model_shares, on_the_boundary, setup_ms
 from simulator.experiments.lab.results import (
     COLUMNS,
     ResultsMismatch,
@@ -85,14 +85,33 @@ def test_a_file_from_another_browser_version_is_refused(tmp_path: Path) -> None:
         read_results(path, "chromium", "150.0")
 
 
-def test_the_model_side_is_the_engines_rule_send_plus_latency_before_unload() -> None:
-    shares = model_shares(
-        [("xhr", 0, 50), ("xhr", 100, 50), ("xhr", 100, 200), ("beacon", 0, 200)], pages=50
-    )
-    assert shares[("xhr", 0, 50)] == 0.0
-    assert shares[("xhr", 100, 50)] == 1.0
-    assert shares[("xhr", 100, 200)] == 0.0
-    assert shares[("beacon", 0, 200)] > 0.9
+def _cell(transport, gap, latency, connection="cold", preflight="off", p50=50.0, p90=60.0):
+    return {"transport": transport, "gap_ms": gap, "latency_ms": latency,
+            "connection": connection, "preflight": preflight, "page_end": "navigate",
+            "teardown_p50_ms": p50, "teardown_p90_ms": p90}  # fmt: skip
+
+
+def test_the_model_side_is_the_engines_rule_written_before_teardown() -> None:
+    """Cold at 50 ms: written at 100 ms; the page is torn down about 50 ms after the gap."""
+    cells = [
+        _cell("xhr", 0, 50),  # 0 + ~50 < 100: never written
+        _cell("xhr", 100, 50),  # written at the navigation's start: always
+        _cell("xhr", 0, 50, connection="warm"),  # written at once
+        _cell("xhr", 100, 50, preflight="on"),  # 300 ms of setup, teardown at ~150
+        _cell("xhr", 100, 200),  # 400 ms of setup
+        _cell("beacon", 0, 200),  # survives the unload
+    ]
+    shares = model_shares(cells, pages=50)
+    assert [shares[cell_key(c)] for c in cells] == [0.0, 1.0, 1.0, 0.0, 0.0, 1.0]
+
+
+def test_boundary_cells_are_those_the_teardown_decides() -> None:
+    assert setup_ms(_cell("xhr", 0, 50, preflight="on")) == 300.0
+    assert not on_the_boundary(_cell("xhr", 0, 50, connection="warm"))  # written at once
+    assert not on_the_boundary(_cell("xhr", 0, 50, p90=60.0))  # 0 + 60 < 100
+    assert on_the_boundary(_cell("xhr", 50, 50, p90=60.0))
+    assert not on_the_boundary(_cell("xhr", 250, 50, p90=60.0))  # 250 > 100 + 60
+    assert not on_the_boundary(_cell("beacon", 50, 50))
 
 
 def test_an_existing_file_needs_resume(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -14,7 +14,7 @@ Z_999 = stats.norm.ppf(1 - 0.001 / 2)
 
 
 def fixed(handler=None, **client):
-    """Constant latencies: an xhr sent ``t`` s before the unload arrives iff ``t > 0.3``."""
+    """Constant latencies (0.3 s up, 0.1 s back), the tag loaded at once, no retry store."""
     base = {
         "script_load_seconds": const(0.0),
         "upload_latency_seconds": const(0.3),
@@ -30,14 +30,22 @@ def shares(result: dict) -> dict:
     return {(r["transport"], r["device"], r["t"]): r["share"] for r in result["rows"]}
 
 
-def test_xhr_survives_only_when_the_upload_beats_the_unload():
-    out = shares(unload_survival(fixed(), [0.1, 0.5], pages=50, seed=1))
-    for device in ("desktop", "mobile"):
-        assert out[("xhr", device, 0.1)] == 0.0
-        assert out[("xhr", device, 0.5)] == 1.0
-        for transport in ("fetch_keepalive", "beacon"):
-            assert out[(transport, device, 0.1)] == 1.0
-            assert out[(transport, device, 0.5)] == 1.0
+def test_xhr_survives_only_when_written_before_the_teardown():
+    """Pages of 1 s, torn down 0.1 s after they end. Warm: an xhr is written as it is sent.
+
+    Cold: the connection the tag's load (at 0) opens can carry bytes two round trips later, at
+    1.2 s, after the teardown at 1.1 s. Keepalive and beacon requests survive either way.
+    """
+    sc = fixed(connection={"commit_delay_seconds": const(0.1)})
+    for connection, expected in (("warm", 1.0), ("cold", 0.0)):
+        result = unload_survival(sc, [0.1, 0.5], pages=50, dwell=1.0, connection=connection,
+                                 seed=1)  # fmt: skip
+        out = shares(result)
+        for device in ("desktop", "mobile"):
+            for t in (0.1, 0.5):
+                assert out[("xhr", device, t)] == expected
+                assert out[("fetch_keepalive", device, t)] == 1.0
+                assert out[("beacon", device, t)] == 1.0
 
 
 def test_batched_events_survive_as_often_as_the_page_hide_handler_runs():
@@ -64,11 +72,11 @@ def test_batched_events_survive_as_often_as_the_page_hide_handler_runs():
 def test_a_persisted_retry_store_resends_on_the_next_page():
     handler = {"desktop": 1.0, "mobile": 0.0, "tablet": 0.0}
     retry = {"store": "local_storage", "persist": "on_pagehide"}
-    sc = fixed(handler, retry=retry)
-    with_next = shares(unload_survival(sc, [0.1], transports=["xhr"], pages=40, seed=2))
-    without = shares(
-        unload_survival(sc, [0.1], transports=["xhr"], pages=40, seed=2, next_page=False)
-    )
+    sc = fixed(handler, retry=retry, connection={"commit_delay_seconds": const(0.1)})
+    # Cold pages of 1 s: the xhr is never written (see the first test) and waits in the store.
+    kw = dict(transports=["xhr"], pages=40, dwell=1.0, connection="cold", seed=2)
+    with_next = shares(unload_survival(sc, [0.1], **kw))
+    without = shares(unload_survival(sc, [0.1], **kw, next_page=False))
     # Persisted at page-hide (desktop's handler always runs, mobile's never) and resent.
     assert with_next[("xhr", "desktop", 0.1)] == 1.0
     assert with_next[("xhr", "mobile", 0.1)] == 0.0
@@ -82,10 +90,11 @@ def test_same_seed_same_result_and_intervals_cover_the_share():
             "handler_fires": {"desktop": 0.9, "mobile": 0.6, "tablet": 0.6},
         }
     )
-    a = unload_survival(sc, [0.05, 0.2], pages=60, seed=11)
-    b = unload_survival(sc, [0.05, 0.2], pages=60, seed=np.random.SeedSequence(11))
+    kw = dict(pages=60, dwell=1.5, connection="cold")  # short cold pages: shares vary
+    a = unload_survival(sc, [0.05, 0.2], **kw, seed=11)
+    b = unload_survival(sc, [0.05, 0.2], **kw, seed=np.random.SeedSequence(11))
     assert a == b
-    c = unload_survival(sc, [0.05, 0.2], pages=60, seed=12)
+    c = unload_survival(sc, [0.05, 0.2], **kw, seed=12)
     assert a["rows"] != c["rows"]
     for r in a["rows"]:
         assert r["share_ci"][0] <= r["share"] <= r["share_ci"][1]

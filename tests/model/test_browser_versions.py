@@ -1,5 +1,6 @@
 """Browser versions where behaviour changed: Firefox before 133 sends fetch keepalive as a plain
-fetch (§2d), so a request in flight at unload is cancelled instead of surviving."""
+fetch (§2d), so a request not yet written when the page is torn down is cancelled instead of
+surviving."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ def click_log(keepalive: bool) -> list:
         scenario(client=client), log=lambda w, m, t: log.append((w, m and m.event, t))
     )
     msg = Message(CLICK, rep.buffer.offset(CLICK, 0), 0.0)
-    rep.client.page(Visitor.make(keepalive=keepalive), 0.0, Page(10.0, NAVIGATE), [(9.9, msg)])
+    # A cold page: the connection opens at 1.1 s, after the teardown at 1.05 s.
+    page = Page(1.0, NAVIGATE, setup=0.6, linger=0.05)
+    rep.client.page(Visitor.make(keepalive=keepalive), 0.0, page, [(0.9, msg)])
     return log
 
 
@@ -68,16 +71,26 @@ def test_bad_version_mixes_are_named(versions, field):
 
 
 def test_old_firefox_loses_clicks_to_unload_with_keepalive():
-    """Every visitor on an old Firefox: keepalive clicks race the unload as plain fetch does."""
+    """Every visitor on an old Firefox: keepalive clicks race the unload as plain fetch does.
+
+    Short pages on cold connections: the connection opens 1.3 s into each 0.8 s page, so a
+    plain fetch survives only a teardown that comes late enough.
+    """
+    cold = {
+        "script_load_seconds": const(0.1),
+        "upload_latency_seconds": const(0.3),
+        "connection": {"first_page_warm": 0.0, "keepalive_timeout_seconds": 0.0},
+    }
     base = dict(
         users=600,
-        behaviour={"time_to_unload_seconds": const(0.1)},
-        client={"transport": "fetch_keepalive"},
+        behaviour={"time_to_unload_seconds": const(0.1), "dwell_seconds": const(0.8)},
+        client={"transport": "fetch_keepalive", **cold},
     )
     old = scenario(population={"segments": [firefox({"132": 1.0})]}, **base)
     new = scenario(population={"segments": [firefox({"133": 1.0})]}, **base)
     fetch = scenario(
-        population={"segments": [firefox(None)]}, **{**base, "client": {"transport": "fetch"}}
+        population={"segments": [firefox(None)]},
+        **{**base, "client": {"transport": "fetch", **cold}},
     )
 
     def click_loss(sc) -> tuple[float, float]:

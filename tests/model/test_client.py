@@ -27,32 +27,76 @@ def fixed_client(**client) -> dict:
 
 
 def page_log(
-    client: dict, events: list, dwell: float = 10.0, end: int = NAVIGATE, v=None, collector_cfg=None
+    client: dict,
+    events: list,
+    dwell: float = 10.0,
+    end: int = NAVIGATE,
+    v=None,
+    collector_cfg=None,
+    setup: float = 0.0,
+    linger: float = 0.0,
 ):
-    """Run one page through the client path; return (log, messages, replication)."""
+    """Run one page through the client path; return (log, messages, replication).
+
+    ``setup`` and ``linger`` are the page's connection setup time and teardown delay (0 and 0:
+    a warm connection, torn down as the page ends).
+    """
     extra = {"collector": collector_cfg} if collector_cfg else {}
     sc = scenario(client=fixed_client(**client), **extra)
     log: list = []
     rep = replication(sc, log=lambda what, m, t: log.append((what, m and m.event, t)))
     v = v or visitor()
     msgs = [(off, Message(e, rep.buffer.offset(e, 0), 0.0)) for off, e in events]
-    rep.client.page(v, 0.0, Page(dwell, end), msgs)
+    rep.client.page(v, 0.0, Page(dwell, end, setup, linger), msgs)
     return log, [m for _, m in msgs], rep, v
 
 
-def test_fetch_in_flight_at_unload_is_cancelled():
+def test_fetch_written_before_teardown_arrives_after_the_page_is_gone():
+    """Warm: the click's bytes leave at once, so it arrives after the page, unacknowledged."""
     log, msgs, _, _ = page_log(
-        {"transport": "fetch", "retry": {"store": "none"}}, [(0.0, PV), (9.9, CLICK)]
+        {"transport": "fetch", "retry": {"store": "none"}}, [(0.0, PV), (9.9, CLICK)], linger=0.05
     )
     assert log == [
         ("send:fetch", PV, 0.5),
         ("arrive", PV, pytest.approx(0.8)),
         ("settle:delivered", PV, None),
         ("send:fetch", CLICK, 9.9),
+        ("arrive", CLICK, pytest.approx(10.2)),  # after the teardown at 10.05
         ("pagehide", None, 10.0),
+        ("settle:delivered", CLICK, None),  # arrived, though the page never saw the answer
+    ]
+    assert msgs[1].arrivals == [pytest.approx(10.2)]
+
+
+def test_fetch_not_written_before_teardown_is_cancelled():
+    """Cold: the connection opens 0.6 s after the tag (1.1 s); the page is torn down at 1.05 s."""
+    log, _, _, _ = page_log(
+        {"transport": "fetch", "retry": {"store": "none"}},
+        [(0.0, PV), (0.9, CLICK)],
+        dwell=1.0,
+        setup=0.6,
+        linger=0.05,
+    )
+    assert log == [
+        ("send:fetch", PV, 0.5),
+        ("send:fetch", CLICK, 0.9),
+        ("pagehide", None, 1.0),
+        ("settle:unload", PV, None),
         ("settle:unload", CLICK, None),
     ]
-    assert msgs[1].arrivals == []
+
+
+def test_answer_seen_during_the_linger_acknowledges():
+    """Written at 9.0 and answered at 9.4: after the page's end, before its teardown at 9.5."""
+    log, _, _, _ = page_log(
+        {"transport": "fetch", "retry": {"store": "none"}}, [(9.0, CLICK)], dwell=9.1, linger=0.4
+    )
+    assert log == [
+        ("send:fetch", CLICK, 9.0),
+        ("arrive", CLICK, pytest.approx(9.3)),
+        ("settle:delivered", CLICK, None),
+        ("pagehide", None, 9.1),
+    ]
 
 
 def test_keepalive_in_flight_survives_unload():
@@ -189,35 +233,48 @@ def _loss_rows(summary: dict, plan: str = "client") -> dict:
     return {r["event"]: r for r in summary["results"] if r["plan"] == plan}
 
 
-def test_xhr_click_loss_matches_probability_latency_exceeds_time_left(client_path):
-    """Closed form: loss = P(upload latency > time from click to unload)."""
-    upload = {"kind": "lognormal", "median": 0.15, "sigma": 0.8}
-    ttu = {"kind": "exponential", "mean": 0.25}
-    sc = scenario(
-        users=30000,
+def _click_scenario(connection: dict, users: int = 30000):
+    return scenario(
+        users=users,
         client=fixed_client(
             transport="xhr",
             script_load_seconds=const(0.0),
-            upload_latency_seconds=upload,
+            upload_latency_seconds={"kind": "lognormal", "median": 0.15, "sigma": 0.8},
             retry={"store": "none"},
+            connection=connection,
         ),
         behaviour={
             "pages_per_visit": const(3),
-            "dwell_seconds": const(60.0),
-            "time_to_unload_seconds": ttu,
+            "dwell_seconds": const(0.5),
+            "time_to_unload_seconds": {"kind": "exponential", "mean": 0.25},
             "return_probability": 0.0,
             "funnel": [0, 0, 0, 0],
             "signup_probability": 0.0,
         },
     )
+
+
+def test_cold_click_loss_matches_probability_connection_opens_after_teardown(client_path):
+    """Closed form: on a cold page a click is lost iff its connection opens after the teardown.
+
+    Every page is cold (no warm first page, no idle connection kept), the tag loads at 0 and
+    the page view opens the connection, which can carry requests after two round trips (4 L).
+    The click, made before the navigation at D, is written at max(click, 4 L); the page is torn
+    down at D + C. So loss = P(4 L >= D + C), whatever the click's time.
+    """
+    commit = {"kind": "lognormal", "median": 0.35, "sigma": 0.8}
+    sc = _click_scenario({"first_page_warm": 0.0, "keepalive_timeout_seconds": 0.0,
+                          "handshake_round_trips": 2, "commit_delay_seconds": commit})  # fmt: skip
     u_dist = as_scipy(sc.client.upload_latency_seconds)
-    t_dist = as_scipy(sc.behaviour.time_to_unload_seconds)
-    expected, _ = integrate.quad(lambda t: u_dist.sf(t) * t_dist.pdf(t), 0, np.inf)
+    c_dist = as_scipy(sc.client.connection.commit_delay_seconds)
+    dwell = 0.5
+    expected, _ = integrate.quad(lambda c: u_dist.sf((dwell + c) / 4) * c_dist.pdf(c), 0, np.inf)
+    assert 0.1 < expected < 0.9  # the rule bites
 
     def check(seed: int) -> float:
         row = _loss_rows(summarise(run(sc, seed=seed)))["link_clicked"]
         n = row["truth"]
-        # Clicks sit on distinct pages with independent latencies: binomial variance is exact.
+        # Clicks sit on distinct pages with independent draws: binomial variance is exact.
         z = (row["loss"] - expected) / np.sqrt(expected * (1 - expected) / n)
         assert row["causes"].keys() <= {"unload"}
         return z
@@ -226,3 +283,11 @@ def test_xhr_click_loss_matches_probability_latency_exceeds_time_left(client_pat
     if abs(z) > stats.norm.ppf(1 - 0.001 / 2):
         z = check(12)  # one redraw, as scipy's own distribution tests allow
     assert abs(z) < stats.norm.ppf(1 - 0.001 / 2), f"z = {z:.2f}, expected loss {expected:.4f}"
+
+
+def test_warm_click_is_never_lost_to_the_unload(client_path):
+    """On a warm connection a click made before the navigation is written at once: none is lost."""
+    sc = _click_scenario({"first_page_warm": 1.0}, users=3000)
+    row = _loss_rows(summarise(run(sc, seed=5)))["link_clicked"]
+    assert row["truth"] > 1000
+    assert row["loss"] == 0

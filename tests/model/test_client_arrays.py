@@ -17,6 +17,7 @@ from scipy import stats
 from support.factories import scenario
 
 from simulator.model.client.arrays import OneRequestClient
+from simulator.model.client.connection import page_connections
 from simulator.model.client.page import ClientPath
 from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages
 from simulator.model.collector import LOST, Collector, Message
@@ -107,7 +108,13 @@ def by_event_path(sc, seed, start, dwell, end, events, outages) -> np.ndarray:
             if label == "delivered":
                 counts[v, e, 1] += col.duplicates(msg.arrivals)
 
-    path = ClientPath(sc, col, outages, Streams(np.random.SeedSequence(seed)), log)
+    streams = Streams(np.random.SeedSequence(seed))
+    path = ClientPath(sc, col, outages, streams, log)
+    position = np.tile(np.arange(PAGES), VISITS)
+    setup, linger = page_connections(
+        sc.client, dwell.ravel(), end.ravel(), position, streams.rng("connection")
+    )
+    setup, linger = setup.reshape(VISITS, PAGES), linger.reshape(VISITS, PAGES)
     per_page: dict[tuple[int, int], list] = {}
     for v, k, offset, e in events:
         msg = Message(e, buf.offset(e, 0), 0.0, made=start[v, k] + offset)
@@ -117,7 +124,7 @@ def by_event_path(sc, seed, start, dwell, end, events, outages) -> np.ndarray:
         who = Visitor.make(handler_p=HANDLER_P)
         for k in range(PAGES):
             live = sorted(per_page[v, k], key=lambda x: x[0])
-            page = Page(dwell[v, k], int(end[v, k]))
+            page = Page(dwell[v, k], int(end[v, k]), setup[v, k], linger[v, k])
             path.page(who, start[v, k], page, live)
         for msg in who.store:
             ve = origin[id(msg)]
@@ -135,7 +142,8 @@ def by_blocks(sc, seed, start, dwell, end, events, outages) -> np.ndarray:
     n = VISITS * PAGES
     position = np.tile(np.arange(PAGES), VISITS)
     pages = Pages(
-        t0=start.ravel(), dwell=dwell.ravel(), cancels=end.ravel() != BACKGROUND,
+        t0=start.ravel(), dwell=dwell.ravel(), end=end.ravel(),
+        cancels=end.ravel() != BACKGROUND,
         javascript=np.ones(n, bool), handler_p=np.full(n, HANDLER_P), position=position,
         last=position == PAGES - 1, blocked=np.zeros(n, bool), blocked_ads=np.zeros(n, bool),
         blocked_beacon=np.zeros(n, bool), keepalive=np.ones(n, bool),

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import integrate, stats
 from support.distributions import as_scipy
 from support.factories import const, scenario
 from support.running import run
@@ -172,13 +172,19 @@ def test_lossless_site_loses_nothing_on_any_path():
 
 
 def test_xhr_without_handler_or_store_loses_more_than_keepalive():
-    base = dict(users=800, behaviour={"time_to_unload_seconds": const(0.1)})
-    xhr = scenario(client={"transport": "xhr"}, **base)
-    keep = scenario(client={"transport": "fetch_keepalive"}, **base)
+    """Short pages on cold connections: xhr loses the clicks whose connection opens too late."""
+    cold = {"first_page_warm": 0.0, "keepalive_timeout_seconds": 0.0}
+    behaviour = {"time_to_unload_seconds": const(0.1), "dwell_seconds": const(0.8)}
+    base = dict(users=800, behaviour=behaviour)
+    client = {"script_load_seconds": const(0.1), "connection": cold}
+    xhr = scenario(client={"transport": "xhr", **client}, **base)
+    keep = scenario(client={"transport": "fetch_keepalive", **client}, **base)
     lx = _loss_by_event(run(xhr, seed=2))["link_clicked"][0]
     lk = _loss_by_event(run(keep, seed=2))["link_clicked"][0]
-    # a click 0.1 s before the unload: xhr loses it when the upload takes longer (closed form)
-    p = as_scipy(scenario().client.upload_latency_seconds).sf(0.1)
+    # Closed form: the connection opens at 0.1 + 4 L, the page is torn down at 0.8 + C.
+    up = as_scipy(xhr.client.upload_latency_seconds)
+    commit = as_scipy(xhr.client.connection.commit_delay_seconds)
+    p, _ = integrate.quad(lambda c: up.sf((0.7 + c) / 4) * commit.pdf(c), 0, np.inf)
     n = run(xhr, seed=2).tallies[0].totals()[0, 2, M["truth"]]
     assert lk == 0.0 and abs(lx - p) < 5 * (p * (1 - p) / n) ** 0.5
 

@@ -1,11 +1,13 @@
 """An independent oracle: the client loss model computed with numpy, no timeline, no engine code.
 
 With one request per event and no retry store, an event's fate depends only on its own draws:
-JavaScript off, the tag loading after the visitor left, the blocker, a failed request, and
-for ``xhr``/``fetch`` whether the upload lands before the unload (a page that only goes to
-the background is not torn down). The oracle draws those
-directly; the engine must agree per transport and per segment (z tests on independent events:
-one page view per visitor, or one navigating click per visitor).
+JavaScript off, the tag loading after the visitor left, the blocker, a failed request, and for
+``xhr``/``fetch`` whether the request's bytes are written before the page is torn down (a page that
+only goes to the background is not). The events sit on a visit's first page, whose connection to the
+vendor is cold: the tag's load opens it, and it can carry bytes two round trips (TCP, TLS) later;
+the page is torn down a commit delay after a navigation, or a close delay after a tab close. The
+oracle draws those directly; the engine must agree per transport and per segment (z tests on
+independent events: one page view per visitor, or one navigating click per visitor).
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ def oracle_loss(sc, event: str, blocked: float, n: int, rng) -> float:
     c, b = sc.client, sc.behaviour
     dwell = b.dwell_seconds.sample(rng, n)
     load = c.script_load_seconds.sample(rng, n)
-    up = c.upload_latency_seconds.sample(rng, n)
     if event == "page_viewed":
         offset = np.zeros(n)
     else:  # the click that navigates away
@@ -61,11 +62,16 @@ def oracle_loss(sc, event: str, blocked: float, n: int, rng) -> float:
         | (rng.random(n) < c.failure_probability)
     )
     if c.transport in ("xhr", "fetch"):
-        # Cancelled at unload, unless the page only went to the background (last page only).
-        background = rng.random(n) < b.last_page_exit.get("background", 0.0)
-        if event == "link_clicked":
-            background[:] = False  # the click navigates
-        lost |= (send + up >= dwell) & ~background
+        con = c.connection
+        latency = c.upload_latency_seconds.sample(rng, n)  # the page's, for its handshake
+        written = np.maximum(send, load + 2 * con.handshake_round_trips * latency)
+        if event == "link_clicked":  # the click navigates
+            background = np.zeros(n, bool)
+            linger = con.commit_delay_seconds.sample(rng, n)
+        else:  # a one-page visit: its only page is the last, closed or sent to the background
+            background = rng.random(n) < b.last_page_exit.get("background", 0.0)
+            linger = con.close_delay_seconds.sample(rng, n)
+        lost |= (written >= dwell + linger) & ~background
     return float(lost.mean())
 
 

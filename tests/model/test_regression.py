@@ -6,7 +6,8 @@ other sends one request per event, so they are settled on arrays.
 This is a tripwire, not a correctness check (the closed-form, oracle and conservation tests
 are those): it fails when any change moves any count for a fixed seed, so that a change in
 results is always deliberate. After an intended change, regenerate the file with
-``python tests/model/test_regression.py --update`` and say why in the commit message.
+``PYTHONPATH=tests python tests/model/test_regression.py --update`` (from the repository's
+root, so that the tests' ``support`` package is found) and say why in the commit message.
 """
 
 from __future__ import annotations

@@ -73,6 +73,8 @@ EVERYTHING_ON = dict(
         "handler_fires": {"desktop": 0.9, "mobile": 0.6, "tablet": 0.6},
         "retry": {"store": "local_storage", "max_attempts": 3, "max_items": 5},
         "keepalive_quota_bytes": 65536,
+        # Pages after one of more than 10 s find the connection cold: both states are exercised.
+        "connection": {"keepalive_timeout_seconds": 10.0},
     },
     server={
         "instances": 2,

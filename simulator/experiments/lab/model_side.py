@@ -1,15 +1,26 @@
 """What the simulator's browser model says for the lab's cells.
 
 Each lab cell is replayed by :func:`~simulator.experiments.unload_survival.unload_survival`
-(the engine's own client path) on a scenario whose upload latency is the cell's latency, with
-nothing else that the lab does not have: no retry store, no random request failures, a desktop
-browser. The model knows neither connection state nor preflights, nor a tab that closes, so
-cells that differ only in those get the same prediction. A gap of 0 ms is replayed as 1 ms
-(the engine needs the event strictly before the unload).
+(the engine's own client path, with its connection and teardown rule) on a scenario that has
+what the lab has and nothing more:
+
+* the cell's one-way latency, constant, for the request and for its answer;
+* one handshake round trip (the lab has no TLS), and a JSON body when the cell needs a
+  preflight;
+* a cold or warm connection as the cell's, on a visit's first page;
+* the page's teardown delay after the navigation or the close drawn from a log-normal through
+  the cell's own measured median and 90th percentile (so the replay has the teardown the
+  browser had, load and all);
+* the tag loads just before the send (the lab's page sends its one event as soon as it loads,
+  so a cold request opens its own connection); no retry store, no random failures, a desktop
+  browser, a handler that always runs.
+
+A gap of 0 ms is replayed as 1 ms (the engine needs the event strictly before the page's end).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from simulator.config.loading import load_scenario
@@ -19,17 +30,74 @@ SCENARIO = "baseline"
 """The preset whose client settings the replay starts from."""
 SHORTEST_GAP_SECONDS = 0.001
 """A gap of 0 is replayed as this (the engine needs the event strictly before the unload)."""
+DWELL_SECONDS = 5.0
+"""How long each replayed page lasts (the tag loads ``gap`` before its end)."""
+Z90 = 1.2815515655446004
+"""The standard normal's 90th percentile: a log-normal's p90 is its median times exp(Z90 sigma)."""
+FLAT_SIGMA = 0.05
+"""Spread used when a cell's 90th percentile is not above its median."""
+
+CELL_FIELDS = ("transport", "gap_ms", "latency_ms", "connection", "preflight", "page_end")
+"""The fields that name a cell in :func:`model_shares`'s keys."""
 
 
-def model_shares(
-    cells: Iterable[tuple[str, int, int]], *, pages: int = 400, seed: int = 1
-) -> dict[tuple[str, int, int], float]:
-    """The model's delivered share for each (transport, gap ms, latency ms).
+def cell_key(row: dict) -> tuple:
+    """The key of a lab row in :func:`model_shares`'s result."""
+    return tuple(row[f] for f in CELL_FIELDS)
+
+
+def teardown_lognormal(p50_ms: float, p90_ms: float) -> str:
+    """A log-normal teardown delay (seconds) through a median and a 90th percentile, as TOML.
+
+    Examples
+    --------
+    >>> teardown_lognormal(50.0, 100.0)
+    '{kind="lognormal", median=0.05, sigma=0.5408}'
+    """
+    sigma = math.log(p90_ms / p50_ms) / Z90 if p90_ms > p50_ms else FLAT_SIGMA
+    return f'{{kind="lognormal", median={p50_ms / 1000:.6g}, sigma={sigma:.4g}}}'
+
+
+def setup_ms(row: dict) -> float:
+    """Milliseconds from the send until the cell's request can be written, by the model's rule.
+
+    A cold connection takes one round trip (2 L, no TLS in the lab); a preflight two more, its
+    own connection's handshake and its own exchange.
+
+    Examples
+    --------
+    >>> setup_ms({"latency_ms": 50, "connection": "cold", "preflight": "on"})
+    300.0
+    """
+    trips = (row["connection"] == "cold") + 2 * (row["preflight"] == "on")
+    return 2.0 * float(row["latency_ms"]) * trips
+
+
+def on_the_boundary(row: dict) -> bool:
+    """Whether the cell's outcome turns on how long the page takes to be torn down.
+
+    Those are the ``xhr`` and ``fetch`` cells whose gap is within the cell's 90th percentile of
+    teardown time of the connection's setup: there the delivered share depends on the teardown
+    delay, which a loaded machine stretches and the model takes from the cell itself. Away from
+    it the rule alone decides: a request written before the page's end always arrives (on a
+    warm connection without a preflight, every one), and one whose setup outlasts nearly every
+    teardown never does.
+    """
+    if row["transport"] not in ("xhr", "fetch") or row.get("teardown_p90_ms") in (None, ""):
+        return False
+    setup, spread = setup_ms(row), float(row["teardown_p90_ms"])
+    return setup > 0 and setup - spread <= float(row["gap_ms"]) <= setup + spread
+
+
+def model_shares(rows: Iterable[dict], *, pages: int = 400, seed: int = 1) -> dict[tuple, float]:
+    """The model's delivered share for each lab cell.
 
     Parameters
     ----------
-    cells : iterable of (str, int, int)
-        Transport, gap and one-way latency (milliseconds).
+    rows : iterable of dict
+        Lab result rows (see :mod:`simulator.experiments.lab.results`): each needs the
+        fields of :data:`CELL_FIELDS`, and ``teardown_p50_ms`` and ``teardown_p90_ms`` unless
+        no teardown was measured (then the scenario's delays are used).
     pages : int
         Synthetic pages per cell.
     seed : int
@@ -38,34 +106,52 @@ def model_shares(
     Returns
     -------
     dict
-        The share of events delivered, by (transport, gap ms, latency ms).
+        The share of events delivered, by :func:`cell_key`.
     """
-    wanted: dict[int, set[tuple[str, int]]] = {}
-    for transport, gap, latency in cells:
-        wanted.setdefault(int(latency), set()).add((transport, int(gap)))
     shares = {}
-    for latency, pairs in sorted(wanted.items()):
-        scenario = load_scenario(
-            SCENARIO,
-            [
-                "client.retry.store=none",
-                "client.failure_probability=0",
-                f'client.upload_latency_seconds={{kind="constant", value={latency / 1000}}}',
-            ],
-        )
-        gaps = sorted({gap for _, gap in pairs})
-        times = [max(gap / 1000, SHORTEST_GAP_SECONDS) for gap in gaps]
-        transports = sorted({transport for transport, _ in pairs})
+    for row in rows:
+        gap = max(float(row["gap_ms"]) / 1000, SHORTEST_GAP_SECONDS)
+        latency = float(row["latency_ms"]) / 1000
+        content = "application/json" if row["preflight"] == "on" else "text/plain"
+        overrides = [
+            "client.retry.store=none",
+            "client.failure_probability=0",
+            f'client.script_load_seconds={{kind="constant", value={DWELL_SECONDS - gap}}}',
+            f'client.upload_latency_seconds={{kind="constant", value={latency}}}',
+            f'client.response_latency_seconds={{kind="constant", value={latency}}}',
+            "client.connection.handshake_round_trips=1",
+            f'client.connection.content_type="{content}"',
+        ]
+        if row.get("teardown_p50_ms") not in (None, ""):  # else the scenario's delays
+            teardown = teardown_lognormal(
+                float(row["teardown_p50_ms"]), float(row["teardown_p90_ms"])
+            )
+            overrides += [
+                f"client.connection.commit_delay_seconds={teardown}",
+                f"client.connection.close_delay_seconds={teardown}",
+            ]
+        scenario = load_scenario(SCENARIO, overrides)
         data = unload_survival(
             scenario,
-            times,
-            transports=transports,
+            [gap],
+            transports=[row["transport"]],
             devices=["desktop"],
             pages=pages,
+            dwell=DWELL_SECONDS,
             next_page=False,
+            connection=row["connection"],
+            page_end=row["page_end"],
             seed=seed,
         )
-        by_time = dict(zip(times, gaps, strict=True))
-        for row in data["rows"]:
-            shares[(row["transport"], by_time[row["t"]], latency)] = float(row["share"])
+        shares[cell_key(row)] = float(data["rows"][0]["share"])
     return shares
+
+
+__all__ = [
+    "CELL_FIELDS",
+    "cell_key",
+    "model_shares",
+    "on_the_boundary",
+    "setup_ms",
+    "teardown_lognormal",
+]

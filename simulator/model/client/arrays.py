@@ -8,10 +8,12 @@ as :class:`~simulator.model.client.page.ClientPath` settles one page (the genera
 engine keeps for batching libraries and keepalive transports):
 
 * a blocked visitor's events are ``blocked``; on a page left before the tag loads, ``unload``;
-* each request arrives after its upload latency and is cancelled by a navigation or a close if
-  still in flight (a page that only goes to the background lets it complete); a failure (or a
-  collector outage) seen before the page ends is retried after a backoff, in rounds, up to
-  ``max_attempts``;
+* each request's bytes are written once the page's connection is open (at once when it is warm:
+  :mod:`simulator.model.client.connection`) and arrive one upload latency later; a navigation or
+  a close cancels a request not yet written when the page is torn down (a page that only goes
+  to the background lets every request complete); the page sees the answer only if it comes
+  before the teardown; a failure (or a collector outage) seen before the page ends is retried
+  after a backoff, in rounds, up to ``max_attempts``;
 * at the end of the page the handler may run; if it does, the retries still waiting go out in
   one request with the unload transport; what is in flight or waiting is then persisted to the
   ``local_storage`` store, or settled;
@@ -28,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config.scenario import Scenario
+from simulator.model.client.connection import page_connections
 from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
 from simulator.model.collector import LOST
 from simulator.model.outages import Outages
@@ -44,7 +47,7 @@ class OneRequestClient:
     outages : Outages
         Collector outages (requests sent during one fail).
     streams : Streams
-        Uses the ``script``, ``network`` and ``unload`` streams.
+        Uses the ``script``, ``network``, ``unload`` and ``connection`` streams.
     """
 
     def __init__(self, scenario: Scenario, outages: Outages, streams: Streams) -> None:
@@ -53,6 +56,7 @@ class OneRequestClient:
         self.script_rng = streams.rng("script")
         self.net = streams.rng("network")
         self.unload_rng = streams.rng("unload")
+        self.connection_rng = streams.rng("connection")
         self.outages = outages
         r = cfg.retry
         self.store_kind = r.store
@@ -93,6 +97,10 @@ class OneRequestClient:
         n_pages = pages.dwell.size
         load = self.cfg.script_load_seconds.sample(self.script_rng, n_pages)
         fires = self.unload_rng.random(n_pages) < pages.handler_p
+        setup, linger = page_connections(
+            self.cfg, pages.dwell, pages.end, pages.position, self.connection_rng
+        )
+        self.open_at, self.teardown = load + setup, pages.dwell + linger
         self.live = pages.javascript & (load < pages.dwell)
         self.load, self.fires, self.pages = load, fires, pages
         rows = np.flatnonzero(~carried)
@@ -187,7 +195,9 @@ class OneRequestClient:
             back = cfg.response_latency_seconds.sample(self.net, n)
             u = self.net.random(n)
             t0 = pg.t0[page]
-            arrive = ready + up
+            written = np.maximum(ready, self.open_at[page])
+            arrive = written + up
+            teardown = self.teardown[page]
             failed = (u < cfg.failure_probability) | self.outages.down_at(t0 + ready)
             early = arrive < dwell
             s.cause[rows[failed]] = LOST["network"]
@@ -199,9 +209,9 @@ class OneRequestClient:
                 self._settle(rows[retry], LOST["network"])
                 retry[:] = False
             ok = ~failed
-            arrived = ok & (early | ~pg.cancels[page])
+            arrived = ok & ((written < teardown) | ~pg.cancels[page])
             self._arrive(s, rows[arrived], (t0 + arrive)[arrived])
-            acked = ok & (arrive + back < dwell)
+            acked = ok & (arrive + back < teardown)
             self._settle(rows[acked], DELIVERED_STATUS)
             flying = (failed & ~early) | (ok & ~acked)
             inflight_r.append(rows[flying])

@@ -1,17 +1,19 @@
 """The client path: what the browser library does with a page's events, decided by arithmetic.
 
-For each page the library loads (or is blocked, or never loads before the visitor leaves),
-queues events, batches them, and sends requests with the configured transport. A request
-reaches the collector after its upload latency; an ``xhr``/``fetch`` request still in flight
-when the page unloads is cancelled (a request racing an unload is settled by comparing
-``send + latency`` with the unload time, never by simpy events), whereas ``fetch_keepalive`` and
-``beacon`` survive it but share a 64 KiB in-flight quota. Failed requests are retried with
-backoff while the page lives. At the end of the page the page-hide handler may or may not fire;
-if it does, what is still queued is flushed with the unload transport. A ``local_storage`` retry
-store persists unacknowledged events and resends them on the visitor's next page (a duplicate
-when the cancelled request had in fact arrived). A page that only goes to the background (the
-last page of a mobile visit, when the app is switched away) is not torn down: its requests in
-flight complete, but what still waits in the batch queue goes out only if the handler runs.
+For each page the library loads (or is blocked, or never loads before the visitor leaves), queues
+events, batches them, and sends requests with the configured transport. A request's bytes are
+written once the page's connection is open (at once when it is warm; see
+:mod:`simulator.model.client.connection`) and reach the collector one upload latency later; an
+``xhr``/``fetch`` request not yet written when a navigation or a close tears the page down is
+cancelled (a request racing an unload is settled by comparing times, never by simpy events), whereas
+``fetch_keepalive`` and ``beacon`` survive it but share a 64 KiB in-flight quota. Failed requests
+are retried with backoff while the page lives. At the end of the page the page-hide handler may or
+may not fire; if it does, what is still queued is flushed with the unload transport. A
+``local_storage`` retry store persists unacknowledged events and resends them on the visitor's next
+page (a duplicate when the cancelled request had in fact arrived). A page that only goes to the
+background (the last page of a mobile visit, when the app is switched away) is not torn down: its
+requests in flight complete, but what still waits in the batch queue goes out only if the handler
+runs.
 
 Everything here is plain Python on one page at a time: no simpy process or event per request.
 The engine uses it (through :mod:`simulator.model.client.paged`) for batching libraries and for
@@ -79,6 +81,9 @@ class ClientPath:
         self.transport = cfg.transport
         self.failure_probability = cfg.failure_probability
         self.unload_transport = cfg.resolved_unload_transport
+        con = cfg.connection
+        # A beacon on a connection of its own pays the handshake's round trips (2 L each).
+        self.beacon_handshake = 2.0 * con.handshake_round_trips * con.beacon_own_connection
         self.retry = r = cfg.retry
         self.store_kind = r.store
         self.persist_on_add = r.persist == "on_add"
@@ -141,7 +146,7 @@ class ClientPath:
         if not heap:
             return
         heapq.heapify(heap)
-        state = _PageState(self, visitor, t0, dwell, page.end != BACKGROUND, heap, seq)
+        state = _PageState(self, visitor, t0, page, load, heap, seq)
         state.run()
         state.unload()
 
@@ -155,6 +160,8 @@ class _PageState:
         "t0",
         "dwell",
         "cancels",
+        "open_at",
+        "teardown",
         "heap",
         "seq",
         "inflight",
@@ -167,16 +174,18 @@ class _PageState:
         path: ClientPath,
         visitor: Visitor,
         t0: float,
-        dwell: float,
-        cancels: bool,
+        page: Page,
+        load: float,
         heap: list,
         seq: int,
     ) -> None:
         self.path = path
         self.visitor = visitor
         self.t0 = t0
-        self.dwell = dwell
-        self.cancels = cancels
+        self.dwell = page.dwell
+        self.cancels = page.end != BACKGROUND
+        self.open_at = load + page.setup  # requests wait for the connection to open
+        self.teardown = page.dwell + page.linger
         self.heap = heap  # (ready offset, seq, message): waiting to be sent, retries included
         self.seq = seq
         self.unsent: list[Message] = []  # what is still unsent when the page ends
@@ -246,7 +255,11 @@ class _PageState:
         up = d.buffer.pop() if d.buffer else d()
         d = path.response
         back = d.buffer.pop() if d.buffer else d()
-        arrive = s + up
+        if transport == "beacon" and path.beacon_handshake:
+            written = s + path.beacon_handshake * up  # on a new connection of its own
+        else:
+            written = s if s > self.open_at else self.open_at
+        arrive = written + up
         d = path.net_u
         failed = (d.buffer.pop() if d.buffer else d()) < path.failure_probability or (
             path.outages.starts and path.outages.down(self.t0 + s)
@@ -268,12 +281,15 @@ class _PageState:
                     m.cause = "network"
                 self.inflight.extend(msgs)
             return
-        if arrive < dwell or survives:
+        # Written before the teardown, it arrives even after the page is gone; a page-hide send
+        # is written at the teardown itself, too late.
+        before = s < dwell and written < self.teardown
+        if before or survives:
             for m in msgs:
                 m.arrivals.append(self.t0 + arrive)
                 if log is not None:
                     log("arrive", m, arrive)
-        if arrive + back < dwell:
+        if before and arrive + back < self.teardown:
             for m in msgs:
                 path._settle(m, None)
         else:

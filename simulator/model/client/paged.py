@@ -13,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config.scenario import Scenario
+from simulator.model.client.connection import page_connections
 from simulator.model.client.page import ClientPath
 from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
 from simulator.model.collector import LOST, Message
 from simulator.model.outages import Outages
-from simulator.model.pages import BACKGROUND, CLOSE, Page
+from simulator.model.pages import Page
 from simulator.model.population import Visitor
 from simulator.model.streams import Streams
 
@@ -61,6 +62,8 @@ class PagedClient:
     def __init__(self, scenario: Scenario, outages: Outages, streams: Streams) -> None:
         self.outcomes = _Outcomes()
         self.path = ClientPath(scenario, self.outcomes, outages, streams)
+        self.cfg = scenario.client
+        self.connection_rng = streams.rng("connection")
         self.window = scenario.collector.dedupe_window_hours * 3600.0
 
     @property
@@ -86,7 +89,10 @@ class PagedClient:
         bounds = np.searchsorted(page[order], np.arange(pages.dwell.size + 1))
         order = order.tolist()
         t0, dwell = pages.t0.tolist(), pages.dwell.tolist()
-        ends = np.where(pages.cancels, CLOSE, BACKGROUND).tolist()  # torn down, or not
+        setup, linger = page_connections(
+            self.cfg, pages.dwell, pages.end, pages.position, self.connection_rng
+        )
+        ends, setup, linger = pages.end.tolist(), setup.tolist(), linger.tolist()
         position, last = pages.position.tolist(), pages.last.tolist()
         carried_l, offset_l = carried.tolist(), offset.tolist()
         left_rows, left_page = [], []
@@ -108,7 +114,7 @@ class PagedClient:
                 else:
                     live.append((offset_l[r], msgs[r]))
             if live or visitor.store:
-                self.path.page(visitor, t0[p], Page(dwell[p], ends[p]), live)
+                self.path.page(visitor, t0[p], Page(dwell[p], ends[p], setup[p], linger[p]), live)
             if last[p] and visitor.store:
                 left_rows.extend(m.row for m in visitor.store)
                 left_page.extend([p] * len(visitor.store))

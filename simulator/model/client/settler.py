@@ -32,6 +32,7 @@ class Pages:
 
     t0: np.ndarray  # absolute start time
     dwell: np.ndarray
+    end: np.ndarray  # NAVIGATE, CLOSE or BACKGROUND
     cancels: np.ndarray  # the page is torn down (navigation or close), cancelling requests
     javascript: np.ndarray
     handler_p: np.ndarray  # probability that the page-hide handler runs

@@ -14,7 +14,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from simulator.experiments.lab.cells import TRANSPORTS
-from simulator.experiments.lab.model_side import model_shares
+from simulator.experiments.lab.model_side import cell_key, model_shares
 from simulator.outputs.plots.records import RecordError
 from simulator.outputs.plots.style import percent_axis, series_style, title, words
 from simulator.stats.intervals import wilson
@@ -53,7 +53,7 @@ def lab_against_model_figure(
     path : str or pathlib.Path
         A results file written by ``trackloss lab``.
     preflight, page_end : str
-        Which cells to show (the model has neither).
+        Which cells to show.
 
     Returns
     -------
@@ -69,7 +69,7 @@ def lab_against_model_figure(
     ]
     if not rows:
         raise RecordError(f"{path}: no cells with preflight {preflight} and page end {page_end}")
-    model = model_shares({(r["transport"], r["gap_ms"], r["latency_ms"]) for r in rows})
+    model = model_shares(rows)
     connections = sorted({r["connection"] for r in rows})
     latencies = sorted({r["latency_ms"] for r in rows})
     fig = Figure(figsize=(3.2 * len(latencies) + 1.8, 2.6 * len(connections)), layout="constrained")
@@ -110,5 +110,5 @@ def _draw(ax, rows, model, connection, latency, transport, style) -> None:  # no
     above = [max(hi - s, 0.0) for s, (_, hi) in zip(shares, bounds, strict=True)]
     ax.errorbar(gaps, shares, yerr=[below, above], color=style["color"], marker=style["marker"],
                 linestyle="none", capsize=2, label=words(transport))  # fmt: skip
-    ax.plot(gaps, [model[(transport, g, latency)] for g in gaps], color=style["color"],
+    ax.plot(gaps, [model[cell_key(r)] for _, r in cells], color=style["color"],
             linestyle="--", linewidth=1)  # fmt: skip

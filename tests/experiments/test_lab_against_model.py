@@ -1,0 +1,43 @@
+"""The browser model against the committed lab measurement, cell by cell.
+
+Each committed results file (``data/lab/*.csv``, one per browser version) was measured by
+``trackloss lab`` on a real Chromium. Every cell is replayed by the model
+(:func:`~simulator.experiments.lab.model_side.model_shares`: the engine's own client path, with
+the cell's latency, connection, preflight and measured teardown). The lab's count and the
+replay's count are two binomial samples; Fisher's exact test compares them, Bonferroni-corrected
+over the cells tested. Cells on the boundary, where the gap is within the teardown's spread of
+the connection setup, are left out (see
+:func:`~simulator.experiments.lab.model_side.on_the_boundary`): their share depends on the
+teardown delay, which the machine's load stretches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from simulator.experiments.lab.model_side import cell_key, model_shares, on_the_boundary
+from simulator.outputs.plots.lab import read_lab_rows
+
+FILES = sorted((Path(__file__).resolve().parents[2] / "data" / "lab").glob("*.csv"))
+PAGES = 400
+FAMILY_ALPHA = 0.01
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_the_model_reproduces_the_lab_away_from_the_boundary(path: Path) -> None:
+    rows = [r for r in read_lab_rows(path) if not on_the_boundary(r)]
+    assert len(rows) >= 20, "too few cells away from the boundary to test"
+    model = model_shares(rows, pages=PAGES, seed=7)
+    alpha = FAMILY_ALPHA / len(rows)
+    misfits = []
+    for r in rows:
+        hits = round(model[cell_key(r)] * PAGES)
+        table = [[r["delivered"], r["trials"] - r["delivered"]], [hits, PAGES - hits]]
+        p = stats.fisher_exact(table).pvalue
+        if p < alpha:
+            misfits.append((cell_key(r), f"lab {r['delivered']}/{r['trials']}",
+                            f"model {hits}/{PAGES}", f"p = {p:.2g}"))  # fmt: skip
+    assert not misfits, misfits
