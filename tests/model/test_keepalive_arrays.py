@@ -221,3 +221,39 @@ def test_one_request_per_event_with_a_surviving_transport_is_settled_on_arrays()
     assert kind(transport="xhr", unload_transport="beacon") is KeepaliveClient
     assert kind(transport="beacon", batch_size=10) is PagedClient
     assert settler_kind(scenario(client={"transport": "beacon"}), paged=True) is PagedClient
+
+
+def _engine_worst_p(sc, root: int, replications: int) -> tuple[float, tuple]:
+    from simulator.model.engine import Replication
+
+    seeds = np.random.SeedSequence(root).spawn(2 * replications)
+    a, b = (
+        np.stack([Replication(sc, s, paged=paged).run()[0].totals() for s in part])
+        for paged, part in ((False, seeds[:replications]), (True, seeds[replications:]))
+    )
+    varied = (a.std(axis=0) + b.std(axis=0)) > 0
+    p = np.ones(a.shape[1:])
+    p[varied] = stats.ttest_ind(a[:, varied], b[:, varied], equal_var=False).pvalue
+    same = ~varied & (a[0] != b[0])
+    p[same] = 0.0
+    worst = np.unravel_index(np.argmin(p), p.shape)
+    return float(p[worst]) * int(varied.sum() + same.sum()), worst
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("transport", ["beacon", "fetch_keepalive"])
+def test_engine_counts_agree_with_the_page_by_page_path(transport: str) -> None:
+    """The whole engine (blockers, returns, outages, the store, every plan kind) in distribution."""
+    from support.scenarios import ONE_REQUEST
+
+    from simulator.model.tally import MEASURES
+
+    client = {**ONE_REQUEST["client"], "transport": transport, "unload_transport": None}
+    sc = scenario(**{**ONE_REQUEST, "client": client})
+    assert settler_kind(sc) is KeepaliveClient
+    corrected, worst = _engine_worst_p(sc, 11, 10)
+    if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
+        corrected, worst = _engine_worst_p(sc, 12, 10)
+    plan, event, measure = worst
+    assert corrected >= FAMILY_ALPHA, (sc.plans[plan].name, sc.events[event].name,
+                                       MEASURES[measure], corrected)  # fmt: skip

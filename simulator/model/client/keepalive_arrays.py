@@ -28,6 +28,8 @@ nothing is biased.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
 from simulator.config.scenario import Scenario
@@ -213,14 +215,11 @@ class KeepaliveClient(OneRequestClient):
         sub_rows = np.concatenate([in_rows[carried_in], rows[mine]])
         sub_page = np.searchsorted(over, np.concatenate([in_page[carried_in], page[mine]]))
         sub_carried = np.arange(sub_rows.size) < carried_in.sum()
-        pg = self.pages
-        sub = Pages(
-            t0=pg.t0[over], dwell=pg.dwell[over], cancels=pg.cancels[over],
-            javascript=pg.javascript[over], handler_p=self.fires[over].astype(float),
-            position=np.zeros(over.size, np.int64), last=np.ones(over.size, bool),
-            blocked=pg.blocked[over], blocked_ads=pg.blocked_ads[over],
-            blocked_beacon=pg.blocked_beacon[over], keepalive=pg.keepalive[over],
-        )  # fmt: skip
+        sub = Pages(**{f.name: getattr(self.pages, f.name)[over] for f in fields(Pages)})
+        # Each page alone, as a visit of one page, with the page-hide outcome drawn here.
+        sub.position = np.zeros(over.size, np.int64)
+        sub.last = np.ones(over.size, bool)
+        sub.handler_p = self.fires[over].astype(float)
         state = s.take(sub_rows)
         # The page-by-page path draws each page's tag load time; it takes the one drawn here.
         self.sequential.path.script.buffer.extend(self.load[over][::-1].tolist())
