@@ -8,8 +8,10 @@ with its own draws, so the two must agree in distribution: for every event type 
 (delivered, each loss cause, duplicates kept), the mean count per visit is compared with Welch's
 t test. Visits are the independent units (a visit's pages share its store), so the test is exact
 in its level; it is Bonferroni-corrected over all comparisons and redrawn once with fresh seeds.
-Two of the three event types weigh 30 and 36 kB, so that pages over the 64 KiB in-flight quota
-(settled in sequence) and pages within it (on arrays) both occur, and requests are rejected by it.
+Two of the three event types weigh 30 and 36 kB, so that pages surely within the 64 KiB in-flight
+quota, pages that might exceed it but do not, and pages whose requests overrun it (replayed in
+sequence on the same draws) all occur. Replaying on fresh draws instead, or not replaying, fails
+this test.
 """
 
 from __future__ import annotations

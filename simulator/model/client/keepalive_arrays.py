@@ -18,29 +18,29 @@ retry store, with what the surviving transports add:
 
 Pages whose bound is met before the walk starts (what they make, plus all the store could carry
 into them) are raced on arrays at once. The others wait for their turn in the walk over visit
-positions, when the store carried into them is known: if they are within the quota after all,
-they are raced on arrays then; if not, that page alone is settled exactly, in sequence, by the
-page-by-page path (:class:`~simulator.model.client.paged.PagedClient`) with the page's own tag
-load time and page-hide outcome. Which way a page goes depends only on what is present when it
-starts, never on the draws that decide its requests' fates, so both ways draw the same law and
-nothing is biased.
+positions, when the store carried into them is known; they are then raced on arrays as if the
+quota did not exist, recording every variate drawn, and interval stabbing finds the few pages
+where the bytes in flight overran it. Only those pages are settled again, exactly and in
+sequence, by the page-by-page path on the same variates
+(:mod:`~simulator.model.client.quota_replay`); on every other page the race is what the
+sequential path would have done with those variates, so nothing is biased.
 """
 
 from __future__ import annotations
-
-from dataclasses import fields
 
 import numpy as np
 
 from simulator.config.scenario import Scenario
 from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.paged import PagedClient
+from simulator.model.client.quota_replay import Recording, replay
 from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
 from simulator.model.client.transports import (
     BEACON,
     KEEPALIVE,
     PLAIN,
     arrives_despite_unload,
+    overloaded_pages,
     quota_bound,
     request_kind,
     uses_quota,
@@ -72,6 +72,7 @@ class KeepaliveClient(OneRequestClient):
         self.quota = self.cfg.keepalive_quota_bytes
         self.nbytes = np.array([e.bytes for e in scenario.events], dtype=float)
         self.sequential = PagedClient(scenario, outages, streams)
+        self.recording: Recording | None = None
 
     # -- a block ----------------------------------------------------------------------------
     def settle(
@@ -90,7 +91,7 @@ class KeepaliveClient(OneRequestClient):
         fires = self.unload_rng.random(n_pages) < pages.handler_p
         self.live = pages.javascript & (load < pages.dwell)
         self.load, self.fires, self.pages = load, fires, pages
-        self.offset, self.event, self.carried = offset, event, carried
+        self.offset, self.event = offset, event
         self.kind = request_kind(self.transport, pages.keepalive)
         self.unload_kind = request_kind(self.unload_transport, pages.keepalive)
         self.quota_pages = uses_quota(self.kind, pages.blocked_beacon) | uses_quota(
@@ -161,15 +162,21 @@ class KeepaliveClient(OneRequestClient):
             go_ready = load[go_page]
             a, b = np.searchsorted(la_pos, [k, k + 1])
             if b > a:
-                over, stored = self._over_quota(s, la_rows[a:b], la_page[a:b], go_rows, go_page)
+                waiting = np.isin(go_page, la_page[a:b])
+                stored = self._optimistic(
+                    s,
+                    np.concatenate([go_rows[waiting], la_rows[a:b]]),
+                    np.concatenate([go_page[waiting], la_page[a:b]]),
+                    np.concatenate([go_ready[waiting], la_ready[a:b]]),
+                    np.arange(waiting.sum() + b - a) < waiting.sum(),
+                )
                 kept[0].append(stored[0])
                 kept[1].append(stored[1])
-                mine = ~np.isin(la_page[a:b], over)
-                go_rows = np.concatenate([go_rows, la_rows[a:b][mine]])
-                go_page = np.concatenate([go_page, la_page[a:b][mine]])
-                go_ready = np.concatenate([go_ready, la_ready[a:b][mine]])
-                mine = ~np.isin(go_page, over)
-                go_rows, go_page, go_ready = go_rows[mine], go_page[mine], go_ready[mine]
+                go_rows, go_page, go_ready = (
+                    go_rows[~waiting],
+                    go_page[~waiting],
+                    go_ready[~waiting],
+                )
             if go_rows.size:
                 fl, un = self._race(s, go_rows, go_page, go_ready)
                 rows_k = np.concatenate([rows_k, fl[0], un[0]])
@@ -186,53 +193,54 @@ class KeepaliveClient(OneRequestClient):
             k += 1
         return np.concatenate(out_rows), np.concatenate(out_page)
 
-    def _over_quota(
+    def _optimistic(
         self,
         s: MessageState,
         rows: np.ndarray,
         page: np.ndarray,
-        in_rows: np.ndarray,
-        in_page: np.ndarray,
-    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """Settle in sequence the waiting pages whose messages outweigh the quota.
+        ready: np.ndarray,
+        carried: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Race pages that might overrun the quota as if it did not exist; replay those that do.
 
-        ``rows`` on ``page`` are made on pages that waited for the walk; ``in_rows`` enter
-        ``in_page`` from the store. Returns those pages, and ``(rows, page)`` of what their store
-        holds at their end.
+        ``rows`` on ``page``, ready at ``ready``, are every message present on those pages
+        (``carried``: the store brought it in). Returns ``(rows, page)`` of what the pages'
+        stores hold at their end.
         """
-        waiting = np.unique(page)
-        at = np.concatenate([page, in_page])
-        weight = self.nbytes[self.event[np.concatenate([rows, in_rows])]]
-        where = np.searchsorted(waiting, at)
-        known = where < waiting.size
-        known[known] = waiting[where[known]] == at[known]
-        present = np.bincount(where[known], weights=weight[known], minlength=waiting.size)
-        over = waiting[present > self.quota]
-        if not over.size:
-            return over, (EMPTY, EMPTY)
-        mine = np.isin(page, over)
-        carried_in = np.isin(in_page, over)
-        sub_rows = np.concatenate([in_rows[carried_in], rows[mine]])
-        sub_page = np.searchsorted(over, np.concatenate([in_page[carried_in], page[mine]]))
-        sub_carried = np.arange(sub_rows.size) < carried_in.sum()
-        sub = Pages(**{f.name: getattr(self.pages, f.name)[over] for f in fields(Pages)})
-        # Each page alone, as a visit of one page, with the page-hide outcome drawn here.
-        sub.position = np.zeros(over.size, np.int64)
-        sub.last = np.ones(over.size, bool)
-        sub.handler_p = self.fires[over].astype(float)
-        state = s.take(sub_rows)
-        # The page-by-page path draws each page's tag load time; it takes the one drawn here.
-        self.sequential.path.script.buffer.extend(self.load[over][::-1].tolist())
-        before = self.sequential.requests
-        done, status, left, left_page = self.sequential.settle(
-            sub, state, sub_page, self.offset[sub_rows], self.event[sub_rows], sub_carried
+        before = s.take(rows)
+        n_settled = len(self._settled_rows)
+        self.recording = Recording()
+        fl, un = self._race(s, rows, page, ready)
+        stored, stored_page = self._page_end(
+            s,
+            np.concatenate([fl[0], un[0]]),
+            np.concatenate([fl[1], un[1]]),
+            np.arange(fl[0].size + un[0].size) >= fl[0].size,
         )
-        self.requests += self.sequential.requests - before
+        recording, self.recording = self.recording, None
+        over = overloaded_pages(*recording.intervals(), self.quota)
+        if not over.size:
+            return stored, stored_page
+        # The race is void on these pages: settle them again, in sequence, on the same draws.
+        voided = np.sort(rows[np.isin(page, over)])
+        for k in range(n_settled, len(self._settled_rows)):
+            keep = ~np.isin(self._settled_rows[k], voided)
+            self._settled_rows[k] = self._settled_rows[k][keep]
+            self._settled_cause[k] = self._settled_cause[k][keep]
+        keep = ~np.isin(stored_page, over)
+        stored, stored_page = stored[keep], stored_page[keep]
+        mine = np.isin(rows, voided)
         for f in MessageState.FIELDS:
-            getattr(s, f)[sub_rows] = getattr(state, f)
-        self._settled_rows.append(sub_rows[done])
+            getattr(s, f)[rows[mine]] = getattr(before, f)[mine]
+        requests = self.sequential.requests
+        done, status, left, left_page = replay(
+            self.sequential, recording, self.pages, over, s, rows[mine], page[mine],
+            carried[mine], self.offset, self.event, self.load, self.fires, self.net,
+        )  # fmt: skip
+        self.requests += self.sequential.requests - requests
+        self._settled_rows.append(done)
         self._settled_cause.append(status)
-        return over, (sub_rows[left], over[left_page])
+        return np.concatenate([stored, left]), np.concatenate([stored_page, left_page])
 
     def _race(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
@@ -244,6 +252,7 @@ class KeepaliveClient(OneRequestClient):
         """
         pg, cfg = self.pages, self.cfg
         inflight_r, inflight_p, unsent_r, unsent_p = [EMPTY], [EMPTY], [EMPTY], [EMPTY]
+        sends = 0  # requests of each message so far on its page
         while rows.size:
             due = ready < pg.dwell[page]
             unsent_r.append(rows[~due])
@@ -270,9 +279,15 @@ class KeepaliveClient(OneRequestClient):
             u = self.net.random(n)
             t0 = pg.t0[page]
             arrive = ready + up
+            beacon = kind == BEACON
+            if self.recording is not None:
+                self.recording.variates(rows, sends, up, back, u)
+                q = beacon | (kind == KEEPALIVE)
+                nbytes = self.nbytes[self.event[rows[q]]]
+                self.recording.request(page[q], ready[q], arrive[q], nbytes)
+            sends += 1
             failed = (u < cfg.failure_probability) | self.outages.down_at(t0 + ready)
             s.cause[rows[failed]] = LOST["network"]
-            beacon = kind == BEACON
             # Fire and forget: the library counts a queued beacon as sent and never retries.
             sent = beacon & ~failed
             self._arrive(s, rows[sent], (t0 + arrive)[sent])
@@ -318,9 +333,15 @@ class KeepaliveClient(OneRequestClient):
             kind = self.unload_kind[fl_pages][which]
             stopped = (kind == BEACON) & pg.blocked_beacon[fl_pages][which]
             up = cfg.upload_latency_seconds.sample(self.net, m)
-            cfg.response_latency_seconds.sample(self.net, m)  # drawn as for any request
+            back = cfg.response_latency_seconds.sample(self.net, m)  # drawn as for any request
             u = self.net.random(m)
             at = pg.t0[fl_pages] + pg.dwell[fl_pages]
+            if self.recording is not None:
+                self.recording.flush(fl_pages, up, back, u)
+                q = uses_quota(self.unload_kind[fl_pages], pg.blocked_beacon[fl_pages])
+                nbytes = np.bincount(which, weights=self.nbytes[self.event[fr]], minlength=m)
+                end = pg.dwell[fl_pages] + up
+                self.recording.request(fl_pages[q], pg.dwell[fl_pages][q], end[q], nbytes[q])
             failed = ((u < cfg.failure_probability) | self.outages.down_at(at))[which]
             s.cause[fr] = np.where(failed, LOST["network"], NO_CAUSE)
             offset = pg.dwell[fl_pages][which] + up[which]

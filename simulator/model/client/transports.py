@@ -128,3 +128,39 @@ def quota_bound(
     total = np.cumsum(own)
     starts = np.maximum.accumulate(np.where(pages.position == 0, np.arange(n), 0))
     return total - total[starts] + own[starts]
+
+
+def overloaded_pages(
+    page: np.ndarray, start: np.ndarray, end: np.ndarray, nbytes: np.ndarray, quota: float
+) -> np.ndarray:
+    """Pages where the bytes in flight exceed ``quota`` when some request is sent.
+
+    A request holds its bytes from its send (``start``) until its upload ends (``end``); at a
+    send, the bytes held by every request of the page sent no later and not yet ended count,
+    its own included. Ties count against the quota, so no overrun is missed.
+
+    Parameters
+    ----------
+    page, start, end, nbytes : numpy.ndarray
+        One entry per request: its page, page offsets of its send and arrival, and its bytes.
+    quota : float
+        The in-flight quota in bytes.
+
+    Returns
+    -------
+    numpy.ndarray
+        The pages (sorted, unique).
+
+    Examples
+    --------
+    >>> overloaded_pages(np.array([0, 0, 1, 1]), np.array([0.0, 1.0, 0.0, 2.0]),
+    ...                  np.array([2.0, 3.0, 2.0, 3.0]), np.full(4, 40.0), 64.0).tolist()
+    [0]
+    """
+    n = page.size
+    at = np.concatenate([start, end])
+    opens = np.arange(2 * n) < n
+    pages = np.concatenate([page, page])
+    order = np.lexsort((opens, at, pages))  # at equal times, arrivals free their bytes first
+    held = np.cumsum(np.concatenate([nbytes, -nbytes])[order])
+    return np.unique(pages[order][(held > quota) & opens[order]])
