@@ -259,3 +259,12 @@ def test_engine_counts_agree_with_the_page_by_page_path(transport: str) -> None:
     plan, event, measure = worst
     assert corrected >= FAMILY_ALPHA, (sc.plans[plan].name, sc.events[event].name,
                                        MEASURES[measure], corrected)  # fmt: skip
+
+
+def test_same_seed_same_fates_including_the_replayed_pages() -> None:
+    sc = scenario(client=client_config("keepalive_local_storage"), events=EVENTS)
+    outages = Windows([(100.0 * i, 100.0 * i + 30.0) for i in range(1, 3000, 97)])
+    data = visits(np.random.default_rng(5), 300)
+    a, b, c = (on_arrays(sc, seed, data, outages) for seed in (1, 1, 2))
+    assert a.tobytes() == b.tobytes()
+    assert a.tobytes() != c.tobytes()
