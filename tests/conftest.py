@@ -83,6 +83,7 @@ def client_path(request, monkeypatch) -> str:
     """
     if request.param == "pages":
         from simulator.model import window
+        from simulator.model.client.paged import PagedClient
 
-        monkeypatch.setattr(window, "on_arrays", lambda scenario: False)
+        monkeypatch.setattr(window, "settler_kind", lambda scenario, paged=False: PagedClient)
     return request.param

@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config.scenario import Scenario
-from simulator.model.client.arrays import OneRequestClient
-from simulator.model.client.paged import PagedClient
-from simulator.model.client.settler import Settler, on_arrays
+from simulator.model.client.choice import settler_kind
+from simulator.model.client.settler import Settler
 from simulator.model.filter_engine import BlockingTable, blocking_table
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
@@ -80,8 +79,7 @@ def client_variants(
         if plan.client is None:
             continue
         own = scenario.model_copy(update={"client": scenario.client_of(plan)})
-        settler = OneRequestClient if on_arrays(own) and not paged else PagedClient
-        client = settler(own, outages, streams.variant(len(out) + 1))
+        client = settler_kind(own, paged)(own, outages, streams.variant(len(out) + 1))
         out.append(ClientVariant(scenario, p, client, blocking_table(own.client, blockers)))
     return out
 

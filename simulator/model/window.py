@@ -2,11 +2,11 @@
 
 :class:`VisitBatch` is the engine's per-window work. For a batch of visits it draws the
 pages and true events, counts the truth once (every plan sees the same visitors), withholds
-the copies that respecting plans owe an opted-out visitor, settles the browser copies with
-:class:`~simulator.model.client.arrays.OneRequestClient` (together with what the visitors' retry
-stores carried in from their previous visits), counts their outcomes, keeps in the store what
-is left at the end of a visit for the visitor's return, and hands every server copy to the
-server queues. Bots only ever reach the server path.
+the copies that respecting plans owe an opted-out visitor, settles the browser copies with the
+settler :func:`~simulator.model.client.choice.settler_kind` picks (together with what the
+visitors' retry stores carried in from their previous visits), counts their outcomes, keeps in
+the store what is left at the end of a visit for the visitor's return, and hands every server
+copy to the server queues. Bots only ever reach the server path.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from collections.abc import Callable
 import numpy as np
 
 from simulator.config.scenario import Scenario
-from simulator.model.client.arrays import OneRequestClient
-from simulator.model.client.paged import PagedClient
-from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages, Settler, on_arrays
+from simulator.model.client.choice import settler_kind
+from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages, Settler
 from simulator.model.client_variants import client_variants
 from simulator.model.collector import ANONYMOUS, LOST, TRUTH, VALUE_SQ_TRUTH, VALUE_TRUTH
 from simulator.model.copies import BOT, DUAL, SERVER, Stored, payload
@@ -99,8 +98,7 @@ class VisitBatch:
         self.population, self.counts, self.note_active = population, counts, note_active
         self.horizon = horizon
         self.visit_blocks = VisitBlocks(sc, streams.rng("behaviour"))
-        kind = OneRequestClient if on_arrays(sc) and not paged else PagedClient
-        self.client: Settler = kind(sc, outages, streams)
+        self.client: Settler = settler_kind(sc, paged)(sc, outages, streams)
         self.store: Stored | None = None
         self.variants = client_variants(sc, outages, streams, population.layout.blockers, paged)
         self.own_plans = tuple(sorted({*routes.own_plans, *(v.plan for v in self.variants)}))

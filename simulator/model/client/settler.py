@@ -1,15 +1,20 @@
-"""The one interface of the browser's client path, and which of its two settlers a scenario uses.
+"""The one interface of the browser's client path, and the arrays the settlers share.
 
 A *settler* takes a block of pages and the browser copies of the events made on them (plus the
 copies carried in from visitors' retry stores), and settles each copy: delivered (possibly more
-than once) or lost with one cause, or left in the store at the end of its visit. Two settlers
-implement it and agree in distribution (``tests/model/test_client_paths.py``):
+than once) or lost with one cause, or left in the store at the end of its visit. Three settlers
+implement it and agree in distribution (``tests/model/test_client_paths.py``,
+``tests/model/test_keepalive_arrays.py``); :func:`~simulator.model.client.choice.settler_kind`
+picks one:
 
 * :class:`~simulator.model.client.arrays.OneRequestClient`, on arrays, for libraries that send
   one ``xhr``/``fetch`` request per event;
+* :class:`~simulator.model.client.keepalive_arrays.KeepaliveClient`, on arrays, for libraries
+  that send one request per event with ``fetch_keepalive`` or ``beacon`` (at page-hide or
+  always), whose requests share a page's in-flight quota;
 * :class:`~simulator.model.client.paged.PagedClient`, page by page through
-  :class:`~simulator.model.client.page.ClientPath`, for batching libraries and keepalive or
-  beacon transports, whose requests share a fate.
+  :class:`~simulator.model.client.page.ClientPath`, for batching libraries, whose events share
+  a request's fate (and for every library, as the reference).
 """
 
 from __future__ import annotations
@@ -133,7 +138,8 @@ class Settler(Protocol):
 def on_arrays(scenario: Scenario) -> bool:
     """Whether the scenario's client library sends one xhr/fetch request per event.
 
-    Such a library's copies are settled on arrays; any other, page by page.
+    Such a library's copies are settled by
+    :class:`~simulator.model.client.arrays.OneRequestClient`.
     """
     c = scenario.client
     return c.batch_size == 1 and {c.transport, c.resolved_unload_transport} <= {"xhr", "fetch"}

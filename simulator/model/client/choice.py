@@ -1,0 +1,43 @@
+"""Which settler a scenario's browser copies go through.
+
+* :class:`~simulator.model.client.arrays.OneRequestClient`: one ``xhr``/``fetch`` request per
+  event, on arrays;
+* :class:`~simulator.model.client.keepalive_arrays.KeepaliveClient`: one request per event
+  when a ``fetch_keepalive`` or ``beacon`` transport is involved, on arrays;
+* :class:`~simulator.model.client.paged.PagedClient`: batching libraries, page by page (and
+  every library, as the reference the others are tested against).
+"""
+
+from __future__ import annotations
+
+from simulator.config.scenario import Scenario
+from simulator.model.client.arrays import OneRequestClient
+from simulator.model.client.keepalive_arrays import KeepaliveClient
+from simulator.model.client.paged import PagedClient
+from simulator.model.client.settler import on_arrays
+
+
+def settler_kind(
+    scenario: Scenario, paged: bool = False
+) -> type[OneRequestClient] | type[KeepaliveClient] | type[PagedClient]:
+    """The settler class for ``scenario``'s client library.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Gives the client settings.
+    paged : bool
+        Settle page by page even where arrays would do (the reference, for tests).
+
+    Returns
+    -------
+    type
+        A class implementing :class:`~simulator.model.client.settler.Settler`.
+    """
+    if paged:
+        return PagedClient
+    if on_arrays(scenario):
+        return OneRequestClient
+    if scenario.client.batch_size == 1:
+        return KeepaliveClient
+    return PagedClient

@@ -1,0 +1,360 @@
+"""Client fates in numpy blocks for one request per event with any transport, keepalive included.
+
+:class:`KeepaliveClient` settles a library that sends every event in its own request (batch size
+one) when the transport or the page-hide transport is ``fetch_keepalive`` or ``beacon``
+(:mod:`~simulator.model.client.transports`). It works as
+:class:`~simulator.model.client.arrays.OneRequestClient` does, page by page only through the
+retry store, with what the surviving transports add:
+
+* a keepalive request is not cancelled by the unload, so its arrival does not race the page's
+  end; in a browser that ignores keepalive it is a plain ``fetch``;
+* a beacon is fire and forget (settled at once, never retried) and is stopped by a blocker's
+  ``$ping`` rules; the page-hide flush goes out in one request per page with the page-hide
+  transport;
+* the 64 KiB in-flight quota, shared by the keepalive and beacon requests of a page, couples
+  the requests of that page. It never binds on a page whose messages weigh no more than the quota
+  (:func:`~simulator.model.client.transports.quota_bound`), and on such a page the requests are
+  independent given the page, as on arrays.
+
+Pages whose bound is met before the walk starts (what they make, plus all the store could carry
+into them) are raced on arrays at once. The others wait for their turn in the walk over visit
+positions, when the store carried into them is known; they are then raced on arrays as if the
+quota did not exist, recording every variate drawn, and interval stabbing finds the few pages
+where the bytes in flight overran it. Only those pages are settled again, exactly and in
+sequence, by the page-by-page path on the same variates
+(:mod:`~simulator.model.client.quota_replay`); on every other page the race is what the
+sequential path would have done with those variates, so nothing is biased.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.config.scenario import Scenario
+from simulator.model.client.arrays import OneRequestClient
+from simulator.model.client.paged import PagedClient
+from simulator.model.client.quota_replay import Recording, replay
+from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
+from simulator.model.client.transports import (
+    BEACON,
+    KEEPALIVE,
+    PLAIN,
+    arrives_despite_unload,
+    overloaded_pages,
+    quota_bound,
+    request_kind,
+    uses_quota,
+)
+from simulator.model.collector import LOST
+from simulator.model.outages import Outages
+from simulator.model.streams import Streams
+
+EMPTY = np.zeros(0, np.int64)
+
+
+class KeepaliveClient(OneRequestClient):
+    """Settles one request per event with surviving transports (see the module docstring).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Gives the client settings and each event type's payload size.
+    outages : Outages
+        Collector outages (requests sent during one fail).
+    streams : Streams
+        Uses the ``script``, ``network`` and ``unload`` streams.
+    """
+
+    def __init__(self, scenario: Scenario, outages: Outages, streams: Streams) -> None:
+        super().__init__(scenario, outages, streams)
+        self.transport = self.cfg.transport
+        self.unload_transport = self.cfg.resolved_unload_transport
+        self.quota = self.cfg.keepalive_quota_bytes
+        self.nbytes = np.array([e.bytes for e in scenario.events], dtype=float)
+        self.sequential = PagedClient(scenario, outages, streams)
+        self.recording: Recording | None = None
+
+    # -- a block ----------------------------------------------------------------------------
+    def settle(
+        self,
+        pages: Pages,
+        s: MessageState,
+        page: np.ndarray,
+        offset: np.ndarray,
+        event: np.ndarray,
+        carried: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Settle a block's messages; see :meth:`simulator.model.client.settler.Settler.settle`."""
+        self._settled_rows, self._settled_cause = [], []
+        n_pages = pages.dwell.size
+        load = self.cfg.script_load_seconds.sample(self.script_rng, n_pages)
+        fires = self.unload_rng.random(n_pages) < pages.handler_p
+        self.live = pages.javascript & (load < pages.dwell)
+        self.load, self.fires, self.pages = load, fires, pages
+        self.offset, self.event = offset, event
+        self.kind = request_kind(self.transport, pages.keepalive)
+        self.unload_kind = request_kind(self.unload_transport, pages.keepalive)
+        self.quota_pages = uses_quota(self.kind, pages.blocked_beacon) | uses_quota(
+            self.unload_kind, pages.blocked_beacon
+        )
+        rows = np.flatnonzero(~carried)
+        p = page[rows]
+        no_js = ~pages.javascript[p]
+        self._settle(rows[no_js], LOST["no_javascript"])
+        blocked = np.where(self.ads[event[rows]], pages.blocked_ads[p], pages.blocked[p])
+        stopped = ~no_js & blocked
+        self._settle(rows[stopped], LOST["blocked"])
+        left = ~no_js & ~stopped & ~self.live[p]
+        self._settle(rows[left], LOST["unload"])
+        go = ~(no_js | stopped | left)
+        rows, p = rows[go], p[go]
+        in_rows = np.flatnonzero(carried)
+        present = np.concatenate([rows, in_rows])
+        bound = quota_bound(
+            pages, page[present], self.nbytes[event[present]], self.store_kind == "local_storage"
+        )
+        now = ~self.quota_pages[p] | (bound[p] <= self.quota)
+        ready = np.maximum(offset[rows], load[p])
+        inflight, unsent = self._race(s, rows[now], p[now], ready[now])
+        later = (rows[~now], p[~now], ready[~now])
+        out_rows, out_page = self._walk(s, inflight, unsent, later, in_rows, page[in_rows])
+        settled_rows = np.concatenate([EMPTY, *self._settled_rows])
+        status = np.concatenate([EMPTY, *self._settled_cause])
+        status[s.n[settled_rows] > 0] = DELIVERED_STATUS
+        return settled_rows, status, out_rows, out_page
+
+    def _walk(
+        self,
+        s: MessageState,
+        inflight: tuple[np.ndarray, np.ndarray],
+        unsent: tuple[np.ndarray, np.ndarray],
+        later: tuple[np.ndarray, np.ndarray, np.ndarray],
+        in_rows: np.ndarray,
+        in_page: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Page-hide of every page, the store carried between pages, and the pages kept for later.
+
+        Pages are walked by their position in the visit with the messages still open: those
+        left in flight or waiting (``inflight``, ``unsent``: rows and pages), the messages of
+        pages whose race waits for the store (``later``: rows, pages, ready offsets) and those
+        the store carries in (``in_rows`` entering ``in_page``). Returns the rows left in a
+        store at the end of their visit, and the visit's last page.
+        """
+        pages, load = self.pages, self.load
+        lo_rows = np.concatenate([inflight[0], unsent[0]])
+        lo_page = np.concatenate([inflight[1], unsent[1]])
+        lo_unsent = np.arange(lo_rows.size) >= inflight[0].size
+        order = np.argsort(pages.position[lo_page], kind="stable")
+        lo_rows, lo_page, lo_unsent = lo_rows[order], lo_page[order], lo_unsent[order]
+        lo_pos = pages.position[lo_page]
+        order = np.argsort(pages.position[later[1]], kind="stable")
+        la_rows, la_page, la_ready = (x[order] for x in later)
+        la_pos = pages.position[la_page]
+        out_rows, out_page = [EMPTY], [EMPTY]
+        k = 0
+        top = int(max(lo_pos.max(initial=-1), la_pos.max(initial=-1)))
+        while in_rows.size or k <= top:
+            a, b = np.searchsorted(lo_pos, [k, k + 1])
+            rows_k, page_k, unsent_k = lo_rows[a:b], lo_page[a:b], lo_unsent[a:b]
+            stay = ~self.live[in_page]  # the tag never loaded: the store is left untouched
+            kept = [in_rows[stay]], [in_page[stay]]
+            go_rows, go_page = in_rows[~stay], in_page[~stay]
+            go_ready = load[go_page]
+            a, b = np.searchsorted(la_pos, [k, k + 1])
+            if b > a:
+                waiting = np.isin(go_page, la_page[a:b])
+                stored = self._optimistic(
+                    s,
+                    np.concatenate([go_rows[waiting], la_rows[a:b]]),
+                    np.concatenate([go_page[waiting], la_page[a:b]]),
+                    np.concatenate([go_ready[waiting], la_ready[a:b]]),
+                    np.arange(waiting.sum() + b - a) < waiting.sum(),
+                )
+                kept[0].append(stored[0])
+                kept[1].append(stored[1])
+                go_rows, go_page, go_ready = (
+                    go_rows[~waiting],
+                    go_page[~waiting],
+                    go_ready[~waiting],
+                )
+            if go_rows.size:
+                fl, un = self._race(s, go_rows, go_page, go_ready)
+                rows_k = np.concatenate([rows_k, fl[0], un[0]])
+                page_k = np.concatenate([page_k, fl[1], un[1]])
+                unsent_k = np.concatenate([unsent_k, np.zeros(fl[0].size, bool),
+                                           np.ones(un[0].size, bool)])  # fmt: skip
+            stored, stored_page = self._page_end(s, rows_k, page_k, unsent_k)
+            rows_k = np.concatenate([*kept[0], stored])
+            page_k = np.concatenate([*kept[1], stored_page])
+            end = pages.last[page_k]
+            out_rows.append(rows_k[end])
+            out_page.append(page_k[end])
+            in_rows, in_page = rows_k[~end], page_k[~end] + 1
+            k += 1
+        return np.concatenate(out_rows), np.concatenate(out_page)
+
+    def _optimistic(
+        self,
+        s: MessageState,
+        rows: np.ndarray,
+        page: np.ndarray,
+        ready: np.ndarray,
+        carried: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Race pages that might overrun the quota as if it did not exist; replay those that do.
+
+        ``rows`` on ``page``, ready at ``ready``, are every message present on those pages
+        (``carried``: the store brought it in). Returns ``(rows, page)`` of what the pages'
+        stores hold at their end.
+        """
+        before = s.take(rows)
+        n_settled = len(self._settled_rows)
+        self.recording = Recording()
+        fl, un = self._race(s, rows, page, ready)
+        stored, stored_page = self._page_end(
+            s,
+            np.concatenate([fl[0], un[0]]),
+            np.concatenate([fl[1], un[1]]),
+            np.arange(fl[0].size + un[0].size) >= fl[0].size,
+        )
+        recording, self.recording = self.recording, None
+        over = overloaded_pages(*recording.intervals(), self.quota)
+        if not over.size:
+            return stored, stored_page
+        # The race is void on these pages: settle them again, in sequence, on the same draws.
+        voided = np.sort(rows[np.isin(page, over)])
+        for k in range(n_settled, len(self._settled_rows)):
+            keep = ~np.isin(self._settled_rows[k], voided)
+            self._settled_rows[k] = self._settled_rows[k][keep]
+            self._settled_cause[k] = self._settled_cause[k][keep]
+        keep = ~np.isin(stored_page, over)
+        stored, stored_page = stored[keep], stored_page[keep]
+        mine = np.isin(rows, voided)
+        for f in MessageState.FIELDS:
+            getattr(s, f)[rows[mine]] = getattr(before, f)[mine]
+        requests = self.sequential.requests
+        done, status, left, left_page = replay(
+            self.sequential, recording, self.pages, over, s, rows[mine], page[mine],
+            carried[mine], self.offset, self.event, self.load, self.fires, self.net,
+        )  # fmt: skip
+        self.requests += self.sequential.requests - requests
+        self._settled_rows.append(done)
+        self._settled_cause.append(status)
+        return np.concatenate([stored, left]), np.concatenate([stored_page, left_page])
+
+    def _race(
+        self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """Send each message at ``ready`` with the page's transport; retry visible failures.
+
+        Returns ``(rows, page)`` of the messages in flight at the end of the page and of those
+        still waiting to be sent.
+        """
+        pg, cfg = self.pages, self.cfg
+        inflight_r, inflight_p, unsent_r, unsent_p = [EMPTY], [EMPTY], [EMPTY], [EMPTY]
+        sends = 0  # requests of each message so far on its page
+        while rows.size:
+            due = ready < pg.dwell[page]
+            unsent_r.append(rows[~due])
+            unsent_p.append(page[~due])
+            rows, page, ready = rows[due], page[due], ready[due]
+            if not rows.size:
+                break
+            self.requests += rows.size
+            s.attempts[rows] += 1
+            s.cause[rows] = NO_CAUSE
+            kind = self.kind[page]
+            stopped = (kind == BEACON) & pg.blocked_beacon[page]
+            self._settle(rows[stopped], LOST["blocked"])
+            rows, page, ready, kind = (
+                rows[~stopped],
+                page[~stopped],
+                ready[~stopped],
+                kind[~stopped],
+            )
+            n = rows.size
+            dwell = pg.dwell[page]
+            up = cfg.upload_latency_seconds.sample(self.net, n)
+            back = cfg.response_latency_seconds.sample(self.net, n)
+            u = self.net.random(n)
+            t0 = pg.t0[page]
+            arrive = ready + up
+            beacon = kind == BEACON
+            if self.recording is not None:
+                self.recording.variates(rows, sends, up, back, u)
+                q = beacon | (kind == KEEPALIVE)
+                nbytes = self.nbytes[self.event[rows[q]]]
+                self.recording.request(page[q], ready[q], arrive[q], nbytes)
+            sends += 1
+            failed = (u < cfg.failure_probability) | self.outages.down_at(t0 + ready)
+            s.cause[rows[failed]] = LOST["network"]
+            # Fire and forget: the library counts a queued beacon as sent and never retries.
+            sent = beacon & ~failed
+            self._arrive(s, rows[sent], (t0 + arrive)[sent])
+            self._settle(rows[beacon], LOST["network"])
+            early = arrive < dwell
+            visible = ~beacon & failed & early
+            exhausted = visible & (s.attempts[rows] >= self.max_attempts)
+            self._settle(rows[exhausted], LOST["retries_exhausted"])
+            retry = visible & ~exhausted
+            if self.store_kind == "none":
+                self._settle(rows[retry], LOST["network"])
+                retry[:] = False
+            ok = ~beacon & ~failed
+            survives = kind == KEEPALIVE
+            arrived = ok & (survives | arrives_despite_unload(pg, page, arrive))
+            self._arrive(s, rows[arrived], (t0 + arrive)[arrived])
+            acked = ok & (arrive + back < dwell)
+            self._settle(rows[acked], DELIVERED_STATUS)
+            flying = ~beacon & ((failed & ~early) | (ok & ~acked))
+            inflight_r.append(rows[flying])
+            inflight_p.append(page[flying])
+            rows, page = rows[retry], page[retry]
+            ready = arrive[retry] + self.retry.retry_delay(s.attempts[rows])
+        return (
+            (np.concatenate(inflight_r), np.concatenate(inflight_p)),
+            (np.concatenate(unsent_r), np.concatenate(unsent_p)),
+        )
+
+    def _page_end(
+        self, s: MessageState, rows: np.ndarray, page: np.ndarray, unsent: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Page-hide: flush what waits with the page-hide transport, then persist or settle."""
+        pg, cfg = self.pages, self.cfg
+        flush = unsent & self.fires[page]
+        if flush.any():
+            # One request per page carries everything still queued (within the quota: the page
+            # is within it whole).
+            fl_pages, which = np.unique(page[flush], return_inverse=True)
+            m = fl_pages.size
+            self.requests += m
+            fr = rows[flush]
+            s.attempts[fr] += 1
+            kind = self.unload_kind[fl_pages][which]
+            stopped = (kind == BEACON) & pg.blocked_beacon[fl_pages][which]
+            up = cfg.upload_latency_seconds.sample(self.net, m)
+            back = cfg.response_latency_seconds.sample(self.net, m)  # drawn as for any request
+            u = self.net.random(m)
+            at = pg.t0[fl_pages] + pg.dwell[fl_pages]
+            if self.recording is not None:
+                self.recording.flush(fl_pages, up, back, u)
+                q = uses_quota(self.unload_kind[fl_pages], pg.blocked_beacon[fl_pages])
+                nbytes = np.bincount(which, weights=self.nbytes[self.event[fr]], minlength=m)
+                end = pg.dwell[fl_pages] + up
+                self.recording.request(fl_pages[q], pg.dwell[fl_pages][q], end[q], nbytes[q])
+            failed = ((u < cfg.failure_probability) | self.outages.down_at(at))[which]
+            s.cause[fr] = np.where(failed, LOST["network"], NO_CAUSE)
+            offset = pg.dwell[fl_pages][which] + up[which]
+            survives = (kind != PLAIN) | arrives_despite_unload(pg, page[flush], offset)
+            arrived = ~failed & ~stopped & survives
+            self._arrive(s, fr[arrived], (at + up)[which][arrived])
+            self._settle(fr[stopped], LOST["blocked"])
+            self._settle(fr[(kind == BEACON) & ~stopped], LOST["network"])
+            gone = np.zeros(rows.size, bool)
+            gone[np.flatnonzero(flush)[kind == BEACON]] = True
+            rows, page = rows[~gone], page[~gone]
+        # What is left is persisted or settled exactly as for a plain request.
+        return super()._page_end(s, rows, page, np.zeros(rows.size, bool))
+
+
+__all__ = ["KeepaliveClient"]

@@ -1,0 +1,183 @@
+"""Pages whose requests overran the keepalive quota, replayed in sequence on the same draws.
+
+:class:`~simulator.model.client.keepalive_arrays.KeepaliveClient` races the pages that might
+exceed the 64 KiB in-flight quota on arrays as if it did not exist, recording every variate it
+draws (:class:`Recording`): each message's upload latency, response latency and failure
+uniform, by the message and the number of its requests sent on the page so far, and each
+page-hide flush's, by the page. Interval stabbing over the recorded requests
+(:func:`~simulator.model.client.transports.overloaded_pages`) finds the pages where the bytes in
+flight exceeded the quota at some send; everywhere else the race is exactly what the sequential
+path would have done with the same variates. The pages found are settled again in sequence by
+the page-by-page path (:func:`replay`), which takes the recorded variates of each message in
+turn (and fresh ones once they run out), so every page's outcome is the sequential path's on one
+sequence of draws, and nothing is biased by which pages are replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+
+import numpy as np
+
+from simulator.model.client.paged import PagedClient
+from simulator.model.client.settler import MessageState, Pages
+
+
+class Recording:
+    """The variates and quota-bound requests of an optimistic race (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.sends: list[tuple[np.ndarray, ...]] = []  # page, start, end, bytes
+        self.draws: list[tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.flushes: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def request(
+        self, page: np.ndarray, start: np.ndarray, end: np.ndarray, nbytes: np.ndarray
+    ) -> None:
+        """Requests that take quota from page offset ``start`` until ``end``."""
+        self.sends.append((page, start, end, nbytes))
+
+    def variates(
+        self, rows: np.ndarray, index: int, up: np.ndarray, back: np.ndarray, u: np.ndarray
+    ) -> None:
+        """The ``index``-th request of each of ``rows`` on its page drew ``up, back, u``."""
+        self.draws.append((rows, index, up, back, u))
+
+    def flush(self, page: np.ndarray, up: np.ndarray, back: np.ndarray, u: np.ndarray) -> None:
+        """The page-hide flush of each of ``page`` drew ``up, back, u``."""
+        self.flushes.append((page, up, back, u))
+
+    def intervals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(page, start, end, bytes)`` of every recorded quota-bound request."""
+        if not self.sends:
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0)
+        return tuple(np.concatenate(c) for c in zip(*self.sends, strict=True))
+
+    def table(
+        self, rows: np.ndarray, pages: np.ndarray
+    ) -> dict[tuple[str, int], list[tuple[float, float, float]]]:
+        """Recorded variates of ``rows`` and of ``pages``' flushes, in the order drawn.
+
+        Keyed by ``("message", row)`` or ``("flush", page)``.
+        """
+        out: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+        parts = [("message", r, up, back, u, rows) for r, _, up, back, u in self.draws]
+        parts += [("flush", p, up, back, u, pages) for p, up, back, u in self.flushes]
+        for what, at, up, back, u, wanted in parts:  # recorded round by round, so in order
+            m = np.isin(at, wanted)
+            drawn = zip(up[m].tolist(), back[m].tolist(), u[m].tolist(), strict=True)
+            for k, x in zip(at[m].tolist(), drawn, strict=True):
+                out.setdefault((what, k), []).append(x)
+        return out
+
+
+class _Replayed:
+    """Stands in for one of ClientPath's variate sources: recorded variates first, then fresh.
+
+    ClientPath takes a variate as ``d.buffer.pop() if d.buffer else d()``; this object is its
+    own always-full buffer, and hands out the recorded variate ``field`` of the request being
+    sent (``key[0]``, set by the path's log), or a fresh one.
+    """
+
+    __slots__ = ("buffer", "recorded", "field", "fresh", "key", "used")
+
+    def __init__(
+        self, recorded: dict, field: int, fresh: Callable[[], float], key: list, used: dict
+    ) -> None:
+        self.buffer, self.recorded, self.field = self, recorded, field
+        self.fresh, self.key, self.used = fresh, key, used
+
+    def __bool__(self) -> bool:
+        return True
+
+    def pop(self) -> float:
+        key = self.key[0]
+        got = self.recorded.get(key)
+        j = self.used.get((key, self.field), 0)
+        self.used[(key, self.field)] = j + 1
+        return got[j][self.field] if got is not None and j < len(got) else self.fresh()
+
+
+def replay(
+    sequential: PagedClient,
+    recording: Recording,
+    pages: Pages,
+    over: np.ndarray,
+    s: MessageState,
+    rows: np.ndarray,
+    page: np.ndarray,
+    carried: np.ndarray,
+    offset: np.ndarray,
+    event: np.ndarray,
+    load: np.ndarray,
+    fires: np.ndarray,
+    net: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Settle the pages ``over`` one at a time on the recorded variates.
+
+    Parameters
+    ----------
+    sequential : PagedClient
+        The page-by-page path (its variate sources are swapped for the replay, then restored).
+    recording : Recording
+        What the optimistic race drew.
+    pages : Pages
+        The block's pages.
+    over : numpy.ndarray
+        The pages to settle (sorted).
+    s : MessageState
+        State of every message, as before the optimistic race of these pages (updated).
+    rows, page, carried : numpy.ndarray
+        The messages present on those pages, where, and whether the store carried them in.
+    offset, event : numpy.ndarray
+        Every message's offset into its page and event type (indexed by row).
+    load, fires : numpy.ndarray
+        Every page's tag load time and whether its page-hide handler runs, as already drawn.
+    net : numpy.random.Generator
+        Where fresh network variates come from (the ``network`` stream).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(rows, status)`` settled and ``(rows, page)`` left in each page's store at its end.
+    """
+    sub = Pages(**{f.name: getattr(pages, f.name)[over] for f in fields(Pages)})
+    # Each page alone, as a visit of one page, with the load time and page-hide outcome drawn.
+    sub.position = np.zeros(over.size, np.int64)
+    sub.last = np.ones(over.size, bool)
+    sub.handler_p = fires[over].astype(float)
+    sub_page = np.searchsorted(over, page)
+    dwell = pages.dwell[page].tolist()
+    row_l, page_l = rows.tolist(), page.tolist()
+    path = sequential.path
+    key: list = [None]
+
+    def log(what: str, msg, t: float | None) -> None:
+        if what.startswith("send:"):
+            r = msg.row
+            key[0] = ("flush", page_l[r]) if t >= dwell[r] else ("message", row_l[r])
+
+    recorded, used = recording.table(rows, over), {}
+    cfg = path.cfg
+
+    def draw(dist) -> Callable[[], float]:
+        return lambda: float(dist.sample(net, 1)[0])
+
+    saved = path.log, path.upload, path.response, path.net_u
+    path.log = log
+    path.upload = _Replayed(recorded, 0, draw(cfg.upload_latency_seconds), key, used)
+    path.response = _Replayed(recorded, 1, draw(cfg.response_latency_seconds), key, used)
+    path.net_u = _Replayed(recorded, 2, lambda: float(net.random()), key, used)
+    # The page-by-page path draws each page's tag load time; it takes the one drawn already.
+    path.script.buffer.extend(load[over][::-1].tolist())
+    state = s.take(rows)
+    try:
+        done, status, left, left_page = sequential.settle(
+            sub, state, sub_page, offset[rows], event[rows], carried
+        )
+    finally:
+        path.log, path.upload, path.response, path.net_u = saved
+    for f in MessageState.FIELDS:
+        getattr(s, f)[rows] = getattr(state, f)
+    return rows[done], status, rows[left], over[left_page]

@@ -1,0 +1,166 @@
+"""How a browser's request behaves, per transport, and the keepalive quota's safe bound.
+
+A request is sent with one of four transports, and the visitor's browser decides how it
+behaves (``docs/sources.md`` §2b, §2c):
+
+* ``PLAIN`` (``xhr``, ``fetch``, and ``fetch_keepalive`` in a browser that does not honour
+  keepalive): cancelled when the page is torn down, unless it arrives first
+  (:func:`arrives_despite_unload`);
+* ``KEEPALIVE`` (``fetch_keepalive``): survives the unload, within the page's 64 KiB in-flight
+  quota, and is retried after a visible failure;
+* ``BEACON`` (``sendBeacon``): survives the unload within the same quota, is fire and forget
+  (never retried), and is stopped outright by a blocker's ``$ping`` rules.
+
+The quota is shared by every keepalive or beacon request of a page: a request is rejected at
+once when the bytes still in flight plus its own exceed it. A message has at most one request in
+flight at a time (it is retried only after its failure is seen), and the page-hide flush sends
+only messages that are not in flight, so the bytes in flight on a page never exceed the bytes of
+the messages present on it. A page whose messages weigh no more than the quota therefore never
+sees a rejection (:func:`quota_bound`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.model.client.settler import Pages
+
+PLAIN, KEEPALIVE, BEACON = 0, 1, 2
+
+
+def request_kind(transport: str, keepalive: np.ndarray) -> np.ndarray:
+    """How a request sent with ``transport`` behaves on each page.
+
+    Parameters
+    ----------
+    transport : str
+        ``"xhr"``, ``"fetch"``, ``"fetch_keepalive"`` or ``"beacon"``.
+    keepalive : numpy.ndarray
+        bool per page: the browser honours fetch keepalive.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``PLAIN``, ``KEEPALIVE`` or ``BEACON`` per page (int8).
+
+    Examples
+    --------
+    >>> request_kind("fetch_keepalive", np.array([True, False])).tolist()
+    [1, 0]
+    """
+    if transport == "beacon":
+        return np.full(keepalive.shape, BEACON, np.int8)
+    if transport == "fetch_keepalive":
+        return np.where(keepalive, KEEPALIVE, PLAIN).astype(np.int8)
+    return np.full(keepalive.shape, PLAIN, np.int8)
+
+
+def uses_quota(kind: np.ndarray, blocked_beacon: np.ndarray) -> np.ndarray:
+    """Whether a request of ``kind`` counts against the page's in-flight quota.
+
+    A beacon that the visitor's blocker stops never leaves the page, so it takes no quota.
+    """
+    return (kind == KEEPALIVE) | ((kind == BEACON) & ~blocked_beacon)
+
+
+def arrives_despite_unload(pages: Pages, page: np.ndarray, arrive: np.ndarray) -> np.ndarray:
+    """Whether a plain (``xhr``/``fetch``) request that did not fail reaches the collector.
+
+    The one place where the browser's arrival rule for plain requests is decided for the
+    settlers of this package's surviving transports. The rule: a request arrives if its upload
+    ends before the page ends, or if the page is not torn down (it only goes to the
+    background).
+
+    Parameters
+    ----------
+    pages : Pages
+        The block's pages.
+    page : numpy.ndarray
+        Page of each request.
+    arrive : numpy.ndarray
+        Page offset (seconds) at which each request's upload ends.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool per request.
+    """
+    return (arrive < pages.dwell[page]) | ~pages.cancels[page]
+
+
+def quota_bound(
+    pages: Pages,
+    page: np.ndarray,
+    nbytes: np.ndarray,
+    carries: bool,
+) -> np.ndarray:
+    """Most bytes that can be in flight on each page, from what is known before it starts.
+
+    Parameters
+    ----------
+    pages : Pages
+        The block's pages (a visit's pages are consecutive, in order).
+    page : numpy.ndarray
+        Page of each message that will be sent on its page or was carried into it.
+    nbytes : numpy.ndarray
+        Each message's payload in bytes.
+    carries : bool
+        Whether the retry store carries messages from page to page (``local_storage``): then
+        a page may also resend any message of the visit's earlier pages.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bytes per page (float).
+
+    Examples
+    --------
+    >>> pos = np.array([0, 1, 0])
+    >>> pg = Pages(*(np.zeros(3),) * 5, position=pos, last=pos == 1,
+    ...            blocked=None, blocked_ads=None, blocked_beacon=None, keepalive=None)
+    >>> quota_bound(pg, np.array([0, 1, 1, 2]), np.array([5.0, 1.0, 2.0, 7.0]), True).tolist()
+    [5.0, 8.0, 7.0]
+    """
+    n = pages.position.size
+    own = np.bincount(page, weights=nbytes, minlength=n)
+    if not carries:
+        return own
+    total = np.cumsum(own)
+    starts = np.maximum.accumulate(np.where(pages.position == 0, np.arange(n), 0))
+    return total - total[starts] + own[starts]
+
+
+def overloaded_pages(
+    page: np.ndarray, start: np.ndarray, end: np.ndarray, nbytes: np.ndarray, quota: float
+) -> np.ndarray:
+    """Pages where the bytes in flight exceed ``quota`` when some request is sent.
+
+    A request holds its bytes from its send (``start``) until its upload ends (``end``); at a
+    send, the bytes held by every request of the page sent no later and not yet ended count,
+    its own included. Ties count against the quota, so no overrun is missed.
+
+    Parameters
+    ----------
+    page, start, end, nbytes : numpy.ndarray
+        One entry per request: its page, page offsets of its send and arrival, and its bytes.
+    quota : float
+        The in-flight quota in bytes.
+
+    Returns
+    -------
+    numpy.ndarray
+        The pages (sorted, unique).
+
+    Examples
+    --------
+    >>> overloaded_pages(np.array([0, 0, 1, 1]), np.array([0.0, 1.0, 0.0, 2.0]),
+    ...                  np.array([2.0, 3.0, 2.0, 3.0]), np.full(4, 40.0), 64.0).tolist()
+    [0]
+    """
+    n = page.size
+    at = np.concatenate([start, end])
+    opens = np.arange(2 * n) < n
+    pages = np.concatenate([page, page])
+    order = np.lexsort((opens, at, pages))  # at equal times, arrivals free their bytes first
+    held = np.cumsum(np.concatenate([nbytes, -nbytes])[order])
+    return np.unique(pages[order][(held > quota) & opens[order]])
