@@ -24,6 +24,7 @@ from scipy import stats
 from support.factories import scenario
 
 from simulator.model.client.choice import settler_kind
+from simulator.model.client.connection import page_connections
 from simulator.model.client.keepalive_arrays import KeepaliveClient
 from simulator.model.client.page import ClientPath
 from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages
@@ -125,7 +126,13 @@ def page_by_page(sc, seed, visit_data, outages) -> np.ndarray:
             if label == "delivered":
                 counts[v, e, 1] += col.duplicates(msg.arrivals)
 
-    path = ClientPath(sc, col, outages, Streams(np.random.SeedSequence(seed)), log)
+    streams = Streams(np.random.SeedSequence(seed))
+    path = ClientPath(sc, col, outages, streams, log)
+    position = np.tile(np.arange(PAGES), n)
+    setup, linger = page_connections(
+        sc.client, dwell.ravel(), end.ravel(), position, streams.rng("connection")
+    )
+    setup, linger = setup.reshape(n, PAGES), linger.reshape(n, PAGES)
     per_page: dict[tuple[int, int], list] = {}
     for v, k, offset, e in events:
         msg = Message(e, buf.offset(e, 0), 0.0, made=start[v, k] + offset)
@@ -136,7 +143,8 @@ def page_by_page(sc, seed, visit_data, outages) -> np.ndarray:
                            blocked_beacon=bool(blocked_beacon[v]))  # fmt: skip
         for k in range(PAGES):
             live = sorted(per_page[v, k], key=lambda x: x[0])
-            path.page(who, start[v, k], Page(dwell[v, k], int(end[v, k])), live)
+            page = Page(dwell[v, k], int(end[v, k]), setup[v, k], linger[v, k])
+            path.page(who, start[v, k], page, live)
         for msg in who.store:
             v_, e_ = origin[id(msg)]
             if msg.arrivals:
@@ -155,7 +163,8 @@ def on_arrays(sc, seed, visit_data, outages) -> np.ndarray:
     n = n_visits * PAGES
     position = np.tile(np.arange(PAGES), n_visits)
     pages = Pages(
-        t0=start.ravel(), dwell=dwell.ravel(), cancels=end.ravel() != BACKGROUND,
+        t0=start.ravel(), dwell=dwell.ravel(), end=end.ravel(),
+        cancels=end.ravel() != BACKGROUND,
         javascript=np.ones(n, bool), handler_p=np.full(n, HANDLER_P), position=position,
         last=position == PAGES - 1, blocked=np.zeros(n, bool), blocked_ads=np.zeros(n, bool),
         blocked_beacon=np.repeat(blocked_beacon, PAGES), keepalive=np.repeat(keepalive, PAGES),

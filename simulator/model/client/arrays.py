@@ -57,6 +57,9 @@ class OneRequestClient:
         self.net = streams.rng("network")
         self.unload_rng = streams.rng("unload")
         self.connection_rng = streams.rng("connection")
+        con = cfg.connection
+        # A beacon on a connection of its own pays the handshake's round trips (2 L each).
+        self.beacon_handshake = 2.0 * con.handshake_round_trips * con.beacon_own_connection
         self.outages = outages
         r = cfg.retry
         self.store_kind = r.store

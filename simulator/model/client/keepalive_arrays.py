@@ -28,10 +28,13 @@ sequential path would have done with those variates, so nothing is biased.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from simulator.config.scenario import Scenario
 from simulator.model.client.arrays import OneRequestClient
+from simulator.model.client.connection import page_connections
 from simulator.model.client.paged import PagedClient
 from simulator.model.client.quota_replay import Recording, replay
 from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
@@ -39,11 +42,11 @@ from simulator.model.client.transports import (
     BEACON,
     KEEPALIVE,
     PLAIN,
-    arrives_despite_unload,
     overloaded_pages,
     quota_bound,
     request_kind,
     uses_quota,
+    written_before_teardown,
 )
 from simulator.model.collector import LOST
 from simulator.model.outages import Outages
@@ -89,6 +92,11 @@ class KeepaliveClient(OneRequestClient):
         n_pages = pages.dwell.size
         load = self.cfg.script_load_seconds.sample(self.script_rng, n_pages)
         fires = self.unload_rng.random(n_pages) < pages.handler_p
+        setup, linger = page_connections(
+            self.cfg, pages.dwell, pages.end, pages.position, self.connection_rng
+        )
+        pages = replace(pages, setup=setup, linger=linger)  # a replayed page keeps its draws
+        self.open_at, self.teardown = load + setup, pages.dwell + linger
         self.live = pages.javascript & (load < pages.dwell)
         self.load, self.fires, self.pages = load, fires, pages
         self.offset, self.event = offset, event
@@ -278,8 +286,11 @@ class KeepaliveClient(OneRequestClient):
             back = cfg.response_latency_seconds.sample(self.net, n)
             u = self.net.random(n)
             t0 = pg.t0[page]
-            arrive = ready + up
             beacon = kind == BEACON
+            # Written once the connection is open; a beacon opens a connection of its own.
+            written = np.where(beacon, ready + self.beacon_handshake * up,
+                               np.maximum(ready, self.open_at[page]))  # fmt: skip
+            arrive = written + up
             if self.recording is not None:
                 self.recording.variates(rows, sends, up, back, u)
                 q = beacon | (kind == KEEPALIVE)
@@ -302,9 +313,10 @@ class KeepaliveClient(OneRequestClient):
                 retry[:] = False
             ok = ~beacon & ~failed
             survives = kind == KEEPALIVE
-            arrived = ok & (survives | arrives_despite_unload(pg, page, arrive))
+            teardown = self.teardown[page]
+            arrived = ok & (survives | written_before_teardown(pg, page, written, teardown))
             self._arrive(s, rows[arrived], (t0 + arrive)[arrived])
-            acked = ok & (arrive + back < dwell)
+            acked = ok & (arrive + back < teardown)
             self._settle(rows[acked], DELIVERED_STATUS)
             flying = ~beacon & ((failed & ~early) | (ok & ~acked))
             inflight_r.append(rows[flying])
@@ -336,18 +348,25 @@ class KeepaliveClient(OneRequestClient):
             back = cfg.response_latency_seconds.sample(self.net, m)  # drawn as for any request
             u = self.net.random(m)
             at = pg.t0[fl_pages] + pg.dwell[fl_pages]
+            # From page-hide to arrival: a beacon's own handshake, or the page's connection
+            # (open, or still opening), then the upload.
+            dwell = pg.dwell[fl_pages]
+            written = np.where(self.unload_kind[fl_pages] == BEACON,
+                               dwell + self.beacon_handshake * up,
+                               np.maximum(dwell, self.open_at[fl_pages]))  # fmt: skip
+            flush_up = written - dwell + up
             if self.recording is not None:
                 self.recording.flush(fl_pages, up, back, u)
                 q = uses_quota(self.unload_kind[fl_pages], pg.blocked_beacon[fl_pages])
                 nbytes = np.bincount(which, weights=self.nbytes[self.event[fr]], minlength=m)
-                end = pg.dwell[fl_pages] + up
+                end = dwell + flush_up
                 self.recording.request(fl_pages[q], pg.dwell[fl_pages][q], end[q], nbytes[q])
             failed = ((u < cfg.failure_probability) | self.outages.down_at(at))[which]
             s.cause[fr] = np.where(failed, LOST["network"], NO_CAUSE)
-            offset = pg.dwell[fl_pages][which] + up[which]
-            survives = (kind != PLAIN) | arrives_despite_unload(pg, page[flush], offset)
+            # Sent at page-hide, a plain request is written too late for a page torn down.
+            survives = (kind != PLAIN) | ~pg.cancels[page[flush]]
             arrived = ~failed & ~stopped & survives
-            self._arrive(s, fr[arrived], (at + up)[which][arrived])
+            self._arrive(s, fr[arrived], (at + flush_up)[which][arrived])
             self._settle(fr[stopped], LOST["blocked"])
             self._settle(fr[(kind == BEACON) & ~stopped], LOST["network"])
             gone = np.zeros(rows.size, bool)

@@ -89,9 +89,12 @@ class PagedClient:
         bounds = np.searchsorted(page[order], np.arange(pages.dwell.size + 1))
         order = order.tolist()
         t0, dwell = pages.t0.tolist(), pages.dwell.tolist()
-        setup, linger = page_connections(
-            self.cfg, pages.dwell, pages.end, pages.position, self.connection_rng
-        )
+        if pages.setup is None:
+            setup, linger = page_connections(
+                self.cfg, pages.dwell, pages.end, pages.position, self.connection_rng
+            )
+        else:  # drawn already, for pages replayed on another settler's draws
+            setup, linger = pages.setup, pages.linger
         ends, setup, linger = pages.end.tolist(), setup.tolist(), linger.tolist()
         position, last = pages.position.tolist(), pages.last.tolist()
         carried_l, offset_l = carried.tolist(), offset.tolist()

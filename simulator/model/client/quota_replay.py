@@ -142,7 +142,8 @@ def replay(
     tuple of numpy.ndarray
         ``(rows, status)`` settled and ``(rows, page)`` left in each page's store at its end.
     """
-    sub = Pages(**{f.name: getattr(pages, f.name)[over] for f in fields(Pages)})
+    columns = {f.name: getattr(pages, f.name) for f in fields(Pages)}
+    sub = Pages(**{name: None if c is None else c[over] for name, c in columns.items()})
     # Each page alone, as a visit of one page, with the load time and page-hide outcome drawn.
     sub.position = np.zeros(over.size, np.int64)
     sub.last = np.ones(over.size, bool)

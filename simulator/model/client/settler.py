@@ -47,6 +47,9 @@ class Pages:
     blocked_ads: np.ndarray  # ... and ad-class requests
     blocked_beacon: np.ndarray  # ... and sendBeacon
     keepalive: np.ndarray  # the browser honours fetch keepalive
+    # Connection setup and teardown delay, when already drawn (client.connection)
+    setup: np.ndarray | None = None
+    linger: np.ndarray | None = None
 
 
 class MessageState:

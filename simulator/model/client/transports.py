@@ -5,7 +5,7 @@ behaves (``docs/sources.md`` §2b, §2c):
 
 * ``PLAIN`` (``xhr``, ``fetch``, and ``fetch_keepalive`` in a browser that does not honour
   keepalive): cancelled when the page is torn down, unless it arrives first
-  (:func:`arrives_despite_unload`);
+  (:func:`written_before_teardown`);
 * ``KEEPALIVE`` (``fetch_keepalive``): survives the unload, within the page's 64 KiB in-flight
   quota, and is retried after a visible failure;
 * ``BEACON`` (``sendBeacon``): survives the unload within the same quota, is fire and forget
@@ -63,13 +63,14 @@ def uses_quota(kind: np.ndarray, blocked_beacon: np.ndarray) -> np.ndarray:
     return (kind == KEEPALIVE) | ((kind == BEACON) & ~blocked_beacon)
 
 
-def arrives_despite_unload(pages: Pages, page: np.ndarray, arrive: np.ndarray) -> np.ndarray:
+def written_before_teardown(
+    pages: Pages, page: np.ndarray, written: np.ndarray, teardown: np.ndarray
+) -> np.ndarray:
     """Whether a plain (``xhr``/``fetch``) request that did not fail reaches the collector.
 
-    The one place where the browser's arrival rule for plain requests is decided for the
-    settlers of this package's surviving transports. The rule: a request arrives if its upload
-    ends before the page ends, or if the page is not torn down (it only goes to the
-    background).
+    The browser's arrival rule for plain requests (:mod:`simulator.model.client.connection`):
+    a request arrives if its bytes were written before the page was torn down, or if the page
+    is not torn down at all (it only goes to the background).
 
     Parameters
     ----------
@@ -77,15 +78,15 @@ def arrives_despite_unload(pages: Pages, page: np.ndarray, arrive: np.ndarray) -
         The block's pages.
     page : numpy.ndarray
         Page of each request.
-    arrive : numpy.ndarray
-        Page offset (seconds) at which each request's upload ends.
+    written, teardown : numpy.ndarray
+        Page offsets (seconds) at which each request's bytes leave and its page is torn down.
 
     Returns
     -------
     numpy.ndarray
         bool per request.
     """
-    return (arrive < pages.dwell[page]) | ~pages.cancels[page]
+    return (written < teardown) | ~pages.cancels[page]
 
 
 def quota_bound(
