@@ -53,7 +53,10 @@ def allowed_systems(device: str, browser: str) -> tuple[str, ...]:
     """
     systems = RUNS_ON[device]
     only = BROWSER_ONLY_ON.get(browser)
-    return systems if only is None else tuple(s for s in systems if s in only)
+    if only is None:
+        return systems
+    # Samsung Internet on a desktop screen is Android in its desktop mode (DeX).
+    return tuple(s for s in systems if s in only) or only
 
 
 def check_os(os: str | None, device: str, browser: str) -> None:
