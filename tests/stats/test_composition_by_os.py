@@ -109,3 +109,25 @@ def test_the_report_shows_the_os_shift_and_the_headline_names_it():
     assert os_rows and any("linux:" in line for line in os_rows)
     sentence = shift_sentence(page_views(record))
     assert sentence is not None and "linux (os) is under-represented" in sentence
+
+
+def test_a_headline_never_names_the_unstated_os():
+    def share(truth: float, received: float) -> dict:
+        diff = received - truth
+        return {
+            "truth": truth,
+            "received": received,
+            "diff": diff,
+            "diff_ci": [diff - 0.01, diff + 0.01],
+        }
+
+    row = {
+        "event": "page_viewed",
+        "bias": {
+            "os": {"shares": {"unstated": share(0.5, 0.3), "ios": share(0.5, 0.7)}},
+        },
+    }
+    assert shift_sentence(row) == (
+        "Among page_viewed events received, ios (os) is over-represented: 70.0% of received "
+        "against 50.0% of true events."
+    )
