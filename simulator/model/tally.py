@@ -231,8 +231,13 @@ class Tally:
         """
         plans, events, _, measures = self.counts.shape
         by_cell = np.ascontiguousarray(np.moveaxis(self.counts, 2, 0))
-        out = {}
-        for dimension in dimensions:
+        # Device, browser and OS add up whole segments: read the cells once, for the segments.
+        derived = [d for d in dimensions if d in SEGMENT_DIMENSIONS]
+        read = [d for d in dimensions if d not in SEGMENT_DIMENSIONS]
+        if derived and "segment" not in read:
+            read.append("segment")
+        by_category = {}  # dimension -> (categories, plans, events, measures)
+        for dimension in read:
             idx = self.layout.cell_category(dimension)
             sums = np.zeros((len(self.layout.categories(dimension)), plans, events, measures))
             for category in range(len(sums)):
@@ -241,8 +246,13 @@ class Tally:
                 cells = by_cell[idx == category]
                 if len(cells):
                     sums[category] = cells.sum(axis=0)
-            out[dimension] = np.ascontiguousarray(np.moveaxis(sums, 0, 2))
-        return out
+            by_category[dimension] = sums
+        for dimension in derived:
+            sums = np.zeros((len(self.layout.categories(dimension)), plans, events, measures))
+            for segment, category in enumerate(self.layout.segment_category(dimension)):
+                sums[category] += by_category["segment"][segment]
+            by_category[dimension] = sums
+        return {d: np.ascontiguousarray(np.moveaxis(by_category[d], 0, 2)) for d in dimensions}
 
     def group_totals(self) -> np.ndarray | None:
         """:meth:`totals` of each random group of visitors.
