@@ -30,6 +30,7 @@ from simulator.config.limits import (
     MAX_USERS,
     Name,
 )
+from simulator.config.operating_systems import OperatingSystem, check_os, derived_os
 from simulator.config.recommend_spec import RecommendConfig
 from simulator.config.segment_mixes import SHARE_TOLERANCE, check_shares
 from simulator.config.tracking import (
@@ -121,12 +122,14 @@ DEFAULT_BEHAVIOUR = Behaviour(
 
 
 class Segment(Frozen):
-    """A group of visitors sharing device and browser, with their own mixes and behaviour."""
+    """A group of visitors sharing device, browser and OS, with their own mixes and behaviour."""
 
     name: Name
     share: float = Field(gt=0, le=1)
     device: Literal["desktop", "mobile", "tablet"]
     browser: Literal["chrome", "safari", "firefox", "edge", "samsung", "other"]
+    # The visitors' operating system; unset, the only one the browser runs on, else "unstated".
+    os: OperatingSystem | None = None
     countries: dict[str, float] = Field(min_length=1)
     channels: dict[str, float] = Field(min_length=1)
     blockers: dict[BlockerKindName, float] = Field(min_length=1)
@@ -155,6 +158,16 @@ class Segment(Frozen):
     def _country_mix_countries(self) -> Segment:
         mixes.check_mix_countries(self.blockers_by_country, self.countries)
         return self
+
+    @model_validator(mode="after")
+    def _os_runs_device_and_browser(self) -> Segment:
+        check_os(self.os, self.device, self.browser)
+        return self
+
+    @property
+    def operating_system(self) -> str:
+        """The visitors' operating system, derived from the browser when ``os`` is unset."""
+        return derived_os(self.os, self.device, self.browser)
 
     def share_without_keepalive(self) -> float:
         """Share of the segment's visitors whose browser treats fetch keepalive as plain fetch."""

@@ -67,6 +67,8 @@ _OWN: dict[str, str] = {
     "weights_length": "must have one entry per value ({values}), got {weights}",
     "weights_positive": "must be >= 0 with a positive sum, got {weights}",
     "browser_version": 'must be a major version number such as "133", got {value}',
+    "os_device": "must be one of {allowed}, the systems that run {browser} on {device}, got "
+    "{value}",
     "mix_country": "must be one of the segment's countries {countries}, got {country}",
     "plan_client": "plan {plan}: own client settings need a plan that neither respects the "
     "blocker choice nor sends dual, got respect_blocker_choice={respects}, dual events {dual}",

@@ -1,9 +1,9 @@
 """Visitors: attributes drawn per segment in vectorised blocks, and their arrival times.
 
-Each human visitor gets a segment (device and browser), a country, an acquisition channel and
-a blocker kind. Which filter lists the blocker runs, and so what it does to each request class,
-is drawn once per visitor (simulator/model/filter_engine.py), so a visitor whose blocker blocks
-the vendor's domain loses every page's events, as in reality.
+Each human visitor gets a segment (device, browser and operating system), a country, an
+acquisition channel and a blocker kind. Which filter lists the blocker runs, and so what it
+does to each request class, is drawn once per visitor (simulator/model/filter_engine.py), so a
+visitor whose blocker blocks the vendor's domain loses every page's events, as in reality.
 Blocker adoption differs by segment and so may behaviour: that correlation turns loss into bias.
 """
 
@@ -130,6 +130,7 @@ def layout_of(scenario: Scenario) -> Layout:
         segments=tuple(s.name for s in pop.segments),
         segment_device=tuple(s.device for s in pop.segments),
         segment_browser=tuple(s.browser for s in pop.segments),
+        segment_os=tuple(s.operating_system for s in pop.segments),
         countries=tuple(countries),
         channels=tuple(pop.channels),
         blockers=("none", "extension_default", "extension_privacy", "browser_builtin", "dns"),

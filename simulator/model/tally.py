@@ -62,7 +62,11 @@ without identity; ``value_*`` sums (and sums of squares) of event values."""
 M = {name: i for i, name in enumerate(MEASURES)}
 Index = int | np.ndarray
 """An index, or an integer array of them (layout arithmetic works on both)."""
-DIMENSIONS = ("segment", "device", "browser", "country", "channel", "blocker", "traffic")
+DIMENSIONS = (
+    "segment", "device", "browser", "os", "country", "channel", "blocker", "traffic",
+)  # fmt: skip
+SEGMENT_DIMENSIONS = ("device", "browser", "os")
+"""Dimensions that follow from the segment: a segment has one device, browser and OS."""
 GROUPS = 10
 """Random groups of visitors counted apart; intervals of one replication have GROUPS - 1
 degrees of freedom. More groups narrow those intervals a little and cost memory: the run's
@@ -98,6 +102,7 @@ class Layout:
     segments: tuple[str, ...]
     segment_device: tuple[str, ...]
     segment_browser: tuple[str, ...]
+    segment_os: tuple[str, ...]
     countries: tuple[str, ...]
     channels: tuple[str, ...]
     blockers: tuple[str, ...]
@@ -133,20 +138,24 @@ class Layout:
             "segment": self.segments,
             "device": tuple(sorted(set(self.segment_device))),
             "browser": tuple(sorted(set(self.segment_browser))),
+            "os": tuple(sorted(set(self.segment_os))),
             "country": self.countries,
             "channel": self.channels,
             "blocker": self.blockers,
             "traffic": self.traffic,
         }[dimension]
 
+    def segment_category(self, dimension: str) -> np.ndarray:
+        """For every segment, the index of its category of ``dimension`` (device, browser, os)."""
+        labels = getattr(self, f"segment_{dimension}")
+        cats = self.categories(dimension)
+        return np.array([cats.index(x) for x in labels], dtype=np.int64)
+
     def cell_category(self, dimension: str) -> np.ndarray:
         """For every cell, the index of its category in ``categories(dimension)``."""
         seg, country, channel, blocker, bot = self._cells
-        if dimension in ("device", "browser"):
-            labels = self.segment_device if dimension == "device" else self.segment_browser
-            cats = self.categories(dimension)
-            per_segment = np.array([cats.index(x) for x in labels])
-            return per_segment[seg]
+        if dimension in SEGMENT_DIMENSIONS:
+            return self.segment_category(dimension)[seg]
         return {
             "segment": seg,
             "country": country,
@@ -222,8 +231,13 @@ class Tally:
         """
         plans, events, _, measures = self.counts.shape
         by_cell = np.ascontiguousarray(np.moveaxis(self.counts, 2, 0))
-        out = {}
-        for dimension in dimensions:
+        # Device, browser and OS add up whole segments: read the cells once, for the segments.
+        derived = [d for d in dimensions if d in SEGMENT_DIMENSIONS]
+        read = [d for d in dimensions if d not in SEGMENT_DIMENSIONS]
+        if derived and "segment" not in read:
+            read.append("segment")
+        by_category = {}  # dimension -> (categories, plans, events, measures)
+        for dimension in read:
             idx = self.layout.cell_category(dimension)
             sums = np.zeros((len(self.layout.categories(dimension)), plans, events, measures))
             for category in range(len(sums)):
@@ -232,8 +246,13 @@ class Tally:
                 cells = by_cell[idx == category]
                 if len(cells):
                     sums[category] = cells.sum(axis=0)
-            out[dimension] = np.ascontiguousarray(np.moveaxis(sums, 0, 2))
-        return out
+            by_category[dimension] = sums
+        for dimension in derived:
+            sums = np.zeros((len(self.layout.categories(dimension)), plans, events, measures))
+            for segment, category in enumerate(self.layout.segment_category(dimension)):
+                sums[category] += by_category["segment"][segment]
+            by_category[dimension] = sums
+        return {d: np.ascontiguousarray(np.moveaxis(by_category[d], 0, 2)) for d in dimensions}
 
     def group_totals(self) -> np.ndarray | None:
         """:meth:`totals` of each random group of visitors.

@@ -12,11 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.model.tally import GROUPS, MEASURES, Index, Layout, M, Tally, group_of
+from simulator.model.tally import (
+    GROUPS,
+    MEASURES,
+    SEGMENT_DIMENSIONS,
+    Index,
+    Layout,
+    M,
+    Tally,
+    group_of,
+)
 
 ATTRIBUTES = ("segment", "country", "channel", "blocker", "traffic")
-"""The attribute axes of a cell, in :meth:`Layout.cell` order; device and browser follow from
-the segment."""
+"""The attribute axes of a cell, in :meth:`Layout.cell` order; device, browser and OS follow
+from the segment."""
 GROUP_SHIFT = 40
 """Flat offsets carry the visitor's group above this bit (far above any buffer's size)."""
 POSITION = (1 << GROUP_SHIFT) - 1
@@ -186,10 +195,7 @@ class TallyBuffer:
             "channel": cc.sum(axis=3),
         }
         groups["totals"] = groups["segment"].sum(axis=3)
-        segments = layout.cell_category("segment")
-        for dim in ("device", "browser"):
-            per_segment = np.zeros(len(layout.segments), dtype=np.int64)
-            per_segment[segments] = layout.cell_category(dim)
-            hot = np.eye(len(layout.categories(dim)))[per_segment]  # (segments, categories)
+        for dim in SEGMENT_DIMENSIONS:  # each segment's counts go to its category
+            hot = np.eye(len(layout.categories(dim)))[layout.segment_category(dim)]
             groups[dim] = np.einsum("gpesm,sc->gpecm", groups["segment"], hot)
         return Tally(layout, arr, groups)

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from simulator.config.operating_systems import UNSTATED
 from simulator.outputs.formatting import CAUSE_WORDS, finite, percent, percent_range
 
-NARRATED_DIMENSIONS = ("device", "browser", "country", "channel")
+NARRATED_DIMENSIONS = ("device", "browser", "os", "country", "channel")
 """Dimensions a headline may name a shift in (blocker kind is the cause, not news)."""
+UNNAMED_CATEGORIES = {("os", UNSTATED)}
+"""Categories that are not a group of visitors one could name in a sentence."""
 
 
 def _excludes_zero(ci: Any) -> bool:
@@ -97,6 +100,8 @@ def shift_sentence(row: Mapping[str, Any]) -> str | None:
         if not record:
             continue
         for cat, s in record.get("shares", {}).items():
+            if (dim, cat) in UNNAMED_CATEGORIES:
+                continue
             if finite(s.get("diff")) and _excludes_zero(s.get("diff_ci")):
                 if best is None or abs(s["diff"]) > abs(best[2]["diff"]):
                     best = (dim, cat, s)

@@ -84,7 +84,7 @@ INVALID: list[tuple[str, Callable[[Data], Any], str, str, str]] = [
     ("unknown key", lambda d: seg(d).update(devcie="desktop"),
      "population.segments[0].devcie",
      "unknown key (allowed: behaviour, blockers, blockers_by_country, browser, browser_versions, "
-     "channels, countries, device, name, share)", "unknown key"),
+     "channels, countries, device, name, os, share)", "unknown key"),
     ("missing required key", lambda d: seg(d).pop("device"),
      "population.segments[0].device", "required key missing", "missing"),
     ("population missing", lambda d: d.pop("population"),

@@ -45,6 +45,7 @@ def target(name: str) -> tuple[float, float, str]:
 HEADLINES = [
     ("baseline", "client", "page_viewed", None, *target("baseline")),
     ("tech_audience", "client", "page_viewed", None, *target("tech_audience")),
+    ("developer_audience", "client", "page_viewed", None, *target("developer_audience")),
     ("first_party_proxy", "client", "page_viewed", None, *target("first_party_proxy")),
     # first_party_paths compares endpoints as plans of one run; its header cites each range.
     ("first_party_paths", "vendor", "page_viewed", None, *target("baseline")),

@@ -37,6 +37,7 @@ def layout(n_plans: int) -> Layout:
         segments=("s",),
         segment_device=("desktop",),
         segment_browser=("chrome",),
+        segment_os=("unstated",),
         countries=tuple(f"c{i}" for i in range(N_OFF // 2)),  # two cells each: human, bot
         channels=("direct",),
         blockers=("none",),

@@ -123,4 +123,14 @@ CALIBRATION_TARGETS = [
     # §1a PageFair (via briefing.pt): APAC mobile blocking is mostly ad-only browsers that leave
     # analytics alone (UNCERTAIN), so analytics blocking stays low on mobile.
     ("mobile_heavy", {"device": "mobile"}, 0.0, 0.10, "APAC mobile blockers mostly ads-only"),
+    # §1b Aptekar-Cassels (via HTML.it): 565 of 1,253 visitors missing from GA, 45% (binomial
+    # 95% interval about 42-48%); by OS the published whole percentages, with room for rounding
+    # and for the visitors without JavaScript.
+    ("developer_audience", {}, 0.42, 0.48, "Aptekar-Cassels: 565 of 1,253 visitors, 45%"),
+    ("developer_audience", {"operating_system": "linux"}, 0.66, 0.68, "Linux 67%"),
+    ("developer_audience", {"operating_system": "chromeos"}, 0.52, 0.54, "ChromeOS 53%"),
+    ("developer_audience", {"operating_system": "windows"}, 0.48, 0.50, "Windows 49%"),
+    ("developer_audience", {"operating_system": "macos"}, 0.47, 0.49, "macOS 48%"),
+    ("developer_audience", {"operating_system": "ios"}, 0.16, 0.18, "iOS 17%"),
+    ("developer_audience", {"operating_system": "android"}, 0.0, 0.01, "Android 0%"),
 ]
