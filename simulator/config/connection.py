@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from simulator.config.distributions import Distribution, LogNormal
+from simulator.config.distributions import Constant, Distribution, LogNormal
 from simulator.config.frozen import Frozen
 from simulator.config.limits import MAX_SECONDS
 
@@ -51,8 +51,8 @@ class ConnectionConfig(Frozen):
     # Assumption: the next page's time to first byte, for a site web.dev would rate good (75% of
     # loads at most 0.8 s, §2f): median 0.35 s, 75th percentile 0.6 s.
     commit_delay_seconds: Distribution = LogNormal(kind="lognormal", median=0.35, sigma=0.8)
-    # The lab's teardown after window.close() on an idle machine (§2e).
-    close_delay_seconds: Distribution = LogNormal(kind="lognormal", median=0.03, sigma=0.5)
+    # The lab: a tab's close cancels at once what is not yet written (§2e).
+    close_delay_seconds: Distribution = Constant(kind="constant", value=0.0)
     # The lab: no beacon used the connection the page had opened (§2e).
     beacon_own_connection: bool = True
 

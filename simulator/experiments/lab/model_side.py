@@ -8,9 +8,10 @@ what the lab has and nothing more:
 * one handshake round trip (the lab has no TLS), and a JSON body when the cell needs a
   preflight;
 * a cold or warm connection as the cell's, on a visit's first page;
-* the page's teardown delay after the navigation or the close drawn from a log-normal through
-  the cell's own measured median and 90th percentile (so the replay has the teardown the
-  browser had, load and all);
+* after a navigation, the page's teardown delay drawn from a log-normal through the cell's own
+  measured median and 90th percentile (so the replay has the teardown the browser had, load
+  and all); after a tab close, the scenario's close delay (the lab's page-hide handler runs
+  then, but the requests not yet written are cancelled at the close itself, §2e);
 * the tag loads just before the send (the lab's page sends its one event as soon as it loads,
   so a cold request opens its own connection); no retry store, no random failures, a desktop
   browser, a handler that always runs.
@@ -61,31 +62,30 @@ def teardown_lognormal(p50_ms: float, p90_ms: float) -> str:
 def setup_ms(row: dict) -> float:
     """Milliseconds from the send until the cell's request can be written, by the model's rule.
 
-    A cold connection takes one round trip (2 L, no TLS in the lab); a preflight two more, its
-    own connection's handshake and its own exchange.
+    A cold connection takes one round trip (2 L, no TLS in the lab), a preflight one more.
 
     Examples
     --------
     >>> setup_ms({"latency_ms": 50, "connection": "cold", "preflight": "on"})
-    300.0
+    200.0
     """
-    trips = (row["connection"] == "cold") + 2 * (row["preflight"] == "on")
+    trips = (row["connection"] == "cold") + (row["preflight"] == "on")
     return 2.0 * float(row["latency_ms"]) * trips
 
 
 def on_the_boundary(row: dict) -> bool:
     """Whether the cell's outcome turns on how long the page takes to be torn down.
 
-    Those are the ``xhr`` and ``fetch`` cells whose gap is within the cell's 90th percentile of
-    teardown time of the connection's setup: there the delivered share depends on the teardown
+    Those are the ``xhr`` and ``fetch`` cells whose gap is within the longest teardown seen in
+    the cell of the connection's setup: there the delivered share depends on the teardown
     delay, which a loaded machine stretches and the model takes from the cell itself. Away from
     it the rule alone decides: a request written before the page's end always arrives (on a
     warm connection without a preflight, every one), and one whose setup outlasts nearly every
     teardown never does.
     """
-    if row["transport"] not in ("xhr", "fetch") or row.get("teardown_p90_ms") in (None, ""):
+    if row["transport"] not in ("xhr", "fetch") or row.get("teardown_max_ms") in (None, ""):
         return False
-    setup, spread = setup_ms(row), float(row["teardown_p90_ms"])
+    setup, spread = setup_ms(row), float(row["teardown_max_ms"])
     return setup > 0 and setup - spread <= float(row["gap_ms"]) <= setup + spread
 
 
@@ -122,14 +122,11 @@ def model_shares(rows: Iterable[dict], *, pages: int = 400, seed: int = 1) -> di
             "client.connection.handshake_round_trips=1",
             f'client.connection.content_type="{content}"',
         ]
-        if row.get("teardown_p50_ms") not in (None, ""):  # else the scenario's delays
+        if row["page_end"] == "navigate" and row.get("teardown_p50_ms") not in (None, ""):
             teardown = teardown_lognormal(
                 float(row["teardown_p50_ms"]), float(row["teardown_p90_ms"])
             )
-            overrides += [
-                f"client.connection.commit_delay_seconds={teardown}",
-                f"client.connection.close_delay_seconds={teardown}",
-            ]
+            overrides.append(f"client.connection.commit_delay_seconds={teardown}")
         scenario = load_scenario(SCENARIO, overrides)
         data = unload_survival(
             scenario,

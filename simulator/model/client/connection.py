@@ -6,13 +6,11 @@ down; once written it arrives one latency later. Whether the *page* sees the ans
 the whole round trip before the teardown. So, for each page:
 
 * **setup**: seconds after the tag loads before a request can be written: 0 on a warm
-  connection; ``2 L`` per handshake round trip on a cold one. A CORS preflight, needed on the
-  visit's first page when the body's type requires one, goes first, on a connection of its own
-  (Chromium sends preflights in a privacy mode of their own, so they never share the page's
-  connection; the lab measured it, §2e): its handshake and its own round trip come before the
-  request's. ``L`` is the page's one-way latency, a draw of the client's
-  ``upload_latency_seconds``. The tag's load opens the connection (the page view is sent then
-  in every preset); requests made before it is open wait for it.
+  connection; ``2 L`` per handshake round trip on a cold one; ``2 L`` more for a CORS
+  preflight, on the visit's first page when the body's type needs one. ``L`` is the page's
+  one-way latency, a draw of the client's ``upload_latency_seconds``. The tag's load opens the
+  connection (the page view is sent then in every preset); requests made before it is open
+  wait for it.
 * **warm**: always when events go to the page's own origin (the page was just fetched over
   that connection); on a visit's first page with ``first_page_warm`` (by default: when events go
   to the host the tag was loaded from); on a later page when the page before it lasted less
@@ -84,10 +82,9 @@ def page_connections(
         before = np.concatenate([[np.inf], dwell[:-1]])  # the previous page of the same visit
         warm = np.where(first, u_warm < con.warm_first_page(page, script, events),
                         before < con.idle_seconds)  # fmt: skip
-    handshake = con.handshake_round_trips
-    trips = np.where(warm, 0, handshake)
-    if con.preflight(page, events):  # on a new connection of its own, before the request
-        trips = trips + first * (handshake + 1)
+    trips = np.where(warm, 0, con.handshake_round_trips)
+    if con.preflight(page, events):  # once a visit: the answer is cached
+        trips = trips + first
     setup = 2.0 * latency * trips
     linger = np.select([end == NAVIGATE, end == CLOSE], [commit, close], 0.0)
     return setup, linger
