@@ -22,7 +22,12 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from simulator.experiments.estimate.resampling import groups_of, resampled_sums, spread
+from simulator.experiments.estimate.resampling import (
+    event_counts,
+    groups_of,
+    resampled_sums,
+    spread,
+)
 from simulator.stats.capture_models import (
     HISTORIES,
     PAIR_NAMES,
@@ -72,8 +77,9 @@ def logistic_totals(
     Parameters
     ----------
     events : dict
-        One entry per real event: ``client``, ``server``, ``visitor`` and codes of ``event``
-        and of each covariate.
+        One entry per real event, or per group of like events with their ``count``:
+        ``client``, ``server``, ``group`` (or ``visitor``) and codes of ``event`` and of each
+        covariate.
     labels : dict
         Column -> code -> category name.
     covariates : tuple of str
@@ -97,7 +103,8 @@ def logistic_totals(
     kind = np.where(client & server, 0, np.where(client, 1, 2))
     group = groups_of(events, groups)
     n_cells = design.shape[0]
-    f = resampled_sums(group, cell * 3 + kind, n_cells * 3, None, replicates, seed)
+    count = event_counts(events)
+    f = resampled_sums(group, cell * 3 + kind, n_cells * 3, count, replicates, seed)
     cells = f.reshape(-1, n_cells, 3)
     total, _, _ = horvitz_thompson(design, cells, event_of_cell, n_events)
     n1 = (cells[..., 0] + cells[..., 1]) @ np.eye(n_events)[event_of_cell]
@@ -139,8 +146,9 @@ def third_source_check(
     Parameters
     ----------
     events : dict
-        One entry per real event: ``client``, ``server``, ``third`` (bool), ``visitor`` and
-        ``event`` codes.
+        One entry per real event, or per group of like events with their ``count``:
+        ``client``, ``server``, ``third`` (bool), ``group`` (or ``visitor``) and ``event``
+        codes.
     labels : dict
         Column -> code -> category name.
     groups : int
@@ -170,7 +178,8 @@ def third_source_check(
     event = events["event"][seen]
     n_events = int(events["event"].max(initial=0)) + 1
     group = groups_of(events, groups)[seen]
-    f = resampled_sums(group, event * 7 + history[seen], n_events * 7, None, replicates, seed)
+    count = event_counts(events)[seen]
+    f = resampled_sums(group, event * 7 + history[seen], n_events * 7, count, replicates, seed)
     counts = f.reshape(-1, n_events, 7)
     rows = []
     for e in range(n_events):

@@ -34,15 +34,24 @@ from simulator.experiments.estimate.reading import (
     LogError,
     format_of,
 )
+from simulator.experiments.estimate.segment_counts import (
+    SegmentCounts,
+    segment_columns,
+    segment_counts,
+)
 
 MEMORY_LIMIT = "640MB"
 """DuckDB's working memory; beyond it, the pairing spills to a temporary folder."""
 LATE_AFTER = 86_400.0
 """Default late-arrival window: a copy arriving over a day after its event's first copy misses
 the daily figures it belonged to."""
-CLIENT, SERVER, BAD_PATH, NO_VISITOR, BAD_TIME = 1, 2, 4, 8, 16
-"""Bits of an event's mask: the paths its copies came by, and what was wrong with a copy."""
+CLIENT, SERVER, BAD_PATH, NO_VISITOR, BAD_TIME, THIRD = 1, 2, 4, 8, 16, 32
+"""Bits of an event's mask: the paths its copies came by (a third source's apart), and what
+was wrong with a copy."""
 
+
+TWO = "rm & 3 > 0"
+"""SQL: a copy came by the client or the server path (not a third source)."""
 
 NUMBERS = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
            "USMALLINT", "UTINYINT", "DOUBLE", "FLOAT"}  # fmt: skip
@@ -81,6 +90,7 @@ class Tables:
     start: int
     arrivals: np.ndarray
     shared_ids: dict[str, int] | None
+    segments: SegmentCounts | None = None
 
 
 def _connect(spill: str) -> tuple[Any, type[Exception]]:
@@ -120,6 +130,10 @@ def _source(con: Any, path: Path, fmt: str | None) -> tuple[str, dict[str, str]]
     return "log", {name: kind for name, kind, *_ in described}
 
 
+def _numeric(kind: str) -> bool:
+    return kind in NUMBERS or kind.startswith("DECIMAL")
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -131,7 +145,7 @@ def _milliseconds_sql(column: str, kind: str) -> str:
     """
     if kind.startswith("TIMESTAMP") or kind == "DATE":
         return f"epoch_ms(CAST({column} AS TIMESTAMPTZ))"
-    if kind in NUMBERS or kind.startswith("DECIMAL"):
+    if _numeric(kind):
         return f"CAST(floor({column} * 1000) AS BIGINT)"
     return f"epoch_ms(try_cast({column} AS TIMESTAMPTZ))"
 
@@ -143,6 +157,7 @@ def tabulate(
     fmt: str | None = None,
     late_after: float = float("inf"),
     groups: int = 4096,
+    dims: tuple[str, ...] = (),
 ) -> Tables:
     """Read a log of copies and reduce it to the cells per visitor group and stratum.
 
@@ -161,11 +176,14 @@ def tabulate(
         is left out of the cells and counted apart.
     groups : int
         Visitor groups (visitors go round robin into them, in the order of their ids).
+    dims : tuple of str
+        Segment columns whose counts per event the corrections need (``by`` among them):
+        ``Tables.segments`` (:mod:`~simulator.experiments.estimate.segment_counts`).
 
     Returns
     -------
     Tables
-        The cells and what the checks need.
+        The cells, the segment counts and what the checks need.
 
     Raises
     ------
@@ -175,19 +193,20 @@ def tabulate(
     path = Path(path)
     if not path.exists():
         raise LogError(f"{path}: no such file or folder")
-    mapping = {name: name for name in (*REQUIRED, "user_agent", "message_id", *by)}
+    mapping = {name: name for name in (*REQUIRED, "user_agent", "message_id", "value", *by)}
+    mapping.update({name: name for name in dims if name not in mapping})
     mapping.update(columns or {})
     with tempfile.TemporaryDirectory(prefix="trackloss-estimate-") as spill:
         con, engine_error = _connect(spill)
         try:
-            return _tabulate(con, path, by, mapping, fmt, late_after, groups)
+            return _tabulate(con, path, by, dims, mapping, fmt, late_after, groups)
         except engine_error as error:  # a file that breaks part way, a column of a wrong type
             raise LogError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from None
         finally:
             con.close()
 
 
-def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
+def _tabulate(con, path, by, dims, mapping, fmt, late_after, groups) -> Tables:
     src, types = _source(con, path, fmt)
     if not types:
         raise LogError(f"{path}: the file is empty (expected a header and rows of copies)")
@@ -201,10 +220,13 @@ def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
     stratum_cols = ", ".join(col[n] for n in ("event", *by))
     ms = _milliseconds_sql(col["time"], types[mapping["time"]])
     path_text = f"CAST({col['path']} AS VARCHAR)"
+    # A third source's copies (a pixel, a CDN log) are kept apart from the two paths' cells.
+    third = f"coalesce(lower(trim({path_text})) IN {tuple(THIRD_PATHS)}, false)"
     mask = (
         f"CASE WHEN {path_text} = 'client' THEN {CLIENT} WHEN {path_text} = 'server' THEN {SERVER}"
         f" WHEN lower(trim({path_text})) = 'client' THEN {CLIENT}"
-        f" WHEN lower(trim({path_text})) = 'server' THEN {SERVER} ELSE {BAD_PATH} END"
+        f" WHEN lower(trim({path_text})) = 'server' THEN {SERVER} WHEN {third} THEN {THIRD}"
+        f" ELSE {BAD_PATH} END"
         f" | CASE WHEN {col['visitor']} IS NULL THEN {NO_VISITOR} ELSE 0 END"
         f" | CASE WHEN t IS NULL AND {col['time']} IS NOT NULL THEN {BAD_TIME} ELSE 0 END"
     )
@@ -214,31 +236,38 @@ def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
         if "user_agent" in col
         else "false"
     )
-    # A third source's copies (a pixel, a CDN log) are not one of the two paths paired here.
-    third = f"coalesce(lower(trim({path_text})) IN {tuple(THIRD_PATHS)}, false)"
     message = (
-        f", min({col['message_id']}) AS id_lo, max({col['message_id']}) AS id_hi"
+        f", min({col['message_id']}) FILTER (WHERE {TWO}) AS id_lo,"
+        f" max({col['message_id']}) FILTER (WHERE {TWO}) AS id_hi"
         if "message_id" in col
         else ""
     )
     # With user agents, the rows kept are counted as they are grouped: the crawler rows are
     # the rest, and the pattern runs once per row.
     message += ", count(*) AS n" if "user_agent" in col else ""
+    has_value = "value" in col
+    if has_value and not _numeric(types[mapping["value"]]):
+        raise LogError(
+            f"{path}: column {mapping['value']!r} (value): expected numbers, found "
+            f"{types[mapping['value']]}"
+        )
+    segments = segment_columns(col, dims, has_value, f"rm & {CLIENT} > 0")
     # Per event: its paths (and what was wrong), visitor, stratum, and its first and last
-    # copies' times, each with its path in the two low bits (one number: a narrower table).
+    # copies' times, each with its path in the two low bits (one number: a narrower table);
+    # then the columns the corrections need. The stratum and times are the client and server
+    # copies' only.
     con.execute(f"""
         CREATE TEMP TABLE ev AS
-        SELECT {col["event_key"]} AS key, bit_or(m) AS m, min({col["visitor"]}) AS visitor,
-               min(hash({stratum_cols})) AS h, min(t * 4 + (m & 3)) AS lo,
-               max(t * 4 + (m & 3)) AS hi {message}
-        FROM (SELECT *, {mask} AS m FROM (SELECT *, {ms} AS t FROM {src}
-                                          WHERE NOT {crawler} AND NOT {third}))
+        SELECT {col["event_key"]} AS key, bit_or(rm) AS m, min({col["visitor"]}) AS visitor,
+               min(hash({stratum_cols})) FILTER (WHERE {TWO}) AS h,
+               min(t * 4 + (rm & 3)) FILTER (WHERE {TWO}) AS lo,
+               max(t * 4 + (rm & 3)) FILTER (WHERE {TWO}) AS hi {message} {segments}
+        FROM (SELECT *, {mask} AS rm FROM (SELECT *, {ms} AS t FROM {src} WHERE NOT {crawler}))
         GROUP BY {col["event_key"]}
     """)  # noqa: S608 (the names are quoted, the pattern is ours)
     rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
-    thirds = con.execute(f"SELECT count(*) FROM {src} WHERE {third}").fetchone()[0]
     crawler_rows = (
-        rows - thirds - (con.execute("SELECT sum(n) FROM ev").fetchone()[0] or 0)
+        rows - (con.execute("SELECT sum(n) FROM ev").fetchone()[0] or 0)
         if "user_agent" in col
         else 0
     )
@@ -254,7 +283,9 @@ def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
             f"{path}: all {rows:,} rows come from crawler user agents: no copy left to "
             "estimate from"
         )
-    return _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, "message_id" in col)
+    tables = _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, "message_id" in col)
+    tables.segments = segment_counts(con, dims, has_value, groups)
+    return tables
 
 
 def _locate_problem(path, by, mapping, fmt) -> None:
@@ -274,7 +305,7 @@ def _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, has_ids) 
                (row_number() OVER (ORDER BY visitor) - 1) % {int(groups)} AS g
         FROM (SELECT visitor, bool_or(m & {CLIENT} > 0) AS any_client,
                      min(lo // 4) // 1000 AS first_t
-              FROM ev GROUP BY visitor)
+              FROM ev WHERE m & 3 > 0 GROUP BY visitor)
     """)
     # The later copy of an event seen on both paths, when it came after the window, is late:
     # left out of the cells (its path missed the event in time) and counted apart.
@@ -285,7 +316,7 @@ def _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, has_ids) 
                count(*) FILTER (WHERE late = 2) AS late2
         FROM (SELECT visitor, h, (m & 3) & ~late AS seen, late FROM
               (SELECT *, CASE WHEN m & 3 = 3 AND hi // 4 - lo // 4 > {late} THEN hi % 4 ELSE 0
-                              END AS late FROM ev))
+                              END AS late FROM ev WHERE m & 3 > 0))
         JOIN vis USING (visitor) GROUP BY ALL
     """).fetchnumpy()
     names = ("event", *by)
@@ -311,7 +342,8 @@ def _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, has_ids) 
     start = int(start) if start is not None else 0
     spans = con.execute(f"""
         SELECT DISTINCT (t // 1000 - {start}) // 60 AS minute FROM
-        (SELECT lo // 4 AS t FROM ev UNION ALL SELECT hi // 4 FROM ev)
+        (SELECT lo // 4 AS t FROM ev WHERE lo IS NOT NULL UNION ALL
+         SELECT hi // 4 FROM ev WHERE hi IS NOT NULL)
     """).fetchnumpy()
     minutes = np.bincount(spans["minute"].astype(np.int64))
     arrivals = np.sort(con.execute("SELECT first_t FROM vis").fetchnumpy()["first_t"])

@@ -27,7 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from simulator.experiments.estimate.resampling import groups_of, resampled_sums, spread
+from simulator.experiments.estimate.resampling import (
+    event_counts,
+    groups_of,
+    resampled_sums,
+    spread,
+)
 from simulator.stats.capture_recapture import logit_interval, percentile_interval
 
 SEGMENT_COLUMNS = ("device", "browser", "country", "channel")
@@ -118,7 +123,8 @@ class _Design:
         rows.append(base + c_cell)
         rows.append(base + self.n_client + s_cell)
         self.owner = [np.arange(kind.size), np.flatnonzero(client), np.flatnonzero(server)]
-        self.values = [np.ones(kind.size), np.ones(client.sum()), np.ones(server.sum())]
+        count = event_counts(events)
+        self.values = [count, count[client], count[server]]
         self.n_features = base + self.n_client + self.n_server
         self.has_value = "value" in events and bool(np.any(events["value"][client] != 0))
         if self.has_value:  # then the client's value per client cell
@@ -211,9 +217,10 @@ def corrected_composition(
     Parameters
     ----------
     events : dict
-        One entry per real event (see
-        :func:`~simulator.experiments.estimate.estimation.pair_events`): ``client``,
-        ``server``, ``visitor``, and codes of ``event``, ``by`` and ``dims``.
+        One entry per real event, or per group of like events with their ``count`` (see
+        :mod:`~simulator.experiments.estimate.segment_counts`): ``client``, ``server``,
+        ``group`` (or ``visitor``), codes of ``event``, ``by`` and ``dims``, and optionally
+        ``value`` (summed over the entry's events).
     labels : dict
         Column -> code -> category name.
     by : tuple of str
