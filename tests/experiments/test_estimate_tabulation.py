@@ -220,7 +220,7 @@ def test_the_corrections_hold_counts_per_visitor_group_not_rows(tmp_path):
 
     cols = copies(20_000)
     pq.write_table(table(cols), tmp_path / "log.parquet")
-    tables = tabulate(tmp_path / "log.parquet", ("device",), groups=8, dims=("device",))
+    tables = tabulate(tmp_path / "log.parquet", ("device",), groups=8)
     entries = tables.segments.events["count"]
     cells = 2 * 2 * 3  # event types x devices x (both, client only, server only)
     assert entries.size <= 8 * cells < np.unique(cols["event_key"]).size

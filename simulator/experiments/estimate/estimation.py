@@ -28,7 +28,7 @@ from simulator.experiments.estimate.run_contract import loss_results
 from simulator.experiments.estimate.segment_counts import SegmentCounts
 from simulator.experiments.estimate.site_profile import site_profile
 from simulator.experiments.estimate.tabulation import LATE_AFTER, tabulate
-from simulator.experiments.estimate.weighting import composition_columns, corrected_composition
+from simulator.experiments.estimate.weighting import SEGMENT_COLUMNS, corrected_composition
 from simulator.stats.capture_recapture import (
     client_loss,
     logit_interval,
@@ -160,8 +160,8 @@ def estimate(
     KPIError
         When a KPI names an event type the log does not have.
     """
-    dims = (*by, *(c for c in composition_columns(path, columns, fmt) if c not in by))
-    tables = tabulate(path, by, columns, fmt, late_after, GROUPS, dims)
+    tables = tabulate(path, by, columns, fmt, late_after, GROUPS, SEGMENT_COLUMNS)
+    dims = tables.dims
     check_kpis(
         kpis or [],
         list(tables.segments.labels["event"].values()),

@@ -9,7 +9,7 @@ from the events table the pairing builds (one row per event, on disk beyond its 
 so Python holds counts per visitor group and cell, never a row per event.
 
 An event's segment values are those of its client copy when it has one (the browser knows its
-device), else the smallest among its other copies, whatever the order of the rows. A visitor's
+device), whatever the order of the rows. A visitor's
 segment, country and channel are those of their event with the smallest key.
 """
 
@@ -55,65 +55,36 @@ class SegmentCounts:
     profile: dict[str, Any] = field(default_factory=dict)
 
 
-def _name(i: int) -> str:
-    return f"s{i}"
-
-
-def segment_columns(
-    col: dict[str, str], dims: tuple[str, ...], has_value: bool, client_sql: str
-) -> str:
-    """SQL aggregates adding each event's type, segment values and value to the events table.
-
-    Parameters
-    ----------
-    col : dict
-        Our column name -> the quoted column of the log.
-    dims : tuple of str
-        The segment columns.
-    has_value : bool
-        Whether the log has a ``value`` column (an event's value is its copies' largest).
-    client_sql : str
-        SQL condition true for a client copy.
-
-    Returns
-    -------
-    str
-        A list of aggregates, each preceded by a comma.
-    """
-    parts = [
-        f", coalesce(min({col[n]}) FILTER (WHERE {client_sql}), min({col[n]})) AS {_name(i)}"
-        for i, n in enumerate(("event", *dims))
-    ]
-    if has_value:
-        parts.append(f", max(coalesce(CAST({col['value']} AS DOUBLE), 0.0)) AS value")
-    return "".join(parts)
-
-
-def _label(i: int) -> str:
-    return f"coalesce(CAST({_name(i)} AS VARCHAR), '{NONE_LABEL}')"
-
-
-def _codes(values: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+def _codes(values: list[str]) -> tuple[np.ndarray, dict[int, str]]:
     """Codes of labels in their sorted order, and the label of each code."""
-    distinct, codes = np.unique(values.astype(str), return_inverse=True)
+    distinct, codes = np.unique(np.asarray(values, dtype=str), return_inverse=True)
     return codes.ravel().astype(np.int64), {i: str(v) for i, v in enumerate(distinct)}
 
 
-def segment_counts(con: Any, dims: tuple[str, ...], has_value: bool, groups: int) -> SegmentCounts:
-    """Reduce the events table ``ev`` (with :func:`segment_columns`) to counts per group.
+def segment_counts(
+    con: Any,
+    cells: dict[str, np.ndarray],
+    cell_labels: dict[int, tuple[str, ...]],
+    dims: tuple[str, ...],
+    has_value: bool,
+) -> SegmentCounts:
+    """The corrections' counts from the pairing's counts per visitor group and cell.
 
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
-        The connection holding ``ev``: one row per event with its ``key``, ``visitor``, path
-        bits ``m`` (1 client, 2 server, 32 a third source) and the columns of
-        :func:`segment_columns`.
+        The connection holding the pairing's tables: ``pv`` (one row per visitor: group
+        ``g``, ``c``, ``s`` and ``b`` their client, server and both-path events, ``seg`` the
+        cell of their first event) and ``lab`` (each cell's labels, ``hd`` first).
+    cells : dict of numpy.ndarray
+        Events per visitor group, cell and paths: ``g``, ``paths`` (bits 1 client, 2 server,
+        32 a third source), ``hd`` (the cell), ``n`` and ``value`` when the log has one.
+    cell_labels : dict
+        Cell -> its labels (event type, then ``dims``).
     dims : tuple of str
         The segment columns.
     has_value : bool
-        Whether ``ev`` has a ``value`` column.
-    groups : int
-        Visitors go round robin into this many groups, in the order of their ids.
+        Whether ``cells`` has ``value``.
 
     Returns
     -------
@@ -121,30 +92,20 @@ def segment_counts(con: Any, dims: tuple[str, ...], has_value: bool, groups: int
         The counts.
     """
     names = ("event", *dims)
-    con.execute(f"""
-        CREATE TEMP TABLE gv AS
-        SELECT visitor, (row_number() OVER (ORDER BY visitor) - 1) % {int(groups)} AS g
-        FROM (SELECT DISTINCT visitor FROM ev)
-    """)
-    labels_sql = ", ".join(f"{_label(i)} AS {_name(i)}" for i in range(len(names)))
-    value = ", sum(value) AS value" if has_value else ""
-    cells = con.execute(f"""
-        SELECT g, m & 35 AS paths, {labels_sql}, count(*) AS n {value}
-        FROM ev JOIN gv USING (visitor) GROUP BY ALL
-    """).fetchnumpy()  # noqa: S608 (our own column names)
-    paths = cells["paths"].astype(np.int64)
+    paths = np.asarray(cells["paths"], np.int64)
     out = SegmentCounts()
     out.events = {
-        "group": cells["g"].astype(np.int64),
+        "group": np.asarray(cells["g"], np.int64),
         "client": paths & 1 > 0,
         "server": paths & 2 > 0,
         "third": paths & 32 > 0,
-        "count": cells["n"].astype(float),
+        "count": np.asarray(cells["n"], float),
     }
     if has_value:
         out.events["value"] = np.nan_to_num(np.asarray(cells["value"], float))
+    of_entry = [cell_labels[int(h)] for h in cells["hd"]]
     for i, n in enumerate(names):
-        out.events[n], out.labels[n] = _codes(np.asarray(cells[_name(i)]))
+        out.events[n], out.labels[n] = _codes([lab[i] for lab in of_entry])
     out.profile = _profile(con, dims)
     return out
 
@@ -152,19 +113,17 @@ def segment_counts(con: Any, dims: tuple[str, ...], has_value: bool, groups: int
 def _profile(con: Any, dims: tuple[str, ...]) -> dict[str, Any]:
     """The site profile's sums per visitor group and device x browser segment."""
     names = ("event", *dims)
-    per_visitor = [
-        f"arg_min({_label(names.index(c))}, key) AS {c}" if c in dims else f"'' AS {c}"
+    # lab's columns: hd, then s0, s1, ... the labels of the event type and each segment column.
+    segment = ", ".join(
+        f"lab.s{names.index(c)} AS {c}" if c in dims else f"'' AS {c}"
         for c in (*PROFILE_COLUMNS, *MIX_COLUMNS)
-    ]
-    # Per visitor: their client, server and both-path event counts; per segment the
-    # unblocked capture rate p = n11 / (n11 + n01) of the visitors with client copies, and
-    # per visitor the chance (1 - p)^k that all k of their server-seen events missed the client.
+    )
+    # Visitors of the two paths with their segment: per segment the unblocked capture rate
+    # p = n11 / (n11 + n01) of the visitors with client copies, and per visitor the chance
+    # (1 - p)^k that all k of their server-seen events missed the client.
     con.execute(f"""
-        CREATE TEMP TABLE pv AS
-        SELECT visitor, {", ".join(per_visitor)},
-               count(*) FILTER (WHERE m & 1 > 0) AS c, count(*) FILTER (WHERE m & 2 > 0) AS s,
-               count(*) FILTER (WHERE m & 3 = 3) AS b
-        FROM ev WHERE m & 3 > 0 GROUP BY visitor
+        CREATE TEMP TABLE ps AS
+        SELECT g, c, s, b, {segment} FROM pv JOIN lab ON pv.seg = lab.hd WHERE two
     """)  # noqa: S608 (our own column names)
     talking = "s > 0 AND c > 0"
     sums = con.execute(f"""
@@ -172,7 +131,7 @@ def _profile(con: Any, dims: tuple[str, ...]) -> dict[str, Any]:
             SELECT device, browser,
                    CAST(sum(b) FILTER (WHERE {talking}) AS DOUBLE) AS n11,
                    CAST(sum(s - b) FILTER (WHERE {talking}) AS DOUBLE) AS n01
-            FROM pv GROUP BY ALL)
+            FROM ps GROUP BY ALL)
         SELECT g, device, browser, count(*) AS visitors,
                count(*) FILTER (WHERE s > 0) AS server_visitors,
                count(*) FILTER (WHERE s > 0 AND c = 0) AS silent,
@@ -182,16 +141,15 @@ def _profile(con: Any, dims: tuple[str, ...]) -> dict[str, Any]:
                coalesce(sum(s - b) FILTER (WHERE {talking}), 0) AS n01
         FROM (SELECT *, pow(1 - CASE WHEN coalesce(n11 + n01, 0) > 0 THEN n11 / (n11 + n01)
                                      ELSE 1 END, s) AS miss
-              FROM pv JOIN seg USING (device, browser))
-        JOIN gv USING (visitor) GROUP BY ALL
+              FROM ps JOIN seg USING (device, browser))
+        GROUP BY ALL
     """).fetchnumpy()
     pairs = list(zip(sums["device"].tolist(), sums["browser"].tolist(), strict=True))
     segments = sorted(set(pairs))
     where = {s: i for i, s in enumerate(segments)}
-    segment = np.array([where[p] for p in pairs], np.int64)
     mixes = {}
     for c in (m for m in MIX_COLUMNS if m in dims):
-        rows = con.execute(f"SELECT device, browser, {c}, count(*) FROM pv GROUP BY ALL").fetchall()
+        rows = con.execute(f"SELECT device, browser, {c}, count(*) FROM ps GROUP BY ALL").fetchall()
         mixes[c] = [{} for _ in segments]
         for device, browser, category, n in sorted(rows, key=lambda r: str(r[2])):
             mixes[c][where[(device, browser)]][category] = int(n)
@@ -200,12 +158,12 @@ def _profile(con: Any, dims: tuple[str, ...]) -> dict[str, Any]:
             tuple(v if c in dims else None for c, v in zip(PROFILE_COLUMNS, s, strict=True))
             for s in segments
         ],
-        "group": sums["g"].astype(np.int64),
-        "segment": segment,
+        "group": np.asarray(sums["g"], np.int64),
+        "segment": np.array([where[p] for p in pairs], np.int64),
         "features": np.stack([np.asarray(sums[f], float) for f in FEATURES], axis=1),
         "mixes": mixes,
-        "visitors": int(con.execute("SELECT count(*) FROM pv").fetchone()[0]),
+        "visitors": int(con.execute("SELECT count(*) FROM ps").fetchone()[0]),
     }
 
 
-__all__ = ["FEATURES", "SegmentCounts", "segment_columns", "segment_counts"]
+__all__ = ["FEATURES", "SegmentCounts", "segment_counts"]

@@ -22,7 +22,6 @@ step redone in each resample.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,38 +43,6 @@ SWEEPS = 200
 CONVERGED = 1e-9
 """Raking stops when no weight changes by more than this factor in a sweep."""
 ALL_EVENTS = "(all events)"
-
-
-def composition_columns(
-    path: str | Path, columns: dict[str, str] | None = None, fmt: str | None = None
-) -> tuple[str, ...]:
-    """The segment columns (:data:`SEGMENT_COLUMNS`) the log has, read from its schema only.
-
-    Parameters
-    ----------
-    path : str or Path
-        The log file or folder.
-    columns : dict, optional
-        Our column name -> the file's column name.
-    fmt : str, optional
-        The file format when the suffix does not say it.
-
-    Returns
-    -------
-    tuple of str
-        Our names of the segment columns present (none if the schema cannot be read: reading
-        the copies then says why).
-    """
-    from simulator.experiments.estimate.reading import format_of, require_dataset
-
-    mapping = {c: c for c in SEGMENT_COLUMNS} | (columns or {})
-    try:
-        ds = require_dataset()
-        kind = format_of(Path(path), fmt)
-        names = set(ds.dataset(path, format=kind).schema.names)
-    except (OSError, ValueError, ImportError):  # the reader reports it, naming the place
-        return ()
-    return tuple(c for c in SEGMENT_COLUMNS if mapping[c] in names)
 
 
 def _index(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -339,6 +306,5 @@ __all__ = [
     "ALL_EVENTS",
     "RAKE_COLUMNS",
     "SEGMENT_COLUMNS",
-    "composition_columns",
     "corrected_composition",
 ]
