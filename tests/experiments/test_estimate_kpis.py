@@ -122,6 +122,18 @@ def test_export_and_plot_read_the_estimate_beside_another_record(estimated, tmp_
     assert {r["plan"] for r in merged["results"]} == {PLAN, f"{PLAN} (again)"}
 
 
+def test_beside_is_refused_for_plots_of_one_record(estimated, tmp_path, capsys):
+    _, record, _ = estimated
+    path = tmp_path / "estimate.json"
+    path.write_text(json.dumps(record))
+    png = tmp_path / "x.png"
+    code = main(["plot", str(path), "--kind", "compare", "--beside", str(path), "-o", str(png)])
+    assert code == 2 and not png.exists()
+    assert capsys.readouterr().err == (
+        f"{path}: --beside: only for --kind loss, bias, kpi or dashboard, not compare\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("kpi", "message"),
     [
@@ -133,9 +145,15 @@ def test_export_and_plot_read_the_estimate_beside_another_record(estimated, tmp_
         ("aov=value:order_completed/order_completed", "needs a value column, the log has none"),
     ],
 )
-def test_a_kpi_the_log_cannot_give_gets_one_line(estimated, capsys, kpi, message):
-    folder, _, _ = estimated
-    assert main(["estimate", str(folder / "copies.parquet"), "--kpi", kpi]) == 2
+def test_a_kpi_the_log_cannot_give_gets_one_line(tmp_path, capsys, kpi, message):
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "event_key,path,event,time,visitor\n"
+        "1,client,session_started,2026-01-01T10:00:00Z,v1\n"
+        "1,server,session_started,2026-01-01T10:00:01Z,v1\n"
+        "2,server,order_completed,2026-01-01T10:05:00Z,v1\n"
+    )
+    assert main(["estimate", str(log), "--kpi", kpi]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
 
@@ -148,3 +166,34 @@ def test_kpis_show_in_the_text(estimated):
     assert "KPIs, raw client and corrected:" in text
     assert all(name in text for name in KPIS)
     assert np.isfinite([k["truth"] for k in record["kpis"]]).all()
+
+
+def test_a_value_kpi_is_corrected_per_stratum(tmp_path):
+    """Desktop buyers spend more and their client copies are lost more: the raw mean is low."""
+    import pyarrow as pa
+
+    rng = np.random.default_rng(12)
+    n = 6000
+    visitor = rng.integers(0, 1500, n)
+    desktop = visitor % 2 == 0
+    event = np.where(rng.random(n) < 0.3, "buy", "view")
+    value = np.where(event == "buy", np.where(desktop, rng.gamma(4, 25, n), rng.gamma(4, 5, n)), 0)
+    client = rng.random(n) < np.where(desktop, 0.5, 0.9)
+    server = rng.random(n) < 0.85
+    idx = np.concatenate([np.flatnonzero(client), np.flatnonzero(server)])
+    log = pa.table({
+        "event_key": idx,
+        "path": ["client"] * int(client.sum()) + ["server"] * int(server.sum()),
+        "event": event[idx],
+        "time": pa.array(1_767_225_600_000 + idx, pa.timestamp("ms", tz="UTC")),
+        "visitor": visitor[idx],
+        "device": np.where(desktop, "desktop", "mobile")[idx],
+        "value": value[idx],
+    })  # fmt: skip
+    pq.write_table(log, tmp_path / "log.parquet")
+    kpis = [parse_kpi("aov=value:buy/buy")]
+    (k,) = estimate(tmp_path / "log.parquet", by=("device",), seed=2, kpis=kpis)["kpis"]
+    true = value[event == "buy"].mean()
+    z = stats.norm.ppf(0.995)
+    assert abs(k["truth"] - true) < z * k["truth_sd"], (true, k)
+    assert k["relative_bias_ci"][1] < 0, k  # the raw client mean leaves out desktop's spend
