@@ -15,11 +15,10 @@ them (the main figures) and without them (the sensitivity to that filter).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.config.kpi_spec import KPI
 from simulator.experiments.estimate.assumptions import assumption_checks, late_copies
 from simulator.experiments.estimate.capture_covariates import logistic_totals, third_source_check
 from simulator.experiments.estimate.checks import silences
@@ -36,6 +35,9 @@ from simulator.stats.capture_recapture import (
     two_source,
     visitor_bootstrap,
 )
+
+if TYPE_CHECKING:  # pydantic is loaded only when a KPI is parsed
+    from simulator.config.kpi_spec import KPI
 
 REPLICATES = 200
 """Bootstrap resamples of the visitors."""

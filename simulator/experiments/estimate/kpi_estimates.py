@@ -18,13 +18,15 @@ loss uses, the whole ratio recomputed in each resample.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.config.kpi_spec import KPI
 from simulator.experiments.estimate.resampling import event_counts, resampled_sums, spread
 from simulator.stats.capture_recapture import Z95, two_source
+
+if TYPE_CHECKING:  # pydantic is loaded only when a KPI is parsed
+    from simulator.config.kpi_spec import KPI
 
 VISITORS = "visitors"
 VALUE = "value:"
@@ -52,6 +54,8 @@ def parse_kpi(text: str) -> KPI:
     KPIError
         When the text is not of that form.
     """
+    from simulator.config.kpi_spec import KPI
+
     name, sep, ratio = text.partition("=")
     numerator, slash, denominator = ratio.rpartition("/")
     if not (sep and slash and name.strip() and numerator.strip() and denominator.strip()):
