@@ -23,6 +23,7 @@ from simulator.experiments.estimate.assumptions import assumption_checks, late_c
 from simulator.experiments.estimate.capture_covariates import logistic_totals, third_source_check
 from simulator.experiments.estimate.checks import silences
 from simulator.experiments.estimate.kpi_estimates import check_kpis, kpi_estimates
+from simulator.experiments.estimate.resampling import resampled_sums
 from simulator.experiments.estimate.run_contract import loss_results
 from simulator.experiments.estimate.segment_counts import SegmentCounts
 from simulator.experiments.estimate.site_profile import site_profile
@@ -33,7 +34,6 @@ from simulator.stats.capture_recapture import (
     logit_interval,
     percentile_interval,
     two_source,
-    visitor_bootstrap,
 )
 
 if TYPE_CHECKING:  # pydantic is loaded only when a KPI is parsed
@@ -83,7 +83,11 @@ def estimate_groups(
     np.add.at(by_row, inv, cells)
     totals = np.zeros((n_strata, 3))
     np.add.at(totals, stratum, cells)
-    draws = visitor_bootstrap(rows % n_strata, rows // n_strata, by_row, n_strata, replicates, seed)
+    # The groups' resamples (as the visitor bootstrap draws them), summed by one product.
+    feature = ((rows % n_strata)[:, None] * 3 + np.arange(3)).ravel()
+    group = np.repeat(rows // n_strata, 3)
+    sums = resampled_sums(group, feature, 3 * n_strata, by_row.ravel(), replicates, seed)
+    draws = sums[1:].reshape(replicates, n_strata, 3)
     event_of = combos[:, 0]
     est = two_source(*totals.T)
     strata_draws = client_loss(draws)
