@@ -47,8 +47,7 @@ CLIENT, SERVER, BAD_PATH, NO_VISITOR, BAD_TIME, THIRD = 1, 2, 4, 8, 16, 32
 was wrong with a copy."""
 
 
-TWO = "rm & 3 > 0"
-"""SQL: a copy came by the client or the server path (not a third source)."""
+TWO = "rm & 3 > 0"  # SQL: a copy came by the client or the server path (not a third source)
 
 NUMBERS = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
            "USMALLINT", "UTINYINT", "DOUBLE", "FLOAT"}  # fmt: skip
