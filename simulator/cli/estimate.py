@@ -131,6 +131,14 @@ def add_estimate(commands: argparse._SubParsersAction) -> None:
         help="the site sends nothing for visitors who opted out: the report marks them as not "
         "estimable",
     )
+    p.add_argument(
+        "--kpi",
+        action="append",
+        default=[],
+        metavar="NAME=NUM/DEN",
+        help="a KPI to give raw and corrected, as a ratio of event types, value:<event> or "
+        "visitors, e.g. conversion=order_completed/session_started (repeatable)",
+    )
     p.add_argument("--json", type=Path, metavar="PATH", help="also write every number as JSON")
     p.add_argument("--report", type=Path, metavar="PATH", help="also write a Markdown report")
     p.add_argument(
@@ -182,7 +190,10 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     try:
         columns = column_mapping(args.columns)
         from simulator.experiments.estimate.estimation import estimate
+        from simulator.experiments.estimate.kpi_estimates import KPIError, parse_kpi
         from simulator.experiments.estimate.reading import LogError
+
+        kpis = [parse_kpi(text) for text in args.kpi]
     except (ValueError, ImportError) as error:
         print(f"trackloss estimate: {error}", file=sys.stderr)
         return EXIT_INVALID
@@ -190,9 +201,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     try:
         record = estimate(
             args.data, by, columns, args.format, args.seed,
-            late_after=args.late_after, respect_choice=args.respect_choice,
+            late_after=args.late_after, respect_choice=args.respect_choice, kpis=kpis,
         )  # fmt: skip
-    except (LogError, ImportError) as error:
+    except (LogError, KPIError, ImportError) as error:
         print(f"trackloss estimate: {error}", file=sys.stderr)
         return EXIT_INVALID
     from simulator.outputs.estimate_report import format_estimate, markdown_estimate

@@ -62,6 +62,15 @@ def add_plot(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--dimension", help="bias: device, browser, country, channel, ...")
     p.add_argument("--kpi", help="sweep: draw this KPI's relative bias instead of a loss")
     p.add_argument(
+        "--beside",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="RECORD",
+        help="loss, bias, kpi, dashboard: also draw this record's plans, e.g. an estimate "
+        "from your logs (estimate --json) beside a simulated run (repeatable)",
+    )
+    p.add_argument(
         "--parameter",
         metavar="PATH",
         help="sweep: the swept setting for the x axis, e.g. client.transport",
@@ -123,6 +132,8 @@ def draw(args: argparse.Namespace):
     from simulator.outputs.record_validation import validate_record
 
     kind = args.kind
+    if args.beside and kind not in ("loss", "bias", "kpi", "dashboard"):
+        raise ValueError(f"--beside: only for --kind loss, bias, kpi or dashboard, not {kind}")
     if kind == "unload":
         from simulator.config.loading import load_scenario
         from simulator.experiments.unload_survival import unload_survival
@@ -163,6 +174,8 @@ def draw(args: argparse.Namespace):
         record = plots.read_record(args.source, plots.check_recommendation)
         return plots.recommendation_paths(record, Figure(figsize=recommendation_size(record)))
     record = validate_record(plots.load_record(args.source))
+    if args.beside:
+        record = plots.side_by_side(record, [_beside(p) for p in args.beside])
     if kind == "dashboard":
         return plots.dashboard(
             record, Figure(figsize=(16, 10.5)), event=args.event, dimension=args.dimension
@@ -186,6 +199,17 @@ def draw(args: argparse.Namespace):
     else:
         plots.kpi_bias(record, ax)
     return fig
+
+
+def _beside(path: Path) -> tuple[str, dict]:
+    """A record to draw beside the first, labelled by its file name (errors name the file)."""
+    from simulator.outputs import plots
+    from simulator.outputs.record_validation import InvalidRecord, validate_record
+
+    try:
+        return path.stem, validate_record(plots.load_record(path))
+    except InvalidRecord as error:
+        raise plots.RecordError(f"{path}: {error}") from None
 
 
 def _swept_axis(points, parameter: str | None) -> tuple[str, dict]:

@@ -1,4 +1,4 @@
-"""Who the client's data is missing, as text: raw client composition against the corrected one.
+"""Who the client's data is missing, as text: raw client composition and KPIs against corrected.
 
 The terminal shows all event types pooled, one block per column (device, browser, country,
 channel); the Markdown report adds one table per event type. Shares are percentages, shifts
@@ -139,4 +139,37 @@ def value_lines(rows: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-__all__ = ["composition_lines", "site_lines", "value_lines"]
+def kpi_lines(record: dict[str, Any]) -> list[str]:
+    """The KPIs asked for, raw client and corrected (empty when none were asked for).
+
+    Parameters
+    ----------
+    record : dict
+        An estimate record (``kpis`` is optional).
+
+    Returns
+    -------
+    list of str
+        A blank line, a title, the table and what the columns mean.
+    """
+    rows = record.get("kpis") or []
+    if not rows:
+        return []
+    body = [
+        [k["name"], f"{k['numerator']} / {k['denominator']}", number(k["observed"]),
+         number(k["truth"]), _range(k["truth_ci"], number),
+         percent(k["relative_bias"], sign=True), interval(k["relative_bias_ci"])]
+        for k in rows
+    ]  # fmt: skip
+    header = ["KPI", "ratio", "client", "corrected", "95% CI", "client bias", "95% CI"]
+    return [
+        "",
+        "KPIs, raw client and corrected:",
+        *_table(body, header, left=2),
+        "client: from the events and visitors the client path received; corrected: from the "
+        "estimated true events (Chapman per stratum) and the visitors either path saw; client "
+        "bias: client / corrected - 1.",
+    ]
+
+
+__all__ = ["composition_lines", "kpi_lines", "site_lines", "value_lines"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.outputs.estimate_checks import assumption_lines
-from simulator.outputs.estimate_composition import composition_lines, site_lines
+from simulator.outputs.estimate_composition import composition_lines, kpi_lines, site_lines
 from simulator.outputs.estimate_models import model_lines
 from simulator.outputs.formatting import count, interval, percent, plural
 
@@ -65,6 +65,7 @@ def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[str
     )  # fmt: skip
     lines += model_lines(record)
     lines += composition_lines(record, every_event)
+    lines += kpi_lines(record)
     lines += site_lines(record)
     bots = record["bots"]
     lines += [

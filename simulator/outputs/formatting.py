@@ -22,6 +22,7 @@ CAUSE_WORDS = {
     "no_javascript": "visitors without JavaScript",
     "withheld": "opt-outs respected",
     "pending": "still in flight at the end",
+    "estimated": "all causes, estimated from the logs",
 }
 """Every loss cause in words, for sentences, table cells and plot legends alike."""
 

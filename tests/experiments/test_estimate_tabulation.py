@@ -141,3 +141,90 @@ def test_a_log_of_crawlers_only_gets_one_line(tmp_path, capsys):
         f"trackloss estimate: {csv}: all 2 rows come from crawler user agents: no copy left to "
         "estimate from\n"
     )
+
+
+def _one_entry_per_event(cols: dict[str, np.ndarray], groups: int) -> tuple[dict, dict]:
+    """Each event's paths, codes and value, paired in memory (the reference the counts match)."""
+    import pandas as pd
+
+    frame = pd.DataFrame({k: cols[k] for k in ("event_key", "path", "event", "visitor", "device")})
+    frame["value"] = cols["value"]
+    per = frame.groupby("event_key").agg(
+        client=("path", lambda p: (p == "client").any()),
+        server=("path", lambda p: (p == "server").any()),
+        event=("event", "min"),
+        device=("device", "min"),
+        visitor=("visitor", "min"),
+        value=("value", "max"),
+    )
+    events, labels = {}, {}
+    for name in ("event", "device"):
+        distinct, codes = np.unique(per[name].to_numpy(str), return_inverse=True)
+        events[name], labels[name] = codes.ravel(), dict(enumerate(distinct.tolist()))
+    rank = np.unique(per["visitor"].to_numpy(), return_inverse=True)[1].ravel()
+    events |= {
+        "client": per["client"].to_numpy(bool),
+        "server": per["server"].to_numpy(bool),
+        "group": rank % groups,
+        "value": per["value"].to_numpy(float),
+    }
+    return events, labels
+
+
+def _leaves(x, at=""):
+    """Every number and label of a nested record, by its place (to compare records)."""
+    if isinstance(x, dict):
+        return {k: v for key in x for k, v in _leaves(x[key], f"{at}.{key}").items()}
+    if isinstance(x, list):
+        return {k: v for i, y in enumerate(x) for k, v in _leaves(y, f"{at}[{i}]").items()}
+    return {at: x}
+
+
+def test_corrections_from_counts_per_visitor_group_equal_those_from_single_events(tmp_path):
+    """DuckDB reduces the events to counts per visitor group and cell: nothing changes."""
+    from simulator.experiments.estimate.capture_covariates import logistic_totals
+    from simulator.experiments.estimate.estimation import GROUPS
+    from simulator.experiments.estimate.weighting import corrected_composition
+
+    cols = copies()
+    rng = np.random.default_rng(8)
+    cols["value"] = np.where(cols["event"] == "buy", rng.gamma(2.0, 20.0, cols["event"].size), 0)
+    pq.write_table(table(cols), tmp_path / "log.parquet")
+    record = estimate(tmp_path / "log.parquet", by=("device",), seed=4, replicates=50)
+    events, labels = _one_entry_per_event(cols, GROUPS)
+    by = dims = ("device",)
+    composition = corrected_composition(events, labels, by, dims, GROUPS, 4, 50)
+    model = logistic_totals(events, labels, dims, GROUPS, 4, 50)
+    assert record["composition"]["value"]  # the log's values reach the corrected means
+    for ours, theirs in ((composition, record["composition"]), (model, record["covariate_model"])):
+        ours, theirs = _leaves(ours), _leaves(theirs)
+        assert ours.keys() == theirs.keys()
+        for place, x in ours.items():
+            assert theirs[place] == (x if isinstance(x, str | None) else pytest.approx(x)), place
+
+
+def test_a_value_column_of_text_gets_one_line(tmp_path, capsys):
+    cols = copies(100)
+    cols["value"] = np.array(["cheap"] * cols["event_key"].size)
+    path = tmp_path / "log.parquet"
+    pq.write_table(table(cols), path)
+    assert main(["estimate", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"trackloss estimate: {path}: column 'value' (value): expected numbers, found VARCHAR\n"
+    )
+
+
+def test_the_corrections_hold_counts_per_visitor_group_not_rows(tmp_path):
+    """Python receives at most one entry per visitor group, cell and paths, however many events."""
+    from simulator.experiments.estimate.tabulation import tabulate
+
+    cols = copies(20_000)
+    pq.write_table(table(cols), tmp_path / "log.parquet")
+    tables = tabulate(tmp_path / "log.parquet", ("device",), groups=8)
+    entries = tables.segments.events["count"]
+    cells = 2 * 2 * 3  # event types x devices x (both, client only, server only)
+    assert entries.size <= 8 * cells < np.unique(cols["event_key"]).size
+    assert entries.sum() == np.unique(cols["event_key"]).size
+    profile = tables.segments.profile
+    assert profile["features"].shape[0] <= 8 * 2  # visitor groups x device segments
+    assert profile["features"][:, 0].sum() == profile["visitors"] == np.unique(cols["visitor"]).size

@@ -17,12 +17,17 @@ standard errors would be too narrow).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-from simulator.experiments.estimate.resampling import groups_of, resampled_sums, spread
+from simulator.experiments.estimate.resampling import (
+    event_counts,
+    groups_of,
+    resampled_sums,
+    spread,
+)
 from simulator.stats.capture_models import (
     HISTORIES,
     PAIR_NAMES,
@@ -35,6 +40,25 @@ from simulator.stats.capture_recapture import Z95
 
 LEVEL_P = 0.05
 """A pair of paths is flagged as dependent when its interaction's test has a p-value below."""
+
+
+def chi2_sf_one(x: float) -> float:
+    """Upper tail of the chi-square distribution with one degree of freedom at ``x``.
+
+    A chi-square with one degree of freedom is a squared standard normal, so its tail at ``x``
+    is ``erfc(sqrt(x / 2))`` (the deviance tests here need no more than that).
+
+    Parameters
+    ----------
+    x : float
+        The statistic (0 or more).
+
+    Returns
+    -------
+    float
+        The p-value.
+    """
+    return math.erfc(math.sqrt(max(float(x), 0.0) / 2.0))
 
 
 def _design(events: dict[str, np.ndarray], covariates: tuple[str, ...]):
@@ -72,8 +96,9 @@ def logistic_totals(
     Parameters
     ----------
     events : dict
-        One entry per real event: ``client``, ``server``, ``visitor`` and codes of ``event``
-        and of each covariate.
+        One entry per real event, or per group of like events with their ``count``:
+        ``client``, ``server``, ``group`` (or ``visitor``) and codes of ``event`` and of each
+        covariate.
     labels : dict
         Column -> code -> category name.
     covariates : tuple of str
@@ -97,7 +122,8 @@ def logistic_totals(
     kind = np.where(client & server, 0, np.where(client, 1, 2))
     group = groups_of(events, groups)
     n_cells = design.shape[0]
-    f = resampled_sums(group, cell * 3 + kind, n_cells * 3, None, replicates, seed)
+    count = event_counts(events)
+    f = resampled_sums(group, cell * 3 + kind, n_cells * 3, count, replicates, seed)
     cells = f.reshape(-1, n_cells, 3)
     total, _, _ = horvitz_thompson(design, cells, event_of_cell, n_events)
     n1 = (cells[..., 0] + cells[..., 1]) @ np.eye(n_events)[event_of_cell]
@@ -139,8 +165,9 @@ def third_source_check(
     Parameters
     ----------
     events : dict
-        One entry per real event: ``client``, ``server``, ``third`` (bool), ``visitor`` and
-        ``event`` codes.
+        One entry per real event, or per group of like events with their ``count``:
+        ``client``, ``server``, ``third`` (bool), ``group`` (or ``visitor``) and ``event``
+        codes.
     labels : dict
         Column -> code -> category name.
     groups : int
@@ -170,7 +197,8 @@ def third_source_check(
     event = events["event"][seen]
     n_events = int(events["event"].max(initial=0)) + 1
     group = groups_of(events, groups)[seen]
-    f = resampled_sums(group, event * 7 + history[seen], n_events * 7, None, replicates, seed)
+    count = event_counts(events)[seen]
+    f = resampled_sums(group, event * 7 + history[seen], n_events * 7, count, replicates, seed)
     counts = f.reshape(-1, n_events, 7)
     rows = []
     for e in range(n_events):
@@ -196,7 +224,7 @@ def third_source_check(
             row["pairs"][pair] = {
                 "log_odds_ratio": _num(fit["log_odds_ratio"][0]),
                 "log_odds_ratio_ci": [_num(lo), _num(hi)],
-                "p_value": _num(stats.chi2.sf(drop, 1)),
+                "p_value": _num(chi2_sf_one(drop)),
                 "total": _num(seen[0] + fit["unseen"][0]),
                 "total_ci": [_num(t_lo), _num(t_hi)],
                 "total_sd": _num(t_sd),
@@ -229,7 +257,7 @@ def _forward(counts: np.ndarray) -> tuple[tuple[int, int], ...]:
             if p not in chosen
         }
         best = min(trials, key=trials.get)
-        if stats.chi2.sf(max(deviance - trials[best], 0.0), 1) >= LEVEL_P:
+        if chi2_sf_one(max(deviance - trials[best], 0.0)) >= LEVEL_P:
             break
         chosen, deviance = (*chosen, best), trials[best]
     return chosen
@@ -240,4 +268,4 @@ def _num(x: float) -> float | None:
     return x if np.isfinite(x) else None
 
 
-__all__ = ["LEVEL_P", "logistic_totals", "third_source_check"]
+__all__ = ["LEVEL_P", "chi2_sf_one", "logistic_totals", "third_source_check"]

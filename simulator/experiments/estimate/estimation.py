@@ -1,7 +1,8 @@
 """From received copies to loss estimates per event type and segment.
 
-The copies of one real event share a key: pairing them by key gives, per event, whether the
-client and the server copy arrived. Per stratum (event type x the ``--by`` columns) the events
+The copies of one real event share a key: pairing them by key (out of core, with DuckDB: see
+:mod:`~simulator.experiments.estimate.tabulation`) gives, per event, whether the client and
+the server copy arrived. Per stratum (event type x the ``--by`` columns) the events
 seen by both paths, by the client only and by the server only make the two-source table of
 :mod:`simulator.stats.capture_recapture`. Intervals come from resampling visitors.
 
@@ -14,25 +15,29 @@ them (the main figures) and without them (the sensitivity to that filter).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from simulator.experiments.estimate.assumptions import assumption_checks, late_copies
 from simulator.experiments.estimate.capture_covariates import logistic_totals, third_source_check
 from simulator.experiments.estimate.checks import silences
-from simulator.experiments.estimate.reading import Copies, scan
-from simulator.experiments.estimate.resampling import visitor_groups
+from simulator.experiments.estimate.kpi_estimates import check_kpis, kpi_estimates
+from simulator.experiments.estimate.resampling import resampled_sums
+from simulator.experiments.estimate.run_contract import loss_results
+from simulator.experiments.estimate.segment_counts import SegmentCounts
 from simulator.experiments.estimate.site_profile import site_profile
 from simulator.experiments.estimate.tabulation import LATE_AFTER, tabulate
-from simulator.experiments.estimate.weighting import composition_columns, corrected_composition
+from simulator.experiments.estimate.weighting import SEGMENT_COLUMNS, corrected_composition
 from simulator.stats.capture_recapture import (
     client_loss,
     logit_interval,
     percentile_interval,
     two_source,
-    visitor_bootstrap,
 )
+
+if TYPE_CHECKING:  # pydantic is loaded only when a KPI is parsed
+    from simulator.config.kpi_spec import KPI
 
 REPLICATES = 200
 """Bootstrap resamples of the visitors."""
@@ -40,54 +45,6 @@ GROUPS = 4096
 """Visitors are resampled in this many random groups when there are more of them: visitors are
 independent, so groups of them are too, and a resample's sums vary as they would visitor by
 visitor, at a cost that no longer grows with the number of visitors."""
-
-
-def pair_events(copies: Copies, by: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """One entry per real event: which paths it arrived on, its visitor and its stratum codes.
-
-    Parameters
-    ----------
-    copies : Copies
-        What :func:`~simulator.experiments.estimate.reading.scan` read.
-    by : tuple of str
-        The segment columns.
-
-    Returns
-    -------
-    dict
-        ``client``, ``server`` (bool), ``visitor`` (int64 hash) and one code array per column
-        (``event`` and ``by``).
-    """
-    # One array per column, the batches' pieces freed as they are joined (memory).
-    copies.key, copies.server = [np.concatenate(copies.key)], [np.concatenate(copies.server)]
-    copies.visitor, copies.time = [np.concatenate(copies.visitor)], [np.concatenate(copies.time)]
-    for name in copies.codes:
-        copies.codes[name] = [np.concatenate(copies.codes[name])]
-    key, server = copies.key[0], copies.server[0]
-    # An event's segment comes from its first copy in this order: client copies (the browser
-    # knows its device) before server ones, then the smallest codes, whatever the file order.
-    order = np.lexsort((*(copies.codes[n][0] for n in reversed(by)), server, key))
-    key = key[order]
-    first = np.ones(key.size, bool)
-    first[1:] = key[1:] != key[:-1]
-    start = np.flatnonzero(first)
-    event_of_row = np.cumsum(first) - 1
-    srv = server[order]
-    third = np.concatenate(copies.third)[order] if copies.third else np.zeros(srv.size, bool)
-    has_server = np.bincount(event_of_row, weights=srv, minlength=start.size) > 0
-    has_client = np.bincount(event_of_row, weights=~srv & ~third, minlength=start.size) > 0
-    out = {
-        "client": has_client,
-        "server": has_server,
-        "visitor": np.concatenate(copies.visitor)[order][start],
-    }
-    if third.any():
-        out["third"] = np.bincount(event_of_row, weights=third, minlength=start.size) > 0
-    if copies.value:  # an event's value: the largest its copies carry (one may lack it)
-        out["value"] = np.maximum.reduceat(np.concatenate(copies.value)[order], start)
-    for name in ("event", *by):
-        out[name] = np.concatenate(copies.codes[name])[order][start]
-    return out
 
 
 def estimate_groups(
@@ -126,7 +83,11 @@ def estimate_groups(
     np.add.at(by_row, inv, cells)
     totals = np.zeros((n_strata, 3))
     np.add.at(totals, stratum, cells)
-    draws = visitor_bootstrap(rows % n_strata, rows // n_strata, by_row, n_strata, replicates, seed)
+    # The groups' resamples (as the visitor bootstrap draws them), summed by one product.
+    feature = ((rows % n_strata)[:, None] * 3 + np.arange(3)).ravel()
+    group = np.repeat(rows // n_strata, 3)
+    sums = resampled_sums(group, feature, 3 * n_strata, by_row.ravel(), replicates, seed)
+    draws = sums[1:].reshape(replicates, n_strata, 3)
     event_of = combos[:, 0]
     est = two_source(*totals.T)
     strata_draws = client_loss(draws)
@@ -156,6 +117,7 @@ def estimate(
     replicates: int = REPLICATES,
     late_after: float = LATE_AFTER,
     respect_choice: bool = False,
+    kpis: list[KPI] | None = None,
 ) -> dict[str, Any]:
     """Estimate a site's loss per event type and segment from its log of received copies.
 
@@ -178,6 +140,8 @@ def estimate(
         two-source table and counted apart.
     respect_choice : bool
         Whether the site withholds visitors who opted out (they are then not estimable).
+    kpis : list of KPI, optional
+        KPIs to give raw and corrected (:mod:`~simulator.experiments.estimate.kpi_estimates`).
 
     Returns
     -------
@@ -191,9 +155,24 @@ def estimate(
         shares: :mod:`~simulator.experiments.estimate.site_profile`) and
         ``covariate_model`` (Horvitz-Thompson totals from logistic capture rates:
         :mod:`~simulator.experiments.estimate.capture_covariates`), and with a third path
-        ``third_source`` (its test of dependence between the paths, same module).
+        ``third_source`` (its test of dependence between the paths, same module); in a
+        run record's form, ``results`` (loss per event type:
+        :mod:`~simulator.experiments.estimate.run_contract`) and ``kpis``.
+
+    Raises
+    ------
+    LogError
+        When the log cannot be read as copies.
+    KPIError
+        When a KPI names an event type the log does not have.
     """
-    tables = tabulate(path, by, columns, fmt, late_after, GROUPS)
+    tables = tabulate(path, by, columns, fmt, late_after, GROUPS, SEGMENT_COLUMNS)
+    dims = tables.dims
+    check_kpis(
+        kpis or [],
+        list(tables.segments.labels["event"].values()),
+        "value" in tables.segments.events,
+    )
     names = ("event", *by)
     combos, labels = _codes(tables.labels, names)
     main = estimate_groups(tables.group, tables.stratum, tables.cells, combos, seed, replicates)
@@ -213,8 +192,11 @@ def estimate(
         "collector_gaps": silences(tables.minutes, tables.start, tables.arrivals),
         "rows": _rows(main, names, labels),
         "events": _event_rows(main, labels),
-        **corrections(path, by, columns, fmt, seed, replicates),
+        **corrections(tables.segments, by, dims, seed, replicates, kpis or []),
     }
+    record["results"] = loss_results(
+        record["rows"], record["events"], record["composition"]["rows"]
+    )
     record["late"] = late_copies(tables.labels, tables.late, late_after)
     if tables.shared_ids is not None:
         record["message_ids"] = tables.shared_ids
@@ -232,49 +214,48 @@ def estimate(
 
 
 def corrections(
-    path: str | Path,
+    counts: SegmentCounts,
     by: tuple[str, ...],
-    columns: dict[str, str] | None,
-    fmt: str | None,
+    dims: tuple[str, ...],
     seed: int,
     replicates: int,
+    kpis: list[KPI] = (),
 ) -> dict[str, Any]:
-    """The figures that weight single events: composition, site profile, capture models.
+    """The figures that weight single events: composition, site profile, capture models, KPIs.
 
-    They need each event's segment columns and paths, so the log's copies are paired in
-    memory here (one row per event; the two-source table above never holds rows).
+    They need each event's segment columns and paths, which DuckDB reduces to counts per
+    visitor group and cell (:mod:`~simulator.experiments.estimate.segment_counts`): no row
+    per event is held here.
 
     Parameters
     ----------
-    path, by, columns, fmt, seed, replicates
+    counts : SegmentCounts
+        The counts, from :func:`~simulator.experiments.estimate.tabulation.tabulate`.
+    by : tuple of str
+        The strata columns.
+    dims : tuple of str
+        The segment columns (``by`` first).
+    seed, replicates : int
         As for :func:`estimate`.
+    kpis : list of KPI
+        KPIs to give raw and corrected.
 
     Returns
     -------
     dict
-        ``composition``, ``site`` and ``covariate_model``, and ``third_source`` when the log
-        has a third path.
+        ``composition``, ``site``, ``covariate_model`` and ``kpis``, and ``third_source`` when
+        the log has a third path.
     """
-    dims = (*by, *(c for c in composition_columns(path, columns, fmt) if c not in by))
-    copies = scan(path, dims, columns, fmt)
-    events = pair_events(copies, dims)
-    labels = {}
-    for name in ("event", *dims):  # codes in the labels' sorted order, as in the table above
-        value_of = {code: value for value, code in copies.labels[name].items()}
-        order = sorted(value_of, key=lambda code: str(value_of[code]))
-        recode = np.zeros(max(order, default=-1) + 1, np.int64)
-        recode[order] = np.arange(len(order))
-        events[name] = recode[events[name]]
-        labels[name] = {i: value_of[code] for i, code in enumerate(order)}
-    events["group"] = visitor_groups(events["visitor"], GROUPS)  # shared by the models
+    events, labels = counts.events, counts.labels
     out: dict[str, Any] = {}
-    if "third" in events:
+    if events["third"].any():
         out["third_source"] = third_source_check(events, labels, GROUPS, seed, replicates)
-        two = events["client"] | events["server"]  # the rest count what client or server saw
-        events = {k: v[two] for k, v in events.items() if k != "third"}
+    two = events["client"] | events["server"]  # the rest count what client or server saw
+    events = {k: v[two] for k, v in events.items() if k != "third"}
     out["composition"] = corrected_composition(events, labels, by, dims, GROUPS, seed, replicates)
-    out["site"] = site_profile(events, labels, GROUPS, seed, replicates)
+    out["site"] = site_profile(counts.profile, seed, replicates)
     out["covariate_model"] = logistic_totals(events, labels, dims, GROUPS, seed, replicates)
+    out["kpis"] = kpi_estimates(list(kpis), events, labels, by, counts.profile, seed, replicates)
     return out
 
 
@@ -346,4 +327,4 @@ def _num(x: float) -> float | None:
     return x if np.isfinite(x) else None
 
 
-__all__ = ["REPLICATES", "corrections", "estimate", "estimate_groups", "pair_events"]
+__all__ = ["REPLICATES", "corrections", "estimate", "estimate_groups"]

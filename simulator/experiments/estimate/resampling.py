@@ -60,6 +60,24 @@ def groups_of(events: dict[str, np.ndarray], groups: int = GROUPS) -> np.ndarray
     return visitor_groups(events["visitor"], groups)
 
 
+def event_counts(events: dict[str, np.ndarray]) -> np.ndarray:
+    """How many events each entry stands for: ``events["count"]``, else one each.
+
+    Parameters
+    ----------
+    events : dict
+        Entries with ``client`` (and optionally ``count``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The count of each entry (float).
+    """
+    if "count" in events:
+        return np.asarray(events["count"], float)
+    return np.ones(events["client"].size)
+
+
 def resampled_sums(
     group: np.ndarray,
     feature: np.ndarray,
@@ -126,4 +144,12 @@ def spread(draws: np.ndarray) -> np.ndarray:
     return np.where(n > 1, np.sqrt(sq / np.maximum(n - 1, 1)), np.nan)
 
 
-__all__ = ["DENSE_CELLS", "GROUPS", "groups_of", "resampled_sums", "spread", "visitor_groups"]
+__all__ = [
+    "DENSE_CELLS",
+    "GROUPS",
+    "event_counts",
+    "groups_of",
+    "resampled_sums",
+    "spread",
+    "visitor_groups",
+]

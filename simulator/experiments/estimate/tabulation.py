@@ -14,8 +14,9 @@ tables whose size depends on the visitors and strata, not on the rows:
    three cells. Visitors sorted by their id go round robin into the groups, as the bootstrap
    resamples them.
 
-An event's copies normally agree on its type and segment; where they do not, the smallest
-stratum hash wins, so the result does not depend on the order of the rows.
+An event's copies normally agree on its type and segment; where they do not, its client
+copy's values win, else those of its other copies with the smallest hash, so the result does
+not depend on the order of the rows.
 """
 
 from __future__ import annotations
@@ -34,15 +35,19 @@ from simulator.experiments.estimate.reading import (
     LogError,
     format_of,
 )
+from simulator.experiments.estimate.segment_counts import SegmentCounts, segment_counts
 
 MEMORY_LIMIT = "640MB"
 """DuckDB's working memory; beyond it, the pairing spills to a temporary folder."""
 LATE_AFTER = 86_400.0
 """Default late-arrival window: a copy arriving over a day after its event's first copy misses
 the daily figures it belonged to."""
-CLIENT, SERVER, BAD_PATH, NO_VISITOR, BAD_TIME = 1, 2, 4, 8, 16
-"""Bits of an event's mask: the paths its copies came by, and what was wrong with a copy."""
+CLIENT, SERVER, BAD_PATH, NO_VISITOR, BAD_TIME, THIRD = 1, 2, 4, 8, 16, 32
+"""Bits of an event's mask: the paths its copies came by (a third source's apart), and what
+was wrong with a copy."""
 
+
+TWO = "rm & 3 > 0"  # SQL: a copy came by the client or the server path (not a third source)
 
 NUMBERS = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
            "USMALLINT", "UTINYINT", "DOUBLE", "FLOAT"}  # fmt: skip
@@ -64,6 +69,10 @@ class Tables:
         Shape (entries, 3): events seen by both paths, the client only, the server only.
     late : numpy.ndarray
         Shape (strata, 2): copies left out as late, by client and by server.
+    segments : SegmentCounts
+        The corrections' counts per visitor group and cell of event type x ``dims``.
+    dims : tuple of str
+        The segment columns counted: ``by``, then the further ones the log has.
     """
 
     labels: list[tuple[str, ...]]
@@ -81,6 +90,8 @@ class Tables:
     start: int
     arrivals: np.ndarray
     shared_ids: dict[str, int] | None
+    segments: SegmentCounts | None = None
+    dims: tuple[str, ...] = ()
 
 
 def _connect(spill: str) -> tuple[Any, type[Exception]]:
@@ -120,6 +131,10 @@ def _source(con: Any, path: Path, fmt: str | None) -> tuple[str, dict[str, str]]
     return "log", {name: kind for name, kind, *_ in described}
 
 
+def _numeric(kind: str) -> bool:
+    return kind in NUMBERS or kind.startswith("DECIMAL")
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -131,7 +146,7 @@ def _milliseconds_sql(column: str, kind: str) -> str:
     """
     if kind.startswith("TIMESTAMP") or kind == "DATE":
         return f"epoch_ms(CAST({column} AS TIMESTAMPTZ))"
-    if kind in NUMBERS or kind.startswith("DECIMAL"):
+    if _numeric(kind):
         return f"CAST(floor({column} * 1000) AS BIGINT)"
     return f"epoch_ms(try_cast({column} AS TIMESTAMPTZ))"
 
@@ -143,6 +158,7 @@ def tabulate(
     fmt: str | None = None,
     late_after: float = float("inf"),
     groups: int = 4096,
+    segments: tuple[str, ...] = (),
 ) -> Tables:
     """Read a log of copies and reduce it to the cells per visitor group and stratum.
 
@@ -161,11 +177,15 @@ def tabulate(
         is left out of the cells and counted apart.
     groups : int
         Visitor groups (visitors go round robin into them, in the order of their ids).
+    segments : tuple of str
+        Further segment columns whose counts the corrections need, where the log has them:
+        with ``by`` they are ``Tables.dims``, counted in ``Tables.segments``
+        (:mod:`~simulator.experiments.estimate.segment_counts`).
 
     Returns
     -------
     Tables
-        The cells and what the checks need.
+        The cells, the segment counts and what the checks need.
 
     Raises
     ------
@@ -175,19 +195,20 @@ def tabulate(
     path = Path(path)
     if not path.exists():
         raise LogError(f"{path}: no such file or folder")
-    mapping = {name: name for name in (*REQUIRED, "user_agent", "message_id", *by)}
+    mapping = {name: name for name in (*REQUIRED, "user_agent", "message_id", "value", *by)}
+    mapping.update({name: name for name in segments if name not in mapping})
     mapping.update(columns or {})
     with tempfile.TemporaryDirectory(prefix="trackloss-estimate-") as spill:
         con, engine_error = _connect(spill)
         try:
-            return _tabulate(con, path, by, mapping, fmt, late_after, groups)
+            return _tabulate(con, path, by, segments, mapping, fmt, late_after, groups)
         except engine_error as error:  # a file that breaks part way, a column of a wrong type
             raise LogError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from None
         finally:
             con.close()
 
 
-def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
+def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tables:
     src, types = _source(con, path, fmt)
     if not types:
         raise LogError(f"{path}: the file is empty (expected a header and rows of copies)")
@@ -198,13 +219,16 @@ def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
                 f"{path}: missing column {mapping[ours]!r} ({ours}); the file has: {found}"
             )
     col = {ours: _quote(mapping[ours]) for ours in mapping if mapping[ours] in types}
-    stratum_cols = ", ".join(col[n] for n in ("event", *by))
+    dims = (*by, *(c for c in segments if c in col and c not in by))
     ms = _milliseconds_sql(col["time"], types[mapping["time"]])
     path_text = f"CAST({col['path']} AS VARCHAR)"
+    # A third source's copies (a pixel, a CDN log) are kept apart from the two paths' cells.
+    third = f"coalesce(lower(trim({path_text})) IN {tuple(THIRD_PATHS)}, false)"
     mask = (
         f"CASE WHEN {path_text} = 'client' THEN {CLIENT} WHEN {path_text} = 'server' THEN {SERVER}"
         f" WHEN lower(trim({path_text})) = 'client' THEN {CLIENT}"
-        f" WHEN lower(trim({path_text})) = 'server' THEN {SERVER} ELSE {BAD_PATH} END"
+        f" WHEN lower(trim({path_text})) = 'server' THEN {SERVER} WHEN {third} THEN {THIRD}"
+        f" ELSE {BAD_PATH} END"
         f" | CASE WHEN {col['visitor']} IS NULL THEN {NO_VISITOR} ELSE 0 END"
         f" | CASE WHEN t IS NULL AND {col['time']} IS NOT NULL THEN {BAD_TIME} ELSE 0 END"
     )
@@ -214,31 +238,43 @@ def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
         if "user_agent" in col
         else "false"
     )
-    # A third source's copies (a pixel, a CDN log) are not one of the two paths paired here.
-    third = f"coalesce(lower(trim({path_text})) IN {tuple(THIRD_PATHS)}, false)"
     message = (
-        f", min({col['message_id']}) AS id_lo, max({col['message_id']}) AS id_hi"
+        f", min({col['message_id']}) FILTER (WHERE {TWO}) AS id_lo,"
+        f" max({col['message_id']}) FILTER (WHERE {TWO}) AS id_hi"
         if "message_id" in col
         else ""
     )
     # With user agents, the rows kept are counted as they are grouped: the crawler rows are
     # the rest, and the pattern runs once per row.
     message += ", count(*) AS n" if "user_agent" in col else ""
-    # Per event: its paths (and what was wrong), visitor, stratum, and its first and last
-    # copies' times, each with its path in the two low bits (one number: a narrower table).
+    has_value = "value" in col
+    if has_value and not _numeric(types[mapping["value"]]):
+        raise LogError(
+            f"{path}: column {mapping['value']!r} (value): expected numbers, found "
+            f"{types[mapping['value']]}"
+        )
+    if has_value:
+        message += f", max(coalesce(CAST({col['value']} AS DOUBLE), 0.0)) AS value"
+    cell_cols = ", ".join(col[n] for n in ("event", *dims))
+    # Per event: its paths (and what was wrong), visitor, cell (a 63-bit hash of the event type
+    # and segment values of its client copy, else the smallest of its other copies': one
+    # minimum over the hash with its top bit set on the other copies),
+    # and its first and last copies' times on the two paths, each with its path in the two low
+    # bits (one number: a narrower table).
     con.execute(f"""
         CREATE TEMP TABLE ev AS
-        SELECT {col["event_key"]} AS key, bit_or(m) AS m, min({col["visitor"]}) AS visitor,
-               min(hash({stratum_cols})) AS h, min(t * 4 + (m & 3)) AS lo,
-               max(t * 4 + (m & 3)) AS hi {message}
-        FROM (SELECT *, {mask} AS m FROM (SELECT *, {ms} AS t FROM {src}
-                                          WHERE NOT {crawler} AND NOT {third}))
+        SELECT {col["event_key"]} AS key, bit_or(rm) AS m, min({col["visitor"]}) AS visitor,
+               CAST(min(hd | CASE WHEN rm & {CLIENT} > 0 THEN 0 ELSE {1 << 63} END)
+                    & {(1 << 63) - 1} AS UBIGINT) AS hd,
+               min(t * 4 + (rm & 3)) FILTER (WHERE {TWO}) AS lo,
+               max(t * 4 + (rm & 3)) FILTER (WHERE {TWO}) AS hi {message}
+        FROM (SELECT *, {mask} AS rm, hash({cell_cols}) >> 1 AS hd
+              FROM (SELECT *, {ms} AS t FROM {src} WHERE NOT {crawler}))
         GROUP BY {col["event_key"]}
     """)  # noqa: S608 (the names are quoted, the pattern is ours)
     rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
-    thirds = con.execute(f"SELECT count(*) FROM {src} WHERE {third}").fetchone()[0]
     crawler_rows = (
-        rows - thirds - (con.execute("SELECT sum(n) FROM ev").fetchone()[0] or 0)
+        rows - (con.execute("SELECT sum(n) FROM ev").fetchone()[0] or 0)
         if "user_agent" in col
         else 0
     )
@@ -254,7 +290,7 @@ def _tabulate(con, path, by, mapping, fmt, late_after, groups) -> Tables:
             f"{path}: all {rows:,} rows come from crawler user agents: no copy left to "
             "estimate from"
         )
-    return _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, "message_id" in col)
+    return _reduce(con, src, by, dims, col, late_after, groups, rows, crawler_rows, has_value)
 
 
 def _locate_problem(path, by, mapping, fmt) -> None:
@@ -265,45 +301,61 @@ def _locate_problem(path, by, mapping, fmt) -> None:
     raise LogError(f"{path}: some rows have no event_key, visitor, path or readable time")
 
 
-def _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, has_ids) -> Tables:
+def _reduce(con, src, by, dims, col, late_after, groups, rows, crawler_rows, has_value) -> Tables:
     """From the events table to the cells, the late copies and what the checks need."""
     late = int(min(late_after, 1e12) * 1000)
+    # Per visitor: whether any copy came from the browser, the first copy's time, the counts
+    # the site profile needs and the cell of the event with the smallest key (their segment).
+    # Visitors sorted by id go round robin into the groups.
     con.execute(f"""
-        CREATE TEMP TABLE vis AS
-        SELECT visitor, any_client, first_t,
-               (row_number() OVER (ORDER BY visitor) - 1) % {int(groups)} AS g
+        CREATE TEMP TABLE pv AS
+        SELECT *, (row_number() OVER (ORDER BY visitor) - 1) % {int(groups)} AS g
         FROM (SELECT visitor, bool_or(m & {CLIENT} > 0) AS any_client,
-                     min(lo // 4) // 1000 AS first_t
+                     bool_or(m & 3 > 0) AS two, min(lo // 4) // 1000 AS first_t,
+                     count(*) FILTER (WHERE m & {CLIENT} > 0) AS c,
+                     count(*) FILTER (WHERE m & {SERVER} > 0) AS s,
+                     count(*) FILTER (WHERE m & 3 = 3) AS b,
+                     arg_min(hd, key) FILTER (WHERE m & 3 > 0) AS seg
               FROM ev GROUP BY visitor)
     """)
     # The later copy of an event seen on both paths, when it came after the window, is late:
-    # left out of the cells (its path missed the event in time) and counted apart.
+    # left out of the two-source cells (its path missed the event in time), counted apart.
+    value = ", sum(value) AS value" if has_value else ""
     cells = con.execute(f"""
-        SELECT g, h, NOT any_client AS server_only,
-               count(*) FILTER (WHERE seen = 3) AS n11, count(*) FILTER (WHERE seen = 1) AS n10,
-               count(*) FILTER (WHERE seen = 2) AS n01, count(*) FILTER (WHERE late = 1) AS late1,
-               count(*) FILTER (WHERE late = 2) AS late2
-        FROM (SELECT visitor, h, (m & 3) & ~late AS seen, late FROM
-              (SELECT *, CASE WHEN m & 3 = 3 AND hi // 4 - lo // 4 > {late} THEN hi % 4 ELSE 0
-                              END AS late FROM ev))
-        JOIN vis USING (visitor) GROUP BY ALL
+        SELECT g, NOT any_client AS server_only, m & {CLIENT | SERVER | THIRD} AS paths, late,
+               hd, count(*) AS n {value}
+        FROM (SELECT *, CASE WHEN m & 3 = 3 AND hi // 4 - lo // 4 > {late} THEN hi % 4 ELSE 0
+                             END AS late FROM ev)
+        JOIN pv USING (visitor) GROUP BY ALL
     """).fetchnumpy()
-    names = ("event", *by)
+    names = ("event", *dims)
     label_sql = ", ".join(
-        f"coalesce(CAST({col[n]} AS VARCHAR), '(none)') AS {_quote(n)}" for n in names
+        f"coalesce(CAST({col[n]} AS VARCHAR), '(none)') AS s{i}" for i, n in enumerate(names)
     )
-    strata = con.execute(f"""
-        SELECT hash({", ".join(col[n] for n in names)}) AS h, {label_sql}
-        FROM {src} GROUP BY ALL ORDER BY ALL
-    """).fetchall()
-    hashes = sorted({int(x) for x in cells["h"]}, key=lambda h: _label_of(strata, h))
-    index = {h: i for i, h in enumerate(hashes)}
-    labels = [_label_of(strata, h) for h in hashes]
-    stratum = np.array([index[int(h)] for h in cells["h"]], np.int64)
-    late_cells = np.zeros((len(hashes), 2), np.int64)
-    np.add.at(late_cells, stratum, np.stack([cells["late1"], cells["late2"]], axis=1))
+    con.execute(f"""
+        CREATE TEMP TABLE lab AS
+        SELECT hash({", ".join(col[n] for n in names)}) >> 1 AS hd, {label_sql}
+        FROM (SELECT DISTINCT {", ".join(col[n] for n in names)} FROM {src})
+    """)  # noqa: S608 (the names are quoted)
+    cell_labels = {int(r[0]): tuple(r[1:]) for r in con.execute("SELECT * FROM lab").fetchall()}
+    paths = cells["paths"].astype(np.int64)
+    two = paths & 3 > 0
+    main = {k: np.asarray(v)[two] for k, v in cells.items()}
+    # The two-source strata: event type and the by columns (the first of the segment columns).
+    of_cell = {h: lab[: 1 + len(by)] for h, lab in cell_labels.items()}
+    labels = sorted({of_cell[int(h)] for h in main["hd"]})
+    index = {lab: i for i, lab in enumerate(labels)}
+    stratum = np.array([index[of_cell[int(h)]] for h in main["hd"]], np.int64)
+    late_at = main["late"].astype(np.int64)
+    seen = (paths[two] & 3) & ~late_at
+    n = main["n"].astype(float)
+    split = np.stack([n * (seen == 3), n * (seen == 1), n * (seen == 2)], axis=1)
+    late_cells = np.zeros((len(labels), 2), np.int64)
+    np.add.at(
+        late_cells, stratum, np.stack([n * (late_at == 1), n * (late_at == 2)], 1).astype(int)
+    )
     visitors = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE NOT any_client) FROM vis"
+        "SELECT count(*) FILTER (WHERE two), count(*) FILTER (WHERE two AND NOT any_client) FROM pv"
     ).fetchone()
     # Copies per minute from the first copy, from each event's first and last copy (a third
     # copy of one event, a duplicate, falls between them and is not counted apart).
@@ -311,43 +363,38 @@ def _reduce(con, src, by, col, late_after, groups, rows, crawler_rows, has_ids) 
     start = int(start) if start is not None else 0
     spans = con.execute(f"""
         SELECT DISTINCT (t // 1000 - {start}) // 60 AS minute FROM
-        (SELECT lo // 4 AS t FROM ev UNION ALL SELECT hi // 4 FROM ev)
+        (SELECT lo // 4 AS t FROM ev WHERE lo IS NOT NULL UNION ALL
+         SELECT hi // 4 FROM ev WHERE hi IS NOT NULL)
     """).fetchnumpy()
     minutes = np.bincount(spans["minute"].astype(np.int64))
-    arrivals = np.sort(con.execute("SELECT first_t FROM vis").fetchnumpy()["first_t"])
+    arrivals = con.execute("SELECT first_t FROM pv WHERE two").fetchnumpy()["first_t"]
     shared = None
-    if has_ids:
+    if "message_id" in col:
         row = con.execute(
             "SELECT count(*) FILTER (WHERE m & 3 = 3), "
             "count(*) FILTER (WHERE m & 3 = 3 AND id_lo = id_hi) FROM ev"
         ).fetchone()
         shared = {"both_paths": int(row[0]), "same_id": int(row[1])}
+    server_only = main["server_only"].astype(bool)
     return Tables(
         labels=labels,
-        group=cells["g"].astype(np.int64),
+        group=main["g"].astype(np.int64),
         stratum=stratum,
-        server_only=cells["server_only"].astype(bool),
-        cells=np.stack([cells["n11"], cells["n10"], cells["n01"]], axis=1).astype(float),
+        server_only=server_only,
+        cells=split,
         late=late_cells,
         rows=int(rows),
         crawler_rows=int(crawler_rows),
         visitors=int(visitors[0]),
         server_only_visitors=int(visitors[1]),
-        server_only_events=int(
-            (cells["n11"] + cells["n10"] + cells["n01"])[cells["server_only"]].sum()
-        ),
+        server_only_events=int(split[server_only].sum()),
         minutes=minutes,
         start=start,
-        arrivals=arrivals,
+        arrivals=np.sort(arrivals),
         shared_ids=shared,
+        segments=segment_counts(con, cells, cell_labels, dims, has_value),
+        dims=dims,
     )
-
-
-def _label_of(strata: list[tuple], h: int) -> tuple[str, ...]:
-    for row in strata:
-        if int(row[0]) == h:
-            return tuple(row[1:])
-    raise KeyError(h)
 
 
 __all__ = ["LATE_AFTER", "MEMORY_LIMIT", "Tables", "tabulate"]

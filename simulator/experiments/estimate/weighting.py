@@ -22,12 +22,16 @@ step redone in each resample.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from simulator.experiments.estimate.resampling import groups_of, resampled_sums, spread
+from simulator.experiments.estimate.resampling import (
+    event_counts,
+    groups_of,
+    resampled_sums,
+    spread,
+)
 from simulator.stats.capture_recapture import logit_interval, percentile_interval
 
 SEGMENT_COLUMNS = ("device", "browser", "country", "channel")
@@ -39,38 +43,6 @@ SWEEPS = 200
 CONVERGED = 1e-9
 """Raking stops when no weight changes by more than this factor in a sweep."""
 ALL_EVENTS = "(all events)"
-
-
-def composition_columns(
-    path: str | Path, columns: dict[str, str] | None = None, fmt: str | None = None
-) -> tuple[str, ...]:
-    """The segment columns (:data:`SEGMENT_COLUMNS`) the log has, read from its schema only.
-
-    Parameters
-    ----------
-    path : str or Path
-        The log file or folder.
-    columns : dict, optional
-        Our column name -> the file's column name.
-    fmt : str, optional
-        The file format when the suffix does not say it.
-
-    Returns
-    -------
-    tuple of str
-        Our names of the segment columns present (none if the schema cannot be read: reading
-        the copies then says why).
-    """
-    from simulator.experiments.estimate.reading import format_of, require_dataset
-
-    mapping = {c: c for c in SEGMENT_COLUMNS} | (columns or {})
-    try:
-        ds = require_dataset()
-        kind = format_of(Path(path), fmt)
-        names = set(ds.dataset(path, format=kind).schema.names)
-    except (OSError, ValueError, ImportError):  # the reader reports it, naming the place
-        return ()
-    return tuple(c for c in SEGMENT_COLUMNS if mapping[c] in names)
 
 
 def _index(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +90,8 @@ class _Design:
         rows.append(base + c_cell)
         rows.append(base + self.n_client + s_cell)
         self.owner = [np.arange(kind.size), np.flatnonzero(client), np.flatnonzero(server)]
-        self.values = [np.ones(kind.size), np.ones(client.sum()), np.ones(server.sum())]
+        count = event_counts(events)
+        self.values = [count, count[client], count[server]]
         self.n_features = base + self.n_client + self.n_server
         self.has_value = "value" in events and bool(np.any(events["value"][client] != 0))
         if self.has_value:  # then the client's value per client cell
@@ -211,9 +184,10 @@ def corrected_composition(
     Parameters
     ----------
     events : dict
-        One entry per real event (see
-        :func:`~simulator.experiments.estimate.estimation.pair_events`): ``client``,
-        ``server``, ``visitor``, and codes of ``event``, ``by`` and ``dims``.
+        One entry per real event, or per group of like events with their ``count`` (see
+        :mod:`~simulator.experiments.estimate.segment_counts`): ``client``, ``server``,
+        ``group`` (or ``visitor``), codes of ``event``, ``by`` and ``dims``, and optionally
+        ``value`` (summed over the entry's events).
     labels : dict
         Column -> code -> category name.
     by : tuple of str
@@ -332,6 +306,5 @@ __all__ = [
     "ALL_EVENTS",
     "RAKE_COLUMNS",
     "SEGMENT_COLUMNS",
-    "composition_columns",
     "corrected_composition",
 ]

@@ -31,6 +31,7 @@ from simulator.outputs.plots.records import (
     default_focus,
     load_record,
     read_record,
+    side_by_side,
 )
 from simulator.outputs.plots.sweep import sweep_curves
 from simulator.outputs.plots.sweep_folder import (
@@ -64,6 +65,7 @@ __all__ = [
     "loss_by_event",
     "read_record",
     "recommendation_paths",
+    "side_by_side",
     "sweep_curves",
     "swept_parameters",
     "unload_survival_curves",

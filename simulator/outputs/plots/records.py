@@ -118,6 +118,36 @@ def check_rows(rows: Any, where: str, needed: tuple[str, ...], absent: str) -> N
             raise RecordError(f"{where}[{i}] lacks {', '.join(missing)}")
 
 
+def side_by_side(record: dict, others: list[tuple[str, dict]]) -> dict:
+    """One record holding the rows of ``record`` and of each other record, for one plot.
+
+    An estimate from a site's logs (``trackloss estimate --json``) has a run's rows under the
+    plan ``estimate``, so it can be drawn beside a simulated run. A plan name already taken
+    gets the other record's label in brackets.
+
+    Parameters
+    ----------
+    record : dict
+        The first result record (its scenario names the plot).
+    others : list of (str, dict)
+        Each further record with a label (its file name).
+
+    Returns
+    -------
+    dict
+        A new record: ``record``'s keys, with ``results`` and ``kpis`` joined.
+    """
+    merged = {**record, "results": list(record["results"]), "kpis": list(record.get("kpis") or [])}
+    for label, other in others:
+        taken = set(plans_of(merged))
+        rename = {p: f"{p} ({label})" if p in taken else p for p in plans_of(other)}
+        merged["results"] += [{**r, "plan": rename[r["plan"]]} for r in other["results"]]
+        merged["kpis"] += [
+            {**k, "plan": rename.get(k.get("plan"), k.get("plan"))} for k in other.get("kpis") or []
+        ]
+    return merged
+
+
 def plans_of(record: dict) -> list[str]:
     """Plan names in the order the scenario declares them."""
     return _unique(row["plan"] for row in record["results"])
