@@ -1,4 +1,8 @@
-"""Shared fixtures: a minimal valid scenario, and a way to write one as a TOML file."""
+"""Shared fixtures: a minimal valid scenario, and a way to write one as a TOML file.
+
+A run can be spread over processes (pytest-xdist: ``-n 2 --dist loadgroup``); the hook below
+says which tests must then stay together on one worker.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,39 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+ONE_AT_A_TIME = ("bench", "lab", "wall_clock")
+"""Marks of tests that time themselves or drive a browser: two of them never run at once."""
+
+
+def _shares_a_module_fixture(item: pytest.Item) -> bool:
+    """Whether the test reads a module- or class-scoped fixture of its own module."""
+    definitions = getattr(item, "_fixtureinfo", None)
+    if definitions is None:
+        return False
+    for defs in definitions.name2fixturedefs.values():
+        for fixture in defs:
+            if (
+                fixture.scope in ("module", "class")
+                and fixture.baseid == item.nodeid.split("::")[0]
+            ):
+                return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group tests for a parallel run: timed ones together, a module's shared run computed once.
+
+    Tests that assert a wall-clock time, benchmarks and the browser lab all go to one worker,
+    one after another, so that they do not slow each other down. Tests of a module that share
+    an expensive module-scoped fixture go to one worker, which computes it once.
+    """
+    for item in items:
+        if any(item.get_closest_marker(name) for name in ONE_AT_A_TIME):
+            item.add_marker(pytest.mark.xdist_group("one_at_a_time"))
+        elif _shares_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture

@@ -73,6 +73,7 @@ def test_the_command_line_starts_without_the_heavy_libraries() -> None:
     assert done.stdout.strip() == ""
 
 
+@pytest.mark.wall_clock
 def test_the_command_line_imports_in_well_under_half_a_second() -> None:
     code = "from simulator.cli.main import build_parser; build_parser()"
     best = float("inf")

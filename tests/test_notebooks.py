@@ -44,6 +44,7 @@ def test_notebook_is_stored_without_outputs(name: str) -> None:
             assert cell.outputs == [] and cell.execution_count is None, f"{name}: strip outputs"
 
 
+@pytest.mark.wall_clock
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_top_to_bottom(name: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -217,7 +217,7 @@ def test_failure_draws_are_the_uniforms_stream():
         seeds.poisson(0.0)
         seeds.uniform(0.0, 100.0, 0)
     ref = Uniforms(np.random.default_rng(seeds.bit_generator.seed_seq.spawn(2)[1]))
-    q._refill(lane, 10_000)
+    lane.refill(10_000)
     np.testing.assert_array_equal(lane.draws[:10_000], [ref() for _ in range(10_000)])
 
 

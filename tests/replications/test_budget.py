@@ -19,6 +19,7 @@ def _baseline(users: int):
     return load_scenario("scenarios/baseline.toml", [f"population.users={users}"])
 
 
+@pytest.mark.wall_clock
 def test_a_billion_users_is_refused_at_once_naming_the_estimate() -> None:
     start = time.perf_counter()
     with pytest.raises(budget.BudgetError) as info:
