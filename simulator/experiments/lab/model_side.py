@@ -53,7 +53,7 @@ def teardown_lognormal(p50_ms: float, p90_ms: float) -> str:
     Examples
     --------
     >>> teardown_lognormal(50.0, 100.0)
-    '{kind="lognormal", median=0.05, sigma=0.5408}'
+    '{kind="lognormal", median=0.05, sigma=0.5409}'
     """
     sigma = math.log(p90_ms / p50_ms) / Z90 if p90_ms > p50_ms else FLAT_SIGMA
     return f'{{kind="lognormal", median={p50_ms / 1000:.6g}, sigma={sigma:.4g}}}'

@@ -117,7 +117,7 @@ def quota_bound(
     Examples
     --------
     >>> pos = np.array([0, 1, 0])
-    >>> pg = Pages(*(np.zeros(3),) * 5, position=pos, last=pos == 1,
+    >>> pg = Pages(*(np.zeros(3),) * 6, position=pos, last=pos == 1,
     ...            blocked=None, blocked_ads=None, blocked_beacon=None, keepalive=None)
     >>> quota_bound(pg, np.array([0, 1, 1, 2]), np.array([5.0, 1.0, 2.0, 7.0]), True).tolist()
     [5.0, 8.0, 7.0]
