@@ -91,6 +91,13 @@ def add_plot(commands: argparse._SubParsersAction) -> None:
         help="unload: synthetic pages per point (default 400)",
     )
     p.add_argument("--seed", type=int, metavar="S", help="unload: root seed (default: scenario's)")
+    p.add_argument(
+        "--connection",
+        choices=("scenario", "cold", "warm"),
+        default="scenario",
+        help="unload: the collector connection of each page: as the scenario draws it for a "
+        "page in the middle of a visit (default), or cold or warm on every page",
+    )
     p.set_defaults(handler=cmd_plot)
 
 
@@ -148,6 +155,7 @@ def draw(args: argparse.Namespace):
             event=args.event,
             seed=args.seed,
             transports=UNLOAD_TRANSPORTS,
+            connection=args.connection,
         )
         return plots.unload_survival_panels(data, Figure(figsize=panels_size(data)))
     if kind == "sweep":

@@ -23,11 +23,19 @@ from simulator.outputs.plots.style import (
 )
 
 TRANSPORT_LABELS = {
-    "xhr": "xhr (cancelled by unload)",
-    "fetch": "plain fetch (cancelled by unload)",
+    "xhr": "xhr (cancelled if unwritten at teardown)",
+    "fetch": "plain fetch (cancelled if unwritten at teardown)",
     "fetch_keepalive": "fetch keepalive",
     "beacon": "sendBeacon",
 }
+
+
+CONNECTION_WORDS = {
+    "scenario": "connection as mid-visit; ",
+    "cold": "cold connection on every page; ",
+    "warm": "warm connection on every page; ",
+}
+"""How the title names the pages' collector connection (see ``unload_survival``)."""
 
 
 def _names(data: dict, key: str) -> list[str]:
@@ -152,9 +160,12 @@ def unload_survival_panels(data: dict, fig: Figure | None = None) -> Figure:
             ax.get_legend().remove()
     fig.supxlabel("seconds from the event to the unload (log scale)")
     store = "a retry store may resend on the next page" if data.get("next_page") else "no next page"
+    connection = (
+        CONNECTION_WORDS.get(data["rows"][0].get("connection", ""), "") if data["rows"] else ""
+    )
     fig.suptitle(
         f"{plain(data.get('scenario', ''))}: '{plain(data.get('event', ''))}' events delivered\n"
-        f"{data.get('pages', '?')} pages per point; {store}"
+        f"{data.get('pages', '?')} pages per point; {connection}{store}"
     )
     return fig
 
