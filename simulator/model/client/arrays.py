@@ -248,9 +248,11 @@ class OneRequestClient:
             fr = rows[flush]
             s.attempts[fr] += 1
             s.cause[fr] = np.where(failed, LOST["network"], NO_CAUSE)
-            # It leaves at page-hide, so it survives only a page that is not torn down.
+            # It leaves at page-hide, so it survives only a page that is not torn down; its bytes
+            # go once the page's connection is open.
             arrived = ~failed & ~pg.cancels[fl_pages][which]
-            self._arrive(s, fr[arrived], (at + up)[which][arrived])
+            written = np.maximum(pg.dwell[fl_pages], self.open_at[fl_pages])
+            self._arrive(s, fr[arrived], (pg.t0[fl_pages] + written + up)[which][arrived])
         if self.store_kind == "local_storage":
             persist_here = fires | self.persist_on_add
         else:
