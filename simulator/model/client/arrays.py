@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config.scenario import Scenario
-from simulator.model.client.connection import page_connections
+from simulator.model.client.connection import with_connections
 from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
 from simulator.model.collector import LOST
 from simulator.model.outages import Outages
@@ -85,6 +85,33 @@ class OneRequestClient:
         self._settled_rows.append(rows)
         self._settled_cause.append(np.full(rows.size, cause, np.int64))
 
+    def _begin(self, pages: Pages) -> Pages:
+        """Draw each page's tag load, page-hide handler and connection; returns the pages."""
+        self._settled_rows, self._settled_cause = [], []
+        n_pages = pages.dwell.size
+        load = self.cfg.script_load_seconds.sample(self.script_rng, n_pages)
+        fires = self.unload_rng.random(n_pages) < pages.handler_p
+        pages = with_connections(self.cfg, pages, self.connection_rng)
+        self.open_at, self.teardown = load + pages.setup, pages.dwell + pages.linger
+        self.live = pages.javascript & (load < pages.dwell)
+        self.load, self.fires, self.pages = load, fires, pages
+        return pages
+
+    def _sendable(
+        self, pages: Pages, rows: np.ndarray, page: np.ndarray, event: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Settle the new messages that are never sent; return the others' rows and pages."""
+        p = page[rows]
+        no_js = ~pages.javascript[p]
+        self._settle(rows[no_js], LOST["no_javascript"])
+        blocked = np.where(self.ads[event[rows]], pages.blocked_ads[p], pages.blocked[p])
+        stopped = ~no_js & blocked
+        self._settle(rows[stopped], LOST["blocked"])
+        left = ~no_js & ~stopped & ~self.live[p]
+        self._settle(rows[left], LOST["unload"])
+        go = ~(no_js | stopped | left)
+        return rows[go], p[go]
+
     # -- a block ----------------------------------------------------------------------------
     def settle(
         self,
@@ -96,28 +123,9 @@ class OneRequestClient:
         carried: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Settle a block's messages; see :meth:`simulator.model.client.settler.Settler.settle`."""
-        self._settled_rows, self._settled_cause = [], []
-        n_pages = pages.dwell.size
-        load = self.cfg.script_load_seconds.sample(self.script_rng, n_pages)
-        fires = self.unload_rng.random(n_pages) < pages.handler_p
-        setup, linger = page_connections(
-            self.cfg, pages.dwell, pages.end, pages.position, self.connection_rng
-        )
-        self.open_at, self.teardown = load + setup, pages.dwell + linger
-        self.live = pages.javascript & (load < pages.dwell)
-        self.load, self.fires, self.pages = load, fires, pages
-        rows = np.flatnonzero(~carried)
-        p = page[rows]
-        no_js = ~pages.javascript[p]
-        self._settle(rows[no_js], LOST["no_javascript"])
-        blocked = np.where(self.ads[event[rows]], pages.blocked_ads[p], pages.blocked[p])
-        stopped = ~no_js & blocked
-        self._settle(rows[stopped], LOST["blocked"])
-        left = ~no_js & ~stopped & ~self.live[p]
-        self._settle(rows[left], LOST["unload"])
-        go = ~(no_js | stopped | left)
-        rows, p = rows[go], p[go]
-        inflight, unsent = self._race(s, rows, p, np.maximum(offset[rows], load[p]))
+        pages = self._begin(pages)
+        rows, p = self._sendable(pages, np.flatnonzero(~carried), page, event)
+        inflight, unsent = self._race(s, rows, p, np.maximum(offset[rows], self.load[p]))
         in_rows = np.flatnonzero(carried)
         out_rows, out_page = self._walk_store(s, inflight, unsent, in_rows, page[in_rows])
         settled_rows = np.concatenate([np.zeros(0, np.int64), *self._settled_rows])

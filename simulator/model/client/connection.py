@@ -25,9 +25,12 @@ and its draws (the ``connection`` stream), and agree page by page.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from simulator.config.tracking import ClientConfig
+from simulator.model.client.settler import Pages
 from simulator.model.pages import CLOSE, NAVIGATE
 
 
@@ -90,4 +93,29 @@ def page_connections(
     return setup, linger
 
 
-__all__ = ["page_connections"]
+def with_connections(cfg: ClientConfig, pages: Pages, rng: np.random.Generator) -> Pages:
+    """The block's pages with their connection setup and teardown linger drawn.
+
+    Pages that carry them already (replayed on another settler's draws) are returned as they
+    are, so a page keeps one connection whichever settler handles it.
+
+    Parameters
+    ----------
+    cfg : ClientConfig
+        The browser library's settings.
+    pages : Pages
+        The block's pages.
+    rng : numpy.random.Generator
+        The ``connection`` stream (see :func:`page_connections`).
+
+    Returns
+    -------
+    Pages
+    """
+    if pages.setup is not None:
+        return pages
+    setup, linger = page_connections(cfg, pages.dwell, pages.end, pages.position, rng)
+    return replace(pages, setup=setup, linger=linger)
+
+
+__all__ = ["page_connections", "with_connections"]

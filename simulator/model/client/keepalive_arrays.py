@@ -28,13 +28,10 @@ sequential path would have done with those variates, so nothing is biased.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from simulator.config.scenario import Scenario
 from simulator.model.client.arrays import OneRequestClient
-from simulator.model.client.connection import page_connections
 from simulator.model.client.paged import PagedClient
 from simulator.model.client.quota_replay import Recording, replay
 from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
@@ -88,34 +85,15 @@ class KeepaliveClient(OneRequestClient):
         carried: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Settle a block's messages; see :meth:`simulator.model.client.settler.Settler.settle`."""
-        self._settled_rows, self._settled_cause = [], []
-        n_pages = pages.dwell.size
-        load = self.cfg.script_load_seconds.sample(self.script_rng, n_pages)
-        fires = self.unload_rng.random(n_pages) < pages.handler_p
-        setup, linger = page_connections(
-            self.cfg, pages.dwell, pages.end, pages.position, self.connection_rng
-        )
-        pages = replace(pages, setup=setup, linger=linger)  # a replayed page keeps its draws
-        self.open_at, self.teardown = load + setup, pages.dwell + linger
-        self.live = pages.javascript & (load < pages.dwell)
-        self.load, self.fires, self.pages = load, fires, pages
+        pages = self._begin(pages)  # with its connection draws, which a replayed page keeps
+        load = self.load
         self.offset, self.event = offset, event
         self.kind = request_kind(self.transport, pages.keepalive)
         self.unload_kind = request_kind(self.unload_transport, pages.keepalive)
         self.quota_pages = uses_quota(self.kind, pages.blocked_beacon) | uses_quota(
             self.unload_kind, pages.blocked_beacon
         )
-        rows = np.flatnonzero(~carried)
-        p = page[rows]
-        no_js = ~pages.javascript[p]
-        self._settle(rows[no_js], LOST["no_javascript"])
-        blocked = np.where(self.ads[event[rows]], pages.blocked_ads[p], pages.blocked[p])
-        stopped = ~no_js & blocked
-        self._settle(rows[stopped], LOST["blocked"])
-        left = ~no_js & ~stopped & ~self.live[p]
-        self._settle(rows[left], LOST["unload"])
-        go = ~(no_js | stopped | left)
-        rows, p = rows[go], p[go]
+        rows, p = self._sendable(pages, np.flatnonzero(~carried), page, event)
         in_rows = np.flatnonzero(carried)
         present = np.concatenate([rows, in_rows])
         bound = quota_bound(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config.scenario import Scenario
-from simulator.model.client.connection import page_connections
+from simulator.model.client.connection import with_connections
 from simulator.model.client.page import ClientPath
 from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
 from simulator.model.collector import LOST, Message
@@ -89,13 +89,8 @@ class PagedClient:
         bounds = np.searchsorted(page[order], np.arange(pages.dwell.size + 1))
         order = order.tolist()
         t0, dwell = pages.t0.tolist(), pages.dwell.tolist()
-        if pages.setup is None:
-            setup, linger = page_connections(
-                self.cfg, pages.dwell, pages.end, pages.position, self.connection_rng
-            )
-        else:  # drawn already, for pages replayed on another settler's draws
-            setup, linger = pages.setup, pages.linger
-        ends, setup, linger = pages.end.tolist(), setup.tolist(), linger.tolist()
+        pages = with_connections(self.cfg, pages, self.connection_rng)
+        ends, setup, linger = pages.end.tolist(), pages.setup.tolist(), pages.linger.tolist()
         position, last = pages.position.tolist(), pages.last.tolist()
         carried_l, offset_l = carried.tolist(), offset.tolist()
         left_rows, left_page = [], []
