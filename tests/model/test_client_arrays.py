@@ -15,19 +15,15 @@ import numpy as np
 import pytest
 from scipy import stats
 from support.factories import scenario
+from support.page_reference import OUTCOMES, page_by_page
 
 from simulator.model.client.arrays import OneRequestClient
-from simulator.model.client.connection import page_connections
-from simulator.model.client.page import ClientPath
 from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages
-from simulator.model.collector import LOST, Collector, Message
-from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE, Page
-from simulator.model.population import Visitor, layout_of
+from simulator.model.collector import LOST
+from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE
 from simulator.model.streams import Streams
-from simulator.model.tally_buffer import TallyBuffer
 
 VISITS, PAGES = 6000, 4
-OUTCOMES = ["delivered", "duplicate", *sorted(LOST)]
 FAMILY_ALPHA = 0.01
 HANDLER_P = 0.7
 
@@ -93,49 +89,6 @@ def client_config(name: str) -> dict:
     }
 
 
-def by_event_path(sc, seed, start, dwell, end, events, outages) -> np.ndarray:
-    """Per visit x event type x outcome counts, through ClientPath page by page."""
-    counts = np.zeros((VISITS, 3, len(OUTCOMES)))
-    buf = TallyBuffer(layout_of(sc))
-    col = Collector(buf, sc.collector.dedupe, sc.collector.dedupe_window_hours * 3600)
-    origin: dict[int, tuple[int, int]] = {}
-
-    def log(what, msg, _t):
-        if what.startswith("settle:"):
-            v, e = origin[id(msg)]
-            label = what[7:]
-            counts[v, e, OUTCOMES.index(label)] += 1
-            if label == "delivered":
-                counts[v, e, 1] += col.duplicates(msg.arrivals)
-
-    streams = Streams(np.random.SeedSequence(seed))
-    path = ClientPath(sc, col, outages, streams, log)
-    position = np.tile(np.arange(PAGES), VISITS)
-    setup, linger = page_connections(
-        sc.client, dwell.ravel(), end.ravel(), position, streams.rng("connection")
-    )
-    setup, linger = setup.reshape(VISITS, PAGES), linger.reshape(VISITS, PAGES)
-    per_page: dict[tuple[int, int], list] = {}
-    for v, k, offset, e in events:
-        msg = Message(e, buf.offset(e, 0), 0.0, made=start[v, k] + offset)
-        origin[id(msg)] = (v, e)
-        per_page.setdefault((v, k), []).append((offset, msg))
-    for v in range(VISITS):
-        who = Visitor.make(handler_p=HANDLER_P)
-        for k in range(PAGES):
-            live = sorted(per_page[v, k], key=lambda x: x[0])
-            page = Page(dwell[v, k], int(end[v, k]), setup[v, k], linger[v, k])
-            path.page(who, start[v, k], page, live)
-        for msg in who.store:
-            ve = origin[id(msg)]
-            if msg.arrivals:
-                counts[ve[0], ve[1], 0] += 1
-                counts[ve[0], ve[1], 1] += col.duplicates(msg.arrivals)
-            else:
-                counts[ve[0], ve[1], OUTCOMES.index("never_returned")] += 1
-    return counts
-
-
 def by_blocks(sc, seed, start, dwell, end, events, outages) -> np.ndarray:
     """The same counts through OneRequestClient, all pages at once."""
     client = OneRequestClient(sc, outages, Streams(np.random.SeedSequence(seed)))
@@ -171,7 +124,7 @@ def worst_corrected_p(name: str, root: int) -> tuple[float, tuple]:
     outages = Windows([(100.0 * i, 100.0 * i + 30.0) for i in range(1, VISITS * 10, 97)])
     args = (*visits(rng), outages)
     a_visits = by_blocks(sc, root + 1, *args)
-    b_visits = by_event_path(sc, root + 2, *args)
+    b_visits = page_by_page(sc, root + 2, *args, handler_p=HANDLER_P)
     varied = (a_visits.std(axis=0) + b_visits.std(axis=0)) > 0
     p = np.ones(varied.shape)
     p[varied] = stats.ttest_ind(a_visits[:, varied], b_visits[:, varied], equal_var=False).pvalue

@@ -22,20 +22,16 @@ import numpy as np
 import pytest
 from scipy import stats
 from support.factories import scenario
+from support.page_reference import OUTCOMES, page_by_page
 
 from simulator.model.client.choice import settler_kind
-from simulator.model.client.connection import page_connections
 from simulator.model.client.keepalive_arrays import KeepaliveClient
-from simulator.model.client.page import ClientPath
 from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages
-from simulator.model.collector import LOST, Collector, Message
-from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE, Page
-from simulator.model.population import Visitor, layout_of
+from simulator.model.collector import LOST
+from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE
 from simulator.model.streams import Streams
-from simulator.model.tally_buffer import TallyBuffer
 
 PAGES = 4
-OUTCOMES = ["delivered", "duplicate", *sorted(LOST)]
 FAMILY_ALPHA = 0.01
 HANDLER_P = 0.7
 EVENTS = [
@@ -109,52 +105,6 @@ def client_config(name: str) -> dict:
     }
 
 
-def page_by_page(sc, seed, visit_data, outages) -> np.ndarray:
-    """Per visit x event type x outcome counts, through ClientPath page by page."""
-    start, dwell, end, keepalive, blocked_beacon, events = visit_data
-    n = dwell.shape[0]
-    counts = np.zeros((n, 3, len(OUTCOMES)))
-    buf = TallyBuffer(layout_of(sc))
-    col = Collector(buf, sc.collector.dedupe, sc.collector.dedupe_window_hours * 3600)
-    origin: dict[int, tuple[int, int]] = {}
-
-    def log(what, msg, _t):
-        if what.startswith("settle:"):
-            v, e = origin[id(msg)]
-            label = what[7:]
-            counts[v, e, OUTCOMES.index(label)] += 1
-            if label == "delivered":
-                counts[v, e, 1] += col.duplicates(msg.arrivals)
-
-    streams = Streams(np.random.SeedSequence(seed))
-    path = ClientPath(sc, col, outages, streams, log)
-    position = np.tile(np.arange(PAGES), n)
-    setup, linger = page_connections(
-        sc.client, dwell.ravel(), end.ravel(), position, streams.rng("connection")
-    )
-    setup, linger = setup.reshape(n, PAGES), linger.reshape(n, PAGES)
-    per_page: dict[tuple[int, int], list] = {}
-    for v, k, offset, e in events:
-        msg = Message(e, buf.offset(e, 0), 0.0, made=start[v, k] + offset)
-        origin[id(msg)] = (v, e)
-        per_page.setdefault((v, k), []).append((offset, msg))
-    for v in range(n):
-        who = Visitor.make(handler_p=HANDLER_P, keepalive=bool(keepalive[v]),
-                           blocked_beacon=bool(blocked_beacon[v]))  # fmt: skip
-        for k in range(PAGES):
-            live = sorted(per_page[v, k], key=lambda x: x[0])
-            page = Page(dwell[v, k], int(end[v, k]), setup[v, k], linger[v, k])
-            path.page(who, start[v, k], page, live)
-        for msg in who.store:
-            v_, e_ = origin[id(msg)]
-            if msg.arrivals:
-                counts[v_, e_, 0] += 1
-                counts[v_, e_, 1] += col.duplicates(msg.arrivals)
-            else:
-                counts[v_, e_, OUTCOMES.index("never_returned")] += 1
-    return counts
-
-
 def on_arrays(sc, seed, visit_data, outages) -> np.ndarray:
     """The same counts through KeepaliveClient, all pages at once."""
     start, dwell, end, keepalive, blocked_beacon, events = visit_data
@@ -194,7 +144,9 @@ def worst_corrected_p(name: str, root: int, n: int) -> tuple[float, tuple]:
     outages = Windows([(100.0 * i, 100.0 * i + 30.0) for i in range(1, n * 10, 97)])
     data = visits(rng, n)
     a = on_arrays(sc, root + 1, data, outages)
-    b = page_by_page(sc, root + 2, data, outages)
+    start, dwell, end, keepalive, blocked_beacon, events = data
+    b = page_by_page(sc, root + 2, start, dwell, end, events, outages, HANDLER_P, keepalive,
+                     blocked_beacon)  # fmt: skip
     varied = (a.std(axis=0) + b.std(axis=0)) > 0
     p = np.ones(varied.shape)
     p[varied] = stats.ttest_ind(a[:, varied], b[:, varied], equal_var=False).pvalue
