@@ -88,7 +88,7 @@ def test_a_file_from_another_browser_version_is_refused(tmp_path: Path) -> None:
 def _cell(transport, gap, latency, connection="cold", preflight="off", p50=50.0, p90=60.0):
     return {"transport": transport, "gap_ms": gap, "latency_ms": latency,
             "connection": connection, "preflight": preflight, "page_end": "navigate",
-            "teardown_p50_ms": p50, "teardown_p90_ms": p90, "teardown_max_ms": p90}  # fmt: skip
+            "teardown_p50_ms": p50, "teardown_p90_ms": p90}  # fmt: skip
 
 
 def test_the_model_side_is_the_engines_rule_written_before_teardown() -> None:

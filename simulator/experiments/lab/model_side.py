@@ -76,16 +76,16 @@ def setup_ms(row: dict) -> float:
 def on_the_boundary(row: dict) -> bool:
     """Whether the cell's outcome turns on how long the page takes to be torn down.
 
-    Those are the ``xhr`` and ``fetch`` cells whose gap is within the longest teardown seen in
-    the cell of the connection's setup: there the delivered share depends on the teardown
+    Those are the ``xhr`` and ``fetch`` cells whose gap is within the cell's 90th percentile of
+    teardown time of the connection's setup: there the delivered share depends on the teardown
     delay, which a loaded machine stretches and the model takes from the cell itself. Away from
     it the rule alone decides: a request written before the page's end always arrives (on a
     warm connection without a preflight, every one), and one whose setup outlasts nearly every
     teardown never does.
     """
-    if row["transport"] not in ("xhr", "fetch") or row.get("teardown_max_ms") in (None, ""):
+    if row["transport"] not in ("xhr", "fetch") or row.get("teardown_p90_ms") in (None, ""):
         return False
-    setup, spread = setup_ms(row), float(row["teardown_max_ms"])
+    setup, spread = setup_ms(row), float(row["teardown_p90_ms"])
     return setup > 0 and setup - spread <= float(row["gap_ms"]) <= setup + spread
 
 
