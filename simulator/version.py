@@ -1,8 +1,8 @@
-"""The installed trackloss version, recorded in every result file."""
+"""The trackloss version, recorded in every result file.
 
-from importlib.metadata import PackageNotFoundError, version
+It is written here once; ``pyproject.toml`` reads it from this file when the package is built,
+so the installed metadata and the version a result records cannot disagree, and nothing has to
+look the version up in the installed metadata at start-up.
+"""
 
-try:
-    __version__ = version("trackloss")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.1.0"
+__version__ = "0.1.0"

@@ -73,6 +73,18 @@ def test_the_command_line_starts_without_the_heavy_libraries() -> None:
     assert done.stdout.strip() == ""
 
 
+def test_validating_a_scenario_loads_neither_numpy_nor_the_heavy_libraries() -> None:
+    # `trackloss validate` and `load_scenario` only read and check settings: the simulation's
+    # numerical libraries load when something is simulated
+    code = (
+        "import sys; from simulator.config.loading import load_scenario; "
+        "load_scenario('baseline', ['population.users=10']); "
+        f"print(' '.join(m for m in {(*HEAVY, 'numpy')!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
 @pytest.mark.wall_clock
 def test_the_command_line_imports_in_well_under_half_a_second() -> None:
     code = "from simulator.cli.main import build_parser; build_parser()"

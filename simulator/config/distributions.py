@@ -14,14 +14,16 @@ distribution here yields a negative value, and every parameter is finite and at 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
 from simulator.config.frozen import Frozen
 from simulator.config.limits import MAX_AMOUNT, MAX_SIGMA
 from simulator.config.wording import problem
+
+if TYPE_CHECKING:  # numpy loads when a scenario is simulated, not when it is only validated
+    import numpy as np
 
 Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
 """A value a distribution may take or be centred on: finite, non-negative and bounded."""
@@ -59,6 +61,8 @@ class Constant(_Dist):
     value: Amount
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
+        import numpy as np
+
         return np.full(size, float(self.value))
 
     def mean(self) -> float:  # noqa: D102
@@ -174,15 +178,21 @@ class Empirical(_Dist):
         return self
 
     def _p(self) -> np.ndarray:
+        import numpy as np
+
         if self.weights is None:
             return np.full(len(self.values), 1.0 / len(self.values))
         w = np.asarray(self.weights, dtype=float)
         return w / w.sum()
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # noqa: D102
+        import numpy as np
+
         return rng.choice(np.asarray(self.values, dtype=float), size=size, p=self._p())
 
     def mean(self) -> float:  # noqa: D102
+        import numpy as np
+
         return float(np.dot(self.values, self._p()))
 
 

@@ -7,9 +7,8 @@ Section numbers in comments refer to ``docs/sources.md``. Numbers marked
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from simulator.config.blocker_lists import (
@@ -31,6 +30,9 @@ from simulator.config.limits import (
     MAX_SECONDS,
 )
 from simulator.config.wording import problem
+
+if TYPE_CHECKING:  # numpy loads when a scenario is simulated, not when it is only validated
+    import numpy as np
 
 Transport = Literal["xhr", "fetch", "fetch_keepalive", "beacon"]
 SURVIVES_UNLOAD = frozenset({"fetch_keepalive", "beacon"})
@@ -82,9 +84,11 @@ class Backoff:
         (4.0, array([ 1., 30.]))
         """
         delay = self.backoff_initial_seconds * self.backoff_factor ** (attempts - 1.0)
-        if isinstance(delay, np.ndarray):
-            return np.minimum(delay, self.backoff_max_seconds)
-        return min(delay, self.backoff_max_seconds)
+        if isinstance(delay, float | int):
+            return min(delay, self.backoff_max_seconds)
+        import numpy as np  # an array came in, so numpy is loaded already
+
+        return np.minimum(delay, self.backoff_max_seconds)
 
 
 class ClientRetry(Backoff, Frozen):
