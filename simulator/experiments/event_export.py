@@ -5,7 +5,7 @@
 
 - ``copies.parquet``: one row per copy that reached the collector for the exported plan, with
   the columns ``trackloss estimate`` reads (``event_key``, ``path``, ``event``, ``time``,
-  ``visitor``) and the visitor's ``device``, ``browser``, ``country`` and ``channel``;
+  ``visitor``) and the visitor's ``device``, ``browser``, ``os``, ``country`` and ``channel``;
 - ``truth.parquet``: one row per true event (bots excluded), with its blocker too;
 - ``export.json``: the scenario, plan, seed and sampling rate.
 
@@ -34,7 +34,7 @@ ROW_GROUP = 1 << 20
 """Rows buffered before a row group is written."""
 SHARD_BITS = 40
 """Visitor ids and event keys of shard ``s`` start at ``s << SHARD_BITS``."""
-COPY_DIMENSIONS = ("device", "browser", "country", "channel")
+COPY_DIMENSIONS = ("device", "browser", "os", "country", "channel")
 TRUTH_DIMENSIONS = (*COPY_DIMENSIONS, "blocker")
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 

@@ -43,7 +43,7 @@ PLAN_NAMES = {path: f"all_{path}" for path in PATH_ORDER}
 RECORD_VERSION = 2
 """Layout of the record: 2 measures context as coverage of true events (1: context loss of
 delivered events, which a path could lower by losing events)."""
-SHIFT_DIMENSIONS = ("device", "browser", "country", "channel")
+SHIFT_DIMENSIONS = ("device", "browser", "os", "country", "channel")
 """Dimensions whose composition shift (TVD, :mod:`simulator.stats.bias`) each path reports."""
 
 

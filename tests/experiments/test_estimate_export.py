@@ -16,7 +16,7 @@ from support.factories import lossless_dict, merge, segment  # noqa: E402
 from simulator.config.scenario import Scenario  # noqa: E402
 from simulator.experiments.event_export import export_events  # noqa: E402
 from simulator.model.engine import Replication  # noqa: E402
-from simulator.model.tally import M  # noqa: E402
+from simulator.model.tally import SEGMENT_DIMENSIONS, M  # noqa: E402
 from simulator.replications.runner import plan_tasks  # noqa: E402
 
 
@@ -56,6 +56,11 @@ def test_the_export_changes_no_count_and_writes_the_truth(tmp_path):
     # Bots reach the server only: their copies have keys that no true event has.
     assert (~copies.event_key.isin(truth.event_key)).any()
     assert json.loads((tmp_path / "export.json").read_text())["plan"] == "dual"
+    # Every copy carries its visitor's segment dimensions, so `estimate --by` can use each.
+    for dim in SEGMENT_DIMENSIONS:
+        by_visitor = copies.groupby("visitor", observed=True)[dim].nunique()
+        assert (by_visitor == 1).all()
+        assert set(copies[dim]) <= set(plain.layout.categories(dim))
 
 
 def test_sampling_keeps_whole_visitors(tmp_path):

@@ -24,6 +24,7 @@ from simulator.experiments.recommend import (
     recommend,
     share,
 )
+from simulator.model.tally import SEGMENT_DIMENSIONS
 from simulator.outputs.recommend_document import to_markdown
 from simulator.outputs.recommend_report import format_recommendation, narrated
 
@@ -137,6 +138,8 @@ def test_measurements_match_the_mechanism(blocked_site):
         SHIFT_DIMENSIONS
     )
     assert shift["tvd_ci"][0] <= 0.02
+    # The shift is looked for along every dimension a visitor is described by.
+    assert set(SHIFT_DIMENSIONS) == {*SEGMENT_DIMENSIONS, "country", "channel"}
 
 
 def test_device_biased_blocking_shows_as_a_client_side_shift():
