@@ -25,8 +25,8 @@ NAMES = [
     "02_who_goes_missing.ipynb",
     "03_page_unload_and_transports.ipynb",
     "04_client_or_server.ipynb",
-    "05_sweeps.ipynb",
-    "06_estimate_your_loss.ipynb",
+    "05_estimate_your_loss.ipynb",
+    "06_sweeps.ipynb",
 ]
 BUDGET_SECONDS = 60.0
 """Each notebook runs top to bottom in under a minute."""

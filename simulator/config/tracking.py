@@ -80,6 +80,7 @@ class Backoff:
 
         Examples
         --------
+        >>> import numpy as np
         >>> ServerConfig().retry_delay(3), ServerConfig().retry_delay(np.array([1.0, 9.0]))
         (4.0, array([ 1., 30.]))
         """
