@@ -3,7 +3,9 @@
 The estimate never needs the rows themselves, only, per stratum (event type x segment) and
 group of visitors, how many events both paths saw, the client only and the server only. DuckDB
 reads the columns it needs (Parquet natively, CSV and JSON Lines through pyarrow datasets),
-groups the copies by their key in bounded memory (spilling to disk beyond it), and hands back
+groups the copies by their key (an integer key as it is, any other by its 64-bit hash: see
+:func:`~simulator.experiments.estimate.log_view.key_sql`) in bounded memory (spilling to disk
+beyond it), and hands back
 tables whose size depends on the visitors and strata, not on the rows:
 
 1. one entry per real event: which paths it arrived on (a bit mask), its visitor, its stratum
@@ -30,6 +32,7 @@ import numpy as np
 from simulator.experiments.estimate.log_view import (
     MEMORY_LIMIT,
     connect,
+    key_sql,
     milliseconds_sql,
     numeric,
     quote,
@@ -196,6 +199,7 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
     if has_value:
         message += f", max(coalesce(CAST({col['value']} AS DOUBLE), 0.0)) AS value"
     cell_cols = ", ".join(col[n] for n in ("event", *dims))
+    key = key_sql(col["event_key"], types[mapping["event_key"]])
     # Per event: its paths (and what was wrong), visitor, cell (a 63-bit hash of the event type
     # and segment values of its client copy, else the smallest of its other copies': one
     # minimum over the hash with its top bit set on the other copies),
@@ -203,13 +207,13 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
     # bits (one number: a narrower table).
     con.execute(f"""
         CREATE TEMP TABLE ev AS
-        SELECT {col["event_key"]} AS key, bit_or(rm) AS m, min({col["visitor"]}) AS visitor,
+        SELECT {key} AS key, bit_or(rm) AS m, min({col["visitor"]}) AS visitor,
                min(hd | CASE WHEN rm & {CLIENT} > 0 THEN 0 ELSE {TOP} END) & ~{TOP} AS hd,
                min(t * 4 + (rm & 3)) FILTER (WHERE {TWO}) AS lo,
                max(t * 4 + (rm & 3)) FILTER (WHERE {TWO}) AS hi {message}
         FROM (SELECT *, {mask} AS rm, hash({cell_cols}) >> 1 AS hd
               FROM (SELECT *, {ms} AS t FROM {src} WHERE NOT {crawler}))
-        GROUP BY {col["event_key"]}
+        GROUP BY {key}
     """)  # noqa: S608 (the names are quoted, the pattern is ours)
     rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
     crawler_rows = (
