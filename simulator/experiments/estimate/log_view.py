@@ -53,7 +53,10 @@ def connect(spill: str) -> tuple[Any, type[Exception]]:
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute("SET temp_directory = '" + spill.replace("'", "''") + "'")
     con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")
+    try:  # no bar on the terminal; in Jupyter DuckDB refuses the setting without ipywidgets
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:
+        pass
     return con, duckdb.Error
 
 
