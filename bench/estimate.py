@@ -1,6 +1,6 @@
 """Speed and memory of ``trackloss estimate`` on a generated Parquet log.
 
-    python bench/estimate.py [--rows 10000000] [--by device] [--repeats 3] [--out DIR]
+    python bench/estimate.py [--rows 10000000] [--by device] [--repeats 3] [--keys text] [--out DIR]
 
 Writes a log of about ``--rows`` copies (visitors with ten events each on average, 20% of them
 blocked on the client, each path missing events independently otherwise), a row group at a
@@ -10,6 +10,12 @@ reading included), the processor time it used (user and system, every thread) an
 resident memory of the process. The load average is recorded beside them: on a shared machine
 the wall time grows with the other work while the processor time does not. Targets: at least 2
 million rows a second with under 1 GiB on a log of 10 million rows.
+
+The event keys are integers; ``--keys text`` writes the same log with 32-character hex keys
+(as message ids or UUIDs are), which the estimate pairs by their 64-bit hash. Each repeat also
+times, in a fresh process, the ceiling of the pairing: DuckDB reading the key column alone and
+grouping it (one ``GROUP BY`` over the key, with the estimate's memory limit and settings), the
+least any pairing by key costs on this machine.
 """
 
 from __future__ import annotations
@@ -74,13 +80,37 @@ def generate(path: Path, rows: int, seed: int = 1) -> int:
     return written
 
 
+def with_text_keys(path: Path, out: Path) -> None:
+    """Write ``path`` again to ``out`` with each integer key replaced by its 32-character MD5."""
+    import duckdb
+
+    duckdb.sql(
+        f"COPY (SELECT md5(CAST(event_key AS VARCHAR)) AS event_key, * EXCLUDE (event_key) "
+        f"FROM read_parquet('{path}')) TO '{out}' (FORMAT parquet, ROW_GROUP_SIZE {CHUNK})"
+    )
+
+
 TARGETS = {"rows_per_second_min": 2_000_000, "peak_rss_mib_max": 1024}
+CEILING = """
+import sys, tempfile
+from pathlib import Path
+from simulator.experiments.estimate.log_view import connect, key_sql, source
+with tempfile.TemporaryDirectory() as spill:
+    con, _ = connect(spill)
+    src, types = source(con, Path(sys.argv[1]), None)
+    key = key_sql('"event_key"', types["event_key"])
+    con.execute(f"CREATE TEMP TABLE k AS SELECT {key} AS key, count(*) AS n FROM {src} "
+                f"GROUP BY {key}")
+"""
+"""A bare scan and GROUP BY of the key column, in the estimate's DuckDB settings."""
 
 
-def measure(log: Path, by: str) -> dict:
-    """Run the command once in a fresh process; its wall and processor time and peak memory."""
+def measure(log: Path, by: str, ceiling: bool = False) -> dict:
+    """Run the command (or the ceiling) once in a fresh process; wall, processor time, memory."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "simulator", "estimate", str(log), "--by", by]
+    if ceiling:
+        cmd = [sys.executable, "-c", CEILING, str(log)]
     start = time.perf_counter()
     child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
     _, status, usage = os.wait4(child.pid, 0)
@@ -100,24 +130,43 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--by", default="device")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--keys", choices=("integer", "text"), default="integer")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / f"estimate-{args.rows}.parquet"
     if not log.exists():
         generate(log, args.rows)
+    name = f"estimate-{args.rows}"
+    if args.keys == "text":
+        name += "-text"
+        if not (args.out / f"{name}.parquet").exists():
+            with_text_keys(log, args.out / f"{name}.parquet")
+        log = args.out / f"{name}.parquet"
     rows = pq.ParquetFile(log).metadata.num_rows
-    runs = [measure(log, args.by) for _ in range(args.repeats)]
+    runs, bare = [], []
+    for _ in range(args.repeats):  # interleaved, so that both see the same load
+        runs.append(measure(log, args.by))
+        bare.append(measure(log, args.by, ceiling=True))
     seconds = statistics.median(r["seconds"] for r in runs)
     peak = max(r["peak_rss_mib"] for r in runs)
+    bare_seconds = statistics.median(r["seconds"] for r in bare)
     record = {
         "rows": rows,
+        "keys": args.keys,
         "by": args.by,
         "seconds": round(seconds, 2),
         "rows_per_second": round(rows / seconds),
         "cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in runs), 2),
         "rows_per_cpu_second": round(rows / statistics.median(r["cpu_seconds"] for r in runs)),
         "peak_rss_mib": round(peak, 1),
+        "ceiling": {
+            "what": "DuckDB scanning the key column and grouping by it alone, in a fresh process",
+            "seconds": round(bare_seconds, 2),
+            "rows_per_second": round(rows / bare_seconds),
+            "cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in bare), 2),
+            "peak_rss_mib": round(max(r["peak_rss_mib"] for r in bare), 1),
+        },
         "load_average": [round(r["load_average"], 2) for r in runs],
         "cpus": os.cpu_count(),
         "targets": TARGETS,
@@ -126,9 +175,10 @@ def main(argv: list[str] | None = None) -> None:
             "peak_rss": peak <= TARGETS["peak_rss_mib_max"],
         },
         "runs": runs,
+        "ceiling_runs": bare,
     }
-    (args.out / f"estimate-{args.rows}.json").write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in record.items() if k != "runs"}))
+    (args.out / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in record.items() if not k.endswith("runs")}))
 
 
 if __name__ == "__main__":

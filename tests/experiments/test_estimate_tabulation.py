@@ -82,6 +82,26 @@ def test_times_as_text_or_seconds_give_the_same_record(tmp_path):
     assert records[0] == records[1] == records[2]
 
 
+def test_text_keys_are_grouped_by_their_hash_and_give_the_same_record(tmp_path):
+    """Keys such as UUIDs are paired by a 64-bit hash: the same events, the same record."""
+    from simulator.experiments.estimate.log_view import key_sql
+
+    assert key_sql('"k"', "BIGINT") == '"k"'
+    assert "hash(" in key_sql('"k"', "VARCHAR")
+    cols = copies()
+    pq.write_table(table(cols), tmp_path / "numbers.parquet")
+    text = {**cols, "event_key": np.char.add("evt-", cols["event_key"].astype(str))}
+    pq.write_table(table(text), tmp_path / "text.parquet")
+    numbers = estimate(tmp_path / "numbers.parquet", by=("device",))
+    assert without_source(estimate(tmp_path / "text.parquet", by=("device",))) == without_source(
+        numbers
+    )
+    assert (
+        sum(r["n11"] + r["n10"] + r["n01"] for r in numbers["rows"])
+        == np.unique(cols["event_key"]).size
+    )
+
+
 def test_copies_that_disagree_on_the_segment_are_counted_once(tmp_path):
     cols = copies(200)
     # The server copies say "unknown" for the device: each event still counts once, in the

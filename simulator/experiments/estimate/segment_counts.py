@@ -10,7 +10,8 @@ so Python holds counts per visitor group and cell, never a row per event.
 
 An event's segment values are those of its client copy when it has one (the browser knows its
 device), whatever the order of the rows. A visitor's
-segment, country and channel are those of their event with the smallest key.
+segment, country and channel are those of their event with the smallest key (by its hash, for
+text keys: see :func:`~simulator.experiments.estimate.log_view.key_sql`).
 """
 
 from __future__ import annotations

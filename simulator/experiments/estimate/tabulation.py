@@ -3,7 +3,9 @@
 The estimate never needs the rows themselves, only, per stratum (event type x segment) and
 group of visitors, how many events both paths saw, the client only and the server only. DuckDB
 reads the columns it needs (Parquet natively, CSV and JSON Lines through pyarrow datasets),
-groups the copies by their key in bounded memory (spilling to disk beyond it), and hands back
+groups the copies by their key (an integer key as it is, any other by its 64-bit hash: see
+:func:`~simulator.experiments.estimate.log_view.key_sql`) in bounded memory (spilling to disk
+beyond it), and hands back
 tables whose size depends on the visitors and strata, not on the rows:
 
 1. one entry per real event: which paths it arrived on (a bit mask), its visitor, its stratum
@@ -24,21 +26,21 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from simulator.experiments.estimate.reading import (
-    CRAWLERS,
-    REQUIRED,
-    THIRD_PATHS,
-    LogError,
-    format_of,
+from simulator.experiments.estimate.log_view import (
+    MEMORY_LIMIT,
+    connect,
+    key_sql,
+    milliseconds_sql,
+    numeric,
+    quote,
+    source,
 )
+from simulator.experiments.estimate.reading import CRAWLERS, REQUIRED, THIRD_PATHS, LogError
 from simulator.experiments.estimate.segment_counts import SegmentCounts, segment_counts
 
-MEMORY_LIMIT = "640MB"
-"""DuckDB's working memory; beyond it, the pairing spills to a temporary folder."""
 LATE_AFTER = 86_400.0
 """Default late-arrival window: a copy arriving over a day after its event's first copy misses
 the daily figures it belonged to."""
@@ -48,9 +50,7 @@ was wrong with a copy."""
 
 
 TWO = "rm & 3 > 0"  # SQL: a copy came by the client or the server path (not a third source)
-
-NUMBERS = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
-           "USMALLINT", "UTINYINT", "DOUBLE", "FLOAT"}  # fmt: skip
+TOP = f"CAST({1 << 63} AS UBIGINT)"  # SQL: a hash's top bit, kept in 64 bits (not 128)
 
 
 @dataclass
@@ -92,63 +92,6 @@ class Tables:
     shared_ids: dict[str, int] | None
     segments: SegmentCounts | None = None
     dims: tuple[str, ...] = ()
-
-
-def _connect(spill: str) -> tuple[Any, type[Exception]]:
-    """A DuckDB connection with bounded memory spilling to ``spill``, and DuckDB's error class."""
-    try:
-        import duckdb
-    except ImportError as error:
-        raise ImportError(
-            "trackloss estimate needs duckdb: pip install 'trackloss[estimate]'"
-        ) from error
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-    con.execute("SET temp_directory = '" + spill.replace("'", "''") + "'")
-    con.execute("SET preserve_insertion_order = false")
-    return con, duckdb.Error
-
-
-def _source(con: Any, path: Path, fmt: str | None) -> tuple[str, dict[str, str]]:
-    """Register the log as the view ``log``; return its SQL name and column types."""
-    kind = format_of(path, fmt)
-    try:
-        if kind == "parquet":
-            files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
-            files += [] if path.is_file() else sorted(path.rglob("*.pq"))
-            listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-            con.execute(f"CREATE VIEW log AS SELECT * FROM read_parquet([{listing}])")
-        else:
-            from simulator.experiments.estimate.reading import require_dataset
-
-            ds = require_dataset()
-            con.register("log", ds.dataset(path, format=kind))
-        described = con.execute("DESCRIBE SELECT * FROM log").fetchall()
-    except (LogError, ImportError):
-        raise
-    except Exception as error:  # DuckDB and pyarrow raise their own kinds for unreadable files
-        raise LogError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from None
-    return "log", {name: kind for name, kind, *_ in described}
-
-
-def _numeric(kind: str) -> bool:
-    return kind in NUMBERS or kind.startswith("DECIMAL")
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _milliseconds_sql(column: str, kind: str) -> str:
-    """SQL for the milliseconds since 1970 of a time column of DuckDB type ``kind``.
-
-    Numbers are seconds since 1970.
-    """
-    if kind.startswith("TIMESTAMP") or kind == "DATE":
-        return f"epoch_ms(CAST({column} AS TIMESTAMPTZ))"
-    if _numeric(kind):
-        return f"CAST(floor({column} * 1000) AS BIGINT)"
-    return f"epoch_ms(try_cast({column} AS TIMESTAMPTZ))"
 
 
 def tabulate(
@@ -199,7 +142,7 @@ def tabulate(
     mapping.update({name: name for name in segments if name not in mapping})
     mapping.update(columns or {})
     with tempfile.TemporaryDirectory(prefix="trackloss-estimate-") as spill:
-        con, engine_error = _connect(spill)
+        con, engine_error = connect(spill)
         try:
             return _tabulate(con, path, by, segments, mapping, fmt, late_after, groups)
         except engine_error as error:  # a file that breaks part way, a column of a wrong type
@@ -209,7 +152,7 @@ def tabulate(
 
 
 def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tables:
-    src, types = _source(con, path, fmt)
+    src, types = source(con, path, fmt)
     if not types:
         raise LogError(f"{path}: the file is empty (expected a header and rows of copies)")
     for ours in (*REQUIRED, *by):
@@ -218,9 +161,9 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
             raise LogError(
                 f"{path}: missing column {mapping[ours]!r} ({ours}); the file has: {found}"
             )
-    col = {ours: _quote(mapping[ours]) for ours in mapping if mapping[ours] in types}
+    col = {ours: quote(mapping[ours]) for ours in mapping if mapping[ours] in types}
     dims = (*by, *(c for c in segments if c in col and c not in by))
-    ms = _milliseconds_sql(col["time"], types[mapping["time"]])
+    ms = milliseconds_sql(col["time"], types[mapping["time"]])
     path_text = f"CAST({col['path']} AS VARCHAR)"
     # A third source's copies (a pixel, a CDN log) are kept apart from the two paths' cells.
     third = f"coalesce(lower(trim({path_text})) IN {tuple(THIRD_PATHS)}, false)"
@@ -248,7 +191,7 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
     # the rest, and the pattern runs once per row.
     message += ", count(*) AS n" if "user_agent" in col else ""
     has_value = "value" in col
-    if has_value and not _numeric(types[mapping["value"]]):
+    if has_value and not numeric(types[mapping["value"]]):
         raise LogError(
             f"{path}: column {mapping['value']!r} (value): expected numbers, found "
             f"{types[mapping['value']]}"
@@ -256,6 +199,7 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
     if has_value:
         message += f", max(coalesce(CAST({col['value']} AS DOUBLE), 0.0)) AS value"
     cell_cols = ", ".join(col[n] for n in ("event", *dims))
+    key = key_sql(col["event_key"], types[mapping["event_key"]])
     # Per event: its paths (and what was wrong), visitor, cell (a 63-bit hash of the event type
     # and segment values of its client copy, else the smallest of its other copies': one
     # minimum over the hash with its top bit set on the other copies),
@@ -263,14 +207,13 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
     # bits (one number: a narrower table).
     con.execute(f"""
         CREATE TEMP TABLE ev AS
-        SELECT {col["event_key"]} AS key, bit_or(rm) AS m, min({col["visitor"]}) AS visitor,
-               CAST(min(hd | CASE WHEN rm & {CLIENT} > 0 THEN 0 ELSE {1 << 63} END)
-                    & {(1 << 63) - 1} AS UBIGINT) AS hd,
+        SELECT {key} AS key, bit_or(rm) AS m, min({col["visitor"]}) AS visitor,
+               min(hd | CASE WHEN rm & {CLIENT} > 0 THEN 0 ELSE {TOP} END) & ~{TOP} AS hd,
                min(t * 4 + (rm & 3)) FILTER (WHERE {TWO}) AS lo,
                max(t * 4 + (rm & 3)) FILTER (WHERE {TWO}) AS hi {message}
         FROM (SELECT *, {mask} AS rm, hash({cell_cols}) >> 1 AS hd
               FROM (SELECT *, {ms} AS t FROM {src} WHERE NOT {crawler}))
-        GROUP BY {col["event_key"]}
+        GROUP BY {key}
     """)  # noqa: S608 (the names are quoted, the pattern is ours)
     rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
     crawler_rows = (
@@ -310,13 +253,13 @@ def _reduce(con, src, by, dims, col, late_after, groups, rows, crawler_rows, has
     con.execute(f"""
         CREATE TEMP TABLE pv AS
         SELECT *, (row_number() OVER (ORDER BY visitor) - 1) % {int(groups)} AS g
-        FROM (SELECT visitor, bool_or(m & {CLIENT} > 0) AS any_client,
-                     bool_or(m & 3 > 0) AS two, min(lo // 4) // 1000 AS first_t,
-                     count(*) FILTER (WHERE m & {CLIENT} > 0) AS c,
-                     count(*) FILTER (WHERE m & {SERVER} > 0) AS s,
-                     count(*) FILTER (WHERE m & 3 = 3) AS b,
-                     arg_min(hd, key) FILTER (WHERE m & 3 > 0) AS seg
-              FROM ev GROUP BY visitor)
+        FROM (SELECT visitor, c > 0 AS any_client, c + s > 0 AS two, first_t, c, s, b, seg
+              FROM (SELECT visitor, min(lo) // 4 // 1000 AS first_t,
+                           count(*) FILTER (WHERE m & {CLIENT} > 0) AS c,
+                           count(*) FILTER (WHERE m & {SERVER} > 0) AS s,
+                           count(*) FILTER (WHERE m & 3 = 3) AS b,
+                           arg_min(hd, key) FILTER (WHERE m & 3 > 0) AS seg
+                    FROM ev GROUP BY visitor))
     """)
     # The later copy of an event seen on both paths, when it came after the window, is late:
     # left out of the two-source cells (its path missed the event in time), counted apart.
