@@ -6,7 +6,9 @@ a fresh process, as a user does:
 
 * start-up: ``trackloss --help`` and ``trackloss validate`` on the scenario;
 * a run's fixed cost: ``trackloss run`` of one replication at the scenario's own size with one
-  worker, minus the median ``simulate()`` time of the same size measured beside it.
+  worker, minus the median ``simulate()`` time of the same size measured beside it;
+* the floors under both: a bare interpreter, and one that only imports the libraries each
+  command cannot do without (:data:`FLOORS`), so that what is this package's own is visible.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+FLOORS = {
+    "interpreter_seconds": "pass",
+    "validate_floor_seconds": "import pydantic",
+    "run_floor_seconds": "import numpy, pydantic, simpy, scipy.special",
+}
+"""Floors of the start-up and of a run's fixed cost: the libraries each must import."""
 
 
 def wall_seconds(args: list[str]) -> float:
@@ -36,11 +44,16 @@ def wall_seconds(args: list[str]) -> float:
 
 
 def startup(scenario: str) -> dict:
-    """Seconds of ``--help`` and of ``validate SCENARIO``."""
-    return {
+    """Seconds of ``--help`` and of ``validate SCENARIO``, and of the floors (:data:`FLOORS`)."""
+    out = {
         "help_seconds": wall_seconds(["--help"]),
         "validate_seconds": wall_seconds(["validate", scenario]),
     }
+    for name, code in FLOORS.items():
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+        out[name] = time.perf_counter() - start
+    return out
 
 
 def run_command(scenario: str, users: int, overrides: list[str]) -> float:

@@ -173,6 +173,8 @@ def summarise(runs: list[dict], small: int, large: int) -> dict:
         )
         simulate = median("model", "seconds", int(users))
         table["fixed_cost_seconds"] = median("command", "run_seconds") - simulate
+        floors = ("interpreter_seconds", "validate_floor_seconds", "run_floor_seconds")
+        out["floors"] = {k: median("command", k) for k in floors}
     out["workloads"] = table
     out["workloads_meet"] = {
         k: (v >= ARRAY_TARGETS[k] if not k.endswith("seconds") else v <= ARRAY_TARGETS[k])
@@ -202,6 +204,13 @@ def report(summary: dict) -> str:
         unit = "s" if name.endswith("seconds") else "x raw simpy"
         ok = "yes" if summary["workloads_meet"][name] else "NO"
         lines.append(f"  {name:<20} {value:7.2f} {unit:<12} target {ARRAY_TARGETS[name]}: {ok}")
+    if "floors" in summary:
+        f = summary["floors"]
+        lines.append(
+            f"  floors: a bare interpreter {f['interpreter_seconds']:.2f} s; importing what "
+            f"validate needs (pydantic) {f['validate_floor_seconds']:.2f} s; what a run needs "
+            f"(numpy, pydantic, simpy, scipy.special) {f['run_floor_seconds']:.2f} s"
+        )
     return "\n".join(lines)
 
 

@@ -32,6 +32,20 @@ def test_engine_meets_the_speed_memory_and_linearity_targets(tmp_path: Path) -> 
 
 
 @pytest.mark.bench
+def test_every_transport_and_command_meets_its_target(tmp_path: Path) -> None:
+    """The workload table: each transport's rate against raw simpy, start-up, fixed cost."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(tmp_path)],
+        check=True,
+        timeout=1800,
+    )
+    (path,) = tmp_path.glob("bench-quick-*.json")
+    summary = json.loads(path.read_text())["summary"]
+    missed = {k: summary["workloads"][k] for k, ok in summary["workloads_meet"].items() if not ok}
+    assert missed == {}, (missed, summary["floors"])
+
+
+@pytest.mark.bench
 def test_benchmark_script_runs_and_writes_its_record(tmp_path: Path) -> None:
     """A tiny run of the script itself, so a broken benchmark is noticed before the long one."""
     args = ["--sizes", "500,1000", "--repeats", "1", "--out", str(tmp_path)]
@@ -49,6 +63,9 @@ def test_benchmark_script_runs_and_writes_its_record(tmp_path: Path) -> None:
         "fixed_cost_seconds",
     }
     assert all(v > 0 for k, v in workloads.items() if k != "fixed_cost_seconds")
+    floors = record["summary"]["floors"]
+    assert set(floors) == {"interpreter_seconds", "validate_floor_seconds", "run_floor_seconds"}
+    assert 0 < floors["interpreter_seconds"] < floors["run_floor_seconds"]
 
 
 @pytest.mark.bench
