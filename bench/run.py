@@ -11,7 +11,8 @@ measures, ``--repeats`` times each and interleaved so that machine noise hits al
 4. the client transports at the small size: ``beacon``, ``fetch_keepalive`` and batches of 10
    (:data:`VARIANTS`), each as a ratio to the raw simpy rate;
 5. whole commands (``bench/commands.py``): ``--help`` and ``validate`` start-up, and the fixed
-   cost of ``trackloss run`` at the scenario's own size (command time minus ``simulate()``).
+   cost of ``trackloss run`` at the scenario's own size (command time minus ``simulate()``),
+   beside their floors: a bare interpreter, and importing the libraries each command needs.
 
 Every measurement runs in a fresh subprocess, so peak RSS (``ru_maxrss``) is per size and no
 run warms another's caches. "Tracked events" are *true events simulated* (visit events plus
