@@ -16,13 +16,11 @@ this test.
 
 from __future__ import annotations
 
-import bisect
-
 import numpy as np
 import pytest
 from scipy import stats
 from support.factories import scenario
-from support.page_reference import OUTCOMES, page_by_page
+from support.page_reference import EVENTS, OUTCOMES, Windows, page_by_page
 
 from simulator.model.client.choice import settler_kind
 from simulator.model.client.keepalive_arrays import KeepaliveClient
@@ -34,12 +32,6 @@ from simulator.model.streams import Streams
 PAGES = 4
 FAMILY_ALPHA = 0.01
 HANDLER_P = 0.7
-EVENTS = [
-    {"name": "small", "kind": "ui", "bytes": 800},
-    {"name": "click", "kind": "ui", "bytes": 30000},
-    {"name": "replay", "kind": "client_only", "request_class": "replay", "bytes": 36000},
-]
-
 CONFIGS = {
     "keepalive_local_storage": {
         "transport": "fetch_keepalive",
@@ -57,22 +49,6 @@ CONFIGS = {
         "retry": {"store": "memory", "max_attempts": 5, "backoff_initial_seconds": 0.3},
     },
 }  # fmt: skip
-
-
-class Windows:
-    """Collector outages at fixed, disjoint windows (the Outages interface)."""
-
-    def __init__(self, windows):
-        self.starts = [s for s, _ in windows]
-        self.ends = [e for _, e in windows]
-
-    def down_at(self, t: np.ndarray) -> np.ndarray:
-        i = np.searchsorted(self.starts, t, side="right") - 1
-        return (i >= 0) & (t < np.array(self.ends)[np.maximum(i, 0)])
-
-    def down(self, t: float) -> bool:
-        i = bisect.bisect_right(self.starts, t) - 1
-        return i >= 0 and t < self.ends[i]
 
 
 def visits(rng: np.random.Generator, n: int):
