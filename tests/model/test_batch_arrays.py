@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
+from support.agreement import engine_worst_p, worst_corrected_p
 from support.factories import scenario
 from support.page_reference import EVENTS, OUTCOMES, Windows, page_by_page
 
@@ -132,7 +132,7 @@ def on_arrays(sc, seed, visit_data, outages, client=None) -> np.ndarray:
     return counts
 
 
-def worst_corrected_p(name: str, root: int, n: int) -> tuple[float, tuple]:
+def corrected_p(name: str, root: int, n: int) -> tuple[float, tuple]:
     sc = make(name, dedupe_window_hours=0.0005)
     rng = np.random.default_rng(root)
     outages = Windows([(100.0 * i, 100.0 * i + 30.0) for i in range(1, n * 10, 97)])
@@ -141,13 +141,7 @@ def worst_corrected_p(name: str, root: int, n: int) -> tuple[float, tuple]:
     start, dwell, end, keepalive, blocked_beacon, events = data
     b = page_by_page(sc, root + 2, start, dwell, end, events, outages, HANDLER_P, keepalive,
                      blocked_beacon)  # fmt: skip
-    varied = (a.std(axis=0) + b.std(axis=0)) > 0
-    p = np.ones(varied.shape)
-    p[varied] = stats.ttest_ind(a[:, varied], b[:, varied], equal_var=False).pvalue
-    same = ~varied & (a[0] != b[0])
-    p[same] = 0.0
-    worst = np.unravel_index(np.argmin(p), p.shape)
-    return float(p[worst]) * int(varied.sum() + same.sum()), worst
+    return worst_corrected_p(a, b)
 
 
 DEFAULT_RUN = ("fetch_local_storage", "keepalive_quota")
@@ -159,10 +153,27 @@ DEFAULT_RUN = ("fetch_local_storage", "keepalive_quota")
     [n if n in DEFAULT_RUN else pytest.param(n, marks=pytest.mark.slow) for n in CONFIGS],
 )
 def test_batch_fates_agree_with_the_page_by_page_path(name: str) -> None:
-    corrected, worst = worst_corrected_p(name, 100, 2000)
+    corrected, worst = corrected_p(name, 100, 2000)
     if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
-        corrected, worst = worst_corrected_p(name, 200, 2000)
+        corrected, worst = corrected_p(name, 200, 2000)
     assert corrected >= FAMILY_ALPHA, (worst[0], OUTCOMES[worst[1]], corrected)
+
+
+@pytest.mark.slow
+def test_engine_counts_agree_with_the_page_by_page_path() -> None:
+    """The whole engine (blockers, returns, outages, the store, every plan kind) in distribution."""
+    from support.scenarios import EVERYTHING_ON
+
+    from simulator.model.tally import MEASURES
+
+    sc = scenario(**EVERYTHING_ON)
+    assert settler_kind(sc) is BatchClient
+    corrected, worst = engine_worst_p(sc, 11, 10)
+    if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
+        corrected, worst = engine_worst_p(sc, 12, 10)
+    plan, event, measure = worst
+    assert corrected >= FAMILY_ALPHA, (sc.plans[plan].name, sc.events[event].name,
+                                       MEASURES[measure], corrected)  # fmt: skip
 
 
 class EveryPageAgain(BatchClient):

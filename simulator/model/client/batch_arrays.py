@@ -165,8 +165,10 @@ class BatchClient(KeepaliveClient):
         store holds at its end, in the store's order.
         """
         # The queue's order: by ready time; at a tie the store's messages (in the store's
-        # order) before the page's own (by the time they were made).
-        order = np.lexsort((rows, self.offset[rows], ~carried, ready, page))
+        # order) before the page's own (by the time they were made, then by row: the page's own
+        # come in row order, and the sort is stable).
+        tie = np.where(carried, self.offset[rows] - rows.size, self.offset[rows])
+        order = np.lexsort((tie, ready, page))
         rows, page, ready, carried = rows[order], page[order], ready[order], carried[order]
         before = s.take(rows)
         n_settled = len(self._settled_rows)
@@ -228,8 +230,9 @@ class BatchClient(KeepaliveClient):
         arrive = written + up
         self.recording.variates(rows[b.last[go]], 0, up, back, u)
         q = beacon | (kind[go] == KEEPALIVE)
-        nbytes = np.bincount(b.batch, weights=self.nbytes[self.event[rows]])[go]
-        self.recording.request(bp[q], at[q], arrive[q], nbytes[q])
+        if q.any():
+            nbytes = np.bincount(b.batch, weights=self.nbytes[self.event[rows]])[go]
+            self.recording.request(bp[q], at[q], arrive[q], nbytes[q])
         failed = (u < cfg.failure_probability) | self.outages.down_at(pg.t0[bp] + at)
         teardown = self.teardown[bp]
         arrived = ~failed & ((kind[go] == KEEPALIVE) | beacon |

@@ -234,14 +234,17 @@ class KeepaliveClient(OneRequestClient):
         if not over.size:
             return stored, stored_page
         # The race is void on these pages: settle them again, in sequence, on the same draws.
-        voided = np.sort(rows[np.isin(page, over)])
+        void_page = np.zeros(self.pages.dwell.size, bool)
+        void_page[over] = True
+        mine = void_page[page]
+        void_row = np.zeros(self.offset.size, bool)
+        void_row[rows[mine]] = True
         for k in range(n_settled, len(self._settled_rows)):
-            keep = ~np.isin(self._settled_rows[k], voided)
+            keep = ~void_row[self._settled_rows[k]]
             self._settled_rows[k] = self._settled_rows[k][keep]
             self._settled_cause[k] = self._settled_cause[k][keep]
-        keep = ~np.isin(stored_page, over)
+        keep = ~void_page[stored_page]
         stored, stored_page = stored[keep], stored_page[keep]
-        mine = np.isin(rows, voided)
         for f in MessageState.FIELDS:
             getattr(s, f)[rows[mine]] = getattr(before, f)[mine]
         requests = self.sequential.requests
