@@ -198,9 +198,10 @@ def test_the_race_is_the_sequential_path_on_the_same_draws(name: str) -> None:
     outages = Windows([(100.0 * i, 100.0 * i + 30.0) for i in range(1, 3000, 97)])
     data = visits(np.random.default_rng(7), 300)
     streams = [Streams(np.random.SeedSequence(3)) for _ in range(2)]
-    raced = on_arrays(sc, None, data, outages, BatchClient(sc, outages, streams[0]))
-    again = on_arrays(sc, None, data, outages, EveryPageAgain(sc, outages, streams[1]))
+    clients = BatchClient(sc, outages, streams[0]), EveryPageAgain(sc, outages, streams[1])
+    raced, again = (on_arrays(sc, None, data, outages, c) for c in clients)
     np.testing.assert_array_equal(raced, again)
+    assert clients[0].requests == clients[1].requests  # a replayed page's requests count once
 
 
 def test_same_seed_same_fates_including_the_replayed_pages() -> None:

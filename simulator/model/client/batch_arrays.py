@@ -16,11 +16,12 @@ but for every page of a visit position at once:
   library holds it, or settled.
 
 That is exact on a page as long as no failed batch comes back into the queue (a retry changes
-how the later batches are cut) and the keepalive quota never binds. Both are rare, and both are
-known only once the page has been raced: the race records every variate it draws (by request:
-a batch is keyed by its last event), and the pages where a visible failure is retried, or where
-the bytes in flight overran the quota (interval stabbing over the recorded requests), are
-settled again, exactly and in sequence, by the page-by-page path on the same variates
+how the later batches are cut), the keepalive quota never binds and the page-hide flush fits in
+one request. All are rare, and known only once the page has been raced: the race records every
+variate it draws (by request: a batch is keyed by its last event), and the pages where a
+visible failure is retried, where the bytes in flight overran the quota (interval stabbing over
+the recorded requests) or where the flush is chunked are settled again, exactly and in
+sequence, by the page-by-page path on the same variates
 (:mod:`~simulator.model.client.quota_replay`). Every other page's race is what the sequential
 path does with those variates, so nothing is biased by which pages are replayed.
 
@@ -34,13 +35,14 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config.scenario import Scenario
-from simulator.model.client.batches import cut
+from simulator.model.client.batches import cut, queue_order
 from simulator.model.client.keepalive_arrays import EMPTY, KeepaliveClient
 from simulator.model.client.quota_replay import Recording
 from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
 from simulator.model.client.transports import (
     BEACON,
     KEEPALIVE,
+    PLAIN,
     overloaded_pages,
     request_kind,
     written_before_teardown,
@@ -164,16 +166,14 @@ class BatchClient(KeepaliveClient):
         (``carried``: the store brought it in). Returns ``(rows, page)`` of what each page's
         store holds at its end, in the store's order.
         """
-        # The queue's order: by ready time; at a tie the store's messages (in the store's
-        # order) before the page's own (by the time they were made, then by row: the page's own
-        # come in row order, and the sort is stable).
-        tie = np.where(carried, self.offset[rows] - rows.size, self.offset[rows])
-        order = np.lexsort((tie, ready, page))
+        # The page's own messages come in row order: the page-by-page path's order at a tie.
+        order = queue_order(page, ready, carried, self.offset[rows])
         rows, page, ready, carried = rows[order], page[order], ready[order], carried[order]
         before = s.take(rows)
         n_settled = len(self._settled_rows)
         self.recording = Recording()
         left, unsent, retried, sent_on = self._race(s, rows, page, ready)
+        retried = np.union1d(retried, self._chunked(rows[left][unsent], page[left][unsent]))
         kept, kept_page = self._flush(s, rows[left], page[left], unsent)
         stored = self._persist(s, kept, kept_page)
         recording, self.recording = self.recording, None
@@ -192,12 +192,26 @@ class BatchClient(KeepaliveClient):
         """The raced pages to settle again in sequence: a retry, or the quota overrun.
 
         ``page`` are the pages of every message raced, ``retried`` the pages where a failed
-        batch goes back into the queue (sorted, unique). Settling any other raced page again on
-        the recorded draws gives what the race gave (the tests check it on every page).
+        batch goes back into the queue or the page-hide flush is chunked (sorted, unique).
+        Settling any other raced page again on the recorded draws gives what the race gave (the
+        tests check it on every page).
         """
         if not recording.sends:
             return retried
         return np.union1d(retried, overloaded_pages(*recording.intervals(), self.quota))
+
+    def _chunked(self, rows: np.ndarray, page: np.ndarray) -> np.ndarray:
+        """Pages whose page-hide flush of ``rows`` goes in more than one request.
+
+        With a keepalive or beacon page-hide transport, what is queued at page-hide is sent in
+        chunks within the quota; the race sends one request per page. A page whose queued
+        bytes exceed the quota is settled again in sequence (where the quota binds it is anyway;
+        a beacon the blocker stops takes no quota, but each of its chunks is a request).
+        """
+        flushes = (self.unload_kind[page] != PLAIN) & self.fires[page]
+        nbytes = self.nbytes[self.event[rows[flushes]]]
+        heavy = np.bincount(page[flushes], weights=nbytes, minlength=self.pages.dwell.size)
+        return np.flatnonzero(heavy > self.quota)
 
     def _race(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray

@@ -6,8 +6,9 @@ have passed since the first event of the queue, whichever comes first; while the
 The queue is filled in the order the events become ready to send (the retry store's events at
 the tag's load, in the store's order, then the page's events as they are made). With no retry
 coming back into the queue, where one request ends decides where the next begins, so the
-requests follow from the ready times alone: :func:`cut` finds them for many pages at once by
-following each page's chain of first messages, one request of every page per step.
+requests follow from the ready times alone: :func:`queue_order` puts every page's messages in
+the queue's order, and :func:`cut` finds the requests for many pages at once by following each
+page's chain of first messages, one request of every page per step.
 """
 
 from __future__ import annotations
@@ -26,6 +27,39 @@ class Batches:
     last: np.ndarray  # index of its last message
     at: np.ndarray  # page offset at which it is sent (its timer, if it is not full)
     sent: np.ndarray  # sent before the page ends (else still queued at page-hide)
+
+
+def queue_order(
+    page: np.ndarray, ready: np.ndarray, carried: np.ndarray, rank: np.ndarray
+) -> np.ndarray:
+    """The order in which each page's messages enter the library's queue.
+
+    By page, then by the time each is ready to send; at a tie, the messages the store carried
+    in (in the store's order) before the page's own (by the time they were made). Ties beyond
+    that keep their input order.
+
+    Parameters
+    ----------
+    page, ready : numpy.ndarray
+        Page of each message, and the page offset at which it is ready to send.
+    carried : numpy.ndarray
+        bool: the store carried the message in.
+    rank : numpy.ndarray
+        A carried message's place in the store (0, 1, ...); another's offset into its page.
+
+    Returns
+    -------
+    numpy.ndarray
+        Indices that put the messages in that order.
+
+    Examples
+    --------
+    >>> queue_order(np.array([0, 0, 0, 1]), np.array([0.6, 0.6, 0.6, 0.0]),
+    ...             np.array([False, True, True, False]), np.array([0.2, 1.0, 0.0, 0.0])).tolist()
+    [2, 1, 0, 3]
+    """
+    tie = np.where(carried, rank - rank.size, rank)  # a place in the store is below any offset
+    return np.lexsort((tie, ready, page))
 
 
 def cut(
@@ -90,4 +124,4 @@ def cut(
     return Batches(batch, head, last, at, full | (at < dwell[head]))
 
 
-__all__ = ["Batches", "cut"]
+__all__ = ["Batches", "cut", "queue_order"]
