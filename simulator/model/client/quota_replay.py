@@ -169,11 +169,13 @@ def replay(
     def draw(dist) -> Callable[[], float]:
         return lambda: float(dist.sample(net, 1)[0])
 
-    saved = path.log, path.upload, path.response, path.net_u
+    saved = path.log, path.upload, path.response, path.net_u, path.unload_u
     path.log = log
     path.upload = _Replayed(recorded, 0, draw(cfg.upload_latency_seconds), key, used)
     path.response = _Replayed(recorded, 1, draw(cfg.response_latency_seconds), key, used)
     path.net_u = _Replayed(recorded, 2, lambda: float(net.random()), key, used)
+    # Whether the page-hide handler runs is drawn already (handler_p is 0 or 1): draw nothing.
+    path.unload_u = lambda: 0.5
     # The page-by-page path draws each page's tag load time; it takes the one drawn already.
     path.script.buffer.extend(load[over][::-1].tolist())
     state = s.take(rows)
@@ -182,7 +184,7 @@ def replay(
             sub, state, sub_page, offset[rows], event[rows], carried
         )
     finally:
-        path.log, path.upload, path.response, path.net_u = saved
+        path.log, path.upload, path.response, path.net_u, path.unload_u = saved
     for f in MessageState.FIELDS:
         getattr(s, f)[rows] = getattr(state, f)
     return rows[done], status, rows[left], over[left_page]
