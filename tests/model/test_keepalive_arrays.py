@@ -16,13 +16,11 @@ this test.
 
 from __future__ import annotations
 
-import bisect
-
 import numpy as np
 import pytest
-from scipy import stats
+from support.agreement import engine_worst_p, worst_corrected_p
 from support.factories import scenario
-from support.page_reference import OUTCOMES, page_by_page
+from support.page_reference import EVENTS, OUTCOMES, Windows, page_by_page
 
 from simulator.model.client.choice import settler_kind
 from simulator.model.client.keepalive_arrays import KeepaliveClient
@@ -34,12 +32,6 @@ from simulator.model.streams import Streams
 PAGES = 4
 FAMILY_ALPHA = 0.01
 HANDLER_P = 0.7
-EVENTS = [
-    {"name": "small", "kind": "ui", "bytes": 800},
-    {"name": "click", "kind": "ui", "bytes": 30000},
-    {"name": "replay", "kind": "client_only", "request_class": "replay", "bytes": 36000},
-]
-
 CONFIGS = {
     "keepalive_local_storage": {
         "transport": "fetch_keepalive",
@@ -57,22 +49,6 @@ CONFIGS = {
         "retry": {"store": "memory", "max_attempts": 5, "backoff_initial_seconds": 0.3},
     },
 }  # fmt: skip
-
-
-class Windows:
-    """Collector outages at fixed, disjoint windows (the Outages interface)."""
-
-    def __init__(self, windows):
-        self.starts = [s for s, _ in windows]
-        self.ends = [e for _, e in windows]
-
-    def down_at(self, t: np.ndarray) -> np.ndarray:
-        i = np.searchsorted(self.starts, t, side="right") - 1
-        return (i >= 0) & (t < np.array(self.ends)[np.maximum(i, 0)])
-
-    def down(self, t: float) -> bool:
-        i = bisect.bisect_right(self.starts, t) - 1
-        return i >= 0 and t < self.ends[i]
 
 
 def visits(rng: np.random.Generator, n: int):
@@ -137,7 +113,7 @@ def on_arrays(sc, seed, visit_data, outages) -> np.ndarray:
     return counts
 
 
-def worst_corrected_p(name: str, root: int, n: int) -> tuple[float, tuple]:
+def corrected_p(name: str, root: int, n: int) -> tuple[float, tuple]:
     sc = scenario(client=client_config(name), events=EVENTS,
                   collector={"dedupe_window_hours": 0.0005})  # fmt: skip
     rng = np.random.default_rng(root)
@@ -147,13 +123,7 @@ def worst_corrected_p(name: str, root: int, n: int) -> tuple[float, tuple]:
     start, dwell, end, keepalive, blocked_beacon, events = data
     b = page_by_page(sc, root + 2, start, dwell, end, events, outages, HANDLER_P, keepalive,
                      blocked_beacon)  # fmt: skip
-    varied = (a.std(axis=0) + b.std(axis=0)) > 0
-    p = np.ones(varied.shape)
-    p[varied] = stats.ttest_ind(a[:, varied], b[:, varied], equal_var=False).pvalue
-    same = ~varied & (a[0] != b[0])
-    p[same] = 0.0
-    worst = np.unravel_index(np.argmin(p), p.shape)
-    return float(p[worst]) * int(varied.sum() + same.sum()), worst
+    return worst_corrected_p(a, b)
 
 
 DEFAULT_RUN = ("keepalive_local_storage", "beacon_xhr_unload")
@@ -165,9 +135,9 @@ DEFAULT_RUN = ("keepalive_local_storage", "beacon_xhr_unload")
     [n if n in DEFAULT_RUN else pytest.param(n, marks=pytest.mark.slow) for n in CONFIGS],
 )
 def test_keepalive_fates_agree_with_the_page_by_page_path(name: str) -> None:
-    corrected, worst = worst_corrected_p(name, 100, 3000)
+    corrected, worst = corrected_p(name, 100, 3000)
     if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
-        corrected, worst = worst_corrected_p(name, 200, 3000)
+        corrected, worst = corrected_p(name, 200, 3000)
     assert corrected >= FAMILY_ALPHA, (worst[0], OUTCOMES[worst[1]], corrected)
 
 
@@ -182,25 +152,7 @@ def test_one_request_per_event_with_a_surviving_transport_is_settled_on_arrays()
     assert kind(transport="beacon") is KeepaliveClient
     assert kind(transport="fetch_keepalive", unload_transport="xhr") is KeepaliveClient
     assert kind(transport="xhr", unload_transport="beacon") is KeepaliveClient
-    assert kind(transport="beacon", batch_size=10) is PagedClient
     assert settler_kind(scenario(client={"transport": "beacon"}), paged=True) is PagedClient
-
-
-def _engine_worst_p(sc, root: int, replications: int) -> tuple[float, tuple]:
-    from simulator.model.engine import Replication
-
-    seeds = np.random.SeedSequence(root).spawn(2 * replications)
-    a, b = (
-        np.stack([Replication(sc, s, paged=paged).run()[0].totals() for s in part])
-        for paged, part in ((False, seeds[:replications]), (True, seeds[replications:]))
-    )
-    varied = (a.std(axis=0) + b.std(axis=0)) > 0
-    p = np.ones(a.shape[1:])
-    p[varied] = stats.ttest_ind(a[:, varied], b[:, varied], equal_var=False).pvalue
-    same = ~varied & (a[0] != b[0])
-    p[same] = 0.0
-    worst = np.unravel_index(np.argmin(p), p.shape)
-    return float(p[worst]) * int(varied.sum() + same.sum()), worst
 
 
 @pytest.mark.slow
@@ -214,9 +166,9 @@ def test_engine_counts_agree_with_the_page_by_page_path(transport: str) -> None:
     client = {**ONE_REQUEST["client"], "transport": transport, "unload_transport": None}
     sc = scenario(**{**ONE_REQUEST, "client": client})
     assert settler_kind(sc) is KeepaliveClient
-    corrected, worst = _engine_worst_p(sc, 11, 10)
+    corrected, worst = engine_worst_p(sc, 11, 10)
     if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
-        corrected, worst = _engine_worst_p(sc, 12, 10)
+        corrected, worst = engine_worst_p(sc, 12, 10)
     plan, event, measure = worst
     assert corrected >= FAMILY_ALPHA, (sc.plans[plan].name, sc.events[event].name,
                                        MEASURES[measure], corrected)  # fmt: skip

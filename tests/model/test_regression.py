@@ -1,7 +1,7 @@
 """Exact-seed regression: small scenarios with every mechanism on, against saved tallies.
 
-One scenario batches its client events, so its browser copies are settled page by page; the
-other sends one request per event, so they are settled on arrays.
+One scenario batches its client events (its browser copies are settled by the batching
+settler); the other sends one request per event (settled on arrays, one request at a time).
 
 This is a tripwire, not a correctness check (the closed-form, oracle and conservation tests
 are those): it fails when any change moves any count for a fixed seed, so that a change in
@@ -26,8 +26,8 @@ from simulator.model.tally import MEASURES
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SCENARIOS = {
-    "regression_everything_on.json": EVERYTHING_ON,  # page by page
-    "regression_one_request.json": ONE_REQUEST,  # on arrays
+    "regression_everything_on.json": EVERYTHING_ON,  # batches
+    "regression_one_request.json": ONE_REQUEST,  # one request per event
 }
 
 

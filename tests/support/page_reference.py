@@ -8,6 +8,8 @@ engine draws it, and counts each visit's outcomes per event type.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from simulator.model.client.connection import page_connections
@@ -20,6 +22,30 @@ from simulator.model.tally_buffer import TallyBuffer
 
 OUTCOMES = ["delivered", "duplicate", *sorted(LOST)]
 """Outcome columns of the counts: delivered, duplicates kept, then each loss cause."""
+
+EVENTS = [
+    {"name": "small", "kind": "ui", "bytes": 800},
+    {"name": "click", "kind": "ui", "bytes": 30000},
+    {"name": "replay", "kind": "client_only", "request_class": "replay", "bytes": 36000},
+]
+"""Event types 0, 1, 2: two of them weigh 30 and 36 kB, so that the 64 KiB keepalive quota binds
+on some pages."""
+
+
+class Windows:
+    """Collector outages at fixed, disjoint windows (the Outages interface)."""
+
+    def __init__(self, windows):
+        self.starts = [s for s, _ in windows]
+        self.ends = [e for _, e in windows]
+
+    def down_at(self, t: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(self.starts, t, side="right") - 1
+        return (i >= 0) & (t < np.array(self.ends)[np.maximum(i, 0)])
+
+    def down(self, t: float) -> bool:
+        i = bisect.bisect_right(self.starts, t) - 1
+        return i >= 0 and t < self.ends[i]
 
 
 def page_by_page(

@@ -5,7 +5,7 @@ one; Segment analytics-next's standard mode), the fates of two events on a page 
 independent given the page: its start, dwell time, how it ends, when the tag loaded and whether
 the page-hide handler ran. So a whole block of pages is settled with array arithmetic, exactly
 as :class:`~simulator.model.client.page.ClientPath` settles one page (the general path, which the
-engine keeps for batching libraries and keepalive transports):
+tests keep as the reference):
 
 * a blocked visitor's events are ``blocked``; on a page left before the tag loads, ``unload``;
 * each request's bytes are written once the page's connection is open (at once when it is warm:

@@ -4,14 +4,17 @@
   event, on arrays;
 * :class:`~simulator.model.client.keepalive_arrays.KeepaliveClient`: one request per event
   when a ``fetch_keepalive`` or ``beacon`` transport is involved, on arrays;
-* :class:`~simulator.model.client.paged.PagedClient`: batching libraries, page by page (and
-  every library, as the reference the others are tested against).
+* :class:`~simulator.model.client.batch_arrays.BatchClient`: batching libraries, any
+  transport, on arrays;
+* :class:`~simulator.model.client.paged.PagedClient`: page by page, the reference the others
+  are tested against (and the exact path they settle again the few pages they cannot race).
 """
 
 from __future__ import annotations
 
 from simulator.config.scenario import Scenario
 from simulator.model.client.arrays import OneRequestClient
+from simulator.model.client.batch_arrays import BatchClient
 from simulator.model.client.keepalive_arrays import KeepaliveClient
 from simulator.model.client.paged import PagedClient
 from simulator.model.client.settler import on_arrays
@@ -19,7 +22,7 @@ from simulator.model.client.settler import on_arrays
 
 def settler_kind(
     scenario: Scenario, paged: bool = False
-) -> type[OneRequestClient] | type[KeepaliveClient] | type[PagedClient]:
+) -> type[OneRequestClient] | type[KeepaliveClient] | type[BatchClient] | type[PagedClient]:
     """The settler class for ``scenario``'s client library.
 
     Parameters
@@ -40,4 +43,4 @@ def settler_kind(
         return OneRequestClient
     if scenario.client.batch_size == 1:
         return KeepaliveClient
-    return PagedClient
+    return BatchClient

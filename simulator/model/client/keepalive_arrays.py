@@ -205,23 +205,53 @@ class KeepaliveClient(OneRequestClient):
         )
         recording, self.recording = self.recording, None
         over = overloaded_pages(*recording.intervals(), self.quota)
+        return self._redo(s, over, recording, rows, page, carried, before, n_settled,
+                          (stored, stored_page))  # fmt: skip
+
+    def _redo(
+        self,
+        s: MessageState,
+        over: np.ndarray,
+        recording: Recording,
+        rows: np.ndarray,
+        page: np.ndarray,
+        carried: np.ndarray,
+        before: MessageState,
+        n_settled: int,
+        stored: tuple[np.ndarray, np.ndarray],
+        offset: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Void an optimistic race on the pages ``over`` and settle them again in sequence.
+
+        ``rows`` on ``page`` (``carried``: the store brought it in) are every message the race
+        took, ``before`` their state before it, ``n_settled`` how many settled groups there
+        were before it and ``stored`` the ``(rows, page)`` its pages' stores held at their end.
+        The pages ``over`` are settled again by the page-by-page path on the recorded draws
+        (``offset``, indexed by row, orders the carried messages; default: the block's
+        offsets). Returns what every page's store holds at its end, each page's in order.
+        """
+        stored, stored_page = stored
         if not over.size:
             return stored, stored_page
         # The race is void on these pages: settle them again, in sequence, on the same draws.
-        voided = np.sort(rows[np.isin(page, over)])
+        void_page = np.zeros(self.pages.dwell.size, bool)
+        void_page[over] = True
+        mine = void_page[page]
+        void_row = np.zeros(self.offset.size, bool)
+        void_row[rows[mine]] = True
         for k in range(n_settled, len(self._settled_rows)):
-            keep = ~np.isin(self._settled_rows[k], voided)
+            keep = ~void_row[self._settled_rows[k]]
             self._settled_rows[k] = self._settled_rows[k][keep]
             self._settled_cause[k] = self._settled_cause[k][keep]
-        keep = ~np.isin(stored_page, over)
+        keep = ~void_page[stored_page]
         stored, stored_page = stored[keep], stored_page[keep]
-        mine = np.isin(rows, voided)
         for f in MessageState.FIELDS:
             getattr(s, f)[rows[mine]] = getattr(before, f)[mine]
         requests = self.sequential.requests
+        offset = self.offset if offset is None else offset
         done, status, left, left_page = replay(
             self.sequential, recording, self.pages, over, s, rows[mine], page[mine],
-            carried[mine], self.offset, self.event, self.load, self.fires, self.net,
+            carried[mine], offset, self.event, self.load, self.fires, self.net,
         )  # fmt: skip
         self.requests += self.sequential.requests - requests
         self._settled_rows.append(done)
@@ -310,6 +340,17 @@ class KeepaliveClient(OneRequestClient):
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, unsent: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Page-hide: flush what waits with the page-hide transport, then persist or settle."""
+        rows, page = self._flush(s, rows, page, unsent)
+        # What is left is persisted or settled exactly as for a plain request.
+        return super()._page_end(s, rows, page, np.zeros(rows.size, bool))
+
+    def _flush(
+        self, s: MessageState, rows: np.ndarray, page: np.ndarray, unsent: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Page-hide flush: what waits on a page whose handler runs goes in one request.
+
+        Returns ``(rows, page)`` of the messages still open (in their order), for the store.
+        """
         pg, cfg = self.pages, self.cfg
         flush = unsent & self.fires[page]
         if flush.any():
@@ -350,8 +391,7 @@ class KeepaliveClient(OneRequestClient):
             gone = np.zeros(rows.size, bool)
             gone[np.flatnonzero(flush)[kind == BEACON]] = True
             rows, page = rows[~gone], page[~gone]
-        # What is left is persisted or settled exactly as for a plain request.
-        return super()._page_end(s, rows, page, np.zeros(rows.size, bool))
+        return rows, page
 
 
 __all__ = ["KeepaliveClient"]

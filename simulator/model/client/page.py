@@ -16,9 +16,10 @@ requests in flight complete, but what still waits in the batch queue goes out on
 runs.
 
 Everything here is plain Python on one page at a time: no simpy process or event per request.
-The engine uses it (through :mod:`simulator.model.client.paged`) for batching libraries and for
-keepalive or beacon transports; libraries that send one xhr/fetch request per event are settled
-on arrays by :mod:`simulator.model.client.arrays`, which tests check against this path.
+The engine settles every library on arrays (:mod:`simulator.model.client.arrays`,
+:mod:`~simulator.model.client.keepalive_arrays`, :mod:`~simulator.model.client.batch_arrays`),
+which tests check against this path; through :mod:`simulator.model.client.paged` it settles
+again, in sequence, the pages the arrays cannot race (a retried batch, the keepalive quota).
 """
 
 from __future__ import annotations

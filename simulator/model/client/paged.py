@@ -1,11 +1,11 @@
-"""Client fates page by page, for batching libraries and keepalive or beacon transports.
+"""Client fates page by page: the reference for every settler, and their exact fallback.
 
-When the library batches events, or sends them with ``fetch_keepalive``/``sendBeacon`` (whose
-64 KiB in-flight quota is shared by a page's requests), the events of a page share their
-fate, so :class:`~simulator.model.client.page.ClientPath` settles them one page at a time in Python.
-:class:`PagedClient` runs a block's pages through it in visit order and reports the outcomes
-in the same arrays as :class:`~simulator.model.client.arrays.OneRequestClient`, so the engine treats
-both alike.
+:class:`PagedClient` runs a block's pages through
+:class:`~simulator.model.client.page.ClientPath`, one page at a time in Python and in visit
+order, and reports the outcomes in the same arrays as the settlers on arrays, so the engine
+treats them alike (``paged=True`` picks it, for tests). The array settlers use it to settle
+again, in sequence and on the variates they drew, the pages they cannot race
+(:mod:`~simulator.model.client.quota_replay`).
 """
 
 from __future__ import annotations

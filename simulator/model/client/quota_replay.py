@@ -1,16 +1,19 @@
-"""Pages whose requests overran the keepalive quota, replayed in sequence on the same draws.
+"""Pages an optimistic race on arrays got wrong, replayed in sequence on the same draws.
 
 :class:`~simulator.model.client.keepalive_arrays.KeepaliveClient` races the pages that might
-exceed the 64 KiB in-flight quota on arrays as if it did not exist, recording every variate it
-draws (:class:`Recording`): each message's upload latency, response latency and failure
-uniform, by the message and the number of its requests sent on the page so far, and each
-page-hide flush's, by the page. Interval stabbing over the recorded requests
+exceed the 64 KiB in-flight quota on arrays as if it did not exist;
+:class:`~simulator.model.client.batch_arrays.BatchClient` races every page's batches as if no
+failed batch came back into the queue. Both record every variate they draw
+(:class:`Recording`): each request's upload latency, response latency and failure uniform, by
+the request's last message and the number of requests keyed by that message on the page so far,
+and each page-hide flush's, by the page. Interval stabbing over the recorded requests
 (:func:`~simulator.model.client.transports.overloaded_pages`) finds the pages where the bytes in
-flight exceeded the quota at some send; everywhere else the race is exactly what the sequential
-path would have done with the same variates. The pages found are settled again in sequence by
-the page-by-page path (:func:`replay`), which takes the recorded variates of each message in
-turn (and fresh ones once they run out), so every page's outcome is the sequential path's on one
-sequence of draws, and nothing is biased by which pages are replayed.
+flight exceeded the quota at some send (and the batch race knows where a batch was retried);
+everywhere else the race is exactly what the sequential path would have done with the same
+variates. The pages found are settled again in sequence by the page-by-page path
+(:func:`replay`), which keys each request it sends the same way and takes the recorded variates
+of that key in turn (and fresh ones once they run out), so every page's outcome is the
+sequential path's on one sequence of draws, and nothing is biased by which pages are replayed.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class Recording:
         parts = [("message", r, up, back, u, rows) for r, _, up, back, u in self.draws]
         parts += [("flush", p, up, back, u, pages) for p, up, back, u in self.flushes]
         for what, at, up, back, u, wanted in parts:  # recorded round by round, so in order
-            m = np.isin(at, wanted)
+            m = np.isin(at, wanted, kind="table")
             drawn = zip(up[m].tolist(), back[m].tolist(), u[m].tolist(), strict=True)
             for k, x in zip(at[m].tolist(), drawn, strict=True):
                 out.setdefault((what, k), []).append(x)
@@ -77,7 +80,8 @@ class _Replayed:
 
     ClientPath takes a variate as ``d.buffer.pop() if d.buffer else d()``; this object is its
     own always-full buffer, and hands out the recorded variate ``field`` of the request being
-    sent (``key[0]``, set by the path's log), or a fresh one.
+    sent (``key[0]``, set by the path's log: its last message, or its page for a page-hide
+    flush), or a fresh one.
     """
 
     __slots__ = ("buffer", "recorded", "field", "fresh", "key", "used")
@@ -165,11 +169,13 @@ def replay(
     def draw(dist) -> Callable[[], float]:
         return lambda: float(dist.sample(net, 1)[0])
 
-    saved = path.log, path.upload, path.response, path.net_u
+    saved = path.log, path.upload, path.response, path.net_u, path.unload_u
     path.log = log
     path.upload = _Replayed(recorded, 0, draw(cfg.upload_latency_seconds), key, used)
     path.response = _Replayed(recorded, 1, draw(cfg.response_latency_seconds), key, used)
     path.net_u = _Replayed(recorded, 2, lambda: float(net.random()), key, used)
+    # Whether the page-hide handler runs is drawn already (handler_p is 0 or 1): draw nothing.
+    path.unload_u = lambda: 0.5
     # The page-by-page path draws each page's tag load time; it takes the one drawn already.
     path.script.buffer.extend(load[over][::-1].tolist())
     state = s.take(rows)
@@ -178,7 +184,7 @@ def replay(
             sub, state, sub_page, offset[rows], event[rows], carried
         )
     finally:
-        path.log, path.upload, path.response, path.net_u = saved
+        path.log, path.upload, path.response, path.net_u, path.unload_u = saved
     for f in MessageState.FIELDS:
         getattr(s, f)[rows] = getattr(state, f)
     return rows[done], status, rows[left], over[left_page]

@@ -2,19 +2,21 @@
 
 A *settler* takes a block of pages and the browser copies of the events made on them (plus the
 copies carried in from visitors' retry stores), and settles each copy: delivered (possibly more
-than once) or lost with one cause, or left in the store at the end of its visit. Three settlers
+than once) or lost with one cause, or left in the store at the end of its visit. Four settlers
 implement it and agree in distribution (``tests/model/test_client_paths.py``,
-``tests/model/test_keepalive_arrays.py``); :func:`~simulator.model.client.choice.settler_kind`
-picks one:
+``tests/model/test_keepalive_arrays.py``, ``tests/model/test_batch_arrays.py``);
+:func:`~simulator.model.client.choice.settler_kind` picks one:
 
 * :class:`~simulator.model.client.arrays.OneRequestClient`, on arrays, for libraries that send
   one ``xhr``/``fetch`` request per event;
 * :class:`~simulator.model.client.keepalive_arrays.KeepaliveClient`, on arrays, for libraries
   that send one request per event with ``fetch_keepalive`` or ``beacon`` (at page-hide or
   always), whose requests share a page's in-flight quota;
+* :class:`~simulator.model.client.batch_arrays.BatchClient`, on arrays, for batching libraries
+  (any transport), whose events share a request's fate;
 * :class:`~simulator.model.client.paged.PagedClient`, page by page through
-  :class:`~simulator.model.client.page.ClientPath`, for batching libraries, whose events share
-  a request's fate (and for every library, as the reference).
+  :class:`~simulator.model.client.page.ClientPath`: the reference for every library, and the
+  exact path on which the array settlers settle again the pages they cannot race.
 """
 
 from __future__ import annotations

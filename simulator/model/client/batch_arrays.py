@@ -1,0 +1,315 @@
+"""Client fates in numpy blocks for batching libraries, with any transport.
+
+:class:`BatchClient` settles a library that queues events and sends them in batches
+(``batch_size`` > 1) as :class:`~simulator.model.client.page.ClientPath` does page by page,
+but for every page of a visit position at once:
+
+* each page's queue (the store's events at the tag's load, then the page's events as they are
+  made) is cut into batches by size and timer (:func:`~simulator.model.client.batches.cut`);
+* each batch that leaves before the page ends is one request: its latencies, failure and
+  collector outage are drawn once, and every event of the batch shares its fate, by the rules
+  of its transport (:mod:`~simulator.model.client.transports`: a plain request arrives if it is
+  written before the teardown, a keepalive one survives the unload, a beacon is fire and
+  forget);
+* at page-hide, if the handler runs, the last batch still queued goes with the page-hide
+  transport; then what is in flight or queued is persisted to the store, in the order the
+  library holds it, or settled.
+
+That is exact on a page as long as no failed batch comes back into the queue (a retry changes
+how the later batches are cut), the keepalive quota never binds and the page-hide flush fits in
+one request. All are rare, and known only once the page has been raced: the race records every
+variate it draws (by request: a batch is keyed by its last event), and the pages where a
+visible failure is retried, where the bytes in flight overran the quota (interval stabbing over
+the recorded requests) or where the flush is chunked are settled again, exactly and in
+sequence, by the page-by-page path on the same variates
+(:mod:`~simulator.model.client.quota_replay`). Every other page's race is what the sequential
+path does with those variates, so nothing is biased by which pages are replayed.
+
+Pages interact only through the store, so the pages are walked by their position in the visit,
+with the store each page carries to the next (in its order: it decides which events share the
+next page's first batch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.config.scenario import Scenario
+from simulator.model.client.batches import cut, queue_order
+from simulator.model.client.keepalive_arrays import EMPTY, KeepaliveClient
+from simulator.model.client.quota_replay import Recording
+from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
+from simulator.model.client.transports import (
+    BEACON,
+    KEEPALIVE,
+    PLAIN,
+    overloaded_pages,
+    request_kind,
+    written_before_teardown,
+)
+from simulator.model.collector import LOST
+from simulator.model.outages import Outages
+from simulator.model.streams import Streams
+
+
+class BatchClient(KeepaliveClient):
+    """Settles a batching library's client copies (see the module docstring).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Gives the client settings and each event type's payload size.
+    outages : Outages
+        Collector outages (requests sent during one fail).
+    streams : Streams
+        Uses the ``script``, ``network``, ``unload`` and ``connection`` streams.
+    """
+
+    def __init__(self, scenario: Scenario, outages: Outages, streams: Streams) -> None:
+        super().__init__(scenario, outages, streams)
+        self.size = self.cfg.batch_size
+        self.interval = self.cfg.flush_interval_seconds
+
+    def settle(
+        self,
+        pages: Pages,
+        s: MessageState,
+        page: np.ndarray,
+        offset: np.ndarray,
+        event: np.ndarray,
+        carried: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Settle a block's messages; see :meth:`simulator.model.client.settler.Settler.settle`."""
+        pages = self._begin(pages)  # with its connection draws, which a replayed page keeps
+        self.event = event
+        # The page-by-page path queues carried messages by their "offset": their store order.
+        self.offset = offset.astype(float)
+        self.kind = request_kind(self.transport, pages.keepalive)
+        self.unload_kind = request_kind(self.unload_transport, pages.keepalive)
+        rows, p = self._sendable(pages, np.flatnonzero(~carried), page, event)
+        ready = np.maximum(offset[rows], self.load[p])
+        in_rows = np.flatnonzero(carried)
+        out_rows, out_page = self._walk(s, (rows, p, ready), in_rows, page[in_rows])
+        settled_rows = np.concatenate([EMPTY, *self._settled_rows])
+        status = np.concatenate([EMPTY, *self._settled_cause])
+        status[s.n[settled_rows] > 0] = DELIVERED_STATUS
+        return settled_rows, status, out_rows, out_page
+
+    def _walk(
+        self,
+        s: MessageState,
+        new: tuple[np.ndarray, np.ndarray, np.ndarray],
+        in_rows: np.ndarray,
+        in_page: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every page, by its position in the visit, with the store each carries to the next.
+
+        ``new`` are the rows, pages and ready offsets of the messages made on live pages;
+        ``in_rows`` (in store order) enter ``in_page``, a visit's first page. Returns the rows
+        left in a store at the end of their visit (in store order) and the visit's last page.
+        """
+        pages = self.pages
+        order = np.argsort(pages.position[new[1]], kind="stable")
+        new_rows, new_page, new_ready = (x[order] for x in new)
+        new_pos = pages.position[new_page]
+        out_rows, out_page = [EMPTY], [EMPTY]
+        k, top = 0, int(new_pos.max(initial=-1))
+        while in_rows.size or k <= top:
+            a, b = np.searchsorted(new_pos, [k, k + 1])
+            stay = ~self.live[in_page]  # the tag never loaded: the store is left untouched
+            go_rows, go_page = in_rows[~stay], in_page[~stay]
+            rows = np.concatenate([go_rows, new_rows[a:b]])
+            page = np.concatenate([go_page, new_page[a:b]])
+            stored, stored_page = EMPTY, EMPTY
+            if rows.size:
+                carried = np.arange(rows.size) < go_rows.size
+                self.offset[go_rows] = np.flatnonzero(~stay)  # the store's order
+                ready = np.concatenate([self.load[go_page], new_ready[a:b]])
+                stored, stored_page = self._pages(s, rows, page, ready, carried)
+            rows_k = np.concatenate([in_rows[stay], stored])
+            page_k = np.concatenate([in_page[stay], stored_page])
+            end = pages.last[page_k]
+            out_rows.append(rows_k[end])
+            out_page.append(page_k[end])
+            in_rows, in_page = rows_k[~end], page_k[~end] + 1
+            k += 1
+        return np.concatenate(out_rows), np.concatenate(out_page)
+
+    def _arrive(self, s: MessageState, rows: np.ndarray, t: np.ndarray) -> None:
+        """Record arrivals (rows distinct), earlier than one already recorded or not.
+
+        A batch in flight when its page ends may reach the collector after the same events,
+        resent from the store on the next page, do. The earliest arrival is the first; a
+        message's state keeps only its first arrival and how many came later than the dedupe
+        window after it, so the arrivals within the window are taken at the first, as the
+        page-by-page path takes them when a message is carried in.
+        """
+        n, first = s.n[rows], s.first[rows]
+        earlier = (n > 0) & (t < first)
+        later = (n > 0) & ~earlier
+        s.late[rows] += later & (t - first > self.window)
+        s.late[rows] = np.where(earlier & (first - t > self.window), n, s.late[rows])
+        s.first[rows] = np.where(later, first, t)
+        s.n[rows] += 1
+
+    def _pages(
+        self,
+        s: MessageState,
+        rows: np.ndarray,
+        page: np.ndarray,
+        ready: np.ndarray,
+        carried: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Race these pages' batches, then settle again in sequence the pages that need it.
+
+        ``rows`` on ``page``, ready at ``ready``, are every message present on those pages
+        (``carried``: the store brought it in). Returns ``(rows, page)`` of what each page's
+        store holds at its end, in the store's order.
+        """
+        # The page's own messages come in row order: the page-by-page path's order at a tie.
+        order = queue_order(page, ready, carried, self.offset[rows])
+        rows, page, ready, carried = rows[order], page[order], ready[order], carried[order]
+        before = s.take(rows)
+        n_settled = len(self._settled_rows)
+        self.recording = Recording()
+        left, unsent, retried, sent_on = self._race(s, rows, page, ready)
+        retried = np.union1d(retried, self._chunked(rows[left][unsent], page[left][unsent]))
+        kept, kept_page = self._flush(s, rows[left], page[left], unsent)
+        stored = self._persist(s, kept, kept_page)
+        recording, self.recording = self.recording, None
+        over = self._broken(page, retried, recording)
+        if over.size:
+            # The replay counts its own requests on those pages.
+            void = np.zeros(self.pages.dwell.size, bool)
+            void[over] = True
+            flushed = np.zeros(void.size, bool)
+            flushed[page[left][unsent & self.fires[page[left]]]] = True
+            self.requests -= int(void[sent_on].sum() + (flushed & void).sum())
+        return self._redo(s, over, recording, rows, page, carried, before, n_settled, stored,
+                          self.offset)  # fmt: skip
+
+    def _broken(self, page: np.ndarray, retried: np.ndarray, recording: Recording) -> np.ndarray:
+        """The raced pages to settle again in sequence: a retry, or the quota overrun.
+
+        ``page`` are the pages of every message raced, ``retried`` the pages where a failed
+        batch goes back into the queue or the page-hide flush is chunked (sorted, unique).
+        Settling any other raced page again on the recorded draws gives what the race gave (the
+        tests check it on every page).
+        """
+        if not recording.sends:
+            return retried
+        return np.union1d(retried, overloaded_pages(*recording.intervals(), self.quota))
+
+    def _chunked(self, rows: np.ndarray, page: np.ndarray) -> np.ndarray:
+        """Pages whose page-hide flush of ``rows`` goes in more than one request.
+
+        With a keepalive or beacon page-hide transport, what is queued at page-hide is sent in
+        chunks within the quota; the race sends one request per page. A page whose queued
+        bytes exceed the quota is settled again in sequence (where the quota binds it is anyway;
+        a beacon the blocker stops takes no quota, but each of its chunks is a request).
+        """
+        flushes = (self.unload_kind[page] != PLAIN) & self.fires[page]
+        nbytes = self.nbytes[self.event[rows[flushes]]]
+        heavy = np.bincount(page[flushes], weights=nbytes, minlength=self.pages.dwell.size)
+        return np.flatnonzero(heavy > self.quota)
+
+    def _race(
+        self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Send each page's batches once; settle what their fates settle.
+
+        Messages come in queue order. Returns which of them are left open at the page's end
+        (a mask), which of those are still queued (for the left ones), the pages where a
+        visible failure goes back into the queue (their race is void), and the page of each
+        request sent.
+        """
+        pg, cfg = self.pages, self.cfg
+        dwell = pg.dwell[page]
+        late = page[ready >= dwell]  # waits past the page's end: kept in the queue's heap
+        b = cut(page, ready, dwell, self.size, self.interval)
+        head_page = page[b.first]
+        sent = np.flatnonzero(b.sent)
+        self.requests += sent.size
+        in_sent = b.sent[b.batch]
+        s.attempts[rows[in_sent]] += 1
+        s.cause[rows[in_sent]] = NO_CAUSE
+        kind = self.kind[head_page]
+        stopped = (kind == BEACON) & pg.blocked_beacon[head_page]
+        self._settle(rows[(b.sent & stopped)[b.batch]], LOST["blocked"])
+        go = sent[~stopped[sent]]
+        n, bp, at = go.size, head_page[go], b.at[go]
+        up = cfg.upload_latency_seconds.sample(self.net, n)
+        back = cfg.response_latency_seconds.sample(self.net, n)
+        u = self.net.random(n)
+        beacon = kind[go] == BEACON
+        # Written once the connection is open; a beacon opens a connection of its own.
+        written = np.where(beacon, at + self.beacon_handshake * up,
+                           np.maximum(at, self.open_at[bp]))  # fmt: skip
+        arrive = written + up
+        self.recording.variates(rows[b.last[go]], 0, up, back, u)
+        q = beacon | (kind[go] == KEEPALIVE)
+        if q.any():
+            nbytes = np.bincount(b.batch, weights=self.nbytes[self.event[rows]])[go]
+            self.recording.request(bp[q], at[q], arrive[q], nbytes[q])
+        failed = (u < cfg.failure_probability) | self.outages.down_at(pg.t0[bp] + at)
+        teardown = self.teardown[bp]
+        arrived = ~failed & ((kind[go] == KEEPALIVE) | beacon |
+                             written_before_teardown(pg, bp, written, teardown))  # fmt: skip
+        acked = ~beacon & ~failed & (arrive + back < teardown)
+        visible = ~beacon & failed & (arrive < pg.dwell[bp])
+        flying = ~beacon & ~acked & ~visible
+        # Each message shares its batch's fate.
+        fate = np.full(b.first.size, -1)
+        fate[go] = np.arange(n)
+        mine = fate[b.batch]
+        on = mine >= 0
+        r, f = rows[on], mine[on]
+        s.cause[r[failed[f]]] = LOST["network"]
+        self._arrive(s, r[arrived[f]], (pg.t0[bp] + arrive)[f][arrived[f]])
+        self._settle(r[beacon[f]], LOST["network"])
+        self._settle(r[acked[f]], DELIVERED_STATUS)
+        seen = r[visible[f]]
+        exhausted = s.attempts[seen] >= self.max_attempts
+        self._settle(seen[exhausted], LOST["retries_exhausted"])
+        retried = page[on][visible[f]][~exhausted]
+        if self.store_kind == "none":
+            self._settle(seen[~exhausted], LOST["network"])
+            retried = EMPTY
+        left = ~b.sent[b.batch]
+        left[np.flatnonzero(on)[flying[f]]] = True
+        return left, ~b.sent[b.batch][left], np.union1d(late, retried), head_page[sent]
+
+    def _persist(
+        self, s: MessageState, rows: np.ndarray, page: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Persist what is left on each page to the store, in order, or settle it.
+
+        Over ``max_items`` the store is put in creation order (stable) and the oldest go.
+        Returns the store's ``(rows, page)``.
+        """
+        if self.store_kind == "local_storage":
+            persist = self.fires[page] | self.persist_on_add
+        else:
+            persist = np.zeros(rows.size, bool)
+        keep = persist & (s.attempts[rows] < self.max_attempts)
+        self._settle(rows[persist & ~keep], LOST["retries_exhausted"])
+        gone = rows[~persist]
+        cause = s.cause[gone]
+        self._settle(gone[cause == NO_CAUSE], LOST["unload"])
+        for code in np.unique(cause[cause != NO_CAUSE]).tolist():
+            self._settle(gone[cause == code], int(code))
+        rows, page = rows[keep], page[keep]
+        counts = np.bincount(page, minlength=self.pages.dwell.size)
+        full = counts[page] > self.max_items
+        if full.any():
+            made = np.where(full, s.seq[rows], 0.0)  # a store within the cap keeps its order
+            order = np.lexsort((np.arange(rows.size), made, page))
+            rows, page, full = rows[order], page[order], full[order]
+            rank = np.arange(rows.size) - np.searchsorted(page, page)
+            over = full & (rank < counts[page] - self.max_items)
+            self._settle(rows[over], LOST["queue_full"])
+            rows, page = rows[~over], page[~over]
+        return rows, page
+
+
+__all__ = ["BatchClient"]

@@ -1,0 +1,127 @@
+"""How a batching library cuts a page's queue into requests, for a block of pages at once.
+
+A batching library (Segment's batching mode, ``docs/sources.md`` §3a) queues events and sends
+the queue in one request when it holds ``batch_size`` events, or when ``flush_interval_seconds``
+have passed since the first event of the queue, whichever comes first; while the page lives.
+The queue is filled in the order the events become ready to send (the retry store's events at
+the tag's load, in the store's order, then the page's events as they are made). With no retry
+coming back into the queue, where one request ends decides where the next begins, so the
+requests follow from the ready times alone: :func:`queue_order` puts every page's messages in
+the queue's order, and :func:`cut` finds the requests for many pages at once by following each
+page's chain of first messages, one request of every page per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(slots=True)
+class Batches:
+    """The requests :func:`cut` found (one entry per batch, in the messages' order)."""
+
+    batch: np.ndarray  # batch of each message
+    first: np.ndarray  # index of its first message
+    last: np.ndarray  # index of its last message
+    at: np.ndarray  # page offset at which it is sent (its timer, if it is not full)
+    sent: np.ndarray  # sent before the page ends (else still queued at page-hide)
+
+
+def queue_order(
+    page: np.ndarray, ready: np.ndarray, carried: np.ndarray, rank: np.ndarray
+) -> np.ndarray:
+    """The order in which each page's messages enter the library's queue.
+
+    By page, then by the time each is ready to send; at a tie, the messages the store carried
+    in (in the store's order) before the page's own (by the time they were made). Ties beyond
+    that keep their input order.
+
+    Parameters
+    ----------
+    page, ready : numpy.ndarray
+        Page of each message, and the page offset at which it is ready to send.
+    carried : numpy.ndarray
+        bool: the store carried the message in.
+    rank : numpy.ndarray
+        A carried message's place in the store (0, 1, ...); another's offset into its page.
+
+    Returns
+    -------
+    numpy.ndarray
+        Indices that put the messages in that order.
+
+    Examples
+    --------
+    >>> queue_order(np.array([0, 0, 0, 1]), np.array([0.6, 0.6, 0.6, 0.0]),
+    ...             np.array([False, True, True, False]), np.array([0.2, 1.0, 0.0, 0.0])).tolist()
+    [2, 1, 0, 3]
+    """
+    tie = np.where(carried, rank - rank.size, rank)  # a place in the store is below any offset
+    return np.lexsort((tie, ready, page))
+
+
+def cut(
+    page: np.ndarray, ready: np.ndarray, dwell: np.ndarray, size: int, interval: float
+) -> Batches:
+    """Cut each page's queue into batches, as the library does while the page lives.
+
+    Messages must be sorted by page, then in the order they enter the queue (ready time
+    first), and every one must be ready before its page ends. A batch starts with the first
+    message not yet in a batch and takes the messages ready less than ``interval`` after it,
+    up to ``size`` of them. A full batch leaves when its last message is ready; another when
+    its timer runs out, if the page still lives then (a timer due exactly when the next
+    message is ready fires first).
+
+    Parameters
+    ----------
+    page : numpy.ndarray
+        Page of each message (sorted).
+    ready : numpy.ndarray
+        Page offset (seconds) at which each message is ready to send (sorted within a page).
+    dwell : numpy.ndarray
+        Seconds each message's page lasts.
+    size : int
+        Events per full batch.
+    interval : float
+        Seconds from a batch's first event to its timer.
+
+    Returns
+    -------
+    Batches
+
+    Examples
+    --------
+    >>> b = cut(np.array([0, 0, 0, 0, 1]), np.array([0.0, 1.0, 1.5, 9.0, 0.0]),
+    ...         np.array([10.0] * 4 + [3.0]), size=2, interval=5.0)
+    >>> b.batch.tolist(), b.at.tolist(), b.sent.tolist()
+    ([0, 0, 1, 2, 3], [1.0, 6.5, 14.0, 5.0], [True, True, False, False])
+    """
+    n = page.size
+    index = np.arange(n)
+    if not n:
+        empty = np.zeros(0, np.int64)
+        return Batches(empty, empty, empty, np.zeros(0), np.zeros(0, bool))
+    # (page, time) pairs compare lexicographically as complex numbers.
+    key = page + 1j * ready
+    timer = np.searchsorted(key, page + 1j * (ready + interval), side="left")
+    following = np.minimum(index + size, timer)  # first message of the next batch
+    starts = np.flatnonzero(np.concatenate([[True], page[1:] != page[:-1]]))
+    ends = np.concatenate([starts[1:], [n]])
+    first = np.zeros(n, bool)
+    at, end = starts, ends
+    while at.size:
+        first[at] = True
+        at = following[at]
+        more = at < end
+        at, end = at[more], end[more]
+    batch = np.cumsum(first) - 1
+    head = np.flatnonzero(first)
+    last = np.concatenate([head[1:], [n]]) - 1
+    full = last - head + 1 == size
+    at = np.where(full, ready[last], ready[head] + interval)
+    return Batches(batch, head, last, at, full | (at < dwell[head]))
+
+
+__all__ = ["Batches", "cut", "queue_order"]

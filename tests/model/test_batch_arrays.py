@@ -1,0 +1,250 @@
+"""Batching libraries: arrays against the page-by-page path, per transport x event x outcome.
+
+The same synthetic visits (pages, dwell times, how each page ends, the visitor's browser and
+blocker, events and their offsets) go through :class:`~simulator.model.client.page.ClientPath`,
+one page at a time, and through :class:`~simulator.model.client.batch_arrays.BatchClient`, all
+at once. Each settles with its own draws, so the two must agree in distribution: for every event
+type and outcome (delivered, each loss cause, duplicates kept), the mean count per visit is
+compared with Welch's t test. Visits are the independent units (a visit's pages share its
+store), so the test is exact in its level; it is Bonferroni-corrected over all comparisons and
+redrawn once with fresh seeds. Pages hold several events, often more than a batch, so full
+batches, timers, the last batch flushed at page-hide and stores larger than a batch all occur;
+failures are frequent (10 %, and collector outages), so many pages retry a batch and are
+settled again in sequence on the same draws; two of the event types weigh 30 and 36 kB, so that
+the keepalive quota binds on some pages. With two attempts at most, a retried batch that fails
+again is lost, so replaying those pages on fresh draws instead of the recorded ones fails this
+test (p < 1e-6); the draw-for-draw test below catches a wrong cut, fate, flush or store order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support.agreement import engine_worst_p, worst_corrected_p
+from support.factories import scenario
+from support.page_reference import EVENTS, OUTCOMES, Windows, page_by_page
+
+from simulator.model.client.batch_arrays import BatchClient
+from simulator.model.client.choice import settler_kind
+from simulator.model.client.paged import PagedClient
+from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages
+from simulator.model.collector import LOST
+from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE
+from simulator.model.streams import Streams
+
+PAGES = 3
+FAMILY_ALPHA = 0.01
+HANDLER_P = 0.7
+SMALL = [{**e, "bytes": 800} for e in EVENTS]
+
+CONFIGS = {
+    "fetch_local_storage": {
+        "transport": "fetch",
+        "retry": {"store": "local_storage", "max_attempts": 2, "max_items": 4,
+                  "backoff_initial_seconds": 0.2},
+    },
+    "xhr_beacon_unload_on_add": {
+        "transport": "xhr", "unload_transport": "beacon",
+        "retry": {"store": "local_storage", "persist": "on_add", "max_attempts": 4,
+                  "backoff_initial_seconds": 0.1},
+    },
+    "keepalive_quota": {
+        "transport": "fetch_keepalive",
+        "retry": {"store": "local_storage", "max_attempts": 3, "backoff_initial_seconds": 0.2},
+    },
+    "beacon_xhr_unload": {"transport": "beacon", "unload_transport": "xhr",
+                          "retry": {"store": "local_storage"}},
+    "keepalive_memory": {
+        "transport": "fetch_keepalive", "unload_transport": "beacon",
+        "retry": {"store": "memory", "max_attempts": 5, "backoff_initial_seconds": 0.3},
+    },
+    "xhr_none": {"transport": "xhr", "retry": {"store": "none"}},
+}  # fmt: skip
+HEAVY = ("keepalive_quota", "keepalive_memory")
+"""Configurations with the 30 and 36 kB events, so that the quota binds."""
+
+
+def visits(rng: np.random.Generator, n: int):
+    """Synthetic visits of PAGES pages with a handful of events per page."""
+    dwell = rng.lognormal(np.log(4.0), 1.0, (n, PAGES))
+    end = np.full((n, PAGES), NAVIGATE)
+    end[:, -1] = np.where(rng.random(n) < 0.4, BACKGROUND, CLOSE)
+    start = np.concatenate([np.zeros((n, 1)), np.cumsum(dwell, axis=1)[:, :-1]], axis=1)
+    start += np.arange(n)[:, None] * 1000.0
+    keepalive = rng.random(n) < 0.7
+    blocked_beacon = rng.random(n) < 0.2
+    events = []  # (visit, page, offset, event type)
+    for v in range(n):
+        for k in range(PAGES):
+            events.append((v, k, 0.0, 0))
+            for _ in range(rng.poisson(2.5)):
+                events.append((v, k, rng.random() * dwell[v, k], int(rng.integers(0, 3))))
+            if end[v, k] == NAVIGATE:
+                events.append((v, k, max(0.0, dwell[v, k] - rng.lognormal(np.log(0.25), 0.6)), 1))
+    return start, dwell, end, keepalive, blocked_beacon, events
+
+
+def client_config(name: str) -> dict:
+    return {
+        "batch_size": 3,
+        "flush_interval_seconds": 1.5,
+        "failure_probability": 0.1,
+        "keepalive_quota_bytes": 65536,
+        "script_load_seconds": {"kind": "lognormal", "median": 0.6, "sigma": 0.8},
+        "upload_latency_seconds": {"kind": "lognormal", "median": 0.4, "sigma": 0.8},
+        "handler_fires": {"desktop": HANDLER_P, "mobile": HANDLER_P, "tablet": HANDLER_P},
+        **CONFIGS[name],
+    }
+
+
+def make(name: str, **collector):
+    events = EVENTS if name in HEAVY else SMALL
+    return scenario(client=client_config(name), events=events, collector=collector)
+
+
+def on_arrays(sc, seed, visit_data, outages, client=None) -> np.ndarray:
+    """The same counts through BatchClient, all pages at once."""
+    start, dwell, end, keepalive, blocked_beacon, events = visit_data
+    n_visits = dwell.shape[0]
+    client = client or BatchClient(sc, outages, Streams(np.random.SeedSequence(seed)))
+    n = n_visits * PAGES
+    position = np.tile(np.arange(PAGES), n_visits)
+    pages = Pages(
+        t0=start.ravel(), dwell=dwell.ravel(), end=end.ravel(),
+        cancels=end.ravel() != BACKGROUND,
+        javascript=np.ones(n, bool), handler_p=np.full(n, HANDLER_P), position=position,
+        last=position == PAGES - 1, blocked=np.zeros(n, bool), blocked_ads=np.zeros(n, bool),
+        blocked_beacon=np.repeat(blocked_beacon, PAGES), keepalive=np.repeat(keepalive, PAGES),
+    )  # fmt: skip
+    v, k, offset, e = (np.array(c) for c in zip(*events, strict=True))
+    v, k, e = v.astype(int), k.astype(int), e.astype(int)
+    page = v * PAGES + k
+    state = MessageState.new(start.ravel()[page] + offset)
+    none = np.zeros(v.size, bool)
+    rows, status, left, _ = client.settle(pages, state, page, offset, e, none)
+    assert np.unique(np.concatenate([rows, left])).size == v.size  # each message once
+    rows = np.concatenate([rows, left])
+    status = np.concatenate([status, np.where(state.n[left] > 0, DELIVERED_STATUS,
+                                              LOST["never_returned"])])  # fmt: skip
+    counts = np.zeros((n_visits, 3, len(OUTCOMES)))
+    code = {DELIVERED_STATUS: 0, **{c: OUTCOMES.index(name) for name, c in LOST.items()}}
+    column = np.array([code[s] for s in status.tolist()])
+    np.add.at(counts, (v[rows], e[rows], column), 1)
+    np.add.at(counts, (v[rows], e[rows], 1), state.duplicates(sc.collector.dedupe)[rows])
+    return counts
+
+
+def corrected_p(name: str, root: int, n: int) -> tuple[float, tuple]:
+    sc = make(name, dedupe_window_hours=0.0005)
+    rng = np.random.default_rng(root)
+    outages = Windows([(100.0 * i, 100.0 * i + 30.0) for i in range(1, n * 10, 97)])
+    data = visits(rng, n)
+    a = on_arrays(sc, root + 1, data, outages)
+    start, dwell, end, keepalive, blocked_beacon, events = data
+    b = page_by_page(sc, root + 2, start, dwell, end, events, outages, HANDLER_P, keepalive,
+                     blocked_beacon)  # fmt: skip
+    return worst_corrected_p(a, b)
+
+
+DEFAULT_RUN = ("fetch_local_storage", "keepalive_quota")
+"""The store's order and cap, and the quota, bite most here; the others run with ``-m slow``."""
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n if n in DEFAULT_RUN else pytest.param(n, marks=pytest.mark.slow) for n in CONFIGS],
+)
+def test_batch_fates_agree_with_the_page_by_page_path(name: str) -> None:
+    corrected, worst = corrected_p(name, 100, 2000)
+    if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
+        corrected, worst = corrected_p(name, 200, 2000)
+    assert corrected >= FAMILY_ALPHA, (worst[0], OUTCOMES[worst[1]], corrected)
+
+
+@pytest.mark.slow
+def test_engine_counts_agree_with_the_page_by_page_path() -> None:
+    """The whole engine (blockers, returns, outages, the store, every plan kind) in distribution."""
+    from support.scenarios import EVERYTHING_ON
+
+    from simulator.model.tally import MEASURES
+
+    sc = scenario(**EVERYTHING_ON)
+    assert settler_kind(sc) is BatchClient
+    corrected, worst = engine_worst_p(sc, 11, 10)
+    if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
+        corrected, worst = engine_worst_p(sc, 12, 10)
+    plan, event, measure = worst
+    assert corrected >= FAMILY_ALPHA, (sc.plans[plan].name, sc.events[event].name,
+                                       MEASURES[measure], corrected)  # fmt: skip
+
+
+class EveryPageAgain(BatchClient):
+    """Settles every raced page again in sequence on the race's draws."""
+
+    def _broken(self, page, retried, recording):
+        return np.unique(page)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_the_race_is_the_sequential_path_on_the_same_draws(name: str) -> None:
+    """Draw for draw: settling every page again on the recorded draws changes nothing.
+
+    A page's race is void only where a batch is retried or the quota binds; on every other
+    page the page-by-page path, given the variates the race drew, must do exactly what the race
+    did (batches, fates, page-hide flush, the store's order and cap). Settling *every* raced
+    page again must therefore give the same bytes.
+    """
+    sc = make(name, dedupe_window_hours=0.0005)
+    outages = Windows([(100.0 * i, 100.0 * i + 30.0) for i in range(1, 3000, 97)])
+    data = visits(np.random.default_rng(7), 300)
+    streams = [Streams(np.random.SeedSequence(3)) for _ in range(2)]
+    clients = BatchClient(sc, outages, streams[0]), EveryPageAgain(sc, outages, streams[1])
+    raced, again = (on_arrays(sc, None, data, outages, c) for c in clients)
+    np.testing.assert_array_equal(raced, again)
+    assert clients[0].requests == clients[1].requests  # a replayed page's requests count once
+
+
+@pytest.mark.parametrize(
+    ("preset", "overrides"),
+    [("mobile_heavy", []), ("baseline", ["client.batch_size=10", "client.transport=beacon"])],
+)
+def test_the_engine_replaying_every_page_gives_the_same_counts(preset, overrides) -> None:
+    """Draw for draw through the whole engine: stores carried between blocks and visits too.
+
+    Integer counts must be equal; value sums only to rounding, since replayed messages are
+    reported (and summed) after the others.
+    """
+    import simulator.model.client.batch_arrays as batch_arrays
+    from simulator.config.loading import load_scenario
+    from simulator.model.engine import simulate
+    from simulator.model.tally import MEASURES
+
+    path = Path(__file__).resolve().parents[2] / "scenarios" / f"{preset}.toml"
+    sc = load_scenario(path, [*overrides, "population.users=2000"])
+    assert settler_kind(sc) is BatchClient
+    raced, raced_meta = simulate(sc, np.random.SeedSequence(1))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(batch_arrays.BatchClient, "_broken", EveryPageAgain._broken)
+        again, again_meta = simulate(sc, np.random.SeedSequence(1))
+    value = np.array([m.startswith("value") for m in MEASURES])
+    np.testing.assert_array_equal(raced.counts[..., ~value], again.counts[..., ~value])
+    np.testing.assert_allclose(raced.counts[..., value], again.counts[..., value], rtol=1e-12)
+    assert raced_meta["client_requests"] == again_meta["client_requests"]
+
+
+def test_same_seed_same_fates_including_the_replayed_pages() -> None:
+    sc = make("keepalive_quota")
+    outages = Windows([(100.0 * i, 100.0 * i + 30.0) for i in range(1, 3000, 97)])
+    data = visits(np.random.default_rng(5), 300)
+    a, b, c = (on_arrays(sc, seed, data, outages) for seed in (1, 1, 2))
+    assert a.tobytes() == b.tobytes()
+    assert a.tobytes() != c.tobytes()
+
+
+def test_batching_libraries_are_settled_on_arrays() -> None:
+    for transport in ("xhr", "fetch", "fetch_keepalive", "beacon"):
+        sc = scenario(client={"batch_size": 10, "transport": transport})
+        assert settler_kind(sc) is BatchClient
+    assert settler_kind(scenario(client={"batch_size": 10}), paged=True) is PagedClient
