@@ -11,10 +11,13 @@ every event before "now" has been handed over by then. Returns falling inside th
 drawn in further rounds, so a visitor's visits are always settled in order and the retry store
 carries over. Bots and nightly jobs work on arrays too.
 
-Browser copies are settled on arrays when the library sends one xhr/fetch request per event
-(:mod:`simulator.model.client.arrays`), and page by page otherwise
-(:mod:`simulator.model.client.paged`); the two agree in distribution
-(tests/model/test_client_paths.py).
+Browser copies are settled on arrays whatever the library: one xhr/fetch request per event
+(:mod:`simulator.model.client.arrays`), one request per event with a keepalive or beacon
+transport (:mod:`simulator.model.client.keepalive_arrays`), or batches
+(:mod:`simulator.model.client.batch_arrays`). The page-by-page path
+(:mod:`simulator.model.client.paged`) is their reference, and they agree with it in
+distribution (tests/model/test_client_paths.py, test_keepalive_arrays.py,
+test_batch_arrays.py).
 """
 
 from __future__ import annotations

@@ -67,8 +67,8 @@ class VisitBatch:
     horizon : float
         End of arrivals in seconds; a return after it is ``pending``.
     paged : bool
-        Settle client copies page by page even for a one-request-per-event library (the
-        array path's reference, for tests).
+        Settle client copies page by page whatever the library (the array settlers'
+        reference, for tests).
     sink : CopySink, optional
         Told every true event and every browser copy that arrived (an event export); it
         draws no random numbers, so the run is the same with or without it.
