@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass
 
 from simulator.config.scenario import Scenario
@@ -202,6 +203,45 @@ def idle_cores(cores: int) -> int:
     return max(1, min(cores, round(2 * cores - load)))
 
 
+SAMPLE_SECONDS = 0.1
+"""How long :func:`idle_now` watches the processors (only when a pool is about to start)."""
+
+
+def _cpu_times() -> tuple[int, int]:
+    """Idle and total processor time of the machine so far, in ticks (``/proc/stat``)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(x) for x in stat.readline().split()[1:9]]  # user .. steal
+    return ticks[3] + ticks[4], sum(ticks)  # idle + iowait
+
+
+def idle_now(cores: int, seconds: float = SAMPLE_SECONDS) -> int:
+    """Cores idle right now, watched for ``seconds``: at most ``cores``, at least one.
+
+    The load average lags by a minute, so a job that started a moment ago (or one at low
+    priority, which a pool's workers would still share a core with) does not show in it yet;
+    the processors' idle time over a tenth of a second does. Where ``/proc/stat`` is not
+    available, every core counts as idle.
+
+    Parameters
+    ----------
+    cores : int
+        The most cores to report (the worker count being considered).
+    seconds : float
+        How long to watch.
+    """
+    try:
+        idle0, total0 = _cpu_times()
+        time.sleep(seconds)
+        idle1, total1 = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return cores
+    if total1 <= total0:
+        return cores
+    machine = os.cpu_count() or 1
+    idle = machine * (idle1 - idle0) / (total1 - total0)
+    return max(1, min(cores, int(idle + 0.5)))
+
+
 def available_bytes() -> float:
     """Memory this machine can give a run now (``MemAvailable``; else physical memory)."""
     try:
@@ -278,5 +318,6 @@ __all__ = [
     "choose_workers",
     "estimate",
     "idle_cores",
+    "idle_now",
     "events_per_user",
 ]

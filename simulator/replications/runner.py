@@ -264,6 +264,9 @@ def run(
         if executor == "process" and workers is None:
             cores = budget.idle_cores(default_workers())
             workers = budget.choose_workers(scenario, len(tasks), shard_users, cores)
+            if workers > 1:  # a pool pays on paper: count the cores idle now, not a minute ago
+                cores = budget.idle_now(workers)
+                workers = budget.choose_workers(scenario, len(tasks), shard_users, cores)
         n = 1 if executor == "serial" else workers or default_workers()
         cost = budget.estimate(scenario, len(tasks), shard_users, min(n, len(tasks)))
         for warning in budget.check(scenario, cost, max_memory):
