@@ -146,3 +146,29 @@ def test_block_fates_agree_with_the_page_by_page_path(name: str) -> None:
     if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
         corrected, worst = worst_corrected_p(name, 200)
     assert corrected >= FAMILY_ALPHA, (worst[0], OUTCOMES[worst[1]], corrected)
+
+
+def test_a_copy_that_arrives_after_its_resend_does_is_not_taken_for_the_first() -> None:
+    """A request in flight when its page ends can reach the collector after the same event,
+    resent from the store on the next page, does. In whichever order two arrivals are recorded,
+    the state keeps the earliest as the first and counts the other as a kept duplicate exactly
+    when the collector would (more than the dedupe window after the first).
+    """
+    from simulator.model.client.page import standalone
+
+    sc = scenario(client=client_config("local_storage"), collector={"dedupe_window_hours": 0.001})
+    client = OneRequestClient(sc, Windows([]), Streams(np.random.SeedSequence(1)))
+    collector = standalone(sc, np.random.SeedSequence(1))[0].collector  # window: 3.6 s
+    assert collector.dedupe and collector.window == client.window
+    a = np.full(4, 10.0)
+    b = np.array([12.0, 20.0, 8.0, 2.0])  # within or beyond the window, after or before
+    rows = np.arange(a.size)
+    for first, second in ((a, b), (b, a)):
+        s = MessageState.new(np.zeros(a.size))
+        client._arrive(s, rows, first)
+        client._arrive(s, rows, second)
+        np.testing.assert_array_equal(s.first, np.minimum(a, b))
+        np.testing.assert_array_equal(s.n, 2)
+        kept = [collector.duplicates([x, y]) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+        np.testing.assert_array_equal(s.duplicates(True), kept)
+        assert s.late.tolist() == [0, 1, 0, 1]

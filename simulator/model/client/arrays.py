@@ -75,11 +75,27 @@ class OneRequestClient:
     # -- helpers --------------------------------------------------------------------------
 
     def _arrive(self, s: MessageState, rows: np.ndarray, t: np.ndarray) -> None:
-        """Record arrivals (rows are distinct, times later than any earlier arrival)."""
-        none = s.n[rows] == 0
-        s.first[rows[none]] = t[none]
-        s.late[rows] += ~none & (t - s.first[rows] > self.window)
-        s.n[rows] += 1
+        """Record arrivals (rows distinct), earlier than one already recorded or not.
+
+        A request in flight when its page ends may reach the collector after the same events,
+        resent from the store on the next page, do. The earliest arrival is the first; a
+        message's state keeps only its first arrival and how many came later than the dedupe
+        window after it, so the arrivals within the window are taken at the first, as the
+        page-by-page path takes them when a message is carried in.
+        """
+        n = s.n[rows]
+        s.n[rows] = n + 1
+        seen = n > 0
+        if not seen.any():  # the common case: every message's first arrival
+            s.first[rows] = t
+            return
+        s.first[rows[~seen]] = t[~seen]
+        rows, t, n = rows[seen], t[seen], n[seen]
+        first, late = s.first[rows], s.late[rows]
+        earlier = t < first
+        s.late[rows] = np.where(earlier, np.where(first - t > self.window, n, late),
+                                late + (t - first > self.window))  # fmt: skip
+        s.first[rows] = np.minimum(first, t)
 
     def _settle(self, rows: np.ndarray, cause: int) -> None:
         self._settled_rows.append(rows)

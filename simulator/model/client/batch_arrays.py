@@ -135,23 +135,6 @@ class BatchClient(KeepaliveClient):
             k += 1
         return np.concatenate(out_rows), np.concatenate(out_page)
 
-    def _arrive(self, s: MessageState, rows: np.ndarray, t: np.ndarray) -> None:
-        """Record arrivals (rows distinct), earlier than one already recorded or not.
-
-        A batch in flight when its page ends may reach the collector after the same events,
-        resent from the store on the next page, do. The earliest arrival is the first; a
-        message's state keeps only its first arrival and how many came later than the dedupe
-        window after it, so the arrivals within the window are taken at the first, as the
-        page-by-page path takes them when a message is carried in.
-        """
-        n, first = s.n[rows], s.first[rows]
-        earlier = (n > 0) & (t < first)
-        later = (n > 0) & ~earlier
-        s.late[rows] += later & (t - first > self.window)
-        s.late[rows] = np.where(earlier & (first - t > self.window), n, s.late[rows])
-        s.first[rows] = np.where(later, first, t)
-        s.n[rows] += 1
-
     def _pages(
         self,
         s: MessageState,

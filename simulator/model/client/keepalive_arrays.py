@@ -22,8 +22,10 @@ positions, when the store carried into them is known; they are then raced on arr
 quota did not exist, recording every variate drawn, and interval stabbing finds the few pages
 where the bytes in flight overran it. Only those pages are settled again, exactly and in
 sequence, by the page-by-page path on the same variates
-(:mod:`~simulator.model.client.quota_replay`); on every other page the race is what the
-sequential path would have done with those variates, so nothing is biased.
+(:mod:`~simulator.model.client.optimistic_race`); on every other page the race is what the
+sequential path would have done with those variates, so nothing is biased. A race hands its
+variates to its messages in row order, whatever order the store carried them in, so which
+message gets which draw does not depend on which earlier pages were settled again.
 """
 
 from __future__ import annotations
@@ -31,15 +33,12 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config.scenario import Scenario
-from simulator.model.client.arrays import OneRequestClient
-from simulator.model.client.paged import PagedClient
-from simulator.model.client.quota_replay import Recording, replay
+from simulator.model.client.optimistic_race import OptimisticRaceClient
 from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
 from simulator.model.client.transports import (
     BEACON,
     KEEPALIVE,
     PLAIN,
-    overloaded_pages,
     quota_bound,
     request_kind,
     uses_quota,
@@ -52,7 +51,7 @@ from simulator.model.streams import Streams
 EMPTY = np.zeros(0, np.int64)
 
 
-class KeepaliveClient(OneRequestClient):
+class KeepaliveClient(OptimisticRaceClient):
     """Settles one request per event with surviving transports (see the module docstring).
 
     Parameters
@@ -69,10 +68,7 @@ class KeepaliveClient(OneRequestClient):
         super().__init__(scenario, outages, streams)
         self.transport = self.cfg.transport
         self.unload_transport = self.cfg.resolved_unload_transport
-        self.quota = self.cfg.keepalive_quota_bytes
         self.nbytes = np.array([e.bytes for e in scenario.events], dtype=float)
-        self.sequential = PagedClient(scenario, outages, streams)
-        self.recording: Recording | None = None
 
     # -- a block ----------------------------------------------------------------------------
     def settle(
@@ -149,20 +145,14 @@ class KeepaliveClient(OneRequestClient):
             a, b = np.searchsorted(la_pos, [k, k + 1])
             if b > a:
                 waiting = np.isin(go_page, la_page[a:b])
+                here = (np.concatenate([x[waiting], y[a:b]]) for x, y in
+                        ((go_rows, la_rows), (go_page, la_page), (go_ready, la_ready)))  # fmt: skip
                 stored = self._optimistic(
-                    s,
-                    np.concatenate([go_rows[waiting], la_rows[a:b]]),
-                    np.concatenate([go_page[waiting], la_page[a:b]]),
-                    np.concatenate([go_ready[waiting], la_ready[a:b]]),
-                    np.arange(waiting.sum() + b - a) < waiting.sum(),
+                    s, *here, np.arange(waiting.sum() + b - a) < waiting.sum()
                 )
                 kept[0].append(stored[0])
                 kept[1].append(stored[1])
-                go_rows, go_page, go_ready = (
-                    go_rows[~waiting],
-                    go_page[~waiting],
-                    go_ready[~waiting],
-                )
+                go_rows, go_page, go_ready = (x[~waiting] for x in (go_rows, go_page, go_ready))
             if go_rows.size:
                 fl, un = self._race(s, go_rows, go_page, go_ready)
                 rows_k = np.concatenate([rows_k, fl[0], un[0]])
@@ -179,85 +169,6 @@ class KeepaliveClient(OneRequestClient):
             k += 1
         return np.concatenate(out_rows), np.concatenate(out_page)
 
-    def _optimistic(
-        self,
-        s: MessageState,
-        rows: np.ndarray,
-        page: np.ndarray,
-        ready: np.ndarray,
-        carried: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Race pages that might overrun the quota as if it did not exist; replay those that do.
-
-        ``rows`` on ``page``, ready at ``ready``, are every message present on those pages
-        (``carried``: the store brought it in). Returns ``(rows, page)`` of what the pages'
-        stores hold at their end.
-        """
-        before = s.take(rows)
-        n_settled = len(self._settled_rows)
-        self.recording = Recording()
-        fl, un = self._race(s, rows, page, ready)
-        stored, stored_page = self._page_end(
-            s,
-            np.concatenate([fl[0], un[0]]),
-            np.concatenate([fl[1], un[1]]),
-            np.arange(fl[0].size + un[0].size) >= fl[0].size,
-        )
-        recording, self.recording = self.recording, None
-        over = overloaded_pages(*recording.intervals(), self.quota)
-        return self._redo(s, over, recording, rows, page, carried, before, n_settled,
-                          (stored, stored_page))  # fmt: skip
-
-    def _redo(
-        self,
-        s: MessageState,
-        over: np.ndarray,
-        recording: Recording,
-        rows: np.ndarray,
-        page: np.ndarray,
-        carried: np.ndarray,
-        before: MessageState,
-        n_settled: int,
-        stored: tuple[np.ndarray, np.ndarray],
-        offset: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Void an optimistic race on the pages ``over`` and settle them again in sequence.
-
-        ``rows`` on ``page`` (``carried``: the store brought it in) are every message the race
-        took, ``before`` their state before it, ``n_settled`` how many settled groups there
-        were before it and ``stored`` the ``(rows, page)`` its pages' stores held at their end.
-        The pages ``over`` are settled again by the page-by-page path on the recorded draws
-        (``offset``, indexed by row, orders the carried messages; default: the block's
-        offsets). Returns what every page's store holds at its end, each page's in order.
-        """
-        stored, stored_page = stored
-        if not over.size:
-            return stored, stored_page
-        # The race is void on these pages: settle them again, in sequence, on the same draws.
-        void_page = np.zeros(self.pages.dwell.size, bool)
-        void_page[over] = True
-        mine = void_page[page]
-        void_row = np.zeros(self.offset.size, bool)
-        void_row[rows[mine]] = True
-        for k in range(n_settled, len(self._settled_rows)):
-            keep = ~void_row[self._settled_rows[k]]
-            self._settled_rows[k] = self._settled_rows[k][keep]
-            self._settled_cause[k] = self._settled_cause[k][keep]
-        keep = ~void_page[stored_page]
-        stored, stored_page = stored[keep], stored_page[keep]
-        for f in MessageState.FIELDS:
-            getattr(s, f)[rows[mine]] = getattr(before, f)[mine]
-        requests = self.sequential.requests
-        offset = self.offset if offset is None else offset
-        done, status, left, left_page = replay(
-            self.sequential, recording, self.pages, over, s, rows[mine], page[mine],
-            carried[mine], offset, self.event, self.load, self.fires, self.net,
-        )  # fmt: skip
-        self.requests += self.sequential.requests - requests
-        self._settled_rows.append(done)
-        self._settled_cause.append(status)
-        return np.concatenate([stored, left]), np.concatenate([stored_page, left_page])
-
     def _race(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
     ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -267,6 +178,10 @@ class KeepaliveClient(OneRequestClient):
         still waiting to be sent.
         """
         pg, cfg = self.pages, self.cfg
+        if rows.size > 1 and (rows[1:] < rows[:-1]).any():
+            # Draws go to messages in row order, not in the order the store carried them in.
+            order = np.argsort(rows)
+            rows, page, ready = rows[order], page[order], ready[order]
         inflight_r, inflight_p, unsent_r, unsent_p = [EMPTY], [EMPTY], [EMPTY], [EMPTY]
         sends = 0  # requests of each message so far on its page
         while rows.size:
@@ -276,18 +191,13 @@ class KeepaliveClient(OneRequestClient):
             rows, page, ready = rows[due], page[due], ready[due]
             if not rows.size:
                 break
-            self.requests += rows.size
+            self._count_requests(page)
             s.attempts[rows] += 1
             s.cause[rows] = NO_CAUSE
             kind = self.kind[page]
             stopped = (kind == BEACON) & pg.blocked_beacon[page]
             self._settle(rows[stopped], LOST["blocked"])
-            rows, page, ready, kind = (
-                rows[~stopped],
-                page[~stopped],
-                ready[~stopped],
-                kind[~stopped],
-            )
+            rows, page, ready, kind = (x[~stopped] for x in (rows, page, ready, kind))
             n = rows.size
             dwell = pg.dwell[page]
             up = cfg.upload_latency_seconds.sample(self.net, n)
@@ -358,7 +268,7 @@ class KeepaliveClient(OneRequestClient):
             # is within it whole).
             fl_pages, which = np.unique(page[flush], return_inverse=True)
             m = fl_pages.size
-            self.requests += m
+            self._count_requests(fl_pages)
             fr = rows[flush]
             s.attempts[fr] += 1
             kind = self.unload_kind[fl_pages][which]
