@@ -25,12 +25,11 @@ import pytest
 from support.agreement import engine_worst_p, worst_corrected_p
 from support.factories import scenario
 from support.page_reference import EVENTS, OUTCOMES, Windows, page_by_page
+from support.page_reference import on_arrays as settle_on_arrays
 
 from simulator.model.client.batch_arrays import BatchClient
 from simulator.model.client.choice import settler_kind
 from simulator.model.client.paged import PagedClient
-from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages
-from simulator.model.collector import LOST
 from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE
 from simulator.model.streams import Streams
 
@@ -106,34 +105,8 @@ def make(name: str, **collector):
 
 def on_arrays(sc, seed, visit_data, outages, client=None) -> np.ndarray:
     """The same counts through BatchClient, all pages at once."""
-    start, dwell, end, keepalive, blocked_beacon, events = visit_data
-    n_visits = dwell.shape[0]
     client = client or BatchClient(sc, outages, Streams(np.random.SeedSequence(seed)))
-    n = n_visits * PAGES
-    position = np.tile(np.arange(PAGES), n_visits)
-    pages = Pages(
-        t0=start.ravel(), dwell=dwell.ravel(), end=end.ravel(),
-        cancels=end.ravel() != BACKGROUND,
-        javascript=np.ones(n, bool), handler_p=np.full(n, HANDLER_P), position=position,
-        last=position == PAGES - 1, blocked=np.zeros(n, bool), blocked_ads=np.zeros(n, bool),
-        blocked_beacon=np.repeat(blocked_beacon, PAGES), keepalive=np.repeat(keepalive, PAGES),
-    )  # fmt: skip
-    v, k, offset, e = (np.array(c) for c in zip(*events, strict=True))
-    v, k, e = v.astype(int), k.astype(int), e.astype(int)
-    page = v * PAGES + k
-    state = MessageState.new(start.ravel()[page] + offset)
-    none = np.zeros(v.size, bool)
-    rows, status, left, _ = client.settle(pages, state, page, offset, e, none)
-    assert np.unique(np.concatenate([rows, left])).size == v.size  # each message once
-    rows = np.concatenate([rows, left])
-    status = np.concatenate([status, np.where(state.n[left] > 0, DELIVERED_STATUS,
-                                              LOST["never_returned"])])  # fmt: skip
-    counts = np.zeros((n_visits, 3, len(OUTCOMES)))
-    code = {DELIVERED_STATUS: 0, **{c: OUTCOMES.index(name) for name, c in LOST.items()}}
-    column = np.array([code[s] for s in status.tolist()])
-    np.add.at(counts, (v[rows], e[rows], column), 1)
-    np.add.at(counts, (v[rows], e[rows], 1), state.duplicates(sc.collector.dedupe)[rows])
-    return counts
+    return settle_on_arrays(client, sc, visit_data, PAGES, HANDLER_P)
 
 
 def corrected_p(name: str, root: int, n: int) -> tuple[float, tuple]:

@@ -3,7 +3,8 @@
 Visits have a fixed number of pages; ``events`` lists ``(visit, page, offset, event type)``
 with event types 0, 1 and 2. :func:`page_by_page` runs every page through
 :class:`~simulator.model.client.page.ClientPath`, with each page's connection drawn as the
-engine draws it, and counts each visit's outcomes per event type.
+engine draws it, and counts each visit's outcomes per event type; :func:`on_arrays` counts
+the same through an array settler, all pages at once.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import numpy as np
 
 from simulator.model.client.connection import page_connections
 from simulator.model.client.page import ClientPath
+from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages
 from simulator.model.collector import LOST, Collector, Message
-from simulator.model.pages import Page
+from simulator.model.pages import BACKGROUND, Page
 from simulator.model.population import Visitor, layout_of
 from simulator.model.streams import Streams
 from simulator.model.tally_buffer import TallyBuffer
@@ -98,4 +100,40 @@ def page_by_page(
                 counts[v_, e_, 1] += col.duplicates(msg.arrivals)
             else:
                 counts[v_, e_, OUTCOMES.index("never_returned")] += 1
+    return counts
+
+
+def on_arrays(client, sc, visit_data, pages_per_visit: int, handler_p: float) -> np.ndarray:
+    """Counts per visit, event type and outcome of ``client`` settling every page at once.
+
+    ``visit_data`` is ``(start, dwell, end, keepalive, blocked_beacon, events)``: per visit and
+    page, the start, dwell and how it ends; per visit, whether the browser honours keepalive
+    and whether its blocker stops beacons; and the events, as for :func:`page_by_page`.
+    """
+    start, dwell, end, keepalive, blocked_beacon, events = visit_data
+    n_visits = dwell.shape[0]
+    n = n_visits * pages_per_visit
+    position = np.tile(np.arange(pages_per_visit), n_visits)
+    pages = Pages(
+        t0=start.ravel(), dwell=dwell.ravel(), end=end.ravel(),
+        cancels=end.ravel() != BACKGROUND, javascript=np.ones(n, bool),
+        handler_p=np.full(n, handler_p), position=position,
+        last=position == pages_per_visit - 1, blocked=np.zeros(n, bool),
+        blocked_ads=np.zeros(n, bool), blocked_beacon=np.repeat(blocked_beacon, pages_per_visit),
+        keepalive=np.repeat(keepalive, pages_per_visit),
+    )  # fmt: skip
+    v, k, offset, e = (np.array(c) for c in zip(*events, strict=True))
+    v, k, e = v.astype(int), k.astype(int), e.astype(int)
+    page = v * pages_per_visit + k
+    state = MessageState.new(start.ravel()[page] + offset)
+    rows, status, left, _ = client.settle(pages, state, page, offset, e, np.zeros(v.size, bool))
+    assert np.unique(np.concatenate([rows, left])).size == v.size  # each message once
+    rows = np.concatenate([rows, left])
+    status = np.concatenate([status, np.where(state.n[left] > 0, DELIVERED_STATUS,
+                                              LOST["never_returned"])])  # fmt: skip
+    counts = np.zeros((n_visits, 3, len(OUTCOMES)))
+    code = {DELIVERED_STATUS: 0, **{c: OUTCOMES.index(name) for name, c in LOST.items()}}
+    column = np.array([code[s] for s in status.tolist()])
+    np.add.at(counts, (v[rows], e[rows], column), 1)
+    np.add.at(counts, (v[rows], e[rows], 1), state.duplicates(sc.collector.dedupe)[rows])
     return counts
