@@ -172,7 +172,7 @@ class OneRequestClient:
         order = np.argsort(pages.position[lo_page], kind="stable")
         lo_rows, lo_page, lo_unsent = lo_rows[order], lo_page[order], lo_unsent[order]
         lo_pos = pages.position[lo_page]
-        out_rows, out_page = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        out = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         k = 0
         top = int(lo_pos[-1]) if lo_pos.size else -1
         while in_rows.size or k <= top:
@@ -189,12 +189,9 @@ class OneRequestClient:
             stored, stored_page = self._page_end(s, rows_k, page_k, unsent_k)
             rows_k = np.concatenate([kept_rows, stored])
             page_k = np.concatenate([kept_page, stored_page])
-            end = pages.last[page_k]
-            out_rows.append(rows_k[end])
-            out_page.append(page_k[end])
-            in_rows, in_page = rows_k[~end], page_k[~end] + 1
+            in_rows, in_page = self._carry(rows_k, page_k, out)
             k += 1
-        return np.concatenate(out_rows), np.concatenate(out_page)
+        return np.concatenate(out[0]), np.concatenate(out[1])
 
     def _race(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
@@ -252,6 +249,39 @@ class OneRequestClient:
             (np.concatenate([empty, *unsent_r]), np.concatenate([empty, *unsent_p])),
         )
 
+    def _persist_or_settle(
+        self, s: MessageState, rows: np.ndarray, page: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """What is left open at page-hide: stored if the store takes it, else settled.
+
+        A message not stored is lost with its last failure, or to the unload if none. Returns
+        the ``(rows, page)`` stored, in their order (before the store's cap).
+        """
+        if self.store_kind == "local_storage":
+            persist = self.fires[page] | self.persist_on_add
+        else:
+            persist = np.zeros(rows.size, dtype=bool)
+        keep = persist & (s.attempts[rows] < self.max_attempts)
+        self._settle(rows[persist & ~keep], LOST["retries_exhausted"])
+        gone = rows[~persist]
+        cause = s.cause[gone]
+        self._settle(gone[cause == NO_CAUSE], LOST["unload"])
+        for code in np.unique(cause[cause != NO_CAUSE]).tolist():
+            self._settle(gone[cause == code], int(code))
+        return rows[keep], page[keep]
+
+    def _carry(
+        self, rows: np.ndarray, page: np.ndarray, out: tuple[list, list]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The store at each page's end: kept in ``out`` at a visit's last page, else carried.
+
+        Returns the ``(rows, page)`` carried into the next page of their visit.
+        """
+        end = self.pages.last[page]
+        out[0].append(rows[end])
+        out[1].append(page[end])
+        return rows[~end], page[~end] + 1
+
     def _page_end(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, unsent: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -277,18 +307,7 @@ class OneRequestClient:
             arrived = ~failed & ~pg.cancels[fl_pages][which]
             written = np.maximum(pg.dwell[fl_pages], self.open_at[fl_pages])
             self._arrive(s, fr[arrived], (pg.t0[fl_pages] + written + up)[which][arrived])
-        if self.store_kind == "local_storage":
-            persist_here = fires | self.persist_on_add
-        else:
-            persist_here = np.zeros(rows.size, dtype=bool)
-        keep = persist_here & (s.attempts[rows] < self.max_attempts)
-        self._settle(rows[persist_here & ~keep], LOST["retries_exhausted"])
-        gone = rows[~persist_here]
-        cause = s.cause[gone]
-        self._settle(gone[cause == NO_CAUSE], LOST["unload"])
-        for code in np.unique(cause[cause != NO_CAUSE]).tolist():
-            self._settle(gone[cause == code], int(code))
-        rows, page = rows[keep], page[keep]
+        rows, page = self._persist_or_settle(s, rows, page)
         if rows.size > self.max_items:
             counts = np.bincount(page)
             if counts.max() > self.max_items:

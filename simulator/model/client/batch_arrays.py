@@ -44,7 +44,6 @@ from simulator.model.client.transports import (
     KEEPALIVE,
     PLAIN,
     overloaded_pages,
-    request_kind,
     written_before_teardown,
 )
 from simulator.model.collector import LOST
@@ -84,8 +83,7 @@ class BatchClient(KeepaliveClient):
         self.event = event
         # The page-by-page path queues carried messages by their "offset": their store order.
         self.offset = offset.astype(float)
-        self.kind = request_kind(self.transport, pages.keepalive)
-        self.unload_kind = request_kind(self.unload_transport, pages.keepalive)
+        self._kinds(pages)
         rows, p = self._sendable(pages, np.flatnonzero(~carried), page, event)
         ready = np.maximum(offset[rows], self.load[p])
         in_rows = np.flatnonzero(carried)
@@ -112,7 +110,7 @@ class BatchClient(KeepaliveClient):
         order = np.argsort(pages.position[new[1]], kind="stable")
         new_rows, new_page, new_ready = (x[order] for x in new)
         new_pos = pages.position[new_page]
-        out_rows, out_page = [EMPTY], [EMPTY]
+        out = [EMPTY], [EMPTY]
         k, top = 0, int(new_pos.max(initial=-1))
         while in_rows.size or k <= top:
             a, b = np.searchsorted(new_pos, [k, k + 1])
@@ -128,12 +126,9 @@ class BatchClient(KeepaliveClient):
                 stored, stored_page = self._pages(s, rows, page, ready, carried)
             rows_k = np.concatenate([in_rows[stay], stored])
             page_k = np.concatenate([in_page[stay], stored_page])
-            end = pages.last[page_k]
-            out_rows.append(rows_k[end])
-            out_page.append(page_k[end])
-            in_rows, in_page = rows_k[~end], page_k[~end] + 1
+            in_rows, in_page = self._carry(rows_k, page_k, out)
             k += 1
-        return np.concatenate(out_rows), np.concatenate(out_page)
+        return np.concatenate(out[0]), np.concatenate(out[1])
 
     def _pages(
         self,
@@ -155,19 +150,15 @@ class BatchClient(KeepaliveClient):
         before = s.take(rows)
         n_settled = len(self._settled_rows)
         self.recording = Recording()
-        left, unsent, retried, sent_on = self._race(s, rows, page, ready)
+        self.page_requests = np.zeros(self.pages.dwell.size, np.int64)
+        left, unsent, retried = self._race(s, rows, page, ready)
         retried = np.union1d(retried, self._chunked(rows[left][unsent], page[left][unsent]))
         kept, kept_page = self._flush(s, rows[left], page[left], unsent)
         stored = self._persist(s, kept, kept_page)
         recording, self.recording = self.recording, None
+        page_requests, self.page_requests = self.page_requests, None
         over = self._broken(page, retried, recording)
-        if over.size:
-            # The replay counts its own requests on those pages.
-            void = np.zeros(self.pages.dwell.size, bool)
-            void[over] = True
-            flushed = np.zeros(void.size, bool)
-            flushed[page[left][unsent & self.fires[page[left]]]] = True
-            self.requests -= int(void[sent_on].sum() + (flushed & void).sum())
+        self.requests -= int(page_requests[over].sum())  # the replay counts its own requests
         return self._redo(s, over, recording, rows, page, carried, before, n_settled, stored,
                           self.offset)  # fmt: skip
 
@@ -198,13 +189,12 @@ class BatchClient(KeepaliveClient):
 
     def _race(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Send each page's batches once; settle what their fates settle.
 
         Messages come in queue order. Returns which of them are left open at the page's end
-        (a mask), which of those are still queued (for the left ones), the pages where a
-        visible failure goes back into the queue (their race is void), and the page of each
-        request sent.
+        (a mask), which of those are still queued (for the left ones), and the pages where a
+        visible failure goes back into the queue (their race is void).
         """
         pg, cfg = self.pages, self.cfg
         dwell = pg.dwell[page]
@@ -212,7 +202,7 @@ class BatchClient(KeepaliveClient):
         b = cut(page, ready, dwell, self.size, self.interval)
         head_page = page[b.first]
         sent = np.flatnonzero(b.sent)
-        self.requests += sent.size
+        self._count_requests(head_page[sent])
         in_sent = b.sent[b.batch]
         s.attempts[rows[in_sent]] += 1
         s.cause[rows[in_sent]] = NO_CAUSE
@@ -260,7 +250,7 @@ class BatchClient(KeepaliveClient):
             retried = EMPTY
         left = ~b.sent[b.batch]
         left[np.flatnonzero(on)[flying[f]]] = True
-        return left, ~b.sent[b.batch][left], np.union1d(late, retried), head_page[sent]
+        return left, ~b.sent[b.batch][left], np.union1d(late, retried)
 
     def _persist(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray
@@ -270,18 +260,7 @@ class BatchClient(KeepaliveClient):
         Over ``max_items`` the store is put in creation order (stable) and the oldest go.
         Returns the store's ``(rows, page)``.
         """
-        if self.store_kind == "local_storage":
-            persist = self.fires[page] | self.persist_on_add
-        else:
-            persist = np.zeros(rows.size, bool)
-        keep = persist & (s.attempts[rows] < self.max_attempts)
-        self._settle(rows[persist & ~keep], LOST["retries_exhausted"])
-        gone = rows[~persist]
-        cause = s.cause[gone]
-        self._settle(gone[cause == NO_CAUSE], LOST["unload"])
-        for code in np.unique(cause[cause != NO_CAUSE]).tolist():
-            self._settle(gone[cause == code], int(code))
-        rows, page = rows[keep], page[keep]
+        rows, page = self._persist_or_settle(s, rows, page)
         counts = np.bincount(page, minlength=self.pages.dwell.size)
         full = counts[page] > self.max_items
         if full.any():

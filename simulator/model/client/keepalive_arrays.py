@@ -84,8 +84,7 @@ class KeepaliveClient(OptimisticRaceClient):
         pages = self._begin(pages)  # with its connection draws, which a replayed page keeps
         load = self.load
         self.offset, self.event = offset, event
-        self.kind = request_kind(self.transport, pages.keepalive)
-        self.unload_kind = request_kind(self.unload_transport, pages.keepalive)
+        self._kinds(pages)
         self.quota_pages = uses_quota(self.kind, pages.blocked_beacon) | uses_quota(
             self.unload_kind, pages.blocked_beacon
         )
@@ -104,6 +103,11 @@ class KeepaliveClient(OptimisticRaceClient):
         status = np.concatenate([EMPTY, *self._settled_cause])
         status[s.n[settled_rows] > 0] = DELIVERED_STATUS
         return settled_rows, status, out_rows, out_page
+
+    def _kinds(self, pages: Pages) -> None:
+        """Each page's request kind for its events and for its page-hide flush."""
+        self.kind = request_kind(self.transport, pages.keepalive)
+        self.unload_kind = request_kind(self.unload_transport, pages.keepalive)
 
     def _walk(
         self,
@@ -132,7 +136,7 @@ class KeepaliveClient(OptimisticRaceClient):
         order = np.argsort(pages.position[later[1]], kind="stable")
         la_rows, la_page, la_ready = (x[order] for x in later)
         la_pos = pages.position[la_page]
-        out_rows, out_page = [EMPTY], [EMPTY]
+        out = [EMPTY], [EMPTY]
         k = 0
         top = int(max(lo_pos.max(initial=-1), la_pos.max(initial=-1)))
         while in_rows.size or k <= top:
@@ -162,12 +166,9 @@ class KeepaliveClient(OptimisticRaceClient):
             stored, stored_page = self._page_end(s, rows_k, page_k, unsent_k)
             rows_k = np.concatenate([*kept[0], stored])
             page_k = np.concatenate([*kept[1], stored_page])
-            end = pages.last[page_k]
-            out_rows.append(rows_k[end])
-            out_page.append(page_k[end])
-            in_rows, in_page = rows_k[~end], page_k[~end] + 1
+            in_rows, in_page = self._carry(rows_k, page_k, out)
             k += 1
-        return np.concatenate(out_rows), np.concatenate(out_page)
+        return np.concatenate(out[0]), np.concatenate(out[1])
 
     def _race(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
