@@ -22,9 +22,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.agreement import engine_worst_p, worst_corrected_p
+from support.agreement import engine_worst_p
 from support.factories import scenario
-from support.page_reference import EVENTS, OUTCOMES, Windows, page_by_page
+from support.page_reference import (
+    EVENTS,
+    OUTCOMES,
+    Windows,
+    worst_p_against_reference,
+)
 from support.page_reference import on_arrays as settle_on_arrays
 
 from simulator.model.client.batch_arrays import BatchClient
@@ -111,14 +116,7 @@ def on_arrays(sc, seed, visit_data, outages, client=None) -> np.ndarray:
 
 def corrected_p(name: str, root: int, n: int) -> tuple[float, tuple]:
     sc = make(name, dedupe_window_hours=0.0005)
-    rng = np.random.default_rng(root)
-    outages = Windows([(100.0 * i, 100.0 * i + 30.0) for i in range(1, n * 10, 97)])
-    data = visits(rng, n)
-    a = on_arrays(sc, root + 1, data, outages)
-    start, dwell, end, keepalive, blocked_beacon, events = data
-    b = page_by_page(sc, root + 2, start, dwell, end, events, outages, HANDLER_P, keepalive,
-                     blocked_beacon)  # fmt: skip
-    return worst_corrected_p(a, b)
+    return worst_p_against_reference(sc, BatchClient, root, n, visits, PAGES, HANDLER_P)
 
 
 DEFAULT_RUN = ("fetch_local_storage", "keepalive_quota")

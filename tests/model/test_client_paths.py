@@ -2,7 +2,7 @@
 
 For a library that sends one xhr/fetch request per event the engine settles browser copies on
 arrays (:mod:`simulator.model.client.arrays`); it can also settle them page by page through the
-general client path (:mod:`simulator.model.client.paged`), as it does for batching libraries. The
+general client path (:mod:`simulator.model.client.paged`), the reference of every settler. The
 two draw their variates differently, so they agree in distribution, not draw for draw. On a
 scenario with every mechanism such a library meets (blockers, unload, failures and retries,
 outages, the local_storage store with its cap, returns, bots, nightly jobs, every plan kind
@@ -14,7 +14,7 @@ distribution tests do.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from support.agreement import engine_worst_p
 from support.factories import scenario
 from support.scenarios import EVERYTHING_ON, ONE_REQUEST
 
@@ -26,29 +26,12 @@ LOST = [M[m] for m in MEASURES if m.startswith("lost_") or m == "pending"]
 FAMILY_ALPHA = 0.01
 
 
-def _totals(sc, paged: bool, seeds) -> np.ndarray:
-    return np.stack([Replication(sc, s, paged=paged).run()[0].totals() for s in seeds])
-
-
-def _worst_p(sc, root: int, replications: int) -> tuple[float, tuple]:
-    seeds = np.random.SeedSequence(root).spawn(2 * replications)
-    a = _totals(sc, False, seeds[:replications])
-    b = _totals(sc, True, seeds[replications:])
-    varied = (a.std(axis=0) + b.std(axis=0)) > 0
-    p = np.ones(a.shape[1:])
-    p[varied] = stats.ttest_ind(a[:, varied], b[:, varied], equal_var=False).pvalue
-    same = ~varied & (a[0] != b[0])  # constant within each engine but different between them
-    p[same] = 0.0
-    worst = np.unravel_index(np.argmin(p), p.shape)
-    return float(p[worst]) * int(varied.sum() + same.sum()), worst
-
-
 def test_arrays_agree_with_pages_in_distribution() -> None:
     sc = scenario(**ONE_REQUEST)
     assert on_arrays(sc)
-    corrected, worst = _worst_p(sc, 11, 10)
+    corrected, worst = engine_worst_p(sc, 11, 10)
     if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
-        corrected, worst = _worst_p(sc, 12, 10)
+        corrected, worst = engine_worst_p(sc, 12, 10)
     plan, event, measure = worst
     assert corrected >= FAMILY_ALPHA, (sc.plans[plan].name, sc.events[event].name,
                                        MEASURES[measure], corrected)  # fmt: skip

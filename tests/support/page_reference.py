@@ -4,7 +4,8 @@ Visits have a fixed number of pages; ``events`` lists ``(visit, page, offset, ev
 with event types 0, 1 and 2. :func:`page_by_page` runs every page through
 :class:`~simulator.model.client.page.ClientPath`, with each page's connection drawn as the
 engine draws it, and counts each visit's outcomes per event type; :func:`on_arrays` counts
-the same through an array settler, all pages at once.
+the same through an array settler, all pages at once; :func:`worst_p_against_reference`
+compares the two on the same visits.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from simulator.model.pages import BACKGROUND, Page
 from simulator.model.population import Visitor, layout_of
 from simulator.model.streams import Streams
 from simulator.model.tally_buffer import TallyBuffer
+from support.agreement import worst_corrected_p
 
 OUTCOMES = ["delivered", "duplicate", *sorted(LOST)]
 """Outcome columns of the counts: delivered, duplicates kept, then each loss cause."""
@@ -137,3 +139,22 @@ def on_arrays(client, sc, visit_data, pages_per_visit: int, handler_p: float) ->
     np.add.at(counts, (v[rows], e[rows], column), 1)
     np.add.at(counts, (v[rows], e[rows], 1), state.duplicates(sc.collector.dedupe)[rows])
     return counts
+
+
+def worst_p_against_reference(
+    sc, settler, root: int, n: int, visits, pages_per_visit: int, handler_p: float
+) -> tuple[float, tuple]:
+    """An array ``settler`` against the page-by-page path on ``n`` synthetic visits.
+
+    ``visits(rng, n)`` draws the visits (see :func:`on_arrays`); collector outages of 30 s
+    come every 9,700 s. Returns the Bonferroni-corrected smallest p and where it is
+    (:func:`support.agreement.worst_corrected_p`).
+    """
+    outages = Windows([(100.0 * i, 100.0 * i + 30.0) for i in range(1, n * 10, 97)])
+    data = visits(np.random.default_rng(root), n)
+    client = settler(sc, outages, Streams(np.random.SeedSequence(root + 1)))
+    a = on_arrays(client, sc, data, pages_per_visit, handler_p)
+    start, dwell, end, keepalive, blocked_beacon, events = data
+    b = page_by_page(sc, root + 2, start, dwell, end, events, outages, handler_p, keepalive,
+                     blocked_beacon)  # fmt: skip
+    return worst_corrected_p(a, b)
