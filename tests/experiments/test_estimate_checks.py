@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("pyarrow")
 pytest.importorskip("duckdb")
 
-from support.factories import lossless_dict, merge, segment  # noqa: E402
+from support.factories import segment, two_path_site  # noqa: E402
 
 from simulator.cli.main import main  # noqa: E402
 from simulator.config.scenario import Scenario  # noqa: E402
@@ -113,16 +113,10 @@ def test_a_log_with_no_event_on_both_paths_is_warned_about(tmp_path, capsys):
 
 
 def site(users: int = 800, **overrides) -> Scenario:
-    d = lossless_dict(users, plans=[{"name": "site", "default_path": "dual"}])
-    d["population"]["segments"] = [
+    return two_path_site([
         segment("desk", "desktop", "chrome", {"none": 0.7, "extension_privacy": 0.3}),
         segment("mob", "mobile", "safari", {"none": 0.9, "dns": 0.1}),
-    ]
-    d["population"]["bots"] = {"share": 0.0}
-    return Scenario.model_validate(merge(d, merge({
-        "client": {"failure_probability": 0.1},
-        "server": {"failure_probability": 0.1, "max_retries": 0, "batch_size": 1},
-    }, overrides)))  # fmt: skip
+    ], users, plan="site", server_failure=0.1, **overrides)  # fmt: skip
 
 
 def export(tmp_path, name: str, scenario: Scenario) -> dict:

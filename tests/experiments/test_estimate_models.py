@@ -8,7 +8,7 @@ from scipy import stats
 
 pq = pytest.importorskip("pyarrow.parquet")
 
-from support.factories import lossless_dict, merge, segment  # noqa: E402
+from support.factories import segment, two_path_site  # noqa: E402
 
 from simulator.config.scenario import Scenario  # noqa: E402
 from simulator.experiments.estimate.capture_covariates import (  # noqa: E402
@@ -23,18 +23,11 @@ MIN_TRUE = 300
 
 
 def site(seed: int = 31, users: int = 1500) -> Scenario:
-    d = lossless_dict(users, plans=[{"name": "dual", "default_path": "dual"}])
-    d["population"]["segments"] = [
+    return two_path_site([
         segment("desk", "desktop", "chrome", {"none": 0.5, "extension_privacy": 0.5},
                 countries={"de": 0.7, "us": 0.3}),
         segment("mob", "mobile", "safari", {"none": 0.95, "dns": 0.05}),
-    ]  # fmt: skip
-    d["population"]["bots"] = {"share": 0.0}
-    return Scenario.model_validate(merge(d, {
-        "simulation": {"seed": seed},
-        "client": {"failure_probability": 0.1},
-        "server": {"failure_probability": 0.15, "max_retries": 0, "batch_size": 1},
-    }))  # fmt: skip
+    ], users, seed)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

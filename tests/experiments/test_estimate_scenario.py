@@ -16,7 +16,7 @@ from scipy import stats
 
 pq = pytest.importorskip("pyarrow.parquet")
 
-from support.factories import lossless_dict, merge, segment  # noqa: E402
+from support.factories import segment, two_path_site  # noqa: E402
 
 from simulator.config.scenario import Scenario  # noqa: E402
 from simulator.experiments.estimate.estimation import estimate  # noqa: E402
@@ -28,22 +28,15 @@ FAILURE = 0.08
 
 
 def site(seed: int = 5, users: int = 1500) -> Scenario:
-    d = lossless_dict(users, plans=[{"name": "dual", "default_path": "dual"}])
-    d["population"]["channels"] = {"direct": {}, "paid": {"medium": "cpc"}}
-    d["population"]["segments"] = [
+    return two_path_site([
         segment("desk", "desktop", "chrome",
                 {"none": 1 - BLOCKED["desktop"], "extension_privacy": BLOCKED["desktop"]},
                 countries={"de": 0.6, "us": 0.4}, channels={"direct": 1.0}),
         segment("mob", "mobile", "safari",
                 {"none": 1 - BLOCKED["mobile"], "dns": BLOCKED["mobile"]},
                 countries={"us": 1.0}, channels={"paid": 0.5, "direct": 0.5}),
-    ]  # fmt: skip
-    d["population"]["bots"] = {"share": 0.0}
-    return Scenario.model_validate(merge(d, {
-        "simulation": {"seed": seed},
-        "client": {"failure_probability": FAILURE},
-        "server": {"failure_probability": 0.15, "max_retries": 0, "batch_size": 1},
-    }))  # fmt: skip
+    ], users, seed, client_failure=FAILURE,
+        population={"channels": {"direct": {}, "paid": {"medium": "cpc"}}})  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 
 pq = pytest.importorskip("pyarrow.parquet")
 
-from support.factories import lossless_dict, merge, segment  # noqa: E402
+from support.factories import segment, two_path_site  # noqa: E402
 
 from simulator.config.scenario import Scenario  # noqa: E402
 from simulator.experiments.estimate.estimation import estimate  # noqa: E402
@@ -25,19 +25,10 @@ MIN_TRUE = 100
 
 
 def site(seed: int, users: int = 1000, outages: float = 0.0) -> Scenario:
-    d = lossless_dict(users, plans=[{"name": "dual", "default_path": "dual"}])
-    d["population"]["segments"] = [
+    return two_path_site([
         segment("desk", "desktop", "chrome", {"none": 0.7, "extension_default": 0.3}),
         segment("mob", "mobile", "safari", {"none": 0.9, "dns": 0.1}),
-    ]
-    d["population"]["bots"] = {"share": 0.0}
-    return Scenario.model_validate(merge(d, {
-        "simulation": {"seed": seed},
-        "client": {"failure_probability": 0.1},
-        # Each event its own upload, never retried: server misses independent of the client's.
-        "server": {"failure_probability": 0.15, "max_retries": 0, "batch_size": 1},
-        "collector": {"outages_per_day": outages},
-    }))  # fmt: skip
+    ], users, seed, collector={"outages_per_day": outages})  # fmt: skip
 
 
 def one_run(folder, seed: int, outages: float = 0.0) -> tuple[list[dict], dict]:

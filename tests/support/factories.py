@@ -78,6 +78,33 @@ def scenario(**overrides: Any) -> Scenario:
     return Scenario.model_validate(lossless_dict(**overrides))
 
 
+def two_path_site(
+    segments: list[dict],
+    users: int = 1500,
+    seed: int | None = None,
+    plan: str = "dual",
+    client_failure: float = 0.1,
+    server_failure: float = 0.15,
+    **overrides: Any,
+) -> Scenario:
+    """A site that sends every event on both paths, whose paths miss events independently.
+
+    What ``trackloss estimate`` assumes within a segment: no bots; the browser fails a share
+    ``client_failure`` of its requests, and each server event is its own upload, never
+    retried, failing with ``server_failure``. ``overrides`` are merged last.
+    """
+    d = lossless_dict(users, plans=[{"name": plan, "default_path": "dual"}])
+    d["population"]["segments"] = segments
+    d["population"]["bots"] = {"share": 0.0}
+    settings: dict[str, Any] = {
+        "client": {"failure_probability": client_failure},
+        "server": {"failure_probability": server_failure, "max_retries": 0, "batch_size": 1},
+    }
+    if seed is not None:
+        settings["simulation"] = {"seed": seed}
+    return Scenario.model_validate(merge(d, merge(settings, overrides)))
+
+
 def replication(sc: Scenario, seed: int = 1, log=None) -> SimpleNamespace:
     """A client path to drive synthetic pages through, with the buffer it counts into."""
     client, buffer = standalone(sc, np.random.SeedSequence(seed), log)
