@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -90,6 +91,14 @@ def with_text_keys(path: Path, out: Path) -> None:
     )
 
 
+def _write_logs(log: Path, rows: int, wanted: Path) -> None:
+    """Write the integer-key log, and the text-key one when ``wanted`` is it, unless present."""
+    if not log.exists():
+        generate(log, rows)
+    if not wanted.exists():
+        with_text_keys(log, wanted)
+
+
 TARGETS = {"rows_per_second_min": 2_000_000, "peak_rss_mib_max": 1024}
 CEILING = """
 import sys, tempfile
@@ -135,14 +144,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / f"estimate-{args.rows}.parquet"
-    if not log.exists():
-        generate(log, args.rows)
-    name = f"estimate-{args.rows}"
-    if args.keys == "text":
-        name += "-text"
-        if not (args.out / f"{name}.parquet").exists():
-            with_text_keys(log, args.out / f"{name}.parquet")
-        log = args.out / f"{name}.parquet"
+    name = f"estimate-{args.rows}" + ("-text" if args.keys == "text" else "")
+    # Written in a child process: a command started later by this one would otherwise report
+    # this process's peak memory as its own (Linux keeps it in the child's ru_maxrss).
+    writer = multiprocessing.get_context("spawn").Process(
+        target=_write_logs, args=(log, args.rows, args.out / f"{name}.parquet")
+    )
+    writer.start()
+    writer.join()
+    if writer.exitcode:
+        raise SystemExit("writing the log failed")
+    log = args.out / f"{name}.parquet"
     rows = pq.ParquetFile(log).metadata.num_rows
     runs, bare = [], []
     for _ in range(args.repeats):  # interleaved, so that both see the same load

@@ -35,6 +35,9 @@ HISTORIES = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0,
 """The seven observable capture histories, in the order the counts are given."""
 PAIRS = tuple(combinations(range(3), 2))
 PAIR_NAMES = {(0, 1): "client-server", (0, 2): "client-third", (1, 2): "server-third"}
+DENSE_PRODUCTS = 1 << 22
+"""Designs with up to this many products of a cell's parameter pairs (32 MiB) are fitted with
+dense arrays; larger ones with sparse matrices, which only then load :mod:`scipy.sparse`."""
 
 
 def _pair_products(x: Any) -> Any:
@@ -58,6 +61,17 @@ def _pair_products(x: Any) -> Any:
     )
 
 
+def _operators(design: np.ndarray) -> tuple[Any, Any]:
+    """The design and the products of its rows' parameter pairs, dense when they are small."""
+    m, p = design.shape
+    if m * p * p <= DENSE_PRODUCTS:
+        return design, (design[:, :, None] * design[:, None, :]).reshape(m, p * p)
+    from scipy import sparse
+
+    x = sparse.csr_matrix(design)
+    return x, _pair_products(x)
+
+
 def fit_glm(
     design: np.ndarray, y: np.ndarray, trials: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -78,10 +92,7 @@ def fit_glm(
         Shapes (fits, parameters) and (fits, cells): the coefficients and the fitted mean
         (success probability for a logistic model, expected count for a Poisson one).
     """
-    from scipy import sparse
-
-    x = sparse.csr_matrix(np.asarray(design, float))
-    pairs = _pair_products(x)
+    x, pairs = _operators(np.asarray(design, float))
     n_par = x.shape[1]
     y = np.atleast_2d(np.asarray(y, float))
     logistic = trials is not None

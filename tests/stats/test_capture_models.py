@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from simulator.stats import capture_models
 from simulator.stats.capture_models import (
     HISTORIES,
     fit_glm,
@@ -20,8 +21,11 @@ def histories(caps: np.ndarray) -> np.ndarray:
     return np.stack([(caps == h).all(-1).sum(-1) for h in HISTORIES.astype(bool)], axis=-1)
 
 
-def test_the_fits_match_statsmodels():
+@pytest.mark.parametrize("dense_products", [capture_models.DENSE_PRODUCTS, 0])
+def test_the_fits_match_statsmodels(monkeypatch, dense_products):
+    """Both ways of computing the normal equations: dense arrays, and sparse matrices (0)."""
     sm = pytest.importorskip("statsmodels.api")
+    monkeypatch.setattr(capture_models, "DENSE_PRODUCTS", dense_products)
     rng = np.random.default_rng(4)
     x = np.column_stack([np.ones(40), rng.integers(0, 2, (40, 3)), rng.normal(size=40)])
     n = rng.integers(5, 80, 40)

@@ -108,13 +108,13 @@ def resampled_sums(
     numpy.ndarray
         Shape (replicates + 1, n_features): the data's sums, then each resample's.
     """
-    from scipy import sparse
-
     n_groups = int(group.max(initial=-1)) + 1
     if n_features * n_groups <= DENSE_CELLS:  # one pass of bincount, no sparse matrix
         flat = feature.astype(np.int64) * n_groups + group
         by_group = np.bincount(flat, values, n_features * n_groups).reshape(n_features, n_groups)
     else:
+        from scipy import sparse
+
         values = np.ones(feature.size) if values is None else np.asarray(values, float)
         by_group = sparse.csr_matrix((values, (feature, group)), shape=(n_features, n_groups))
     rng = np.random.default_rng(seed)

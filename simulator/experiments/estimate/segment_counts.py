@@ -104,9 +104,11 @@ def segment_counts(
     }
     if has_value:
         out.events["value"] = np.nan_to_num(np.asarray(cells["value"], float))
-    of_entry = [cell_labels[int(h)] for h in cells["hd"]]
+    hashes, at = np.unique(np.asarray(cells["hd"]), return_inverse=True)
+    of_hash = [cell_labels[int(h)] for h in hashes]
     for i, n in enumerate(names):
-        out.events[n], out.labels[n] = _codes([lab[i] for lab in of_entry])
+        codes, out.labels[n] = _codes([lab[i] for lab in of_hash])
+        out.events[n] = codes[at.ravel()]
     out.profile = _profile(con, dims)
     return out
 

@@ -286,9 +286,10 @@ def _reduce(con, src, by, dims, col, late_after, groups, rows, crawler_rows, has
     main = {k: np.asarray(v)[two] for k, v in cells.items()}
     # The two-source strata: event type and the by columns (the first of the segment columns).
     of_cell = {h: lab[: 1 + len(by)] for h, lab in cell_labels.items()}
-    labels = sorted({of_cell[int(h)] for h in main["hd"]})
+    hashes, at = np.unique(main["hd"], return_inverse=True)
+    labels = sorted({of_cell[int(h)] for h in hashes})
     index = {lab: i for i, lab in enumerate(labels)}
-    stratum = np.array([index[of_cell[int(h)]] for h in main["hd"]], np.int64)
+    stratum = np.array([index[of_cell[int(h)]] for h in hashes], np.int64)[at.ravel()]
     late_at = main["late"].astype(np.int64)
     seen = (paths[two] & 3) & ~late_at
     n = main["n"].astype(float)

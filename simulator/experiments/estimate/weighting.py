@@ -54,13 +54,16 @@ def _index(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return index.ravel(), np.stack([c[first] for c in codes], axis=1)
 
 
-def _onehot(index: np.ndarray, n: int) -> Any:
-    """Sparse (len(index), n) matrix with a 1 in column ``index[i]`` of row ``i``."""
-    from scipy import sparse
+def _sum_into(x: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
+    """``x`` summed along its last axis into ``n`` bins: entry ``i`` goes to bin ``index[i]``.
 
-    return sparse.csr_matrix(
-        (np.ones(index.size), (np.arange(index.size), index)), shape=(index.size, n)
-    )
+    The product of ``x`` with a one-hot matrix, as one ``bincount`` over all leading rows.
+    """
+    lead = x.shape[:-1]
+    rows = int(np.prod(lead, dtype=np.int64))
+    flat = (np.arange(rows)[:, None] * n + index).ravel()
+    sums = np.bincount(flat, np.reshape(x, (rows, -1)).ravel(), rows * n)
+    return sums.reshape(*lead, n)
 
 
 class _Design:
@@ -128,13 +131,13 @@ def _rake(design: _Design, f: np.ndarray, dims, rake) -> dict[str, np.ndarray]:
     for d in rake:
         k = _categories(design, d)
         c_idx = ev_c * k + design.client_codes[d]
-        to_margin = _onehot(c_idx, design.n_events * k)
-        want = target_w @ _onehot(ev_s * k + design.server_codes[d], design.n_events * k)
-        margins.append((k, c_idx, to_margin, want))
+        n = design.n_events * k
+        want = _sum_into(target_w, ev_s * k + design.server_codes[d], n)
+        margins.append((k, c_idx, n, want))
     for _ in range(SWEEPS if rake else 0):
         moved = 0.0
-        for k, c_idx, to_margin, target in margins:
-            have = raked @ to_margin
+        for k, c_idx, n, target in margins:
+            have = _sum_into(raked, c_idx, n)
             # Targets as shares of each event type's total, over the categories the client
             # has (a category only the server saw cannot be given weight).
             want = np.where(have > 0, target, 0.0)
@@ -162,7 +165,7 @@ def _shares(design: _Design, weights: np.ndarray, d: str, server: bool = False) 
     stratum = design.server_stratum if server else design.client_stratum
     codes = (design.server_codes if server else design.client_codes)[d]
     ev = design.event_of_stratum[stratum]
-    sums = (weights @ _onehot(ev * k + codes, design.n_events * k)).reshape(
+    sums = _sum_into(weights, ev * k + codes, design.n_events * k).reshape(
         *weights.shape[:-1], design.n_events, k
     )
     sums = np.concatenate([sums, sums.sum(-2, keepdims=True)], axis=-2)
@@ -271,13 +274,13 @@ def corrected_composition(
 def _value_rows(design: _Design, f: np.ndarray, fitted: dict, labels: dict) -> list[dict]:
     """Per event type with a value: the client's total and mean, raw and corrected."""
     ev = design.event_of_stratum[design.client_stratum]
-    to_event = _onehot(ev, design.n_events)
+    n = design.n_events
     value = design.value_sums(f)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(fitted["client"] > 0, fitted["corrected"] / fitted["client"], 0.0)
-        raw_total, total = value @ to_event, (value * scale) @ to_event
-        raw_mean = raw_total / (fitted["client"] @ to_event)
-        mean = total / (fitted["corrected"] @ to_event)
+        raw_total, total = _sum_into(value, ev, n), _sum_into(value * scale, ev, n)
+        raw_mean = raw_total / _sum_into(fitted["client"], ev, n)
+        mean = total / _sum_into(fitted["corrected"], ev, n)
     stats = {}
     for name, x in (("client_total", raw_total), ("corrected_total", total),
                     ("client_mean", raw_mean), ("corrected_mean", mean),
