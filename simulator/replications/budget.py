@@ -12,7 +12,9 @@ process and a pool:
   2,000 users), one window of visitors (~45 MB once a shard has 8,192 users: 140 MB measured at
   60,000), ~60 bytes per user of state kept between visits (10**9 users needed about 60 GB), and
   three copies of the tally (the counters, their per-plan shares, the frozen tally);
-* starting a pool: ~1.5 s before its workers have imported the simulator.
+* starting a pool: ~1.5 s before fresh workers have imported the simulator, ~0.1 s for workers
+  forked from this process (:func:`~simulator.replications.executors.forks_workers`: 0.09 to
+  0.14 s to start two and hand them four tasks).
 
 Expected true events per user follow from the behaviour: visits per user ``1 / (1 - return
 probability)`` (an upper bound: the horizon cuts returns short), each with one session event and
@@ -28,12 +30,13 @@ from dataclasses import dataclass
 
 from simulator.config.scenario import Scenario
 from simulator.model.tally import MEASURES
-from simulator.replications.executors import OptionError
+from simulator.replications.executors import OptionError, forks_workers
 
 SECONDS_PER_EVENT_PLAN = 0.24e-6
 SECONDS_PER_TASK = 0.05
 SECONDS_PER_TALLY_BYTE = 0.06e-6
 POOL_START_SECONDS = 1.5
+POOL_FORK_SECONDS = 0.15
 PROCESS_BYTES = 100e6
 WINDOW_BYTES = 45e6
 WINDOW_USERS = 8192
@@ -136,7 +139,8 @@ def estimate(scenario: Scenario, tasks: int, shard_users: int, workers: int) -> 
         seconds = tasks * task_seconds
         peak = PROCESS_BYTES + task_bytes + 2 * tally
     else:
-        seconds = POOL_START_SECONDS + math.ceil(tasks / workers) * task_seconds
+        start = POOL_FORK_SECONDS if forks_workers() else POOL_START_SECONDS
+        seconds = start + math.ceil(tasks / workers) * task_seconds
         # This process: the tally being assembled, the total, and results waiting their turn.
         parent = PROCESS_BYTES + (2 + 2 * workers) * tally
         peak = parent + workers * (PROCESS_BYTES + task_bytes)

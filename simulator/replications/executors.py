@@ -8,7 +8,10 @@ running it: its seed travels with it. Only a few tasks per worker are handed out
 results that finished early and wait for an earlier one stay few, whatever the number of tasks.
 
 The local pool is :mod:`loky`'s: a worker that dies (killed, out of memory) breaks the pool with
-an error instead of hanging it, and the pool is reused by the next run in the same process.
+an error instead of hanging it. A process that runs no other thread (the command line) forks
+its workers, which start at once with the simulator already imported; one that does (a notebook,
+whose kernel runs threads that a fork would copy mid-lock) starts them fresh, and that pool is
+reused by the next run in the same process.
 Interrupting (Ctrl-C, or an exception in the caller) cancels the tasks not yet started and kills
 the workers; workers ignore SIGINT themselves, so the parent decides, and they exit on their own
 if the parent dies (``kill -9``) instead of lingering as orphans.
@@ -25,6 +28,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
 from contextlib import contextmanager
@@ -158,14 +162,42 @@ def _quiet_resource_tracker() -> None:
         sys.warnoptions.append(TRACKER_NOTICES)
 
 
-def _processes(fn: Callable[[Any], Any], items: Sequence[Any], n: int) -> Iterator[Outcome]:
-    """A :mod:`loky` pool: workers that die are reported, workers whose parent dies exit."""
-    from loky import get_reusable_executor
+def forks_workers() -> bool:
+    """Whether a pool started now forks its workers from this process.
 
-    _quiet_resource_tracker()
+    Only on Linux, and only while this process runs no thread but its main one (tqdm's
+    monitor aside: it holds no lock a worker takes, as workers draw no bars). A fork copies
+    the process as it is, so a worker starts in milliseconds with every module imported, where
+    a fresh interpreter takes most of a second; but a lock held by another thread at that
+    moment would stay held in the worker forever.
+    """
+    if sys.platform != "linux":
+        return False
+    main = threading.main_thread()
+    return all(t is main or type(t).__name__ == "TMonitor" for t in threading.enumerate())
+
+
+def _pool(n: int) -> tuple[Any, bool]:
+    """A :mod:`loky` pool of ``n`` workers, and whether it is this run's own (to shut down)."""
+    import loky
+
+    if forks_workers():
+        from loky.backend.context import get_context
+
+        with warnings.catch_warnings():  # loky's caution about threads, checked above
+            warnings.filterwarnings("ignore", message="`fork` start method")
+            context = get_context("fork")
+        return loky.ProcessPoolExecutor(n, context=context, initializer=_worker_init), True
     # Reusable: a second run in the same process (compare, recommend, a notebook) finds its
     # workers started and their modules imported.
-    pool = get_reusable_executor(max_workers=n, initializer=_worker_init, reuse="auto")
+    pool = loky.get_reusable_executor(max_workers=n, initializer=_worker_init, reuse="auto")
+    return pool, False
+
+
+def _processes(fn: Callable[[Any], Any], items: Sequence[Any], n: int) -> Iterator[Outcome]:
+    """A :mod:`loky` pool: workers that die are reported, workers whose parent dies exit."""
+    _quiet_resource_tracker()
+    pool, own = _pool(n)
     index: dict[Any, int] = {}
     todo = iter(enumerate(items))
 
@@ -191,6 +223,8 @@ def _processes(fn: Callable[[Any], Any], items: Sequence[Any], n: int) -> Iterat
         if not finished:
             # Ctrl-C or an error: running tasks are lost anyway, so stop the workers now.
             pool.shutdown(wait=False, kill_workers=True)
+        elif own:
+            pool.shutdown(wait=True)
 
 
 # --------------------------------------------------------------------------- dask
@@ -334,6 +368,7 @@ __all__ = [
     "OptionError",
     "check_options",
     "default_workers",
+    "forks_workers",
     "in_notebook",
     "outcomes",
     "progress_bar",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from support.lossy_factory import lossy
 from support.running import run as serial_run
 
 from simulator.model.tally import CAUSES, DIMENSIONS, M
-from simulator.replications import runner
+from simulator.replications import executors, runner
 from simulator.replications.executors import OptionError, outcomes
 from simulator.replications.result import RunResult
 from simulator.stats.summary import summarise
@@ -32,10 +34,17 @@ def same(a: RunResult, b: RunResult) -> None:
     assert a.metas == b.metas
 
 
+@pytest.fixture(params=["forked", "fresh"])
+def workers_start(request, monkeypatch) -> str:
+    """Both ways a pool starts its workers: forked from this process, or fresh interpreters."""
+    monkeypatch.setattr(executors, "forks_workers", lambda: request.param == "forked")
+    return request.param
+
+
 # --------------------------------------------------------------------------- determinism
 
 
-def test_worker_counts_and_executors_give_the_same_bytes() -> None:
+def test_worker_counts_and_executors_give_the_same_bytes(workers_start) -> None:
     sc = lossy()
     serial = runner.run(sc, executor="serial")
     same(serial, runner.run(sc, workers=1))
@@ -71,7 +80,7 @@ def _nap(seconds: float) -> float:
     return seconds
 
 
-def test_an_error_in_a_worker_reaches_the_caller() -> None:
+def test_an_error_in_a_worker_reaches_the_caller(workers_start) -> None:
     with pytest.raises(ZeroDivisionError):
         for _, _, error in outcomes(_invert, [1.0, 0.0], workers=2):
             if error is not None:
@@ -166,12 +175,34 @@ def test_sharded_loss_has_the_unsharded_distribution() -> None:
         assert test.pvalue > 0.01 / whole.shape[1], (p, whole[:, p].mean(), sharded[:, p].mean())
 
 
-def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
+def test_a_worker_that_dies_is_an_error_not_a_hang(workers_start) -> None:
     # A worker killed outright (out of memory, kill -9) breaks the pool with an error.
     errors = [error for _, _, error in outcomes(_die, [0.0, 0.0], workers=2)]
     assert any(error is not None for error in errors)
     # and the next run gets a fresh pool
     assert sorted(v for _, v, _ in outcomes(_nap, [0.0, 0.0], workers=2)) == [0.0, 0.0]
+
+
+FORK_CHECK = """
+import threading
+from simulator.replications.executors import forks_workers
+before = forks_workers()
+release = threading.Event()
+other = threading.Thread(target=release.wait)
+other.start()
+during = forks_workers()
+release.set()
+other.join()
+print(before, during, forks_workers())
+"""
+
+
+def test_workers_are_forked_only_from_a_process_without_other_threads() -> None:
+    # In a fresh process, as a command starts: this one may hold a reused pool's threads.
+    out = subprocess.run(
+        [sys.executable, "-c", FORK_CHECK], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["True", "False", "True"]
 
 
 def _die(_: float) -> None:
