@@ -6,15 +6,18 @@ The figures below were measured on the 2-core, 23 GB development machine (simpy 
 process and a pool:
 
 * time: ~0.24 us per true event and plan (1.4 million events a second through three plans, the
-  Speed section of the README), plus ~0.05 s per task and ~0.06 s per MB of tally (setting up
-  and reducing the counters: 0.6 s for the baseline's 10 MB tally at 2,000 users);
+  Speed section of the README), plus ~0.05 s per task and ~0.005 s per MB of tally (setting up
+  and reducing the counters: 3 replications of the baseline, whose tally is 10 MB, took 0.37 s
+  at 2,000 users, 0.12 s each);
 * memory of a process running a task: ~100 MB of interpreter and libraries (96 MB measured at
   2,000 users), one window of visitors (~45 MB once a shard has 8,192 users: 140 MB measured at
   60,000), ~60 bytes per user of state kept between visits (10**9 users needed about 60 GB), and
   three copies of the tally (the counters, their per-plan shares, the frozen tally);
-* starting a pool: ~1.5 s before fresh workers have imported the simulator, ~0.1 s for workers
-  forked from this process (:func:`~simulator.replications.executors.forks_workers`: 0.09 to
-  0.14 s to start two and hand them four tasks).
+* starting a pool: ~1.5 s before fresh workers have imported the simulator; ~0.3 s for workers
+  forked from this process (:func:`~simulator.replications.executors.forks_workers`): 0.09 to
+  0.14 s to start two and hand them four tasks, the tenth of a second :func:`idle_now` watches
+  the processors, and the results' way back (3 replications of 5,000 users took 0.2 s longer
+  in a forked pool than in one process).
 
 Expected true events per user follow from the behaviour: visits per user ``1 / (1 - return
 probability)`` (an upper bound: the horizon cuts returns short), each with one session event and
@@ -34,9 +37,9 @@ from simulator.replications.executors import OptionError, forks_workers
 
 SECONDS_PER_EVENT_PLAN = 0.24e-6
 SECONDS_PER_TASK = 0.05
-SECONDS_PER_TALLY_BYTE = 0.06e-6
+SECONDS_PER_TALLY_BYTE = 0.005e-6
 POOL_START_SECONDS = 1.5
-POOL_FORK_SECONDS = 0.15
+POOL_FORK_SECONDS = 0.3
 PROCESS_BYTES = 100e6
 WINDOW_BYTES = 45e6
 WINDOW_USERS = 8192

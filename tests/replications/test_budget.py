@@ -60,12 +60,14 @@ def test_bad_sizes_are_refused(text: str) -> None:
 
 @pytest.mark.parametrize("forked", [True, False])
 def test_workers_come_from_the_work(monkeypatch, forked: bool) -> None:
-    # One task, or a run too small to repay a pool's start, runs in this process. The Quick
-    # start run (3 x 20k users) repays forked workers on 2 cores, not fresh ones.
+    # One task, or a run too small to repay a pool's start, runs in this process: the Quick
+    # start run (3 x 20k users) on 2 cores is one of them. 4 x 10k users repay forked workers
+    # (about 0.3 s to start), not fresh ones (1.5 s).
     monkeypatch.setattr(budget, "forks_workers", lambda: forked)
     assert budget.choose_workers(_baseline(10**6), 1, 10**6, 8) == 1
     assert budget.choose_workers(lossy(users=1500), 3, 1500, 8) == 1
-    assert budget.choose_workers(_baseline(20_000), 3, 20_000, 2) == (2 if forked else 1)
+    assert budget.choose_workers(_baseline(20_000), 3, 20_000, 2) == 1
+    assert budget.choose_workers(_baseline(10_000), 4, 10_000, 2) == (2 if forked else 1)
     assert budget.choose_workers(_baseline(100_000), 4, 100_000, 2) == 2
     assert budget.choose_workers(_baseline(100_000), 8, 100_000, 4) == 4
 
