@@ -77,6 +77,7 @@ def outcomes(
     workers: int | None = None,
     executor: Executor = "process",
     dask_address: str | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Iterator[Outcome]:
     """Run ``fn`` on every item and yield outcomes as they complete.
 
@@ -97,6 +98,10 @@ def outcomes(
     dask_address : str, optional
         Dask scheduler address, or ``"local"`` (the default for ``executor="dask"``) to start a
         :class:`distributed.LocalCluster` with ``workers`` single-threaded worker processes.
+    meanwhile : callable, optional
+        Called once in this process while the tasks run: in a local pool as soon as the workers
+        have their first tasks, otherwise before the first task. Work the caller needs only
+        afterwards (imports) then overlaps the workers' instead of delaying their start.
 
     Yields
     ------
@@ -105,12 +110,15 @@ def outcomes(
     """
     check_options(workers, executor, dask_address)
     n = default_workers() if workers is None else workers
+    started = meanwhile or (lambda: None)
     if executor == "dask":
+        started()
         yield from _dask(fn, items, n, dask_address or "local")
     elif executor == "serial" or n == 1 or len(items) <= 1:
+        started()
         yield from _serial(fn, items)
     else:
-        yield from _processes(fn, items, min(n, len(items)))
+        yield from _processes(fn, items, min(n, len(items)), started)
 
 
 def _serial(fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
@@ -194,7 +202,9 @@ def _pool(n: int) -> tuple[Any, bool]:
     return pool, False
 
 
-def _processes(fn: Callable[[Any], Any], items: Sequence[Any], n: int) -> Iterator[Outcome]:
+def _processes(
+    fn: Callable[[Any], Any], items: Sequence[Any], n: int, started: Callable[[], None]
+) -> Iterator[Outcome]:
     """A :mod:`loky` pool: workers that die are reported, workers whose parent dies exit."""
     _quiet_resource_tracker()
     pool, own = _pool(n)
@@ -212,6 +222,7 @@ def _processes(fn: Callable[[Any], Any], items: Sequence[Any], n: int) -> Iterat
     finished = False
     try:
         pending = submit(IN_FLIGHT_PER_WORKER * n)
+        started()
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             pending |= submit(len(done))

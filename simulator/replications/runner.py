@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 
@@ -217,6 +217,7 @@ def run(
     shards: int | None = None,
     progress: bool | str = False,
     max_memory: float | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> RunResult:
     """Run every replication of a scenario in parallel.
 
@@ -246,6 +247,10 @@ def run(
         Bytes the run may use (default: what the machine has available). A run estimated to
         need more is refused before it starts; one past half of it, or longer than an hour, is
         announced with a warning (logger ``trackloss``).
+    meanwhile : callable, optional
+        Called once in this process while the replications run (see
+        :func:`~simulator.replications.executors.outcomes`), e.g. to import what will report
+        the results.
 
     Returns
     -------
@@ -279,13 +284,21 @@ def run(
             def advance(fraction: float) -> None:
                 bar.update(round(100 * fraction) - bar.n)
 
+            if meanwhile is not None:
+                meanwhile()
+
             results = [simulate(tasks[0].scenario, tasks[0].seed, advance)]
             bar.update(100 - bar.n)  # the hook's last call comes just before the end
         return assemble(scenario, tasks, results, time.perf_counter() - start)
     fold = RunFold([t.replication for t in tasks])
     sharded = tasks[-1].shard > 0
     stream = outcomes(
-        simulate_task, tasks, workers=workers, executor=executor, dask_address=dask_address
+        simulate_task,
+        tasks,
+        workers=workers,
+        executor=executor,
+        dask_address=dask_address,
+        meanwhile=meanwhile,
     )
     with (
         closing(stream),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -78,6 +79,31 @@ def _nap(seconds: float) -> float:
 
     time.sleep(seconds)
     return seconds
+
+
+@pytest.mark.parametrize(("workers", "executor"), [(2, "process"), (1, "process"), (2, "serial")])
+def test_meanwhile_runs_once_here_before_any_outcome(workers, executor) -> None:
+    calls = []
+    stream = outcomes(
+        _nap,
+        [0.05, 0.05, 0.05],
+        workers=workers,
+        executor=executor,
+        meanwhile=lambda: calls.append(os.getpid()),
+    )
+    seen = []
+    for i, _, error in stream:
+        assert error is None
+        seen.append((i, list(calls)))
+    assert calls == [os.getpid()]  # once, in this process
+    assert all(before == calls for _, before in seen)  # and before the first outcome
+
+
+def test_a_run_calls_meanwhile_once() -> None:
+    calls = []
+    runner.run(lossy(replications=2), workers=2, meanwhile=lambda: calls.append(1))
+    runner.run(lossy(replications=1), meanwhile=lambda: calls.append(2))
+    assert calls == [1, 2]
 
 
 def test_an_error_in_a_worker_reaches_the_caller(workers_start) -> None:
