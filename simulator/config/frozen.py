@@ -12,7 +12,14 @@ class Frozen(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, strict=True, allow_inf_nan=False
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        strict=True,
+        allow_inf_nan=False,
+        # A table's own validator is built when first needed, not when its class is defined:
+        # a table used only inside the scenario is validated by the scenario's validator.
+        defer_build=True,
     )
 
 
