@@ -101,13 +101,63 @@ def machine_speedup() -> float:
     return one / both
 
 
-def report(summary: dict, cores: int, ceiling: float | None = None) -> str:
+def _simulate(seed: int) -> float:
+    """Seconds of one ``simulate()`` of the baseline at 100k users (module-level, for a pool)."""
+    import numpy as np
+
+    from simulator.config.loading import load_scenario
+    from simulator.model.engine import simulate
+
+    scenario = load_scenario(str(ROOT / "scenarios" / "baseline.toml"), ["population.users=100000"])
+    start = time.perf_counter()
+    simulate(scenario, np.random.SeedSequence(seed))
+    return time.perf_counter() - start
+
+
+def engine_speedup() -> float:
+    """How much faster two replications run at once than one after the other, engine alone.
+
+    The ceiling of the 4 x 100k case: the same as :func:`machine_speedup` for a tight loop, less
+    when the replications' arrays make two processes compete for caches and memory.
+    """
+    import multiprocessing
+
+    sys.path.insert(0, str(ROOT))
+    _simulate(0)  # imports and caches warm, before the workers are forked
+    one = _simulate(1) + _simulate(2)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        start = time.perf_counter()
+        pool.map(_simulate, [1, 2])
+        both = time.perf_counter() - start
+    return one / both
+
+
+def ceilings(rounds: int = 3) -> tuple[float, float]:
+    """Medians of :func:`machine_speedup` and :func:`engine_speedup` over interleaved rounds.
+
+    One round of each reads the host's noise as much as the machine.
+    """
+    loop, engine = [], []
+    for _ in range(rounds):
+        loop.append(machine_speedup())
+        engine.append(engine_speedup())
+    return statistics.median(loop), statistics.median(engine)
+
+
+def report(
+    summary: dict, cores: int, ceiling: float | None = None, engine: float | None = None
+) -> str:
     """Lines for people: one per case."""
     lines = [f"Default worker count against --workers 1 on {cores} cores (medians):"]
     if ceiling is not None:
         lines.append(
             f"  two CPU-bound processes at once: {ceiling:.2f}x one "
             "(the ceiling of a two-worker speed-up here)"
+        )
+    if engine is not None:
+        lines.append(
+            f"  two replications of 100k users at once: {engine:.2f}x one after the other "
+            "(the same ceiling for the simulator)"
         )
     for case, s in summary.items():
         lines.append(

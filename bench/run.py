@@ -320,7 +320,7 @@ def _parallel(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import parallel
 
-    ceiling = parallel.machine_speedup()
+    ceiling, engine = parallel.ceilings()
     summary = parallel.measure(args.scenario, args.repeats)
     now = dt.datetime.now(dt.UTC)
     record = {
@@ -331,12 +331,13 @@ def _parallel(args: argparse.Namespace) -> int:
         "cores": os.cpu_count(),
         "targets": parallel.TARGETS,
         "machine_speedup": ceiling,
+        "engine_speedup": engine,
         "summary": summary,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"bench-parallel-{now:%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    print(parallel.report(summary, os.cpu_count() or 1, ceiling))
+    print(parallel.report(summary, os.cpu_count() or 1, ceiling, engine))
     print(f"written to {path}")
     return 0
 
