@@ -154,7 +154,7 @@ def test_engine_counts_agree_with_the_page_by_page_path() -> None:
 class EveryPageAgain(BatchClient):
     """Settles every raced page again in sequence on the race's draws."""
 
-    def _broken(self, page, retried, recording):
+    def _wrong(self, page, wrong, recording):
         return np.unique(page)
 
 
@@ -197,7 +197,7 @@ def test_the_engine_replaying_every_page_gives_the_same_counts(preset, overrides
     assert settler_kind(sc) is BatchClient
     raced, raced_meta = simulate(sc, np.random.SeedSequence(1))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(batch_arrays.BatchClient, "_broken", EveryPageAgain._broken)
+        mp.setattr(batch_arrays.BatchClient, "_wrong", EveryPageAgain._wrong)
         again, again_meta = simulate(sc, np.random.SeedSequence(1))
     value = np.array([m.startswith("value") for m in MEASURES])
     np.testing.assert_array_equal(raced.counts[..., ~value], again.counts[..., ~value])

@@ -159,7 +159,7 @@ class EveryPageAgain(KeepaliveClient):
 
     replayed = 0
 
-    def _overrun(self, recording, page):
+    def _wrong(self, page, wrong, recording):
         over = np.unique(page)
         self.replayed += over.size
         return over

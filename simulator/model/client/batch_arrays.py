@@ -37,13 +37,11 @@ import numpy as np
 from simulator.config.scenario import Scenario
 from simulator.model.client.batches import cut, queue_order
 from simulator.model.client.keepalive_arrays import EMPTY, KeepaliveClient
-from simulator.model.client.quota_replay import Recording
 from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
 from simulator.model.client.transports import (
     BEACON,
     KEEPALIVE,
     PLAIN,
-    overloaded_pages,
     written_before_teardown,
 )
 from simulator.model.collector import LOST
@@ -147,32 +145,20 @@ class BatchClient(KeepaliveClient):
         # The page's own messages come in row order: the page-by-page path's order at a tie.
         order = queue_order(page, ready, carried, self.offset[rows])
         rows, page, ready, carried = rows[order], page[order], ready[order], carried[order]
-        before = s.take(rows)
-        n_settled = len(self._settled_rows)
-        self.recording = Recording()
-        self.page_requests = np.zeros(self.pages.dwell.size, np.int64)
+        return self._optimistic(s, rows, page, ready, carried)
+
+    def _race_pages(
+        self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
+    ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """Race each page's batches, flush at page-hide and persist what is left.
+
+        Wrong, besides the quota, are the pages where a failed batch goes back into the queue
+        or the page-hide flush is chunked.
+        """
         left, unsent, retried = self._race(s, rows, page, ready)
         retried = np.union1d(retried, self._chunked(rows[left][unsent], page[left][unsent]))
         kept, kept_page = self._flush(s, rows[left], page[left], unsent)
-        stored = self._persist(s, kept, kept_page)
-        recording, self.recording = self.recording, None
-        page_requests, self.page_requests = self.page_requests, None
-        over = self._broken(page, retried, recording)
-        self.requests -= int(page_requests[over].sum())  # the replay counts its own requests
-        return self._redo(s, over, recording, rows, page, carried, before, n_settled, stored,
-                          self.offset)  # fmt: skip
-
-    def _broken(self, page: np.ndarray, retried: np.ndarray, recording: Recording) -> np.ndarray:
-        """The raced pages to settle again in sequence: a retry, or the quota overrun.
-
-        ``page`` are the pages of every message raced, ``retried`` the pages where a failed
-        batch goes back into the queue or the page-hide flush is chunked (sorted, unique).
-        Settling any other raced page again on the recorded draws gives what the race gave (the
-        tests check it on every page).
-        """
-        if not recording.sends:
-            return retried
-        return np.union1d(retried, overloaded_pages(*recording.intervals(), self.quota))
+        return self._persist(s, kept, kept_page), retried
 
     def _chunked(self, rows: np.ndarray, page: np.ndarray) -> np.ndarray:
         """Pages whose page-hide flush of ``rows`` goes in more than one request.

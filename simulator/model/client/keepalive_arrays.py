@@ -170,6 +170,19 @@ class KeepaliveClient(OptimisticRaceClient):
             k += 1
         return np.concatenate(out[0]), np.concatenate(out[1])
 
+    def _race_pages(
+        self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
+    ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """Race one request per event, then page-hide; only the quota can make a page wrong."""
+        fl, un = self._race(s, rows, page, ready)
+        stored = self._page_end(
+            s,
+            np.concatenate([fl[0], un[0]]),
+            np.concatenate([fl[1], un[1]]),
+            np.arange(fl[0].size + un[0].size) >= fl[0].size,
+        )
+        return stored, np.zeros(0, np.int64)
+
     def _race(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
     ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
