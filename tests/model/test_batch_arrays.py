@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.agreement import engine_worst_p
+from support.agreement import FAMILY_ALPHA, assert_engine_agrees, with_one_redraw
 from support.factories import scenario
 from support.page_reference import (
     EVENTS,
@@ -39,7 +39,6 @@ from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE
 from simulator.model.streams import Streams
 
 PAGES = 3
-FAMILY_ALPHA = 0.01
 HANDLER_P = 0.7
 SMALL = [{**e, "bytes": 800} for e in EVENTS]
 
@@ -128,9 +127,7 @@ DEFAULT_RUN = ("fetch_local_storage", "keepalive_quota")
     [n if n in DEFAULT_RUN else pytest.param(n, marks=pytest.mark.slow) for n in CONFIGS],
 )
 def test_batch_fates_agree_with_the_page_by_page_path(name: str) -> None:
-    corrected, worst = corrected_p(name, 100, 2000)
-    if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
-        corrected, worst = corrected_p(name, 200, 2000)
+    corrected, worst = with_one_redraw(lambda root: corrected_p(name, root, 2000), 100, 200)
     assert corrected >= FAMILY_ALPHA, (worst[0], OUTCOMES[worst[1]], corrected)
 
 
@@ -139,16 +136,9 @@ def test_engine_counts_agree_with_the_page_by_page_path() -> None:
     """The whole engine (blockers, returns, outages, the store, every plan kind) in distribution."""
     from support.scenarios import EVERYTHING_ON
 
-    from simulator.model.tally import MEASURES
-
     sc = scenario(**EVERYTHING_ON)
     assert settler_kind(sc) is BatchClient
-    corrected, worst = engine_worst_p(sc, 11, 10)
-    if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
-        corrected, worst = engine_worst_p(sc, 12, 10)
-    plan, event, measure = worst
-    assert corrected >= FAMILY_ALPHA, (sc.plans[plan].name, sc.events[event].name,
-                                       MEASURES[measure], corrected)  # fmt: skip
+    assert_engine_agrees(sc)
 
 
 class EveryPageAgain(BatchClient):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.agreement import engine_worst_p
+from support.agreement import FAMILY_ALPHA, assert_engine_agrees, with_one_redraw
 from support.factories import scenario
 from support.page_reference import (
     EVENTS,
@@ -34,7 +34,6 @@ from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE
 from simulator.model.streams import Streams
 
 PAGES = 4
-FAMILY_ALPHA = 0.01
 HANDLER_P = 0.7
 CONFIGS = {
     "keepalive_local_storage": {
@@ -106,9 +105,7 @@ DEFAULT_RUN = ("keepalive_local_storage", "beacon_xhr_unload")
     [n if n in DEFAULT_RUN else pytest.param(n, marks=pytest.mark.slow) for n in CONFIGS],
 )
 def test_keepalive_fates_agree_with_the_page_by_page_path(name: str) -> None:
-    corrected, worst = corrected_p(name, 100, 3000)
-    if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
-        corrected, worst = corrected_p(name, 200, 3000)
+    corrected, worst = with_one_redraw(lambda root: corrected_p(name, root, 3000), 100, 200)
     assert corrected >= FAMILY_ALPHA, (worst[0], OUTCOMES[worst[1]], corrected)
 
 
@@ -132,17 +129,10 @@ def test_engine_counts_agree_with_the_page_by_page_path(transport: str) -> None:
     """The whole engine (blockers, returns, outages, the store, every plan kind) in distribution."""
     from support.scenarios import ONE_REQUEST
 
-    from simulator.model.tally import MEASURES
-
     client = {**ONE_REQUEST["client"], "transport": transport, "unload_transport": None}
     sc = scenario(**{**ONE_REQUEST, "client": client})
     assert settler_kind(sc) is KeepaliveClient
-    corrected, worst = engine_worst_p(sc, 11, 10)
-    if corrected < FAMILY_ALPHA:  # one redraw with fresh seeds
-        corrected, worst = engine_worst_p(sc, 12, 10)
-    plan, event, measure = worst
-    assert corrected >= FAMILY_ALPHA, (sc.plans[plan].name, sc.events[event].name,
-                                       MEASURES[measure], corrected)  # fmt: skip
+    assert_engine_agrees(sc)
 
 
 def test_same_seed_same_fates_including_the_replayed_pages() -> None:
