@@ -13,33 +13,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
 from support.agreement import FAMILY_ALPHA, with_one_redraw
 from support.factories import scenario
-from support.page_reference import OUTCOMES, page_by_page
+from support.page_reference import OUTCOMES, Windows, worst_p_against_reference
 
 from simulator.model.client.arrays import OneRequestClient
-from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages
-from simulator.model.collector import LOST
+from simulator.model.client.settler import MessageState
 from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE
 from simulator.model.streams import Streams
 
 VISITS, PAGES = 6000, 4
 HANDLER_P = 0.7
-
-
-class Windows:
-    """Collector outages at fixed windows (the Outages interface)."""
-
-    def __init__(self, windows):
-        self.starts = [s for s, _ in windows]
-        self.ends = [e for _, e in windows]
-
-    def down(self, t: float) -> bool:
-        return any(s <= t < e for s, e in zip(self.starts, self.ends, strict=True))
-
-    def down_at(self, t: np.ndarray) -> np.ndarray:
-        return np.array([self.down(x) for x in np.ravel(t)], dtype=bool).reshape(np.shape(t))
 
 
 CONFIGS = {
@@ -62,21 +46,25 @@ CONFIGS = {
 }  # fmt: skip
 
 
-def visits(rng: np.random.Generator):
-    """Synthetic visits: PAGES pages each, three event types with their usual offsets."""
-    dwell = rng.lognormal(np.log(4.0), 1.0, (VISITS, PAGES))
-    end = np.full((VISITS, PAGES), NAVIGATE)
-    end[:, -1] = np.where(rng.random(VISITS) < 0.4, BACKGROUND, CLOSE)
-    start = np.concatenate([np.zeros((VISITS, 1)), np.cumsum(dwell, axis=1)[:, :-1]], axis=1)
-    start += np.arange(VISITS)[:, None] * 1000.0
+def visits(rng: np.random.Generator, n: int = VISITS):
+    """Synthetic visits: PAGES pages each, three event types with their usual offsets.
+
+    Every browser honours keepalive and no blocker stops beacons (see
+    :func:`support.page_reference.on_arrays` for the tuple).
+    """
+    dwell = rng.lognormal(np.log(4.0), 1.0, (n, PAGES))
+    end = np.full((n, PAGES), NAVIGATE)
+    end[:, -1] = np.where(rng.random(n) < 0.4, BACKGROUND, CLOSE)
+    start = np.concatenate([np.zeros((n, 1)), np.cumsum(dwell, axis=1)[:, :-1]], axis=1)
+    start += np.arange(n)[:, None] * 1000.0
     events = []  # (visit, page, offset, event type)
-    for v in range(VISITS):
+    for v in range(n):
         for k in range(PAGES):
             events.append((v, k, 0.0, 0))
             events.append((v, k, rng.random() * dwell[v, k], 2))
             if end[v, k] == NAVIGATE:
                 events.append((v, k, max(0.0, dwell[v, k] - rng.lognormal(np.log(0.25), 0.6)), 1))
-    return start, dwell, end, events
+    return start, dwell, end, np.ones(n, bool), np.zeros(n, bool), events
 
 
 def client_config(name: str) -> dict:
@@ -89,47 +77,9 @@ def client_config(name: str) -> dict:
     }
 
 
-def by_blocks(sc, seed, start, dwell, end, events, outages) -> np.ndarray:
-    """The same counts through OneRequestClient, all pages at once."""
-    client = OneRequestClient(sc, outages, Streams(np.random.SeedSequence(seed)))
-    n = VISITS * PAGES
-    position = np.tile(np.arange(PAGES), VISITS)
-    pages = Pages(
-        t0=start.ravel(), dwell=dwell.ravel(), end=end.ravel(),
-        cancels=end.ravel() != BACKGROUND,
-        javascript=np.ones(n, bool), handler_p=np.full(n, HANDLER_P), position=position,
-        last=position == PAGES - 1, blocked=np.zeros(n, bool), blocked_ads=np.zeros(n, bool),
-        blocked_beacon=np.zeros(n, bool), keepalive=np.ones(n, bool),
-    )  # fmt: skip
-    v, k, offset, e = (np.array(c) for c in zip(*events, strict=True))
-    v, k, e = v.astype(int), k.astype(int), e.astype(int)
-    page = v * PAGES + k
-    state = MessageState.new(start.ravel()[page] + offset)
-    none = np.zeros(v.size, bool)
-    rows, status, left, _ = client.settle(pages, state, page, offset, e, none)
-    rows = np.concatenate([rows, left])
-    status = np.concatenate([status, np.where(state.n[left] > 0, DELIVERED_STATUS,
-                                              LOST["never_returned"])])  # fmt: skip
-    counts = np.zeros((VISITS, 3, len(OUTCOMES)))
-    code = {DELIVERED_STATUS: 0, **{c: OUTCOMES.index(name) for name, c in LOST.items()}}
-    column = np.array([code[s] for s in status.tolist()])
-    np.add.at(counts, (v[rows], e[rows], column), 1)
-    np.add.at(counts, (v[rows], e[rows], 1), state.duplicates(sc.collector.dedupe)[rows])
-    return counts
-
-
-def worst_corrected_p(name: str, root: int) -> tuple[float, tuple]:
+def corrected_p(name: str, root: int) -> tuple[float, tuple]:
     sc = scenario(client=client_config(name), collector={"dedupe_window_hours": 0.0005})
-    rng = np.random.default_rng(root)
-    outages = Windows([(100.0 * i, 100.0 * i + 30.0) for i in range(1, VISITS * 10, 97)])
-    args = (*visits(rng), outages)
-    a_visits = by_blocks(sc, root + 1, *args)
-    b_visits = page_by_page(sc, root + 2, *args, handler_p=HANDLER_P)
-    varied = (a_visits.std(axis=0) + b_visits.std(axis=0)) > 0
-    p = np.ones(varied.shape)
-    p[varied] = stats.ttest_ind(a_visits[:, varied], b_visits[:, varied], equal_var=False).pvalue
-    worst = np.unravel_index(np.argmin(p), p.shape)
-    return float(p[worst]) * int(varied.sum()), worst
+    return worst_p_against_reference(sc, OneRequestClient, root, VISITS, visits, PAGES, HANDLER_P)
 
 
 DEFAULT_RUN = ("local_storage", "on_add_xhr")
@@ -142,7 +92,7 @@ DEFAULT_RUN = ("local_storage", "on_add_xhr")
     [n if n in DEFAULT_RUN else pytest.param(n, marks=pytest.mark.slow) for n in CONFIGS],
 )
 def test_block_fates_agree_with_the_page_by_page_path(name: str) -> None:
-    corrected, worst = with_one_redraw(lambda root: worst_corrected_p(name, root), 100, 200)
+    corrected, worst = with_one_redraw(lambda root: corrected_p(name, root), 100, 200)
     assert corrected >= FAMILY_ALPHA, (worst[0], OUTCOMES[worst[1]], corrected)
 
 
