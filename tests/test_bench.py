@@ -16,15 +16,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.bench
-def test_engine_meets_the_speed_memory_and_linearity_targets(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def quick_summary(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The summary of one ``bench/run.py --quick`` run, shared by the tests that read it."""
+    out = tmp_path_factory.mktemp("bench")
     subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(tmp_path)],
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
         check=True,
         timeout=1800,
     )
-    (path,) = tmp_path.glob("bench-quick-*.json")
-    summary = json.loads(path.read_text())["summary"]
+    (path,) = out.glob("bench-quick-*.json")
+    return json.loads(path.read_text())["summary"]
+
+
+@pytest.mark.bench
+def test_engine_meets_the_speed_memory_and_linearity_targets(quick_summary: dict) -> None:
+    summary = quick_summary
     for users, size in summary["sizes"].items():
         assert size["ratio_to_raw_simpy"] >= 0.5, (users, size["ratio_to_raw_simpy"])
     assert summary["rss_ratio"] <= 1.5, summary["rss_ratio"]
@@ -32,15 +39,9 @@ def test_engine_meets_the_speed_memory_and_linearity_targets(tmp_path: Path) -> 
 
 
 @pytest.mark.bench
-def test_every_transport_and_command_meets_its_target(tmp_path: Path) -> None:
+def test_every_transport_and_command_meets_its_target(quick_summary: dict) -> None:
     """The workload table: each transport's rate against raw simpy, start-up, fixed cost."""
-    subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(tmp_path)],
-        check=True,
-        timeout=1800,
-    )
-    (path,) = tmp_path.glob("bench-quick-*.json")
-    summary = json.loads(path.read_text())["summary"]
+    summary = quick_summary
     missed = {k: summary["workloads"][k] for k, ok in summary["workloads_meet"].items() if not ok}
     assert missed == {}, (missed, summary["floors"])
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.agreement import FAMILY_ALPHA, assert_engine_agrees, with_one_redraw
+from support.agreement import FAMILY_ALPHA, assert_engine_agrees, slow_but, with_one_redraw
 from support.factories import scenario
 from support.page_reference import (
     EVENTS,
@@ -122,10 +122,7 @@ DEFAULT_RUN = ("fetch_local_storage", "keepalive_quota")
 """The store's order and cap, and the quota, bite most here; the others run with ``-m slow``."""
 
 
-@pytest.mark.parametrize(
-    "name",
-    [n if n in DEFAULT_RUN else pytest.param(n, marks=pytest.mark.slow) for n in CONFIGS],
-)
+@pytest.mark.parametrize("name", slow_but(DEFAULT_RUN, CONFIGS))
 def test_batch_fates_agree_with_the_page_by_page_path(name: str) -> None:
     corrected, worst = with_one_redraw(lambda root: corrected_p(name, root, 2000), 100, 200)
     assert corrected >= FAMILY_ALPHA, (worst[0], OUTCOMES[worst[1]], corrected)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.agreement import FAMILY_ALPHA, with_one_redraw
+from support.agreement import FAMILY_ALPHA, slow_but, with_one_redraw
 from support.factories import scenario
 from support.page_reference import OUTCOMES, Windows, worst_p_against_reference
 
@@ -87,10 +87,7 @@ DEFAULT_RUN = ("local_storage", "on_add_xhr")
 (and one request per event is checked in distribution by tests/model/test_client_paths.py)."""
 
 
-@pytest.mark.parametrize(
-    "name",
-    [n if n in DEFAULT_RUN else pytest.param(n, marks=pytest.mark.slow) for n in CONFIGS],
-)
+@pytest.mark.parametrize("name", slow_but(DEFAULT_RUN, CONFIGS))
 def test_block_fates_agree_with_the_page_by_page_path(name: str) -> None:
     corrected, worst = with_one_redraw(lambda root: corrected_p(name, root), 100, 200)
     assert corrected >= FAMILY_ALPHA, (worst[0], OUTCOMES[worst[1]], corrected)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.agreement import FAMILY_ALPHA, assert_engine_agrees, with_one_redraw
+from support.agreement import FAMILY_ALPHA, assert_engine_agrees, slow_but, with_one_redraw
 from support.factories import scenario
 from support.page_reference import (
     EVENTS,
@@ -100,10 +100,7 @@ DEFAULT_RUN = ("keepalive_local_storage", "beacon_xhr_unload")
 """The quota and the ``$ping`` blocking bite most here; the others run with ``-m slow``."""
 
 
-@pytest.mark.parametrize(
-    "name",
-    [n if n in DEFAULT_RUN else pytest.param(n, marks=pytest.mark.slow) for n in CONFIGS],
-)
+@pytest.mark.parametrize("name", slow_but(DEFAULT_RUN, CONFIGS))
 def test_keepalive_fates_agree_with_the_page_by_page_path(name: str) -> None:
     corrected, worst = with_one_redraw(lambda root: corrected_p(name, root, 3000), 100, 200)
     assert corrected >= FAMILY_ALPHA, (worst[0], OUTCOMES[worst[1]], corrected)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 from scipy import stats
 
 FAMILY_ALPHA = 0.01
@@ -59,3 +60,8 @@ def assert_engine_agrees(sc) -> None:
     plan, event, measure = worst
     assert corrected >= FAMILY_ALPHA, (sc.plans[plan].name, sc.events[event].name,
                                        MEASURES[measure], corrected)  # fmt: skip
+
+
+def slow_but(default_run: tuple[str, ...], names) -> list:
+    """``names`` as test parameters, all but ``default_run`` marked ``slow`` (``-m slow``)."""
+    return [n if n in default_run else pytest.param(n, marks=pytest.mark.slow) for n in names]
