@@ -28,6 +28,7 @@ from support.page_reference import (
     EVENTS,
     OUTCOMES,
     Windows,
+    synthetic_visits,
     worst_p_against_reference,
 )
 from support.page_reference import on_arrays as settle_on_arrays
@@ -35,7 +36,6 @@ from support.page_reference import on_arrays as settle_on_arrays
 from simulator.model.client.batch_arrays import BatchClient
 from simulator.model.client.choice import settler_kind
 from simulator.model.client.paged import PagedClient
-from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE
 from simulator.model.streams import Streams
 
 PAGES = 3
@@ -71,22 +71,12 @@ HEAVY = ("keepalive_quota", "keepalive_memory")
 
 def visits(rng: np.random.Generator, n: int):
     """Synthetic visits of PAGES pages with a handful of events per page."""
-    dwell = rng.lognormal(np.log(4.0), 1.0, (n, PAGES))
-    end = np.full((n, PAGES), NAVIGATE)
-    end[:, -1] = np.where(rng.random(n) < 0.4, BACKGROUND, CLOSE)
-    start = np.concatenate([np.zeros((n, 1)), np.cumsum(dwell, axis=1)[:, :-1]], axis=1)
-    start += np.arange(n)[:, None] * 1000.0
-    keepalive = rng.random(n) < 0.7
-    blocked_beacon = rng.random(n) < 0.2
-    events = []  # (visit, page, offset, event type)
-    for v in range(n):
-        for k in range(PAGES):
-            events.append((v, k, 0.0, 0))
-            for _ in range(rng.poisson(2.5)):
-                events.append((v, k, rng.random() * dwell[v, k], int(rng.integers(0, 3))))
-            if end[v, k] == NAVIGATE:
-                events.append((v, k, max(0.0, dwell[v, k] - rng.lognormal(np.log(0.25), 0.6)), 1))
-    return start, dwell, end, keepalive, blocked_beacon, events
+    return synthetic_visits(rng, n, PAGES, _a_handful)
+
+
+def _a_handful(rng: np.random.Generator, dwell: float) -> list[tuple[float, int]]:
+    """Poisson(2.5) events of any type at uniform times in the page."""
+    return [(rng.random() * dwell, int(rng.integers(0, 3))) for _ in range(rng.poisson(2.5))]
 
 
 def client_config(name: str) -> dict:

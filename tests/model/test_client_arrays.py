@@ -15,11 +15,16 @@ import numpy as np
 import pytest
 from support.agreement import FAMILY_ALPHA, slow_but, with_one_redraw
 from support.factories import scenario
-from support.page_reference import OUTCOMES, Windows, worst_p_against_reference
+from support.page_reference import (
+    OUTCOMES,
+    Windows,
+    one_replay_chunk,
+    synthetic_visits,
+    worst_p_against_reference,
+)
 
 from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.settler import MessageState
-from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE
 from simulator.model.streams import Streams
 
 VISITS, PAGES = 6000, 4
@@ -49,22 +54,9 @@ CONFIGS = {
 def visits(rng: np.random.Generator, n: int = VISITS):
     """Synthetic visits: PAGES pages each, three event types with their usual offsets.
 
-    Every browser honours keepalive and no blocker stops beacons (see
-    :func:`support.page_reference.on_arrays` for the tuple).
+    Every browser honours keepalive and no blocker stops beacons.
     """
-    dwell = rng.lognormal(np.log(4.0), 1.0, (n, PAGES))
-    end = np.full((n, PAGES), NAVIGATE)
-    end[:, -1] = np.where(rng.random(n) < 0.4, BACKGROUND, CLOSE)
-    start = np.concatenate([np.zeros((n, 1)), np.cumsum(dwell, axis=1)[:, :-1]], axis=1)
-    start += np.arange(n)[:, None] * 1000.0
-    events = []  # (visit, page, offset, event type)
-    for v in range(n):
-        for k in range(PAGES):
-            events.append((v, k, 0.0, 0))
-            events.append((v, k, rng.random() * dwell[v, k], 2))
-            if end[v, k] == NAVIGATE:
-                events.append((v, k, max(0.0, dwell[v, k] - rng.lognormal(np.log(0.25), 0.6)), 1))
-    return start, dwell, end, np.ones(n, bool), np.zeros(n, bool), events
+    return synthetic_visits(rng, n, PAGES, one_replay_chunk, visitors_vary=False)
 
 
 def client_config(name: str) -> dict:

@@ -24,13 +24,14 @@ from support.page_reference import (
     EVENTS,
     OUTCOMES,
     Windows,
+    one_replay_chunk,
+    synthetic_visits,
     worst_p_against_reference,
 )
 from support.page_reference import on_arrays as settle_on_arrays
 
 from simulator.model.client.choice import settler_kind
 from simulator.model.client.keepalive_arrays import KeepaliveClient
-from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE
 from simulator.model.streams import Streams
 
 PAGES = 4
@@ -56,21 +57,7 @@ CONFIGS = {
 
 def visits(rng: np.random.Generator, n: int):
     """Synthetic visits of PAGES pages, with each visitor's keepalive and ``$ping`` blocking."""
-    dwell = rng.lognormal(np.log(4.0), 1.0, (n, PAGES))
-    end = np.full((n, PAGES), NAVIGATE)
-    end[:, -1] = np.where(rng.random(n) < 0.4, BACKGROUND, CLOSE)
-    start = np.concatenate([np.zeros((n, 1)), np.cumsum(dwell, axis=1)[:, :-1]], axis=1)
-    start += np.arange(n)[:, None] * 1000.0
-    keepalive = rng.random(n) < 0.7
-    blocked_beacon = rng.random(n) < 0.2
-    events = []  # (visit, page, offset, event type)
-    for v in range(n):
-        for k in range(PAGES):
-            events.append((v, k, 0.0, 0))
-            events.append((v, k, rng.random() * dwell[v, k], 2))
-            if end[v, k] == NAVIGATE:
-                events.append((v, k, max(0.0, dwell[v, k] - rng.lognormal(np.log(0.25), 0.6)), 1))
-    return start, dwell, end, keepalive, blocked_beacon, events
+    return synthetic_visits(rng, n, PAGES, one_replay_chunk)
 
 
 def client_config(name: str) -> dict:

@@ -18,7 +18,7 @@ from simulator.model.client.connection import page_connections
 from simulator.model.client.page import ClientPath
 from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages
 from simulator.model.collector import LOST, Collector, Message
-from simulator.model.pages import BACKGROUND, Page
+from simulator.model.pages import BACKGROUND, CLOSE, NAVIGATE, Page
 from simulator.model.population import Visitor, layout_of
 from simulator.model.streams import Streams
 from simulator.model.tally_buffer import TallyBuffer
@@ -34,6 +34,43 @@ EVENTS = [
 ]
 """Event types 0, 1, 2: two of them weigh 30 and 36 kB, so that the 64 KiB keepalive quota binds
 on some pages."""
+
+
+def synthetic_visits(
+    rng: np.random.Generator, n: int, pages: int, page_events, visitors_vary: bool = True
+) -> tuple:
+    """``n`` visits of ``pages`` pages, as :func:`on_arrays` takes them.
+
+    Each page lasts a log-normal 4 s (median); the last page of 40% of the visits goes to the
+    background, of the others it is closed, and every other page navigates. With
+    ``visitors_vary``, 70% of the browsers honour keepalive and 20% of the blockers stop
+    beacons; otherwise all and none. Each page has a page view (type 0) at its start, the
+    ``(offset, type)`` events ``page_events(rng, dwell)`` draws, and, when it navigates, a
+    click (type 1) a log-normal 0.25 s before its end.
+    """
+    dwell = rng.lognormal(np.log(4.0), 1.0, (n, pages))
+    end = np.full((n, pages), NAVIGATE)
+    end[:, -1] = np.where(rng.random(n) < 0.4, BACKGROUND, CLOSE)
+    start = np.concatenate([np.zeros((n, 1)), np.cumsum(dwell, axis=1)[:, :-1]], axis=1)
+    start += np.arange(n)[:, None] * 1000.0
+    if visitors_vary:
+        keepalive = rng.random(n) < 0.7
+        blocked_beacon = rng.random(n) < 0.2
+    else:
+        keepalive, blocked_beacon = np.ones(n, bool), np.zeros(n, bool)
+    events = []  # (visit, page, offset, event type)
+    for v in range(n):
+        for k in range(pages):
+            events.append((v, k, 0.0, 0))
+            events.extend((v, k, offset, e) for offset, e in page_events(rng, dwell[v, k]))
+            if end[v, k] == NAVIGATE:
+                events.append((v, k, max(0.0, dwell[v, k] - rng.lognormal(np.log(0.25), 0.6)), 1))
+    return start, dwell, end, keepalive, blocked_beacon, events
+
+
+def one_replay_chunk(rng: np.random.Generator, dwell: float) -> list[tuple[float, int]]:
+    """A page's events besides its view and click: one replay chunk (type 2) at a uniform time."""
+    return [(rng.random() * dwell, 2)]
 
 
 class Windows:
