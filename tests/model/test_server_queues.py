@@ -13,7 +13,7 @@ from simulator.config.tracking import ServerConfig
 from simulator.model.collector import Collector
 from simulator.model.copies import SERVER
 from simulator.model.outages import Outages
-from simulator.model.server import STATUS, ServerQueues
+from simulator.model.server import FEW_INSTANCES, STATUS, ServerQueues
 from simulator.model.streams import Uniforms
 from simulator.model.tally import MEASURES, Layout, M
 from simulator.model.tally_buffer import TallyBuffer
@@ -168,6 +168,10 @@ CASES = {
     "plans_and_instances": (
         config(instances=4, deploys_per_day=30.0, failure_probability=0.05, batch_size=8),
         [(1000.0, 1200.0)], HOUR, 3000, [(2000.0, 500, 10.0)], 3,
+    ),
+    "many_instances": (  # more than FEW_INSTANCES: a push sorts its events by instance
+        config(instances=FEW_INSTANCES + 4, failure_probability=0.05, batch_size=8),
+        [(1000.0, 1200.0)], HOUR, 3000, [(2000.0, 500, 10.0)], 2,
     ),
     "uploads_per_tick": (
         config(flush_interval_seconds=2.0, upload_seconds=0.3, batch_size=7, max_queue_size=100,

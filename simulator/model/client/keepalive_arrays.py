@@ -136,6 +136,8 @@ class KeepaliveClient(OptimisticRaceClient):
         order = np.argsort(pages.position[later[1]], kind="stable")
         la_rows, la_page, la_ready = (x[order] for x in later)
         la_pos = pages.position[la_page]
+        waits = np.zeros(pages.position.size, bool)  # the pages kept for later
+        waits[la_page] = True
         out = [EMPTY], [EMPTY]
         k = 0
         top = int(max(lo_pos.max(initial=-1), la_pos.max(initial=-1)))
@@ -148,7 +150,7 @@ class KeepaliveClient(OptimisticRaceClient):
             go_ready = load[go_page]
             a, b = np.searchsorted(la_pos, [k, k + 1])
             if b > a:
-                waiting = np.isin(go_page, la_page[a:b])
+                waiting = waits[go_page]  # carried into page k: kept for later at k
                 here = (np.concatenate([x[waiting], y[a:b]]) for x, y in
                         ((go_rows, la_rows), (go_page, la_page), (go_ready, la_ready)))  # fmt: skip
                 stored = self._optimistic(

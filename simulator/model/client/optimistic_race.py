@@ -47,7 +47,7 @@ class OptimisticRaceClient(OneRequestClient):
         self.quota = self.cfg.keepalive_quota_bytes
         self.sequential = PagedClient(scenario, outages, streams)
         self.recording: Recording | None = None
-        self.page_requests: np.ndarray | None = None  # requests per page of an optimistic race
+        self.page_requests: list[np.ndarray] | None = None  # pages of an optimistic race's requests
 
     def _optimistic(
         self,
@@ -67,12 +67,13 @@ class OptimisticRaceClient(OneRequestClient):
         before = s.take(rows)
         n_settled = len(self._settled_rows)
         self.recording = Recording()
-        self.page_requests = np.zeros(self.pages.dwell.size, np.int64)
+        self.page_requests = []
         stored, wrong = self._race_pages(s, rows, page, ready)
         recording, self.recording = self.recording, None
         page_requests, self.page_requests = self.page_requests, None
         over = self._wrong(page, wrong, recording)
-        self.requests -= int(page_requests[over].sum())  # the replay counts its own requests
+        if over.size and page_requests:  # the replay counts its own requests
+            self.requests -= int(np.isin(np.concatenate(page_requests), over).sum())
         return self._redo(s, over, recording, rows, page, carried, before, n_settled, stored)
 
     def _wrong(self, page: np.ndarray, wrong: np.ndarray, recording: Recording) -> np.ndarray:
@@ -99,7 +100,7 @@ class OptimisticRaceClient(OneRequestClient):
         """Count one request on each of ``page`` (per page too, during an optimistic race)."""
         self.requests += page.size
         if self.page_requests is not None:
-            np.add.at(self.page_requests, page, 1)
+            self.page_requests.append(page)
 
     def _redo(
         self,

@@ -158,6 +158,11 @@ def overloaded_pages(
     ...                  np.array([2.0, 3.0, 2.0, 3.0]), np.full(4, 40.0), 64.0).tolist()
     [0]
     """
+    # Bytes in flight on a page never exceed all its requests' bytes: only pages whose
+    # requests weigh more than the quota together can overrun it (few, usually).
+    heavy = (np.bincount(page, weights=nbytes) > quota)[page]
+    if not heavy.all():
+        page, start, end, nbytes = page[heavy], start[heavy], end[heavy], nbytes[heavy]
     n = page.size
     at = np.concatenate([start, end])
     opens = np.arange(2 * n) < n
