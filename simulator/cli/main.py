@@ -23,7 +23,10 @@ from simulator.cli.recommend import add_recommend
 from simulator.cli.run import add_run
 from simulator.cli.sweep import add_sweep
 from simulator.cli.validate import add_schema, add_validate
+from simulator.replications import idle_cores
 from simulator.version import __version__
+
+idle_cores.watch()  # a run that starts a pool reads the processors' idle time from here on
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -15,9 +15,10 @@ process and a pool:
   three copies of the tally (the counters, their per-plan shares, the frozen tally);
 * starting a pool: ~1.5 s before fresh workers have imported the simulator; ~0.3 s for workers
   forked from this process (:func:`~simulator.replications.executors.forks_workers`): 0.09 to
-  0.14 s to start two and hand them four tasks, the tenth of a second :func:`idle_now` watches
-  the processors, and the results' way back (3 replications of 5,000 users took 0.2 s longer
-  in a forked pool than in one process).
+  0.14 s to start two and hand them four tasks, up to a tenth of a second watching the
+  processors (:func:`~simulator.replications.idle_cores.idle_now`; none when the command line
+  has watched over its own start-up), and the results' way back (3 replications of 5,000 users
+  took 0.2 s longer in a forked pool than in one process).
 
 Expected true events per user follow from the behaviour: visits per user ``1 / (1 - return
 probability)`` (an upper bound: the horizon cuts returns short), each with one session event and
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from dataclasses import dataclass
 
 from simulator.config.scenario import Scenario
@@ -189,66 +189,6 @@ def choose_workers(scenario: Scenario, tasks: int, shard_users: int, cores: int)
     return best
 
 
-def idle_cores(cores: int) -> int:
-    """Cores worth a worker: all of them until the machine is oversubscribed, then fewer.
-
-    On a machine other work keeps busy, more workers than idle cores only share the same
-    cores and add their start-up (measured at a load of 12 on 2 cores: 4 x 100k users took
-    57 s with 2 workers against 39 s in one process). A 1-minute load average up to the core
-    count leaves every core (it lags, and counts this program's own previous run); past it,
-    each extra runnable process takes a core away, down to one.
-
-    Parameters
-    ----------
-    cores : int
-        Cores of the machine.
-    """
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # not available on this platform
-        return cores
-    return max(1, min(cores, round(2 * cores - load)))
-
-
-SAMPLE_SECONDS = 0.1
-"""How long :func:`idle_now` watches the processors (only when a pool is about to start)."""
-
-
-def _cpu_times() -> tuple[int, int]:
-    """Idle and total processor time of the machine so far, in ticks (``/proc/stat``)."""
-    with open("/proc/stat", encoding="ascii") as stat:
-        ticks = [int(x) for x in stat.readline().split()[1:9]]  # user .. steal
-    return ticks[3] + ticks[4], sum(ticks)  # idle + iowait
-
-
-def idle_now(cores: int, seconds: float = SAMPLE_SECONDS) -> int:
-    """Cores idle right now, watched for ``seconds``: at most ``cores``, at least one.
-
-    The load average lags by a minute, so a job that started a moment ago (or one at low
-    priority, which a pool's workers would still share a core with) does not show in it yet;
-    the processors' idle time over a tenth of a second does. Where ``/proc/stat`` is not
-    available, every core counts as idle.
-
-    Parameters
-    ----------
-    cores : int
-        The most cores to report (the worker count being considered).
-    seconds : float
-        How long to watch.
-    """
-    try:
-        idle0, total0 = _cpu_times()
-        time.sleep(seconds)
-        idle1, total1 = _cpu_times()
-    except (OSError, ValueError, IndexError):
-        return cores
-    if total1 <= total0:
-        return cores
-    machine = os.cpu_count() or 1
-    idle = machine * (idle1 - idle0) / (total1 - total0)
-    return max(1, min(cores, int(idle + 0.5)))
-
-
 def available_bytes() -> float:
     """Memory this machine can give a run now (``MemAvailable``; else physical memory)."""
     try:
@@ -324,7 +264,5 @@ __all__ = [
     "check",
     "choose_workers",
     "estimate",
-    "idle_cores",
-    "idle_now",
     "events_per_user",
 ]

@@ -47,7 +47,7 @@ from simulator.config.scenario import Scenario
 from simulator.model.engine import simulate
 from simulator.model.streams import replication_seeds
 from simulator.model.tally import Tally
-from simulator.replications import budget
+from simulator.replications import budget, idle_cores
 from simulator.replications.executors import (
     Executor,
     OptionError,
@@ -267,10 +267,10 @@ def run(
     if executor != "dask" or dask_address in (None, "local"):  # memory of this machine
         shard_users = max(t.scenario.population.users for t in tasks[: tasks[-1].shard + 1])
         if executor == "process" and workers is None:
-            cores = budget.idle_cores(default_workers())
+            cores = idle_cores.idle_cores(default_workers())
             workers = budget.choose_workers(scenario, len(tasks), shard_users, cores)
             if workers > 1:  # a pool pays on paper: count the cores idle now, not a minute ago
-                cores = budget.idle_now(workers)
+                cores = idle_cores.idle_now(workers)
                 workers = budget.choose_workers(scenario, len(tasks), shard_users, cores)
         n = 1 if executor == "serial" else workers or default_workers()
         cost = budget.estimate(scenario, len(tasks), shard_users, min(n, len(tasks)))

@@ -12,7 +12,7 @@ from support.lossy_factory import lossy
 from simulator.cli.main import main
 from simulator.cli.options import memory_size
 from simulator.config.loading import load_scenario
-from simulator.replications import budget, runner
+from simulator.replications import budget, idle_cores, runner
 
 
 def _baseline(users: int):
@@ -80,38 +80,13 @@ def test_expected_events_per_user_bound_the_simulated_ones() -> None:
     assert simulated <= budget.events_per_user(sc) <= 2 * simulated
 
 
-@pytest.mark.parametrize(("load", "expected"), [(0.0, 2), (1.9, 2), (3.0, 1), (12.0, 1)])
-def test_an_oversubscribed_machine_gets_fewer_workers(monkeypatch, load, expected) -> None:
-    monkeypatch.setattr(budget.os, "getloadavg", lambda: (load, load, load))
-    assert budget.idle_cores(2) == expected
-
-
-@pytest.mark.parametrize(
-    ("idle_ticks", "expected"), [(200, 2), (160, 2), (100, 1), (40, 1), (0, 1)]
-)
-def test_cores_busy_right_now_are_not_given_a_worker(monkeypatch, idle_ticks, expected) -> None:
-    # Two processors watched over 200 ticks of processor time: idle for ``idle_ticks`` of them.
-    readings = iter([(1000, 5000), (1000 + idle_ticks, 5200)])
-    monkeypatch.setattr(budget, "_cpu_times", lambda: next(readings))
-    monkeypatch.setattr(budget.os, "cpu_count", lambda: 2)
-    assert budget.idle_now(2, seconds=0.0) == expected
-
-
-def test_without_processor_times_every_core_counts_as_idle(monkeypatch) -> None:
-    def unreadable():
-        raise OSError("no /proc/stat here")
-
-    monkeypatch.setattr(budget, "_cpu_times", unreadable)
-    assert budget.idle_now(4, seconds=0.0) == 4
-
-
 def test_a_run_that_would_use_a_pool_checks_the_cores_idle_now(monkeypatch) -> None:
     # 4 x 100k users choose two workers on an idle 2-core machine; with one core busy right
     # now the run stays in one process.
     sc = _baseline(100_000)
     chosen = []
-    monkeypatch.setattr(budget, "idle_cores", lambda cores: 2)
-    monkeypatch.setattr(budget, "idle_now", lambda cores: chosen.append(cores) or 1)
+    monkeypatch.setattr(idle_cores, "idle_cores", lambda cores: 2)
+    monkeypatch.setattr(idle_cores, "idle_now", lambda cores: chosen.append(cores) or 1)
     monkeypatch.setattr(runner, "outcomes", lambda *a, **k: (_ for _ in ()).throw(_Stop(k)))
     with pytest.raises(_Stop) as stop:
         runner.run(sc, replications=4)
