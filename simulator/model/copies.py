@@ -15,31 +15,63 @@ from simulator.model.client.settler import MessageState
 
 SERVER, DUAL, BOT = 0, 1, 2
 """Kinds of server copy: a server/hybrid copy, the server copy of a dual event, a bot event."""
-PAYLOAD = np.dtype(
-    [
-        ("kind", np.int8),
-        ("off", np.int64),
-        ("value", np.float64),
-        ("context", np.bool_),
-        ("c_first", np.float64),
-        ("c_n", np.int64),
-        ("c_late", np.int64),
-        ("c_cause", np.int64),
-        ("ref", np.int64),
-        ("key", np.int64),
-        ("visitor", np.int64),
-    ]
-)
+_FIELDS = [
+    ("kind", np.int8),
+    ("off", np.int64),
+    ("value", np.float64),
+    ("context", np.bool_),
+    ("c_first", np.float64),
+    ("c_n", np.int32),
+    ("c_late", np.int32),
+    ("c_cause", np.int32),
+    ("ref", np.int64),
+]
+PAYLOAD = np.dtype(_FIELDS)
 """What a server copy carries: its tally offset and value, and for a dual copy the outcome of
-the browser copy (or a :class:`~simulator.model.dual_waits.DualWaits` reference), and the
-event's key and visitor (for an event export; -1 when none)."""
+the browser copy (or a :class:`~simulator.model.dual_waits.DualWaits` reference). The server
+queues sort and move these rows at every replay, so they hold no more than the run needs."""
+PAYLOAD_WITH_IDS = np.dtype([*_FIELDS, ("key", np.int64), ("visitor", np.int64)])
+""":data:`PAYLOAD` with the event's key and visitor, for a run that exports its events (-1 for
+none)."""
 
 
-def payload(kind: int, off: np.ndarray, value=0.0, context=False, key=-1, visitor=-1) -> np.ndarray:
-    """Server copies of one kind (the browser-outcome fields empty)."""
-    p = np.zeros(off.size, PAYLOAD)
+def payload(
+    kind: int,
+    off: np.ndarray,
+    value: np.ndarray | float = 0.0,
+    context: np.ndarray | bool = False,
+    key: np.ndarray | int = -1,
+    visitor: np.ndarray | int = -1,
+    ids: bool = False,
+) -> np.ndarray:
+    """Server copies of one kind (the browser-outcome fields empty).
+
+    Parameters
+    ----------
+    kind : int
+        :data:`SERVER`, :data:`DUAL` or :data:`BOT`.
+    off : numpy.ndarray
+        Each copy's tally offset.
+    value : numpy.ndarray or float
+        Each copy's value.
+    context : numpy.ndarray or bool
+        Whether the copy carries the browser's context.
+    key, visitor : numpy.ndarray or int
+        The event's key and visitor, kept only with ``ids``.
+    ids : bool
+        Rows of :data:`PAYLOAD_WITH_IDS` (the run exports its events), else of :data:`PAYLOAD`.
+        Every copy of a run must use the same.
+
+    Returns
+    -------
+    numpy.ndarray
+        One row per copy.
+    """
+    p = np.zeros(off.size, PAYLOAD_WITH_IDS if ids else PAYLOAD)
     p["kind"], p["off"], p["value"], p["context"] = kind, off, value, context
-    p["c_first"], p["ref"], p["key"], p["visitor"] = np.inf, -1, key, visitor
+    p["c_first"], p["ref"] = np.inf, -1
+    if ids:
+        p["key"], p["visitor"] = key, visitor
     return p
 
 
@@ -75,4 +107,4 @@ class Stored:
         return self.visitor.size
 
 
-__all__ = ["BOT", "DUAL", "PAYLOAD", "SERVER", "Stored", "payload"]
+__all__ = ["BOT", "DUAL", "PAYLOAD", "PAYLOAD_WITH_IDS", "SERVER", "Stored", "payload"]

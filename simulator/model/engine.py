@@ -233,7 +233,8 @@ class Replication:
                 self.batch.withhold(off, routes.withheld[route])
                 for p in range(routes.n_plans):
                     send = np.flatnonzero(routes.server[route, p])
-                    self.server.push(p, 0, at + delay[send], payload(SERVER, off[send]))
+                    load = payload(SERVER, off[send], ids=self.sink is not None)
+                    self.server.push(p, 0, at + delay[send], load)
                 yield env.timeout(max(0.0, at + lo + span - env.now))
                 self.server.catch_up(env.now)
 

@@ -171,12 +171,12 @@ class VisitBatch:
                 vis, vb, own_pages, m, own, never, late, t[m], vis.instance[ev[m]], v
             )
 
-        instance = vis.instance[ev]
+        instance, ids = vis.instance[ev], self.sink is not None
         for p in range(routes.n_plans):
             s = np.flatnonzero(routes.server[route, p])
             if s.size:
                 ctx = routes.hybrid[route[s], p] & vis.context_forwarded[ev[s]]
-                load = payload(SERVER, off[s], value[s], ctx, key[s], vis.index[ev[s]])
+                load = payload(SERVER, off[s], value[s], ctx, key[s], vis.index[ev[s]], ids)
                 self.server.push(p, instance[s], t[s], load)
         ret = ~never & ~late
         return back[ret], vis.take(ret), day[ret]
@@ -311,9 +311,8 @@ class VisitBatch:
         for p in self.routes.dual_plans:
             s = d[(dual[d] >> p & 1).astype(bool)]
             if s.size:
-                load = payload(
-                    DUAL, msgs.off[s], msgs.value[s], False, msgs.key[s], msgs.visitor[s]
-                )
+                load = payload(DUAL, msgs.off[s], msgs.value[s], False, msgs.key[s],
+                               msgs.visitor[s], self.sink is not None)  # fmt: skip
                 load["c_first"], load["c_n"], load["c_late"] = st.first[s], st.n[s], st.late[s]
                 load["c_cause"], load["ref"] = outcome[s], msgs.ref[s]
                 self.server.push(p, instance[s], t[s], load)
@@ -382,5 +381,6 @@ class VisitBatch:
                     vs.append(cols.index[v])
             if offs:
                 off = np.concatenate(offs)
-                load = payload(BOT, off, key=np.concatenate(ks), visitor=np.concatenate(vs))
+                load = payload(BOT, off, key=np.concatenate(ks), visitor=np.concatenate(vs),
+                               ids=self.sink is not None)  # fmt: skip
                 self.server.push(p, np.concatenate(insts), np.concatenate(ts), load)
