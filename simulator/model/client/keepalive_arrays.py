@@ -91,11 +91,16 @@ class KeepaliveClient(OptimisticRaceClient):
         rows, p = self._sendable(pages, np.flatnonzero(~carried), page, event)
         in_rows = np.flatnonzero(carried)
         present = np.concatenate([rows, in_rows])
-        bound = quota_bound(
-            pages, page[present], self.nbytes[event[present]], self.store_kind == "local_storage"
-        )
-        now = ~self.quota_pages[p] | (bound[p] <= self.quota)
         ready = np.maximum(offset[rows], load[p])
+        # A beacon sent during a page that keeps within the quota is settled at once: only
+        # other messages, those not due before the page ends and those carried in can be left
+        # open for the next page there.
+        leaves = (self.kind[p] != BEACON) | (ready >= pages.dwell[p])
+        bound = quota_bound(
+            pages, page[present], self.nbytes[event[present]], self.store_kind == "local_storage",
+            np.concatenate([leaves, np.ones(in_rows.size, bool)]), self.quota,
+        )  # fmt: skip
+        now = ~self.quota_pages[p] | (bound[p] <= self.quota)
         inflight, unsent = self._race(s, rows[now], p[now], ready[now])
         later = (rows[~now], p[~now], ready[~now])
         out_rows, out_page = self._walk(s, inflight, unsent, later, in_rows, page[in_rows])

@@ -94,6 +94,8 @@ def quota_bound(
     page: np.ndarray,
     nbytes: np.ndarray,
     carries: bool,
+    leaves: np.ndarray | None = None,
+    quota: float = np.inf,
 ) -> np.ndarray:
     """Most bytes that can be in flight on each page, from what is known before it starts.
 
@@ -107,7 +109,14 @@ def quota_bound(
         Each message's payload in bytes.
     carries : bool
         Whether the retry store carries messages from page to page (``local_storage``): then
-        a page may also resend any message of the visit's earlier pages.
+        a page may also resend the messages the visit's earlier pages left open.
+    leaves : numpy.ndarray, optional
+        bool per message: whether it can still be open when its page ends even if the page
+        keeps within ``quota`` (default: all). A beacon is settled when it is sent unless the
+        quota rejects it, so one sent during a page that keeps within the quota cannot; on a
+        page whose bound passes the quota, every message may be left open.
+    quota : float
+        The in-flight quota in bytes (needed with ``leaves``).
 
     Returns
     -------
@@ -121,14 +130,31 @@ def quota_bound(
     ...            blocked=None, blocked_ads=None, blocked_beacon=None, keepalive=None)
     >>> quota_bound(pg, np.array([0, 1, 1, 2]), np.array([5.0, 1.0, 2.0, 7.0]), True).tolist()
     [5.0, 8.0, 7.0]
+    >>> leaves = np.array([False, True, True, True])
+    >>> args = pg, np.array([0, 1, 1, 2]), np.array([5.0, 1.0, 2.0, 7.0]), True, leaves
+    >>> quota_bound(*args, quota=6.0).tolist(), quota_bound(*args, quota=4.0).tolist()
+    ([5.0, 3.0, 7.0], [5.0, 8.0, 7.0])
     """
     n = pages.position.size
-    own = np.bincount(page, weights=nbytes, minlength=n)
-    if not carries:
+    own = np.bincount(page, weights=nbytes, minlength=n).astype(float)  # (int when empty)
+    if not carries or not n:
         return own
-    total = np.cumsum(own)
-    starts = np.maximum.accumulate(np.where(pages.position == 0, np.arange(n), 0))
-    return total - total[starts] + own[starts]
+    if leaves is None:  # every message of the visit's earlier pages may come along
+        starts = np.maximum.accumulate(np.where(pages.position == 0, np.arange(n), 0))
+        total = np.cumsum(own)
+        return total - total[starts] + own[starts]
+    # Position by position: what a page may leave open depends on whether its own bound
+    # passes the quota, which depends on what the pages before it may leave.
+    may_leave = np.bincount(page[leaves], weights=nbytes[leaves], minlength=n).astype(float)
+    by_position = np.argsort(pages.position, kind="stable")
+    edges = np.searchsorted(pages.position[by_position], np.arange(pages.position.max() + 2))
+    bound, left = own.copy(), np.zeros(n)
+    for k in range(edges.size - 1):
+        here = by_position[edges[k] : edges[k + 1]]
+        if k:
+            bound[here] += bound[here - 1] - own[here - 1] + left[here - 1]
+        left[here] = np.where(bound[here] > quota, own[here], may_leave[here])
+    return bound
 
 
 def overloaded_pages(
