@@ -2,9 +2,10 @@
 
 For each case (replications x users of ``scenarios/baseline.toml``) it times, in fresh
 processes and interleaved ``--repeats`` times, ``python -m simulator run`` with the default
-worker count and with ``--workers 1``, and reports the median speed-up (time with one worker /
-time with the default). Targets: the default is never slower (speed-up >= 1, within the noise of
-the machine), and at least 1.7x faster for 4 replications x 100k users on 2 cores.
+worker count and with ``--workers 1`` (each first in every other repeat), and reports the median
+speed-up (time with one worker / time with the default). Targets: the default is never slower
+(speed-up >= 1, within the noise of the machine), and at least 1.7x faster for 4 replications x
+100k users on 2 cores.
 """
 
 from __future__ import annotations
@@ -53,9 +54,11 @@ def measure(scenario: str, repeats: int, cases=CASES) -> dict:
         ``{"R x U": {"default_seconds", "one_worker_seconds", "speedup"}}``.
     """
     times: dict[tuple[int, int, str], list[float]] = {}
+    pair = (("default", []), ("one", ["--workers", "1"]))
     for repeat in range(repeats):
         for reps, users in cases:
-            for label, workers in (("default", []), ("one", ["--workers", "1"])):
+            # Which goes first alternates: the second of two runs in a row tends to be faster.
+            for label, workers in pair if repeat % 2 == 0 else pair[::-1]:
                 seconds = time_run(scenario, reps, users, workers)
                 times.setdefault((reps, users, label), []).append(seconds)
                 print(
