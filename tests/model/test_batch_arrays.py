@@ -131,7 +131,7 @@ def test_engine_counts_agree_with_the_page_by_page_path() -> None:
 class EveryPageAgain(BatchClient):
     """Settles every raced page again in sequence on the race's draws."""
 
-    def _wrong(self, page, wrong, recording):
+    def _wrong(self, page, wrong, intervals):
         return np.unique(page)
 
 

@@ -135,7 +135,7 @@ class EveryPageAgain(KeepaliveClient):
 
     replayed = 0
 
-    def _wrong(self, page, wrong, recording):
+    def _wrong(self, page, wrong, intervals):
         over = np.unique(page)
         self.replayed += over.size
         return over

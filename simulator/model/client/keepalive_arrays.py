@@ -17,11 +17,13 @@ retry store, with what the surviving transports add:
   independent given the page, as on arrays.
 
 Pages whose bound is met before the walk starts (what they make, plus all the store could carry
-into them) are raced on arrays at once. The others wait for their turn in the walk over visit
-positions, when the store carried into them is known; they are then raced on arrays as if the
-quota did not exist, recording every variate drawn, and interval stabbing finds the few pages
-where the bytes in flight overran it. Only those pages are settled again, exactly and in
-sequence, by the page-by-page path on the same variates
+into them) are raced on arrays at once. The others are raced too, ahead of the walk over visit
+positions, as if the store carried nothing into them and as if the quota did not exist,
+recording every variate drawn. When the walk reaches a page the store did carry into, that
+page's race is voided and it is raced again with what was carried in: whether the store carries
+into a page depends only on the pages before it, so its fresh variates bias nothing. For the
+other pages, interval stabbing finds the few where the bytes in flight overran the quota; only
+those are settled again, exactly and in sequence, by the page-by-page path on the same variates
 (:mod:`~simulator.model.client.optimistic_race`); on every other page the race is what the
 sequential path would have done with those variates, so nothing is biased. A race hands its
 variates to its messages in row order, whatever order the store carried them in, so which
@@ -104,8 +106,7 @@ class KeepaliveClient(OptimisticRaceClient):
         inflight, unsent = self._race(s, rows[now], p[now], ready[now])
         later = (rows[~now], p[~now], ready[~now])
         out_rows, out_page = self._walk(s, inflight, unsent, later, in_rows, page[in_rows])
-        settled_rows = np.concatenate([EMPTY, *self._settled_rows])
-        status = np.concatenate([EMPTY, *self._settled_cause])
+        settled_rows, status = self._settled_groups()
         status[s.n[settled_rows] > 0] = DELIVERED_STATUS
         return settled_rows, status, out_rows, out_page
 
@@ -138,14 +139,13 @@ class KeepaliveClient(OptimisticRaceClient):
         order = np.argsort(pages.position[lo_page], kind="stable")
         lo_rows, lo_page, lo_unsent = lo_rows[order], lo_page[order], lo_unsent[order]
         lo_pos = pages.position[lo_page]
-        order = np.argsort(pages.position[later[1]], kind="stable")
-        la_rows, la_page, la_ready = (x[order] for x in later)
-        la_pos = pages.position[la_page]
-        waits = np.zeros(pages.position.size, bool)  # the pages kept for later
-        waits[la_page] = True
+        # The pages kept for later are raced now, as if the store carried nothing into them.
+        ahead = self._race_ahead(s, *later)
+        waits = np.zeros(pages.position.size, bool)
+        waits[later[1]] = True
         out = [EMPTY], [EMPTY]
         k = 0
-        top = int(max(lo_pos.max(initial=-1), la_pos.max(initial=-1)))
+        top = int(max(lo_pos.max(initial=-1), pages.position[later[1]].max(initial=-1)))
         while in_rows.size or k <= top:
             a, b = np.searchsorted(lo_pos, [k, k + 1])
             rows_k, page_k, unsent_k = lo_rows[a:b], lo_page[a:b], lo_unsent[a:b]
@@ -153,17 +153,16 @@ class KeepaliveClient(OptimisticRaceClient):
             kept = [in_rows[stay]], [in_page[stay]]
             go_rows, go_page = in_rows[~stay], in_page[~stay]
             go_ready = load[go_page]
-            a, b = np.searchsorted(la_pos, [k, k + 1])
-            if b > a:
-                waiting = waits[go_page]  # carried into page k: kept for later at k
-                here = (np.concatenate([x[waiting], y[a:b]]) for x, y in
-                        ((go_rows, la_rows), (go_page, la_page), (go_ready, la_ready)))  # fmt: skip
-                stored = self._optimistic(
-                    s, *here, np.arange(waiting.sum() + b - a) < waiting.sum()
-                )
+            waiting = waits[go_page]  # carried into a page raced ahead: race it again
+            if waiting.any():
+                here = (go_rows[waiting], go_page[waiting], go_ready[waiting])
+                stored = self._race_ahead_again(s, ahead, np.unique(here[1]), k, here)
                 kept[0].append(stored[0])
                 kept[1].append(stored[1])
                 go_rows, go_page, go_ready = (x[~waiting] for x in (go_rows, go_page, go_ready))
+            stored = self._settle_ahead(s, ahead, k)
+            kept[0].append(stored[0])
+            kept[1].append(stored[1])
             if go_rows.size:
                 fl, un = self._race(s, go_rows, go_page, go_ready)
                 rows_k = np.concatenate([rows_k, fl[0], un[0]])

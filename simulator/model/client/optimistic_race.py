@@ -9,6 +9,9 @@ messages, their stores, their messages' state and their requests) and settled ag
 and in sequence, by the page-by-page path on the same variates
 (:func:`~simulator.model.client.quota_replay.replay`). On every other page the race is what the
 sequential path would have done with those variates, so nothing is biased.
+Pages can also be raced ahead of the walk over visit positions, as if the store carried nothing
+into them (:meth:`OptimisticRaceClient._race_ahead`): a page the store does carry into is voided
+and raced again when the walk reaches it, and the others are checked for overruns there.
 Each settler supplies its race (:meth:`OptimisticRaceClient._race_pages`):
 :class:`~simulator.model.client.keepalive_arrays.KeepaliveClient` one request per event,
 :class:`~simulator.model.client.batch_arrays.BatchClient` batches, which also name the pages
@@ -23,10 +26,12 @@ from simulator.config.scenario import Scenario
 from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.paged import PagedClient
 from simulator.model.client.quota_replay import Recording, replay
-from simulator.model.client.settler import MessageState
+from simulator.model.client.settler import MessageState, Pages
 from simulator.model.client.transports import overloaded_pages
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
+
+EMPTY = np.zeros(0, np.int64)
 
 
 class OptimisticRaceClient(OneRequestClient):
@@ -48,6 +53,7 @@ class OptimisticRaceClient(OneRequestClient):
         self.sequential = PagedClient(scenario, outages, streams)
         self.recording: Recording | None = None
         self.page_requests: list[np.ndarray] | None = None  # pages of an optimistic race's requests
+        self._void_at: np.ndarray | None = None  # per message: settled groups voided so far
 
     def _optimistic(
         self,
@@ -65,26 +71,26 @@ class OptimisticRaceClient(OneRequestClient):
         at some send. Returns ``(rows, page)`` of what the pages' stores hold at their end.
         """
         before = s.take(rows)
-        n_settled = len(self._settled_rows)
         self.recording = Recording()
         self.page_requests = []
         stored, wrong = self._race_pages(s, rows, page, ready)
         recording, self.recording = self.recording, None
         page_requests, self.page_requests = self.page_requests, None
-        over = self._wrong(page, wrong, recording)
+        over = self._wrong(page, wrong, recording.intervals())
         if over.size and page_requests:  # the replay counts its own requests
             self.requests -= int(np.isin(np.concatenate(page_requests), over).sum())
-        return self._redo(s, over, recording, rows, page, carried, before, n_settled, stored)
+        return self._redo(s, over, recording, rows, page, carried, before, stored)
 
-    def _wrong(self, page: np.ndarray, wrong: np.ndarray, recording: Recording) -> np.ndarray:
+    def _wrong(self, page: np.ndarray, wrong: np.ndarray, intervals: tuple) -> np.ndarray:
         """The raced pages (of ``page``) to settle again: ``wrong``, and the quota's overruns.
 
-        Settling any other raced page again on the recorded draws gives what the race gave
-        (the tests check it by settling every page again).
+        ``intervals`` are the race's quota-bound requests (page, start, end, bytes). Settling
+        any other raced page again on the recorded draws gives what the race gave (the tests
+        check it by settling every page again).
         """
-        if not recording.sends:
+        if not intervals[0].size:
             return wrong
-        return np.union1d(wrong, overloaded_pages(*recording.intervals(), self.quota))
+        return np.union1d(wrong, overloaded_pages(*intervals, self.quota))
 
     def _race_pages(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
@@ -111,14 +117,13 @@ class OptimisticRaceClient(OneRequestClient):
         page: np.ndarray,
         carried: np.ndarray,
         before: MessageState,
-        n_settled: int,
         stored: tuple[np.ndarray, np.ndarray],
     ) -> tuple[np.ndarray, np.ndarray]:
         """Void an optimistic race on the pages ``over`` and settle them again in sequence.
 
         ``rows`` on ``page`` (``carried``: the store brought it in) are every message the race
-        took, ``before`` their state before it, ``n_settled`` how many settled groups there
-        were before it and ``stored`` the ``(rows, page)`` its pages' stores held at their end.
+        took, ``before`` their state before it and ``stored`` the ``(rows, page)`` its pages'
+        stores held at their end.
         The pages ``over`` are settled again by the page-by-page path on the recorded draws
         (the block's offsets order the carried messages). Returns what every page's store
         holds at its end, each page's in order.
@@ -127,19 +132,9 @@ class OptimisticRaceClient(OneRequestClient):
         if not over.size:
             return stored, stored_page
         # The race is void on these pages: settle them again, in sequence, on the same draws.
-        void_page = np.zeros(self.pages.dwell.size, bool)
-        void_page[over] = True
-        mine = void_page[page]
-        void_row = np.zeros(self.offset.size, bool)
-        void_row[rows[mine]] = True
-        for k in range(n_settled, len(self._settled_rows)):
-            keep = ~void_row[self._settled_rows[k]]
-            self._settled_rows[k] = self._settled_rows[k][keep]
-            self._settled_cause[k] = self._settled_cause[k][keep]
+        void_page, mine = self._void(s, over, rows, page, before)
         keep = ~void_page[stored_page]
         stored, stored_page = stored[keep], stored_page[keep]
-        for f in MessageState.FIELDS:
-            getattr(s, f)[rows[mine]] = getattr(before, f)[mine]
         requests = self.sequential.requests
         done, status, left, left_page = replay(
             self.sequential, recording, self.pages, over, s, rows[mine], page[mine],
@@ -150,5 +145,151 @@ class OptimisticRaceClient(OneRequestClient):
         self._settled_cause.append(status)
         return np.concatenate([stored, left]), np.concatenate([stored_page, left_page])
 
+    def _begin(self, pages: Pages) -> Pages:
+        self._void_at = None
+        return super()._begin(pages)
 
-__all__ = ["OptimisticRaceClient"]
+    def _settled_groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every message settled in the block and its status, less what a race made void.
+
+        A message voided when ``k`` groups had been settled keeps only its settlements from
+        group ``k`` on (a voided race settles it again later).
+        """
+        rows, cause = self._settled_rows, self._settled_cause
+        if self._void_at is not None:
+            keep = [self._void_at[r] <= i for i, r in enumerate(rows)]
+            rows = [r[m] for r, m in zip(rows, keep, strict=True)]
+            cause = [c[m] for c, m in zip(cause, keep, strict=True)]
+        return np.concatenate([EMPTY, *rows]), np.concatenate([EMPTY, *cause])
+
+    def _void(
+        self,
+        s: MessageState,
+        pages: np.ndarray,
+        rows: np.ndarray,
+        page: np.ndarray,
+        before: MessageState,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Take back what a race did on ``pages``: their settled messages and their state.
+
+        ``rows`` on ``page`` are every message the race took and ``before`` their state before
+        it (every group settled so far is void for them). Returns the voided
+        pages as a mask over the block's pages, and which of ``rows`` are on them.
+        """
+        void_page = np.zeros(self.pages.dwell.size, bool)
+        void_page[pages] = True
+        mine = void_page[page]
+        if self._void_at is None or self._void_at.size != self.offset.size:
+            self._void_at = np.full(self.offset.size, -1, np.int64)
+        # Every group settled so far is void for these messages (see _settled_groups).
+        self._void_at[rows[mine]] = len(self._settled_rows)
+        for f in MessageState.FIELDS:
+            getattr(s, f)[rows[mine]] = getattr(before, f)[mine]
+        return void_page, mine
+
+    # -- pages raced ahead of the walk -------------------------------------------------------
+    def _race_ahead(
+        self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
+    ) -> Ahead:
+        """Race pages before the walk reaches them, as if the store carried nothing into them.
+
+        ``rows`` on ``page``, ready at ``ready``, are the pages' own messages. A page the
+        store does carry into is raced again when the walk reaches it
+        (:meth:`_race_ahead_again`); the others are checked then (:meth:`_settle_ahead`).
+        """
+        n_pages, position = self.pages.dwell.size, self.pages.position
+        before = s.take(rows)
+        self.recording, self.page_requests = Recording(), []
+        (stored, stored_page), wrong = self._race_pages(s, rows, page, ready)
+        recording, self.recording = self.recording, None
+        requested, self.page_requests = self.page_requests, None
+        # Messages, stores and quota-bound requests in order of their page's visit position.
+        ahead = Ahead(rows, page, ready, before, wrong, recording)
+        ahead.requests = np.bincount(np.concatenate([EMPTY, *requested]), minlength=n_pages)
+        ahead.gone = np.zeros(n_pages, bool)
+        edges = np.arange(int(position.max(initial=0)) + 2)
+        ahead.by_position = _by_position(position[page], edges)
+        ahead.stored = (stored, stored_page, _by_position(position[stored_page], edges))
+        intervals = recording.intervals()
+        ahead.intervals = (*intervals, _by_position(position[intervals[0]], edges))
+        return ahead
+
+    def _race_ahead_again(
+        self, s: MessageState, ahead: Ahead, again: np.ndarray, k: int, carried_in: tuple
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Race the pages ``again`` (at visit position ``k``) anew, with what the store carried in.
+
+        Whether the store carries into a page depends only on the pages before it, so drawing
+        the page's variates afresh biases nothing. ``carried_in`` is ``(rows, page, ready)``.
+        Returns what the pages' stores hold at their end.
+        """
+        idx = _at(ahead.by_position, k)
+        _, mine = self._void(s, again, ahead.rows[idx], ahead.page[idx], ahead.before.take(idx))
+        self.requests -= int(ahead.requests[again].sum())
+        ahead.gone[again] = True
+        idx = idx[mine]
+        own = (ahead.rows[idx], ahead.page[idx], ahead.ready[idx])
+        rows, page, ready = (np.concatenate(x) for x in zip(carried_in, own, strict=True))
+        carried = np.arange(rows.size) < carried_in[0].size
+        return self._optimistic(s, rows, page, ready, carried)
+
+    def _settle_ahead(self, s: MessageState, ahead: Ahead, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Finish the pages at visit position ``k`` raced ahead and not raced again.
+
+        Those the race got wrong (over the quota, or for the race's own reasons) are settled
+        again in sequence on the recorded draws. Returns what the pages' stores hold at their
+        end.
+        """
+        gone = ahead.gone
+        idx = _at(ahead.by_position, k)
+        idx = idx[~gone[ahead.page[idx]]]
+        stored, stored_page, order = ahead.stored
+        at = _at(order, k)
+        at = at[~gone[stored_page[at]]]
+        stored = (stored[at], stored_page[at])
+        *intervals, order = ahead.intervals
+        at = _at(order, k)
+        at = at[~gone[intervals[0][at]]]
+        wrong = ahead.wrong[(self.pages.position[ahead.wrong] == k) & ~gone[ahead.wrong]]
+        over = self._wrong(ahead.page[idx], wrong, tuple(x[at] for x in intervals))
+        if not over.size:
+            return stored
+        self.requests -= int(ahead.requests[over].sum())  # the replay counts its own requests
+        return self._redo(
+            s, over, ahead.recording, ahead.rows[idx], ahead.page[idx], np.zeros(idx.size, bool),
+            ahead.before.take(idx), stored,
+        )  # fmt: skip
+
+
+def _by_position(position: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices in order of ``position``, and where each position's run starts."""
+    order = np.argsort(position, kind="stable")
+    return order, np.searchsorted(position[order], edges)
+
+
+def _at(by_position: tuple[np.ndarray, np.ndarray], k: int) -> np.ndarray:
+    """The indices at position ``k`` (see :func:`_by_position`)."""
+    order, starts = by_position
+    return order[starts[k] : starts[k + 1]] if k + 1 < starts.size else order[:0]
+
+
+class Ahead:
+    """Pages raced ahead of the walk (see :meth:`OptimisticRaceClient._race_ahead`).
+
+    Their own messages (``rows`` on ``page``, ready at ``ready``, in state ``before`` before
+    the race), the pages the race got wrong for a reason of its own (``wrong``), what it drew
+    (``recording``), and, set by the race: its requests per page of the block, the pages
+    raced again since (``gone``), and in order of visit position the messages, the stores at
+    the pages' end (rows, page) and the quota-bound requests (page, start, end, bytes).
+    """
+
+    def __init__(self, rows, page, ready, before, wrong, recording) -> None:
+        self.rows, self.page, self.ready, self.before = rows, page, ready, before
+        self.wrong, self.recording = wrong, recording
+        self.requests = self.gone = EMPTY
+        self.by_position: tuple[np.ndarray, np.ndarray] = (EMPTY, EMPTY)
+        self.stored: tuple = ()
+        self.intervals: tuple = ()
+
+
+__all__ = ["Ahead", "OptimisticRaceClient"]
