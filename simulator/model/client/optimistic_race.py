@@ -283,7 +283,15 @@ class Ahead:
     the pages' end (rows, page) and the quota-bound requests (page, start, end, bytes).
     """
 
-    def __init__(self, rows, page, ready, before, wrong, recording) -> None:
+    def __init__(
+        self,
+        rows: np.ndarray,
+        page: np.ndarray,
+        ready: np.ndarray,
+        before: MessageState,
+        wrong: np.ndarray,
+        recording: Recording,
+    ) -> None:
         self.rows, self.page, self.ready, self.before = rows, page, ready, before
         self.wrong, self.recording = wrong, recording
         self.requests = self.gone = EMPTY
