@@ -156,14 +156,16 @@ class OneRequestClient:
         unsent: tuple[np.ndarray, np.ndarray],
         in_rows: np.ndarray,
         in_page: np.ndarray,
+        top: int = -1,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Page-hide of every page, and the store carried from each page to the next.
 
         Pages interact only through the store, so pages are walked by their position in the
         visit with the few messages still open: those left in flight or waiting on the page
         (``inflight``, ``unsent``: rows and pages) and those the store carries in
-        (``in_rows`` entering ``in_page``, a visit's first page). Returns the rows left in a
-        store at the end of their visit, and the visit's last page.
+        (``in_rows`` entering ``in_page``, a visit's first page), up to position ``top`` at
+        least. At each position, :meth:`_settle_position` settles what a settler keeps for it.
+        Returns the rows left in a store at the end of their visit, and the visit's last page.
         """
         pages, load = self.pages, self.load
         lo_rows = np.concatenate([inflight[0], unsent[0]])
@@ -174,24 +176,37 @@ class OneRequestClient:
         lo_pos = pages.position[lo_page]
         out = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         k = 0
-        top = int(lo_pos[-1]) if lo_pos.size else -1
+        top = max(int(lo_pos[-1]) if lo_pos.size else -1, top)
         while in_rows.size or k <= top:
             a, b = np.searchsorted(lo_pos, [k, k + 1])
             rows_k, page_k, unsent_k = lo_rows[a:b], lo_page[a:b], lo_unsent[a:b]
             stay = ~self.live[in_page]  # the tag never loaded: the store is left untouched
-            kept_rows, kept_page = in_rows[stay], in_page[stay]
-            if (~stay).any():
-                fl, un = self._race(s, in_rows[~stay], in_page[~stay], load[in_page[~stay]])
+            kept = [in_rows[stay]], [in_page[stay]]
+            go_rows, go_page = self._settle_position(s, k, in_rows[~stay], in_page[~stay], kept)
+            if go_rows.size:
+                fl, un = self._race(s, go_rows, go_page, load[go_page])
                 rows_k = np.concatenate([rows_k, fl[0], un[0]])
                 page_k = np.concatenate([page_k, fl[1], un[1]])
                 unsent_k = np.concatenate([unsent_k, np.zeros(fl[0].size, bool),
                                            np.ones(un[0].size, bool)])  # fmt: skip
             stored, stored_page = self._page_end(s, rows_k, page_k, unsent_k)
-            rows_k = np.concatenate([kept_rows, stored])
-            page_k = np.concatenate([kept_page, stored_page])
+            rows_k = np.concatenate([*kept[0], stored])
+            page_k = np.concatenate([*kept[1], stored_page])
             in_rows, in_page = self._carry(rows_k, page_k, out)
             k += 1
         return np.concatenate(out[0]), np.concatenate(out[1])
+
+    def _settle_position(
+        self, s: MessageState, k: int, rows: np.ndarray, page: np.ndarray, kept: tuple
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """What a settler does at visit position ``k`` before the store's messages race there.
+
+        ``rows`` are the messages the store carries into ``page`` (at position ``k``, tag
+        loaded). A settler that keeps pages of its own for the walk settles them here and
+        appends their stores' ``(rows, page)`` to the lists ``kept``. Returns the carried
+        messages left for the plain race: here, all of them.
+        """
+        return rows, page
 
     def _race(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config.scenario import Scenario
-from simulator.model.client.optimistic_race import OptimisticRaceClient
+from simulator.model.client.optimistic_race import Ahead, OptimisticRaceClient
 from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
 from simulator.model.client.transports import (
     BEACON,
@@ -71,6 +71,8 @@ class KeepaliveClient(OptimisticRaceClient):
         self.transport = self.cfg.transport
         self.unload_transport = self.cfg.resolved_unload_transport
         self.nbytes = np.array([e.bytes for e in scenario.events], dtype=float)
+        self.ahead: Ahead | None = None  # the block's pages raced ahead of the walk
+        self.waits = np.zeros(0, bool)  # per page of the block: raced ahead
 
     # -- a block ----------------------------------------------------------------------------
     def settle(
@@ -104,8 +106,13 @@ class KeepaliveClient(OptimisticRaceClient):
         )  # fmt: skip
         now = ~self.quota_pages[p] | (bound[p] <= self.quota)
         inflight, unsent = self._race(s, rows[now], p[now], ready[now])
-        later = (rows[~now], p[~now], ready[~now])
-        out_rows, out_page = self._walk(s, inflight, unsent, later, in_rows, page[in_rows])
+        # The others are raced now too, as if the store carried nothing into them; the walk
+        # races again those it does carry into, and checks the rest (_settle_position).
+        self.ahead = self._race_ahead(s, rows[~now], p[~now], ready[~now])
+        self.waits = np.zeros(pages.position.size, bool)
+        self.waits[p[~now]] = True
+        top = int(pages.position[p[~now]].max(initial=-1))
+        out_rows, out_page = self._walk_store(s, inflight, unsent, in_rows, page[in_rows], top)
         settled_rows, status = self._settled_groups()
         status[s.n[settled_rows] > 0] = DELIVERED_STATUS
         return settled_rows, status, out_rows, out_page
@@ -115,66 +122,24 @@ class KeepaliveClient(OptimisticRaceClient):
         self.kind = request_kind(self.transport, pages.keepalive)
         self.unload_kind = request_kind(self.unload_transport, pages.keepalive)
 
-    def _walk(
-        self,
-        s: MessageState,
-        inflight: tuple[np.ndarray, np.ndarray],
-        unsent: tuple[np.ndarray, np.ndarray],
-        later: tuple[np.ndarray, np.ndarray, np.ndarray],
-        in_rows: np.ndarray,
-        in_page: np.ndarray,
+    def _settle_position(
+        self, s: MessageState, k: int, rows: np.ndarray, page: np.ndarray, kept: tuple
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Page-hide of every page, the store carried between pages, and the pages kept for later.
+        """The pages at position ``k`` raced ahead: again if the store carries into them.
 
-        Pages are walked by their position in the visit with the messages still open: those
-        left in flight or waiting (``inflight``, ``unsent``: rows and pages), the messages of
-        pages whose race waits for the store (``later``: rows, pages, ready offsets) and those
-        the store carries in (``in_rows`` entering ``in_page``). Returns the rows left in a
-        store at the end of their visit, and the visit's last page.
+        See :meth:`simulator.model.client.arrays.OneRequestClient._settle_position`.
         """
-        pages, load = self.pages, self.load
-        lo_rows = np.concatenate([inflight[0], unsent[0]])
-        lo_page = np.concatenate([inflight[1], unsent[1]])
-        lo_unsent = np.arange(lo_rows.size) >= inflight[0].size
-        order = np.argsort(pages.position[lo_page], kind="stable")
-        lo_rows, lo_page, lo_unsent = lo_rows[order], lo_page[order], lo_unsent[order]
-        lo_pos = pages.position[lo_page]
-        # The pages kept for later are raced now, as if the store carried nothing into them.
-        ahead = self._race_ahead(s, *later)
-        waits = np.zeros(pages.position.size, bool)
-        waits[later[1]] = True
-        out = [EMPTY], [EMPTY]
-        k = 0
-        top = int(max(lo_pos.max(initial=-1), pages.position[later[1]].max(initial=-1)))
-        while in_rows.size or k <= top:
-            a, b = np.searchsorted(lo_pos, [k, k + 1])
-            rows_k, page_k, unsent_k = lo_rows[a:b], lo_page[a:b], lo_unsent[a:b]
-            stay = ~self.live[in_page]  # the tag never loaded: the store is left untouched
-            kept = [in_rows[stay]], [in_page[stay]]
-            go_rows, go_page = in_rows[~stay], in_page[~stay]
-            go_ready = load[go_page]
-            waiting = waits[go_page]  # carried into a page raced ahead: race it again
-            if waiting.any():
-                here = (go_rows[waiting], go_page[waiting], go_ready[waiting])
-                stored = self._race_ahead_again(s, ahead, np.unique(here[1]), k, here)
-                kept[0].append(stored[0])
-                kept[1].append(stored[1])
-                go_rows, go_page, go_ready = (x[~waiting] for x in (go_rows, go_page, go_ready))
-            stored = self._settle_ahead(s, ahead, k)
+        waiting = self.waits[page]  # carried into a page raced ahead: race it again
+        if waiting.any():
+            here = (rows[waiting], page[waiting], self.load[page[waiting]])
+            stored = self._race_ahead_again(s, self.ahead, np.unique(here[1]), k, here)
             kept[0].append(stored[0])
             kept[1].append(stored[1])
-            if go_rows.size:
-                fl, un = self._race(s, go_rows, go_page, go_ready)
-                rows_k = np.concatenate([rows_k, fl[0], un[0]])
-                page_k = np.concatenate([page_k, fl[1], un[1]])
-                unsent_k = np.concatenate([unsent_k, np.zeros(fl[0].size, bool),
-                                           np.ones(un[0].size, bool)])  # fmt: skip
-            stored, stored_page = self._page_end(s, rows_k, page_k, unsent_k)
-            rows_k = np.concatenate([*kept[0], stored])
-            page_k = np.concatenate([*kept[1], stored_page])
-            in_rows, in_page = self._carry(rows_k, page_k, out)
-            k += 1
-        return np.concatenate(out[0]), np.concatenate(out[1])
+            rows, page = rows[~waiting], page[~waiting]
+        stored = self._settle_ahead(s, self.ahead, k)
+        kept[0].append(stored[0])
+        kept[1].append(stored[1])
+        return rows, page
 
     def _race_pages(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray

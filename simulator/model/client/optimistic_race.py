@@ -20,6 +20,8 @@ where a failed batch is retried or the page-hide flush is chunked.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from simulator.config.scenario import Scenario
@@ -71,15 +73,24 @@ class OptimisticRaceClient(OneRequestClient):
         at some send. Returns ``(rows, page)`` of what the pages' stores hold at their end.
         """
         before = s.take(rows)
-        self.recording = Recording()
-        self.page_requests = []
+        stored, wrong, recording, requested = self._recorded_race(s, rows, page, ready)
+        over = self._wrong(page, wrong, recording.intervals())
+        if over.size:  # the replay counts its own requests
+            self.requests -= int(np.isin(requested, over).sum())
+        return self._redo(s, over, recording, rows, page, carried, before, stored)
+
+    def _recorded_race(
+        self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
+    ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, Recording, np.ndarray]:
+        """:meth:`_race_pages`, recording its variates and the page of each request it sends.
+
+        Returns its stores and wrong pages, the recording, and the requests' pages.
+        """
+        self.recording, self.page_requests = Recording(), []
         stored, wrong = self._race_pages(s, rows, page, ready)
         recording, self.recording = self.recording, None
-        page_requests, self.page_requests = self.page_requests, None
-        over = self._wrong(page, wrong, recording.intervals())
-        if over.size and page_requests:  # the replay counts its own requests
-            self.requests -= int(np.isin(np.concatenate(page_requests), over).sum())
-        return self._redo(s, over, recording, rows, page, carried, before, stored)
+        requested, self.page_requests = self.page_requests, None
+        return stored, wrong, recording, np.concatenate([EMPTY, *requested])
 
     def _wrong(self, page: np.ndarray, wrong: np.ndarray, intervals: tuple) -> np.ndarray:
         """The raced pages (of ``page``) to settle again: ``wrong``, and the quota's overruns.
@@ -179,7 +190,7 @@ class OptimisticRaceClient(OneRequestClient):
         void_page = np.zeros(self.pages.dwell.size, bool)
         void_page[pages] = True
         mine = void_page[page]
-        if self._void_at is None or self._void_at.size != self.offset.size:
+        if self._void_at is None:  # the block's first void (reset by _begin)
             self._void_at = np.full(self.offset.size, -1, np.int64)
         # Every group settled so far is void for these messages (see _settled_groups).
         self._void_at[rows[mine]] = len(self._settled_rows)
@@ -199,20 +210,20 @@ class OptimisticRaceClient(OneRequestClient):
         """
         n_pages, position = self.pages.dwell.size, self.pages.position
         before = s.take(rows)
-        self.recording, self.page_requests = Recording(), []
-        (stored, stored_page), wrong = self._race_pages(s, rows, page, ready)
-        recording, self.recording = self.recording, None
-        requested, self.page_requests = self.page_requests, None
+        (stored, stored_page), wrong, recording, requested = self._recorded_race(
+            s, rows, page, ready
+        )
         # Messages, stores and quota-bound requests in order of their page's visit position.
-        ahead = Ahead(rows, page, ready, before, wrong, recording)
-        ahead.requests = np.bincount(np.concatenate([EMPTY, *requested]), minlength=n_pages)
-        ahead.gone = np.zeros(n_pages, bool)
         edges = np.arange(int(position.max(initial=0)) + 2)
-        ahead.by_position = _by_position(position[page], edges)
-        ahead.stored = (stored, stored_page, _by_position(position[stored_page], edges))
         intervals = recording.intervals()
-        ahead.intervals = (*intervals, _by_position(position[intervals[0]], edges))
-        return ahead
+        return Ahead(
+            rows, page, ready, before, wrong, recording,
+            requests=np.bincount(requested, minlength=n_pages),
+            gone=np.zeros(n_pages, bool),
+            by_position=_by_position(position[page], edges),
+            stored=(stored, stored_page, _by_position(position[stored_page], edges)),
+            intervals=(*intervals, _by_position(position[intervals[0]], edges)),
+        )  # fmt: skip
 
     def _race_ahead_again(
         self, s: MessageState, ahead: Ahead, again: np.ndarray, k: int, carried_in: tuple
@@ -273,31 +284,21 @@ def _at(by_position: tuple[np.ndarray, np.ndarray], k: int) -> np.ndarray:
     return order[starts[k] : starts[k + 1]] if k + 1 < starts.size else order[:0]
 
 
+@dataclass
 class Ahead:
-    """Pages raced ahead of the walk (see :meth:`OptimisticRaceClient._race_ahead`).
+    """Pages raced ahead of the walk (see :meth:`OptimisticRaceClient._race_ahead`)."""
 
-    Their own messages (``rows`` on ``page``, ready at ``ready``, in state ``before`` before
-    the race), the pages the race got wrong for a reason of its own (``wrong``), what it drew
-    (``recording``), and, set by the race: its requests per page of the block, the pages
-    raced again since (``gone``), and in order of visit position the messages, the stores at
-    the pages' end (rows, page) and the quota-bound requests (page, start, end, bytes).
-    """
-
-    def __init__(
-        self,
-        rows: np.ndarray,
-        page: np.ndarray,
-        ready: np.ndarray,
-        before: MessageState,
-        wrong: np.ndarray,
-        recording: Recording,
-    ) -> None:
-        self.rows, self.page, self.ready, self.before = rows, page, ready, before
-        self.wrong, self.recording = wrong, recording
-        self.requests = self.gone = EMPTY
-        self.by_position: tuple[np.ndarray, np.ndarray] = (EMPTY, EMPTY)
-        self.stored: tuple = ()
-        self.intervals: tuple = ()
+    rows: np.ndarray  # the pages' own messages, their pages and ready offsets
+    page: np.ndarray
+    ready: np.ndarray
+    before: MessageState  # the messages' state before the race
+    wrong: np.ndarray  # pages the race got wrong for a reason of its own
+    recording: Recording  # what it drew
+    requests: np.ndarray  # requests it sent, per page of the block
+    gone: np.ndarray  # per page of the block: raced again since
+    by_position: tuple[np.ndarray, np.ndarray]  # the messages by visit position (_by_position)
+    stored: tuple[np.ndarray, ...]  # the stores at the pages' end: rows, page, by position
+    intervals: tuple[np.ndarray, ...]  # quota-bound requests: page, start, end, bytes, by position
 
 
 __all__ = ["Ahead", "OptimisticRaceClient"]
