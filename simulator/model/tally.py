@@ -194,6 +194,19 @@ class Tally:
         self.counts = counts
         self.groups = groups
 
+    def __reduce__(self) -> tuple:
+        """Pickle the counts by their nonzero entries, as a worker hands its tally back.
+
+        Most cells of a layout never see an event (a replication of the baseline at 100k
+        users fills 4% of its 10 MB of counts), and a worker's result travels through a pipe
+        to the parent, or over the network to a Dask client, while the worker waits: the
+        nonzero entries and their positions are about a twentieth of the bytes. Entries are
+        kept by their bit patterns, so the unpickled tally is the same to the last bit
+        (negative zeros and NaN included).
+        """
+        groups = None if self.groups is None else {k: _sparse(v) for k, v in self.groups.items()}
+        return _from_sparse, (self.layout, _sparse(self.counts), groups)
+
     def __add__(self, other: Tally) -> Tally:
         if other.layout != self.layout:
             raise ValueError("cannot merge tallies with different layouts")
@@ -275,3 +288,24 @@ class Tally:
             :meth:`group_totals`; ``None`` when not kept.
         """
         return None if self.groups is None else self.groups[dimension]
+
+
+def _sparse(array: np.ndarray) -> tuple:
+    """An array as its shape, dtype, flat positions of nonzero bit patterns and their values."""
+    flat = np.ascontiguousarray(array).reshape(-1)
+    where = np.flatnonzero(flat.view(np.dtype(f"u{flat.itemsize}")))
+    index = np.uint32 if flat.size <= np.iinfo(np.uint32).max else np.int64
+    return array.shape, array.dtype, where.astype(index), flat[where]
+
+
+def _dense(shape: tuple[int, ...], dtype: np.dtype, where: np.ndarray, values: np.ndarray):
+    """The array :func:`_sparse` describes."""
+    out = np.zeros(shape, dtype)
+    out.reshape(-1)[where] = values
+    return out
+
+
+def _from_sparse(layout: Layout, counts: tuple, groups: dict[str, tuple] | None) -> Tally:
+    """Unpickle a :class:`Tally` (see :meth:`Tally.__reduce__`)."""
+    dense = None if groups is None else {k: _dense(*v) for k, v in groups.items()}
+    return Tally(layout, _dense(*counts), dense)
