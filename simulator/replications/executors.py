@@ -19,6 +19,7 @@ if the parent dies (``kill -9``) instead of lingering as orphans.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import itertools
 import logging
@@ -149,6 +150,9 @@ def _worker_init() -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    # What the worker inherited or imported lives as long as it does: the full collection loky
+    # forces after a worker's first task (to measure its memory) then need not walk it all.
+    gc.freeze()
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -81,6 +81,19 @@ def _nap(seconds: float) -> float:
     return seconds
 
 
+def _frozen(_: int) -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_pool_workers_keep_what_they_start_with_out_of_full_collections(workers_start) -> None:
+    # A worker starts with the simulator imported (forked, or imported afresh): the full
+    # collection loky forces after its first task must not walk all of it again.
+    counts = [v for _, v, _ in outcomes(_frozen, [0, 1], workers=2)]
+    assert min(counts) > 1000, counts
+
+
 @pytest.mark.parametrize(("workers", "executor"), [(2, "process"), (1, "process"), (2, "serial")])
 def test_meanwhile_runs_once_here_before_any_outcome(workers, executor) -> None:
     calls = []
