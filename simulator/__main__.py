@@ -2,7 +2,7 @@
 
 import sys
 
-from simulator.cli.main import main
+from simulator.cli.main import program
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(program())

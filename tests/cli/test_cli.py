@@ -150,6 +150,31 @@ def test_python_m_simulator_is_the_entry_point(minimal_scenario_dict: dict, writ
     assert (done.returncode, done.stdout, done.stderr) == (0, f"{path}: ok\n", "")
 
 
+@pytest.mark.parametrize("valid", [True, False])
+def test_the_program_keeps_mains_status_and_freezes_the_collector_only_at_its_end(
+    minimal_scenario_dict: dict, write_scenario, valid: bool
+) -> None:
+    if not valid:
+        minimal_scenario_dict["population"]["users"] = -1
+    path = write_scenario(minimal_scenario_dict)
+    code = (
+        "import gc, sys\n"
+        "from simulator.cli.main import program\n"
+        "sys.argv = ['trackloss', 'validate', sys.argv[1]]\n"
+        "before = gc.get_freeze_count()\n"
+        "status = program()\n"
+        "print(before, status, gc.get_freeze_count() > 0, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.stderr.splitlines()[-1] == f"0 {0 if valid else 2} True", done.stderr
+
+
 def test_run_end_to_end_writes_the_json_contract(
     minimal_scenario_dict: dict, write_scenario, tmp_path: Path, capsys
 ) -> None:
