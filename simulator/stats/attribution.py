@@ -52,7 +52,7 @@ def attribution(channels: Replicates | np.ndarray, names: tuple[str, ...]) -> di
     )
     out = {}
     for c, name in enumerate(names):
-        if t_share[c] > 0 or np.nan_to_num(r_share[c]) > 0:
+        if t_share[c] > 0 or r_share[c] > 0:  # NaN (no events) compares false
             out[name] = {
                 "truth": as_number(t_share[c]),
                 "received": as_number(r_share[c]),

@@ -280,7 +280,7 @@ def composition_record(
     r = comp.received_share[plan, event]
     shares = {}
     for c, name in enumerate(categories):
-        if (np.nan_to_num(t[c]) > 0) or (np.nan_to_num(r[c]) > 0):
+        if t[c] > 0 or r[c] > 0:  # NaN (no events) compares false
             shares[name] = {
                 "truth": as_number(t[c]),
                 "received": as_number(r[c]),
