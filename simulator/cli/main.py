@@ -8,6 +8,7 @@ Each command module has an ``add_<name>`` function that declares its arguments a
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import os
 import sys
@@ -66,18 +67,18 @@ def program() -> int:
     At its end, the interpreter's own shutdown collects the reference cycles of everything
     still alive, pydantic's validators and scipy's functions among them: 0.2 to 0.3 s after
     every command. All of it lives until the process ends anyway, so it is frozen out of those
-    collections first; the exit handlers, the flushing of output and the teardown of modules
-    run as usual. (In-process callers, such as tests, call :func:`main` and keep their
-    collector as it was.)
+    collections, by an exit handler registered first and so run last: after the threads have
+    been joined (a pool shut down at Ctrl-C may still need the collector to let its threads
+    go) and the other exit handlers have run, just before the modules are torn down.
+    (In-process callers, such as tests, call :func:`main` and keep their collector as it was.)
 
     Returns
     -------
     int
         The exit status of :func:`main`.
     """
-    status = main()
-    gc.freeze()
-    return status
+    atexit.register(gc.freeze)
+    return main()
 
 
 def offer_completion(parser: argparse.ArgumentParser) -> None:
