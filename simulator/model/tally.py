@@ -298,7 +298,9 @@ def _sparse(array: np.ndarray) -> tuple:
     return array.shape, array.dtype, where.astype(index), flat[where]
 
 
-def _dense(shape: tuple[int, ...], dtype: np.dtype, where: np.ndarray, values: np.ndarray):
+def _dense(
+    shape: tuple[int, ...], dtype: np.dtype, where: np.ndarray, values: np.ndarray
+) -> np.ndarray:
     """The array :func:`_sparse` describes."""
     out = np.zeros(shape, dtype)
     out.reshape(-1)[where] = values
