@@ -6,6 +6,7 @@ import pickle
 
 import numpy as np
 from support.bias_factories import two_devices
+from support.scenarios import SCENARIO_DIR
 
 from simulator.config.loading import load_scenario
 from simulator.model.engine import simulate
@@ -25,7 +26,7 @@ def _same(a: Tally, b: Tally) -> None:
 
 
 def test_a_replications_tally_comes_back_bit_for_bit_and_smaller():
-    scenario = load_scenario("scenarios/baseline.toml", ["population.users=2000"])
+    scenario = load_scenario(SCENARIO_DIR / "baseline.toml", ["population.users=2000"])
     tally, _ = simulate(scenario, replication_seeds(3, 1)[0])
     data = pickle.dumps(tally, protocol=pickle.HIGHEST_PROTOCOL)
     _same(tally, pickle.loads(data))
