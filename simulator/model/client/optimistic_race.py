@@ -73,10 +73,9 @@ class OptimisticRaceClient(OneRequestClient):
         at some send. Returns ``(rows, page)`` of what the pages' stores hold at their end.
         """
         before = s.take(rows)
-        stored, wrong, recording, requested = self._recorded_race(s, rows, page, ready)
+        stored, wrong, recording, requests = self._recorded_race(s, rows, page, ready)
         over = self._wrong(page, wrong, recording.intervals())
-        if over.size:  # the replay counts its own requests
-            self.requests -= int(np.isin(requested, over).sum())
+        self.requests -= int(requests[over].sum())  # the replay counts its own requests
         return self._redo(s, over, recording, rows, page, carried, before, stored)
 
     def _recorded_race(
@@ -84,13 +83,15 @@ class OptimisticRaceClient(OneRequestClient):
     ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, Recording, np.ndarray]:
         """:meth:`_race_pages`, recording its variates and the page of each request it sends.
 
-        Returns its stores and wrong pages, the recording, and the requests' pages.
+        Returns its stores and wrong pages, the recording, and the requests it sent per page
+        of the block.
         """
         self.recording, self.page_requests = Recording(), []
         stored, wrong = self._race_pages(s, rows, page, ready)
         recording, self.recording = self.recording, None
         requested, self.page_requests = self.page_requests, None
-        return stored, wrong, recording, np.concatenate([EMPTY, *requested])
+        requests = np.bincount(np.concatenate([EMPTY, *requested]), minlength=self.pages.dwell.size)
+        return stored, wrong, recording, requests
 
     def _wrong(self, page: np.ndarray, wrong: np.ndarray, intervals: tuple) -> np.ndarray:
         """The raced pages (of ``page``) to settle again: ``wrong``, and the quota's overruns.
@@ -210,7 +211,7 @@ class OptimisticRaceClient(OneRequestClient):
         """
         n_pages, position = self.pages.dwell.size, self.pages.position
         before = s.take(rows)
-        (stored, stored_page), wrong, recording, requested = self._recorded_race(
+        (stored, stored_page), wrong, recording, requests = self._recorded_race(
             s, rows, page, ready
         )
         # Messages, stores and quota-bound requests in order of their page's visit position.
@@ -218,7 +219,7 @@ class OptimisticRaceClient(OneRequestClient):
         intervals = recording.intervals()
         return Ahead(
             rows, page, ready, before, wrong, recording,
-            requests=np.bincount(requested, minlength=n_pages),
+            requests=requests,
             gone=np.zeros(n_pages, bool),
             by_position=_by_position(position[page], edges),
             stored=(stored, stored_page, _by_position(position[stored_page], edges)),
@@ -252,15 +253,12 @@ class OptimisticRaceClient(OneRequestClient):
         end.
         """
         gone = ahead.gone
-        idx = _at(ahead.by_position, k)
-        idx = idx[~gone[ahead.page[idx]]]
+        idx = _live_at(ahead.by_position, ahead.page, k, gone)
         stored, stored_page, order = ahead.stored
-        at = _at(order, k)
-        at = at[~gone[stored_page[at]]]
+        at = _live_at(order, stored_page, k, gone)
         stored = (stored[at], stored_page[at])
         *intervals, order = ahead.intervals
-        at = _at(order, k)
-        at = at[~gone[intervals[0][at]]]
+        at = _live_at(order, intervals[0], k, gone)
         wrong = ahead.wrong[(self.pages.position[ahead.wrong] == k) & ~gone[ahead.wrong]]
         over = self._wrong(ahead.page[idx], wrong, tuple(x[at] for x in intervals))
         if not over.size:
@@ -282,6 +280,14 @@ def _at(by_position: tuple[np.ndarray, np.ndarray], k: int) -> np.ndarray:
     """The indices at position ``k`` (see :func:`_by_position`)."""
     order, starts = by_position
     return order[starts[k] : starts[k + 1]] if k + 1 < starts.size else order[:0]
+
+
+def _live_at(
+    by_position: tuple[np.ndarray, np.ndarray], page: np.ndarray, k: int, gone: np.ndarray
+) -> np.ndarray:
+    """The indices at position ``k`` whose page (``page[index]``) was not raced again."""
+    idx = _at(by_position, k)
+    return idx[~gone[page[idx]]]
 
 
 @dataclass
