@@ -140,9 +140,7 @@ def quota_bound(
     if not carries or not n:
         return own
     if leaves is None:  # every message of the visit's earlier pages may come along
-        starts = np.maximum.accumulate(np.where(pages.position == 0, np.arange(n), 0))
-        total = np.cumsum(own)
-        return total - total[starts] + own[starts]
+        leaves = np.ones(page.size, bool)
     # Position by position: what a page may leave open depends on whether its own bound
     # passes the quota, which depends on what the pages before it may leave.
     may_leave = np.bincount(page[leaves], weights=nbytes[leaves], minlength=n).astype(float)
