@@ -5,7 +5,9 @@
 
 - ``copies.parquet``: one row per copy that reached the collector for the exported plan, with
   the columns ``trackloss estimate`` reads (``event_key``, ``path``, ``event``, ``time``,
-  ``visitor``) and the visitor's ``device``, ``browser``, ``os``, ``country`` and ``channel``;
+  ``visitor``) and the visitor's ``device``, ``browser``, ``os``, ``country`` and ``channel``.
+  Each path's first copy of an event is written; copies that arrived again (duplicates) are not,
+  because the model keeps how many came, not when;
 - ``truth.parquet``: one row per true event (bots excluded), with its blocker too;
 - ``export.json``: the scenario, plan, seed and sampling rate.
 

@@ -74,6 +74,25 @@ def test_copies_later_than_the_window_are_left_out_and_counted(tmp_path, capsys)
     assert "Late copies: 0 client and 10 server copies arrived more than 3,600 s" in text
 
 
+def test_a_late_duplicate_does_not_make_its_path_miss_the_event(tmp_path):
+    # Every copy of dual_log arrives again two days later on the same path (a browser's stored
+    # event resent on the next visit, a server retry): each path still saw each event in time.
+    rows = dual_log()
+    again = [(k, path, e, f"2026-01-03T{t[11:]}", v, m) for k, path, e, t, v, m in rows]
+    record = estimate(write_csv(tmp_path / "dups.csv", rows + again))
+    (row,) = record["rows"]
+    assert (row["n11"], row["n10"], row["n01"]) == (10, 2, 3)
+    assert (record["late"]["client"], record["late"]["server"]) == (0, 0)
+    # Only a path whose first copy is late misses the event: the server's, two days on.
+    late_server = [r for r in rows if not (r[1] == "server" and r[0] in {"k0", "k1"})]
+    late_server += [(k, "server", e, f"2026-01-03T{t[11:]}", v, f"s{k[1:]}")
+                    for k, _, e, t, v, _ in rows[:4:2]]  # fmt: skip
+    record = estimate(write_csv(tmp_path / "late.csv", late_server + again[:1]))
+    (row,) = record["rows"]
+    assert (row["n11"], row["n10"], row["n01"]) == (8, 4, 3)
+    assert (record["late"]["client"], record["late"]["server"]) == (0, 2)
+
+
 def test_a_bad_window_is_refused_in_one_line(tmp_path, capsys):
     csv = write_csv(tmp_path / "x.csv", dual_log())
     with pytest.raises(SystemExit) as stop:

@@ -9,8 +9,7 @@ beyond it), and hands back
 tables whose size depends on the visitors and strata, not on the rows:
 
 1. one entry per real event: which paths it arrived on (a bit mask), its visitor, its stratum
-   (a hash of the event type and segment values), the times of its first and last copy and the
-   path of the last one;
+   (a hash of the event type and segment values), and the time of its first copy on each path;
 2. per visitor: whether any of their copies came from the browser, and their first copy's time;
 3. per visitor group, stratum and kind of visitor (with or without a client copy ever): the
    three cells. Visitors sorted by their id go round robin into the groups, as the bootstrap
@@ -202,15 +201,15 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
     key = key_sql(col["event_key"], types[mapping["event_key"]])
     # Per event: its paths (and what was wrong), visitor, cell (a 63-bit hash of the event type
     # and segment values of its client copy, else the smallest of its other copies': one
-    # minimum over the hash with its top bit set on the other copies),
-    # and its first and last copies' times on the two paths, each with its path in the two low
-    # bits (one number: a narrower table).
+    # minimum over the hash with its top bit set on the other copies), and the time of its first
+    # copy on each of the two paths. Further copies (duplicates, resent or retried) change
+    # nothing: a path that delivered the event in time saw it, however late a copy came again.
     con.execute(f"""
         CREATE TEMP TABLE ev AS
         SELECT {key} AS key, bit_or(rm) AS m, min({col["visitor"]}) AS visitor,
                min(hd | CASE WHEN rm & {CLIENT} > 0 THEN 0 ELSE {TOP} END) & ~{TOP} AS hd,
-               min(t * 4 + (rm & 3)) FILTER (WHERE {TWO}) AS lo,
-               max(t * 4 + (rm & 3)) FILTER (WHERE {TWO}) AS hi {message}
+               min(t) FILTER (WHERE rm & {CLIENT} > 0) AS tc,
+               min(t) FILTER (WHERE rm & {SERVER} > 0) AS ts {message}
         FROM (SELECT *, {mask} AS rm, hash({cell_cols}) >> 1 AS hd
               FROM (SELECT *, {ms} AS t FROM {src} WHERE NOT {crawler}))
         GROUP BY {key}
@@ -254,20 +253,22 @@ def _reduce(con, src, by, dims, col, late_after, groups, rows, crawler_rows, has
         CREATE TEMP TABLE pv AS
         SELECT *, (row_number() OVER (ORDER BY visitor) - 1) % {int(groups)} AS g
         FROM (SELECT visitor, c > 0 AS any_client, c + s > 0 AS two, first_t, c, s, b, seg
-              FROM (SELECT visitor, min(lo) // 4 // 1000 AS first_t,
+              FROM (SELECT visitor, min(least(tc, ts)) // 1000 AS first_t,
                            count(*) FILTER (WHERE m & {CLIENT} > 0) AS c,
                            count(*) FILTER (WHERE m & {SERVER} > 0) AS s,
                            count(*) FILTER (WHERE m & 3 = 3) AS b,
                            arg_min(hd, key) FILTER (WHERE m & 3 > 0) AS seg
                     FROM ev GROUP BY visitor))
     """)
-    # The later copy of an event seen on both paths, when it came after the window, is late:
-    # left out of the two-source cells (its path missed the event in time), counted apart.
+    # Of an event seen on both paths, the path whose first copy came more than the window after
+    # the other's is late: left out of the two-source cells (that path missed the event in
+    # time), counted apart.
     value = ", sum(value) AS value" if has_value else ""
     cells = con.execute(f"""
         SELECT g, NOT any_client AS server_only, m & {CLIENT | SERVER | THIRD} AS paths, late,
                hd, count(*) AS n {value}
-        FROM (SELECT *, CASE WHEN m & 3 = 3 AND hi // 4 - lo // 4 > {late} THEN hi % 4 ELSE 0
+        FROM (SELECT *, CASE WHEN m & 3 = 3 AND abs(tc - ts) > {late}
+                             THEN CASE WHEN tc > ts THEN {CLIENT} ELSE {SERVER} END ELSE 0
                              END AS late FROM ev)
         JOIN pv USING (visitor) GROUP BY ALL
     """).fetchnumpy()
@@ -301,14 +302,14 @@ def _reduce(con, src, by, dims, col, late_after, groups, rows, crawler_rows, has
     visitors = con.execute(
         "SELECT count(*) FILTER (WHERE two), count(*) FILTER (WHERE two AND NOT any_client) FROM pv"
     ).fetchone()
-    # Copies per minute from the first copy, from each event's first and last copy (a third
-    # copy of one event, a duplicate, falls between them and is not counted apart).
-    start = con.execute("SELECT min(lo // 4) // 1000 FROM ev").fetchone()[0]
+    # The minutes, from the first copy on, in which a path's first copy of some event arrived
+    # (a duplicate is not counted apart).
+    start = con.execute("SELECT min(least(tc, ts)) // 1000 FROM ev").fetchone()[0]
     start = int(start) if start is not None else 0
     spans = con.execute(f"""
         SELECT DISTINCT (t // 1000 - {start}) // 60 AS minute FROM
-        (SELECT lo // 4 AS t FROM ev WHERE lo IS NOT NULL UNION ALL
-         SELECT hi // 4 FROM ev WHERE hi IS NOT NULL)
+        (SELECT tc AS t FROM ev WHERE tc IS NOT NULL UNION ALL
+         SELECT ts FROM ev WHERE ts IS NOT NULL)
     """).fetchnumpy()
     minutes = np.bincount(spans["minute"].astype(np.int64))
     arrivals = con.execute("SELECT first_t FROM pv WHERE two").fetchnumpy()["first_t"]
