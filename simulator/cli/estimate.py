@@ -101,7 +101,8 @@ def add_estimate(commands: argparse._SubParsersAction) -> None:
         "estimate",
         help="estimate your own loss per event type and segment from your logs",
         description="Read one row per received copy (CSV, Parquet or JSON Lines; columns "
-        "event_key, path, event, time, visitor), pair each event's client and server copies, "
+        "event_key, path, event, time (when the collector received the copy), visitor), pair "
+        "each event's client and server copies, "
         "and estimate per event type and segment the true count (Chapman, Lincoln-Petersen) "
         "and the client's loss, with intervals from a bootstrap over visitors.",
     )
@@ -122,8 +123,8 @@ def add_estimate(commands: argparse._SubParsersAction) -> None:
         type=_seconds,
         default=86_400.0,
         metavar="SECONDS",
-        help="a copy arriving more than this after its event's first copy is late: left out "
-        "of the table and counted apart (default 86400, a day)",
+        help="a path whose first copy of an event arrives more than this after the event's "
+        "first copy is late: left out of the table and counted apart (default 86400, a day)",
     )
     p.add_argument(
         "--respect-choice",
