@@ -53,6 +53,16 @@ def _message(check: dict[str, Any]) -> str:
             "request to it (hybrid), its server copy depends on the browser and is no second "
             "independent capture, so its loss cannot be estimated."
         )
+    if name == "server_user_agents":
+        return (
+            f"the server copies of {count(check['named_crawler'])} of the "
+            f"{count(check['paired_events'])} events the client saw from a browser name a "
+            "crawler or HTTP library as their user agent: that is the server's own agent, not "
+            "the visitor's, so server copies were not filtered by it. Crawlers that reach the "
+            "server only stay among the visitors with server copies but no client copy, counted "
+            "apart in the Bots line. "
+            "Map user_agent to the visitor's agent if the server forwards it."
+        )
     why = (
         "the site withholds visitors who opt out (--respect-choice)"
         if check["declared"]

@@ -70,7 +70,8 @@ def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[str
     bots = record["bots"]
     lines += [
         "",
-        f"Bots: {count(bots['crawler_rows'])} rows from crawler user agents dropped; "
+        f"Bots: {count(bots['crawler_rows'])} copies of crawlers' events (by user agent) "
+        "dropped; "
         f"{count(bots['server_only_visitors'])} visitors with server copies but no client copy "
         f"ever ({count(bots['server_only_events'])} events) kept in the figures above.",
     ]

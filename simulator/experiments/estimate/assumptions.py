@@ -1,7 +1,8 @@
 """Checks of the estimate's assumptions that the counts can show, each raised or not.
 
 Capture-recapture needs every event to be sent on both paths, each path to miss it on its own,
-and the two copies to be countable as two. Four cases break that and leave a trace in the log:
+and the two copies to be countable as two, among the visitors who are people. Five cases break
+that and leave a trace in the log:
 
 - **Late copies**: a copy that arrives long after its event's first copy (a retry after an
   outage, a browser's retry store on the next visit) misses the figures its event belonged to.
@@ -19,6 +20,11 @@ and the two copies to be countable as two. Four cases break that and leave a tra
   server copies arrive while their browser stays silent; when hardly any are seen, either few
   visitors block analytics or those who do are withheld by choice, and the loss shown is among
   the visitors who did not opt out.
+- **The server's own user agent**: crawlers are told apart by the user agent of their copies,
+  but some collectors record as a server copy's agent the server's HTTP client (python-requests,
+  okhttp), which crawler lists name too. When most server copies of events the client saw from
+  a browser name one, server copies are not filtered by their agent: crawlers that reach the
+  server only stay among the visitors with server copies only, counted apart.
 """
 
 from __future__ import annotations
@@ -74,6 +80,7 @@ def assumption_checks(
     visitors: int,
     server_only_visitors: int,
     respect_choice: bool = False,
+    server_agents: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The checks the counts allow, each with whether it is raised and why.
 
@@ -87,6 +94,9 @@ def assumption_checks(
         Visitors, and those with server copies but no client copy ever.
     respect_choice : bool
         Whether the site says it withholds visitors who opted out.
+    server_agents : dict, optional
+        With a user-agent column, what the server copies' agents are
+        (:attr:`~simulator.experiments.estimate.tabulation.Tables.server_agents`).
 
     Returns
     -------
@@ -94,7 +104,9 @@ def assumption_checks(
         Per check, its name (``check``), whether it is ``raised`` and the figures behind it:
         ``shared_message_ids`` (``same_id``: events whose two copies carry one message id;
         ``no_event_on_both_paths``), ``one_path_events`` (``events`` that arrived from the
-        server only) and ``withheld_by_choice`` (``declared``, ``silent_browser_share``).
+        server only), ``withheld_by_choice`` (``declared``, ``silent_browser_share``) and,
+        with a user-agent column, ``server_user_agents`` (``servers_own``, ``paired_events``,
+        ``named_crawler``).
     """
     n11 = sum(r["n11"] for r in rows)
     client = {r["event"]: 0 for r in rows}
@@ -102,11 +114,15 @@ def assumption_checks(
     for r in rows:
         client[r["event"]] += r["n11"] + r["n10"]
         server[r["event"]] += r["n11"] + r["n01"]
-    return [
+    checks = [
         _shared_ids(shared_ids, n11, sum(client.values()), sum(server.values())),
         _one_path(client, server),
         _withheld(visitors, server_only_visitors, respect_choice),
     ]
+    if server_agents is not None:
+        checks.append({"check": "server_user_agents", "raised": server_agents["servers_own"],
+                       **server_agents})  # fmt: skip
+    return checks
 
 
 def _shared_ids(ids: dict[str, int] | None, n11: int, client: int, server: int) -> dict:

@@ -6,7 +6,8 @@ the server copy arrived. Per stratum (event type x the ``--by`` columns) the eve
 seen by both paths, by the client only and by the server only make the two-source table of
 :mod:`simulator.stats.capture_recapture`. Intervals come from resampling visitors.
 
-Bot filtering: rows whose user agent names a crawler are dropped while reading; visitors with a
+Bot filtering: events whose user agent names a crawler (by a well-kept list, see
+:mod:`~simulator.experiments.estimate.crawlers`) are dropped while pairing; visitors with a
 server copy but no client copy of anything, ever, are counted apart (they are bots, or humans
 whose browser sends nothing at all, such as full blockers), and the estimate is given both with
 them (the main figures) and without them (the sensitivity to that filter).
@@ -202,7 +203,7 @@ def estimate(
         record["message_ids"] = tables.shared_ids
     record["checks"] = assumption_checks(
         record["rows"], tables.shared_ids, tables.visitors, tables.server_only_visitors,
-        respect_choice,
+        respect_choice, tables.server_agents,
     )  # fmt: skip
     kept = ~tables.server_only
     if tables.server_only_visitors and kept.any():

@@ -2,7 +2,7 @@
 
 Every row is one copy an analytics collector received. The columns ``event_key`` (shared by the
 copies of one real event), ``path`` (``client`` or ``server``), ``event``, ``time`` and
-``visitor`` are required; ``user_agent`` and the segment columns (``device``, ``browser``,
+``visitor`` are required; ``value`` and the segment columns (``device``, ``browser``,
 ``country``, ``channel``, ...) are optional. A mapping renames the site's own columns to these.
 
 Only the needed columns are read, batch by batch, and each batch is reduced at once to compact
@@ -13,7 +13,6 @@ memory is a few tens of bytes per row whatever the file's width. Problems raise
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +27,6 @@ PATHS = ("client", "server")
 THIRD_PATHS = ("pixel", "cdn", "third")
 """``path`` values of a third source (a no-JavaScript pixel, a CDN log), used to test whether
 the client and server paths miss independently."""
-CRAWLERS = re.compile(
-    r"bot|crawl|spider|slurp|scrape|headless|lighthouse|pingdom|uptime|monitor|preview|"
-    r"facebookexternalhit|curl/|wget/|python-requests|go-http-client|java/|okhttp|httpclient",
-    re.IGNORECASE,
-)
-"""Crawler user agents, by the words they announce themselves with: the generic tokens ("bot",
-"crawl", "spider", headless browsers) and the usual HTTP client libraries."""
 
 
 class LogError(ValueError):
@@ -54,7 +46,6 @@ class Copies:
     codes: dict[str, list[np.ndarray]] = field(default_factory=dict)
     labels: dict[str, dict[str, int]] = field(default_factory=dict)
     rows: int = 0
-    crawler_rows: int = 0
 
 
 def require_dataset() -> Any:
@@ -169,7 +160,7 @@ def scan(
     Returns
     -------
     Copies
-        Compact columns of every row, the category labels and the crawler rows dropped.
+        Compact columns of every row and the category labels.
     """
     ds = require_dataset()
     import pyarrow as pa
@@ -178,13 +169,13 @@ def scan(
     path = Path(path)
     if not path.exists():
         raise LogError(f"{path}: no such file or folder")
-    mapping = {name: name for name in (*REQUIRED, "user_agent", "value", *by)}
-    mapping.update(columns or {})
+    mapping = {name: name for name in (*REQUIRED, "value", *by)}
+    mapping.update({k: v for k, v in (columns or {}).items() if k in mapping})
     try:
         kind = format_of(path, fmt)
         if kind == "parquet":
             # Categories stay dictionary-encoded: far less to decode and to compare.
-            categorical = [mapping[c] for c in ("path", "event", "user_agent", *by)]
+            categorical = [mapping[c] for c in ("path", "event", *by)]
             options = ds.ParquetReadOptions(dictionary_columns=categorical)
             kind = ds.ParquetFileFormat(read_options=options)
         data = ds.dataset(path, format=kind)
@@ -210,12 +201,6 @@ def scan(
             n = batch.num_rows
             if not n:
                 continue
-            keep = np.ones(n, bool)
-            if "user_agent" in cols:
-                ua = cols["user_agent"].cast(pa.string()).fill_null("")
-                crawler = pc.match_substring_regex(ua, CRAWLERS.pattern, ignore_case=True)
-                keep = ~crawler.to_numpy(zero_copy_only=False)
-                copies.crawler_rows += int((~keep).sum())
             path_col = pc.utf8_lower(pc.utf8_trim_whitespace(cols["path"].cast(pa.string())))
             is_server = pc.equal(path_col, "server").fill_null(False).to_numpy(zero_copy_only=False)
             is_client = pc.equal(path_col, "client").fill_null(False).to_numpy(zero_copy_only=False)
@@ -238,16 +223,16 @@ def scan(
                         f"{path}: row {copies.rows + i + 1}, column {mapping[name]!r}: "
                         "expected a value, got nothing"
                     )
-            copies.key.append(_hash(cols["event_key"])[keep])
-            copies.visitor.append(_hash(cols["visitor"])[keep])
-            copies.server.append(is_server[keep])
-            copies.third.append(is_third[keep])
-            copies.time.append(seconds[keep])
+            copies.key.append(_hash(cols["event_key"]))
+            copies.visitor.append(_hash(cols["visitor"]))
+            copies.server.append(is_server)
+            copies.third.append(is_third)
+            copies.time.append(seconds)
             if "value" in cols:
-                copies.value.append(_values(path, cols["value"], mapping["value"])[keep])
+                copies.value.append(_values(path, cols["value"], mapping["value"]))
             for name in ("event", *by):
                 col = cols[name].fill_null("(none)") if cols[name].null_count else cols[name]
-                copies.codes.setdefault(name, []).append(_codes(copies, name, col)[keep])
+                copies.codes.setdefault(name, []).append(_codes(copies, name, col))
             copies.rows += n
     except (pa.ArrowInvalid, OSError) as error:
         raise LogError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from None
@@ -256,4 +241,4 @@ def scan(
     return copies
 
 
-__all__ = ["CRAWLERS", "Copies", "LogError", "REQUIRED", "THIRD_PATHS", "format_of", "scan"]
+__all__ = ["Copies", "LogError", "REQUIRED", "THIRD_PATHS", "format_of", "scan"]

@@ -25,9 +25,11 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from simulator.experiments.estimate.crawlers import crawler_agents, is_crawler_sql
 from simulator.experiments.estimate.log_view import (
     MEMORY_LIMIT,
     connect,
@@ -37,7 +39,7 @@ from simulator.experiments.estimate.log_view import (
     quote,
     source,
 )
-from simulator.experiments.estimate.reading import CRAWLERS, REQUIRED, THIRD_PATHS, LogError
+from simulator.experiments.estimate.reading import REQUIRED, THIRD_PATHS, LogError
 from simulator.experiments.estimate.segment_counts import SegmentCounts, segment_counts
 
 LATE_AFTER = 86_400.0
@@ -46,6 +48,12 @@ the daily figures it belonged to."""
 CLIENT, SERVER, BAD_PATH, NO_VISITOR, BAD_TIME, THIRD = 1, 2, 4, 8, 16, 32
 """Bits of an event's mask: the paths its copies came by (a third source's apart), and what
 was wrong with a copy."""
+CLIENT_CRAWLER, OTHER_CRAWLER = 64, 128
+"""Bits of an event's mask: a client copy, or another copy, whose user agent names a crawler."""
+SERVER_AGENT_SHARE = 0.5
+"""Above this share of the events both paths saw and whose client copy came from a browser, a
+server copy naming a crawler or HTTP library carries the server's own user agent, not the
+visitor's: server copies are then not filtered by it."""
 
 
 TWO = "rm & 3 > 0"  # SQL: a copy came by the client or the server path (not a third source)
@@ -72,6 +80,11 @@ class Tables:
         The corrections' counts per visitor group and cell of event type x ``dims``.
     dims : tuple of str
         The segment columns counted: ``by``, then the further ones the log has.
+    server_agents : dict, optional
+        With a user-agent column: whether the server copies carry the server's own agent
+        (``servers_own``), from the events both paths saw whose client copy came from a browser
+        (``paired_events``) and those of them whose server copy names a crawler
+        (``named_crawler``).
     """
 
     labels: list[tuple[str, ...]]
@@ -91,6 +104,7 @@ class Tables:
     shared_ids: dict[str, int] | None
     segments: SegmentCounts | None = None
     dims: tuple[str, ...] = ()
+    server_agents: dict[str, Any] | None = None
 
 
 def tabulate(
@@ -174,20 +188,22 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
         f" | CASE WHEN {col['visitor']} IS NULL THEN {NO_VISITOR} ELSE 0 END"
         f" | CASE WHEN t IS NULL AND {col['time']} IS NOT NULL THEN {BAD_TIME} ELSE 0 END"
     )
-    crawler = (
-        f"regexp_matches(coalesce(CAST({col['user_agent']} AS VARCHAR), ''), "
-        f"'{CRAWLERS.pattern}', 'i')"
-        if "user_agent" in col
-        else "false"
-    )
+    # Copies whose user agent names a crawler are marked, by path (which events they drop is
+    # decided per event once they are paired: _drop_crawlers).
+    crawler = ""
+    if "user_agent" in col:
+        crawler_agents(con, src, col["user_agent"])
+        crawler = (
+            f" | CASE WHEN {is_crawler_sql(col['user_agent'])} THEN CASE WHEN rp & {CLIENT} > 0"
+            f" THEN {CLIENT_CRAWLER} ELSE {OTHER_CRAWLER} END ELSE 0 END"
+        )
     message = (
         f", min({col['message_id']}) FILTER (WHERE {TWO}) AS id_lo,"
         f" max({col['message_id']}) FILTER (WHERE {TWO}) AS id_hi"
         if "message_id" in col
         else ""
     )
-    # With user agents, the rows kept are counted as they are grouped: the crawler rows are
-    # the rest, and the pattern runs once per row.
+    # With user agents, an event's copies are counted: those of crawlers' events are dropped.
     message += ", count(*) AS n" if "user_agent" in col else ""
     has_value = "value" in col
     if has_value and not numeric(types[mapping["value"]]):
@@ -210,16 +226,12 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
                min(hd | CASE WHEN rm & {CLIENT} > 0 THEN 0 ELSE {TOP} END) & ~{TOP} AS hd,
                min(t) FILTER (WHERE rm & {CLIENT} > 0) AS tc,
                min(t) FILTER (WHERE rm & {SERVER} > 0) AS ts {message}
-        FROM (SELECT *, {mask} AS rm, hash({cell_cols}) >> 1 AS hd
-              FROM (SELECT *, {ms} AS t FROM {src} WHERE NOT {crawler}))
+        FROM (SELECT *, rp{crawler} AS rm
+              FROM (SELECT *, {mask} AS rp, hash({cell_cols}) >> 1 AS hd
+                    FROM (SELECT *, {ms} AS t FROM {src})))
         GROUP BY {key}
     """)  # noqa: S608 (the names are quoted, the pattern is ours)
     rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
-    crawler_rows = (
-        rows - (con.execute("SELECT sum(n) FROM ev").fetchone()[0] or 0)
-        if "user_agent" in col
-        else 0
-    )
     problems = con.execute(
         "SELECT bit_or(m), count(*) FILTER (WHERE key IS NULL) FROM ev"
     ).fetchone()
@@ -227,12 +239,42 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
         raise LogError(f"{path}: the file has no rows (expected one row per received copy)")
     if (problems[0] or 0) & (BAD_PATH | NO_VISITOR | BAD_TIME) or problems[1]:
         _locate_problem(path, by, mapping, fmt)
+    crawler_rows, server_agents = _drop_crawlers(con) if "user_agent" in col else (0, None)
     if rows == crawler_rows:
         raise LogError(
             f"{path}: all {rows:,} rows come from crawler user agents: no copy left to "
             "estimate from"
         )
-    return _reduce(con, src, by, dims, col, late_after, groups, rows, crawler_rows, has_value)
+    tables = _reduce(con, src, by, dims, col, late_after, groups, rows, crawler_rows, has_value)
+    tables.server_agents = server_agents
+    return tables
+
+
+def _drop_crawlers(con) -> tuple[int, dict[str, Any]]:
+    """Drop crawlers' events from ``ev``; return their copies and what the server's agents are.
+
+    An event is a crawler's when one of its client copies names a crawler (a headless browser,
+    say), or when it has no client copy and another copy does (a crawler reaches the server
+    only). Some collectors record, as a server copy's user agent, the server's own HTTP client
+    (python-requests, okhttp): the crawler list names those too. Then most events the client
+    saw from a browser have a server copy that names one, and the server's agents say nothing
+    of the visitor: no server copy is dropped for its agent, or every blocked visitor's events
+    would go with the crawlers'.
+    """
+    paired, named = con.execute(f"""
+        SELECT count(*) FILTER (WHERE m & 3 = 3 AND m & {CLIENT_CRAWLER} = 0),
+               count(*) FILTER (WHERE m & 3 = 3 AND m & {CLIENT_CRAWLER} = 0
+                                AND m & {OTHER_CRAWLER} > 0)
+        FROM ev
+    """).fetchone()
+    own = bool(paired) and named > SERVER_AGENT_SHARE * paired
+    drop = f"m & {CLIENT_CRAWLER} > 0"
+    if not own:
+        drop += f" OR (m & {CLIENT} = 0 AND m & {OTHER_CRAWLER} > 0)"
+    dropped = con.execute(f"SELECT coalesce(sum(n), 0) FROM ev WHERE {drop}").fetchone()[0]
+    con.execute(f"DELETE FROM ev WHERE {drop}")
+    agents = {"servers_own": own, "paired_events": int(paired), "named_crawler": int(named)}
+    return int(dropped), agents
 
 
 def _locate_problem(path, by, mapping, fmt) -> None:
