@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulator.cli.options import EXIT_INVALID, EXIT_OK, unwritable
+from simulator.cli.options import EXIT_INVALID, EXIT_OK, report_problem, unwritable
 
 
 def _share(text: str) -> float:
@@ -141,7 +141,12 @@ def add_estimate(commands: argparse._SubParsersAction) -> None:
         "visitors, e.g. conversion=order_completed/session_started (repeatable)",
     )
     p.add_argument("--json", type=Path, metavar="PATH", help="also write every number as JSON")
-    p.add_argument("--report", type=Path, metavar="PATH", help="also write a Markdown report")
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="also write the report as Markdown (.md) or HTML (.html)",
+    )
     p.add_argument(
         "--write-scenario",
         type=Path,
@@ -188,6 +193,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         if path is not None and (problem := unwritable(path)):
             print(f"{path}: cannot write: {problem}", file=sys.stderr)
             return EXIT_INVALID
+    if args.report is not None and (problem := report_problem(args.report)):
+        print(f"{args.report}: cannot write the report: {problem}", file=sys.stderr)
+        return EXIT_INVALID
     try:
         columns = column_mapping(args.columns)
         from simulator.experiments.estimate.estimation import estimate
@@ -207,14 +215,14 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     except (LogError, KPIError, ImportError) as error:
         print(f"trackloss estimate: {error}", file=sys.stderr)
         return EXIT_INVALID
-    from simulator.outputs.estimate_report import format_estimate, markdown_estimate
+    from simulator.outputs.estimate_report import format_estimate, write_estimate_report
     from simulator.replications.files import write_json_atomic, write_text_atomic
 
     print(format_estimate(record))
     if args.json is not None:
         write_json_atomic(args.json, record)
     if args.report is not None:
-        write_text_atomic(args.report, markdown_estimate(record))
+        write_estimate_report(record, args.report)
     if args.write_scenario is not None:
         from simulator.experiments.estimate.scenario_writer import scenario_text
 

@@ -255,3 +255,23 @@ def unwritable(path: Path) -> str | None:
     if not os.access(folder, os.W_OK):
         return f"folder {str(folder)!r} is not writable"
     return None
+
+
+def report_problem(path: Path) -> str | None:
+    """Say why a report could not be written to ``path`` (suffix or folder), or ``None``.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Where a report is to be written: Markdown or HTML, by its suffix.
+
+    Returns
+    -------
+    str or None
+        The reason in a few words, or ``None``.
+    """
+    from simulator.outputs.markup import SUFFIXES
+
+    if path.suffix.lower() not in SUFFIXES:
+        return f"the name must end in {', '.join(SUFFIXES)}, got {path.suffix or 'no suffix'!r}"
+    return unwritable(path)

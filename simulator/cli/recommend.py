@@ -23,9 +23,10 @@ from simulator.cli.options import (
     memory_options,
     parallel_options,
     progress_option,
+    report_problem,
     say,
 )
-from simulator.cli.run import report_problem, write_files
+from simulator.cli.run import write_files
 
 
 def _budget(text: str) -> float:

@@ -21,8 +21,8 @@ from simulator.cli.options import (
     memory_options,
     parallel_options,
     progress_option,
+    report_problem,
     say,
-    unwritable,
 )
 
 
@@ -179,13 +179,4 @@ def write_files(wanted: list[tuple[Path | None, str, Callable[[Path], Any]]], co
     return EXIT_INVALID
 
 
-def report_problem(path: Path) -> str | None:
-    """Say why a report could not be written to ``path`` (suffix or folder), or ``None``."""
-    from simulator.outputs.markup import SUFFIXES
-
-    if path.suffix.lower() not in SUFFIXES:
-        return f"the name must end in {', '.join(SUFFIXES)}, got {path.suffix or 'no suffix'!r}"
-    return unwritable(path)
-
-
-__all__ = ["add_run", "cmd_run", "report_problem", "write_files", "write_outputs"]
+__all__ = ["add_run", "cmd_run", "write_files", "write_outputs"]

@@ -10,15 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.outputs.formatting import count, interval, number, percent, points, points_range
+from simulator.outputs.text_pieces import Piece, TextTable, Title
 
 ALL_EVENTS = "(all events)"
 HEADER = ["column", "category", "client", "corrected", "95% CI", "shift", "95% CI", "server"]
-
-
-def _table(rows: list[list[str]], header: list[str], left: int = 2) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:{'<' if i < left else '>'}{w}}}" for i, w in enumerate(widths))
-    return [fmt.format(*header), *(fmt.format(*r) for r in rows)]
 
 
 def _body(rows: list[dict[str, Any]]) -> list[list[str]]:
@@ -30,8 +25,8 @@ def _body(rows: list[dict[str, Any]]) -> list[list[str]]:
     ]  # fmt: skip
 
 
-def composition_lines(record: dict[str, Any], every_event: bool = False) -> list[str]:
-    """The corrected composition as plain-text lines (empty when the log has no segments).
+def composition_lines(record: dict[str, Any], every_event: bool = False) -> list[Piece]:
+    """The corrected composition as text pieces (empty when the log has no segments).
 
     Parameters
     ----------
@@ -42,16 +37,16 @@ def composition_lines(record: dict[str, Any], every_event: bool = False) -> list
 
     Returns
     -------
-    list of str
-        The lines, starting with a blank line and a title.
+    list of str, Title or TextTable
+        The pieces, starting with a blank line and a title.
     """
     comp = record.get("composition") or {}
     rows = comp.get("rows") or []
     if not rows:
         return []
-    lines = [
+    lines: list[Piece] = [
         "",
-        f"Composition of the client's events, raw and corrected ({comp['method']}):",
+        Title("Composition of the client's events, raw and corrected", note=comp["method"]),
     ]
     events = [ALL_EVENTS]
     if every_event:
@@ -59,8 +54,8 @@ def composition_lines(record: dict[str, Any], every_event: bool = False) -> list
     for event in events:
         mine = [r for r in rows if r["event"] == event]
         if every_event:
-            lines += ["", f"{event}:"]
-        lines += _table(_body(mine), HEADER)
+            lines += ["", Title(event, level=3)]
+        lines.append(TextTable(HEADER, _body(mine), left=2))
     lines.append(
         "client: shares among the events the client path received; corrected: the same events "
         "weighted by how many true events each stands for"
@@ -70,7 +65,7 @@ def composition_lines(record: dict[str, Any], every_event: bool = False) -> list
     return lines + value_lines(comp.get("value") or [])
 
 
-def site_lines(record: dict[str, Any]) -> list[str]:
+def site_lines(record: dict[str, Any]) -> list[Piece]:
     """Per segment, its share of the visitors, blocked share and unblocked client loss.
 
     Parameters
@@ -80,7 +75,7 @@ def site_lines(record: dict[str, Any]) -> list[str]:
 
     Returns
     -------
-    list of str
+    list of str, Title or TextTable
         A blank line, a title and the table (empty without a site profile).
     """
     segments = (record.get("site") or {}).get("segments") or []
@@ -96,9 +91,11 @@ def site_lines(record: dict[str, Any]) -> list[str]:
               "unblocked loss", "95% CI"]  # fmt: skip
     return [
         "",
-        "Visitors per segment: blocked (the client sent nothing) and the client's loss for the "
-        "others (its device):",
-        *_table(body, header, left=1),
+        Title(
+            "Visitors per segment: blocked (the client sent nothing) and the client's loss for "
+            "the others (its device)"
+        ),
+        TextTable(header, body),
     ]
 
 
@@ -108,7 +105,7 @@ def _range(ci: list, fmt) -> str:
     return f"[{fmt(ci[0])}, {fmt(ci[1])}]"
 
 
-def value_lines(rows: list[dict[str, Any]]) -> list[str]:
+def value_lines(rows: list[dict[str, Any]]) -> list[Piece]:
     """The value the client's events carry, raw and corrected (empty without values).
 
     Parameters
@@ -118,7 +115,7 @@ def value_lines(rows: list[dict[str, Any]]) -> list[str]:
 
     Returns
     -------
-    list of str
+    list of str, Title or TextTable
         A blank line, a title and the table.
     """
     if not rows:
@@ -134,12 +131,12 @@ def value_lines(rows: list[dict[str, Any]]) -> list[str]:
               "corrected total", "95% CI"]  # fmt: skip
     return [
         "",
-        "Value of the events (mean per event and total), raw client and corrected:",
-        *_table(body, header, left=1),
+        Title("Value of the events (mean per event and total), raw client and corrected"),
+        TextTable(header, body),
     ]
 
 
-def kpi_lines(record: dict[str, Any]) -> list[str]:
+def kpi_lines(record: dict[str, Any]) -> list[Piece]:
     """The KPIs asked for, raw client and corrected (empty when none were asked for).
 
     Parameters
@@ -149,7 +146,7 @@ def kpi_lines(record: dict[str, Any]) -> list[str]:
 
     Returns
     -------
-    list of str
+    list of str, Title or TextTable
         A blank line, a title, the table and what the columns mean.
     """
     rows = record.get("kpis") or []
@@ -164,8 +161,8 @@ def kpi_lines(record: dict[str, Any]) -> list[str]:
     header = ["KPI", "ratio", "client", "corrected", "95% CI", "client bias", "95% CI"]
     return [
         "",
-        "KPIs, raw client and corrected:",
-        *_table(body, header, left=2),
+        Title("KPIs, raw client and corrected"),
+        TextTable(header, body, left=2),
         "client: from the events and visitors the client path received; corrected: from the "
         "estimated true events (Chapman per stratum) and the visitors either path saw; client "
         "bias: client / corrected - 1.",

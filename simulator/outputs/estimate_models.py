@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.outputs.formatting import count, interval, number, p_value, percent
+from simulator.outputs.text_pieces import Piece, TextTable, Title
 
 PAIR_WORDS = {
     "client-server": "client and server",
@@ -19,20 +20,14 @@ PAIR_WORDS = {
 }
 
 
-def _table(rows: list[list[str]], header: list[str]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
-    return [fmt.format(*header), *(fmt.format(*r) for r in rows)]
-
-
 def _range(ci: list) -> str:
     if not ci or ci[0] is None or ci[1] is None:
         return "-"
     return f"[{count(ci[0], 0)}, {count(ci[1], 0)}]"
 
 
-def model_lines(record: dict[str, Any]) -> list[str]:
-    """The covariate model and the third-source check as plain-text lines (may be empty).
+def model_lines(record: dict[str, Any]) -> list[Piece]:
+    """The covariate model and the third-source check as text pieces (may be empty).
 
     Parameters
     ----------
@@ -41,25 +36,28 @@ def model_lines(record: dict[str, Any]) -> list[str]:
 
     Returns
     -------
-    list of str
-        The lines, each section starting with a blank line and a title.
+    list of str, Title or TextTable
+        The pieces, each section starting with a blank line and a title.
     """
-    lines: list[str] = []
+    lines: list[Piece] = []
     model = record.get("covariate_model")
     if model and model.get("events"):
-        lines += ["", f"True events by {model['method']}:"]
-        lines += _table(
+        lines += ["", Title(f"True events by {model['method']}")]
+        lines.append(TextTable(
+            ["event", "N (H-T)", "95% CI", "client loss", "95% CI"],
             [[e["event"], count(e["horvitz_thompson"], 0), _range(e["horvitz_thompson_ci"]),
               percent(e["client_loss"]), interval(e["client_loss_ci"])]
              for e in model["events"]],
-            ["event", "N (H-T)", "95% CI", "client loss", "95% CI"],
-        )  # fmt: skip
+        ))  # fmt: skip
     third = record.get("third_source")
     if third and third.get("events"):
         lines += [
             "",
-            "Dependence between paths, from the third source (log odds ratio of a pair: 0 when "
-            "they miss independently, above 0 when they miss the same events):",
+            Title(
+                "Dependence between paths, from the third source",
+                note="log odds ratio of a pair: 0 when they miss independently, above 0 when "
+                "they miss the same events",
+            ),
         ]
         body = []
         for e in third["events"]:
@@ -69,16 +67,16 @@ def model_lines(record: dict[str, Any]) -> list[str]:
                      _plain(v["log_odds_ratio_ci"]), p_value(v["p_value"]),
                      count(e["total_independent"], 0), count(v["total"], 0)]
                 )  # fmt: skip
-        lines += _table(
-            body, ["event", "pair", "log OR", "95% CI", "p", "N independent", "N with pair"]
-        )
-        lines += ["", "True events under the model the tests choose:"]
-        lines += _table(
+        lines.append(TextTable(
+            ["event", "pair", "log OR", "95% CI", "p", "N independent", "N with pair"], body
+        ))  # fmt: skip
+        lines += ["", Title("True events under the model the tests choose")]
+        lines.append(TextTable(
+            ["event", "dependent pairs", "N", "95% CI"],
             [[e["event"], ", ".join(PAIR_WORDS[p] for p in e["dependent"]) or "none",
               count(e["selected"]["total"], 0), _range(e["selected"]["total_ci"])]
              for e in third["events"]],
-            ["event", "dependent pairs", "N", "95% CI"],
-        )  # fmt: skip
+        ))  # fmt: skip
         flagged = sorted({PAIR_WORDS[p] for e in third["events"] for p in e["dependent"]})
         lines.append(
             "Paths that miss the same events: " + "; ".join(flagged) + " (the two-source figures "

@@ -1,4 +1,4 @@
-"""The text of ``trackloss estimate``: a terminal table, and the same as a Markdown report.
+"""The text of ``trackloss estimate``: on the terminal, and the same as a Markdown or HTML report.
 
 Per event type and segment: the two-source table (both, client only, server only), the capture
 rates, Chapman's estimate of the true count with Lincoln-Petersen beside it, and the client's
@@ -7,12 +7,17 @@ loss with its bootstrap interval; then what the bot filters found and the assump
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from simulator.outputs.estimate_checks import assumption_lines
 from simulator.outputs.estimate_composition import composition_lines, kpi_lines, site_lines
 from simulator.outputs.estimate_models import model_lines
 from simulator.outputs.formatting import count, interval, percent, plural
+from simulator.outputs.markup import Block, write_document
+from simulator.outputs.text_pieces import Piece, TextTable, Title, as_blocks, as_lines
+
+TITLE = "Estimated loss from your own logs"
 
 ASSUMPTIONS = (
     "Within a stratum the client and server paths miss events independently; shared outages "
@@ -25,23 +30,17 @@ ASSUMPTIONS = (
 )
 
 
-def _table(rows: list[list[str]], header: list[str]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
-    return [fmt.format(*header), *(fmt.format(*r) for r in rows)]
-
-
 def _segment(row: dict[str, Any], by: list[str]) -> str:
     return " / ".join(str(row[b]) for b in by) if by else "all"
 
 
-def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[str]:
-    """The estimate as plain-text lines (header, per-stratum table, events, bots, flags).
+def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[Piece]:
+    """The estimate in pieces (header, per-stratum table, events, bots, flags).
 
     With ``every_event`` the corrected composition has a table per event type too.
     """
     by = record["by"]
-    lines = [
+    lines: list[Piece] = [
         f"trackloss estimate: {record['source']}",
         f"{count(record['copies'])} copies, {plural(record['visitors'], 'visitor')}; "
         f"true events by {record['true_events_method']}; intervals: {record['interval_method']}",
@@ -56,13 +55,13 @@ def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[str
          interval(r["client_loss_ci"]) + ("" if r["estimable"] else " (one path only)")]
         for r in record["rows"]
     ]  # fmt: skip
-    lines += _table(body, header)
-    lines += ["", "Client loss per event type (all segments, stratified):"]
-    lines += _table(
+    lines.append(TextTable(header, body))
+    lines += ["", Title("Client loss per event type (all segments, stratified)")]
+    lines.append(TextTable(
+        ["event", "client loss", "95% CI"],
         [[e["event"], percent(e["client_loss"]), interval(e["client_loss_ci"])]
          for e in record["events"]],
-        ["event", "client loss", "95% CI"],
-    )  # fmt: skip
+    ))  # fmt: skip
     lines += model_lines(record)
     lines += composition_lines(record, every_event)
     lines += kpi_lines(record)
@@ -96,7 +95,7 @@ def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[str
             "and the losses above are too low.",
         ]
     lines += assumption_lines(record)
-    lines += ["", "Assumptions:", *(f"- {a}" for a in ASSUMPTIONS)]
+    lines += ["", Title("Assumptions"), *(f"- {a}" for a in ASSUMPTIONS)]
     return lines
 
 
@@ -106,13 +105,55 @@ def _loss_of(record: dict[str, Any], event: str) -> float:
 
 def format_estimate(record: dict[str, Any]) -> str:
     """The terminal text of an estimate."""
-    return "\n".join(summary_lines(record))
+    return "\n".join(as_lines(summary_lines(record)))
 
 
-def markdown_estimate(record: dict[str, Any]) -> str:
-    """The estimate as a Markdown report (the terminal tables in code blocks)."""
-    lines = summary_lines(record, every_event=True)
-    return "# Estimated loss from your own logs\n\n```\n" + "\n".join(lines) + "\n```\n"
+def estimate_blocks(record: dict[str, Any]) -> list[Block]:
+    """The estimate as report blocks: its title, then each section with its heading.
+
+    Parameters
+    ----------
+    record : dict
+        An estimate record.
+
+    Returns
+    -------
+    list of Block
+        The blocks, with the corrected composition per event type too.
+    """
+    pieces = summary_lines(record, every_event=True)
+    first = next(i for i, p in enumerate(pieces) if isinstance(p, TextTable))
+    pieces.insert(first, Title("Loss per event type and segment"))
+    return [Block("h1", TITLE), *as_blocks(pieces)]
 
 
-__all__ = ["ASSUMPTIONS", "format_estimate", "markdown_estimate", "summary_lines"]
+def write_estimate_report(record: dict[str, Any], path: str | Path) -> Path:
+    """Write the estimate as Markdown (``.md``) or one self-contained HTML page (``.html``).
+
+    Parameters
+    ----------
+    record : dict
+        An estimate record.
+    path : str or Path
+        The report file; its suffix chooses the format.
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        When the suffix is neither Markdown nor HTML.
+    """
+    from simulator.outputs.markup import to_html, to_markdown
+
+    blocks = estimate_blocks(record)
+    return write_document(path, lambda: to_html(blocks), lambda _: to_markdown(blocks), dict)
+
+
+__all__ = [
+    "ASSUMPTIONS", "TITLE", "estimate_blocks", "format_estimate", "summary_lines",
+    "write_estimate_report",
+]  # fmt: skip

@@ -169,4 +169,4 @@ def test_the_command_shows_the_correction_in_the_table_json_and_report(tmp_path,
     record = json.loads(out.read_text())
     assert {r["category"] for r in record["composition"]["rows"]} == {"desktop", "mobile"}
     assert record["composition"]["value"][0]["event"] == "order"
-    assert "\norder:\n" in report.read_text()  # a table per event type in the report
+    assert "\n### order\n" in report.read_text()  # a table per event type in the report

@@ -126,6 +126,23 @@ def test_crawlers_are_dropped_and_server_only_visitors_counted(tmp_path, capsys)
     assert (tmp_path / "r.md").read_text().startswith("# Estimated loss")
 
 
+def test_the_report_is_markdown_or_html_as_its_name_says(tmp_path, capsys):
+    csv = write_csv(tmp_path / "copies.csv")
+    for name in ("r.md", "r.html"):
+        code, text, err = estimate([csv, "--report", tmp_path / name], capsys)
+        assert code == 0, err
+    md, html = (tmp_path / "r.md").read_text(), (tmp_path / "r.html").read_text()
+    assert md.startswith("# Estimated loss from your own logs\n")
+    assert "| order | all | 2 | 1 | 1 |" in md  # the terminal's table, as a Markdown table
+    assert html.startswith("<!DOCTYPE html>") and html.count("<table") >= 2
+    assert "<td>order</td><td>all</td><td class=num>2</td>" in html
+    # Any other name is refused before the log is read.
+    code, _, err = estimate([tmp_path / "missing.csv", "--report", tmp_path / "r.txt"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "r.txt: cannot write the report: the name must end in .md" in err
+    assert not (tmp_path / "r.txt").exists()
+
+
 def test_the_command_never_shows_a_traceback(tmp_path):
     csv = write_csv(tmp_path / "x.csv", [("k", "nowhere", "e", "t", "v", "d")])
     done = subprocess.run(

@@ -132,3 +132,24 @@ def test_recommendation_report_shows_its_figure_at_both_widths(tmp_path):
         assert seen["images"] == 1 and seen["broken"] == []
         assert seen["links"] >= 3 and seen["dangling"] == []
     assert min(wide["shown_over_drawn"]) >= 0.95
+
+
+def test_estimate_report_reads_at_both_widths(tmp_path):
+    pytest.importorskip("duckdb")
+    from support.factories import segment, two_path_site
+
+    from simulator.experiments.estimate.estimation import estimate
+    from simulator.experiments.event_export import export_events
+    from simulator.outputs.estimate_report import write_estimate_report
+
+    export_events(two_path_site([
+        segment("desk", "desktop", "chrome", {"none": 0.6, "extension_privacy": 0.4}),
+        segment("mob", "mobile", "safari", {"none": 0.95, "dns": 0.05}),
+    ], 300, 3), tmp_path)  # fmt: skip
+    record = estimate(tmp_path / "copies.parquet", by=("device",))
+    page = probed(write_estimate_report(record, tmp_path / "estimate.html"))
+    for width in (760, 1280):
+        seen = probe(page, width)
+        assert seen["page_width"] <= seen["viewport"]
+        assert seen["links"] >= 5 and seen["dangling"] == []
+    assert seen["images"] == 0
