@@ -14,7 +14,7 @@ from simulator.outputs.estimate_checks import assumption_lines
 from simulator.outputs.estimate_composition import composition_lines, kpi_lines, site_lines
 from simulator.outputs.estimate_models import model_lines
 from simulator.outputs.formatting import count, interval, percent, plural
-from simulator.outputs.markup import Block, write_document
+from simulator.outputs.markup import Block, to_html, to_markdown, write_document
 from simulator.outputs.text_pieces import Piece, TextTable, Title, as_blocks, as_lines
 
 TITLE = "Estimated loss from your own logs"
@@ -147,8 +147,6 @@ def write_estimate_report(record: dict[str, Any], path: str | Path) -> Path:
     ValueError
         When the suffix is neither Markdown nor HTML.
     """
-    from simulator.outputs.markup import to_html, to_markdown
-
     blocks = estimate_blocks(record)
     return write_document(path, lambda: to_html(blocks), lambda _: to_markdown(blocks), dict)
 
