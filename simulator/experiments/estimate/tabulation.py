@@ -299,7 +299,7 @@ def _reduce(con, src, by, dims, col, late_after, groups, rows, crawler_rows, has
                            count(*) FILTER (WHERE m & {CLIENT} > 0) AS c,
                            count(*) FILTER (WHERE m & {SERVER} > 0) AS s,
                            count(*) FILTER (WHERE m & 3 = 3) AS b,
-                           arg_min(hd, key) FILTER (WHERE m & 3 > 0) AS seg
+                           arg_min(hd, CASE WHEN m & 3 > 0 THEN key END) AS seg
                     FROM ev GROUP BY visitor))
     """)
     # Of an event seen on both paths, the path whose first copy came more than the window after
