@@ -24,16 +24,17 @@ MIN_TRUE = 100
 """Event types with fewer true events in a run are left out (intervals need some events)."""
 
 
-def site(seed: int, users: int = 1000, outages: float = 0.0) -> Scenario:
+def site(seed: int, users: int = 1000, outages: float = 0.0, bots: float = 0.0) -> Scenario:
     return two_path_site([
         segment("desk", "desktop", "chrome", {"none": 0.7, "extension_default": 0.3}),
         segment("mob", "mobile", "safari", {"none": 0.9, "dns": 0.1}),
-    ], users, seed, collector={"outages_per_day": outages})  # fmt: skip
+    ], users, seed, collector={"outages_per_day": outages},
+       population={"bots": {"share": bots, "filtered": 0.0}})  # fmt: skip
 
 
-def one_run(folder, seed: int, outages: float = 0.0) -> tuple[list[dict], dict]:
+def one_run(folder, seed: int, outages: float = 0.0, bots: float = 0.0) -> tuple[list[dict], dict]:
     """Per event type: the estimate, its interval and the true client loss of the run."""
-    export_events(site(seed, outages=outages), folder)
+    export_events(site(seed, outages=outages, bots=bots), folder)
     record = estimate(folder / "copies.parquet", by=("device",), seed=seed)
     truth = pq.read_table(folder / "truth.parquet").to_pandas()
     copies = pq.read_table(folder / "copies.parquet").to_pandas()
@@ -102,3 +103,19 @@ def test_shared_collector_outages_bias_the_loss_down_and_are_flagged(tmp_path):
     assert record["collector_gaps"]["stretches"] > 0
     _, clean = one_run(tmp_path / "clean", 7)
     assert clean["collector_gaps"]["stretches"] == 0
+
+
+def test_unfiltered_bots_bias_the_loss_up_and_the_report_brackets_it(tmp_path):
+    broken, record = one_run(tmp_path / "bots", 7, bots=0.2)
+    page = next(r for r in broken if r["event"] == "page_viewed")
+    true_loss = 1 - page["seen"] / page["true"]
+    # Bots reach the server only, so each page they view counts as one the client missed: the
+    # estimate is too high, beyond its interval.
+    assert page["client_loss_ci"][0] > true_loss
+    # The log cannot tell them from visitors whose blocker silences the browser, so the report
+    # also gives the loss without every visitor seen by the server only: too low, since the
+    # blocked visitors go too. The two figures bracket the truth.
+    without = next(e for e in record["sensitivity"] if e["event"] == "page_viewed")
+    assert without["client_loss_ci"][1] < true_loss
+    _, clean = one_run(tmp_path / "clean", 7)
+    assert record["bots"]["server_only_visitors"] > 2 * clean["bots"]["server_only_visitors"]
