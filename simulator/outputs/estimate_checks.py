@@ -53,6 +53,21 @@ def _message(check: dict[str, Any]) -> str:
             "request to it (hybrid), its server copy depends on the browser and is no second "
             "independent capture, so its loss cannot be estimated."
         )
+    if name == "segments_missing_on_server":
+        which = "; ".join(
+            f"{c}: {count(v['events'])} events, {percent(v['share'])}"
+            for c, v in check["columns"].items()
+        )
+        columns = ",".join(check["columns"])
+        return (
+            "the server's copies leave segment columns empty that the client's fill, so the "
+            f"events only the server saw are in segment (none) ({which} of them): those of "
+            "blocked visitors cannot be placed, so the losses above come out too low, per "
+            "segment and per event type, and the corrected composition misses them. Leave "
+            f"{columns} out of --by for the loss per event type, and send the visitor's "
+            "segment with the server's copies (or derive it there from the user agent) to "
+            "estimate per segment."
+        )
     if name == "server_user_agents":
         return (
             f"the server copies of {count(check['named_crawler'])} of the "

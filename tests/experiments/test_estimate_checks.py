@@ -170,3 +170,32 @@ def test_visitors_withheld_by_choice_are_flagged_as_not_estimable(tmp_path, caps
     assert code == 0, err
     assert "WARNING: the site withholds visitors who opt out (--respect-choice)" in text
     assert "not estimable" in text
+
+
+def test_segments_the_server_leaves_empty_are_flagged(tmp_path, capsys):
+    shown = export(tmp_path, "shown", site())
+    assert not checks_of(shown)["segments_missing_on_server"]["raised"]
+    # The same log, with the server's copies carrying no device.
+    import duckdb
+
+    log, blind = tmp_path / "shown" / "copies.parquet", tmp_path / "blind.parquet"
+    duckdb.sql(
+        f"COPY (SELECT * REPLACE (CASE WHEN path = 'server' THEN NULL ELSE device END AS device) "
+        f"FROM '{log}') TO '{blind}' (FORMAT parquet)"
+    )
+    record = estimate(blind, by=("device",))
+    check = checks_of(record)["segments_missing_on_server"]
+    assert check["raised"] and list(check["columns"]) == ["device"]
+    only_server = sum(r["n01"] for r in record["rows"])
+    assert check["columns"]["device"]["events"] == only_server  # every one of them unplaced
+    # Per device the client seems to miss nothing the server saw.
+    placed = [r for r in record["rows"] if r["device"] != "(none)" and r["estimable"]]
+    assert placed and all(r["n01"] == 0 for r in placed)
+    code, text, err = run([blind, "--by", "device"], capsys)
+    assert code == 0, err
+    assert "WARNING: the server's copies leave segment columns empty" in text
+    # Without --by device, as the warning says, the loss per event type is the one of the log
+    # whose server copies carry the device.
+    unsplit, full = estimate(blind), estimate(log)
+    assert unsplit["events"] == full["events"]
+    assert "segments_missing_on_server" not in checks_of(unsplit)

@@ -203,7 +203,7 @@ def estimate(
         record["message_ids"] = tables.shared_ids
     record["checks"] = assumption_checks(
         record["rows"], tables.shared_ids, tables.visitors, tables.server_only_visitors,
-        respect_choice, tables.server_agents,
+        respect_choice, tables.server_agents, by,
     )  # fmt: skip
     kept = ~tables.server_only
     if tables.server_only_visitors and kept.any():
