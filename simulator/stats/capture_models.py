@@ -28,6 +28,13 @@ import numpy as np
 
 ITERATIONS = 60
 TOLERANCE = 1e-9
+"""The fits stop when no coefficient moves by more than this in a step, ..."""
+DEVIANCE_TOLERANCE = 1e-8
+"""... or when no fit's deviance changes by more than this, relative to it plus 0.1 (the rule
+of R's ``glm.fit`` and statsmodels' default). Where a cell is fitted perfectly (a path that saw
+all of its events) its coefficients drift towards infinity for ever while the fitted rates,
+and the deviance, have stopped changing: only this rule ends such a fit before
+:data:`ITERATIONS`."""
 RIDGE = 1e-9
 """Added to the normal equations: collinear columns (a browser that implies a device) get a
 minimum-norm solution instead of a singular matrix, with no visible effect on the fit."""
@@ -103,6 +110,7 @@ def fit_glm(
         eta = np.log(y + 0.5)
     beta = np.zeros((y.shape[0], n_par))
     eye = np.eye(n_par) * RIDGE
+    deviance, saturated = np.full(y.shape[0], np.inf), _saturated(y, n)
     for _ in range(ITERATIONS):
         if logistic:
             p = 1.0 / (1.0 + np.exp(-eta))
@@ -116,12 +124,37 @@ def fit_glm(
         xtwz = np.asarray(x.T @ (w * z).T).T
         new = np.linalg.solve(xtwx, xtwz[..., None])[..., 0]
         eta = np.clip(np.asarray(x @ new.T).T, -30.0, 30.0)
-        done = np.max(np.abs(new - beta), initial=0.0) < TOLERANCE
-        beta = new
+        now = _deviance(y, eta, n, saturated)
+        still = np.abs(now - deviance) > DEVIANCE_TOLERANCE * (np.abs(now) + 0.1)
+        done = np.max(np.abs(new - beta), initial=0.0) < TOLERANCE or not still.any()
+        beta, deviance = new, now
         if done:
             break
     fitted = 1.0 / (1.0 + np.exp(-eta)) if logistic else np.exp(eta)
     return beta, fitted
+
+
+def _xlogx(v: np.ndarray) -> np.ndarray:
+    """``v log v``, 0 where ``v`` is."""
+    return v * np.log(np.where(v > 0, v, 1.0))
+
+
+def _saturated(y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
+    """Each fit's log-likelihood at its own data (the saturated model), a constant of the fit."""
+    if trials is None:
+        return (_xlogx(y) - y).sum(axis=1)
+    return (_xlogx(y) + _xlogx(trials - y) - _xlogx(trials)).sum(axis=1)
+
+
+def _deviance(y: np.ndarray, eta: np.ndarray, trials: np.ndarray | None, saturated) -> np.ndarray:
+    """Each fit's deviance at the linear predictor ``eta``: logistic with ``trials``, else Poisson.
+
+    Twice the saturated log-likelihood less the fit's, ``y eta - n log(1 + e^eta)`` (logistic)
+    or ``y eta - e^eta`` (Poisson) per cell.
+    """
+    if trials is None:
+        return 2.0 * (saturated - (y * eta - np.exp(eta)).sum(axis=1))
+    return 2.0 * (saturated - (y * eta - trials * np.log1p(np.exp(eta))).sum(axis=1))
 
 
 def horvitz_thompson(
