@@ -41,7 +41,9 @@ RAKE_COLUMNS = ("device", "browser", "country")
 SWEEPS = 200
 """At most this many raking sweeps over the columns."""
 CONVERGED = 1e-9
-"""Raking stops when no weight changes by more than this factor in a sweep."""
+"""Raking stops when no weight changes by more than this factor in a sweep, each resample on
+its own: most stop within a few dozen sweeps, while one that lacks a cell the margins need (no
+weights then match every margin) runs all :data:`SWEEPS`, alone."""
 ALL_EVENTS = "(all events)"
 
 
@@ -134,10 +136,15 @@ def _rake(design: _Design, f: np.ndarray, dims, rake) -> dict[str, np.ndarray]:
         n = design.n_events * k
         want = _sum_into(target_w, ev_s * k + design.server_codes[d], n)
         margins.append((k, c_idx, n, want))
+    lead = raked.shape[:-1]
+    raked = raked.reshape(-1, raked.shape[-1])
+    targets = [want.reshape(raked.shape[0], -1) for *_, want in margins]
+    active = np.arange(raked.shape[0])  # the resamples still moving
     for _ in range(SWEEPS if rake else 0):
-        moved = 0.0
-        for k, c_idx, n, target in margins:
-            have = _sum_into(raked, c_idx, n)
+        part, moved = raked[active], np.zeros(active.size)
+        for (k, c_idx, n, _), every in zip(margins, targets, strict=True):
+            target = every[active]
+            have = _sum_into(part, c_idx, n)
             # Targets as shares of each event type's total, over the categories the client
             # has (a category only the server saw cannot be given weight).
             want = np.where(have > 0, target, 0.0)
@@ -146,10 +153,13 @@ def _rake(design: _Design, f: np.ndarray, dims, rake) -> dict[str, np.ndarray]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 scale = np.repeat(tot_have / tot_want, k, axis=-1)
                 factor = np.where((have > 0) & (want > 0), want * scale / have, 1.0)
-            raked = raked * factor[..., c_idx]
-            moved = max(moved, float(np.max(np.abs(factor - 1.0), initial=0.0)))
-        if moved < CONVERGED:
+            part = part * factor[..., c_idx]
+            moved = np.maximum(moved, np.max(np.abs(factor - 1.0), axis=-1, initial=0.0))
+        raked[active] = part
+        active = active[moved >= CONVERGED]
+        if not active.size:
             break
+    raked = raked.reshape(*lead, -1)
     return {"client": client, "weighted": weighted, "corrected": raked, "server": target_w}
 
 
