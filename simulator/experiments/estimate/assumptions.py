@@ -5,9 +5,10 @@ and the two copies to be countable as two, among the visitors who are people; pe
 event must be placed in its segment whichever path saw it. Six cases break that and leave a
 trace in the log:
 
-- **Late copies**: a copy that arrives long after its event's first copy (a retry after an
-  outage, a browser's retry store on the next visit) misses the figures its event belonged to.
-  Copies later than the window are left out of the table and counted here.
+- **Late copies**: a path whose first copy of an event arrives long after the event's first
+  copy (a retry after an outage, a browser's retry store on the next visit) missed the figures
+  the event belonged to. Such copies are left out of the table and counted here; a duplicate
+  on a path that was in time changes nothing.
 - **Shared message ids**: when the copies of one event carry the same message id and the vendor
   deduplicates by it, an event both paths saw reaches the log as one copy, so ``n11`` cannot be
   counted and the loss of both paths is overstated. A ``message_id`` column equal across an

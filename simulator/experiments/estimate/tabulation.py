@@ -230,7 +230,7 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
               FROM (SELECT *, {mask} AS rp, hash({cell_cols}) >> 1 AS hd
                     FROM (SELECT *, {ms} AS t FROM {src})))
         GROUP BY {key}
-    """)  # noqa: S608 (the names are quoted, the pattern is ours)
+    """)  # noqa: S608 (the names are quoted)
     rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
     problems = con.execute(
         "SELECT bit_or(m), count(*) FILTER (WHERE key IS NULL) FROM ev"
