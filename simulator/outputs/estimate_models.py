@@ -77,6 +77,12 @@ def model_lines(record: dict[str, Any]) -> list[Piece]:
               count(e["selected"]["total"], 0), _range(e["selected"]["total_ci"])]
              for e in third["events"]],
         ))  # fmt: skip
+        if any(e["selected"]["total"] is None for e in third["events"]):
+            lines.append(
+                "-: the model leaves the events no path saw unbounded, as a path never sees an "
+                "event without another (a pixel that only fires with the client): how much the "
+                "two miss together cannot be measured."
+            )
         flagged = sorted({PAIR_WORDS[p] for e in third["events"] for p in e["dependent"]})
         lines.append(
             "Paths that miss the same events: " + "; ".join(flagged) + " (the two-source figures "

@@ -42,6 +42,23 @@ HISTORIES = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0,
 """The seven observable capture histories, in the order the counts are given."""
 PAIRS = tuple(combinations(range(3), 2))
 PAIR_NAMES = {(0, 1): "client-server", (0, 2): "client-third", (1, 2): "server-third"}
+DENOMINATORS = {
+    (): (),
+    ((0, 1),): ((4, 5, 6),),
+    ((0, 2),): ((3, 5, 6),),
+    ((1, 2),): ((3, 4, 6),),
+    ((0, 1), (0, 2)): ((5,),),
+    ((0, 1), (1, 2)): ((4,),),
+    ((0, 2), (1, 2)): ((3,),),
+    ((0, 1), (0, 2), (1, 2)): ((3,), (4,), (5,)),
+}
+"""Per set of interacting pairs, the histories (indices in :data:`HISTORIES`) each of whose
+sums divides the closed-form count of unseen events (Bishop, Fienberg and Holland 1975, ch. 6):
+with the client-server pair alone it is ``h001 (h100 + h010 + h110) / (h101 + h011 + h111)``;
+with client-server and client-third, ``h010 h001 / h011``; with all three pairs,
+``h100 h010 h001 h111 / (h110 h101 h011)``. Where a sum is 0 the count is unbounded: a pixel
+that only ever fires with the client leaves ``h011`` at 0, and no model that lets client and
+third depend can say how many events neither the client nor the server saw."""
 DENSE_PRODUCTS = 1 << 22
 """Designs with up to this many products of a cell's parameter pairs (32 MiB) are fitted with
 dense arrays; larger ones with sparse matrices, which only then load :mod:`scipy.sparse`."""
@@ -210,16 +227,20 @@ def loglinear_fit(counts: np.ndarray, pairs: tuple[tuple[int, int], ...] = ()) -
     Returns
     -------
     dict
-        ``unseen`` (fitted count of events none saw, shape (fits,)), ``deviance`` (fits,),
-        ``df`` and ``log_odds_ratio`` (fits, len(pairs)): each pair's interaction.
+        ``unseen`` (fitted count of events none saw, shape (fits,); NaN where the model leaves
+        it unbounded, see :data:`DENOMINATORS`), ``deviance`` (fits,), ``df`` and
+        ``log_odds_ratio`` (fits, len(pairs)): each pair's interaction.
     """
     y = np.atleast_2d(np.asarray(counts, float))
     x = loglinear_design(pairs)
     beta, mu = fit_glm(x, y)
+    bounded = np.ones(y.shape[0], bool)
+    for histories in DENOMINATORS[tuple(sorted(pairs))]:
+        bounded &= y[:, list(histories)].sum(axis=1) > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(y > 0, y * np.log(y / mu), 0.0)
     return {
-        "unseen": np.exp(beta[:, 0]),
+        "unseen": np.where(bounded, np.exp(beta[:, 0]), np.nan),
         "deviance": 2.0 * (term - (y - mu)).sum(axis=1),
         "df": 7 - x.shape[1],
         "log_odds_ratio": beta[:, 4:],
@@ -249,6 +270,7 @@ def three_source(counts: np.ndarray) -> dict[str, dict]:
 
 
 __all__ = [
+    "DENOMINATORS",
     "HISTORIES",
     "PAIRS",
     "PAIR_NAMES",

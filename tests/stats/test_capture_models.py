@@ -11,6 +11,7 @@ from simulator.stats.capture_models import (
     fit_glm,
     horvitz_thompson,
     loglinear_design,
+    loglinear_fit,
     three_source,
 )
 from simulator.stats.capture_recapture import two_source
@@ -81,3 +82,26 @@ def test_a_dependent_pair_is_seen_and_its_model_recovers_the_count():
     assert (fits["client-third"]["log_odds_ratio"] > 0).all()
     drop = fits["independent"]["deviance"] - fits["client-third"]["deviance"]
     assert np.median(drop) > 3.84  # the pair's test rejects independence
+
+
+def test_the_unseen_count_is_the_closed_form_and_unbounded_where_it_divides_by_zero():
+    rng = np.random.default_rng(1)
+    h = rng.integers(5, 200, (5, 7)).astype(float)
+    h100, h010, h001, h110, h101, h011, h111 = h.T
+    closed = {  # Bishop, Fienberg and Holland (1975), chapter 6
+        ((0, 1),): h001 * (h100 + h010 + h110) / (h101 + h011 + h111),
+        ((0, 2),): h010 * (h100 + h001 + h101) / (h110 + h011 + h111),
+        ((1, 2),): h100 * (h010 + h001 + h011) / (h110 + h101 + h111),
+        ((0, 1), (0, 2)): h010 * h001 / h011,
+        ((0, 1), (1, 2)): h100 * h001 / h101,
+        ((0, 2), (1, 2)): h100 * h010 / h110,
+        ((0, 1), (0, 2), (1, 2)): h100 * h010 * h001 * h111 / (h110 * h101 * h011),
+    }
+    for pairs, unseen in closed.items():
+        np.testing.assert_allclose(loglinear_fit(h, pairs)["unseen"], unseen, rtol=1e-7)
+    # A third source that never sees an event the client missed (h001 = h011 = 0): a model in
+    # which client and third depend, given the server, has nothing to measure that by.
+    h[:, [2, 5]] = 0
+    assert np.isnan(loglinear_fit(h, ((0, 1), (0, 2)))["unseen"]).all()
+    assert np.isnan(loglinear_fit(h, ((0, 1), (0, 2), (1, 2)))["unseen"]).all()
+    assert np.isfinite(loglinear_fit(h, ((0, 1),))["unseen"]).all()

@@ -83,6 +83,19 @@ def _interval(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x[0] - Z95 * sd, x[0] + Z95 * sd, sd
 
 
+def _total(seen: np.ndarray, unseen: np.ndarray) -> dict[str, Any]:
+    """A model's true count with its interval; none where the model leaves it unbounded.
+
+    A resample whose count is unbounded (NaN) leaves the interval unknown too: its spread
+    over the other resamples would understate the uncertainty.
+    """
+    lo, hi, sd = _interval(seen + unseen)
+    if np.isnan(unseen).any():
+        lo = hi = sd = np.nan
+    return {"total": _num(seen[0] + unseen[0]), "total_ci": [_num(lo), _num(hi)],
+            "total_sd": _num(sd)}  # fmt: skip
+
+
 def logistic_totals(
     events: dict[str, np.ndarray],
     labels: dict[str, dict[int, str]],
@@ -219,24 +232,16 @@ def third_source_check(
         for pair in ("client-server", "client-third", "server-third"):
             fit = fits[pair]
             lo, hi, _ = _interval(fit["log_odds_ratio"])
-            t_lo, t_hi, t_sd = _interval(seen + fit["unseen"])
             drop = max(float(base["deviance"][0] - fit["deviance"][0]), 0.0)
             row["pairs"][pair] = {
                 "log_odds_ratio": _num(fit["log_odds_ratio"][0]),
                 "log_odds_ratio_ci": [_num(lo), _num(hi)],
                 "p_value": _num(chi2_sf_one(drop)),
-                "total": _num(seen[0] + fit["unseen"][0]),
-                "total_ci": [_num(t_lo), _num(t_hi)],
-                "total_sd": _num(t_sd),
+                **_total(seen, fit["unseen"]),
             }
         chosen = _forward(counts[:, e])
-        lo, hi, sd = _interval(seen + loglinear_fit(counts[:, e], chosen)["unseen"])
         row["dependent"] = [PAIR_NAMES[p] for p in chosen]
-        row["selected"] = {
-            "total": _num(seen[0] + loglinear_fit(counts[:1, e], chosen)["unseen"][0]),
-            "total_ci": [_num(lo), _num(hi)],
-            "total_sd": _num(sd),
-        }
+        row["selected"] = _total(seen, loglinear_fit(counts[:, e], chosen)["unseen"])
         rows.append(row)
     return {"method": "Poisson log-linear models of the seven capture histories", "events": rows}
 
