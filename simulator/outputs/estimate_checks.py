@@ -47,11 +47,20 @@ def _message(check: dict[str, Any]) -> str:
             "The losses above are not estimates."
         )
     if name == "one_path_events":
+        renamed = check.get("never_alone_on_server") or []
+        maybe = (
+            f" Or the server names events otherwise than the browser: {', '.join(renamed)} "
+            "never arrived from the server alone, as blocked visitors' events do, which is what "
+            "happens when the events both paths saw take the browser's name and the others "
+            "keep the server's. Then give both paths the same event names."
+            if renamed
+            else ""
+        )
         return (
             f"{', '.join(check['events'])} arrived from the server only, while the same site's "
             "browsers send other events: sent by the server alone, or from the browser's "
             "request to it (hybrid), its server copy depends on the browser and is no second "
-            "independent capture, so its loss cannot be estimated."
+            "independent capture, so its loss cannot be estimated." + maybe
         )
     if name == "segments_missing_on_server":
         which = "; ".join(

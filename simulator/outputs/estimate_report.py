@@ -71,8 +71,8 @@ def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[Pie
         "",
         f"Bots: {count(bots['crawler_rows'])} copies of crawlers' events (by user agent) "
         "dropped; "
-        f"{count(bots['server_only_visitors'])} visitors with server copies but no client copy "
-        f"ever ({count(bots['server_only_events'])} events) kept in the figures above.",
+        f"{plural(bots['server_only_visitors'], 'visitor')} with server copies but no client "
+        f"copy ever ({plural(bots['server_only_events'], 'event')}) kept in the figures above.",
     ]
     if "sensitivity" in record:
         worst = max(

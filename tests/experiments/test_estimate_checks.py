@@ -199,3 +199,29 @@ def test_segments_the_server_leaves_empty_are_flagged(tmp_path, capsys):
     unsplit, full = estimate(blind), estimate(log)
     assert unsplit["events"] == full["events"]
     assert "segments_missing_on_server" not in checks_of(unsplit)
+
+
+def test_events_the_server_names_otherwise_are_pointed_out(tmp_path, capsys):
+    # The browser says "Order Completed", the server "order_completed": the events both paths
+    # saw take the browser's name, those only the server saw (a blocked visitor's) the server's.
+    rows = []
+    for i in range(40):
+        when, visitor = f"2026-01-01T10:{i:02d}:00Z", f"v{i % 8}"
+        if i % 4:
+            rows.append((f"k{i}", "client", "Order Completed", when, visitor, f"c{i}"))
+        rows.append((f"k{i}", "server", "order_completed", when, visitor, f"s{i}"))
+    rows += [(f"b{i}", "server", "order_completed", f"2026-01-01T11:{i:02d}:00Z", "blocked",
+              f"b{i}") for i in range(6)]  # fmt: skip
+    csv = write_csv(tmp_path / "renamed.csv", rows)
+    check = checks_of(estimate(csv))["one_path_events"]
+    assert check["raised"] and check["events"] == ["order_completed"]
+    assert check["never_alone_on_server"] == ["Order Completed"]
+    code, text, err = run([csv], capsys)
+    assert code == 0, err
+    assert "Or the server names events otherwise than the browser: Order Completed" in text
+    # Named alike, both paths' copies pair into one event type with its server-only events.
+    same = write_csv(
+        tmp_path / "same.csv", [(k, p, "order_completed", *rest) for k, p, _, *rest in rows]
+    )
+    check = checks_of(estimate(same))["one_path_events"]
+    assert not check["raised"] and check["never_alone_on_server"] == []

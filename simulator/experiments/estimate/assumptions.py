@@ -121,20 +121,23 @@ def assumption_checks(
         Per check, its name (``check``), whether it is ``raised`` and the figures behind it:
         ``shared_message_ids`` (``same_id``: events whose two copies carry one message id;
         ``no_event_on_both_paths``), ``one_path_events`` (``events`` that arrived from the
-        server only), ``withheld_by_choice`` (``declared``, ``silent_browser_share``) and,
-        with a user-agent column, ``server_user_agents`` (``servers_own``, ``paired_events``,
-        ``named_crawler``); with segment columns, ``segments_missing_on_server`` (``columns``:
-        per column the events only the server saw in no segment, and their share).
+        server only, and ``never_alone_on_server``: those the server saw but never alone, the
+        browser's names for them if the server renames them), ``withheld_by_choice``
+        (``declared``, ``silent_browser_share``) and, with a user-agent column,
+        ``server_user_agents`` (``servers_own``, ``paired_events``, ``named_crawler``); with
+        segment columns, ``segments_missing_on_server`` (``columns``: per column the events
+        only the server saw in no segment, and their share).
     """
     n11 = sum(r["n11"] for r in rows)
     client = {r["event"]: 0 for r in rows}
-    server = dict(client)
+    server, alone = dict(client), dict(client)
     for r in rows:
         client[r["event"]] += r["n11"] + r["n10"]
         server[r["event"]] += r["n11"] + r["n01"]
+        alone[r["event"]] += r["n01"]
     checks = [
         _shared_ids(shared_ids, n11, sum(client.values()), sum(server.values())),
-        _one_path(client, server),
+        _one_path(client, server, alone),
         _withheld(visitors, server_only_visitors, respect_choice),
     ]
     if by:
@@ -156,13 +159,15 @@ def _shared_ids(ids: dict[str, int] | None, n11: int, client: int, server: int) 
     }
 
 
-def _one_path(client: dict[str, int], server: dict[str, int]) -> dict:
+def _one_path(client: dict[str, int], server: dict[str, int], alone: dict[str, int]) -> dict:
     server_only = sorted(e for e in client if client[e] == 0 and server[e] > 0)
-    return {
-        "check": "one_path_events",
-        "raised": bool(server_only) and any(client.values()),
-        "events": server_only,
-    }
+    raised = bool(server_only) and any(client.values())
+    # An event both paths saw takes the browser's name. If the server names an event type
+    # otherwise, its copies that arrived alone keep the server's name, so the browser's name
+    # never arrives from the server alone, as blocked visitors' events otherwise do.
+    never_alone = sorted(e for e in client if raised and server[e] > 0 and alone[e] == 0)
+    return {"check": "one_path_events", "raised": raised, "events": server_only,
+            "never_alone_on_server": never_alone}  # fmt: skip
 
 
 def _unplaced(rows: list[dict[str, Any]], by: tuple[str, ...] | list[str]) -> dict:
