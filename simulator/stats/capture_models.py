@@ -163,7 +163,9 @@ def _saturated(y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
     return (_xlogx(y) + _xlogx(trials - y) - _xlogx(trials)).sum(axis=1)
 
 
-def _deviance(y: np.ndarray, eta: np.ndarray, trials: np.ndarray | None, saturated) -> np.ndarray:
+def _deviance(
+    y: np.ndarray, eta: np.ndarray, trials: np.ndarray | None, saturated: np.ndarray
+) -> np.ndarray:
     """Each fit's deviance at the linear predictor ``eta``: logistic with ``trials``, else Poisson.
 
     Twice the saturated log-likelihood less the fit's, ``y eta - n log(1 + e^eta)`` (logistic)

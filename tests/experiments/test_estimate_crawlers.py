@@ -84,29 +84,31 @@ def write(path, rows):
     return path
 
 
-def test_crawlers_events_are_dropped_whole_and_blocked_visitors_kept(tmp_path):
-    record = estimate(write(tmp_path / "log.csv", site(CHROME)))
+@pytest.mark.parametrize(
+    ("server_agent", "cells", "dropped", "server_only", "named", "raised"),
+    [
+        # The visitor's agent on the server: 20 events on both paths, 10 on the server only
+        # and the blocked visitor's 2; the crawler's copy and both of the headless browser's
+        # are dropped.
+        (CHROME, (20, 0, 12), 3, 1, 0, False),
+        # Every server copy names an HTTP library: the blocked visitor's and the crawler's
+        # are kept (the crawler among the visitors with server copies only); the headless
+        # browser's client copy still names a crawler.
+        (LIBRARY, (20, 0, 13), 2, 2, 20, True),
+    ],
+    ids=["visitors-agent", "servers-own-agent"],
+)
+def test_crawlers_events_go_whole_and_the_servers_own_agent_filters_nothing(
+    tmp_path, server_agent, cells, dropped, server_only, named, raised
+):
+    record = estimate(write(tmp_path / "log.csv", site(server_agent)))
     (row,) = record["rows"]
-    # 20 events on both paths, 10 on the server only, and the blocked visitor's 2.
-    assert (row["n11"], row["n10"], row["n01"]) == (20, 0, 12)
-    # The crawler's copy and both of the headless browser's.
-    assert record["bots"]["crawler_rows"] == 3
-    assert record["bots"]["server_only_visitors"] == 1
+    assert (row["n11"], row["n10"], row["n01"]) == cells
+    assert record["bots"]["crawler_rows"] == dropped
+    assert record["bots"]["server_only_visitors"] == server_only
     (check,) = [c for c in record["checks"] if c["check"] == "server_user_agents"]
-    assert not check["raised"] and (check["paired_events"], check["named_crawler"]) == (20, 0)
-
-
-def test_the_servers_own_agent_filters_no_server_copy(tmp_path):
-    record = estimate(write(tmp_path / "log.csv", site(LIBRARY)))
-    (row,) = record["rows"]
-    # Every server copy names an HTTP library: the blocked visitor's and the crawler's are kept
-    # (the crawler among the visitors with server copies only); the headless browser's client
-    # copy still names a crawler.
-    assert (row["n11"], row["n10"], row["n01"]) == (20, 0, 13)
-    assert record["bots"]["crawler_rows"] == 2
-    assert record["bots"]["server_only_visitors"] == 2
-    (check,) = [c for c in record["checks"] if c["check"] == "server_user_agents"]
-    assert check["raised"] and (check["paired_events"], check["named_crawler"]) == (20, 20)
+    assert check["raised"] is raised
+    assert (check["paired_events"], check["named_crawler"]) == (20, named)
 
 
 def test_without_user_agents_nothing_is_dropped_or_checked(tmp_path):

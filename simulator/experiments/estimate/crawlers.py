@@ -69,7 +69,7 @@ def matches_sql(column: str) -> str:
     )
 
 
-def crawler_agents(con: Any, source: str, column: str) -> int:
+def crawler_agents(con: Any, source: str, column: str) -> None:
     """Create the table :data:`TABLE` of the log's distinct user agents that name a crawler.
 
     Parameters
@@ -80,11 +80,6 @@ def crawler_agents(con: Any, source: str, column: str) -> int:
         The log's view.
     column : str
         Its quoted user-agent column.
-
-    Returns
-    -------
-    int
-        How many distinct user agents name a crawler.
     """
     # The distinct agents are stored first: in one query DuckDB would push the match below the
     # DISTINCT and run it on every row.
@@ -93,7 +88,6 @@ def crawler_agents(con: Any, source: str, column: str) -> int:
         SELECT DISTINCT CAST({column} AS VARCHAR) AS ua FROM {source} WHERE {column} IS NOT NULL
     """)  # noqa: S608 (the column is quoted)
     con.execute(f"DELETE FROM {TABLE} WHERE NOT ({matches_sql('ua')})")
-    return int(con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
 
 
 def is_crawler_sql(column: str) -> str:
