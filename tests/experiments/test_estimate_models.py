@@ -155,3 +155,34 @@ def test_pixel_rows_in_the_log_give_the_check_in_the_record_and_the_text(exporte
     assert by_event(record["rows"]) == pytest.approx(by_event(plain["rows"]))
     text = format_estimate(record)
     assert "client and third source" in text and "Paths that miss the same events" in text
+
+
+def test_no_true_count_interval_reaches_below_the_events_the_paths_saw(tmp_path):
+    """A small site's rare event types: visitors' spread is wide against the few events seen.
+
+    The normal interval (estimate +- 1.96 standard errors) reaches below the events the paths
+    saw for some of them, even below zero; the true count cannot be below those.
+    """
+    export_events(site(seed=0, users=300), tmp_path)
+    truth = pq.read_table(tmp_path / "truth.parquet").to_pandas()
+    copies = pq.read_table(tmp_path / "copies.parquet").to_pandas()
+    seen = copies.groupby("event", observed=True).event_key.nunique()
+    model = estimate(tmp_path / "copies.parquet", seed=2)["covariate_model"]["events"]
+    third = np.random.default_rng(3).random(len(truth)) < 0.5
+    events = _events(copies, third, truth)
+    keep = events["client"] | events["server"] | events["third"]
+    events = {k: v[keep] for k, v in events.items()}
+    labels = {"event": dict(enumerate(record_events(copies)))}
+    check = third_source_check(events, labels, 4096, seed=1, replicates=100)["events"]
+    totals = [(r["horvitz_thompson"], r["horvitz_thompson_sd"], r["horvitz_thompson_ci"],
+               seen[r["event"]]) for r in model]  # fmt: skip
+    for r in check:
+        totals.append((r["total_independent"], r["total_independent_sd"],
+                       r["total_independent_ci"], r["observed"]))  # fmt: skip
+        totals += [(p["total"], p["total_sd"], p["total_ci"], r["observed"])
+                   for p in [*r["pairs"].values(), r["selected"]]]  # fmt: skip
+    totals = [t for t in totals if t[1] is not None]  # a model unbounded in some resample: none
+    assert sum(x - 1.959963984540054 * sd < observed for x, sd, _, observed in totals) >= 2
+    for x, sd, (lo, hi), observed in totals:
+        assert lo == pytest.approx(max(x - 1.959963984540054 * sd, observed), rel=1e-12)
+        assert hi == pytest.approx(x + 1.959963984540054 * sd, rel=1e-12)

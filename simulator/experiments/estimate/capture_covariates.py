@@ -12,7 +12,8 @@ the paths miss independently: the Poisson log-linear models of
 
 Intervals come from the same bootstrap over visitors as the rest of the estimate, every model
 refitted in each resample (a blocked visitor's events are not independent, so the models' own
-standard errors would be too narrow).
+standard errors would be too narrow). A true count is never below the events the paths saw:
+an interval's lower end stops there.
 """
 
 from __future__ import annotations
@@ -83,13 +84,24 @@ def _interval(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x[0] - Z95 * sd, x[0] + Z95 * sd, sd
 
 
+def _count_interval(x: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`_interval` of a true count, whose lower end is never below the ``observed`` events.
+
+    The paths saw ``observed`` distinct events (row 0: the log itself), so the true count is at
+    least that many for certain; the normal interval can reach below, even below zero, when the
+    count is small and the visitors' spread wide.
+    """
+    lo, hi, sd = _interval(x)
+    return np.maximum(lo, observed), hi, sd
+
+
 def _total(seen: np.ndarray, unseen: np.ndarray) -> dict[str, Any]:
     """A model's true count with its interval; none where the model leaves it unbounded.
 
     A resample whose count is unbounded (NaN) leaves the interval unknown too: its spread
     over the other resamples would understate the uncertainty.
     """
-    lo, hi, sd = _interval(seen + unseen)
+    lo, hi, sd = _count_interval(seen + unseen, seen[0])
     if np.isnan(unseen).any():
         lo = hi = sd = np.nan
     return {"total": _num(seen[0] + unseen[0]), "total_ci": [_num(lo), _num(hi)],
@@ -139,10 +151,11 @@ def logistic_totals(
     f = resampled_sums(group, cell * 3 + kind, n_cells * 3, count, replicates, seed)
     cells = f.reshape(-1, n_cells, 3)
     total, _, _ = horvitz_thompson(design, cells, event_of_cell, n_events)
-    n1 = (cells[..., 0] + cells[..., 1]) @ np.eye(n_events)[event_of_cell]
+    onehot = np.eye(n_events)[event_of_cell]
+    n1 = (cells[..., 0] + cells[..., 1]) @ onehot
     with np.errstate(divide="ignore", invalid="ignore"):
         loss = np.where(total > 0, 1.0 - n1 / total, np.nan)
-    t_lo, t_hi, t_sd = _interval(total)
+    t_lo, t_hi, t_sd = _count_interval(total, cells[0].sum(axis=1) @ onehot)
     l_lo, l_hi, _ = _interval(loss)
     present = np.bincount(event_of_cell, minlength=n_events) > 0
     rows = [
@@ -220,7 +233,7 @@ def third_source_check(
         fits = three_source(counts[:, e])
         base = fits["independent"]
         seen = counts[:, e].sum(axis=1)
-        lo, hi, sd = _interval(seen + base["unseen"])
+        lo, hi, sd = _count_interval(seen + base["unseen"], seen[0])
         row = {
             "event": labels["event"][e],
             "observed": int(seen[0]),
