@@ -1,6 +1,7 @@
 """Speed and memory of ``trackloss estimate`` on a generated Parquet log.
 
-    python bench/estimate.py [--rows 10000000] [--by device] [--repeats 3] [--keys text] [--out DIR]
+    python bench/estimate.py [--rows 10000000] [--by device] [--repeats 3] [--keys text]
+                             [--agents] [--out DIR]
 
 Writes a log of about ``--rows`` copies (visitors with ten events each on average, 20% of them
 blocked on the client, each path missing events independently otherwise), a row group at a
@@ -16,6 +17,12 @@ The event keys are integers; ``--keys text`` writes the same log with 32-charact
 times, in a fresh process, the ceiling of the pairing: DuckDB reading the key column alone and
 grouping it (one ``GROUP BY`` over the key, with the estimate's memory limit and settings), the
 least any pairing by key costs on this machine.
+
+Real logs name each copy's user agent, and the estimate then looks every distinct one up in the
+crawler list and drops crawlers' events. ``--agents`` writes the log with a ``user_agent``
+column: each visitor keeps one of :data:`BROWSER_AGENTS` browser strings (Chrome, Firefox,
+Safari and Edge of many versions and systems, as a site sees thousands), and a share
+:data:`CRAWLER_SHARE` of visitors are crawlers, whose copies reach the server only.
 """
 
 from __future__ import annotations
@@ -38,6 +45,19 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = np.array(["page_view", "click", "add_to_cart", "order"])
 DEVICES = np.array(["desktop", "mobile", "tablet"])
 CHUNK = 1_000_000
+BROWSER_AGENTS = 5_000
+"""Distinct browser user agents in a log written with ``--agents``."""
+CRAWLER_SHARE = 0.03
+"""Share of a log's visitors that are crawlers (``--agents``)."""
+CRAWLERS = [
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+    "Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/"
+    "120.0.6099.71 Safari/537.36",
+]
+"""User agents of the crawler visitors in a log written with ``--agents``."""
 
 
 def generate(path: Path, rows: int, seed: int = 1) -> int:
@@ -91,11 +111,62 @@ def with_text_keys(path: Path, out: Path) -> None:
     )
 
 
-def _write_logs(log: Path, rows: int, wanted: Path) -> None:
+def browser_agents(n: int, seed: int = 2) -> list[str]:
+    """``n`` distinct browser user agents of the shapes the four main browsers send."""
+    rng = np.random.default_rng(seed)
+    systems = ["Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 10_15_7",
+               "X11; Linux x86_64", "Linux; Android 14; Pixel 8", "Linux; Android 13; SM-S911B",
+               "iPhone; CPU iPhone OS 17_4 like Mac OS X"]  # fmt: skip
+    out: set[str] = set()
+    while len(out) < n:
+        system = systems[rng.integers(len(systems))]
+        major, build, patch = rng.integers(100, 131), rng.integers(4000, 7000), rng.integers(200)
+        webkit = f"AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.{build}.{patch}"
+        kind = rng.integers(4)
+        if kind == 0:
+            out.add(f"Mozilla/5.0 ({system}) {webkit} Safari/537.36")
+        elif kind == 1:
+            out.add(f"Mozilla/5.0 ({system}) {webkit} Safari/537.36 Edg/{major}.0.{build}.{patch}")
+        elif kind == 2:
+            out.add(f"Mozilla/5.0 ({system}; rv:{major}.0) Gecko/20100101 Firefox/{major}.0")
+        else:
+            version = f"{major % 10 + 10}.{patch % 7}"
+            out.add(f"Mozilla/5.0 ({system}) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                    f"Version/{version} Mobile/15E148 Safari/604.1")  # fmt: skip
+    return sorted(out)
+
+
+def with_agents(path: Path, out: Path) -> None:
+    """Write ``path`` again to ``out`` with a ``user_agent`` column (see ``--agents``)."""
+    import duckdb
+
+    con = duckdb.connect()
+    agents = browser_agents(BROWSER_AGENTS)
+    con.execute("CREATE TABLE agent (i BIGINT, ua VARCHAR)")
+    con.executemany("INSERT INTO agent VALUES (?, ?)", list(enumerate(agents)))
+    con.executemany(
+        "INSERT INTO agent VALUES (?, ?)", [(-1 - i, ua) for i, ua in enumerate(CRAWLERS)]
+    )
+    # A visitor is a crawler when its hash falls in the lowest CRAWLER_SHARE of the range.
+    crawler = f"hash(visitor) < {int(CRAWLER_SHARE * 2**64)}::UBIGINT"
+    which = (
+        f"CASE WHEN {crawler} THEN -1 - CAST(hash(visitor, 1) % {len(CRAWLERS)} AS BIGINT)"
+        f" ELSE CAST(hash(visitor, 2) % {len(agents)} AS BIGINT) END"
+    )
+    con.execute(
+        f"COPY (SELECT log.*, agent.ua AS user_agent FROM read_parquet('{path}') AS log "
+        f"JOIN agent ON agent.i = {which} WHERE NOT ({crawler} AND path = 'client')) "
+        f"TO '{out}' (FORMAT parquet, ROW_GROUP_SIZE {CHUNK})"
+    )
+
+
+def _write_logs(log: Path, rows: int, wanted: Path, agents: bool) -> None:
     """Write the integer-key log, and the text-key one when ``wanted`` is it, unless present."""
     if not log.exists():
         generate(log, rows)
-    if not wanted.exists():
+    if agents and not wanted.exists():
+        with_agents(log, wanted)
+    elif not wanted.exists():
         with_text_keys(log, wanted)
 
 
@@ -140,15 +211,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--by", default="device")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keys", choices=("integer", "text"), default="integer")
+    parser.add_argument("--agents", action="store_true", help="with a user_agent column")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / f"estimate-{args.rows}.parquet"
+    if args.agents and args.keys == "text":
+        parser.error("--agents writes integer keys: leave out --keys text")
     name = f"estimate-{args.rows}" + ("-text" if args.keys == "text" else "")
+    name += "-agents" if args.agents else ""
     # Written in a child process: a command started later by this one would otherwise report
     # this process's peak memory as its own (Linux keeps it in the child's ru_maxrss).
     writer = multiprocessing.get_context("spawn").Process(
-        target=_write_logs, args=(log, args.rows, args.out / f"{name}.parquet")
+        target=_write_logs, args=(log, args.rows, args.out / f"{name}.parquet", args.agents)
     )
     writer.start()
     writer.join()
@@ -166,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     record = {
         "rows": rows,
         "keys": args.keys,
+        "user_agents": args.agents,
         "by": args.by,
         "seconds": round(seconds, 2),
         "rows_per_second": round(rows / seconds),
