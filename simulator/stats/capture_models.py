@@ -9,6 +9,13 @@ least one with probability ``pi(x) = 1 - (1 - p_c(x))(1 - p_s(x))``, and the tru
 Horvitz-Thompson total ``N = sum over seen events of 1 / pi(x)``. With one parameter per cell
 it is the stratified Lincoln-Petersen estimate; with fewer it pools sparse cells.
 
+Its error against the events that happened, ``N_hat - N``, has two parts (Huggins 1989): which
+events the paths happened to see, whose variance is estimated by the sum over seen events of
+``(1 - pi) / pi**2``, and the error of the fitted rates, here the spread of the totals that the
+resamples' rates give the data's own seen events (:func:`horvitz_thompson_error`). The spread of
+the resamples' totals themselves is larger by how much the count of events varies between
+samples of visitors, which is no error in the count of the events this log's visitors made.
+
 **Three sources** (Fienberg 1972). Events seen by at least one of three paths fall in seven
 capture histories (``100``, ``010``, ... ``111``); the eighth, seen by none, is not observed.
 A Poisson log-linear model of the seven counts with the three main effects assumes the paths
@@ -209,6 +216,44 @@ def horvitz_thompson(
     return total, p_c, p_s
 
 
+def horvitz_thompson_error(
+    seen: np.ndarray,
+    p_client: np.ndarray,
+    p_server: np.ndarray,
+    groups: np.ndarray,
+    n_groups: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two parts of the Horvitz-Thompson total's error against the true count, per group.
+
+    Parameters
+    ----------
+    seen : numpy.ndarray
+        Shape (cells,): the events either path saw in each cell, in the data.
+    p_client, p_server : numpy.ndarray
+        Shape (fits, cells): the capture rates of :func:`horvitz_thompson`, fit 0 the data's
+        and the others the resamples'.
+    groups : numpy.ndarray
+        The group (e.g. event type) of each cell, in ``0 .. n_groups - 1``.
+    n_groups : int
+        How many groups.
+
+    Returns
+    -------
+    rates : numpy.ndarray
+        Shape (fits - 1, n_groups): the total of the data's seen events under each resample's
+        rates, whose spread is the error of the fitted rates.
+    chance : numpy.ndarray
+        Shape (n_groups,): the variance of which events the paths happened to see, the sum
+        over seen events of ``(1 - pi) / pi**2`` at the data's rates.
+    """
+    pi = 1.0 - (1.0 - p_client) * (1.0 - p_server)
+    onehot = np.eye(n_groups)[groups]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rates = np.where(seen > 0, seen / pi[1:], 0.0) @ onehot
+        chance = np.where(seen > 0, seen * (1.0 - pi[0]) / pi[0] ** 2, 0.0) @ onehot
+    return rates, chance
+
+
 def loglinear_design(pairs: tuple[tuple[int, int], ...] = ()) -> np.ndarray:
     """Design of the seven histories: intercept, three main effects, and the given pairs."""
     cols = [np.ones(7), *HISTORIES.T]
@@ -278,6 +323,7 @@ __all__ = [
     "PAIR_NAMES",
     "fit_glm",
     "horvitz_thompson",
+    "horvitz_thompson_error",
     "loglinear_design",
     "loglinear_fit",
     "three_source",

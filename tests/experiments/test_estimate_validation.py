@@ -48,13 +48,18 @@ def one_run(folder, seed: int, outages: float = 0.0, bots: float = 0.0) -> tuple
     return rows, record
 
 
-def coverage_runs(tmp_path, runs: int, first_seed: int) -> tuple[np.ndarray, list[list[dict]]]:
+def coverage_runs(
+    tmp_path, runs: int, first_seed: int
+) -> tuple[np.ndarray, list[list[dict]], np.ndarray]:
     """Per run, the share of event types whose interval covers the site's loss rate.
 
     The loss rate of the simulated site is the pooled truth of all runs (its error is
-    ``1 / sqrt(runs)`` of a single run's, small against an interval's width).
+    ``1 / sqrt(runs)`` of a single run's, small against an interval's width). Beside it, per
+    run, the share of event types whose Horvitz-Thompson interval covers the run's own true
+    count: the events its visitors made.
     """
-    results = [one_run(tmp_path / f"r{r}", first_seed + r)[0] for r in range(runs)]
+    done = [one_run(tmp_path / f"r{r}", first_seed + r) for r in range(runs)]
+    results = [rows for rows, _ in done]
     pooled = {}
     for rows in results:
         for row in rows:
@@ -66,12 +71,36 @@ def coverage_runs(tmp_path, runs: int, first_seed: int) -> tuple[np.ndarray, lis
                  for r in rows])
         for rows in results
     ])  # fmt: skip
-    return per_run, results
+    counts, squared = [], []
+    for rows, record in done:
+        true = {r["event"]: r["true"] for r in rows}
+        model = [m for m in record["covariate_model"]["events"] if m["event"] in true]
+        covered = [
+            m["horvitz_thompson_ci"][0] <= true[m["event"]] <= m["horvitz_thompson_ci"][1]
+            for m in model
+        ]
+        counts.append(np.mean(covered))
+        squared.append(
+            np.mean([((m["horvitz_thompson"] - true[m["event"]]) / m["horvitz_thompson_sd"]) ** 2
+                     for m in model])
+        )  # fmt: skip
+    return per_run, results, np.array([counts, squared])
+
+
+def near_95(per_run: np.ndarray, k: float) -> bool:
+    """Whether runs' coverages average 95%, within three standard errors.
+
+    Event types of one run share their visitors, so runs are the independent unit; the
+    tolerance is the larger of the binomial and the observed standard error.
+    """
+    runs = len(per_run)
+    se = max(np.sqrt(0.95 * 0.05 / (runs * k)), per_run.std(ddof=1) / np.sqrt(runs))
+    return abs(per_run.mean() - 0.95) < 3 * se + 1 / (runs * k)
 
 
 def test_estimates_recover_the_truth_and_intervals_cover(tmp_path):
     runs = 12
-    per_run, results = coverage_runs(tmp_path, runs, 100)
+    per_run, results, counts = coverage_runs(tmp_path, runs, 100)
     # Recovery: each estimate is within four standard errors (from its bootstrap interval)
     # of the run's own true loss.
     for rows in results:
@@ -79,18 +108,21 @@ def test_estimates_recover_the_truth_and_intervals_cover(tmp_path):
             lo, hi = r["client_loss_ci"]
             sd = max((hi - lo) / (2 * 1.96), 1e-9)
             assert abs(r["client_loss"] - (1 - r["seen"] / r["true"])) < 4 * sd, r
-    # Coverage: event types of one run share their visitors, so runs are the independent
-    # unit; the tolerance is the larger of the binomial and the observed standard error.
     k = np.mean([len(rows) for rows in results])
-    se = max(np.sqrt(0.95 * 0.05 / (runs * k)), per_run.std(ddof=1) / np.sqrt(runs))
-    assert abs(per_run.mean() - 0.95) < 3 * se + 1 / (runs * k), per_run
+    assert near_95(per_run, k), per_run
+    # The true count's interval covers the events that happened as often, and is no wider
+    # than that needs: the spread of how many events the visitors made is not its error.
+    counts, squared = counts
+    assert near_95(counts, k), counts
+    assert abs(squared.mean() - 1) < 3 * squared.std(ddof=1) / np.sqrt(runs), squared
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_intervals_cover_in_93_to_97_percent_of_runs(tmp_path):
-    per_run, _ = coverage_runs(tmp_path, 200, 1000)
+    per_run, _, (counts, _) = coverage_runs(tmp_path, 200, 1000)
     assert 0.93 <= per_run.mean() <= 0.97, per_run.mean()
+    assert 0.93 <= counts.mean() <= 0.97, counts.mean()
 
 
 def test_shared_collector_outages_bias_the_loss_down_and_are_flagged(tmp_path):

@@ -12,8 +12,9 @@ the paths miss independently: the Poisson log-linear models of
 
 Intervals come from the same bootstrap over visitors as the rest of the estimate, every model
 refitted in each resample (a blocked visitor's events are not independent, so the models' own
-standard errors would be too narrow). A true count is never below the events the paths saw:
-an interval's lower end stops there.
+standard errors would be too narrow). A true count's interval is of the events this log's
+visitors made (see :mod:`simulator.stats.capture_models`), and never below the events the paths
+saw.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from simulator.stats.capture_models import (
     PAIR_NAMES,
     PAIRS,
     horvitz_thompson,
+    horvitz_thompson_error,
     loglinear_fit,
     three_source,
 )
@@ -84,28 +86,36 @@ def _interval(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x[0] - Z95 * sd, x[0] + Z95 * sd, sd
 
 
-def _count_interval(x: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, ...]:
-    """:func:`_interval` of a true count, whose lower end is never below the ``observed`` events.
+def _count_interval(x: np.ndarray, sd: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Normal 95% interval of a true count ``x`` (row 0), never below the ``observed`` events.
 
     The paths saw ``observed`` distinct events (row 0: the log itself), so the true count is at
-    least that many for certain; the normal interval can reach below, even below zero, when the
-    count is small and the visitors' spread wide.
+    least that many for certain; with few events the normal interval would reach below them.
     """
-    lo, hi, sd = _interval(x)
-    return np.maximum(lo, observed), hi, sd
+    return np.maximum(x[0] - Z95 * sd, observed), x[0] + Z95 * sd, sd
 
 
 def _total(seen: np.ndarray, unseen: np.ndarray) -> dict[str, Any]:
     """A model's true count with its interval; none where the model leaves it unbounded.
 
-    A resample whose count is unbounded (NaN) leaves the interval unknown too: its spread
-    over the other resamples would understate the uncertainty.
+    ``seen`` and ``unseen`` hold the events the paths saw and the model's count of those no path
+    saw, in the data (row 0) and each resample. The error against the events this log's visitors
+    made has the two parts of :func:`~simulator.stats.capture_models.horvitz_thompson_error`,
+    with one rate of being seen, ``seen / total``, for all: the data's seen events under each
+    resample's rate, and ``total * unseen / seen`` for which events happened to be seen. Where
+    the model counts none unseen the spread of the resamples' totals stands in (there is no
+    rate to measure an error by). A resample whose count is unbounded (NaN) leaves the interval
+    unknown too: its spread over the other resamples would understate the uncertainty.
     """
-    lo, hi, sd = _count_interval(seen + unseen, seen[0])
+    total = seen + unseen
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rates = np.where(seen[1:] > 0, seen[0] * total[1:] / seen[1:], np.nan)
+        chance = total[0] * unseen[0] / seen[0]
+    sd = np.sqrt(spread(rates) ** 2 + chance) if unseen[0] > 0 else spread(total[1:])
+    lo, hi, sd = _count_interval(total, sd, seen[0])
     if np.isnan(unseen).any():
         lo = hi = sd = np.nan
-    return {"total": _num(seen[0] + unseen[0]), "total_ci": [_num(lo), _num(hi)],
-            "total_sd": _num(sd)}  # fmt: skip
+    return {"total": _num(total[0]), "total_ci": [_num(lo), _num(hi)], "total_sd": _num(sd)}
 
 
 def logistic_totals(
@@ -150,12 +160,20 @@ def logistic_totals(
     count = event_counts(events)
     f = resampled_sums(group, cell * 3 + kind, n_cells * 3, count, replicates, seed)
     cells = f.reshape(-1, n_cells, 3)
-    total, _, _ = horvitz_thompson(design, cells, event_of_cell, n_events)
+    total, p_c, p_s = horvitz_thompson(design, cells, event_of_cell, n_events)
     onehot = np.eye(n_events)[event_of_cell]
     n1 = (cells[..., 0] + cells[..., 1]) @ onehot
     with np.errstate(divide="ignore", invalid="ignore"):
         loss = np.where(total > 0, 1.0 - n1 / total, np.nan)
-    t_lo, t_hi, t_sd = _count_interval(total, cells[0].sum(axis=1) @ onehot)
+    # The count's error is against the events this log's visitors made: see capture_models.
+    seen = cells[0].sum(axis=1)
+    rates, chance = horvitz_thompson_error(seen, p_c, p_s, event_of_cell, n_events)
+    t_sd = np.sqrt(spread(rates) ** 2 + chance)
+    # An event type where one path missed nothing the other saw (no n10, or no n01) has a rate
+    # fitted at 1 and no measure of its error: the spread of the resamples' totals stands in.
+    one_path = cells[0, :, 1:].T @ onehot
+    t_sd = np.where((one_path == 0).any(axis=0), spread(total[1:]), t_sd)
+    t_lo, t_hi, t_sd = _count_interval(total, t_sd, seen @ onehot)
     l_lo, l_hi, _ = _interval(loss)
     present = np.bincount(event_of_cell, minlength=n_events) > 0
     rows = [
@@ -233,13 +251,11 @@ def third_source_check(
         fits = three_source(counts[:, e])
         base = fits["independent"]
         seen = counts[:, e].sum(axis=1)
-        lo, hi, sd = _count_interval(seen + base["unseen"], seen[0])
+        independent = _total(seen, base["unseen"])
         row = {
             "event": labels["event"][e],
             "observed": int(seen[0]),
-            "total_independent": _num(seen[0] + base["unseen"][0]),
-            "total_independent_ci": [_num(lo), _num(hi)],
-            "total_independent_sd": _num(sd),
+            **{k.replace("total", "total_independent"): v for k, v in independent.items()},
             "pairs": {},
         }
         for pair in ("client-server", "client-third", "server-third"):
