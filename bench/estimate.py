@@ -161,7 +161,7 @@ def with_agents(path: Path, out: Path) -> None:
 
 
 def _write_logs(log: Path, rows: int, wanted: Path, agents: bool) -> None:
-    """Write the integer-key log, and the text-key one when ``wanted`` is it, unless present."""
+    """Write the integer-key log and, from it, ``wanted`` (text keys or agents) if absent."""
     if not log.exists():
         generate(log, rows)
     if agents and not wanted.exists():

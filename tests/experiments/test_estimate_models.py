@@ -158,10 +158,10 @@ def test_pixel_rows_in_the_log_give_the_check_in_the_record_and_the_text(exporte
 
 
 def test_no_true_count_interval_reaches_below_the_events_the_paths_saw(tmp_path):
-    """A small site's rare event types: visitors' spread is wide against the few events seen.
+    """A small site's rare event types: few events are unseen, against a wider standard error.
 
     The normal interval (estimate +- 1.96 standard errors) reaches below the events the paths
-    saw for some of them, even below zero; the true count cannot be below those.
+    saw for some of them; the true count cannot be below those.
     """
     export_events(site(seed=0, users=300), tmp_path)
     truth = pq.read_table(tmp_path / "truth.parquet").to_pandas()

@@ -56,7 +56,8 @@ def coverage_runs(
     The loss rate of the simulated site is the pooled truth of all runs (its error is
     ``1 / sqrt(runs)`` of a single run's, small against an interval's width). Beside it, per
     run, the share of event types whose Horvitz-Thompson interval covers the run's own true
-    count: the events its visitors made.
+    count (the events its visitors made), and the mean of their squared errors in standard
+    errors (about 1 when the standard error is that of the error).
     """
     done = [one_run(tmp_path / f"r{r}", first_seed + r) for r in range(runs)]
     results = [rows for rows, _ in done]
