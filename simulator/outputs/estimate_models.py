@@ -20,6 +20,10 @@ PAIR_WORDS = {
 }
 
 
+ONE_PATH = " (one path only)"
+"""Marks an event type one path never saw: nothing to estimate its capture rates from."""
+
+
 def _range(ci: list) -> str:
     if not ci or ci[0] is None or ci[1] is None:
         return "-"
@@ -46,7 +50,8 @@ def model_lines(record: dict[str, Any]) -> list[Piece]:
         lines.append(TextTable(
             ["event", "N (H-T)", "95% CI", "client loss", "95% CI"],
             [[e["event"], count(e["horvitz_thompson"], 0), _range(e["horvitz_thompson_ci"]),
-              percent(e["client_loss"]), interval(e["client_loss_ci"])]
+              percent(e["client_loss"]),
+              interval(e["client_loss_ci"]) + ("" if e.get("estimable", True) else ONE_PATH)]
              for e in model["events"]],
         ))  # fmt: skip
     third = record.get("third_source")

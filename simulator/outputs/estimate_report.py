@@ -12,7 +12,7 @@ from typing import Any
 
 from simulator.outputs.estimate_checks import assumption_lines
 from simulator.outputs.estimate_composition import composition_lines, kpi_lines, site_lines
-from simulator.outputs.estimate_models import model_lines
+from simulator.outputs.estimate_models import ONE_PATH, model_lines
 from simulator.outputs.formatting import count, interval, percent, plural
 from simulator.outputs.markup import Block, to_html, to_markdown, write_document
 from simulator.outputs.text_pieces import Piece, TextTable, Title, as_blocks, as_lines
@@ -52,7 +52,7 @@ def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[Pie
         [r["event"], _segment(r, by), count(r["n11"]), count(r["n10"]), count(r["n01"]),
          percent(r["p_client"]), percent(r["p_server"]), count(r["chapman"], 0),
          count(r["lincoln_petersen"], 0), percent(r["client_loss"]),
-         interval(r["client_loss_ci"]) + ("" if r["estimable"] else " (one path only)")]
+         interval(r["client_loss_ci"]) + ("" if r["estimable"] else ONE_PATH)]
         for r in record["rows"]
     ]  # fmt: skip
     lines.append(TextTable(header, body))

@@ -186,3 +186,35 @@ def test_no_true_count_interval_reaches_below_the_events_the_paths_saw(tmp_path)
     for x, sd, (lo, hi), observed in totals:
         assert lo == pytest.approx(max(x - 1.959963984540054 * sd, observed), rel=1e-12)
         assert hi == pytest.approx(x + 1.959963984540054 * sd, rel=1e-12)
+
+
+def test_an_event_type_one_path_never_sends_has_no_model_total(exported, tmp_path):
+    """Session replay chunks go by the client only: the model has no rate to divide them by.
+
+    Their events, fitted with no server copy to measure the client's rate on, got a total and a
+    loss from the ridge alone; they are not estimable, as in the stratified table.
+    """
+    import pandas as pd
+
+    from simulator.outputs.estimate_report import format_estimate
+
+    _, _, copies = exported
+    client = copies[copies.path == "client"]
+    chunks = client[client.event == "page_viewed"].assign(
+        event="session_replay_chunk", event_key=lambda d: d.event_key + 10**9
+    )
+    log = copies.assign(event=copies.event.astype(str))
+    path = tmp_path / "with_chunks.parquet"
+    log = log[["event_key", "path", "event", "time", "visitor", "device"]]
+    chunks = chunks.assign(event=chunks.event.astype(str))[log.columns]
+    pd.concat([log, chunks]).assign(device=lambda d: d.device.astype(str)).to_parquet(path)
+    record = estimate(path, seed=3)
+    rows = {r["event"]: r for r in record["covariate_model"]["events"]}
+    chunk = rows.pop("session_replay_chunk")
+    assert not chunk["estimable"]
+    assert all(chunk[k] is None for k in ("horvitz_thompson", "horvitz_thompson_sd", "client_loss"))
+    assert chunk["horvitz_thompson_ci"] == chunk["client_loss_ci"] == [None, None]
+    assert all(r["estimable"] and r["horvitz_thompson"] > 0 for r in rows.values())
+    table = format_estimate(record).split("True events by logistic capture rates")[1]
+    line = next(x for x in table.splitlines() if x.startswith("session_replay_chunk"))
+    assert line.split() == ["session_replay_chunk", "-", "-", "-", "-", "(one", "path", "only)"]

@@ -150,7 +150,7 @@ def logistic_totals(
     dict
         ``method``, ``covariates`` and ``events``: per event type ``horvitz_thompson`` with
         ``horvitz_thompson_ci`` and ``horvitz_thompson_sd``, and ``client_loss`` with
-        ``client_loss_ci``.
+        ``client_loss_ci``, all None unless ``estimable`` (each path saw some of its events).
     """
     cell, design, event_of_cell, n_events = _design(events, covariates)
     client, server = events["client"], events["server"]
@@ -176,14 +176,24 @@ def logistic_totals(
     t_lo, t_hi, t_sd = _count_interval(total, t_sd, seen @ onehot)
     l_lo, l_hi, _ = _interval(loss)
     present = np.bincount(event_of_cell, minlength=n_events) > 0
+    # A path that saw none of an event type's events leaves the other's rate for it unmeasured
+    # (its events, fitted with no data, would get a rate from the ridge alone): not estimable,
+    # as in the stratified table.
+    n11, n10, n01 = cells[0].T @ onehot
+    estimable = (n11 + n01 > 0) & (n11 + n10 > 0)
+    shown = [np.where(estimable, x, np.nan) for x in (total[0], t_lo, t_hi, t_sd, loss[0])]
+    shown += [np.where(estimable, np.maximum(l_lo, 0.0), np.nan),
+              np.where(estimable, np.minimum(l_hi, 1.0), np.nan)]  # fmt: skip
+    n, lo, hi, sd, p, p_lo, p_hi = shown
     rows = [
         {
             "event": labels["event"][e],
-            "horvitz_thompson": _num(total[0, e]),
-            "horvitz_thompson_ci": [_num(t_lo[e]), _num(t_hi[e])],
-            "horvitz_thompson_sd": _num(t_sd[e]),
-            "client_loss": _num(loss[0, e]),
-            "client_loss_ci": [_num(max(l_lo[e], 0.0)), _num(min(l_hi[e], 1.0))],
+            "estimable": bool(estimable[e]),
+            "horvitz_thompson": _num(n[e]),
+            "horvitz_thompson_ci": [_num(lo[e]), _num(hi[e])],
+            "horvitz_thompson_sd": _num(sd[e]),
+            "client_loss": _num(p[e]),
+            "client_loss_ci": [_num(p_lo[e]), _num(p_hi[e])],
         }
         for e in range(n_events)
         if present[e]
