@@ -186,6 +186,32 @@ def logit_interval(
     return lo, hi
 
 
+def none_seen_bound(units: np.ndarray, level: float = 0.95) -> np.ndarray:
+    """The largest share that ``units`` independent units all escaping is consistent with.
+
+    A share estimated at exactly 0 (a client that missed none of the server's events in a
+    stratum) has bootstrap resamples at 0 too, and an interval of [0, 0] that claims a
+    certainty the data do not give. If each of ``units`` independent units (visitor groups)
+    shows the event with probability at least ``p``, all of them escape it with probability at
+    most ``(1 - p) ** units``; the exact binomial (Clopper-Pearson 1934) upper bound is the
+    ``p`` at which that equals ``(1 - level) / 2``.
+
+    Parameters
+    ----------
+    units : numpy.ndarray
+        Independent units observed (positive; NaN where none).
+    level : float
+        Two-sided confidence level.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``1 - ((1 - level) / 2) ** (1 / units)``.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1.0 - ((1.0 - level) / 2.0) ** (1.0 / np.asarray(units, float))
+
+
 def percentile_interval(draws: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval of bootstrap draws along axis 0 (NaN draws ignored)."""
     a = (1.0 - level) / 2.0
@@ -201,6 +227,7 @@ __all__ = [
     "TwoSource",
     "client_loss",
     "logit_interval",
+    "none_seen_bound",
     "percentile_interval",
     "two_source",
     "visitor_bootstrap",

@@ -248,3 +248,22 @@ def test_the_corrections_hold_counts_per_visitor_group_not_rows(tmp_path):
     profile = tables.segments.profile
     assert profile["features"].shape[0] <= 8 * 2  # visitor groups x device segments
     assert profile["features"][:, 0].sum() == profile["visitors"] == np.unique(cols["visitor"]).size
+
+
+def test_a_loss_of_zero_has_an_interval_that_is_not(tmp_path):
+    """A small stratum where the client missed none of the server's events: every resample
+    says 0, but 40 visitors cannot show that the loss is 0; its far end is the exact bound."""
+    n = 40
+    keys = np.arange(n)
+    both = {"event_key": np.concatenate([keys, keys]),
+            "path": np.array(["client"] * n + ["server"] * n),
+            "event": np.full(2 * n, "signed_up"), "time": np.full(2 * n, 1_767_225_600_000),
+            "visitor": np.concatenate([keys, keys])}  # fmt: skip
+    path = tmp_path / "zero.parquet"
+    pq.write_table(table(both), path)
+    record = estimate(path, seed=1)
+    (row,) = record["rows"]
+    (whole,) = record["events"]
+    assert row["client_loss"] == whole["client_loss"] == 0.0
+    assert row["client_loss_ci"] == pytest.approx([0.0, 1 - 0.025 ** (1 / n)], abs=1e-12)
+    assert whole["client_loss_ci"] == pytest.approx([0.0, 1 - 0.025 ** (1 / n)], abs=1e-12)

@@ -104,3 +104,16 @@ def test_the_logit_interval_stays_in_0_1_and_falls_back_at_the_edges():
     assert hi[0] - est[0] > est[0] - lo[0]  # skewed away from 0, as small shares are
     assert (lo[1] + hi[1]) / 2 == pytest.approx(0.5)
     assert (lo[2], hi[2]) == (-1.0, -2.0)  # no logit at 0: the fallback interval
+
+
+def test_the_bound_of_a_share_none_showed_is_the_exact_binomial_one():
+    from scipy import stats
+
+    from simulator.stats.capture_recapture import none_seen_bound
+
+    units = np.array([1, 7, 49, 4096])
+    bound = none_seen_bound(units)
+    # Clopper-Pearson: the upper end for 0 successes in n trials is the beta quantile.
+    assert bound == pytest.approx(stats.beta.ppf(0.975, 1, units), rel=1e-12)
+    # At that share, all units escaping has probability 2.5%.
+    assert (1 - bound) ** units == pytest.approx(0.025, rel=1e-12)

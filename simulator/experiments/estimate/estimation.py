@@ -24,7 +24,7 @@ from simulator.experiments.estimate.assumptions import assumption_checks, late_c
 from simulator.experiments.estimate.capture_covariates import logistic_totals, third_source_check
 from simulator.experiments.estimate.checks import silences
 from simulator.experiments.estimate.kpi_estimates import check_kpis, kpi_estimates
-from simulator.experiments.estimate.resampling import resampled_sums
+from simulator.experiments.estimate.resampling import resampled_sums, spread
 from simulator.experiments.estimate.run_contract import loss_results
 from simulator.experiments.estimate.segment_counts import SegmentCounts
 from simulator.experiments.estimate.site_profile import site_profile
@@ -33,6 +33,7 @@ from simulator.experiments.estimate.weighting import SEGMENT_COLUMNS, corrected_
 from simulator.stats.capture_recapture import (
     client_loss,
     logit_interval,
+    none_seen_bound,
     percentile_interval,
     two_source,
 )
@@ -93,20 +94,37 @@ def estimate_groups(
     est = two_source(*totals.T)
     strata_draws = client_loss(draws)
     event_loss, event_draws = client_loss(totals, event_of), client_loss(draws, event_of)
+    # The visitor groups in which the server saw some of a stratum's (an event type's) events:
+    # the independent units the client's loss is measured on.
+    served = by_row[:, 0] + by_row[:, 2] > 0
+    units = np.bincount(rows[served] % n_strata, minlength=n_strata)
+    n_events = int(event_of.max(initial=-1)) + 1
+    pairs = np.unique((rows[served] // n_strata) * n_events + event_of[rows[served] % n_strata])
+    event_units = np.bincount(pairs % n_events, minlength=n_events)
     return {
         "combos": combos,
         "totals": totals,
         "estimate": est,
-        "loss_ci": _interval(est.client_loss, strata_draws),
+        "loss_ci": _interval(est.client_loss, strata_draws, units),
         "event_loss": event_loss,
-        "event_loss_ci": _interval(event_loss, event_draws),
-        "event_loss_sd": _sd(event_draws),
+        "event_loss_ci": _interval(event_loss, event_draws, event_units),
+        "event_loss_sd": spread(event_draws),
     }
 
 
-def _interval(loss: np.ndarray, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Logit-scale interval from the bootstrap's standard error (percentile at 0 or 1)."""
-    return logit_interval(loss, _sd(draws), percentile_interval(draws))
+def _interval(
+    loss: np.ndarray, draws: np.ndarray, units: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logit-scale interval from the bootstrap's standard error, exact at a loss of 0 or 1.
+
+    A loss of exactly 0 (or 1) has every resample there too: its far end is instead the exact
+    binomial bound over the ``units`` (visitor groups) the server saw events in.
+    """
+    lo, hi = percentile_interval(draws)
+    far = np.where(units > 0, none_seen_bound(np.maximum(units, 1)), np.nan)
+    hi = np.where(loss == 0, np.fmax(hi, far), hi)
+    lo = np.where(loss == 1, np.fmin(lo, 1 - far), lo)
+    return logit_interval(loss, spread(draws), (lo, hi))
 
 
 def estimate(
@@ -312,15 +330,6 @@ def _event_rows(est: dict[str, Any], labels: dict) -> list[dict[str, Any]]:
         for e in range(len(est["event_loss"]))
         if (est["combos"][:, 0] == e).any()
     ]
-
-
-def _sd(draws: np.ndarray) -> np.ndarray:
-    """Standard deviation of bootstrap draws along axis 0 (NaN draws ignored)."""
-    finite = np.isfinite(draws)
-    n = finite.sum(axis=0)
-    mean = np.where(finite, draws, 0.0).sum(axis=0) / np.maximum(n, 1)
-    sq = np.where(finite, (draws - mean) ** 2, 0.0).sum(axis=0)
-    return np.where(n > 1, np.sqrt(sq / np.maximum(n - 1, 1)), np.nan)
 
 
 def _num(x: float) -> float | None:
