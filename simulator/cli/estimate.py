@@ -227,7 +227,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         from simulator.experiments.estimate.scenario_writer import scenario_text
 
         name = args.write_scenario.stem
-        text = scenario_text(record["site"], name, str(args.data))
+        bots = record["bots"]["server_only_visitors"]
+        text = scenario_text(record["site"], name, str(args.data), bots)
         write_text_atomic(args.write_scenario, text)
         print(f"wrote the scenario {args.write_scenario}")
     return EXIT_OK

@@ -71,7 +71,9 @@ def test_blocked_shares_and_losses_recover_the_simulated_site(exported):
 
 def test_the_written_scenario_carries_the_estimates(exported):
     profile = estimate(exported / "copies.parquet", seed=3)["site"]
-    data = tomllib.loads(scenario_text(profile, "my site", "copies.parquet"))
+    text = scenario_text(profile, "my site", "copies.parquet")
+    assert "[population.bots]" not in text  # no server-only visitors named: no note
+    data = tomllib.loads(text)
     assert data["name"] == "my_site"
     segs = {s["device"]: s for s in data["population"]["segments"]}
     for device, seg in segs.items():
@@ -96,6 +98,12 @@ def test_the_scenario_validates_and_runs_with_recommend(exported, tmp_path):
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert "95% CI" in text  # the intervals are in the comments
+    # Blocked visitors reach the server only, as bots do: the header says how to tell the
+    # simulation which of them are bots.
+    server_only = estimate(exported / "copies.parquet")["bots"]["server_only_visitors"]
+    assert server_only > 0
+    assert f"client sent nothing: {server_only:,} of the" in text
+    assert "add [population.bots]" in text
     done = subprocess.run([*cmd, "validate", str(out)], capture_output=True, text=True)
     assert (done.returncode, done.stdout.strip()) == (0, f"{out}: ok"), done.stderr
     done = subprocess.run(

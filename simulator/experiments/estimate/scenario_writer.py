@@ -91,7 +91,9 @@ def _merged(profile: dict[str, Any]) -> list[dict[str, Any]]:
             out.items()]  # fmt: skip
 
 
-def scenario_text(profile: dict[str, Any], name: str, source: str) -> str:
+def scenario_text(
+    profile: dict[str, Any], name: str, source: str, server_only_visitors: int = 0
+) -> str:
     """The scenario TOML (with comments) for a site profile; it validates as written.
 
     Parameters
@@ -102,6 +104,9 @@ def scenario_text(profile: dict[str, Any], name: str, source: str) -> str:
         The scenario's name.
     source : str
         The log the estimates come from (named in the header comment).
+    server_only_visitors : int
+        The log's visitors with server copies but no client copy ever. The blocked shares
+        count them all as humans; the header says what to change if some are bots.
 
     Returns
     -------
@@ -117,6 +122,7 @@ def scenario_text(profile: dict[str, Any], name: str, source: str) -> str:
         f"# Written by trackloss estimate from {source}: {profile['visitors']:,} visitors.",
         "# Shares, blocked shares and losses are the log's estimates; every other setting keeps",
         "# its calibrated default (see `trackloss schema`).",
+        *_bots_note(server_only_visitors, profile["visitors"]),
         f"name = {json.dumps(_name(name))}",
         "",
         "[population]",
@@ -173,6 +179,19 @@ def scenario_text(profile: dict[str, Any], name: str, source: str) -> str:
     text = "\n".join(lines)
     parse_scenario(tomllib.loads(text), source="--write-scenario")
     return text
+
+
+def _bots_note(server_only: int, visitors: int) -> list[str]:
+    """Header lines on the visitors the blocked shares count whom the log cannot tell from bots."""
+    if not server_only or not visitors:
+        return []
+    return [
+        f"# The blocked shares count every visitor whose client sent nothing: {server_only:,} of "
+        f"the {visitors:,} ({server_only / visitors:.1%}).",
+        "# Bots reach the server only too, and the log cannot tell them apart (see the estimate's",
+        "# Bots line): for the share of them that are bots, add [population.bots] with that",
+        "# share (and filtered = 0) and lower the segments' blocked shares to match.",
+    ]
 
 
 def _fires(loss: float | None, floor: float) -> float:
