@@ -101,10 +101,22 @@ def test_a_missing_or_empty_file_and_a_bad_mapping_are_named(tmp_path, capsys):
         2,
         f"trackloss estimate: {tmp_path / 'nope.csv'}: no such file or folder\n",
     )
+    for name, header in (("empty.csv", "a header and "), ("empty.jsonl", ""),
+                         ("empty.parquet", "")):  # fmt: skip
+        empty = tmp_path / name
+        empty.write_text("")
+        code, _, err = estimate([empty], capsys)
+        expected = f"the file is empty (expected {header}one row per received copy)"
+        assert (code, err) == (2, f"trackloss estimate: {empty}: {expected}\n")
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    (folder / "2026-01-01.parquet").write_bytes(b"")
+    code, _, err = estimate([folder], capsys)
+    assert (code, err) == (
+        2,
+        f"trackloss estimate: {folder}: its files are empty (expected one row per received copy)\n",
+    )
     empty = tmp_path / "empty.csv"
-    empty.write_text("")
-    code, _, err = estimate([empty], capsys)
-    assert code == 2 and str(empty) in err and len(err.splitlines()) == 1
     code, _, err = estimate([empty, "--columns", "event_key"], capsys)
     assert (code, err) == (
         2,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from simulator.experiments.estimate.reading import LogError, format_of
+from simulator.experiments.estimate.reading import FORMATS, LogError, format_of
 
 MEMORY_LIMIT = "800MB"
 """DuckDB's working memory; beyond it, the pairing spills to a temporary folder."""
@@ -83,6 +83,7 @@ def source(con: Any, path: Path, fmt: str | None) -> tuple[str, dict[str, str]]:
         When the file cannot be read.
     """
     kind = format_of(path, fmt)
+    _refuse_empty(path, kind)
     try:
         if kind == "parquet":
             files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
@@ -100,6 +101,17 @@ def source(con: Any, path: Path, fmt: str | None) -> tuple[str, dict[str, str]]:
     except Exception as error:  # DuckDB and pyarrow raise their own kinds for unreadable files
         raise LogError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from None
     return "log", {name: kind for name, kind, *_ in described}
+
+
+def _refuse_empty(path: Path, kind: str) -> None:
+    """Name an empty log in one line (the readers' own messages speak of schemas and streams)."""
+    files = [path] if path.is_file() else [
+        f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in FORMATS
+    ]  # fmt: skip
+    if files and all(f.stat().st_size == 0 for f in files):
+        what = "the file is" if path.is_file() else "its files are"
+        header = "a header and " if kind == "csv" else ""
+        raise LogError(f"{path}: {what} empty (expected {header}one row per received copy)")
 
 
 def numeric(kind: str) -> bool:
