@@ -83,8 +83,10 @@ def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[Pie
             f"Without those visitors the client loss of {worst['event']} would be "
             f"{percent(worst['client_loss'])} {interval(worst['client_loss_ci'])} "
             f"instead of {percent(_loss_of(record, worst['event']))}: they are bots, or "
-            "humans whose browser sends nothing (full blockers), and the logs cannot tell which."
+            "humans whose browser sends nothing (full blockers), and the logs cannot tell them "
+            "apart one by one."
         )
+    lines += _silent_mix_lines(bots.get("silent_mix"))
     gaps = record["collector_gaps"]
     if gaps["stretches"]:
         lines += [
@@ -97,6 +99,29 @@ def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[Pie
     lines += assumption_lines(record)
     lines += ["", Title("Assumptions"), *(f"- {a}" for a in ASSUMPTIONS)]
     return lines
+
+
+def _silent_mix_lines(mix: dict[str, Any] | None) -> list[str]:
+    """What the event mix of the visitors with a silent browser says of who they are."""
+    if not mix or "people_at_most" not in mix:
+        return []
+    ratio = {e["event"]: e for e in mix["events"]}
+    low, most = ratio[mix["from_event"]], ratio[mix["most_event"]]
+    if not mix["mix_differs"]:
+        return [
+            f"Per visitor they sent the server what visitors whose browser talks did, from "
+            f"{low['ratio']:.2f} times the {low['event']} to {most['ratio']:.2f} times the "
+            f"{most['event']}: nothing in their events sets them apart from people who block."
+        ]
+    return [
+        f"Per visitor they sent the server {most['ratio']:.2f} times the {most['event']} of "
+        f"visitors whose browser talks, but {low['ratio']:.2f} times the {low['event']} "
+        f"[{low['ratio_ci'][0]:.2f}, {low['ratio_ci'][1]:.2f}]: people who block act much like "
+        "people who do not, so "
+        f"at most {percent(mix['people_at_most'])} {interval(mix['people_at_most_ci'])} of them "
+        "are people acting like the others, and the rest likely bots. The losses of event "
+        "types bots rarely send are then the truer ones."
+    ]
 
 
 def _loss_of(record: dict[str, Any], event: str) -> float:

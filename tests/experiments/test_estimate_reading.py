@@ -134,7 +134,10 @@ def test_crawlers_are_dropped_and_server_only_visitors_counted(tmp_path, capsys)
     code, text, err = estimate([csv, "--json", out, "--report", tmp_path / "r.md"], capsys)
     assert code == 0, err
     bots = json.loads(out.read_text())["bots"]
-    assert bots == {"crawler_rows": 1, "server_only_visitors": 1, "server_only_events": 1}
+    counts = {k: bots[k] for k in ("crawler_rows", "server_only_visitors", "server_only_events")}
+    assert counts == {"crawler_rows": 1, "server_only_visitors": 1, "server_only_events": 1}
+    # One silent visitor, one order, as the talking visitors send: too few to bound anything.
+    assert "people_at_most" not in bots["silent_mix"]
     assert (tmp_path / "r.md").read_text().startswith("# Estimated loss")
 
 

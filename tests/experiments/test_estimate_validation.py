@@ -19,6 +19,7 @@ from support.factories import segment, two_path_site  # noqa: E402
 from simulator.config.scenario import Scenario  # noqa: E402
 from simulator.experiments.estimate.estimation import estimate  # noqa: E402
 from simulator.experiments.event_export import export_events  # noqa: E402
+from simulator.outputs.estimate_report import format_estimate  # noqa: E402
 
 MIN_TRUE = 100
 """Event types with fewer true events in a run are left out (intervals need some events)."""
@@ -152,3 +153,26 @@ def test_unfiltered_bots_bias_the_loss_up_and_the_report_brackets_it(tmp_path):
     assert without["client_loss_ci"][1] < true_loss
     _, clean = one_run(tmp_path / "clean", 7)
     assert record["bots"]["server_only_visitors"] > 2 * clean["bots"]["server_only_visitors"]
+    # Their events tell them apart in the aggregate: bots read pages but do not click or buy,
+    # so per visitor the silent ones send far fewer of those than the talking ones, and the
+    # smallest such ratio bounds the share of people among them.
+    mix = record["bots"]["silent_mix"]
+    assert mix["mix_differs"]
+    people = _people_among_silent(tmp_path / "bots")
+    lo, hi = mix["people_at_most_ci"]
+    sd = np.log(hi / lo) / (2 * 1.959963984540054)
+    assert abs(np.log(mix["people_at_most"] / people)) < 3 * sd, (mix, people)
+    assert "are people acting like the others, and the rest likely bots" in format_estimate(record)
+    # Where the silent visitors are all people who block, nothing sets them apart.
+    assert not clean["bots"]["silent_mix"]["mix_differs"]
+    assert clean["bots"]["silent_mix"]["people_at_most_ci"][1] == 1.0
+    assert _people_among_silent(tmp_path / "clean") == 1.0
+
+
+def _people_among_silent(folder) -> float:
+    """The share of people (not bots) among the visitors with server copies only."""
+    truth = pq.read_table(folder / "truth.parquet").to_pandas()
+    copies = pq.read_table(folder / "copies.parquet").to_pandas()
+    talking = set(copies.visitor[copies.path == "client"])
+    silent = set(copies.visitor[copies.path == "server"]) - talking
+    return len(silent & set(truth.visitor)) / len(silent)

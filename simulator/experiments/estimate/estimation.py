@@ -10,7 +10,8 @@ Bot filtering: events whose user agent names a crawler (by a well-kept list, see
 :mod:`~simulator.experiments.estimate.crawlers`) are dropped while pairing; visitors with a
 server copy but no client copy of anything, ever, are counted apart (they are bots, or humans
 whose browser sends nothing at all, such as full blockers), and the estimate is given both with
-them (the main figures) and without them (the sensitivity to that filter).
+them (the main figures) and without them (the sensitivity to that filter), beside what their
+mix of events says of how many of them are people.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from simulator.experiments.estimate.checks import silences
 from simulator.experiments.estimate.kpi_estimates import check_kpis, kpi_estimates
 from simulator.experiments.estimate.resampling import resampled_sums, spread
 from simulator.experiments.estimate.run_contract import loss_results
-from simulator.experiments.estimate.segment_counts import SegmentCounts
+from simulator.experiments.estimate.segment_counts import FEATURES, SegmentCounts
+from simulator.experiments.estimate.silent_visitors import silent_visitor_mix
 from simulator.experiments.estimate.site_profile import site_profile
-from simulator.experiments.estimate.tabulation import LATE_AFTER, tabulate
+from simulator.experiments.estimate.tabulation import LATE_AFTER, Tables, tabulate
 from simulator.experiments.estimate.weighting import SEGMENT_COLUMNS, corrected_composition
 from simulator.stats.capture_recapture import (
     client_loss,
@@ -165,17 +167,18 @@ def estimate(
     Returns
     -------
     dict
-        The record: ``rows`` (one per stratum), ``events`` (one per event type), ``bots``
-        (what the filters found), ``late`` (copies left out as late), ``checks`` (the
-        assumption checks, raised or not), ``message_ids`` (with a ``message_id`` column),
-        ``sensitivity`` (event losses without server-only visitors), ``composition`` (the
-        client's composition, raw and corrected: see
+        The record: ``rows`` (one per stratum), ``events`` (one per event type), ``bots`` (what
+        the filters found, and ``silent_mix``: the event mix of the visitors with server copies
+        only, :mod:`~simulator.experiments.estimate.silent_visitors`), ``late`` (copies left out
+        as late), ``checks`` (the assumption checks, raised or not), ``message_ids`` (with a
+        ``message_id`` column), ``sensitivity`` (event losses without server-only visitors),
+        ``composition`` (the client's composition, raw and corrected: see
         :mod:`~simulator.experiments.estimate.weighting`), ``site`` (segments and blocked
-        shares: :mod:`~simulator.experiments.estimate.site_profile`) and
-        ``covariate_model`` (Horvitz-Thompson totals from logistic capture rates:
+        shares: :mod:`~simulator.experiments.estimate.site_profile`) and ``covariate_model``
+        (Horvitz-Thompson totals from logistic capture rates:
         :mod:`~simulator.experiments.estimate.capture_covariates`), and with a third path
-        ``third_source`` (its test of dependence between the paths, same module); in a
-        run record's form, ``results`` (loss per event type:
+        ``third_source`` (its test of dependence between the paths, same module); in a run
+        record's form, ``results`` (loss per event type:
         :mod:`~simulator.experiments.estimate.run_contract`) and ``kpis``.
 
     Raises
@@ -223,6 +226,9 @@ def estimate(
         record["rows"], tables.shared_ids, tables.visitors, tables.server_only_visitors,
         respect_choice, tables.server_agents, by,
     )  # fmt: skip
+    mix = _silent_mix(tables, seed, replicates)
+    if mix is not None:
+        record["bots"]["silent_mix"] = mix
     kept = ~tables.server_only
     if tables.server_only_visitors and kept.any():
         alt = estimate_groups(
@@ -230,6 +236,23 @@ def estimate(
         )
         record["sensitivity"] = _event_rows(alt, labels)
     return record
+
+
+def _silent_mix(tables: Tables, seed: int, replicates: int) -> dict[str, Any] | None:
+    """The event mix of visitors whose browser sent nothing (see ``silent_visitors``)."""
+    if not tables.server_only_visitors or tables.segments is None:
+        return None
+    names = sorted({lab[0] for lab in tables.labels})
+    code = {n: i for i, n in enumerate(names)}
+    event = np.array([code[lab[0]] for lab in tables.labels], np.int64)[tables.stratum]
+    profile = tables.segments.profile
+    features = profile["features"]
+    visitors = (profile["group"], features[:, FEATURES.index("server_visitors")],
+                features[:, FEATURES.index("silent")])  # fmt: skip
+    server = tables.cells[:, 0] + tables.cells[:, 2]
+    return silent_visitor_mix(
+        event, tables.group, tables.server_only, server, visitors, names, seed, replicates
+    )
 
 
 def corrections(

@@ -1,0 +1,124 @@
+"""Who the visitors with a silent browser are, from the mix of events they send the server.
+
+A visitor whose browser sent nothing, ever, while the server saw them is a person whose blocker
+stops every client copy, or a bot (a crawler that runs no JavaScript, a headless browser the
+crawler list does not name). A log cannot tell them apart one by one, and the two readings give
+very different losses: the estimate shows both (the Bots line).
+
+Their events can tell them apart in the aggregate. People who block behave much like people who
+do not, so per visitor they send the server the same mix of event types as the visitors whose
+browser talks; bots read pages but rarely click, add to a cart or order. With a share ``q`` of
+people among the silent visitors, each acting like the talking ones, and bots that send any
+number of each event type, the ratio per visitor of an event type's server copies,
+``silent / talking``, is at least ``q`` for every event type. The smallest ratio is therefore
+an upper bound on the share of people: where page views come at 1.3 times the talking rate and
+added-to-cart events at 0.35 times, at most about 35% of the silent visitors act like people.
+
+The talking visitors counted are those the server saw at least once, as every silent visitor
+was; the ratios' intervals come from the same bootstrap over visitor groups as the estimate's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from simulator.experiments.estimate.resampling import resampled_sums, spread
+from simulator.stats.capture_recapture import Z95
+
+MIN_EXPECTED = 30.0
+"""An event type bounds the share of people when the silent visitors, at the talking visitors'
+rate, would have sent it at least this many times (fewer leave its ratio too noisy)."""
+
+
+def silent_visitor_mix(
+    event: np.ndarray,
+    group: np.ndarray,
+    silent: np.ndarray,
+    server_copies: np.ndarray,
+    visitors: tuple[np.ndarray, np.ndarray, np.ndarray],
+    names: list[str],
+    seed: int = 0,
+    replicates: int = 200,
+) -> dict[str, Any] | None:
+    """Per event type, silent visitors' server copies per visitor against talking visitors'.
+
+    Parameters
+    ----------
+    event, group : numpy.ndarray
+        Event type code and visitor group of each entry of counts.
+    silent : numpy.ndarray
+        Whether the entry's visitors never sent a client copy (bool).
+    server_copies : numpy.ndarray
+        Events of the entry the server saw.
+    visitors : tuple of numpy.ndarray
+        Per visitor group entry: its ``group``, visitors the server saw (``s > 0``) and silent
+        visitors among them.
+    names : list of str
+        The name of each event type code.
+    seed, replicates : int
+        The bootstrap's seed and resamples.
+
+    Returns
+    -------
+    dict or None
+        ``events`` (per event type: ``event``, ``ratio`` with ``ratio_ci``, ``expected``: the
+        silent visitors' server copies at the talking rate) and, when an event type has
+        :data:`MIN_EXPECTED` of them, ``people_at_most`` (the smallest such ratio, at most 1)
+        with ``people_at_most_ci`` and ``from_event``, ``most_event`` (the largest ratio's) and
+        ``mix_differs`` (some ratio's interval lies wholly above another's). None without
+        silent or talking visitors.
+    """
+    n_types = len(names)
+    v_group, seen, quiet = visitors
+    # Features: each event type's server copies from silent and from talking visitors, then
+    # the silent and the talking visitors themselves.
+    feature = np.concatenate([np.where(silent, event, n_types + event),
+                              np.full(v_group.size, 2 * n_types),
+                              np.full(v_group.size, 2 * n_types + 1)])  # fmt: skip
+    values = np.concatenate([server_copies, quiet, seen - quiet]).astype(float)
+    sums = resampled_sums(
+        np.concatenate([group, v_group, v_group]),
+        feature,
+        2 * n_types + 2,
+        values,
+        replicates,
+        seed,
+    )
+    n_silent, n_talking = sums[:, 2 * n_types], sums[:, 2 * n_types + 1]
+    if not n_silent[0] or not n_talking[0]:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate_silent = sums[:, :n_types] / n_silent[:, None]
+        rate_talking = sums[:, n_types : 2 * n_types] / n_talking[:, None]
+        log_ratio = np.log(rate_silent / rate_talking)
+    log_ratio[~np.isfinite(log_ratio)] = np.nan
+    sd = spread(log_ratio[1:])
+    expected = rate_talking[0] * n_silent[0]
+    rows, bounds = [], []
+    for e in np.flatnonzero(sums[0, n_types : 2 * n_types] > 0):
+        ratio = float(np.exp(log_ratio[0, e])) if np.isfinite(log_ratio[0, e]) else 0.0
+        half = Z95 * sd[e]
+        ci = [_num(np.exp(log_ratio[0, e] - half)), _num(np.exp(log_ratio[0, e] + half))]
+        rows.append({"event": names[e], "ratio": ratio, "ratio_ci": ci,
+                     "expected": float(expected[e])})  # fmt: skip
+        if expected[e] >= MIN_EXPECTED and ci[0] is not None:
+            bounds.append(rows[-1])
+    out: dict[str, Any] = {"events": rows}
+    if bounds:
+        low = min(bounds, key=lambda r: r["ratio"])
+        out["people_at_most"] = min(low["ratio"], 1.0)
+        out["people_at_most_ci"] = [min(low["ratio_ci"][0], 1.0), min(low["ratio_ci"][1], 1.0)]
+        out["from_event"] = low["event"]
+        out["most_event"] = max(bounds, key=lambda r: r["ratio"])["event"]
+        highest_low = max(r["ratio_ci"][0] for r in bounds)
+        out["mix_differs"] = bool(highest_low > min(r["ratio_ci"][1] for r in bounds))
+    return out
+
+
+def _num(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+__all__ = ["MIN_EXPECTED", "silent_visitor_mix"]
