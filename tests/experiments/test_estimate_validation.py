@@ -159,7 +159,7 @@ def test_unfiltered_bots_bias_the_loss_up_and_the_report_brackets_it(tmp_path):
     mix = record["bots"]["silent_mix"]
     assert mix["mix_differs"]
     people = _people_among_silent(tmp_path / "bots")
-    lo, hi = mix["people_at_most_ci"]
+    lo, hi = next(e["ratio_ci"] for e in mix["events"] if e["event"] == mix["from_event"])
     sd = np.log(hi / lo) / (2 * 1.959963984540054)
     assert abs(np.log(mix["people_at_most"] / people)) < 3 * sd, (mix, people)
     assert "are people acting like the others, and the rest likely bots" in format_estimate(record)

@@ -15,11 +15,14 @@ an upper bound on the share of people: where page views come at 1.3 times the ta
 added-to-cart events at 0.35 times, at most about 35% of the silent visitors act like people.
 
 The talking visitors counted are those the server saw at least once, as every silent visitor
-was; the ratios' intervals come from the same bootstrap over visitor groups as the estimate's.
+was; the ratios' intervals come from the same bootstrap over visitor groups as the estimate's,
+and the bound's upper end allows for its being the least of several ratios (Bonferroni).
 """
 
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -30,6 +33,12 @@ from simulator.stats.capture_recapture import Z95
 MIN_EXPECTED = 30.0
 """An event type bounds the share of people when the silent visitors, at the talking visitors'
 rate, would have sent it at least this many times (fewer leave its ratio too noisy)."""
+
+
+NONE_SENT = -math.log(0.025)
+"""Where the silent visitors sent none of an event type, the upper end of its ratio is this
+over the count expected at the talking rate: the mean of a Poisson count of which 0 has
+probability 2.5%."""
 
 
 def silent_visitor_mix(
@@ -98,9 +107,11 @@ def silent_visitor_mix(
     expected = rate_talking[0] * n_silent[0]
     rows, bounds = [], []
     for e in np.flatnonzero(sums[0, n_types : 2 * n_types] > 0):
-        ratio = float(np.exp(log_ratio[0, e])) if np.isfinite(log_ratio[0, e]) else 0.0
-        half = Z95 * sd[e]
-        ci = [_num(np.exp(log_ratio[0, e] - half)), _num(np.exp(log_ratio[0, e] + half))]
+        if sums[0, e] == 0:  # none sent: a Poisson count of 0 bounds the ratio (no logarithm)
+            ratio, ci = 0.0, [0.0, float(min(NONE_SENT / expected[e], 1.0))]
+        else:
+            ratio, half = float(np.exp(log_ratio[0, e])), Z95 * sd[e]
+            ci = [_num(np.exp(log_ratio[0, e] - half)), _num(np.exp(log_ratio[0, e] + half))]
         rows.append({"event": names[e], "ratio": ratio, "ratio_ci": ci,
                      "expected": float(expected[e])})  # fmt: skip
         if expected[e] >= MIN_EXPECTED and ci[0] is not None:
@@ -109,7 +120,8 @@ def silent_visitor_mix(
     if bounds:
         low = min(bounds, key=lambda r: r["ratio"])
         out["people_at_most"] = min(low["ratio"], 1.0)
-        out["people_at_most_ci"] = [min(low["ratio_ci"][0], 1.0), min(low["ratio_ci"][1], 1.0)]
+        out["people_at_most_ci"] = [min(low["ratio_ci"][0], 1.0),
+                                    min(_upper(bounds, log_ratio[0], sd, names), 1.0)]  # fmt: skip
         out["from_event"] = low["event"]
         out["most_event"] = max(bounds, key=lambda r: r["ratio"])["event"]
         highest_low = max(r["ratio_ci"][0] for r in bounds)
@@ -117,8 +129,25 @@ def silent_visitor_mix(
     return out
 
 
+def _upper(bounds: list[dict], log_ratio: np.ndarray, sd: np.ndarray, names: list[str]) -> float:
+    """The upper end of the share of people: the least of the ratios' upper ends.
+
+    Each end is at level ``1 - 0.025 / k`` for the ``k`` event types compared, since the least
+    is taken after seeing them: the share exceeds it only if some ratio exceeds its own end,
+    at most 2.5% of the time.
+    """
+    z = NormalDist().inv_cdf(1 - 0.025 / len(bounds))
+    code = {n: i for i, n in enumerate(names)}
+    ends = []
+    for r in bounds:
+        e = code[r["event"]]
+        zero = -math.log(0.025 / len(bounds)) / r["expected"]  # none sent: the Poisson end
+        ends.append(np.exp(log_ratio[e] + z * sd[e]) if r["ratio"] else zero)
+    return float(min(ends))
+
+
 def _num(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-__all__ = ["MIN_EXPECTED", "silent_visitor_mix"]
+__all__ = ["MIN_EXPECTED", "NONE_SENT", "silent_visitor_mix"]
