@@ -116,6 +116,13 @@ def test_a_missing_or_empty_file_and_a_bad_mapping_are_named(tmp_path, capsys):
         2,
         f"trackloss estimate: {folder}: its files are empty (expected one row per received copy)\n",
     )
+    # Without a header the first row's values are read as the names, repeated ones included.
+    headless = tmp_path / "headless.csv"
+    headless.write_text("k1,client,order,2026-01-01T00:00:00Z,0,desktop,0\n" * 3)
+    code, _, err = estimate([headless], capsys)
+    assert (code, err) == (2, f"trackloss estimate: {headless}: the first row names two columns "
+                              "'0': a CSV's first row must name its columns (event_key, path, "
+                              "event, time, visitor, ...)\n")  # fmt: skip
     empty = tmp_path / "empty.csv"
     code, _, err = estimate([empty, "--columns", "event_key"], capsys)
     assert (code, err) == (

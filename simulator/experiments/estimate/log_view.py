@@ -10,10 +10,11 @@ depend on those types (numbers, times, quoted names).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from simulator.experiments.estimate.reading import FORMATS, LogError, format_of
+from simulator.experiments.estimate.reading import FORMATS, REQUIRED, LogError, format_of
 
 MEMORY_LIMIT = "800MB"
 """DuckDB's working memory; beyond it, the pairing spills to a temporary folder."""
@@ -99,7 +100,14 @@ def source(con: Any, path: Path, fmt: str | None) -> tuple[str, dict[str, str]]:
     except (LogError, ImportError):
         raise
     except Exception as error:  # DuckDB and pyarrow raise their own kinds for unreadable files
-        raise LogError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from None
+        message = str(error).splitlines()[0]
+        twice = re.search(r"contained multiple columns named (.+)$", message)
+        if twice:  # a CSV without a header: its first row of values is read as the names
+            raise LogError(
+                f"{path}: the first row names two columns {twice.group(1)!r}: a CSV's first row "
+                f"must name its columns ({', '.join(REQUIRED)}, ...)"
+            ) from None
+        raise LogError(f"{path}: cannot be read: {message}") from None
     return "log", {name: kind for name, kind, *_ in described}
 
 
