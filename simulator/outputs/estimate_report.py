@@ -86,7 +86,7 @@ def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[Pie
             "humans whose browser sends nothing (full blockers), and the logs cannot tell them "
             "apart one by one."
         )
-    lines += _silent_mix_lines(bots.get("silent_mix"))
+    lines += _silent_mix_lines(bots.get("silent_mix"), record)
     gaps = record["collector_gaps"]
     if gaps["stretches"]:
         lines += [
@@ -101,7 +101,7 @@ def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[Pie
     return lines
 
 
-def _silent_mix_lines(mix: dict[str, Any] | None) -> list[str]:
+def _silent_mix_lines(mix: dict[str, Any] | None, record: dict[str, Any]) -> list[str]:
     """What the event mix of the visitors with a silent browser says of who they are."""
     if not mix or "people_at_most" not in mix:
         return []
@@ -119,8 +119,26 @@ def _silent_mix_lines(mix: dict[str, Any] | None) -> list[str]:
         f"[{low['ratio_ci'][0]:.2f}, {low['ratio_ci'][1]:.2f}]: people who block act much like "
         "people who do not, so "
         f"at most {percent(mix['people_at_most'])} {interval(mix['people_at_most_ci'])} of them "
-        "are people acting like the others, and the rest likely bots. The losses of event "
-        "types bots rarely send are then the truer ones."
+        "are people acting like the others, and the rest likely bots."
+    ] + _at_most_lines(mix, record)
+
+
+def _at_most_lines(mix: dict[str, Any], record: dict[str, Any]) -> list[str]:
+    """The loss with no more people among the silent visitors than the bound allows."""
+    at_most = {e["event"]: e for e in mix.get("loss_at_most", [])}
+    shown = [e for e in record["events"] if e["event"] in at_most and e["client_loss"] is not None]
+    if not shown:
+        return []
+    # The event type whose loss the bots moved most.
+    worst = max(shown, key=lambda e: e["client_loss"] - (at_most[e["event"]]["client_loss"] or 0))
+    mine = at_most[worst["event"]]
+    if mine["client_loss_ci"][1] is None:
+        return []
+    return [
+        f"Counting no more people among them than that, the client loss of {worst['event']} is "
+        f"at most {percent(mine['client_loss_ci'][1])} ({percent(mine['client_loss'])} "
+        f"{interval(mine['client_loss_ci'])}), against {percent(worst['client_loss'])} with all "
+        "of them counted as people."
     ]
 
 

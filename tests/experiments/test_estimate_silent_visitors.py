@@ -37,10 +37,13 @@ def visitors(talking: int, silent: int, people: float, bots_click: bool, seed: i
 
 def mix(talking=3000, silent=600, people=0.4, bots_click=False, seed=1):
     entries, counts = visitors(talking, silent, people, bots_click, seed)
+    # The talking visitors' events reach both paths; the silent ones' the server only.
+    quiet = entries["silent"]
+    cells = np.zeros((quiet.size, 3))
+    cells[~quiet, 0], cells[quiet, 2] = entries["count"][~quiet], entries["count"][quiet]
     return silent_visitor_mix(
-        entries["event"], entries["group"], entries["silent"], entries["count"], counts,
-        NAMES, seed=seed,
-    )  # fmt: skip
+        entries["event"], entries["group"], quiet, cells, counts, NAMES, seed=seed
+    )
 
 
 def test_bots_that_neither_click_nor_buy_show_how_many_are_people():

@@ -162,7 +162,14 @@ def test_unfiltered_bots_bias_the_loss_up_and_the_report_brackets_it(tmp_path):
     lo, hi = next(e["ratio_ci"] for e in mix["events"] if e["event"] == mix["from_event"])
     sd = np.log(hi / lo) / (2 * 1.959963984540054)
     assert abs(np.log(mix["people_at_most"] / people)) < 3 * sd, (mix, people)
-    assert "are people acting like the others, and the rest likely bots" in format_estimate(record)
+    text = format_estimate(record)
+    assert "are people acting like the others, and the rest likely bots" in text
+    # Counting no more people among them than the bound allows, the loss is at most the
+    # upper end of its interval: above the truth, and far below the loss with every one of them
+    # counted as a person.
+    at_most = next(e for e in mix["loss_at_most"] if e["event"] == "page_viewed")
+    assert true_loss <= at_most["client_loss_ci"][1] < page["client_loss_ci"][0], at_most
+    assert "Counting no more people among them than that, the client loss of " in text
     # Where the silent visitors are all people who block, nothing sets them apart.
     assert not clean["bots"]["silent_mix"]["mix_differs"]
     assert clean["bots"]["silent_mix"]["people_at_most_ci"][1] == 1.0

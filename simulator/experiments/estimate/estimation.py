@@ -249,9 +249,8 @@ def _silent_mix(tables: Tables, seed: int, replicates: int) -> dict[str, Any] | 
     features = profile["features"]
     visitors = (profile["group"], features[:, FEATURES.index("server_visitors")],
                 features[:, FEATURES.index("silent")])  # fmt: skip
-    server = tables.cells[:, 0] + tables.cells[:, 2]
     return silent_visitor_mix(
-        event, tables.group, tables.server_only, server, visitors, names, seed, replicates
+        event, tables.group, tables.server_only, tables.cells, visitors, names, seed, replicates
     )
 
 

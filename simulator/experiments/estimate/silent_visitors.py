@@ -13,6 +13,8 @@ number of each event type, the ratio per visitor of an event type's server copie
 ``silent / talking``, is at least ``q`` for every event type. The smallest ratio is therefore
 an upper bound on the share of people: where page views come at 1.3 times the talking rate and
 added-to-cart events at 0.35 times, at most about 35% of the silent visitors act like people.
+Counting no more people among them than that (their copies at the talking rate, the rest left
+out as bots'), the client's loss of each event type is at most what it then comes to.
 
 The talking visitors counted are those the server saw at least once, as every silent visitor
 was; the ratios' intervals come from the same bootstrap over visitor groups as the estimate's,
@@ -28,7 +30,12 @@ from typing import Any
 import numpy as np
 
 from simulator.experiments.estimate.resampling import resampled_sums, spread
-from simulator.stats.capture_recapture import Z95
+from simulator.stats.capture_recapture import (
+    Z95,
+    logit_interval,
+    percentile_interval,
+    two_source,
+)
 
 MIN_EXPECTED = 30.0
 """An event type bounds the share of people when the silent visitors, at the talking visitors'
@@ -45,7 +52,7 @@ def silent_visitor_mix(
     event: np.ndarray,
     group: np.ndarray,
     silent: np.ndarray,
-    server_copies: np.ndarray,
+    cells: np.ndarray,
     visitors: tuple[np.ndarray, np.ndarray, np.ndarray],
     names: list[str],
     seed: int = 0,
@@ -59,8 +66,9 @@ def silent_visitor_mix(
         Event type code and visitor group of each entry of counts.
     silent : numpy.ndarray
         Whether the entry's visitors never sent a client copy (bool).
-    server_copies : numpy.ndarray
-        Events of the entry the server saw.
+    cells : numpy.ndarray
+        Shape (entries, 3): the entry's events seen by both paths, the client only and the
+        server only.
     visitors : tuple of numpy.ndarray
         Per visitor group entry: its ``group``, visitors the server saw (``s > 0``) and silent
         visitors among them.
@@ -76,26 +84,24 @@ def silent_visitor_mix(
         silent visitors' server copies at the talking rate) and, when an event type has
         :data:`MIN_EXPECTED` of them, ``people_at_most`` (the smallest such ratio, at most 1)
         with ``people_at_most_ci`` and ``from_event``, ``most_event`` (the largest ratio's) and
-        ``mix_differs`` (some ratio's interval lies wholly above another's). None without
-        silent or talking visitors.
+        ``mix_differs`` (some ratio's interval lies wholly above another's), and
+        ``loss_at_most`` (:func:`_loss_at_most`). None without silent or talking visitors.
     """
     n_types = len(names)
     v_group, seen, quiet = visitors
-    # Features: each event type's server copies from silent and from talking visitors, then
-    # the silent and the talking visitors themselves.
+    # Features: each event type's server copies from silent and from talking visitors, the
+    # talking visitors' events seen by both paths and by the client only, then the silent and
+    # the talking visitors themselves.
+    talking = ~silent
     feature = np.concatenate([np.where(silent, event, n_types + event),
-                              np.full(v_group.size, 2 * n_types),
-                              np.full(v_group.size, 2 * n_types + 1)])  # fmt: skip
-    values = np.concatenate([server_copies, quiet, seen - quiet]).astype(float)
-    sums = resampled_sums(
-        np.concatenate([group, v_group, v_group]),
-        feature,
-        2 * n_types + 2,
-        values,
-        replicates,
-        seed,
-    )
-    n_silent, n_talking = sums[:, 2 * n_types], sums[:, 2 * n_types + 1]
+                              2 * n_types + event[talking], 3 * n_types + event[talking],
+                              np.full(v_group.size, 4 * n_types),
+                              np.full(v_group.size, 4 * n_types + 1)])  # fmt: skip
+    values = np.concatenate([cells[:, 0] + cells[:, 2], cells[talking, 0], cells[talking, 1],
+                             quiet, seen - quiet]).astype(float)  # fmt: skip
+    at = np.concatenate([group, group[talking], group[talking], v_group, v_group])
+    sums = resampled_sums(at, feature, 4 * n_types + 2, values, replicates, seed)
+    n_silent, n_talking = sums[:, 4 * n_types], sums[:, 4 * n_types + 1]
     if not n_silent[0] or not n_talking[0]:
         return None
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -126,7 +132,29 @@ def silent_visitor_mix(
         out["most_event"] = max(bounds, key=lambda r: r["ratio"])["event"]
         highest_low = max(r["ratio_ci"][0] for r in bounds)
         out["mix_differs"] = bool(highest_low > min(r["ratio_ci"][1] for r in bounds))
+        out["loss_at_most"] = _loss_at_most(sums, n_types, out["people_at_most_ci"][1], names)
     return out
+
+
+def _loss_at_most(sums: np.ndarray, n_types: int, people: float, names: list[str]) -> list:
+    """Per event type, the client's loss if a share ``people`` of the silent visitors are people.
+
+    Those act like the talking visitors, so they send the server ``people`` times the silent
+    visitors' count at the talking rate of each event type (no more than the silent visitors
+    sent), and the client missed all of it; the rest of the silent visitors' copies are bots'
+    and left out. With ``people`` the bound's upper end, the loss is at most this (the loss
+    without any silent visitor is the least). Chapman's loss, with its bootstrap interval.
+    """
+    silent_copies, talking_copies = sums[:, :n_types], sums[:, n_types : 2 * n_types]
+    n11, n10 = sums[:, 2 * n_types : 3 * n_types], sums[:, 3 * n_types : 4 * n_types]
+    n_silent, n_talking = sums[:, 4 * n_types, None], sums[:, 4 * n_types + 1, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        persons = np.minimum(silent_copies, people * n_silent * talking_copies / n_talking)
+    loss = two_source(n11, n10, talking_copies - n11 + np.nan_to_num(persons)).client_loss
+    lo, hi = logit_interval(loss[0], spread(loss[1:]), percentile_interval(loss[1:]))
+    return [{"event": names[e], "client_loss": _num(loss[0, e]),
+             "client_loss_ci": [_num(lo[e]), _num(hi[e])]}
+            for e in np.flatnonzero(talking_copies[0] > 0)]  # fmt: skip
 
 
 def _upper(bounds: list[dict], log_ratio: np.ndarray, sd: np.ndarray, names: list[str]) -> float:
