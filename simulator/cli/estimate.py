@@ -227,8 +227,11 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         from simulator.experiments.estimate.scenario_writer import scenario_text
 
         name = args.write_scenario.stem
-        bots = record["bots"]["server_only_visitors"]
-        text = scenario_text(record["site"], name, str(args.data), bots)
+        bots = record["bots"]
+        text = scenario_text(
+            record["site"], name, str(args.data), bots["server_only_visitors"],
+            bots.get("silent_mix"),
+        )  # fmt: skip
         write_text_atomic(args.write_scenario, text)
         print(f"wrote the scenario {args.write_scenario}")
     return EXIT_OK

@@ -73,6 +73,11 @@ def test_the_written_scenario_carries_the_estimates(exported):
     profile = estimate(exported / "copies.parquet", seed=3)["site"]
     text = scenario_text(profile, "my site", "copies.parquet")
     assert "[population.bots]" not in text  # no server-only visitors named: no note
+    # Where their mix of events sets the silent visitors apart, the header gives its bound.
+    mix = {"mix_differs": True, "people_at_most": 0.3, "people_at_most_ci": [0.2, 0.4]}
+    noted = scenario_text(profile, "my site", "copies.parquet", 120, mix)
+    assert "# Their mix of events says at most 30.0% (20.0% to 40.0%) of them are people" in noted
+    assert tomllib.loads(noted) == tomllib.loads(text)  # comments only
     data = tomllib.loads(text)
     assert data["name"] == "my_site"
     segs = {s["device"]: s for s in data["population"]["segments"]}

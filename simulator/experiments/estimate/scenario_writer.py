@@ -92,7 +92,11 @@ def _merged(profile: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def scenario_text(
-    profile: dict[str, Any], name: str, source: str, server_only_visitors: int = 0
+    profile: dict[str, Any],
+    name: str,
+    source: str,
+    server_only_visitors: int = 0,
+    silent_mix: dict[str, Any] | None = None,
 ) -> str:
     """The scenario TOML (with comments) for a site profile; it validates as written.
 
@@ -107,6 +111,10 @@ def scenario_text(
     server_only_visitors : int
         The log's visitors with server copies but no client copy ever. The blocked shares
         count them all as humans; the header says what to change if some are bots.
+    silent_mix : dict, optional
+        What their mix of events says of them
+        (:func:`~simulator.experiments.estimate.silent_visitors.silent_visitor_mix`): when it
+        sets them apart, the header gives the bound on the share of people among them.
 
     Returns
     -------
@@ -122,7 +130,7 @@ def scenario_text(
         f"# Written by trackloss estimate from {source}: {profile['visitors']:,} visitors.",
         "# Shares, blocked shares and losses are the log's estimates; every other setting keeps",
         "# its calibrated default (see `trackloss schema`).",
-        *_bots_note(server_only_visitors, profile["visitors"]),
+        *_bots_note(server_only_visitors, profile["visitors"], silent_mix),
         f"name = {json.dumps(_name(name))}",
         "",
         "[population]",
@@ -181,17 +189,24 @@ def scenario_text(
     return text
 
 
-def _bots_note(server_only: int, visitors: int) -> list[str]:
-    """Header lines on the visitors the blocked shares count whom the log cannot tell from bots."""
+def _bots_note(server_only: int, visitors: int, mix: dict[str, Any] | None) -> list[str]:
+    """Header lines on the visitors counted as blocked that the log cannot tell from bots."""
     if not server_only or not visitors:
         return []
-    return [
+    lines = [
         f"# The blocked shares count every visitor whose client sent nothing: {server_only:,} of "
         f"the {visitors:,} ({server_only / visitors:.1%}).",
         "# Bots reach the server only too, and the log cannot tell them apart (see the estimate's",
         "# Bots line): for the share of them that are bots, add [population.bots] with that",
         "# share (and filtered = 0) and lower the segments' blocked shares to match.",
     ]
+    if mix and mix.get("mix_differs"):
+        lo, hi = mix["people_at_most_ci"]
+        lines.append(
+            f"# Their mix of events says at most {mix['people_at_most']:.1%} ({lo:.1%} to "
+            f"{hi:.1%}) of them are people acting like the others."
+        )
+    return lines
 
 
 def _fires(loss: float | None, floor: float) -> float:
