@@ -165,21 +165,20 @@ def logistic_totals(
     n1 = (cells[..., 0] + cells[..., 1]) @ onehot
     with np.errstate(divide="ignore", invalid="ignore"):
         loss = np.where(total > 0, 1.0 - n1 / total, np.nan)
+    n11, n10, n01 = cells[0].T @ onehot  # per event type, in the data
     # The count's error is against the events this log's visitors made: see capture_models.
     seen = cells[0].sum(axis=1)
     rates, chance = horvitz_thompson_error(seen, p_c, p_s, event_of_cell, n_events)
     t_sd = np.sqrt(spread(rates) ** 2 + chance)
     # An event type where one path missed nothing the other saw (no n10, or no n01) has a rate
     # fitted at 1 and no measure of its error: the spread of the resamples' totals stands in.
-    one_path = cells[0, :, 1:].T @ onehot
-    t_sd = np.where((one_path == 0).any(axis=0), spread(total[1:]), t_sd)
-    t_lo, t_hi, t_sd = _count_interval(total, t_sd, seen @ onehot)
+    t_sd = np.where((n10 == 0) | (n01 == 0), spread(total[1:]), t_sd)
+    t_lo, t_hi, t_sd = _count_interval(total, t_sd, n11 + n10 + n01)
     l_lo, l_hi, _ = _interval(loss)
     present = np.bincount(event_of_cell, minlength=n_events) > 0
     # A path that saw none of an event type's events leaves the other's rate for it unmeasured
     # (its events, fitted with no data, would get a rate from the ridge alone): not estimable,
     # as in the stratified table.
-    n11, n10, n01 = cells[0].T @ onehot
     estimable = (n11 + n01 > 0) & (n11 + n10 > 0)
     shown = [np.where(estimable, x, np.nan) for x in (total[0], t_lo, t_hi, t_sd, loss[0])]
     shown += [np.where(estimable, np.maximum(l_lo, 0.0), np.nan),

@@ -111,27 +111,26 @@ def silent_visitor_mix(
     log_ratio[~np.isfinite(log_ratio)] = np.nan
     sd = spread(log_ratio[1:])
     expected = rate_talking[0] * n_silent[0]
-    rows, bounds = [], []
-    for e in np.flatnonzero(sums[0, n_types : 2 * n_types] > 0):
-        if sums[0, e] == 0:  # none sent: a Poisson count of 0 bounds the ratio (no logarithm)
-            ratio, ci = 0.0, [0.0, float(min(NONE_SENT / expected[e], 1.0))]
-        else:
-            ratio, half = float(np.exp(log_ratio[0, e])), Z95 * sd[e]
-            ci = [_num(np.exp(log_ratio[0, e] - half)), _num(np.exp(log_ratio[0, e] + half))]
-        rows.append({"event": names[e], "ratio": ratio, "ratio_ci": ci,
-                     "expected": float(expected[e])})  # fmt: skip
-        if expected[e] >= MIN_EXPECTED and ci[0] is not None:
-            bounds.append(rows[-1])
+    none = sums[0, :n_types] == 0  # none sent: a Poisson count of 0 bounds the ratio
+    ratio = np.where(none, 0.0, np.exp(log_ratio[0]))
+    lo, hi = _ends(log_ratio[0], sd, expected, none, Z95, NONE_SENT)
+    present = np.flatnonzero(sums[0, n_types : 2 * n_types] > 0)
+    rows = [{"event": names[e], "ratio": float(ratio[e]), "ratio_ci": [_num(lo[e]), _num(hi[e])],
+             "expected": float(expected[e])} for e in present]  # fmt: skip
     out: dict[str, Any] = {"events": rows}
-    if bounds:
-        low = min(bounds, key=lambda r: r["ratio"])
-        out["people_at_most"] = min(low["ratio"], 1.0)
-        out["people_at_most_ci"] = [min(low["ratio_ci"][0], 1.0),
-                                    min(_upper(bounds, log_ratio[0], sd, names), 1.0)]  # fmt: skip
-        out["from_event"] = low["event"]
-        out["most_event"] = max(bounds, key=lambda r: r["ratio"])["event"]
-        highest_low = max(r["ratio_ci"][0] for r in bounds)
-        out["mix_differs"] = bool(highest_low > min(r["ratio_ci"][1] for r in bounds))
+    usable = present[(expected[present] >= MIN_EXPECTED) & np.isfinite(lo[present])]
+    if usable.size:
+        low = usable[np.argmin(ratio[usable])]
+        # The least is taken after seeing the k ratios: each end at level 1 - 0.025 / k, so the
+        # share exceeds the least of them only if some ratio exceeds its own, 2.5% of the time.
+        tail = 0.025 / usable.size
+        _, ends = _ends(log_ratio[0], sd, expected, none, NormalDist().inv_cdf(1 - tail),
+                        -math.log(tail))  # fmt: skip
+        out["people_at_most"] = min(float(ratio[low]), 1.0)
+        out["people_at_most_ci"] = [min(float(lo[low]), 1.0), min(float(ends[usable].min()), 1.0)]
+        out["from_event"] = names[low]
+        out["most_event"] = names[usable[np.argmax(ratio[usable])]]
+        out["mix_differs"] = bool(lo[usable].max() > hi[usable].min())
         out["loss_at_most"] = _loss_at_most(sums, n_types, out["people_at_most_ci"][1], names)
     return out
 
@@ -157,21 +156,23 @@ def _loss_at_most(sums: np.ndarray, n_types: int, people: float, names: list[str
             for e in np.flatnonzero(talking_copies[0] > 0)]  # fmt: skip
 
 
-def _upper(bounds: list[dict], log_ratio: np.ndarray, sd: np.ndarray, names: list[str]) -> float:
-    """The upper end of the share of people: the least of the ratios' upper ends.
+def _ends(
+    log_ratio: np.ndarray,
+    sd: np.ndarray,
+    expected: np.ndarray,
+    none: np.ndarray,
+    z: float,
+    poisson: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ends of the ratios' intervals, ``z`` standard errors either side on the log scale.
 
-    Each end is at level ``1 - 0.025 / k`` for the ``k`` event types compared, since the least
-    is taken after seeing them: the share exceeds it only if some ratio exceeds its own end,
-    at most 2.5% of the time.
+    Where the silent visitors sent none of an event type (``none``) they run from 0 to
+    ``poisson`` over its ``expected`` count, at most 1.
     """
-    z = NormalDist().inv_cdf(1 - 0.025 / len(bounds))
-    code = {n: i for i, n in enumerate(names)}
-    ends = []
-    for r in bounds:
-        e = code[r["event"]]
-        zero = -math.log(0.025 / len(bounds)) / r["expected"]  # none sent: the Poisson end
-        ends.append(np.exp(log_ratio[e] + z * sd[e]) if r["ratio"] else zero)
-    return float(min(ends))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = np.where(none, 0.0, np.exp(log_ratio - z * sd))
+        hi = np.where(none, np.minimum(poisson / expected, 1.0), np.exp(log_ratio + z * sd))
+    return lo, hi
 
 
 def _num(x: float) -> float | None:
