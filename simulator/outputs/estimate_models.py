@@ -25,8 +25,10 @@ ONE_PATH = " (one path only)"
 
 
 def _range(ci: list) -> str:
-    if not ci or ci[0] is None or ci[1] is None:
+    if not ci or ci[0] is None:
         return "-"
+    if ci[1] is None:  # too few events seen to bound how many went unseen
+        return f"[{count(ci[0], 0)}, unbounded]"
     return f"[{count(ci[0], 0)}, {count(ci[1], 0)}]"
 
 

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from simulator.stats.capture_recapture import Z95
+
 ITERATIONS = 60
 TOLERANCE = 1e-9
 """The fits stop when no coefficient moves by more than this in a step, ..."""
@@ -252,6 +254,64 @@ def horvitz_thompson_error(
         rates = np.where(seen > 0, seen / pi[1:], 0.0) @ onehot
         chance = np.where(seen > 0, seen * (1.0 - pi[0]) / pi[0] ** 2, 0.0) @ onehot
     return rates, chance
+
+
+def unseen_upper_end(
+    seen: np.ndarray,
+    unseen: np.ndarray,
+    fitted_var: np.ndarray,
+    chance: np.ndarray,
+    level_z: float = Z95,
+) -> np.ndarray:
+    """Upper end of a 95% interval of a true count ``seen + unseen`` where few went unseen.
+
+    Of the two parts of the error (:func:`horvitz_thompson_error`), the chance part (which
+    events the paths happened to see) is about ``x (seen + x) / seen`` when ``x`` events went
+    unseen. It is measured at the estimate: where the estimate of ``x`` is small, so is the
+    measured variance, while the truth may lie well above, and a normal interval misses it
+    there. As Wilson's interval does for a share (Wilson 1927, ``docs/sources.md`` §8), the
+    upper end is the largest ``x`` that the estimate is within ``level_z`` standard errors of,
+    the standard error taken at ``x``:
+
+        (x - unseen)**2 <= z**2 (fitted_var + k x (seen + x) / seen),
+
+    where ``k`` scales the chance part to its measured value at the estimate (1 when every
+    event had the same chance of being seen, or when none was measured) and ``fitted_var`` is
+    the fitted rates' part. An estimate of no unseen event then leaves about ``z**2`` (3.8) of
+    them possible, as an exact Poisson bound at a count of zero does (3.7). For many unseen
+    events the end is the normal interval's, a skew of about two events above it.
+
+    Parameters
+    ----------
+    seen : numpy.ndarray
+        Events either path saw.
+    unseen : numpy.ndarray
+        The estimate of those no path saw.
+    fitted_var : numpy.ndarray
+        Variance of the estimate from the fitted rates.
+    chance : numpy.ndarray
+        Variance of which events were seen, measured at the estimate.
+    level_z : float
+        The standard normal quantile of the level.
+
+    Returns
+    -------
+    numpy.ndarray
+        The upper end as a true count; infinite where the seen events are too few to bound it
+        (three or fewer, a few more where the chance of being seen varies across cells).
+    """
+    seen, f = np.asarray(seen, float), np.asarray(unseen, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where((f > 0) & (chance > 0), chance * seen / (f * (seen + f)), 1.0)
+        z2 = level_z**2
+        # a x**2 - b x + c <= 0 holds at x = unseen, so its larger root is above the estimate;
+        # with a <= 0 nothing bounds x from above.
+        a = 1.0 - z2 * k / seen
+        b = 2.0 * f + z2 * k
+        c = f**2 - z2 * fitted_var
+        root = np.sqrt(np.maximum(b * b - 4.0 * a * c, 0.0))
+        hi = np.where(a > 0, (b + root) / (2.0 * a), np.inf)
+    return seen + np.maximum(hi, f)
 
 
 def loglinear_design(pairs: tuple[tuple[int, int], ...] = ()) -> np.ndarray:

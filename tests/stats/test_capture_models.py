@@ -13,8 +13,9 @@ from simulator.stats.capture_models import (
     loglinear_design,
     loglinear_fit,
     three_source,
+    unseen_upper_end,
 )
-from simulator.stats.capture_recapture import two_source
+from simulator.stats.capture_recapture import Z95, two_source
 
 
 def histories(caps: np.ndarray) -> np.ndarray:
@@ -105,3 +106,35 @@ def test_the_unseen_count_is_the_closed_form_and_unbounded_where_it_divides_by_z
     assert np.isnan(loglinear_fit(h, ((0, 1), (0, 2)))["unseen"]).all()
     assert np.isnan(loglinear_fit(h, ((0, 1), (0, 2), (1, 2)))["unseen"]).all()
     assert np.isfinite(loglinear_fit(h, ((0, 1),))["unseen"]).all()
+
+
+def test_the_upper_end_is_the_largest_unseen_count_the_estimate_is_within_two_errors_of():
+    rng = np.random.default_rng(4)
+    seen = rng.integers(10, 5000, 200).astype(float)
+    unseen = np.where(rng.random(200) < 0.2, 0.0, rng.gamma(1.0, 30.0, 200))
+    fitted = rng.gamma(1.0, 5.0, 200) * (rng.random(200) < 0.8)
+    scale = rng.uniform(1.0, 1.5, 200)  # chance of being seen varying across cells
+    chance = scale * unseen * (seen + unseen) / seen
+    end = unseen_upper_end(seen, unseen, fitted, chance) - seen  # as an unseen count
+    k = np.where(unseen > 0, scale, 1.0)
+
+    def slack(x):  # z**2 variance at x minus the squared distance: >= 0 inside the interval
+        return Z95**2 * (fitted + k * x * (seen + x) / seen) - (x - unseen) ** 2
+
+    assert (np.abs(slack(end)) <= 1e-9 * (1 + end**2)).all()
+    assert (slack(end * 1.001 + 1e-3) < 0).all()
+    # Above the normal interval's upper end, by at most the skew of the chance part: with
+    # a = 1 - z**2 k / seen and b = z**2 k (seen + 2 unseen) / seen, the end solves
+    # a d**2 - b d = (z sd)**2 for d = end - unseen, so d <= z sd / sqrt(a) + b / a.
+    sd = np.sqrt(fitted + chance)
+    d = end - unseen
+    assert (d >= Z95 * sd - 1e-9).all()
+    a, b = 1 - Z95**2 * k / seen, Z95**2 * k * (seen + 2 * unseen) / seen
+    assert (d <= Z95 * sd / np.sqrt(a) + b / a + 1e-9).all()
+
+
+def test_no_unseen_event_estimated_leaves_about_four_possible():
+    seen = np.array([5.0, 20.0, 500.0, 3.0])
+    hi = unseen_upper_end(seen, np.zeros(4), np.zeros(4), np.zeros(4))
+    np.testing.assert_allclose(hi[:3] - seen[:3], Z95**2 / (1 - Z95**2 / seen[:3]))
+    assert hi[3] == np.inf  # three events seen: too few to bound how many went unseen

@@ -27,6 +27,7 @@ import numpy as np
 from simulator.experiments.estimate.resampling import (
     event_counts,
     groups_of,
+    loss_interval,
     resampled_sums,
     spread,
 )
@@ -38,6 +39,7 @@ from simulator.stats.capture_models import (
     horvitz_thompson_error,
     loglinear_fit,
     three_source,
+    unseen_upper_end,
 )
 from simulator.stats.capture_recapture import Z95
 
@@ -86,13 +88,20 @@ def _interval(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x[0] - Z95 * sd, x[0] + Z95 * sd, sd
 
 
-def _count_interval(x: np.ndarray, sd: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Normal 95% interval of a true count ``x`` (row 0), never below the ``observed`` events.
+def _count_interval(
+    seen: np.ndarray, unseen: np.ndarray, fitted_var: np.ndarray, chance: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """95% interval of a true count ``seen + unseen`` (the data's), and its standard error.
 
-    The paths saw ``observed`` distinct events (row 0: the log itself), so the true count is at
-    least that many for certain; with few events the normal interval would reach below them.
+    The lower end is the normal interval's, never below the events the paths saw. The upper
+    end is :func:`~simulator.stats.capture_models.unseen_upper_end`: where few events went
+    unseen, the variance measured at the estimate is small too, and the normal interval's
+    upper end missed the truth above it (88-90% coverage of the counts with fewer than five
+    unseen events, in simulated sites).
     """
-    return np.maximum(x[0] - Z95 * sd, observed), x[0] + Z95 * sd, sd
+    sd = np.sqrt(fitted_var + chance)
+    lo = np.maximum(seen + unseen - Z95 * sd, seen)
+    return lo, unseen_upper_end(seen, unseen, fitted_var, chance), sd
 
 
 def _total(seen: np.ndarray, unseen: np.ndarray) -> dict[str, Any]:
@@ -111,8 +120,8 @@ def _total(seen: np.ndarray, unseen: np.ndarray) -> dict[str, Any]:
     with np.errstate(divide="ignore", invalid="ignore"):
         rates = np.where(seen[1:] > 0, seen[0] * total[1:] / seen[1:], np.nan)
         chance = total[0] * unseen[0] / seen[0]
-    sd = np.sqrt(spread(rates) ** 2 + chance) if unseen[0] > 0 else spread(total[1:])
-    lo, hi, sd = _count_interval(total, sd, seen[0])
+    fitted = spread(rates) ** 2 if unseen[0] > 0 else spread(total[1:]) ** 2
+    lo, hi, sd = _count_interval(seen[0], unseen[0], fitted, chance if unseen[0] > 0 else 0.0)
     if np.isnan(unseen).any():
         lo = hi = sd = np.nan
     return {"total": _num(total[0]), "total_ci": [_num(lo), _num(hi)], "total_sd": _num(sd)}
@@ -169,12 +178,22 @@ def logistic_totals(
     # The count's error is against the events this log's visitors made: see capture_models.
     seen = cells[0].sum(axis=1)
     rates, chance = horvitz_thompson_error(seen, p_c, p_s, event_of_cell, n_events)
-    t_sd = np.sqrt(spread(rates) ** 2 + chance)
     # An event type where one path missed nothing the other saw (no n10, or no n01) has a rate
-    # fitted at 1 and no measure of its error: the spread of the resamples' totals stands in.
-    t_sd = np.where((n10 == 0) | (n01 == 0), spread(total[1:]), t_sd)
-    t_lo, t_hi, t_sd = _count_interval(total, t_sd, n11 + n10 + n01)
-    l_lo, l_hi, _ = _interval(loss)
+    # fitted at 1 and no measure of its error: the spread of the resamples' totals stands in,
+    # and the score interval still leaves room for the events neither path saw.
+    one_sided = (n10 == 0) | (n01 == 0)
+    fitted = np.where(one_sided, spread(total[1:]), spread(rates)) ** 2
+    observed = n11 + n10 + n01
+    t_lo, t_hi, t_sd = _count_interval(
+        observed, total[0] - observed, fitted, np.where(one_sided, 0.0, chance)
+    )
+    # The client's loss as the stratified table gives it: on the logit scale, and exact at 0
+    # or 1 over the visitor groups in which the server saw the event type. Where the client
+    # missed none of the server's events its rate is fitted at 1 up to the fit's tolerance: 0.
+    loss[0] = np.where(n01 == 0, 0.0, loss[0])
+    served = np.unique(group[server] * n_events + events["event"][server])
+    units = np.bincount(served % n_events, minlength=n_events)
+    l_lo, l_hi = loss_interval(loss[0], loss[1:], units)
     present = np.bincount(event_of_cell, minlength=n_events) > 0
     # A path that saw none of an event type's events leaves the other's rate for it unmeasured
     # (its events, fitted with no data, would get a rate from the ridge alone): not estimable,

@@ -25,7 +25,7 @@ from simulator.experiments.estimate.assumptions import assumption_checks, late_c
 from simulator.experiments.estimate.capture_covariates import logistic_totals, third_source_check
 from simulator.experiments.estimate.checks import silences
 from simulator.experiments.estimate.kpi_estimates import check_kpis, kpi_estimates
-from simulator.experiments.estimate.resampling import resampled_sums, spread
+from simulator.experiments.estimate.resampling import loss_interval, resampled_sums, spread
 from simulator.experiments.estimate.run_contract import loss_results
 from simulator.experiments.estimate.segment_counts import FEATURES, SegmentCounts
 from simulator.experiments.estimate.silent_visitors import silent_visitor_mix
@@ -34,9 +34,6 @@ from simulator.experiments.estimate.tabulation import LATE_AFTER, Tables, tabula
 from simulator.experiments.estimate.weighting import SEGMENT_COLUMNS, corrected_composition
 from simulator.stats.capture_recapture import (
     client_loss,
-    logit_interval,
-    none_seen_bound,
-    percentile_interval,
     two_source,
 )
 
@@ -107,26 +104,11 @@ def estimate_groups(
         "combos": combos,
         "totals": totals,
         "estimate": est,
-        "loss_ci": _interval(est.client_loss, strata_draws, units),
+        "loss_ci": loss_interval(est.client_loss, strata_draws, units),
         "event_loss": event_loss,
-        "event_loss_ci": _interval(event_loss, event_draws, event_units),
+        "event_loss_ci": loss_interval(event_loss, event_draws, event_units),
         "event_loss_sd": spread(event_draws),
     }
-
-
-def _interval(
-    loss: np.ndarray, draws: np.ndarray, units: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Logit-scale interval from the bootstrap's standard error, exact at a loss of 0 or 1.
-
-    A loss of exactly 0 (or 1) has every resample there too: its far end is instead the exact
-    binomial bound over the ``units`` (visitor groups) the server saw events in.
-    """
-    lo, hi = percentile_interval(draws)
-    far = np.where(units > 0, none_seen_bound(np.maximum(units, 1)), np.nan)
-    hi = np.where(loss == 0, np.fmax(hi, far), hi)
-    lo = np.where(loss == 1, np.fmin(lo, 1 - far), lo)
-    return logit_interval(loss, spread(draws), (lo, hi))
 
 
 def estimate(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.stats.capture_recapture import logit_interval, none_seen_bound, percentile_interval
+
 GROUPS = 4096
 """Visitors are resampled in at most this many groups."""
 DENSE_CELLS = 1 << 24
@@ -144,11 +146,44 @@ def spread(draws: np.ndarray) -> np.ndarray:
     return np.where(n > 1, np.sqrt(sq / np.maximum(n - 1, 1)), np.nan)
 
 
+def loss_interval(
+    loss: np.ndarray, draws: np.ndarray, units: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """95% interval of a loss rate from its resamples: logit scale, exact at a loss of 0 or 1.
+
+    The interval is :func:`~simulator.stats.capture_recapture.logit_interval` of the
+    resamples' standard error. A loss of exactly 0 (or 1) has every resample there too: its far
+    end is the exact binomial bound
+    (:func:`~simulator.stats.capture_recapture.none_seen_bound`) over the ``units``, the visitor
+    groups in which the server saw events, the independent units the loss is measured on.
+
+    Parameters
+    ----------
+    loss : numpy.ndarray
+        The loss rates of the data.
+    draws : numpy.ndarray
+        The same in each resample (one row per resample).
+    units : numpy.ndarray
+        Visitor groups in which the server saw events, per loss rate.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The interval's ends.
+    """
+    lo, hi = percentile_interval(draws)
+    far = np.where(units > 0, none_seen_bound(np.maximum(units, 1)), np.nan)
+    hi = np.where(loss == 0, np.fmax(hi, far), hi)
+    lo = np.where(loss == 1, np.fmin(lo, 1 - far), lo)
+    return logit_interval(loss, spread(draws), (lo, hi))
+
+
 __all__ = [
     "DENSE_CELLS",
     "GROUPS",
     "event_counts",
     "groups_of",
+    "loss_interval",
     "resampled_sums",
     "spread",
     "visitor_groups",
