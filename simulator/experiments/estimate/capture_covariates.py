@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from simulator.experiments.estimate.resampling import (
+    central_spread,
     event_counts,
     groups_of,
     loss_interval,
@@ -113,14 +114,16 @@ def _total(seen: np.ndarray, unseen: np.ndarray) -> dict[str, Any]:
     with one rate of being seen, ``seen / total``, for all: the data's seen events under each
     resample's rate, and ``total * unseen / seen`` for which events happened to be seen. Where
     the model counts none unseen the spread of the resamples' totals stands in (there is no
-    rate to measure an error by). A resample whose count is unbounded (NaN) leaves the interval
-    unknown too: its spread over the other resamples would understate the uncertainty.
+    rate to measure an error by). Spreads are of the central 95% of the resamples
+    (:func:`~simulator.experiments.estimate.resampling.central_spread`). A resample whose count
+    is unbounded (NaN) leaves the interval unknown too: its spread over the other resamples
+    would understate the uncertainty.
     """
     total = seen + unseen
     with np.errstate(divide="ignore", invalid="ignore"):
         rates = np.where(seen[1:] > 0, seen[0] * total[1:] / seen[1:], np.nan)
         chance = total[0] * unseen[0] / seen[0]
-    fitted = spread(rates) ** 2 if unseen[0] > 0 else spread(total[1:]) ** 2
+    fitted = central_spread(rates) ** 2 if unseen[0] > 0 else central_spread(total[1:]) ** 2
     lo, hi, sd = _count_interval(seen[0], unseen[0], fitted, chance if unseen[0] > 0 else 0.0)
     if np.isnan(unseen).any():
         lo = hi = sd = np.nan
@@ -180,9 +183,11 @@ def logistic_totals(
     rates, chance = horvitz_thompson_error(seen, p_c, p_s, event_of_cell, n_events)
     # An event type where one path missed nothing the other saw (no n10, or no n01) has a rate
     # fitted at 1 and no measure of its error: the spread of the resamples' totals stands in,
-    # and the score interval still leaves room for the events neither path saw.
+    # and the score interval still leaves room for the events neither path saw. Spreads are of
+    # the central 95% of the resamples: a rare type's resample in which the paths share no
+    # event drives its fitted rates to 0 and its total to the hundreds of millions.
     one_sided = (n10 == 0) | (n01 == 0)
-    fitted = np.where(one_sided, spread(total[1:]), spread(rates)) ** 2
+    fitted = np.where(one_sided, central_spread(total[1:]), central_spread(rates)) ** 2
     observed = n11 + n10 + n01
     t_lo, t_hi, t_sd = _count_interval(
         observed, total[0] - observed, fitted, np.where(one_sided, 0.0, chance)
