@@ -1,11 +1,13 @@
-"""Sums of per-visitor counts in bootstrap resamples of the visitors.
+"""Bootstrap resamples of the visitors: their sums, and the errors and intervals they give.
 
 A blocked visitor loses all their client copies at once, so the unit of resampling is the
 visitor, never the event. Visitors fall round robin into a fixed number of groups (their ids
 sorted, so the same log gives the same groups); groups of independent visitors are independent,
 and resampling groups costs the same however many visitors there are. Each resample draws as
 many groups as there are, with replacement, and adds up their counts: one sparse product for all
-resamples.
+resamples. From the resamples' figures come standard errors (:func:`spread`, and
+:func:`central_spread` where a resample's fit may degenerate) and a loss rate's interval
+(:func:`loss_interval`).
 """
 
 from __future__ import annotations
