@@ -119,7 +119,8 @@ def _silent_mix_lines(mix: dict[str, Any] | None, record: dict[str, Any]) -> lis
         f"[{low['ratio_ci'][0]:.2f}, {low['ratio_ci'][1]:.2f}]: people who block act much like "
         "people who do not, so "
         f"at most {percent(mix['people_at_most'])} {interval(mix['people_at_most_ci'])} of them "
-        "are people acting like the others, and the rest likely bots."
+        "are people acting like the others; the rest are bots, or people whose visits ended "
+        "before their browser sent anything, who send fewer events too."
     ] + _at_most_lines(mix, record)
 
 

@@ -183,7 +183,7 @@ def test_unfiltered_bots_bias_the_loss_up_and_the_report_brackets_it(tmp_path):
     sd = np.log(hi / lo) / (2 * 1.959963984540054)
     assert abs(np.log(mix["people_at_most"] / people)) < 3 * sd, (mix, people)
     text = format_estimate(record)
-    assert "are people acting like the others, and the rest likely bots" in text
+    assert "are people acting like the others; the rest are bots, or people whose" in text
     # Counting no more people among them than the bound allows, the loss is at most the
     # upper end of its interval: above the truth, and far below the loss with every one of them
     # counted as a person.
