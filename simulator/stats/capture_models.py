@@ -279,7 +279,7 @@ def unseen_upper_end(
     event had the same chance of being seen, or when none was measured) and ``fitted_var`` is
     the fitted rates' part. An estimate of no unseen event then leaves about ``z**2`` (3.8) of
     them possible, as an exact Poisson bound at a count of zero does (3.7). For many unseen
-    events the end is the normal interval's, a skew of about two events above it.
+    events the end is the normal interval's, moved up about two events by the error's skew.
 
     Parameters
     ----------
