@@ -192,8 +192,8 @@ def test_no_true_count_interval_reaches_below_the_events_the_paths_saw(tmp_path)
 def test_a_rare_event_types_true_count_is_covered_as_often_as_stated(events, p_client, p_server):
     """Sites where an event type has a few dozen events and fewer than one goes unseen.
 
-    The variance measured at such an estimate is small with it, and the normal interval missed
-    the truth above (86% and 81% coverage in these two cases); its upper end is now where the
+    The variance measured at such an estimate is small with it, and a normal interval misses
+    the truth above (86% and 81% coverage in these two cases); the upper end is where the
     estimate is within 1.96 standard errors taken at the truth. Each site's interval covers or
     not independently, so the tolerance is three binomial standard errors; the sites are drawn
     again once if it fails.
