@@ -6,7 +6,12 @@ from statistics import NormalDist
 
 import numpy as np
 
-from simulator.experiments.estimate.resampling import central_spread, loss_interval, spread
+from simulator.experiments.estimate.resampling import (
+    central_spread,
+    loss_interval,
+    served_units,
+    spread,
+)
 from simulator.stats.capture_recapture import none_seen_bound
 
 
@@ -46,3 +51,16 @@ def test_a_loss_of_zero_reaches_the_exact_bound_over_its_units():
     np.testing.assert_allclose(hi, none_seen_bound(np.array([2, 49, 49])))
     lo, hi = loss_interval(np.ones(1), np.ones((200, 1)), np.array([7]))
     np.testing.assert_allclose([lo[0], hi[0]], [1 - none_seen_bound(7), 1.0])
+
+
+def test_served_units_count_each_group_once_per_key():
+    group = np.array([0, 0, 1, 5, 5, 5, 2])
+    key = np.array([1, 1, 1, 0, 2, 2, 2])
+    np.testing.assert_array_equal(served_units(group, key, 4), [1, 2, 2, 0])
+
+
+def test_without_units_a_loss_of_zero_keeps_the_resamples_interval():
+    draws = np.zeros((200, 1))
+    draws[:10] = 0.02
+    lo, hi = loss_interval(np.zeros(1), draws)
+    np.testing.assert_allclose([lo[0], hi[0]], np.quantile(draws, [0.025, 0.975]))

@@ -30,6 +30,7 @@ from simulator.experiments.estimate.resampling import (
     groups_of,
     loss_interval,
     resampled_sums,
+    served_units,
     spread,
 )
 from simulator.stats.capture_models import (
@@ -90,9 +91,23 @@ def _interval(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _count_interval(
-    seen: np.ndarray, unseen: np.ndarray, fitted_var: np.ndarray, chance: np.ndarray
+    seen: np.ndarray,
+    unseen: np.ndarray,
+    rates: np.ndarray,
+    totals: np.ndarray,
+    chance: np.ndarray,
+    measured: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
     """95% interval of a true count ``seen + unseen`` (the data's), and its standard error.
+
+    The error has the two parts of :func:`~simulator.stats.capture_models.horvitz_thompson_error`:
+    the spread of ``rates`` (the data's seen events under each resample's rates) and
+    ``chance``. Where no rate of being seen was ``measured`` (a model that counts none unseen,
+    or rates fitted at 1 because one path missed nothing the other saw) the spread of the
+    resamples' ``totals`` stands in, with no chance part. Spreads are of the central 95% of the
+    resamples (:func:`~simulator.experiments.estimate.resampling.central_spread`): a rare
+    type's resample in which the paths share no event drives its fitted rates to 0 and its
+    total to the hundreds of millions.
 
     The lower end is the normal interval's, never below the events the paths saw. The upper
     end is :func:`~simulator.stats.capture_models.unseen_upper_end`: where few events went
@@ -100,9 +115,11 @@ def _count_interval(
     upper end missed the truth above it (88-90% coverage of the counts with fewer than five
     unseen events, in simulated sites).
     """
-    sd = np.sqrt(fitted_var + chance)
+    fitted = np.where(measured, central_spread(rates), central_spread(totals)) ** 2
+    chance = np.where(measured, chance, 0.0)
+    sd = np.sqrt(fitted + chance)
     lo = np.maximum(seen + unseen - Z95 * sd, seen)
-    return lo, unseen_upper_end(seen, unseen, fitted_var, chance), sd
+    return lo, unseen_upper_end(seen, unseen, fitted, chance), sd
 
 
 def _total(seen: np.ndarray, unseen: np.ndarray) -> dict[str, Any]:
@@ -112,19 +129,16 @@ def _total(seen: np.ndarray, unseen: np.ndarray) -> dict[str, Any]:
     saw, in the data (row 0) and each resample. The error against the events this log's visitors
     made has the two parts of :func:`~simulator.stats.capture_models.horvitz_thompson_error`,
     with one rate of being seen, ``seen / total``, for all: the data's seen events under each
-    resample's rate, and ``total * unseen / seen`` for which events happened to be seen. Where
-    the model counts none unseen the spread of the resamples' totals stands in (there is no
-    rate to measure an error by). Spreads are of the central 95% of the resamples
-    (:func:`~simulator.experiments.estimate.resampling.central_spread`). A resample whose count
-    is unbounded (NaN) leaves the interval unknown too: its spread over the other resamples
-    would understate the uncertainty.
+    resample's rate, and ``total * unseen / seen`` for which events happened to be seen
+    (:func:`_count_interval`; where the model counts none unseen there is no rate to measure an
+    error by). A resample whose count is unbounded (NaN) leaves the interval unknown too: its
+    spread over the other resamples would understate the uncertainty.
     """
     total = seen + unseen
     with np.errstate(divide="ignore", invalid="ignore"):
         rates = np.where(seen[1:] > 0, seen[0] * total[1:] / seen[1:], np.nan)
         chance = total[0] * unseen[0] / seen[0]
-    fitted = central_spread(rates) ** 2 if unseen[0] > 0 else central_spread(total[1:]) ** 2
-    lo, hi, sd = _count_interval(seen[0], unseen[0], fitted, chance if unseen[0] > 0 else 0.0)
+    lo, hi, sd = _count_interval(seen[0], unseen[0], rates, total[1:], chance, unseen[0] > 0)
     if np.isnan(unseen).any():
         lo = hi = sd = np.nan
     return {"total": _num(total[0]), "total_ci": [_num(lo), _num(hi)], "total_sd": _num(sd)}
@@ -182,22 +196,17 @@ def logistic_totals(
     seen = cells[0].sum(axis=1)
     rates, chance = horvitz_thompson_error(seen, p_c, p_s, event_of_cell, n_events)
     # An event type where one path missed nothing the other saw (no n10, or no n01) has a rate
-    # fitted at 1 and no measure of its error: the spread of the resamples' totals stands in,
-    # and the score interval still leaves room for the events neither path saw. Spreads are of
-    # the central 95% of the resamples: a rare type's resample in which the paths share no
-    # event drives its fitted rates to 0 and its total to the hundreds of millions.
-    one_sided = (n10 == 0) | (n01 == 0)
-    fitted = np.where(one_sided, central_spread(total[1:]), central_spread(rates)) ** 2
+    # fitted at 1 and no measure of its error; the upper end still leaves room for the events
+    # neither path saw.
     observed = n11 + n10 + n01
     t_lo, t_hi, t_sd = _count_interval(
-        observed, total[0] - observed, fitted, np.where(one_sided, 0.0, chance)
+        observed, total[0] - observed, rates, total[1:], chance, (n10 > 0) & (n01 > 0)
     )
     # The client's loss as the stratified table gives it: on the logit scale, and exact at 0
     # or 1 over the visitor groups in which the server saw the event type. Where the client
     # missed none of the server's events its rate is fitted at 1 up to the fit's tolerance: 0.
     loss[0] = np.where(n01 == 0, 0.0, loss[0])
-    served = np.unique(group[server] * n_events + events["event"][server])
-    units = np.bincount(served % n_events, minlength=n_events)
+    units = served_units(group[server], events["event"][server], n_events)
     l_lo, l_hi = loss_interval(loss[0], loss[1:], units)
     present = np.bincount(event_of_cell, minlength=n_events) > 0
     # A path that saw none of an event type's events leaves the other's rate for it unmeasured

@@ -25,7 +25,12 @@ from simulator.experiments.estimate.assumptions import assumption_checks, late_c
 from simulator.experiments.estimate.capture_covariates import logistic_totals, third_source_check
 from simulator.experiments.estimate.checks import silences
 from simulator.experiments.estimate.kpi_estimates import check_kpis, kpi_estimates
-from simulator.experiments.estimate.resampling import loss_interval, resampled_sums, spread
+from simulator.experiments.estimate.resampling import (
+    loss_interval,
+    resampled_sums,
+    served_units,
+    spread,
+)
 from simulator.experiments.estimate.run_contract import loss_results
 from simulator.experiments.estimate.segment_counts import FEATURES, SegmentCounts
 from simulator.experiments.estimate.silent_visitors import silent_visitor_mix
@@ -95,11 +100,10 @@ def estimate_groups(
     event_loss, event_draws = client_loss(totals, event_of), client_loss(draws, event_of)
     # The visitor groups in which the server saw some of a stratum's (an event type's) events:
     # the independent units the client's loss is measured on.
-    served = by_row[:, 0] + by_row[:, 2] > 0
-    units = np.bincount(rows[served] % n_strata, minlength=n_strata)
-    n_events = int(event_of.max(initial=-1)) + 1
-    pairs = np.unique((rows[served] // n_strata) * n_events + event_of[rows[served] % n_strata])
-    event_units = np.bincount(pairs % n_events, minlength=n_events)
+    served = rows[by_row[:, 0] + by_row[:, 2] > 0]
+    group, stratum = served // n_strata, served % n_strata
+    units = served_units(group, stratum, n_strata)
+    event_units = served_units(group, event_of[stratum], int(event_of.max(initial=-1)) + 1)
     return {
         "combos": combos,
         "totals": totals,
@@ -208,7 +212,7 @@ def estimate(
         record["rows"], tables.shared_ids, tables.visitors, tables.server_only_visitors,
         respect_choice, tables.server_agents, by,
     )  # fmt: skip
-    mix = _silent_mix(tables, seed, replicates)
+    mix = _silent_mix(tables, combos[:, 0], labels["event"], seed, replicates)
     if mix is not None:
         record["bots"]["silent_mix"] = mix
     kept = ~tables.server_only
@@ -220,20 +224,24 @@ def estimate(
     return record
 
 
-def _silent_mix(tables: Tables, seed: int, replicates: int) -> dict[str, Any] | None:
-    """The event mix of visitors whose browser sent nothing (see ``silent_visitors``)."""
+def _silent_mix(
+    tables: Tables, event_of: np.ndarray, names: dict[int, str], seed: int, replicates: int
+) -> dict[str, Any] | None:
+    """The event mix of visitors whose browser sent nothing (see ``silent_visitors``).
+
+    ``event_of`` is each stratum's event type code and ``names`` the codes' labels (``_codes``).
+    """
     if not tables.server_only_visitors or tables.segments is None:
         return None
-    names = sorted({lab[0] for lab in tables.labels})
-    code = {n: i for i, n in enumerate(names)}
-    event = np.array([code[lab[0]] for lab in tables.labels], np.int64)[tables.stratum]
+    event = event_of[tables.stratum]
     profile = tables.segments.profile
     features = profile["features"]
     visitors = (profile["group"], features[:, FEATURES.index("server_visitors")],
                 features[:, FEATURES.index("silent")])  # fmt: skip
     return silent_visitor_mix(
-        event, tables.group, tables.server_only, tables.cells, visitors, names, seed, replicates
-    )
+        event, tables.group, tables.server_only, tables.cells, visitors,
+        [names[i] for i in range(len(names))], seed, replicates,
+    )  # fmt: skip
 
 
 def corrections(

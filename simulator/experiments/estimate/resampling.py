@@ -182,8 +182,30 @@ def central_spread(draws: np.ndarray) -> np.ndarray:
     return (hi - lo) / (2.0 * Z95)
 
 
+def served_units(group: np.ndarray, key: np.ndarray, n_keys: int) -> np.ndarray:
+    """How many distinct visitor groups each key (stratum, event type) has entries in.
+
+    Called with the entries in which the server saw events, these are the independent units a
+    client loss is measured on (:func:`loss_interval`).
+
+    Parameters
+    ----------
+    group, key : numpy.ndarray
+        The visitor group and the key of each entry.
+    n_keys : int
+        Keys run over ``0 .. n_keys - 1``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_keys,): the distinct groups per key.
+    """
+    pairs = np.unique(np.asarray(group, np.int64) * n_keys + key)
+    return np.bincount(pairs % n_keys, minlength=n_keys)
+
+
 def loss_interval(
-    loss: np.ndarray, draws: np.ndarray, units: np.ndarray
+    loss: np.ndarray, draws: np.ndarray, units: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """95% interval of a loss rate from its resamples: logit scale, exact at a loss of 0 or 1.
 
@@ -199,8 +221,9 @@ def loss_interval(
         The loss rates of the data.
     draws : numpy.ndarray
         The same in each resample (one row per resample).
-    units : numpy.ndarray
-        Visitor groups in which the server saw events, per loss rate.
+    units : numpy.ndarray, optional
+        Visitor groups in which the server saw events, per loss rate (:func:`served_units`);
+        without them a loss of 0 or 1 keeps the resamples' percentile interval.
 
     Returns
     -------
@@ -208,9 +231,10 @@ def loss_interval(
         The interval's ends.
     """
     lo, hi = percentile_interval(draws)
-    far = np.where(units > 0, none_seen_bound(np.maximum(units, 1)), np.nan)
-    hi = np.where(loss == 0, np.fmax(hi, far), hi)
-    lo = np.where(loss == 1, np.fmin(lo, 1 - far), lo)
+    if units is not None:
+        far = np.where(units > 0, none_seen_bound(np.maximum(units, 1)), np.nan)
+        hi = np.where(loss == 0, np.fmax(hi, far), hi)
+        lo = np.where(loss == 1, np.fmin(lo, 1 - far), lo)
     return logit_interval(loss, spread(draws), (lo, hi))
 
 
@@ -222,6 +246,7 @@ __all__ = [
     "groups_of",
     "loss_interval",
     "resampled_sums",
+    "served_units",
     "spread",
     "visitor_groups",
 ]

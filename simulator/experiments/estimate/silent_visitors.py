@@ -29,11 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from simulator.experiments.estimate.resampling import resampled_sums, spread
+from simulator.experiments.estimate.resampling import loss_interval, resampled_sums, spread
 from simulator.stats.capture_recapture import (
     Z95,
-    logit_interval,
-    percentile_interval,
     two_source,
 )
 
@@ -150,7 +148,7 @@ def _loss_at_most(sums: np.ndarray, n_types: int, people: float, names: list[str
     with np.errstate(divide="ignore", invalid="ignore"):
         persons = np.minimum(silent_copies, people * n_silent * talking_copies / n_talking)
     loss = two_source(n11, n10, talking_copies - n11 + np.nan_to_num(persons)).client_loss
-    lo, hi = logit_interval(loss[0], spread(loss[1:]), percentile_interval(loss[1:]))
+    lo, hi = loss_interval(loss[0], loss[1:])
     return [{"event": names[e], "client_loss": _num(loss[0, e]),
              "client_loss_ci": [_num(lo[e]), _num(hi[e])]}
             for e in np.flatnonzero(talking_copies[0] > 0)]  # fmt: skip
