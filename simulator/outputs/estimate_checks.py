@@ -77,6 +77,24 @@ def _message(check: dict[str, Any]) -> str:
             "segment with the server's copies (or derive it there from the user agent) to "
             "estimate per segment."
         )
+    if name == "visitors_named_apart":
+        sample = (
+            f" (in a sample of one event in {count(check['sampled'])}, chosen by key)"
+            if check["sampled"] > 1
+            else ""
+        )
+        share = check["different_visitor"] / check["both_paths"]
+        return (
+            f"the client and server copies of {count(check['different_visitor'])} of the "
+            f"{count(check['both_paths'])} events both paths saw{sample} name different "
+            f"visitors ({percent(share)}): the two paths name visitors apart, as when the "
+            "browser sends its anonymous id and the server the signed-in user's. The losses "
+            "and true counts stand, since copies pair by their key, but one person counts as "
+            "several visitors: the visitor counts, the Bots line, the site profile and the "
+            "KPIs per visitor are wrong, and the intervals, which resample visitors, may be "
+            "too narrow. Map visitor to an id both paths carry (pass the browser's anonymous "
+            "id to the server)."
+        )
     if name == "server_user_agents":
         return (
             f"the server copies of {count(check['named_crawler'])} of the "

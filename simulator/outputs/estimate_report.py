@@ -27,6 +27,8 @@ ASSUMPTIONS = (
     "estimated (their rows are marked).",
     "Visitors who withheld consent send nothing on either path: they are not estimable here.",
     "The copies of one event share a key that the vendor does not deduplicate away.",
+    "Both paths name a visitor by the same id: the visitor counts, the Bots line and the "
+    "intervals (which resample visitors) rest on it.",
 )
 
 
@@ -109,9 +111,9 @@ def _silent_mix_lines(mix: dict[str, Any] | None, record: dict[str, Any]) -> lis
     low, most = ratio[mix["from_event"]], ratio[mix["most_event"]]
     if not mix["mix_differs"]:
         return [
-            f"Per visitor they sent the server what visitors whose browser talks did, from "
-            f"{low['ratio']:.2f} times the {low['event']} to {most['ratio']:.2f} times the "
-            f"{most['event']}: nothing in their events sets them apart from people who block."
+            f"Per visitor they sent the server from {low['ratio']:.2f} times the {low['event']} "
+            f"to {most['ratio']:.2f} times the {most['event']} that visitors whose browser "
+            "talks did: their mix of events does not set them apart from people who block."
         ]
     return [
         f"Per visitor they sent the server {most['ratio']:.2f} times the {most['event']} of "

@@ -225,3 +225,62 @@ def test_events_the_server_names_otherwise_are_pointed_out(tmp_path, capsys):
     )
     check = checks_of(estimate(same))["one_path_events"]
     assert not check["raised"] and check["never_alone_on_server"] == []
+
+
+def test_paths_that_name_visitors_apart_are_flagged(tmp_path, capsys):
+    shown = export(tmp_path, "shown", site())
+    check = checks_of(shown)["visitors_named_apart"]
+    both = sum(r["n11"] for r in shown["rows"])
+    assert check == {"check": "visitors_named_apart", "raised": False, "sampled": 1,
+                     "both_paths": both, "different_visitor": 0}  # fmt: skip
+    # The same log, the server's copies naming the visitor by an id of its own (a user id).
+    import duckdb
+
+    log, apart = tmp_path / "shown" / "copies.parquet", tmp_path / "apart.parquet"
+    duckdb.sql(
+        f"COPY (SELECT * REPLACE (CASE WHEN path = 'server' THEN 'user-' || visitor "
+        f"ELSE CAST(visitor AS VARCHAR) END AS visitor) FROM '{log}') TO '{apart}' "
+        "(FORMAT parquet)"
+    )
+    record = estimate(apart, by=("device",))
+    check = checks_of(record)["visitors_named_apart"]
+    assert check["raised"] and check["different_visitor"] == check["both_paths"] == both
+    # Copies pair by their key: every table and loss is the same, only the visitors differ.
+    assert [{k: r[k] for k in ("n11", "n10", "n01", "client_loss")} for r in record["rows"]] == [
+        {k: r[k] for k in ("n11", "n10", "n01", "client_loss")} for r in shown["rows"]
+    ]
+    assert record["visitors"] > shown["visitors"]
+    code, text, err = run([apart], capsys)
+    assert code == 0, err
+    assert f"WARNING: the client and server copies of {both:,} of the {both:,} events" in text
+    assert "Map visitor to an id both paths carry" in text
+
+
+def test_a_few_events_named_apart_are_counted_but_not_flagged(tmp_path):
+    # A visitor id that changes at sign-in touches one event of the 120 both paths saw.
+    rows = []
+    for i in range(120):
+        when, visitor = f"2026-01-01T10:{i % 60:02d}:00Z", f"v{i % 30}"
+        rows.append((f"k{i}", "client", "page_view", when, visitor, f"c{i}"))
+        rows.append((f"k{i}", "server", "page_view", when, "u7" if i == 7 else visitor, f"s{i}"))
+    check = checks_of(estimate(write_csv(tmp_path / "signin.csv", rows)))["visitors_named_apart"]
+    assert check["different_visitor"] == 1 and check["both_paths"] == 120
+    assert not check["raised"]  # under SPLIT_SHARE of the events
+
+
+def test_a_long_log_is_checked_on_a_sample_of_its_events(tmp_path, monkeypatch):
+    from simulator.experiments.estimate import checks
+
+    rows = []
+    for i in range(2000):
+        when, visitor = f"2026-01-01T{10 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z", i % 97
+        rows.append((i, "client", "page_view", when, visitor, f"c{i}"))
+        rows.append((i, "server", "page_view", when, visitor + 1000, f"s{i}"))
+    csv = write_csv(tmp_path / "long.csv", rows)
+    monkeypatch.setattr(checks, "SAMPLE_ROWS", 400)  # 4,000 rows: one event in ten
+    check = checks_of(estimate(csv))["visitors_named_apart"]
+    assert check["sampled"] == 10 and check["raised"]
+    assert check["different_visitor"] == check["both_paths"]
+    # The events are chosen by their key's hash: about a tenth, with binomial spread.
+    sd = (2000 * 0.1 * 0.9) ** 0.5
+    assert abs(check["both_paths"] - 200) < 4 * sd

@@ -2,8 +2,8 @@
 
 Capture-recapture needs every event to be sent on both paths, each path to miss it on its own,
 and the two copies to be countable as two, among the visitors who are people; per segment, each
-event must be placed in its segment whichever path saw it. Six cases break that and leave a
-trace in the log:
+event must be placed in its segment whichever path saw it, and per visitor, both paths must
+name a visitor alike. Seven cases break that and leave a trace in the log:
 
 - **Late copies**: a path whose first copy of an event arrives long after the event's first
   copy (a retry after an outage, a browser's retry store on the next visit) missed the figures
@@ -33,6 +33,11 @@ trace in the log:
   blocked visitor) fall in a segment of their own, ``(none)``, where the client saw nothing to
   pair them with: the loss per device comes out too low, and so, to a lesser degree, does the
   loss per event type stratified by device. Without that column in ``by`` it is right.
+- **Visitors named apart**: when the client's copies carry the browser's anonymous id and the
+  server's the signed-in user's, the copies of one event name two visitors. The losses stand
+  (copies pair by their key), but one person counts as several visitors: the visitor counts,
+  the visitors with server copies only, the site profile and the KPIs per visitor are wrong,
+  and the intervals, which resample visitors, lose the tie between a person's events.
 """
 
 from __future__ import annotations
@@ -50,6 +55,11 @@ MIN_VISITORS = 500
 """Fewer visitors cannot tell a site without blockers from one that withholds them."""
 MISSING = "(none)"
 """The segment label of a copy whose segment column is empty."""
+SPLIT_SHARE = 0.01
+"""Above this share of the events both paths saw whose copies name different visitors, the two
+paths name visitors apart: a visitor id that changes within a visit (a cookie reset at
+sign-in) touches a few events, a column that holds different ids on the two paths nearly
+all."""
 UNPLACED_SHARE = 0.05
 """From this share of the events only the server saw in no segment of a column (and ten times
 the share among the events the client saw), the per-segment figures of that column miss
@@ -96,6 +106,7 @@ def assumption_checks(
     respect_choice: bool = False,
     server_agents: dict[str, Any] | None = None,
     by: tuple[str, ...] | list[str] = (),
+    visitor_ids: dict[str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """The checks the counts allow, each with whether it is raised and why.
 
@@ -114,6 +125,10 @@ def assumption_checks(
         (:attr:`~simulator.experiments.estimate.tabulation.Tables.server_agents`).
     by : sequence of str
         The segment columns of the rows.
+    visitor_ids : dict, optional
+        From a sample of the events (``sampled``: one in how many), those both paths saw
+        (``both_paths``) and those whose copies name different visitors
+        (``different_visitor``).
 
     Returns
     -------
@@ -126,7 +141,8 @@ def assumption_checks(
         (``declared``, ``silent_browser_share``) and, with a user-agent column,
         ``server_user_agents`` (``servers_own``, ``paired_events``, ``named_crawler``); with
         segment columns, ``segments_missing_on_server`` (``columns``: per column the events
-        only the server saw in no segment, and their share).
+        only the server saw in no segment, and their share); with ``visitor_ids``,
+        ``visitors_named_apart`` (its figures, raised above :data:`SPLIT_SHARE`).
     """
     n11 = sum(r["n11"] for r in rows)
     client = {r["event"]: 0 for r in rows}
@@ -142,6 +158,9 @@ def assumption_checks(
     ]
     if by:
         checks.append(_unplaced(rows, by))
+    if visitor_ids is not None:
+        raised = visitor_ids["different_visitor"] > SPLIT_SHARE * visitor_ids["both_paths"]
+        checks.append({"check": "visitors_named_apart", "raised": raised, **visitor_ids})
     if server_agents is not None:
         checks.append({"check": "server_user_agents", "raised": server_agents["servers_own"],
                        **server_agents})  # fmt: skip
@@ -197,4 +216,4 @@ def _withheld(visitors: int, silent: int, declared: bool) -> dict:
     }
 
 
-__all__ = ["MIN_VISITORS", "SILENT_BROWSERS", "assumption_checks", "late_copies"]
+__all__ = ["MIN_VISITORS", "SILENT_BROWSERS", "SPLIT_SHARE", "assumption_checks", "late_copies"]

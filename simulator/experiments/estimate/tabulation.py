@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.experiments.estimate.checks import visitor_agreement
 from simulator.experiments.estimate.crawlers import crawler_agents, is_crawler_sql
 from simulator.experiments.estimate.log_view import (
     MEMORY_LIMIT,
@@ -85,6 +86,9 @@ class Tables:
         (``servers_own``), from the events both paths saw whose client copy came from a browser
         (``paired_events``) and those of them whose server copy names a crawler
         (``named_crawler``).
+    visitor_ids : dict, optional
+        Whether the two paths name visitors alike, from a sample of the events
+        (:func:`~simulator.experiments.estimate.checks.visitor_agreement`).
     """
 
     labels: list[tuple[str, ...]]
@@ -105,6 +109,7 @@ class Tables:
     segments: SegmentCounts | None = None
     dims: tuple[str, ...] = ()
     server_agents: dict[str, Any] | None = None
+    visitor_ids: dict[str, int] | None = None
 
 
 def tabulate(
@@ -180,12 +185,14 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
     path_text = f"CAST({col['path']} AS VARCHAR)"
     # A third source's copies (a pixel, a CDN log) are kept apart from the two paths' cells.
     third = f"coalesce(lower(trim({path_text})) IN {tuple(THIRD_PATHS)}, false)"
-    mask = (
+    paths = (
         f"CASE WHEN {path_text} = 'client' THEN {CLIENT} WHEN {path_text} = 'server' THEN {SERVER}"
         f" WHEN lower(trim({path_text})) = 'client' THEN {CLIENT}"
         f" WHEN lower(trim({path_text})) = 'server' THEN {SERVER} WHEN {third} THEN {THIRD}"
         f" ELSE {BAD_PATH} END"
-        f" | CASE WHEN {col['visitor']} IS NULL THEN {NO_VISITOR} ELSE 0 END"
+    )
+    mask = (
+        f"{paths} | CASE WHEN {col['visitor']} IS NULL THEN {NO_VISITOR} ELSE 0 END"
         f" | CASE WHEN t IS NULL AND {col['time']} IS NOT NULL THEN {BAD_TIME} ELSE 0 END"
     )
     # Copies whose user agent names a crawler are marked, by path (which events they drop is
@@ -247,6 +254,7 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
         )
     tables = _reduce(con, src, by, dims, col, late_after, groups, rows, crawler_rows, has_value)
     tables.server_agents = server_agents
+    tables.visitor_ids = visitor_agreement(con, src, key, col["visitor"], paths, rows)
     return tables
 
 
