@@ -31,6 +31,13 @@ def late_lines(record: dict[str, Any]) -> list[str]:
     ]
 
 
+def _sample(check: dict[str, Any]) -> str:
+    """How the events a check counts were chosen, when not all were read."""
+    if check["sampled"] > 1:
+        return f" (in a sample of one event in {count(check['sampled'])}, chosen by key)"
+    return ""
+
+
 def _message(check: dict[str, Any]) -> str:
     name = check["check"]
     if name == "shared_message_ids" and check["same_id"]:
@@ -77,16 +84,20 @@ def _message(check: dict[str, Any]) -> str:
             "segment with the server's copies (or derive it there from the user agent) to "
             "estimate per segment."
         )
-    if name == "visitors_named_apart":
-        sample = (
-            f" (in a sample of one event in {count(check['sampled'])}, chosen by key)"
-            if check["sampled"] > 1
-            else ""
+    if name == "keys_shared_by_events":
+        return (
+            f"the copies on one path of {count(check['mixed_types'])} of the "
+            f"{count(check['events'])} events{_sample(check)} name more than one event type "
+            f"({percent(check['mixed_types'] / check['events'])}): several events share a key "
+            "(a page view's, a session's or a cookie's id), so each key counts as one event "
+            "and the tables above count keys, not events. Map event_key to an id of its own "
+            "for each event, which its client and server copies share."
         )
+    if name == "visitors_named_apart":
         share = check["different_visitor"] / check["both_paths"]
         return (
             f"the client and server copies of {count(check['different_visitor'])} of the "
-            f"{count(check['both_paths'])} events both paths saw{sample} name different "
+            f"{count(check['both_paths'])} events both paths saw{_sample(check)} name different "
             f"visitors ({percent(share)}): the two paths name visitors apart, as when the "
             "browser sends its anonymous id and the server the signed-in user's. The losses "
             "and true counts stand, since copies pair by their key, but one person counts as "

@@ -233,6 +233,8 @@ def test_paths_that_name_visitors_apart_are_flagged(tmp_path, capsys):
     both = sum(r["n11"] for r in shown["rows"])
     assert check == {"check": "visitors_named_apart", "raised": False, "sampled": 1,
                      "both_paths": both, "different_visitor": 0}  # fmt: skip
+    keys = checks_of(shown)["keys_shared_by_events"]
+    assert not keys["raised"] and keys["mixed_types"] == 0 and keys["events"] >= both
     # The same log, the server's copies naming the visitor by an id of its own (a user id).
     import duckdb
 
@@ -284,3 +286,25 @@ def test_a_long_log_is_checked_on_a_sample_of_its_events(tmp_path, monkeypatch):
     # The events are chosen by their key's hash: about a tenth, with binomial spread.
     sd = (2000 * 0.1 * 0.9) ** 0.5
     assert abs(check["both_paths"] - 200) < 4 * sd
+
+
+def test_a_key_shared_by_several_events_is_flagged(tmp_path, capsys):
+    # The page view's id as the key: its view and its click, on both paths, share it.
+    rows = []
+    for i in range(40):
+        when, visitor = f"2026-01-01T10:{i:02d}:00Z", f"v{i % 8}"
+        for n, event in enumerate(("page_view", "link_clicked")):
+            own = f"pv{i}-{n}"
+            rows += [(f"pv{i}", path, event, when, visitor, f"{path[0]}{own}")
+                     for path in ("client", "server") if path == "server" or i % 5]  # fmt: skip
+    shared = write_csv(tmp_path / "pageview_ids.csv", rows)
+    check = checks_of(estimate(shared))["keys_shared_by_events"]
+    assert check["raised"] and check["events"] == check["mixed_types"] == 40
+    code, text, err = run([shared], capsys)
+    assert code == 0, err
+    assert "WARNING: the copies on one path of 40 of the 40 events name more than one" in text
+    assert "Map event_key to an id of its own for each event" in text
+    # A key per event (its message id without the path's letter): 80 events, none flagged.
+    own = write_csv(tmp_path / "own_ids.csv", [(m[1:], *r[1:], m) for *r, m in rows])
+    check = checks_of(estimate(own))["keys_shared_by_events"]
+    assert not check["raised"] and check["events"] == 80 and check["mixed_types"] == 0

@@ -1,9 +1,10 @@
 """Checks of the estimate's assumptions that the counts can show, each raised or not.
 
 Capture-recapture needs every event to be sent on both paths, each path to miss it on its own,
-and the two copies to be countable as two, among the visitors who are people; per segment, each
-event must be placed in its segment whichever path saw it, and per visitor, both paths must
-name a visitor alike. Seven cases break that and leave a trace in the log:
+and the two copies to be countable as two (and as one event), among the visitors who are
+people; per segment, each event must be placed in its segment whichever path saw it, and per
+visitor, both paths must name a visitor alike. Eight cases break that and leave a trace in the
+log:
 
 - **Late copies**: a path whose first copy of an event arrives long after the event's first
   copy (a retry after an outage, a browser's retry store on the next visit) missed the figures
@@ -38,6 +39,9 @@ name a visitor alike. Seven cases break that and leave a trace in the log:
   (copies pair by their key), but one person counts as several visitors: the visitor counts,
   the visitors with server copies only, the site profile and the KPIs per visitor are wrong,
   and the intervals, which resample visitors, lose the tie between a person's events.
+- **Keys shared by events**: a key that lives longer than one event (a page view's, a
+  session's, a cookie's) gathers the copies of several events, whose copies on one path then
+  name several event types; each key counts as one event.
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ SPLIT_SHARE = 0.01
 """Above this share of the events both paths saw whose copies name different visitors, the two
 paths name visitors apart: a visitor id that changes within a visit (a cookie reset at
 sign-in) touches a few events, a column that holds different ids on the two paths nearly
-all."""
+all. Likewise, above this share of events whose copies on one path name several event types,
+several events share a key."""
 UNPLACED_SHARE = 0.05
 """From this share of the events only the server saw in no segment of a column (and ten times
 the share among the events the client saw), the per-segment figures of that column miss
@@ -106,7 +111,7 @@ def assumption_checks(
     respect_choice: bool = False,
     server_agents: dict[str, Any] | None = None,
     by: tuple[str, ...] | list[str] = (),
-    visitor_ids: dict[str, int] | None = None,
+    agreement: dict[str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """The checks the counts allow, each with whether it is raised and why.
 
@@ -125,10 +130,11 @@ def assumption_checks(
         (:attr:`~simulator.experiments.estimate.tabulation.Tables.server_agents`).
     by : sequence of str
         The segment columns of the rows.
-    visitor_ids : dict, optional
-        From a sample of the events (``sampled``: one in how many), those both paths saw
-        (``both_paths``) and those whose copies name different visitors
-        (``different_visitor``).
+    agreement : dict, optional
+        From a sample of the events (``sampled``: one in how many), those with a client or
+        server copy (``events``), those both paths saw (``both_paths``), those of them whose
+        copies name different visitors (``different_visitor``) and those whose copies on one
+        path name more than one event type (``mixed_types``).
 
     Returns
     -------
@@ -141,8 +147,9 @@ def assumption_checks(
         (``declared``, ``silent_browser_share``) and, with a user-agent column,
         ``server_user_agents`` (``servers_own``, ``paired_events``, ``named_crawler``); with
         segment columns, ``segments_missing_on_server`` (``columns``: per column the events
-        only the server saw in no segment, and their share); with ``visitor_ids``,
-        ``visitors_named_apart`` (its figures, raised above :data:`SPLIT_SHARE`).
+        only the server saw in no segment, and their share); with ``agreement``,
+        ``visitors_named_apart`` and ``keys_shared_by_events`` (its figures, each raised above
+        :data:`SPLIT_SHARE` of the sample's events both paths saw, or of all its events).
     """
     n11 = sum(r["n11"] for r in rows)
     client = {r["event"]: 0 for r in rows}
@@ -158,9 +165,8 @@ def assumption_checks(
     ]
     if by:
         checks.append(_unplaced(rows, by))
-    if visitor_ids is not None:
-        raised = visitor_ids["different_visitor"] > SPLIT_SHARE * visitor_ids["both_paths"]
-        checks.append({"check": "visitors_named_apart", "raised": raised, **visitor_ids})
+    if agreement is not None:
+        checks += _agreement(agreement)
     if server_agents is not None:
         checks.append({"check": "server_user_agents", "raised": server_agents["servers_own"],
                        **server_agents})  # fmt: skip
@@ -203,6 +209,18 @@ def _unplaced(rows: list[dict[str, Any]], by: tuple[str, ...] | list[str]) -> di
         if share >= UNPLACED_SHARE and share >= 10 * client_share:
             columns[column] = {"events": unplaced, "share": share}
     return {"check": "segments_missing_on_server", "raised": bool(columns), "columns": columns}
+
+
+def _agreement(sample: dict[str, int]) -> list[dict]:
+    apart = sample["different_visitor"] > SPLIT_SHARE * sample["both_paths"]
+    shared = sample["mixed_types"] > SPLIT_SHARE * sample["events"]
+    figures = {"sampled": sample["sampled"], "both_paths": sample["both_paths"]}
+    return [
+        {"check": "visitors_named_apart", "raised": bool(apart), **figures,
+         "different_visitor": sample["different_visitor"]},
+        {"check": "keys_shared_by_events", "raised": bool(shared), "sampled": sample["sampled"],
+         "events": sample["events"], "mixed_types": sample["mixed_types"]},
+    ]  # fmt: skip
 
 
 def _withheld(visitors: int, silent: int, declared: bool) -> dict:

@@ -6,12 +6,13 @@ neither path saw are more than independence predicts and the true count comes ou
 Such an outage leaves a trace: a stretch with no copy on either path far longer than the
 arrival of visitors around it makes likely. :func:`silences` finds them.
 
-The visitor column must name one visitor the same way on both paths. A browser's tag sends
-its own anonymous id, while a server's call carries the signed-in user's id unless the site
-passes the browser's id to it (``docs/sources.md`` §8, Segment's visitor ids on two paths):
-mapped to such a column, the copies of one event name two visitors. Events still pair by their
-key, so the losses stand, but every figure per visitor splits one person in two.
-:func:`visitor_agreement` counts the events both paths saw whose copies disagree.
+The key and visitor columns must mean the same on both paths. A browser's tag sends its own
+anonymous id, while a server's call carries the signed-in user's id unless the site passes the
+browser's id to it (``docs/sources.md`` §8, Segment's visitor ids on two paths): mapped to such
+a column, the copies of one event name two visitors. Events still pair by their key, so the
+losses stand, but every figure per visitor splits one person in two. And a key must belong to
+one event: an id that lives longer (a page view's, a session's, a cookie's) gathers the copies
+of several events, which then count as one. :func:`copy_agreement` counts both in the copies.
 """
 
 from __future__ import annotations
@@ -61,15 +62,17 @@ def silences(
     return {"stretches": int(hit.sum()), "minutes": int(((ends - starts)[hit] // 60).sum())}
 
 
-SAMPLE_ROWS = 500_000
-""":func:`visitor_agreement` reads the copies of about one event in ``rows // SAMPLE_ROWS``,
-chosen by their key's hash (every event in a log of fewer rows): a column that names visitors
-differently on the two paths shows on nearly every event, and a sample finds it in a fraction
-of the time of a second pairing."""
+SAMPLE_ROWS = 100_000
+""":func:`copy_agreement` reads the copies of about one event in ``rows // SAMPLE_ROWS``,
+chosen by their key's hash (every event in a log of fewer rows): a column that means something
+else on the two paths, or a key that several events share, shows on nearly every event, and a
+sample finds it in a fraction of the time of a second pairing."""
 
 
-def visitor_agreement(con: Any, src: str, key: str, visitor: str, path: str, rows: int) -> dict:
-    """Of the events both paths saw, how many name a different visitor on each path.
+def copy_agreement(
+    con: Any, src: str, columns: tuple[str, str, str], path: str, rows: int
+) -> dict[str, int]:
+    """Whether an event's copies agree on their visitor and on their event type.
 
     Parameters
     ----------
@@ -77,9 +80,9 @@ def visitor_agreement(con: Any, src: str, key: str, visitor: str, path: str, row
         The connection the log is read with.
     src : str
         The log's relation (a view or a ``read_...`` call).
-    key, visitor : str
-        SQL for an event's key (:func:`~simulator.experiments.estimate.log_view.key_sql`) and
-        the quoted visitor column.
+    columns : tuple of str
+        SQL for an event's key (:func:`~simulator.experiments.estimate.log_view.key_sql`),
+        then the quoted visitor and event type columns.
     path : str
         SQL that is 1 for a client copy and 2 for a server copy.
     rows : int
@@ -88,20 +91,28 @@ def visitor_agreement(con: Any, src: str, key: str, visitor: str, path: str, row
     Returns
     -------
     dict
-        ``sampled``: one event in how many was read; ``both_paths``: events of the sample
-        both paths saw; ``different_visitor``: those whose client and server copies name
-        different visitors.
+        ``sampled``: one event in how many was read; ``events``: the sample's events (keys
+        with a client or server copy); ``both_paths``: those both paths saw;
+        ``different_visitor``: those of them whose copies name different visitors;
+        ``mixed_types``: events whose copies on one path name more than one event type.
     """
+    key, visitor, event = columns
     every = max(1, rows // SAMPLE_ROWS)
     pick = f"WHERE hash({key}) % {every} = 0" if every > 1 else ""
-    both, split = con.execute(f"""
-        SELECT count(*) FILTER (WHERE paths = 3),
-               count(*) FILTER (WHERE paths = 3 AND lo <> hi)
-        FROM (SELECT bit_or(p) AS paths, min({visitor}) AS lo, max({visitor}) AS hi
-              FROM (SELECT {key} AS k, {visitor}, {path} AS p FROM {src} {pick})
+    one_path = " OR ".join(
+        f"min({event}) FILTER (WHERE p = {p}) <> max({event}) FILTER (WHERE p = {p})"
+        for p in (1, 2)
+    )
+    events, both, split, mixed = con.execute(f"""
+        SELECT count(*), count(*) FILTER (WHERE paths = 3),
+               count(*) FILTER (WHERE paths = 3 AND lo <> hi), count(*) FILTER (WHERE mixed)
+        FROM (SELECT bit_or(p) AS paths, min({visitor}) AS lo, max({visitor}) AS hi,
+                     coalesce({one_path}, false) AS mixed
+              FROM (SELECT {key} AS k, {visitor}, {event}, {path} AS p FROM {src} {pick})
               WHERE p IN (1, 2) GROUP BY k)
     """).fetchone()  # noqa: S608 (our own expressions and quoted names)
-    return {"sampled": every, "both_paths": int(both), "different_visitor": int(split)}
+    return {"sampled": every, "events": int(events), "both_paths": int(both),
+            "different_visitor": int(split), "mixed_types": int(mixed)}  # fmt: skip
 
 
-__all__ = ["EXPECTED_VISITORS", "SAMPLE_ROWS", "silences", "visitor_agreement"]
+__all__ = ["EXPECTED_VISITORS", "SAMPLE_ROWS", "copy_agreement", "silences"]

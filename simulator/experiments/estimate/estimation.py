@@ -210,7 +210,7 @@ def estimate(
         record["message_ids"] = tables.shared_ids
     record["checks"] = assumption_checks(
         record["rows"], tables.shared_ids, tables.visitors, tables.server_only_visitors,
-        respect_choice, tables.server_agents, by, tables.visitor_ids,
+        respect_choice, tables.server_agents, by, tables.agreement,
     )  # fmt: skip
     mix = _silent_mix(tables, combos[:, 0], labels["event"], seed, replicates)
     if mix is not None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.experiments.estimate.checks import visitor_agreement
+from simulator.experiments.estimate.checks import copy_agreement
 from simulator.experiments.estimate.crawlers import crawler_agents, is_crawler_sql
 from simulator.experiments.estimate.log_view import (
     MEMORY_LIMIT,
@@ -86,9 +86,9 @@ class Tables:
         (``servers_own``), from the events both paths saw whose client copy came from a browser
         (``paired_events``) and those of them whose server copy names a crawler
         (``named_crawler``).
-    visitor_ids : dict, optional
-        Whether the two paths name visitors alike, from a sample of the events
-        (:func:`~simulator.experiments.estimate.checks.visitor_agreement`).
+    agreement : dict, optional
+        Whether an event's copies agree on their visitor and event type, from a sample of the
+        events (:func:`~simulator.experiments.estimate.checks.copy_agreement`).
     """
 
     labels: list[tuple[str, ...]]
@@ -109,7 +109,7 @@ class Tables:
     segments: SegmentCounts | None = None
     dims: tuple[str, ...] = ()
     server_agents: dict[str, Any] | None = None
-    visitor_ids: dict[str, int] | None = None
+    agreement: dict[str, int] | None = None
 
 
 def tabulate(
@@ -254,7 +254,7 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
         )
     tables = _reduce(con, src, by, dims, col, late_after, groups, rows, crawler_rows, has_value)
     tables.server_agents = server_agents
-    tables.visitor_ids = visitor_agreement(con, src, key, col["visitor"], paths, rows)
+    tables.agreement = copy_agreement(con, src, (key, col["visitor"], col["event"]), paths, rows)
     return tables
 
 
