@@ -13,7 +13,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulator.cli.options import EXIT_INVALID, EXIT_OK, report_problem, unwritable
+from simulator.cli.options import (
+    EXIT_INVALID,
+    EXIT_OK,
+    progress_option,
+    report_problem,
+    unwritable,
+)
 
 
 def _share(text: str) -> float:
@@ -147,6 +153,7 @@ def add_estimate(commands: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="also write the report as Markdown (.md) or HTML (.html)",
     )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--write-scenario",
         type=Path,
@@ -207,14 +214,28 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         print(f"trackloss estimate: {error}", file=sys.stderr)
         return EXIT_INVALID
     by = tuple(b.strip() for b in args.by.split(",") if b.strip())
-    try:
-        record = estimate(
-            args.data, by, columns, args.format, args.seed,
-            late_after=args.late_after, respect_choice=args.respect_choice, kpis=kpis,
-        )  # fmt: skip
-    except (LogError, KPIError, ImportError) as error:
-        print(f"trackloss estimate: {error}", file=sys.stderr)
-        return EXIT_INVALID
+    from simulator.experiments.estimate.estimation import STAGES
+    from simulator.replications.executors import progress_bar
+
+    # The stages take unequal times (reading and pairing most of it): no rate, no time left.
+    line = "{desc} (stage {n_fmt} of {total_fmt}, {elapsed})"
+    with progress_bar(len(STAGES), "estimate", "stage", progress_option(args), line) as bar:
+
+        def stage(name: str) -> None:
+            bar.n = STAGES.index(name) + 1
+            bar.set_description_str(f"estimate: {name}")
+
+        try:
+            record = estimate(
+                args.data, by, columns, args.format, args.seed,
+                late_after=args.late_after, respect_choice=args.respect_choice, kpis=kpis,
+                on_stage=stage,
+            )  # fmt: skip
+        except (LogError, KPIError, ImportError) as error:
+            bar.close()
+            print(f"trackloss estimate: {error}", file=sys.stderr)
+            return EXIT_INVALID
+        bar.set_description_str("estimate: done")
     from simulator.outputs.estimate_report import format_estimate, write_estimate_report
     from simulator.replications.files import write_json_atomic, write_text_atomic
 

@@ -349,7 +349,9 @@ def progress_wanted(progress: bool | str) -> bool:
     return bool(progress)
 
 
-def progress_bar(total: int, desc: str, unit: str, progress: bool | str) -> Any:
+def progress_bar(
+    total: int, desc: str, unit: str, progress: bool | str, bar_format: str | None = None
+) -> Any:
     """A :mod:`tqdm.auto` bar (terminal or notebook), disabled unless wanted.
 
     Parameters
@@ -360,6 +362,9 @@ def progress_bar(total: int, desc: str, unit: str, progress: bool | str) -> Any:
         Label and unit shown on the bar.
     progress : bool or "auto"
         See :func:`progress_wanted`.
+    bar_format : str, optional
+        tqdm's format of the line, for steps of unequal length (whose rate and time left
+        would mislead); tqdm's own by default.
 
     Returns
     -------
@@ -371,10 +376,12 @@ def progress_bar(total: int, desc: str, unit: str, progress: bool | str) -> Any:
         # without it: stay quiet then, unless a bar was asked for (a text bar).
         from tqdm.std import tqdm
 
-        return tqdm(total=total, desc=desc, unit=unit, disable=progress is not True)
+        return tqdm(total=total, desc=desc, unit=unit, disable=progress is not True,
+                    bar_format=bar_format)  # fmt: skip
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=not progress_wanted(progress))
+    return tqdm(total=total, desc=desc, unit=unit, disable=not progress_wanted(progress),
+                bar_format=bar_format)  # fmt: skip
 
 
 __all__ = [

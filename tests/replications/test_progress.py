@@ -74,3 +74,44 @@ def test_quiet_silences_the_bar_even_on_a_terminal(write_scenario, monkeypatch, 
     assert terminal.getvalue() == ""
     assert main(["run", str(path), "--workers", "1"]) == 0
     assert "2/2" in terminal.getvalue()
+
+
+def _small_log(tmp_path) -> str:
+    """Thirty orders the server saw, two in three of them the client too, over six visitors."""
+    rows = ["event_key,path,event,time,visitor"]
+    for i in range(30):
+        copy = f"order,2026-01-01T10:{i:02d}:00Z,v{i % 6}"
+        rows.append(f"k{i},server,{copy}")
+        if i % 3:
+            rows.append(f"k{i},client,{copy}")
+    path = tmp_path / "log.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_estimate_names_each_stage_as_it_begins(tmp_path) -> None:
+    pytest.importorskip("duckdb")
+    pytest.importorskip("pyarrow")
+    from simulator.experiments.estimate.estimation import STAGES, estimate
+
+    seen: list[str] = []
+    estimate(_small_log(tmp_path), on_stage=seen.append)
+    assert seen == list(STAGES)
+
+
+def test_estimate_shows_its_stages_on_a_terminal_only(tmp_path, monkeypatch, capsys) -> None:
+    pytest.importorskip("duckdb")
+    pytest.importorskip("pyarrow")
+    log = _small_log(tmp_path)
+    assert main(["estimate", log]) == 0
+    assert capsys.readouterr().err == ""  # not a terminal: no bar
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["estimate", log, "--quiet"]) == 0
+    assert terminal.getvalue() == ""
+    assert main(["estimate", log]) == 0
+    shown = terminal.getvalue()
+    assert "estimate: reading and pairing the copies (stage 1 of 4" in shown
+    assert "estimate: done (stage 4 of 4" in shown
+    # Stages of unequal length: no rate and no time left that would mislead.
+    assert "stage/s" not in shown and "s/stage" not in shown and "<" not in shown

@@ -16,6 +16,7 @@ mix of events says of how many of them are people.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,13 @@ GROUPS = 4096
 """Visitors are resampled in this many random groups when there are more of them: visitors are
 independent, so groups of them are too, and a resample's sums vary as they would visitor by
 visitor, at a cost that no longer grows with the number of visitors."""
+STAGES = (
+    "reading and pairing the copies",
+    "bootstrap of the losses",
+    "composition, capture model and site profile",
+    "checks and bots",
+)
+"""The stages :func:`estimate` reports as it begins each (``on_stage``), in order."""
 
 
 def estimate_groups(
@@ -125,6 +133,7 @@ def estimate(
     late_after: float = LATE_AFTER,
     respect_choice: bool = False,
     kpis: list[KPI] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Estimate a site's loss per event type and segment from its log of received copies.
 
@@ -149,6 +158,9 @@ def estimate(
         Whether the site withholds visitors who opted out (they are then not estimable).
     kpis : list of KPI, optional
         KPIs to give raw and corrected (:mod:`~simulator.experiments.estimate.kpi_estimates`).
+    on_stage : callable, optional
+        Called with the name of each of :data:`STAGES` as it begins (a progress bar's hook:
+        reading and pairing a long log takes most of the time).
 
     Returns
     -------
@@ -174,6 +186,8 @@ def estimate(
     KPIError
         When a KPI names an event type the log does not have.
     """
+    stage = on_stage or (lambda name: None)
+    stage(STAGES[0])
     tables = tabulate(path, by, columns, fmt, late_after, GROUPS, SEGMENT_COLUMNS)
     dims = tables.dims
     check_kpis(
@@ -183,7 +197,9 @@ def estimate(
     )
     names = ("event", *by)
     combos, labels = _codes(tables.labels, names)
+    stage(STAGES[1])
     main = estimate_groups(tables.group, tables.stratum, tables.cells, combos, seed, replicates)
+    stage(STAGES[2])
     record = {
         "source": str(path),
         "by": list(by),
@@ -205,6 +221,7 @@ def estimate(
     record["results"] = loss_results(
         record["rows"], record["events"], record["composition"]["rows"]
     )
+    stage(STAGES[3])
     record["late"] = late_copies(tables.labels, tables.late, late_after)
     if tables.shared_ids is not None:
         record["message_ids"] = tables.shared_ids
@@ -349,4 +366,4 @@ def _num(x: float) -> float | None:
     return x if np.isfinite(x) else None
 
 
-__all__ = ["REPLICATES", "corrections", "estimate", "estimate_groups"]
+__all__ = ["REPLICATES", "STAGES", "corrections", "estimate", "estimate_groups"]
