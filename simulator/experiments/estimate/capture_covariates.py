@@ -33,6 +33,7 @@ from simulator.experiments.estimate.resampling import (
     served_units,
     spread,
 )
+from simulator.experiments.estimate.run_contract import record_number
 from simulator.stats.capture_models import (
     HISTORIES,
     PAIR_NAMES,
@@ -141,7 +142,11 @@ def _total(seen: np.ndarray, unseen: np.ndarray) -> dict[str, Any]:
     lo, hi, sd = _count_interval(seen[0], unseen[0], rates, total[1:], chance, unseen[0] > 0)
     if np.isnan(unseen).any():
         lo = hi = sd = np.nan
-    return {"total": _num(total[0]), "total_ci": [_num(lo), _num(hi)], "total_sd": _num(sd)}
+    return {
+        "total": record_number(total[0]),
+        "total_ci": [record_number(lo), record_number(hi)],
+        "total_sd": record_number(sd),
+    }
 
 
 def logistic_totals(
@@ -221,11 +226,11 @@ def logistic_totals(
         {
             "event": labels["event"][e],
             "estimable": bool(estimable[e]),
-            "horvitz_thompson": _num(n[e]),
-            "horvitz_thompson_ci": [_num(lo[e]), _num(hi[e])],
-            "horvitz_thompson_sd": _num(sd[e]),
-            "client_loss": _num(p[e]),
-            "client_loss_ci": [_num(p_lo[e]), _num(p_hi[e])],
+            "horvitz_thompson": record_number(n[e]),
+            "horvitz_thompson_ci": [record_number(lo[e]), record_number(hi[e])],
+            "horvitz_thompson_sd": record_number(sd[e]),
+            "client_loss": record_number(p[e]),
+            "client_loss_ci": [record_number(p_lo[e]), record_number(p_hi[e])],
         }
         for e in range(n_events)
         if present[e]
@@ -305,9 +310,9 @@ def third_source_check(
             lo, hi, _ = _interval(fit["log_odds_ratio"])
             drop = max(float(base["deviance"][0] - fit["deviance"][0]), 0.0)
             row["pairs"][pair] = {
-                "log_odds_ratio": _num(fit["log_odds_ratio"][0]),
-                "log_odds_ratio_ci": [_num(lo), _num(hi)],
-                "p_value": _num(chi2_sf_one(drop)),
+                "log_odds_ratio": record_number(fit["log_odds_ratio"][0]),
+                "log_odds_ratio_ci": [record_number(lo), record_number(hi)],
+                "p_value": record_number(chi2_sf_one(drop)),
                 **_total(seen, fit["unseen"]),
             }
         chosen = _forward(counts[:, e])
@@ -337,11 +342,6 @@ def _forward(counts: np.ndarray) -> tuple[tuple[int, int], ...]:
             break
         chosen, deviance = (*chosen, best), trials[best]
     return chosen
-
-
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 __all__ = ["LEVEL_P", "chi2_sf_one", "logistic_totals", "third_source_check"]

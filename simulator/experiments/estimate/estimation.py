@@ -32,7 +32,7 @@ from simulator.experiments.estimate.resampling import (
     served_units,
     spread,
 )
-from simulator.experiments.estimate.run_contract import loss_results
+from simulator.experiments.estimate.run_contract import loss_results, record_number
 from simulator.experiments.estimate.segment_counts import FEATURES, SegmentCounts
 from simulator.experiments.estimate.silent_visitors import silent_visitor_mix
 from simulator.experiments.estimate.site_profile import site_profile
@@ -333,14 +333,14 @@ def _rows(est: dict[str, Any], names: tuple[str, ...], labels: dict) -> list[dic
                 "n11": int(ts.n11[i]),
                 "n10": int(ts.n10[i]),
                 "n01": int(ts.n01[i]),
-                "p_client": _num(ts.p_client[i]),
-                "p_server": _num(ts.p_server[i]),
-                "chapman": _num(ts.chapman[i]),
-                "chapman_sd": _num(np.sqrt(ts.chapman_var[i])),
-                "lincoln_petersen": _num(ts.lincoln_petersen[i]),
-                "client_loss": _num(ts.client_loss[i]),
-                "client_loss_ci": [_num(lo[i]), _num(hi[i])],
-                "server_loss": _num(ts.server_loss[i]),
+                "p_client": record_number(ts.p_client[i]),
+                "p_server": record_number(ts.p_server[i]),
+                "chapman": record_number(ts.chapman[i]),
+                "chapman_sd": record_number(np.sqrt(ts.chapman_var[i])),
+                "lincoln_petersen": record_number(ts.lincoln_petersen[i]),
+                "client_loss": record_number(ts.client_loss[i]),
+                "client_loss_ci": [record_number(lo[i]), record_number(hi[i])],
+                "server_loss": record_number(ts.server_loss[i]),
                 "estimable": bool(ts.n01[i] + ts.n11[i] > 0 and ts.n10[i] + ts.n11[i] > 0),
             }
         )
@@ -352,18 +352,13 @@ def _event_rows(est: dict[str, Any], labels: dict) -> list[dict[str, Any]]:
     return [
         {
             "event": labels["event"][e],
-            "client_loss": _num(est["event_loss"][e]),
-            "client_loss_ci": [_num(lo[e]), _num(hi[e])],
-            "client_loss_sd": _num(est["event_loss_sd"][e]),
+            "client_loss": record_number(est["event_loss"][e]),
+            "client_loss_ci": [record_number(lo[e]), record_number(hi[e])],
+            "client_loss_sd": record_number(est["event_loss_sd"][e]),
         }
         for e in range(len(est["event_loss"]))
         if (est["combos"][:, 0] == e).any()
     ]
-
-
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 __all__ = ["REPLICATES", "STAGES", "corrections", "estimate", "estimate_groups"]

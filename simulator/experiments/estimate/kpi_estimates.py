@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simulator.experiments.estimate.resampling import event_counts, resampled_sums, spread
+from simulator.experiments.estimate.run_contract import record_number
 from simulator.stats.capture_recapture import Z95, two_source
 
 if TYPE_CHECKING:  # pydantic is loaded only when a KPI is parsed
@@ -187,9 +188,9 @@ def kpi_estimates(
         for key, x in (("truth", ratio["corrected"]), ("observed", ratio["raw"]),
                        ("relative_bias", bias)):  # fmt: skip
             sd = float(spread(x[1:]))
-            row[key] = _num(x[0])
-            row[f"{key}_ci"] = [_num(x[0] - Z95 * sd), _num(x[0] + Z95 * sd)]
-            row[f"{key}_sd"] = _num(sd)
+            row[key] = record_number(x[0])
+            row[f"{key}_ci"] = [record_number(x[0] - Z95 * sd), record_number(x[0] + Z95 * sd)]
+            row[f"{key}_sd"] = record_number(sd)
         row["note"] = (
             "truth is estimated from the log (Chapman per stratum); visitors neither path saw "
             "are not counted"
@@ -207,11 +208,6 @@ def _amount(amounts: dict[str, np.ndarray], quantity: str, code: dict[str, int])
     if quantity.startswith(VALUE):
         return amounts["value"][:, code[quantity[len(VALUE) :]]]
     return amounts["count"][:, code[quantity]]
-
-
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 __all__ = ["KPIError", "VISITORS", "check_kpis", "kpi_estimates", "parse_kpi"]

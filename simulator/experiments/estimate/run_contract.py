@@ -11,12 +11,32 @@ cannot tell why an event was lost. Its KPIs use the run's KPI row form likewise
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 PLAN = "estimate"
 """Plan name of the estimate's rows."""
 CAUSE = "estimated"
 """The one loss cause of the estimate's rows (the log does not say why events were lost)."""
+
+
+def record_number(x: float) -> float | None:
+    """A figure as the record holds it: a float, or ``None`` where it is not finite.
+
+    JSON has no NaN or infinity; a figure the data cannot give (a rate over nothing, an
+    unbounded end) is ``null`` in the record and a dash in the report.
+
+    Parameters
+    ----------
+    x : float
+        The figure (a Python or numpy number).
+
+    Returns
+    -------
+    float or None
+    """
+    x = float(x)
+    return x if math.isfinite(x) else None
 
 
 def loss_results(
@@ -88,4 +108,4 @@ def _bias(rows: list[dict[str, Any]]) -> dict[str, dict]:
     return out
 
 
-__all__ = ["CAUSE", "PLAN", "loss_results"]
+__all__ = ["CAUSE", "PLAN", "loss_results", "record_number"]

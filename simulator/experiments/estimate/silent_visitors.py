@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from simulator.experiments.estimate.resampling import loss_interval, resampled_sums, spread
+from simulator.experiments.estimate.run_contract import record_number
 from simulator.stats.capture_recapture import (
     Z95,
     two_source,
@@ -113,7 +114,8 @@ def silent_visitor_mix(
     ratio = np.where(none, 0.0, np.exp(log_ratio[0]))
     lo, hi = _ends(log_ratio[0], sd, expected, none, Z95, NONE_SENT)
     present = np.flatnonzero(sums[0, n_types : 2 * n_types] > 0)
-    rows = [{"event": names[e], "ratio": float(ratio[e]), "ratio_ci": [_num(lo[e]), _num(hi[e])],
+    rows = [{"event": names[e], "ratio": float(ratio[e]),
+             "ratio_ci": [record_number(lo[e]), record_number(hi[e])],
              "expected": float(expected[e])} for e in present]  # fmt: skip
     out: dict[str, Any] = {"events": rows}
     usable = present[(expected[present] >= MIN_EXPECTED) & np.isfinite(lo[present])]
@@ -149,8 +151,8 @@ def _loss_at_most(sums: np.ndarray, n_types: int, people: float, names: list[str
         persons = np.minimum(silent_copies, people * n_silent * talking_copies / n_talking)
     loss = two_source(n11, n10, talking_copies - n11 + np.nan_to_num(persons)).client_loss
     lo, hi = loss_interval(loss[0], loss[1:])
-    return [{"event": names[e], "client_loss": _num(loss[0, e]),
-             "client_loss_ci": [_num(lo[e]), _num(hi[e])]}
+    return [{"event": names[e], "client_loss": record_number(loss[0, e]),
+             "client_loss_ci": [record_number(lo[e]), record_number(hi[e])]}
             for e in np.flatnonzero(talking_copies[0] > 0)]  # fmt: skip
 
 
@@ -171,10 +173,6 @@ def _ends(
         lo = np.where(none, 0.0, np.exp(log_ratio - z * sd))
         hi = np.where(none, np.minimum(poisson / expected, 1.0), np.exp(log_ratio + z * sd))
     return lo, hi
-
-
-def _num(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
 
 
 __all__ = ["MIN_EXPECTED", "NONE_SENT", "silent_visitor_mix"]

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from simulator.experiments.estimate.resampling import resampled_sums, spread
+from simulator.experiments.estimate.run_contract import record_number
 from simulator.experiments.estimate.segment_counts import FEATURES
 from simulator.stats.capture_recapture import Z95
 
@@ -94,15 +95,13 @@ def site_profile(
         }
         for name, x in (("blocked", blocked[:, s]), ("client_loss", dev_loss[:, s])):
             sd = float(spread(x[1:]))
-            seg[name] = _num(x[0])
-            seg[f"{name}_ci"] = [_num(max(0.0, x[0] - Z95 * sd)), _num(min(1.0, x[0] + Z95 * sd))]
+            seg[name] = record_number(x[0])
+            seg[f"{name}_ci"] = [
+                record_number(max(0.0, x[0] - Z95 * sd)),
+                record_number(min(1.0, x[0] + Z95 * sd)),
+            ]
         out.append(seg)
     return {"visitors": int(profile["visitors"]), "segments": out}
-
-
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 __all__ = ["site_profile"]

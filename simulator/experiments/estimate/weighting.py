@@ -32,6 +32,7 @@ from simulator.experiments.estimate.resampling import (
     resampled_sums,
     spread,
 )
+from simulator.experiments.estimate.run_contract import record_number
 from simulator.stats.capture_recapture import logit_interval, percentile_interval
 
 SEGMENT_COLUMNS = ("device", "browser", "country", "channel")
@@ -262,18 +263,24 @@ def corrected_composition(
                     "event": event,
                     "dimension": d,
                     "category": labels[d][c],
-                    "client": _num(raw[0, e, c]),
-                    "client_ci": [_num(ci["client"][0][e, c]), _num(ci["client"][1][e, c])],
-                    "weighted": _num(weighted[0, e, c]),
-                    "corrected": _num(corrected[0, e, c]),
-                    "corrected_ci": [
-                        _num(ci["corrected"][0][e, c]),
-                        _num(ci["corrected"][1][e, c]),
+                    "client": record_number(raw[0, e, c]),
+                    "client_ci": [
+                        record_number(ci["client"][0][e, c]),
+                        record_number(ci["client"][1][e, c]),
                     ],
-                    "corrected_sd": _num(ci["corrected"][2][e, c]),
-                    "shift": _num(shift[0, e, c]),
-                    "shift_ci": [_num(ci["shift"][0][e, c]), _num(ci["shift"][1][e, c])],
-                    "server": _num(server_share[d][e, c]) if d in server_share else None,
+                    "weighted": record_number(weighted[0, e, c]),
+                    "corrected": record_number(corrected[0, e, c]),
+                    "corrected_ci": [
+                        record_number(ci["corrected"][0][e, c]),
+                        record_number(ci["corrected"][1][e, c]),
+                    ],
+                    "corrected_sd": record_number(ci["corrected"][2][e, c]),
+                    "shift": record_number(shift[0, e, c]),
+                    "shift_ci": [
+                        record_number(ci["shift"][0][e, c]),
+                        record_number(ci["shift"][1][e, c]),
+                    ],
+                    "server": record_number(server_share[d][e, c]) if d in server_share else None,
                 }
                 out["rows"].append(row)
     if design.has_value:
@@ -303,16 +310,11 @@ def _value_rows(design: _Design, f: np.ndarray, fitted: dict, labels: dict) -> l
             continue
         row = {"event": labels["event"][e]}
         for name, (x, lo, hi, _sd) in stats.items():
-            row[name] = _num(x[e])
-            row[f"{name}_ci"] = [_num(lo[e]), _num(hi[e])]
-        row["corrected_mean_sd"] = _num(stats["corrected_mean"][3][e])
+            row[name] = record_number(x[e])
+            row[f"{name}_ci"] = [record_number(lo[e]), record_number(hi[e])]
+        row["corrected_mean_sd"] = record_number(stats["corrected_mean"][3][e])
         rows.append(row)
     return rows
-
-
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 __all__ = [
