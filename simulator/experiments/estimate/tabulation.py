@@ -227,6 +227,9 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
     # minimum over the hash with its top bit set on the other copies), and the time of its first
     # copy on each of the two paths. Further copies (duplicates, resent or retried) change
     # nothing: a path that delivered the event in time saw it, however late a copy came again.
+    # Stored by visitor: in bounded memory the grouping hands events back scattered by their
+    # key's hash, and the tables per visitor then take 0.8 s longer on ten million rows than
+    # the 0.6 s the sort costs.
     con.execute(f"""
         CREATE TEMP TABLE ev AS
         SELECT {key} AS key, bit_or(rm) AS m, min({col["visitor"]}) AS visitor,
@@ -236,7 +239,7 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
         FROM (SELECT *, rp{crawler} AS rm
               FROM (SELECT *, {mask} AS rp, hash({cell_cols}) >> 1 AS hd
                     FROM (SELECT *, {ms} AS t FROM {src})))
-        GROUP BY {key}
+        GROUP BY {key} ORDER BY visitor
     """)  # noqa: S608 (the names are quoted)
     rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
     problems = con.execute(
