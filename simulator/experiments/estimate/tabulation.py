@@ -228,8 +228,8 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
     # copy on each of the two paths. Further copies (duplicates, resent or retried) change
     # nothing: a path that delivered the event in time saw it, however late a copy came again.
     # Stored by visitor: in bounded memory the grouping hands events back scattered by their
-    # key's hash, and the tables per visitor then take 0.8 s longer on ten million rows than
-    # the 0.6 s the sort costs.
+    # key's hash, and the per-visitor table and the cells join below then take 0.75 s more
+    # on ten million rows, against 0.6 s for the sort.
     con.execute(f"""
         CREATE TEMP TABLE ev AS
         SELECT {key} AS key, bit_or(rm) AS m, min({col["visitor"]}) AS visitor,
