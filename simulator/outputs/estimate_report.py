@@ -46,6 +46,7 @@ def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[Pie
         f"trackloss estimate: {record['source']}",
         f"{count(record['copies'])} copies, {plural(record['visitors'], 'visitor')}; "
         f"true events by {record['true_events_method']}; intervals: {record['interval_method']}",
+        *_raised_line(record),
         "",
     ]
     header = ["event", "segment", "both", "client", "server", "p_c", "p_s", "N Chapman",
@@ -101,6 +102,17 @@ def summary_lines(record: dict[str, Any], every_event: bool = False) -> list[Pie
     lines += assumption_lines(record)
     lines += ["", Title("Assumptions"), *(f"- {a}" for a in ASSUMPTIONS)]
     return lines
+
+
+def _raised_line(record: dict[str, Any]) -> list[str]:
+    """A line under the header naming the raised checks, whose warnings come after the tables."""
+    raised = [c["check"] for c in record.get("checks", []) if c["raised"]]
+    if not raised:
+        return []
+    return [
+        f"WARNING: {plural(len(raised), 'assumption check')} raised ({', '.join(raised)}): "
+        "see the warnings at the end before reading the figures."
+    ]
 
 
 def _silent_mix_lines(mix: dict[str, Any] | None, record: dict[str, Any]) -> list[str]:

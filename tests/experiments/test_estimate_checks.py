@@ -256,6 +256,11 @@ def test_paths_that_name_visitors_apart_are_flagged(tmp_path, capsys):
     assert code == 0, err
     assert f"WARNING: the client and server copies of {both:,} of the {both:,} events" in text
     assert "Map visitor to an id both paths carry" in text
+    # The warnings come after the tables; the header says there are some to read first.
+    head = text.split("\n\n")[0]
+    assert "WARNING: 1 assumption check raised (visitors_named_apart)" in head
+    _, text, _ = run([log], capsys)
+    assert "assumption check" not in text.split("\n\n")[0]
 
 
 def test_a_few_events_named_apart_are_counted_but_not_flagged(tmp_path):
