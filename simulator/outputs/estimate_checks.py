@@ -93,6 +93,23 @@ def _message(check: dict[str, Any]) -> str:
             "and the tables above count keys, not events. Map event_key to an id of its own "
             "for each event, which its client and server copies share."
         )
+    if name == "segments_named_apart":
+        which = "; ".join(
+            f"{c} on {percent(v['share'])} of them ({v['example'][0]} on the client, "
+            f"{v['example'][1]} on the server, for one)"
+            for c, v in check["columns"].items()
+        )
+        columns = ",".join(check["columns"])
+        return (
+            f"the paths fill segment columns with different values for the events both saw"
+            f"{_sample(check)}: {which}. An event both paths saw takes the client's value and "
+            "one only the server saw keeps the server's, so the events only the server saw, "
+            "every event of a blocked visitor among them, fall in segments of their own: the "
+            "losses per segment come out wrong (too low in the client's segments, all lost in "
+            "the server's), the loss per event type stratified by them too low, and the "
+            f"corrected composition and the site profile wrong. Without --by {columns} the loss "
+            "per event type stands. Give both paths the same values."
+        )
     if name == "visitors_named_apart":
         share = check["different_visitor"] / check["both_paths"]
         return (

@@ -186,6 +186,7 @@ def test_segments_the_server_leaves_empty_are_flagged(tmp_path, capsys):
     record = estimate(blind, by=("device",))
     check = checks_of(record)["segments_missing_on_server"]
     assert check["raised"] and list(check["columns"]) == ["device"]
+    assert not checks_of(record)["segments_named_apart"]["raised"]  # empty is not another name
     only_server = sum(r["n01"] for r in record["rows"])
     assert check["columns"]["device"]["events"] == only_server  # every one of them unplaced
     # Per device the client seems to miss nothing the server saw.
@@ -313,3 +314,36 @@ def test_a_key_shared_by_several_events_is_flagged(tmp_path, capsys):
     own = write_csv(tmp_path / "own_ids.csv", [(m[1:], *r[1:], m) for *r, m in rows])
     check = checks_of(estimate(own))["keys_shared_by_events"]
     assert not check["raised"] and check["events"] == 80 and check["mixed_types"] == 0
+
+
+def test_segments_the_server_names_otherwise_are_flagged(tmp_path, capsys):
+    shown = export(tmp_path, "shown", site())
+    check = checks_of(shown)["segments_named_apart"]
+    assert not check["raised"] and check["columns"] == {}
+    # The same log, the server writing the device in capitals.
+    import duckdb
+
+    log, upper = tmp_path / "shown" / "copies.parquet", tmp_path / "upper.parquet"
+    duckdb.sql(
+        f"COPY (SELECT * REPLACE (CASE WHEN path = 'server' THEN upper(device) ELSE device END "
+        f"AS device) FROM '{log}') TO '{upper}' (FORMAT parquet)"
+    )
+    record = estimate(upper, by=("device",))
+    check = checks_of(record)["segments_named_apart"]
+    assert check["raised"] and list(check["columns"]) == ["device"]
+    device = check["columns"]["device"]
+    assert device["share"] == 1.0 and device["example"] in (["desktop", "DESKTOP"],
+                                                             ["mobile", "MOBILE"])  # fmt: skip
+    # What it does: the client's segments lose nothing, the server's everything.
+    losses = {r["device"]: r["client_loss"] for r in record["rows"] if r["event"] == "page_viewed"}
+    assert losses["desktop"] == losses["mobile"] == 0.0
+    assert losses["DESKTOP"] == losses["MOBILE"] == 1.0
+    # The other checks do not mistake it for their cases.
+    assert not checks_of(record)["segments_missing_on_server"]["raised"]
+    assert not checks_of(record)["visitors_named_apart"]["raised"]
+    code, text, err = run([upper, "--by", "device"], capsys)
+    assert code == 0, err
+    assert "device on 100.0% of them (desktop on the client, DESKTOP on the server" in text
+    assert "Without --by device the loss per event type stands" in text
+    # As it says: without --by, the loss per event type is the one of the log named alike.
+    assert estimate(upper)["events"] == estimate(log)["events"]

@@ -3,7 +3,7 @@
 Capture-recapture needs every event to be sent on both paths, each path to miss it on its own,
 and the two copies to be countable as two (and as one event), among the visitors who are
 people; per segment, each event must be placed in its segment whichever path saw it, and per
-visitor, both paths must name a visitor alike. Eight cases break that and leave a trace in the
+visitor, both paths must name a visitor alike. Nine cases break that and leave a trace in the
 log:
 
 - **Late copies**: a path whose first copy of an event arrives long after the event's first
@@ -42,6 +42,12 @@ log:
 - **Keys shared by events**: a key that lives longer than one event (a page view's, a
   session's, a cookie's) gathers the copies of several events, whose copies on one path then
   name several event types; each key counts as one event.
+- **Segments named apart**: the server fills a segment column with other values than the
+  client (``DESKTOP`` for ``desktop``, or a device of its own reading of the user agent). An
+  event both paths saw takes the client's value and one only the server saw keeps the
+  server's, so the events only the server saw fall in segments of their own: the loss per
+  segment comes out 0 in the client's segments and 1 in the server's, the loss per event type
+  stratified by that column too low, and the corrected composition and site profile wrong.
 """
 
 from __future__ import annotations
@@ -134,7 +140,8 @@ def assumption_checks(
         From a sample of the events (``sampled``: one in how many), those with a client or
         server copy (``events``), those both paths saw (``both_paths``), those of them whose
         copies name different visitors (``different_visitor``) and those whose copies on one
-        path name more than one event type (``mixed_types``).
+        path name more than one event type (``mixed_types``), and per segment column those both
+        paths saw with different values (``different_segment``).
 
     Returns
     -------
@@ -149,7 +156,9 @@ def assumption_checks(
         segment columns, ``segments_missing_on_server`` (``columns``: per column the events
         only the server saw in no segment, and their share); with ``agreement``,
         ``visitors_named_apart`` and ``keys_shared_by_events`` (its figures, each raised above
-        :data:`SPLIT_SHARE` of the sample's events both paths saw, or of all its events).
+        :data:`SPLIT_SHARE` of the sample's events both paths saw, or of all its events) and,
+        with segment columns, ``segments_named_apart`` (``columns``: per column over that share,
+        its ``events``, ``share`` and an ``example``: a client value and a server value).
     """
     n11 = sum(r["n11"] for r in rows)
     client = {r["event"]: 0 for r in rows}
@@ -211,16 +220,27 @@ def _unplaced(rows: list[dict[str, Any]], by: tuple[str, ...] | list[str]) -> di
     return {"check": "segments_missing_on_server", "raised": bool(columns), "columns": columns}
 
 
-def _agreement(sample: dict[str, int]) -> list[dict]:
-    apart = sample["different_visitor"] > SPLIT_SHARE * sample["both_paths"]
+def _agreement(sample: dict[str, Any]) -> list[dict]:
+    both = sample["both_paths"]
+    apart = sample["different_visitor"] > SPLIT_SHARE * both
     shared = sample["mixed_types"] > SPLIT_SHARE * sample["events"]
-    figures = {"sampled": sample["sampled"], "both_paths": sample["both_paths"]}
-    return [
+    figures = {"sampled": sample["sampled"], "both_paths": both}
+    checks = [
         {"check": "visitors_named_apart", "raised": bool(apart), **figures,
          "different_visitor": sample["different_visitor"]},
         {"check": "keys_shared_by_events", "raised": bool(shared), "sampled": sample["sampled"],
          "events": sample["events"], "mixed_types": sample["mixed_types"]},
     ]  # fmt: skip
+    segments = sample.get("different_segment") or {}
+    if segments:
+        columns = {
+            c: {"events": v["events"], "share": v["events"] / both, "example": v["example"]}
+            for c, v in segments.items()
+            if v["events"] > SPLIT_SHARE * both
+        }
+        checks.append({"check": "segments_named_apart", "raised": bool(columns), **figures,
+                       "columns": columns})  # fmt: skip
+    return checks
 
 
 def _withheld(visitors: int, silent: int, declared: bool) -> dict:

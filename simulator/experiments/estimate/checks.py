@@ -70,9 +70,14 @@ sample finds it in a fraction of the time of a second pairing."""
 
 
 def copy_agreement(
-    con: Any, src: str, columns: tuple[str, str, str], path: str, rows: int
-) -> dict[str, int]:
-    """Whether an event's copies agree on their visitor and on their event type.
+    con: Any,
+    src: str,
+    columns: tuple[str, str, str],
+    path: str,
+    rows: int,
+    segments: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Whether an event's copies agree on their visitor, event type and segment values.
 
     Parameters
     ----------
@@ -87,6 +92,8 @@ def copy_agreement(
         SQL that is 1 for a client copy and 2 for a server copy.
     rows : int
         Rows in the log, which sets the sample (:data:`SAMPLE_ROWS`).
+    segments : dict, optional
+        Segment column name -> its quoted column in the log.
 
     Returns
     -------
@@ -94,25 +101,47 @@ def copy_agreement(
         ``sampled``: one event in how many was read; ``events``: the sample's events (keys
         with a client or server copy); ``both_paths``: those both paths saw;
         ``different_visitor``: those of them whose copies name different visitors;
-        ``mixed_types``: events whose copies on one path name more than one event type.
+        ``mixed_types``: events whose copies on one path name more than one event type;
+        ``different_segment``: per segment column, the events both paths saw whose client and
+        server copies both fill it, with different values, and an ``example`` of such a pair
+        (``[client, server]``, the least; ``None`` without one).
     """
     key, visitor, event = columns
+    segments = segments or {}
     every = max(1, rows // SAMPLE_ROWS)
     pick = f"WHERE hash({key}) % {every} = 0" if every > 1 else ""
     one_path = " OR ".join(
         f"min({event}) FILTER (WHERE p = {p}) <> max({event}) FILTER (WHERE p = {p})"
         for p in (1, 2)
     )
-    events, both, split, mixed = con.execute(f"""
+    # Per segment column: the client's and the server's value of each event (as text).
+    values = "".join(
+        f", min(CAST({c} AS VARCHAR)) FILTER (WHERE p = {p}) AS s{i}_{p}"
+        for i, c in enumerate(segments.values())
+        for p in (1, 2)
+    )
+    apart = "".join(
+        f", count(*) FILTER (WHERE paths = 3 AND s{i}_1 <> s{i}_2),"
+        f" min([s{i}_1, s{i}_2]) FILTER (WHERE paths = 3 AND s{i}_1 <> s{i}_2)"
+        for i in range(len(segments))
+    )
+    read = ", ".join([f"{key} AS k", visitor, event, *segments.values(), f"{path} AS p"])
+    found = con.execute(f"""
         SELECT count(*), count(*) FILTER (WHERE paths = 3),
                count(*) FILTER (WHERE paths = 3 AND lo <> hi), count(*) FILTER (WHERE mixed)
+               {apart}
         FROM (SELECT bit_or(p) AS paths, min({visitor}) AS lo, max({visitor}) AS hi,
-                     coalesce({one_path}, false) AS mixed
-              FROM (SELECT {key} AS k, {visitor}, {event}, {path} AS p FROM {src} {pick})
+                     coalesce({one_path}, false) AS mixed {values}
+              FROM (SELECT {read} FROM {src} {pick})
               WHERE p IN (1, 2) GROUP BY k)
     """).fetchone()  # noqa: S608 (our own expressions and quoted names)
-    return {"sampled": every, "events": int(events), "both_paths": int(both),
-            "different_visitor": int(split), "mixed_types": int(mixed)}  # fmt: skip
+    events, both, split, mixed = (int(x) for x in found[:4])
+    differ = {
+        name: {"events": int(found[4 + 2 * i]), "example": found[5 + 2 * i]}
+        for i, name in enumerate(segments)
+    }
+    return {"sampled": every, "events": events, "both_paths": both, "different_visitor": split,
+            "mixed_types": mixed, "different_segment": differ}  # fmt: skip
 
 
 __all__ = ["EXPECTED_VISITORS", "SAMPLE_ROWS", "copy_agreement", "silences"]

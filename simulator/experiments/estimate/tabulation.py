@@ -87,8 +87,8 @@ class Tables:
         (``paired_events``) and those of them whose server copy names a crawler
         (``named_crawler``).
     agreement : dict, optional
-        Whether an event's copies agree on their visitor and event type, from a sample of the
-        events (:func:`~simulator.experiments.estimate.checks.copy_agreement`).
+        Whether an event's copies agree on their visitor, event type and segment values, from a
+        sample of the events (:func:`~simulator.experiments.estimate.checks.copy_agreement`).
     """
 
     labels: list[tuple[str, ...]]
@@ -257,7 +257,9 @@ def _tabulate(con, path, by, segments, mapping, fmt, late_after, groups) -> Tabl
         )
     tables = _reduce(con, src, by, dims, col, late_after, groups, rows, crawler_rows, has_value)
     tables.server_agents = server_agents
-    tables.agreement = copy_agreement(con, src, (key, col["visitor"], col["event"]), paths, rows)
+    tables.agreement = copy_agreement(
+        con, src, (key, col["visitor"], col["event"]), paths, rows, {d: col[d] for d in dims}
+    )
     return tables
 
 
