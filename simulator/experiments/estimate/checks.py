@@ -6,13 +6,15 @@ neither path saw are more than independence predicts and the true count comes ou
 Such an outage leaves a trace: a stretch with no copy on either path far longer than the
 arrival of visitors around it makes likely. :func:`silences` finds them.
 
-The key and visitor columns must mean the same on both paths. A browser's tag sends its own
-anonymous id, while a server's call carries the signed-in user's id unless the site passes the
-browser's id to it (``docs/sources.md`` §8, Segment's visitor ids on two paths): mapped to such
-a column, the copies of one event name two visitors. Events still pair by their key, so the
-losses stand, but every figure per visitor splits one person in two. And a key must belong to
-one event: an id that lives longer (a page view's, a session's, a cookie's) gathers the copies
-of several events, which then count as one. :func:`copy_agreement` counts both in the copies.
+The key, visitor and segment columns must mean the same on both paths. A browser's tag sends
+its own anonymous id, while a server's call carries the signed-in user's id unless the site
+passes the browser's id to it (``docs/sources.md`` §8, Segment's visitor ids on two paths):
+mapped to such a column, the copies of one event name two visitors. Events still pair by their
+key, so the losses stand, but every figure per visitor splits one person in two. A key must
+belong to one event: an id that lives longer (a page view's, a session's, a cookie's) gathers
+the copies of several events, which then count as one. And a server that names a segment
+otherwise (``DESKTOP``) puts the events only it saw in segments of their own.
+:func:`copy_agreement` counts all three in the copies.
 """
 
 from __future__ import annotations
