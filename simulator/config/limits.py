@@ -38,6 +38,12 @@ MAX_PAGES_PER_VISIT = 1_000.0
 """Largest mean of a pages-per-visit distribution. The engine holds every page of a block of
 visits in memory, so a mean near 2**63 cannot even be allocated."""
 
+MIN_TICK_SECONDS = 0.001
+"""Shortest flush interval and upload time of a server library: a millisecond, far below any
+library's setting (0.5 s in analytics-python, 5 s in PostHog's). The engine replays the server
+queues on the flush interval's grid of ticks, whose index over a year must stay a 64-bit integer
+(a flush interval of ``1e-300`` overflowed it), and uploads a tick's batches one by one."""
+
 MAX_RATE = 1_000.0
 """Largest number of events per page or per active user: a thousand is a busy single-page app."""
 
@@ -96,6 +102,7 @@ __all__ = [
     "MAX_SEED",
     "MAX_SIGMA",
     "MAX_USERS",
+    "MIN_TICK_SECONDS",
     "NAME_PATTERN",
     "Name",
 ]

@@ -28,6 +28,7 @@ from simulator.config.limits import (
     MAX_HOURS,
     MAX_PER_DAY,
     MAX_SECONDS,
+    MIN_TICK_SECONDS,
 )
 from simulator.config.wording import problem
 
@@ -270,11 +271,11 @@ class ServerConfig(Backoff, Frozen):
     max_queue_size: int = Field(default=10_000, ge=1, le=MAX_COUNT)
     # analytics-python upload_size 100, upload_interval 0.5 s, max_retries 10 (§3f).
     batch_size: int = Field(default=100, ge=1, le=MAX_COUNT)
-    flush_interval_seconds: float = Field(default=0.5, gt=0, le=MAX_SECONDS)
+    flush_interval_seconds: float = Field(default=0.5, ge=MIN_TICK_SECONDS, le=MAX_SECONDS)
     # Assumption: one upload (a batch POST to the vendor) takes ~0.1 s. The worker uploads
     # one batch after another, so it drains at most batch_size / upload_seconds events a
     # second (1000/s by default) and a burst faster than that fills the bounded queue.
-    upload_seconds: float = Field(default=0.1, gt=0, le=MAX_SECONDS)
+    upload_seconds: float = Field(default=0.1, ge=MIN_TICK_SECONDS, le=MAX_SECONDS)
     max_retries: int = Field(default=10, ge=0, le=MAX_ATTEMPTS)
     # Exponential backoff 1, 2, 4, ... s (python `backoff.expo`, §3f), capped at 30 s as in
     # PostHog Python (§3f).

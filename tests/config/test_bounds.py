@@ -68,6 +68,13 @@ OUT_OF_BOUNDS = [
     ),
     ("population.bots.share=0.9999999", "population.bots.share", "less than or equal to 0.99"),
     ("server.backoff_factor=1e6", "server.backoff_factor", "less than or equal to 10"),
+    # The server queues replay on the flush interval's tick grid: its index overflowed int64.
+    (
+        "server.flush_interval_seconds=1e-300",
+        "server.flush_interval_seconds",
+        "greater than or equal to 0.001, got 1e-300",
+    ),
+    ("server.upload_seconds=1e-300", "server.upload_seconds", "greater than or equal to 0.001"),
     ("simulation.seed=-1", "simulation.seed", "greater than or equal to 0"),
 ]
 
