@@ -215,7 +215,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     by = tuple(b.strip() for b in args.by.split(",") if b.strip())
     from simulator.experiments.estimate.estimation import STAGES
-    from simulator.replications.executors import progress_bar
+    from simulator.replications.progress import progress_bar
 
     # The stages take unequal times (reading and pairing most of it): no rate, no time left.
     line = "{desc} (stage {n_fmt} of {total_fmt}, {elapsed})"

@@ -33,9 +33,9 @@ from simulator.replications.executors import (
     OptionError,
     check_options,
     outcomes,
-    progress_bar,
 )
 from simulator.replications.files import write_text_atomic
+from simulator.replications.progress import progress_bar
 from simulator.replications.result import with_overrides
 from simulator.replications.runner import assemble, plan_tasks, simulate_task
 from simulator.version import __version__

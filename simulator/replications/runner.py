@@ -54,9 +54,9 @@ from simulator.replications.executors import (
     check_options,
     default_workers,
     outcomes,
-    progress_bar,
 )
 from simulator.replications.folding import RunFold
+from simulator.replications.progress import progress_bar
 from simulator.replications.result import RunResult, with_overrides
 
 SHARD_USERS = 200_000

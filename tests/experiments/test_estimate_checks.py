@@ -143,6 +143,17 @@ def export(tmp_path, name: str, scenario: Scenario) -> dict:
     return estimate(tmp_path / name / "copies.parquet", by=("device",))
 
 
+def server_rewritten(log, out, column: str, value: str):
+    """The log with ``column`` of its server copies set to the SQL ``value`` (written to out)."""
+    import duckdb
+
+    duckdb.sql(
+        f"COPY (SELECT * REPLACE (CASE WHEN path = 'server' THEN {value} ELSE {column} END "
+        f"AS {column}) FROM '{log}') TO '{out}' (FORMAT parquet)"
+    )
+    return out
+
+
 def test_events_sent_from_the_server_only_are_flagged_as_hybrid(tmp_path):
     dual = export(tmp_path, "dual", site())
     assert not checks_of(dual)["one_path_events"]["raised"]
@@ -176,13 +187,8 @@ def test_segments_the_server_leaves_empty_are_flagged(tmp_path, capsys):
     shown = export(tmp_path, "shown", site())
     assert not checks_of(shown)["segments_missing_on_server"]["raised"]
     # The same log, with the server's copies carrying no device.
-    import duckdb
-
-    log, blind = tmp_path / "shown" / "copies.parquet", tmp_path / "blind.parquet"
-    duckdb.sql(
-        f"COPY (SELECT * REPLACE (CASE WHEN path = 'server' THEN NULL ELSE device END AS device) "
-        f"FROM '{log}') TO '{blind}' (FORMAT parquet)"
-    )
+    log = tmp_path / "shown" / "copies.parquet"
+    blind = server_rewritten(log, tmp_path / "blind.parquet", "device", "NULL")
     record = estimate(blind, by=("device",))
     check = checks_of(record)["segments_missing_on_server"]
     assert check["raised"] and list(check["columns"]) == ["device"]
@@ -237,14 +243,8 @@ def test_paths_that_name_visitors_apart_are_flagged(tmp_path, capsys):
     keys = checks_of(shown)["keys_shared_by_events"]
     assert not keys["raised"] and keys["mixed_types"] == 0 and keys["events"] >= both
     # The same log, the server's copies naming the visitor by an id of its own (a user id).
-    import duckdb
-
-    log, apart = tmp_path / "shown" / "copies.parquet", tmp_path / "apart.parquet"
-    duckdb.sql(
-        f"COPY (SELECT * REPLACE (CASE WHEN path = 'server' THEN 'user-' || visitor "
-        f"ELSE CAST(visitor AS VARCHAR) END AS visitor) FROM '{log}') TO '{apart}' "
-        "(FORMAT parquet)"
-    )
+    log = tmp_path / "shown" / "copies.parquet"
+    apart = server_rewritten(log, tmp_path / "apart.parquet", "visitor", "visitor + 1000000000")
     record = estimate(apart, by=("device",))
     check = checks_of(record)["visitors_named_apart"]
     assert check["raised"] and check["different_visitor"] == check["both_paths"] == both
@@ -321,13 +321,8 @@ def test_segments_the_server_names_otherwise_are_flagged(tmp_path, capsys):
     check = checks_of(shown)["segments_named_apart"]
     assert not check["raised"] and check["columns"] == {}
     # The same log, the server writing the device in capitals.
-    import duckdb
-
-    log, upper = tmp_path / "shown" / "copies.parquet", tmp_path / "upper.parquet"
-    duckdb.sql(
-        f"COPY (SELECT * REPLACE (CASE WHEN path = 'server' THEN upper(device) ELSE device END "
-        f"AS device) FROM '{log}') TO '{upper}' (FORMAT parquet)"
-    )
+    log = tmp_path / "shown" / "copies.parquet"
+    upper = server_rewritten(log, tmp_path / "upper.parquet", "device", "upper(device)")
     record = estimate(upper, by=("device",))
     check = checks_of(record)["segments_named_apart"]
     assert check["raised"] and list(check["columns"]) == ["device"]

@@ -13,7 +13,7 @@ from support.lossy_factory import lossy_dict
 from simulator.cli.main import main
 from simulator.config.scenario import Scenario
 from simulator.replications import runner
-from simulator.replications.executors import in_notebook, progress_bar, progress_wanted
+from simulator.replications.progress import in_notebook, progress_bar, progress_wanted
 
 
 class _Terminal(io.StringIO):
@@ -65,7 +65,7 @@ def test_no_bar_imports_no_tqdm() -> None:
     # tqdm imports asyncio: 0.05 to 0.1 s of a command's start-up, for a bar nobody sees.
     code = (
         "import sys\n"
-        "from simulator.replications.executors import progress_bar\n"
+        "from simulator.replications.progress import progress_bar\n"
         "with progress_bar(3, 'x', 'task', 'auto') as bar:\n"
         "    bar.update()\n"
         "print('tqdm' in sys.modules)\n"
