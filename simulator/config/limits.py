@@ -39,10 +39,12 @@ MAX_PAGES_PER_VISIT = 1_000.0
 visits in memory, so a mean near 2**63 cannot even be allocated."""
 
 MIN_TICK_SECONDS = 0.001
-"""Shortest flush interval and upload time of a server library: a millisecond, far below any
-library's setting (0.5 s in analytics-python, 5 s in PostHog's). The engine replays the server
-queues on the flush interval's grid of ticks, whose index over a year must stay a 64-bit integer
-(a flush interval of ``1e-300`` overflowed it), and uploads a tick's batches one by one."""
+"""Shortest flush interval of a tracking library (browser or server) and upload time of a server
+library: a millisecond, far below any library's setting (0.5 s in analytics-python, 5 s in
+PostHog's). The engine replays the server queues on the flush interval's grid of ticks, whose
+index over a year must stay a 64-bit integer (a flush interval of ``1e-300`` overflowed it), and
+a browser timer that far below the clock's resolution never moved simulated time on (a run with
+``client.flush_interval_seconds = 1e-300`` never ended)."""
 
 MAX_RATE = 1_000.0
 """Largest number of events per page or per active user: a thousand is a busy single-page app."""

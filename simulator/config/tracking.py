@@ -125,7 +125,7 @@ class ClientConfig(Frozen):
     )
     batch_size: int = Field(default=1, ge=1, le=10_000)
     # Segment batching timeout 5000 ms (§3a); used only when batch_size > 1.
-    flush_interval_seconds: float = Field(default=5.0, gt=0, le=MAX_SECONDS)
+    flush_interval_seconds: float = Field(default=5.0, ge=MIN_TICK_SECONDS, le=MAX_SECONDS)
     # Fetch spec keepalive quota, shared by sendBeacon and fetch keepalive (§2c).
     keepalive_quota_bytes: int = Field(default=65_536, gt=0, le=MAX_COUNT)
     # Assumptions: time for the tag to load, and upload / response latency of one request.
@@ -239,7 +239,7 @@ class PlanClient(Frozen):
     transport: Transport | None = None
     unload_transport: Transport | None = None
     batch_size: int | None = Field(default=None, ge=1, le=10_000)
-    flush_interval_seconds: float | None = Field(default=None, gt=0, le=MAX_SECONDS)
+    flush_interval_seconds: float | None = Field(default=None, ge=MIN_TICK_SECONDS, le=MAX_SECONDS)
 
     def check(self, client: ClientConfig, at: tuple, plan: Frozen, dual: list[str]) -> None:
         """Check that ``plan`` (at ``at``) can have its own settings, and that they hold."""

@@ -75,6 +75,12 @@ OUT_OF_BOUNDS = [
         "greater than or equal to 0.001, got 1e-300",
     ),
     ("server.upload_seconds=1e-300", "server.upload_seconds", "greater than or equal to 0.001"),
+    # A browser batch timer below the clock's resolution never moved simulated time on.
+    (
+        "client.flush_interval_seconds=1e-300",
+        "client.flush_interval_seconds",
+        "greater than or equal to 0.001",
+    ),
     ("simulation.seed=-1", "simulation.seed", "greater than or equal to 0"),
 ]
 
