@@ -59,7 +59,10 @@ def queue_order(
     [2, 1, 0, 3]
     """
     tie = np.where(carried, rank - rank.size, rank)  # a place in the store is below any offset
-    return np.lexsort((tie, ready, page))
+    # Two stable sorts instead of lexsort's three: (page, ready) pairs compare lexicographically
+    # as complex numbers, and the first sort leaves ties among them in the order of ``tie``.
+    by_tie = np.argsort(tie, kind="stable")
+    return by_tie[np.argsort(page[by_tie] + 1j * ready[by_tie], kind="stable")]
 
 
 def cut(
