@@ -86,7 +86,10 @@ class Counters(np.ndarray):
 
     def note(self, offsets: np.ndarray, amount: np.ndarray | float) -> None:
         """Add ``amount``, already added at ``offsets``, to the totals of the offsets' groups."""
-        where, measure = np.divmod(offsets & POSITION, self.n_measures)
+        # Floor division by a scalar is several times as fast as np.divmod on integers.
+        position = offsets & POSITION
+        where = position // self.n_measures
+        measure = position - where * self.n_measures
         kept = KEPT[measure]
         use = kept >= 0
         if not use.all():
