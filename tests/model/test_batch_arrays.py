@@ -196,3 +196,18 @@ def test_batching_libraries_are_settled_on_arrays() -> None:
         sc = scenario(client={"batch_size": 10, "transport": transport})
         assert settler_kind(sc) is BatchClient
     assert settler_kind(scenario(client={"batch_size": 10}), paged=True) is PagedClient
+
+
+def test_queue_order_sorts_by_page_then_ready_then_store_place_then_input():
+    """The queue's order, with many ties at every level, against its definition as a lexsort."""
+    from simulator.model.client.batches import queue_order
+
+    rng = np.random.default_rng(7)
+    n = 5_000
+    page = rng.integers(0, 40, n)
+    ready = rng.integers(0, 6, n) * 0.25  # few distinct times: ties within a page are common
+    carried = rng.random(n) < 0.4
+    rank = np.where(carried, rng.integers(0, 5, n), ready + rng.integers(0, 3, n) * 0.1)
+    tie = np.where(carried, rank - rank.size, rank)
+    expected = np.lexsort((np.arange(n), tie, ready, page))
+    assert np.array_equal(queue_order(page, ready, carried, rank), expected)
