@@ -208,6 +208,7 @@ def test_queue_order_sorts_by_page_then_ready_then_store_place_then_input():
     ready = rng.integers(0, 6, n) * 0.25  # few distinct times: ties within a page are common
     carried = rng.random(n) < 0.4
     rank = np.where(carried, rng.integers(0, 5, n), ready + rng.integers(0, 3, n) * 0.1)
-    tie = np.where(carried, rank - rank.size, rank)
-    expected = np.lexsort((np.arange(n), tie, ready, page))
+    # By page, then ready time; at a tie the carried messages first, in the store's order, then
+    # the page's own by their offsets; then the input order.
+    expected = np.lexsort((np.arange(n), rank, ~carried, ready, page))
     assert np.array_equal(queue_order(page, ready, carried, rank), expected)
