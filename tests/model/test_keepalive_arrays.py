@@ -253,3 +253,23 @@ def test_the_bound_of_pages_with_no_message_is_zero() -> None:
         bound = quota_bound(pages, none, none.astype(float), True, leaves, 65536.0)
         assert bound.dtype == float
         assert bound.tolist() == [0.0] * 4
+
+
+def test_overloaded_pages_are_those_whose_bytes_in_flight_pass_the_quota_at_a_send() -> None:
+    """The sweep against its definition, on requests with ties in send and arrival times.
+
+    At a request's send, the bytes in flight are those of every request of its page sent no
+    later and not yet arrived (one arriving at that instant has freed its bytes).
+    """
+    rng = np.random.default_rng(4)
+    n = 3000
+    page = np.sort(rng.integers(0, 400, n))
+    start = rng.integers(0, 20, n) / 4.0  # quarter seconds: many equal times
+    end = start + rng.integers(1, 12, n) / 4.0
+    nbytes = rng.integers(1, 30, n) * 1000.0
+    held = [
+        nbytes[(page == page[i]) & (start <= start[i]) & (end > start[i])].sum() for i in range(n)
+    ]
+    expected = np.unique(page[np.array(held) > 65536.0])
+    assert 0 < expected.size < np.unique(page).size
+    np.testing.assert_array_equal(overloaded_pages(page, start, end, nbytes, 65536.0), expected)

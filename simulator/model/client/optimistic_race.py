@@ -214,16 +214,16 @@ class OptimisticRaceClient(OneRequestClient):
         (stored, stored_page), wrong, recording, requests = self._recorded_race(
             s, rows, page, ready
         )
-        # Messages, stores and quota-bound requests in order of their page's visit position.
+        # A page's overruns depend on its own requests only: found once for the whole race.
+        wrong = self._wrong(page, wrong, recording.intervals())
+        # Messages and stores in order of their page's visit position.
         edges = np.arange(int(position.max(initial=0)) + 2)
-        intervals = recording.intervals()
         return Ahead(
             rows, page, ready, before, wrong, recording,
             requests=requests,
             gone=np.zeros(n_pages, bool),
             by_position=_by_position(position[page], edges),
             stored=(stored, stored_page, _by_position(position[stored_page], edges)),
-            intervals=(*intervals, _by_position(position[intervals[0]], edges)),
         )  # fmt: skip
 
     def _race_ahead_again(
@@ -253,16 +253,13 @@ class OptimisticRaceClient(OneRequestClient):
         end.
         """
         gone = ahead.gone
-        idx = _live_at(ahead.by_position, ahead.page, k, gone)
         stored, stored_page, order = ahead.stored
         at = _live_at(order, stored_page, k, gone)
         stored = (stored[at], stored_page[at])
-        *intervals, order = ahead.intervals
-        at = _live_at(order, intervals[0], k, gone)
-        wrong = ahead.wrong[(self.pages.position[ahead.wrong] == k) & ~gone[ahead.wrong]]
-        over = self._wrong(ahead.page[idx], wrong, tuple(x[at] for x in intervals))
+        over = ahead.wrong[(self.pages.position[ahead.wrong] == k) & ~gone[ahead.wrong]]
         if not over.size:
             return stored
+        idx = _live_at(ahead.by_position, ahead.page, k, gone)
         self.requests -= int(ahead.requests[over].sum())  # the replay counts its own requests
         return self._redo(
             s, over, ahead.recording, ahead.rows[idx], ahead.page[idx], np.zeros(idx.size, bool),
@@ -298,13 +295,12 @@ class Ahead:
     page: np.ndarray
     ready: np.ndarray
     before: MessageState  # the messages' state before the race
-    wrong: np.ndarray  # pages the race got wrong for a reason of its own
+    wrong: np.ndarray  # pages the race got wrong: its own reasons and the quota's overruns
     recording: Recording  # what it drew
     requests: np.ndarray  # requests it sent, per page of the block
     gone: np.ndarray  # per page of the block: raced again since
     by_position: tuple[np.ndarray, np.ndarray]  # the messages by visit position (_by_position)
     stored: tuple[np.ndarray, ...]  # the stores at the pages' end: rows, page, by position
-    intervals: tuple[np.ndarray, ...]  # quota-bound requests: page, start, end, bytes, by position
 
 
 __all__ = ["Ahead", "OptimisticRaceClient"]

@@ -188,9 +188,11 @@ def overloaded_pages(
     if not heavy.all():
         page, start, end, nbytes = page[heavy], start[heavy], end[heavy], nbytes[heavy]
     n = page.size
-    at = np.concatenate([start, end])
-    opens = np.arange(2 * n) < n
+    at = np.concatenate([end, start])
+    opens = np.arange(2 * n) >= n
     pages = np.concatenate([page, page])
-    order = np.lexsort((opens, at, pages))  # at equal times, arrivals free their bytes first
-    held = np.cumsum(np.concatenate([nbytes, -nbytes])[order])
+    # By page, then time (complex numbers sort by real part, then imaginary part); the sort is
+    # stable, so at equal times arrivals, first in the input, free their bytes first.
+    order = np.argsort(pages + 1j * at, kind="stable")
+    held = np.cumsum(np.concatenate([-nbytes, nbytes])[order])
     return np.unique(pages[order][(held > quota) & opens[order]])
