@@ -41,6 +41,41 @@ def count(data: np.ndarray, index: np.ndarray, amount: np.ndarray | float = 1.0)
             data.note(index, amount)
 
 
+def count_measures(
+    data: np.ndarray,
+    base: np.ndarray,
+    parts: list[tuple[int, np.ndarray | None, np.ndarray | float]],
+) -> None:
+    """Add several measures for one set of events, as :func:`count` once per measure would.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        The tally buffer's view.
+    base : numpy.ndarray
+        Flat offsets (measure 0) of each event.
+    parts : list of tuple
+        ``(measure, which, amount)``: add ``amount`` at ``measure`` for the events ``which``
+        selects (a mask, or None for all). Where each event is noted by group is found once.
+    """
+    if not base.size:
+        return
+    position = base & POSITION
+    noted = isinstance(data, Counters)
+    if noted:
+        first, second = data.keys(base)
+    for measure, which, amount in parts:
+        at = position if which is None else position[which]
+        if not at.size:
+            continue
+        np.add.at(data, at + measure, amount)
+        if noted:
+            if which is None:
+                data.note_keys(first, second, measure, amount)
+            else:
+                data.note_keys(first[which], second[which], measure, amount)
+
+
 def delivered(
     data: np.ndarray,
     base: np.ndarray,
@@ -65,20 +100,21 @@ def delivered(
     """
     if not base.size:
         return
-    count(data, base + DELIVERED)
+    parts = [(DELIVERED, None, 1.0)]
     if np.ndim(context):
-        count(data, base[context] + CONTEXT)
+        parts.append((CONTEXT, context, 1.0))
     elif context:
-        count(data, base + CONTEXT)
+        parts.append((CONTEXT, None, 1.0))
     priced = value != 0
     if priced.any():
-        count(data, base[priced] + VALUE_DELIVERED, value[priced])
-        count(data, base[priced] + VALUE_SQ_DELIVERED, value[priced] ** 2)
+        parts.append((VALUE_DELIVERED, priced, value[priced]))
+        parts.append((VALUE_SQ_DELIVERED, priced, value[priced] ** 2))
     if dups is not None:
         some = dups > 0
         if some.any():
-            count(data, base[some] + DUPLICATES, dups[some].astype(float))
-            count(data, base[some] + VALUE_DUPLICATES, dups[some] * value[some])
+            parts.append((DUPLICATES, some, dups[some].astype(float)))
+            parts.append((VALUE_DUPLICATES, some, dups[some] * value[some]))
+    count_measures(data, base, parts)
 
 
 def lost(data: np.ndarray, base: np.ndarray, cause: np.ndarray | int) -> None:

@@ -99,6 +99,27 @@ class Counters(np.ndarray):
         np.add.at(self.grouped, keys, amount)
         np.add.at(self.grouped, keys + self.second[where] * len(GROUPED), amount)
 
+    def keys(self, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where events at flat offsets ``base`` (measure 0, group bits included) are noted.
+
+        Returns each event's key of measure 0 in the first joint block, and the distance from
+        it to the event's key in the second; :meth:`note_keys` adds a measure to both.
+        """
+        where = (base & POSITION) // self.n_measures
+        first = (self.first[where] + (base >> GROUP_SHIFT) * self.span) * len(GROUPED)
+        return first, self.second[where] * len(GROUPED)
+
+    def note_keys(
+        self, first: np.ndarray, second: np.ndarray, measure: int, amount: np.ndarray | float
+    ) -> None:
+        """Note ``amount`` of one ``measure`` at keys from :meth:`keys`, as :meth:`note` does."""
+        kept = KEPT[measure]
+        if kept >= 0:
+            keys = first + kept
+            np.add.at(self.grouped, keys, amount)
+            keys += second
+            np.add.at(self.grouped, keys, amount)
+
     def add(self, offset: int, amount: float) -> None:
         """Add one amount at one offset (group bits included) and note it."""
         self[offset & POSITION] += amount

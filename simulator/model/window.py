@@ -24,7 +24,7 @@ from simulator.model.copies import BOT, DUAL, SERVER, Stored, payload
 from simulator.model.copy_sink import CopySink
 from simulator.model.dual_waits import DualWaits
 from simulator.model.outages import Outages
-from simulator.model.outcome_counts import count, delivered, lost
+from simulator.model.outcome_counts import count, count_measures, delivered, lost
 from simulator.model.pages import BACKGROUND
 from simulator.model.population import PopulationSampler, VisitorColumns, arrival_blocks
 from simulator.model.route_tables import RouteTables
@@ -142,10 +142,12 @@ class VisitBatch:
         ev = vb.page_visit[ep]  # each event's visit
         off = self.buffer.offset(e, vis.cell[ev], vis.index[ev])
         t = pages.t0[ep] + vb.event_offset
-        count(self.buffer.shared, off + TRUTH)  # once: every plan sees the same visitors
         priced = value != 0
-        count(self.buffer.shared, off[priced] + VALUE_TRUTH, value[priced])
-        count(self.buffer.shared, off[priced] + VALUE_SQ_TRUTH, value[priced] ** 2)
+        count_measures(self.buffer.shared, off, [  # once: every plan sees the same visitors
+            (TRUTH, None, 1.0),
+            (VALUE_TRUTH, priced, value[priced]),
+            (VALUE_SQ_TRUTH, priced, value[priced] ** 2),
+        ])  # fmt: skip
         route = vis.opted_out[ev] * n_events + e
         self.withhold(off, routes.withheld[route])
         key = self._keys(e.size)

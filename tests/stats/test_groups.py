@@ -8,10 +8,13 @@ import numpy as np
 from support.bias_factories import two_devices
 from support.running import run
 
+from simulator.model.collector import CONTEXT, DELIVERED, VALUE_DELIVERED, VALUE_SQ_DELIVERED
 from simulator.model.engine import simulate
+from simulator.model.outcome_counts import count, count_measures
+from simulator.model.population import layout_of
 from simulator.model.streams import replication_seeds
 from simulator.model.tally import DIMENSIONS, GROUPS, M, group_of
-from simulator.model.tally_buffer import GROUPED
+from simulator.model.tally_buffer import GROUPED, TallyBuffer
 
 
 def test_groups_split_the_counts_without_changing_them():
@@ -47,3 +50,28 @@ def test_merged_tallies_add_their_groups():
     b, _ = simulate(sc, replication_seeds(5, 2)[1])
     both = a + b
     assert np.array_equal(both.group_totals(), a.group_totals() + b.group_totals())
+
+
+def test_several_measures_counted_at_once_add_what_one_count_each_adds():
+    # Events of random types, cells and visitors (so groups); a measure kept by group, one
+    # kept on a subset, and two on another, one of them not kept by group.
+    layout = layout_of(two_devices(users=10))
+    rng = np.random.default_rng(2)
+    n = 5000
+    base = TallyBuffer(layout).offset(
+        rng.integers(0, len(layout.events), n), rng.integers(0, layout.shape[2], n),
+        rng.integers(0, 10_000, n),
+    )  # fmt: skip
+    context, value = rng.random(n) < 0.5, np.where(rng.random(n) < 0.3, rng.random(n), 0.0)
+    priced = value != 0
+    parts = [
+        (DELIVERED, None, 1.0), (CONTEXT, context, 1.0),
+        (VALUE_DELIVERED, priced, value[priced]), (VALUE_SQ_DELIVERED, priced, value[priced] ** 2),
+    ]  # fmt: skip
+    one, many = TallyBuffer(layout), TallyBuffer(layout)
+    for measure, which, amount in parts:
+        count(one.shared, (base if which is None else base[which]) + measure, amount)
+    count_measures(many.shared, base, parts)
+    assert np.asarray(one.shared).tobytes() == np.asarray(many.shared).tobytes()
+    assert one.shared.grouped.tobytes() == many.shared.grouped.tobytes()
+    assert one.shared.grouped.any()
