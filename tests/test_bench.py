@@ -58,6 +58,7 @@ def test_benchmark_script_runs_and_writes_its_record(tmp_path: Path) -> None:
     assert set(kinds) == {"raw", "model", "command"}
     assert set(record["summary"]["sizes"]) == {"500", "1000"}
     assert record["summary"]["raw_simpy_rate"] > 0
+    assert record["bytecode"]["compiled"]  # measured as installed, not compiling every command
     workloads = record["summary"]["workloads"]
     assert set(workloads) == {"xhr", "beacon", "fetch_keepalive", "batch_size_10"} | {
         "startup_seconds",
