@@ -24,7 +24,7 @@ from support.page_reference import (
 )
 
 from simulator.model.client.arrays import OneRequestClient
-from simulator.model.client.settler import MessageState
+from simulator.model.client.settler import MessageState, position_order
 from simulator.model.streams import Streams
 
 VISITS, PAGES = 6000, 4
@@ -109,3 +109,9 @@ def test_a_copy_that_arrives_after_its_resend_does_is_not_taken_for_the_first() 
         kept = [collector.duplicates([x, y]) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
         np.testing.assert_array_equal(s.duplicates(True), kept)
         assert s.late.tolist() == [0, 1, 0, 1]
+
+
+@pytest.mark.parametrize("top", [40, 70_000])
+def test_position_order_is_a_stable_sort_whatever_the_positions_span(top: int) -> None:
+    position = np.random.default_rng(top).integers(0, top, 20_000)  # many ties
+    np.testing.assert_array_equal(position_order(position), np.argsort(position, kind="stable"))

@@ -31,7 +31,13 @@ import numpy as np
 
 from simulator.config.scenario import Scenario
 from simulator.model.client.connection import with_connections
-from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
+from simulator.model.client.settler import (
+    DELIVERED_STATUS,
+    NO_CAUSE,
+    MessageState,
+    Pages,
+    position_order,
+)
 from simulator.model.collector import LOST
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
@@ -171,7 +177,7 @@ class OneRequestClient:
         lo_rows = np.concatenate([inflight[0], unsent[0]])
         lo_page = np.concatenate([inflight[1], unsent[1]])
         lo_unsent = np.arange(lo_rows.size) >= inflight[0].size
-        order = np.argsort(pages.position[lo_page], kind="stable")
+        order = position_order(pages.position[lo_page])
         lo_rows, lo_page, lo_unsent = lo_rows[order], lo_page[order], lo_unsent[order]
         lo_pos = pages.position[lo_page]
         out = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]

@@ -37,7 +37,13 @@ import numpy as np
 from simulator.config.scenario import Scenario
 from simulator.model.client.batches import cut, queue_order
 from simulator.model.client.keepalive_arrays import EMPTY, KeepaliveClient
-from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
+from simulator.model.client.settler import (
+    DELIVERED_STATUS,
+    NO_CAUSE,
+    MessageState,
+    Pages,
+    position_order,
+)
 from simulator.model.client.transports import (
     BEACON,
     KEEPALIVE,
@@ -104,7 +110,7 @@ class BatchClient(KeepaliveClient):
         left in a store at the end of their visit (in store order) and the visit's last page.
         """
         pages = self.pages
-        order = np.argsort(pages.position[new[1]], kind="stable")
+        order = position_order(pages.position[new[1]])
         new_rows, new_page, new_ready = (x[order] for x in new)
         new_pos = pages.position[new_page]
         out = [EMPTY], [EMPTY]

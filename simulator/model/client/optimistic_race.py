@@ -28,7 +28,7 @@ from simulator.config.scenario import Scenario
 from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.paged import PagedClient
 from simulator.model.client.quota_replay import Recording, replay
-from simulator.model.client.settler import MessageState, Pages
+from simulator.model.client.settler import MessageState, Pages, position_order
 from simulator.model.client.transports import overloaded_pages
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
@@ -269,7 +269,7 @@ class OptimisticRaceClient(OneRequestClient):
 
 def _by_position(position: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Indices in order of ``position``, and where each position's run starts."""
-    order = np.argsort(position, kind="stable")
+    order = position_order(position)
     return order, np.searchsorted(position[order], edges)
 
 

@@ -54,6 +54,22 @@ class Pages:
     linger: np.ndarray | None = None
 
 
+def position_order(position: np.ndarray) -> np.ndarray:
+    """Indices that sort visit positions (pages' or their messages'), ties in input order.
+
+    Positions are small, so they are sorted as 16-bit keys when they fit: numpy sorts those by
+    radix, about three times as fast as 64-bit ones.
+
+    Examples
+    --------
+    >>> position_order(np.array([2, 0, 1, 0])).tolist()
+    [1, 3, 2, 0]
+    """
+    if position.size and int(position.max()) < 1 << 16:
+        position = position.astype(np.uint16)
+    return np.argsort(position, kind="stable")
+
+
 class MessageState:
     """What the client path knows about each message of a block (grown as messages are added).
 

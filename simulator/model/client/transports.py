@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.model.client.settler import Pages
+from simulator.model.client.settler import Pages, position_order
 
 PLAIN, KEEPALIVE, BEACON = 0, 1, 2
 
@@ -144,7 +144,7 @@ def quota_bound(
     # Position by position: what a page may leave open depends on whether its own bound
     # passes the quota, which depends on what the pages before it may leave.
     may_leave = np.bincount(page[leaves], weights=nbytes[leaves], minlength=n).astype(float)
-    by_position = np.argsort(pages.position, kind="stable")
+    by_position = position_order(pages.position)
     edges = np.searchsorted(pages.position[by_position], np.arange(pages.position.max() + 2))
     bound, left = own.copy(), np.zeros(n)
     for k in range(edges.size - 1):
