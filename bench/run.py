@@ -16,9 +16,10 @@ measures, ``--repeats`` times each and interleaved so that machine noise hits al
 
 Every measurement runs in a fresh subprocess, so peak RSS (``ru_maxrss``) is per size and no
 run warms another's caches. The package's modules are byte-compiled first, as installing it does
-(:func:`commands.compile_package`), so that no command compiles them again. "Tracked events" are *true events simulated* (visit events plus
-offsite events; bots excluded, they are not truth); each is observed by every plan, so the
-copies handled are ``events x plans``, also reported. Figures to quote are the ratios (medians
+(:func:`commands.compile_package`), so that no command compiles them again. "Tracked events"
+are *true events simulated* (visit events plus offsite events; bots excluded, they are not
+truth); each is observed by every plan, so the copies handled are ``events x plans``, also
+reported. Figures to quote are the ratios (medians
 of the repeats): engine rate / raw simpy rate, RSS(large) / RSS(small), time(large) /
 time(small). Targets: >= 0.5, <= 1.5, and 8-12; the workload table is checked against
 :data:`ARRAY_TARGETS`, where every transport runs on arrays. Results are printed and written as
