@@ -82,7 +82,9 @@ def test_an_unreachable_scheduler_is_bad_input(write_scenario, capsys) -> None:
 
 @pytest.mark.slow  # starts a Dask cluster; Ctrl-C over the process pool runs by default (sweep)
 def test_ctrl_c_under_dask_local_prints_one_line_and_exits_130(write_scenario) -> None:
-    path = write_scenario(lossy_dict(users=20_000, replications=16))
+    # Far more work than the wait below (16 replications took 6.7 s with the cluster's start): the
+    # Ctrl-C comes long before the run could end.
+    path = write_scenario(lossy_dict(users=20_000, replications=200))
     proc = subprocess.Popen(
         [sys.executable, "-m", "simulator", "run", str(path), "--quiet"]
         + ["--dask", "local", "--workers", "2"],
