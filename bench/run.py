@@ -22,7 +22,8 @@ truth); each is observed by every plan, so the copies handled are ``events x pla
 reported. Figures to quote are the ratios (medians
 of the repeats): engine rate / raw simpy rate, RSS(large) / RSS(small), time(large) /
 time(small). Targets: >= 0.5, <= 1.5, and 8-12; the workload table is checked against
-:data:`ARRAY_TARGETS`, where every transport runs on arrays. Results are printed and written as
+:data:`ARRAY_TARGETS`, where every transport runs on arrays, and shows each figure's range over
+the repeats beside its median (:func:`spread`). Results are printed and written as
 JSON into ``bench/results/``.
 """
 
@@ -179,11 +180,40 @@ def summarise(runs: list[dict], small: int, large: int) -> dict:
         floors = ("interpreter_seconds", "validate_floor_seconds", "run_floor_seconds")
         out["floors"] = {k: median("command", k) for k in floors}
     out["workloads"] = table
+    out["workload_spread"] = spread(runs, small)
     out["workloads_meet"] = {
         k: (v >= ARRAY_TARGETS[k] if not k.endswith("seconds") else v <= ARRAY_TARGETS[k])
         for k, v in table.items()
     }
     return out
+
+
+def spread(runs: list[dict], small: int) -> dict[str, tuple[float, float]]:
+    """Each workload's lowest and highest value over the repeats, to read its median against.
+
+    A rate is paired with the raw simpy rate of its own repeat; a fixed cost is the repeat's
+    ``trackloss run`` minus the same repeat's ``simulate()`` at the command's size.
+    """
+    by: dict[tuple, dict] = {}
+    for r in runs:
+        by[(r["kind"], r.get("users"), r.get("variant", "xhr"), r["repeat"])] = r
+    repeats = sorted({r["repeat"] for r in runs})
+    values: dict[str, list[float]] = {}
+    for rep in repeats:
+        raw = by[("raw", None, "xhr", rep)]["rate"]
+        for variant in ("xhr", *VARIANTS):
+            model = by.get(("model", small, variant, rep))
+            if model is not None:
+                values.setdefault(variant, []).append(model["rate"] / raw)
+        command = by.get(("command", None, "xhr", rep))
+        if command is not None:
+            startup = max(command["help_seconds"], command["validate_seconds"])
+            values.setdefault("startup_seconds", []).append(startup)
+            model = by.get(("model", command["command_users"], "xhr", rep))
+            if model is not None:
+                fixed = command["run_seconds"] - model["seconds"]
+                values.setdefault("fixed_cost_seconds", []).append(fixed)
+    return {k: (min(v), max(v)) for k, v in values.items()}
 
 
 def report(summary: dict) -> str:
@@ -206,7 +236,11 @@ def report(summary: dict) -> str:
     for name, value in summary.get("workloads", {}).items():
         unit = "s" if name.endswith("seconds") else "x raw simpy"
         ok = "yes" if summary["workloads_meet"][name] else "NO"
-        lines.append(f"  {name:<20} {value:7.2f} {unit:<12} target {ARRAY_TARGETS[name]}: {ok}")
+        lo, hi = summary.get("workload_spread", {}).get(name, (value, value))
+        lines.append(
+            f"  {name:<20} {value:7.2f} {unit:<12} ({lo:.2f} to {hi:.2f} over the repeats)  "
+            f"target {ARRAY_TARGETS[name]}: {ok}"
+        )
     if "floors" in summary:
         f = summary["floors"]
         lines.append(

@@ -65,6 +65,8 @@ def test_benchmark_script_runs_and_writes_its_record(tmp_path: Path) -> None:
         "fixed_cost_seconds",
     }
     assert all(v > 0 for k, v in workloads.items() if k != "fixed_cost_seconds")
+    spread = record["summary"]["workload_spread"]  # one repeat: its own value at both ends
+    assert {k: tuple(v) for k, v in spread.items()} == {k: (v, v) for k, v in workloads.items()}
     floors = record["summary"]["floors"]
     assert set(floors) == {"interpreter_seconds", "validate_floor_seconds", "run_floor_seconds"}
     assert 0 < floors["interpreter_seconds"] < floors["run_floor_seconds"]
