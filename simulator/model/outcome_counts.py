@@ -50,10 +50,8 @@ def count_measures(
 
     Parameters
     ----------
-    data : numpy.ndarray
-        The tally buffer's view.
-    base : numpy.ndarray
-        Flat offsets (measure 0) of each event.
+    data, base : numpy.ndarray
+        As for :func:`delivered`.
     parts : list of tuple
         ``(measure, which, amount)``: add ``amount`` at ``measure`` for the events ``which``
         selects (a mask, or None for all). Where each event is noted by group is found once.

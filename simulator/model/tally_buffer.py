@@ -95,9 +95,8 @@ class Counters(np.ndarray):
         if not use.all():
             where, kept, offsets = where[use], kept[use], offsets[use]
             amount = amount[use] if np.ndim(amount) else amount
-        keys = (self.first[where] + (offsets >> GROUP_SHIFT) * self.span) * len(GROUPED) + kept
-        np.add.at(self.grouped, keys, amount)
-        np.add.at(self.grouped, keys + self.second[where] * len(GROUPED), amount)
+        first, second = self._keys(where, offsets)
+        self._add(first + kept, second, amount)
 
     def keys(self, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where events at flat offsets ``base`` (measure 0, group bits included) are noted.
@@ -105,9 +104,7 @@ class Counters(np.ndarray):
         Returns each event's key of measure 0 in the first joint block, and the distance from
         it to the event's key in the second; :meth:`note_keys` adds a measure to both.
         """
-        where = (base & POSITION) // self.n_measures
-        first = (self.first[where] + (base >> GROUP_SHIFT) * self.span) * len(GROUPED)
-        return first, self.second[where] * len(GROUPED)
+        return self._keys((base & POSITION) // self.n_measures, base)
 
     def note_keys(
         self, first: np.ndarray, second: np.ndarray, measure: int, amount: np.ndarray | float
@@ -115,10 +112,18 @@ class Counters(np.ndarray):
         """Note ``amount`` of one ``measure`` at keys from :meth:`keys`, as :meth:`note` does."""
         kept = KEPT[measure]
         if kept >= 0:
-            keys = first + kept
-            np.add.at(self.grouped, keys, amount)
-            keys += second
-            np.add.at(self.grouped, keys, amount)
+            self._add(first + kept, second, amount)
+
+    def _keys(self, where: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`keys` of the cells ``where`` (offset // measures), groups from ``offsets``."""
+        first = (self.first[where] + (offsets >> GROUP_SHIFT) * self.span) * len(GROUPED)
+        return first, self.second[where] * len(GROUPED)
+
+    def _add(self, keys: np.ndarray, second: np.ndarray, amount: np.ndarray | float) -> None:
+        """Add ``amount`` at ``keys`` (first block) and ``keys + second`` (second); reuses keys."""
+        np.add.at(self.grouped, keys, amount)
+        keys += second
+        np.add.at(self.grouped, keys, amount)
 
     def add(self, offset: int, amount: float) -> None:
         """Add one amount at one offset (group bits included) and note it."""
