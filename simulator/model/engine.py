@@ -30,7 +30,7 @@ import simpy
 
 from simulator.config.scenario import Scenario
 from simulator.model.collector import BOTS, LOST, TRUTH
-from simulator.model.copies import BOT, DUAL, SERVER, payload
+from simulator.model.copies import BOT, DUAL, SERVER, payload, take_rows
 from simulator.model.copy_sink import CopySink
 from simulator.model.dual_waits import DualWaits
 from simulator.model.outages import Outages
@@ -187,7 +187,7 @@ class Replication:
             self.waits.server_settled(plan, rows["ref"][waiting], server_when[waiting], cause)
         d = dual & ~waiting
         if d.any():
-            r = rows[d]
+            r = take_rows(rows, d)
             join_dual(data, base[d], r["value"], r["c_first"], r["c_n"], r["c_late"],
                       r["c_cause"], server_when[d], cause, self.dedupe, self.window)  # fmt: skip
 
