@@ -196,7 +196,9 @@ class TallyBuffer:
         shape = layout.shape
         arr = np.asarray(self.data).reshape(shape) + np.asarray(self.shared).reshape(shape[1:])
         client = np.asarray(self.client).reshape(shape[1:])
-        arr += client_routes[:, :, None, None] * client
+        # As floats: numpy multiplies a boolean by a float array through a slow casting loop.
+        takes = client_routes.astype(float)
+        arr += takes[:, :, None, None] * client
         for counters in (self.data, self.shared, self.client):
             counters.fold()
         joint = joint_sizes(layout)
@@ -204,7 +206,7 @@ class TallyBuffer:
         grouped = self.data.grouped.reshape(gshape) + self.shared.grouped.reshape(
             (GROUPS, 1, *gshape[2:])
         )
-        grouped += client_routes[None, :, :, None, None] * self.client.grouped.reshape(
+        grouped += takes[None, :, :, None, None] * self.client.grouped.reshape(
             (GROUPS, 1, *gshape[2:])
         )
         full = np.zeros((*gshape[:-1], len(MEASURES)))
