@@ -44,7 +44,7 @@ def count(data: np.ndarray, index: np.ndarray, amount: np.ndarray | float = 1.0)
 def count_measures(
     data: np.ndarray,
     base: np.ndarray,
-    parts: list[tuple[int, np.ndarray | None, np.ndarray | float]],
+    selections: list[tuple[np.ndarray | None, list[tuple[int, np.ndarray | float]]]],
 ) -> None:
     """Add several measures for one set of events, as :func:`count` once per measure would.
 
@@ -52,26 +52,29 @@ def count_measures(
     ----------
     data, base : numpy.ndarray
         As for :func:`delivered`.
-    parts : list of tuple
-        ``(measure, which, amount)``: add ``amount`` at ``measure`` for the events ``which``
-        selects (a mask, or None for all). Where each event is noted by group is found once.
+    selections : list of tuple
+        ``(which, measures)``: for the events ``which`` selects (a mask, or None for all), add
+        each ``(measure, amount)`` of ``measures``, in order. Each selection is taken once, and
+        where each event is noted by group is found once for them all.
     """
     if not base.size:
         return
     position = base & POSITION
     noted = isinstance(data, Counters)
-    if noted:
-        first, second = data.keys(base)
-    for measure, which, amount in parts:
-        at = position if which is None else position[which]
-        if not at.size:
-            continue
-        np.add.at(data, at + measure, amount)
-        if noted:
-            if which is None:
-                data.note_keys(first, second, measure, amount)
-            else:
-                data.note_keys(first[which], second[which], measure, amount)
+    keys = data.keys(base) if noted else None
+    for which, measures in selections:
+        at, picked = position, keys
+        if which is not None:
+            idx = np.flatnonzero(which)
+            if not idx.size:
+                continue
+            at = position[idx]
+            if noted:
+                picked = (keys[0][idx], keys[1][idx])
+        for measure, amount in measures:
+            np.add.at(data, at + measure, amount)
+            if noted:
+                data.note_keys(*picked, measure, amount)
 
 
 def delivered(
@@ -98,21 +101,24 @@ def delivered(
     """
     if not base.size:
         return
-    parts = [(DELIVERED, None, 1.0)]
+    every = [(DELIVERED, 1.0)]
+    selections = [(None, every)]
     if np.ndim(context):
-        parts.append((CONTEXT, context, 1.0))
+        selections.append((context, [(CONTEXT, 1.0)]))
     elif context:
-        parts.append((CONTEXT, None, 1.0))
+        every.append((CONTEXT, 1.0))
     priced = value != 0
     if priced.any():
-        parts.append((VALUE_DELIVERED, priced, value[priced]))
-        parts.append((VALUE_SQ_DELIVERED, priced, value[priced] ** 2))
+        v = value[priced]
+        selections.append((priced, [(VALUE_DELIVERED, v), (VALUE_SQ_DELIVERED, v**2)]))
     if dups is not None:
         some = dups > 0
         if some.any():
-            parts.append((DUPLICATES, some, dups[some].astype(float)))
-            parts.append((VALUE_DUPLICATES, some, dups[some] * value[some]))
-    count_measures(data, base, parts)
+            extra = dups[some]
+            selections.append(
+                (some, [(DUPLICATES, extra.astype(float)), (VALUE_DUPLICATES, extra * value[some])])
+            )
+    count_measures(data, base, selections)
 
 
 def lost(data: np.ndarray, base: np.ndarray, cause: np.ndarray | int) -> None:

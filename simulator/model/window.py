@@ -143,10 +143,10 @@ class VisitBatch:
         off = self.buffer.offset(e, vis.cell[ev], vis.index[ev])
         t = pages.t0[ep] + vb.event_offset
         priced = value != 0
+        v = value[priced]
         count_measures(self.buffer.shared, off, [  # once: every plan sees the same visitors
-            (TRUTH, None, 1.0),
-            (VALUE_TRUTH, priced, value[priced]),
-            (VALUE_SQ_TRUTH, priced, value[priced] ** 2),
+            (None, [(TRUTH, 1.0)]),
+            (priced, [(VALUE_TRUTH, v), (VALUE_SQ_TRUTH, v**2)]),
         ])  # fmt: skip
         route = vis.opted_out[ev] * n_events + e
         self.withhold(off, routes.withheld[route])

@@ -64,14 +64,15 @@ def test_several_measures_counted_at_once_add_what_one_count_each_adds():
     )  # fmt: skip
     context, value = rng.random(n) < 0.5, np.where(rng.random(n) < 0.3, rng.random(n), 0.0)
     priced = value != 0
-    parts = [
-        (DELIVERED, None, 1.0), (CONTEXT, context, 1.0),
-        (VALUE_DELIVERED, priced, value[priced]), (VALUE_SQ_DELIVERED, priced, value[priced] ** 2),
+    selections = [
+        (None, [(DELIVERED, 1.0)]), (context, [(CONTEXT, 1.0)]),
+        (priced, [(VALUE_DELIVERED, value[priced]), (VALUE_SQ_DELIVERED, value[priced] ** 2)]),
     ]  # fmt: skip
     one, many = TallyBuffer(layout), TallyBuffer(layout)
-    for measure, which, amount in parts:
-        count(one.shared, (base if which is None else base[which]) + measure, amount)
-    count_measures(many.shared, base, parts)
+    for which, measures in selections:
+        for measure, amount in measures:
+            count(one.shared, (base if which is None else base[which]) + measure, amount)
+    count_measures(many.shared, base, selections)
     assert np.asarray(one.shared).tobytes() == np.asarray(many.shared).tobytes()
     assert one.shared.grouped.tobytes() == many.shared.grouped.tobytes()
     assert one.shared.grouped.any()
