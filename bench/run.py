@@ -58,6 +58,8 @@ ARRAY_TARGETS = {
     "fixed_cost_seconds": 0.5,
 }
 """Where every transport runs on arrays: rate / raw simpy rate per workload, and seconds."""
+COMMAND_SECONDS = ("help_seconds", "validate_seconds", "run_seconds")
+"""The command timings the workload table is made of (:func:`workloads`)."""
 
 
 # --------------------------------------------------------------------------- children
@@ -145,6 +147,7 @@ def summarise(runs: list[dict], small: int, large: int) -> dict:
 
     raw = median("raw", "rate")
     out: dict = {"raw_simpy_rate": raw, "sizes": {}}
+    rate_small = median("model", "rate", small)
     for users in (small, large):
         rate = median("model", "rate", users)
         out["sizes"][str(users)] = {
@@ -167,19 +170,17 @@ def summarise(runs: list[dict], small: int, large: int) -> dict:
         "rss_ratio": out["rss_ratio"] <= TARGETS["rss_ratio_max"],
         "time_ratio": low <= out["time_ratio"] <= high,
     }
-    table = {"xhr": s["ratio_to_raw_simpy"]}
+    rates = {"xhr": rate_small}
     for variant in VARIANTS:
         if any(r.get("variant") == variant for r in runs):
-            table[variant] = median("model", "rate", small, variant) / raw
+            rates[variant] = median("model", "rate", small, variant)
+    command = simulate = None
     if any(r["kind"] == "command" for r in runs):
-        users = median("command", "command_users")
-        table["startup_seconds"] = max(
-            median("command", "help_seconds"), median("command", "validate_seconds")
-        )
-        simulate = median("model", "seconds", int(users))
-        table["fixed_cost_seconds"] = median("command", "run_seconds") - simulate
+        command = {k: median("command", k) for k in COMMAND_SECONDS}
+        simulate = median("model", "seconds", int(median("command", "command_users")))
         floors = ("interpreter_seconds", "validate_floor_seconds", "run_floor_seconds")
         out["floors"] = {k: median("command", k) for k in floors}
+    table = workloads(raw, rates, command, simulate)
     out["workloads"] = table
     out["workload_spread"] = spread(runs, small)
     out["workloads_meet"] = {
@@ -189,31 +190,44 @@ def summarise(runs: list[dict], small: int, large: int) -> dict:
     return out
 
 
+def workloads(
+    raw: float, rates: dict[str, float], command: dict | None, simulate: float | None
+) -> dict[str, float]:
+    """The workload table from one set of figures (medians, or one repeat's).
+
+    Each transport's rate over the raw simpy rate; with the command timings
+    (:data:`COMMAND_SECONDS`), start-up (the slower of ``--help`` and ``validate``) and a run's
+    fixed cost (``trackloss run`` minus ``simulate`` seconds at the command's size).
+    """
+    table = {variant: rate / raw for variant, rate in rates.items()}
+    if command is not None:
+        table["startup_seconds"] = max(command["help_seconds"], command["validate_seconds"])
+        if simulate is not None:
+            table["fixed_cost_seconds"] = command["run_seconds"] - simulate
+    return table
+
+
 def spread(runs: list[dict], small: int) -> dict[str, tuple[float, float]]:
     """Each workload's lowest and highest value over the repeats, to read its median against.
 
-    A rate is paired with the raw simpy rate of its own repeat; a fixed cost is the repeat's
-    ``trackloss run`` minus the same repeat's ``simulate()`` at the command's size.
+    Each repeat's table (:func:`workloads`) pairs its rates with its own raw simpy rate and its
+    ``trackloss run`` with its own ``simulate()`` at the command's size.
     """
-    by: dict[tuple, dict] = {}
-    for r in runs:
-        by[(r["kind"], r.get("users"), r.get("variant", "xhr"), r["repeat"])] = r
-    repeats = sorted({r["repeat"] for r in runs})
+    by = {(r["kind"], r.get("users"), r.get("variant", "xhr"), r["repeat"]): r for r in runs}
     values: dict[str, list[float]] = {}
-    for rep in repeats:
-        raw = by[("raw", None, "xhr", rep)]["rate"]
-        for variant in ("xhr", *VARIANTS):
-            model = by.get(("model", small, variant, rep))
-            if model is not None:
-                values.setdefault(variant, []).append(model["rate"] / raw)
+    for rep in sorted({r["repeat"] for r in runs}):
+        rates = {
+            variant: model["rate"]
+            for variant in ("xhr", *VARIANTS)
+            if (model := by.get(("model", small, variant, rep))) is not None
+        }
         command = by.get(("command", None, "xhr", rep))
-        if command is not None:
-            startup = max(command["help_seconds"], command["validate_seconds"])
-            values.setdefault("startup_seconds", []).append(startup)
-            model = by.get(("model", command["command_users"], "xhr", rep))
-            if model is not None:
-                fixed = command["run_seconds"] - model["seconds"]
-                values.setdefault("fixed_cost_seconds", []).append(fixed)
+        model = command and by.get(("model", command["command_users"], "xhr", rep))
+        table = workloads(
+            by[("raw", None, "xhr", rep)]["rate"], rates, command, model and model["seconds"]
+        )
+        for name, value in table.items():
+            values.setdefault(name, []).append(value)
     return {k: (min(v), max(v)) for k, v in values.items()}
 
 
