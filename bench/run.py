@@ -70,8 +70,8 @@ def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
-def child_raw() -> dict:
-    """Time a bare timeout loop: simpy's own cost per event on this machine."""
+def child_raw(timeouts: int = RAW_TIMEOUTS) -> dict:
+    """Time a bare loop of ``timeouts`` timeouts: simpy's own cost per event on this machine."""
     import simpy
 
     env = simpy.Environment()
@@ -80,20 +80,24 @@ def child_raw() -> dict:
         for _ in range(n):
             yield env.timeout(1)
 
-    env.process(loop(env, RAW_TIMEOUTS))
+    env.process(loop(env, timeouts))
     start = time.perf_counter()
     env.run()
     seconds = time.perf_counter() - start
     return {
         "kind": "raw",
-        "events": RAW_TIMEOUTS,
+        "events": timeouts,
         "seconds": seconds,
-        "rate": RAW_TIMEOUTS / seconds,
+        "rate": timeouts / seconds if timeouts else 0.0,
     }
 
 
-def child_model(scenario: str, users: int, overrides: list[str]) -> dict:
-    """Simulate one replication of the scenario at ``users`` users."""
+def child_model(scenario: str, users: int, overrides: list[str], run: bool = True) -> dict:
+    """Simulate one replication of the scenario at ``users`` users.
+
+    With ``run=False`` it stops where the timed part would start (imports, scenario and seed
+    done), so that ``bench/instructions.py`` can subtract what comes before it.
+    """
     import numpy as np
 
     from simulator.config.loading import load_scenario
@@ -103,6 +107,8 @@ def child_model(scenario: str, users: int, overrides: list[str]) -> dict:
         scenario, [*overrides, f"population.users={users}", "simulation.replications=1"]
     )
     seed = np.random.SeedSequence(sc.simulation.seed)  # imports numpy.random: not the engine's
+    if not run:
+        return {"kind": "setup", "users": users}
     start = time.perf_counter()
     _, meta = simulate(sc, seed)
     seconds = time.perf_counter() - start
@@ -309,9 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         kind, *rest = args.child
         result = (
-            child_raw()
+            child_raw(*(int(n) for n in rest))
             if kind == "raw"
-            else child_model(args.scenario, int(rest[0]), args.overrides)
+            else child_model(args.scenario, int(rest[0]), args.overrides, run=kind == "model")
         )
         print(json.dumps(result))
         return 0

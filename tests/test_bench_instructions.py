@@ -1,0 +1,52 @@
+"""Opt-in (``python -m pytest -m bench``): the instruction-count yardstick of ``bench/``.
+
+Skipped where valgrind is missing. Counts are taken on tiny runs, a minute or two in all.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+pytestmark = [
+    pytest.mark.bench,
+    pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed"),
+]
+
+
+def test_a_count_repeats_where_wall_time_does_not() -> None:
+    """The same process counted twice: equal to a fraction of a percent."""
+    from instructions import counted
+
+    first, result = counted(["raw", "2000"])
+    second, _ = counted(["raw", "2000"])
+    idle, _ = counted(["raw", "0"])
+    assert result["events"] == 2000
+    assert abs(first - second) / (first - idle) < 0.01, (first, second, idle)
+    # A timeout costs thousands of instructions; the loop is what the difference measures.
+    assert 1_000 < (first - idle) / 2000 < 100_000
+
+
+def test_script_counts_every_workload_and_writes_its_record(tmp_path: Path) -> None:
+    args = ["--users", "300", "--timeouts", "1000", "--out", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "instructions.py"), *args],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    (path,) = tmp_path.glob("instructions-*.json")
+    record = json.loads(path.read_text())
+    workloads = record["summary"]["workloads"]
+    assert set(workloads) == {"xhr", "beacon", "fetch_keepalive", "batch_size_10"}
+    raw = record["summary"]["raw_instructions_per_event"]
+    for w in workloads.values():
+        assert w["events"] > 0 and w["instructions"] > 0
+        assert w["ratio_to_raw_simpy"] == pytest.approx(raw / w["instructions_per_event"])
+    assert "xhr" in done.stdout and str(path) in done.stdout
