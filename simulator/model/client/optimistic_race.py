@@ -28,7 +28,7 @@ from simulator.config.scenario import Scenario
 from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.paged import PagedClient
 from simulator.model.client.quota_replay import Recording, replay
-from simulator.model.client.settler import MessageState, Pages, position_order
+from simulator.model.client.settler import MessageState, Pages, StateBefore, position_order
 from simulator.model.client.transports import overloaded_pages
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
@@ -72,7 +72,7 @@ class OptimisticRaceClient(OneRequestClient):
         the pages :meth:`_race_pages` names and those whose bytes in flight overran the quota
         at some send. Returns ``(rows, page)`` of what the pages' stores hold at their end.
         """
-        before = s.take(rows)
+        before = StateBefore.of(s, rows, carried)
         stored, wrong, recording, requests = self._recorded_race(s, rows, page, ready)
         over = self._wrong(page, wrong, recording.intervals())
         self.requests -= int(requests[over].sum())  # the replay counts its own requests
@@ -128,7 +128,7 @@ class OptimisticRaceClient(OneRequestClient):
         rows: np.ndarray,
         page: np.ndarray,
         carried: np.ndarray,
-        before: MessageState,
+        before: StateBefore,
         stored: tuple[np.ndarray, np.ndarray],
     ) -> tuple[np.ndarray, np.ndarray]:
         """Void an optimistic race on the pages ``over`` and settle them again in sequence.
@@ -180,7 +180,7 @@ class OptimisticRaceClient(OneRequestClient):
         pages: np.ndarray,
         rows: np.ndarray,
         page: np.ndarray,
-        before: MessageState,
+        before: StateBefore,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Take back what a race did on ``pages``: their settled messages and their state.
 
@@ -195,8 +195,7 @@ class OptimisticRaceClient(OneRequestClient):
             self._void_at = np.full(self.offset.size, -1, np.int64)
         # Every group settled so far is void for these messages (see _settled_groups).
         self._void_at[rows[mine]] = len(self._settled_rows)
-        for f in MessageState.FIELDS:
-            getattr(s, f)[rows[mine]] = getattr(before, f)[mine]
+        before.restore(s, rows, mine)
         return void_page, mine
 
     # -- pages raced ahead of the walk -------------------------------------------------------
@@ -210,7 +209,7 @@ class OptimisticRaceClient(OneRequestClient):
         (:meth:`_race_ahead_again`); the others are checked then (:meth:`_settle_ahead`).
         """
         n_pages, position = self.pages.dwell.size, self.pages.position
-        before = s.take(rows)
+        before = StateBefore.of(s, rows, np.zeros(rows.size, bool))  # the pages' own only
         (stored, stored_page), wrong, recording, requests = self._recorded_race(
             s, rows, page, ready
         )
@@ -294,7 +293,7 @@ class Ahead:
     rows: np.ndarray  # the pages' own messages, their pages and ready offsets
     page: np.ndarray
     ready: np.ndarray
-    before: MessageState  # the messages' state before the race
+    before: StateBefore  # the messages' state before the race
     wrong: np.ndarray  # pages the race got wrong: its own reasons and the quota's overruns
     recording: Recording  # what it drew
     requests: np.ndarray  # requests it sent, per page of the block

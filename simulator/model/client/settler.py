@@ -112,6 +112,56 @@ class MessageState:
         """Copies beyond the first the collector keeps, per message."""
         return self.late if dedupe else np.maximum(self.n - 1, 0)
 
+    def reset(self, rows: np.ndarray) -> None:
+        """Make ``rows`` as they were when made: never sent (their creation times stay)."""
+        self.attempts[rows] = 0
+        self.first[rows] = np.inf
+        self.n[rows] = 0
+        self.late[rows] = 0
+        self.cause[rows] = NO_CAUSE
+
+
+@dataclass(slots=True)
+class StateBefore:
+    """The state of a race's messages before it, to put back on the pages the race voids.
+
+    Only the messages a store carried in have a past. A page's own messages are raced for the
+    first time, so their state before is a new message's, and only the carried ones are copied.
+
+    Examples
+    --------
+    >>> s = MessageState.new(np.zeros(3))
+    >>> s.attempts[2] = 1  # carried in after one attempt
+    >>> before = StateBefore.of(s, np.array([0, 2]), np.array([False, True]))
+    >>> s.attempts[[0, 2]] += 1  # the race sends both
+    >>> before.restore(s, np.array([0, 2]), np.array([True, True]))
+    >>> s.attempts.tolist()
+    [0, 0, 1]
+    """
+
+    where: np.ndarray  # per raced message: its row in ``carried``, or -1 for a page's own
+    carried: MessageState  # the carried messages' state
+
+    @classmethod
+    def of(cls, s: MessageState, rows: np.ndarray, carried: np.ndarray) -> StateBefore:
+        """Before a race of ``rows``, of which ``carried`` (a mask) came from a store."""
+        where = np.full(rows.size, -1, np.int64)
+        idx = np.flatnonzero(carried)
+        where[idx] = np.arange(idx.size)
+        return cls(where, s.take(rows[idx]))
+
+    def take(self, idx: np.ndarray) -> StateBefore:
+        """The state before of the raced messages ``idx`` (indices or a mask)."""
+        return StateBefore(self.where[idx], self.carried)
+
+    def restore(self, s: MessageState, rows: np.ndarray, which: np.ndarray) -> None:
+        """Put back into ``s`` the state before of ``rows[which]`` (``rows`` as raced)."""
+        at, r = self.where[which], rows[which]
+        old = at >= 0
+        s.reset(r[~old])
+        for f in MessageState.FIELDS:
+            getattr(s, f)[r[old]] = getattr(self.carried, f)[at[old]]
+
 
 class Settler(Protocol):
     """What the engine's per-window step needs from a client path."""
