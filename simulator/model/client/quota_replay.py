@@ -60,15 +60,17 @@ class Recording:
     def table(
         self, rows: np.ndarray, pages: np.ndarray
     ) -> dict[tuple[str, int], list[tuple[float, float, float]]]:
-        """Recorded variates of ``rows`` and of ``pages``' flushes, in the order drawn.
+        """Recorded variates of the rows and of the pages' flushes selected, in the order drawn.
 
+        ``rows`` and ``pages`` are masks over the block's rows and pages (a recorded request
+        is picked by one lookup, where a search would go over every request of the race).
         Keyed by ``("message", row)`` or ``("flush", page)``.
         """
         out: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
         parts = [("message", r, up, back, u, rows) for r, _, up, back, u in self.draws]
         parts += [("flush", p, up, back, u, pages) for p, up, back, u in self.flushes]
         for what, at, up, back, u, wanted in parts:  # recorded round by round, so in order
-            m = np.isin(at, wanted, kind="table")
+            m = wanted[at]
             drawn = zip(up[m].tolist(), back[m].tolist(), u[m].tolist(), strict=True)
             for k, x in zip(at[m].tolist(), drawn, strict=True):
                 out.setdefault((what, k), []).append(x)
@@ -163,7 +165,11 @@ def replay(
             r = msg.row
             key[0] = ("flush", page_l[r]) if t >= dwell[r] else ("message", row_l[r])
 
-    recorded, used = recording.table(rows, over), {}
+    wanted_rows = np.zeros(offset.size, bool)
+    wanted_rows[rows] = True
+    wanted_pages = np.zeros(pages.dwell.size, bool)
+    wanted_pages[over] = True
+    recorded, used = recording.table(wanted_rows, wanted_pages), {}
     cfg = path.cfg
 
     def draw(dist) -> Callable[[], float]:
