@@ -21,7 +21,6 @@ are read from ``bench/run.py``. Results are printed and written as JSON into ``b
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import shutil
@@ -108,26 +107,18 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--users and --timeouts must be positive, got {args.users} and {args.timeouts}")
     sys.path.insert(0, str(RUN.parent))
     import commands
+    from run import write_record
 
     bytecode = commands.compile_package()  # as installed, so that no count compiles a module
     summary = measure(args.users, args.timeouts, args.scenario, args.overrides)
-    now = dt.datetime.now(dt.UTC)
-    record = {
-        "when": now.isoformat(timespec="seconds"),
-        "mode": "instructions",
-        "users": args.users,
-        "timeouts": args.timeouts,
-        "scenario": args.scenario,
-        "overrides": args.overrides,
-        "definition": "instructions counted by callgrind, less the same process stopped "
-        "before its measured part; ratio = events per instruction / simpy timeouts per "
-        "instruction",
-        "bytecode": bytecode,
-        "summary": summary,
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"instructions-{now:%Y%m%d-%H%M%S}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    path = write_record(
+        args.out, "instructions", "callgrind",
+        users=args.users, timeouts=args.timeouts, scenario=args.scenario,
+        overrides=args.overrides,
+        definition="instructions counted by callgrind, less the same process stopped before "
+        "its measured part; ratio = events per instruction / simpy timeouts per instruction",
+        bytecode=bytecode, summary=summary,
+    )  # fmt: skip
     print(report(summary))
     print(f"written to {path}")
     return 0

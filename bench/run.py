@@ -289,6 +289,19 @@ def machine() -> dict:
     }
 
 
+def write_record(folder: Path, kind: str, mode: str, **fields: object) -> Path:
+    """Write a record as indented JSON to ``FOLDER/KIND-MODE-<UTC time>.json``; its path.
+
+    The record holds when it was made, ``mode`` and ``fields``; ``folder`` is made if missing.
+    """
+    now = dt.datetime.now(dt.UTC)
+    record = {"when": now.isoformat(timespec="seconds"), "mode": mode, **fields}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{kind}-{mode}-{now:%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (or, with ``--child``, one measurement); return the exit status."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -351,23 +364,14 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     summary = summarise(runs, small, large)
-    now = dt.datetime.now(dt.UTC)
-    record = {
-        "when": now.isoformat(timespec="seconds"),
-        "mode": "custom" if args.sizes else "quick" if args.quick else "full",
-        "scenario": args.scenario,
-        "overrides": args.overrides,
-        "definition": "events_per_second = true events simulated (visit + offsite) per second "
+    path = write_record(
+        args.out, "bench", "custom" if args.sizes else "quick" if args.quick else "full",
+        scenario=args.scenario,
+        overrides=args.overrides,
+        definition="events_per_second = true events simulated (visit + offsite) per second "
         "of simulate(); copies = events x plans; medians of the repeats",
-        "machine": machine(),
-        "bytecode": bytecode,
-        "targets": TARGETS,
-        "summary": summary,
-        "runs": runs,
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"bench-{record['mode']}-{now:%Y%m%d-%H%M%S}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        machine=machine(), bytecode=bytecode, targets=TARGETS, summary=summary, runs=runs,
+    )  # fmt: skip
     print(report(summary))
     print(f"written to {path}")
     return 0
@@ -382,22 +386,11 @@ def _parallel(args: argparse.Namespace, bytecode: dict) -> int:
 
     ceiling, engine = parallel.ceilings()
     summary = parallel.measure(args.scenario, args.repeats)
-    now = dt.datetime.now(dt.UTC)
-    record = {
-        "when": now.isoformat(timespec="seconds"),
-        "mode": "parallel",
-        "scenario": args.scenario,
-        "machine": machine(),
-        "bytecode": bytecode,
-        "cores": os.cpu_count(),
-        "targets": parallel.TARGETS,
-        "machine_speedup": ceiling,
-        "engine_speedup": engine,
-        "summary": summary,
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"bench-parallel-{now:%Y%m%d-%H%M%S}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    path = write_record(
+        args.out, "bench", "parallel",
+        scenario=args.scenario, machine=machine(), bytecode=bytecode, cores=os.cpu_count(),
+        targets=parallel.TARGETS, machine_speedup=ceiling, engine_speedup=engine, summary=summary,
+    )  # fmt: skip
     print(parallel.report(summary, os.cpu_count() or 1, ceiling, engine))
     print(f"written to {path}")
     return 0
