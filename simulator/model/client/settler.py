@@ -125,8 +125,9 @@ class MessageState:
 class StateBefore:
     """The state of a race's messages before it, to put back on the pages the race voids.
 
-    Only the messages a store carried in have a past. A page's own messages are raced for the
-    first time, so their state before is a new message's, and only the carried ones are copied.
+    Only the messages a store carried in have a past. A page's own messages come to a race as
+    they were made (never sent, or put back so by a voided race), so their state before is a
+    new message's, and only the carried ones are copied.
 
     Examples
     --------
