@@ -29,17 +29,17 @@ FLOORS = {
 """Floors of the start-up and of a run's fixed cost: the libraries each must import."""
 
 
-def compile_package() -> dict:
+def compile_package(package: Path = ROOT / "simulator") -> dict:
     """Byte-compile the package's modules, as ``pip install`` does when it installs a package.
 
     Python writes a module's compiled form on its first import, unless told not to: with
     ``PYTHONDONTWRITEBYTECODE`` set (the development machine sets it), every command would
     compile the package's modules again, about 70 ms that a user's installed copy never spends.
-    Returns what the record says of it.
+    ``package`` is this checkout's by default. Returns what the record says of it.
     """
     import compileall
 
-    ok = compileall.compile_dir(ROOT / "simulator", quiet=1)
+    ok = compileall.compile_dir(package, quiet=1)
     return {"compiled": bool(ok), "dont_write_env": os.environ.get("PYTHONDONTWRITEBYTECODE")}
 
 

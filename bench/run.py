@@ -100,6 +100,7 @@ def child_model(scenario: str, users: int, overrides: list[str], run: bool = Tru
     """
     import numpy as np
 
+    import simulator
     from simulator.config.loading import load_scenario
     from simulator.model.engine import simulate
 
@@ -108,13 +109,14 @@ def child_model(scenario: str, users: int, overrides: list[str], run: bool = Tru
     )
     seed = np.random.SeedSequence(sc.simulation.seed)  # imports numpy.random: not the engine's
     if not run:
-        return {"kind": "setup", "users": users}
+        return {"kind": "setup", "users": users, "package": simulator.__path__[0]}
     start = time.perf_counter()
     _, meta = simulate(sc, seed)
     seconds = time.perf_counter() - start
     events = meta["events"] + meta["offsite_events"]
     return {
         "kind": "model",
+        "package": simulator.__path__[0],
         "users": users,
         "plans": len(sc.plans),
         "events": events,

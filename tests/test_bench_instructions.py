@@ -36,7 +36,8 @@ def test_a_count_repeats_where_wall_time_does_not() -> None:
 
 
 def test_script_counts_every_workload_and_writes_its_record(tmp_path: Path) -> None:
-    args = ["--users", "300", "--timeouts", "1000", "--out", str(tmp_path)]
+    """Counted against the same checkout, every workload's change is within the counts' noise."""
+    args = ["--users", "300", "--timeouts", "1000", "--against", str(ROOT), "--out", str(tmp_path)]
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "instructions.py"), *args],
         check=True, capture_output=True, text=True,
@@ -46,7 +47,20 @@ def test_script_counts_every_workload_and_writes_its_record(tmp_path: Path) -> N
     workloads = record["summary"]["workloads"]
     assert set(workloads) == {"xhr", "beacon", "fetch_keepalive", "batch_size_10"}
     raw = record["summary"]["raw_instructions_per_event"]
-    for w in workloads.values():
-        assert w["events"] > 0 and w["instructions"] > 0
-        assert w["ratio_to_raw_simpy"] == pytest.approx(raw / w["instructions_per_event"])
+    for row in workloads.values():
+        for w in (row["this"], row["against"]):
+            assert w["package"] == str(ROOT / "simulator")
+            assert w["events"] > 0 and w["instructions"] > 0
+            assert w["ratio_to_raw_simpy"] == pytest.approx(raw / w["instructions_per_event"])
+        assert abs(row["change"]) < 0.01, row
     assert "xhr" in done.stdout and str(path) in done.stdout
+
+
+def test_against_a_folder_without_the_package_is_refused(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "instructions.py"), "--against", str(tmp_path)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"--against {tmp_path}: no simulator package there" in done.stderr
+    assert "Traceback" not in done.stderr
