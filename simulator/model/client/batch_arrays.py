@@ -161,8 +161,11 @@ class BatchClient(KeepaliveClient):
         or the page-hide flush is chunked.
         """
         left, unsent, retried = self._race(s, rows, page, ready)
-        retried = np.union1d(retried, self._chunked(rows[left][unsent], page[left][unsent]))
-        kept, kept_page = self._flush(s, rows[left], page[left], unsent)
+        rows, page = rows[left], page[left]
+        chunked = self._chunked(rows[unsent], page[unsent])
+        if chunked.size:
+            retried = np.union1d(retried, chunked)
+        kept, kept_page = self._flush(s, rows, page, unsent)
         return self._persist(s, kept, kept_page), retried
 
     def _chunked(self, rows: np.ndarray, page: np.ndarray) -> np.ndarray:
@@ -195,8 +198,9 @@ class BatchClient(KeepaliveClient):
         sent = np.flatnonzero(b.sent)
         self._count_requests(head_page[sent])
         in_sent = b.sent[b.batch]
-        s.attempts[rows[in_sent]] += 1
-        s.cause[rows[in_sent]] = NO_CAUSE
+        sent_rows = rows[in_sent]
+        s.attempts[sent_rows] += 1
+        s.cause[sent_rows] = NO_CAUSE
         kind = self.kind[head_page]
         stopped = (kind == BEACON) & pg.blocked_beacon[head_page]
         self._settle(rows[(b.sent & stopped)[b.batch]], LOST["blocked"])
@@ -239,9 +243,10 @@ class BatchClient(KeepaliveClient):
         if self.store_kind == "none":
             self._settle(seen[~exhausted], LOST["network"])
             retried = EMPTY
-        left = ~b.sent[b.batch]
+        left = ~in_sent
         left[np.flatnonzero(on)[flying[f]]] = True
-        return left, ~b.sent[b.batch][left], np.union1d(late, retried)
+        void = np.union1d(late, retried) if late.size or retried.size else EMPTY
+        return left, ~in_sent[left], void
 
     def _persist(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray
