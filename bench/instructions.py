@@ -45,18 +45,13 @@ def counted(child: list[str], engine: Path | None = None) -> tuple[int, dict]:
     thread: OpenBLAS's threads spin for a while after each call, so their instructions depend
     on the wall time (counts of one run differed by 0.7% with them, 0.05% without).
     """
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise SystemExit("bench/instructions.py needs valgrind (apt-get install valgrind)")
     env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"}
     if engine is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(engine), env.get("PYTHONPATH", "")]).rstrip(
-            os.pathsep
-        )
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(engine), env.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         done = subprocess.run(
-            [valgrind, "--tool=callgrind", f"--callgrind-out-file={out}",
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
              sys.executable, str(RUN), "--child", *child],
             capture_output=True, text=True, check=True, cwd=ROOT, env=env,
         )  # fmt: skip
@@ -79,9 +74,10 @@ def measure(
     model = ["--scenario", scenario, *sets]
     jobs = {("raw", "loop"): (["raw", str(timeouts)], None), ("raw", "idle"): (["raw", "0"], None)}
     engines = {"this": None} if against is None else {"this": None, "against": against}
+    variants = {"xhr": [], **VARIANTS}
     for name, engine in engines.items():
         jobs[(name, "setup")] = (["setup", str(users), *model], engine)
-        for variant, extra in {"xhr": [], **VARIANTS}.items():
+        for variant, extra in variants.items():
             more = [a for o in extra for a in ("--set", o)]
             jobs[(name, variant)] = (["model", str(users), *model, *more], engine)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
@@ -89,7 +85,7 @@ def measure(
         done = {key: future.result() for key, future in futures.items()}
     per_timeout = (done[("raw", "loop")][0] - done[("raw", "idle")][0]) / timeouts
     out: dict = {"raw_instructions_per_event": per_timeout, "workloads": {}}
-    for variant in {"xhr": [], **VARIANTS}:
+    for variant in variants:
         row = {}
         for name in engines:
             total, result = done[(name, variant)]
@@ -138,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = p.parse_args(argv)
+    if shutil.which("valgrind") is None:
+        p.error("valgrind is needed to count instructions (apt-get install valgrind)")
     if args.users < 1 or args.timeouts < 1:
         p.error(f"--users and --timeouts must be positive, got {args.users} and {args.timeouts}")
     if args.against is not None and not (args.against / "simulator" / "__init__.py").is_file():

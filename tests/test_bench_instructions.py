@@ -23,14 +23,17 @@ pytestmark = [
 
 
 def test_a_count_repeats_where_wall_time_does_not() -> None:
-    """The same process counted twice: equal to a fraction of a percent."""
+    """The same process counted twice: equal to the 0.05% the README promises.
+
+    Four counts of this loop here spread over 631 instructions of its 16.3 million (0.004%).
+    """
     from instructions import counted
 
     first, result = counted(["raw", "2000"])
     second, _ = counted(["raw", "2000"])
     idle, _ = counted(["raw", "0"])
     assert result["events"] == 2000
-    assert abs(first - second) / (first - idle) < 0.01, (first, second, idle)
+    assert abs(first - second) / (first - idle) < 0.0005, (first, second, idle)
     # A timeout costs thousands of instructions; the loop is what the difference measures.
     assert 1_000 < (first - idle) / 2000 < 100_000
 
@@ -52,7 +55,10 @@ def test_script_counts_every_workload_and_writes_its_record(tmp_path: Path) -> N
             assert w["package"] == str(ROOT / "simulator")
             assert w["events"] > 0 and w["instructions"] > 0
             assert w["ratio_to_raw_simpy"] == pytest.approx(raw / w["instructions_per_event"])
-        assert abs(row["change"]) < 0.01, row
+        # Against itself at 300 users, the four workloads' changes read 0.01%, 0.11%, 0.02% and
+        # 0.13% (root mean square 0.09%, each change the noise of four counts): 0.5% is five
+        # times that, and a change an engine's version really makes is larger.
+        assert abs(row["change"]) < 0.005, row
     assert "xhr" in done.stdout and str(path) in done.stdout
 
 

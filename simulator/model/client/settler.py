@@ -79,6 +79,8 @@ class MessageState:
     """
 
     FIELDS = ("attempts", "first", "n", "late", "cause", "seq")
+    UNSENT = {"attempts": 0, "first": np.inf, "n": 0, "late": 0, "cause": NO_CAUSE}
+    """A message's state until it is first sent (every field but its creation time)."""
 
     def __init__(self, **columns: np.ndarray) -> None:
         for f in self.FIELDS:
@@ -87,15 +89,9 @@ class MessageState:
     @classmethod
     def new(cls, seq: np.ndarray) -> MessageState:
         """State of messages never sent, created at times ``seq``."""
-        n = seq.size
-        return cls(
-            attempts=np.zeros(n, np.int64),
-            first=np.full(n, np.inf),
-            n=np.zeros(n, np.int64),
-            late=np.zeros(n, np.int64),
-            cause=np.full(n, NO_CAUSE, np.int64),
-            seq=seq,
-        )
+        dtype = {"first": float}
+        columns = {f: np.full(seq.size, v, dtype.get(f, np.int64)) for f, v in cls.UNSENT.items()}
+        return cls(**columns, seq=seq)
 
     def take(self, rows: np.ndarray) -> MessageState:
         """The state of ``rows`` (a copy)."""
@@ -114,11 +110,8 @@ class MessageState:
 
     def reset(self, rows: np.ndarray) -> None:
         """Make ``rows`` as they were when made: never sent (their creation times stay)."""
-        self.attempts[rows] = 0
-        self.first[rows] = np.inf
-        self.n[rows] = 0
-        self.late[rows] = 0
-        self.cause[rows] = NO_CAUSE
+        for f, value in self.UNSENT.items():
+            getattr(self, f)[rows] = value
 
 
 @dataclass(slots=True)
