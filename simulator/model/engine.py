@@ -158,10 +158,16 @@ class Replication:
 
     def note_active(self, cells: np.ndarray, opted_out: np.ndarray, days: np.ndarray) -> None:
         """Count visitors active on each day (for the nightly jobs)."""
-        key = cells * 2 + opted_out
-        for d in np.unique(days).tolist():
-            here = np.bincount(key[days == d], minlength=2 * self.n_cells)
-            self.active[d] = self.active.get(d, 0) + here
+        if not days.size:
+            return
+        width, first = 2 * self.n_cells, int(days.min())
+        # One count over (day, cell, opted out) instead of a unique and a pass per day: a
+        # window spans few days, and np.unique cost more than the whole count.
+        span = (int(days.max()) - first + 1) * width
+        key = (days - first) * width + cells * 2 + opted_out
+        by_day = np.bincount(key, minlength=span).reshape(-1, width)
+        for i in np.flatnonzero(by_day.any(axis=1)).tolist():
+            self.active[first + i] = self.active.get(first + i, 0) + by_day[i]
 
     # -- server outcomes -------------------------------------------------------------------
     def _settled(self, plan: int, rows: np.ndarray, status: int, when: np.ndarray) -> None:

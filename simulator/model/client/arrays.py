@@ -227,9 +227,10 @@ class OneRequestClient:
         while rows.size:
             dwell = pg.dwell[page]
             due = ready < dwell
-            unsent_r.append(rows[~due])
-            unsent_p.append(page[~due])
-            rows, page, ready, dwell = rows[due], page[due], ready[due], dwell[due]
+            if not due.all():  # most are ready before their page ends
+                unsent_r.append(rows[~due])
+                unsent_p.append(page[~due])
+                rows, page, ready, dwell = rows[due], page[due], ready[due], dwell[due]
             n = rows.size
             if not n:
                 break
@@ -286,9 +287,11 @@ class OneRequestClient:
         self._settle(rows[persist & ~keep], LOST["retries_exhausted"])
         gone = rows[~persist]
         cause = s.cause[gone]
-        self._settle(gone[cause == NO_CAUSE], LOST["unload"])
-        for code in np.unique(cause[cause != NO_CAUSE]).tolist():
-            self._settle(gone[cause == code], int(code))
+        failed = cause != NO_CAUSE
+        self._settle(gone[~failed], LOST["unload"])
+        if failed.any():  # by cause code, ascending (a code is a small index)
+            for code in np.flatnonzero(np.bincount(cause[failed])).tolist():
+                self._settle(gone[cause == code], code)
         return rows[keep], page[keep]
 
     def _carry(
