@@ -171,9 +171,10 @@ class KeepaliveClient(OptimisticRaceClient):
         sends = 0  # requests of each message so far on its page
         while rows.size:
             due = ready < pg.dwell[page]
-            unsent_r.append(rows[~due])
-            unsent_p.append(page[~due])
-            rows, page, ready = rows[due], page[due], ready[due]
+            if not due.all():  # most are ready before their page ends
+                unsent_r.append(rows[~due])
+                unsent_p.append(page[~due])
+                rows, page, ready = rows[due], page[due], ready[due]
             if not rows.size:
                 break
             self._count_requests(page)
@@ -181,8 +182,9 @@ class KeepaliveClient(OptimisticRaceClient):
             s.cause[rows] = NO_CAUSE
             kind = self.kind[page]
             stopped = (kind == BEACON) & pg.blocked_beacon[page]
-            self._settle(rows[stopped], LOST["blocked"])
-            rows, page, ready, kind = (x[~stopped] for x in (rows, page, ready, kind))
+            if stopped.any():
+                self._settle(rows[stopped], LOST["blocked"])
+                rows, page, ready, kind = (x[~stopped] for x in (rows, page, ready, kind))
             n = rows.size
             dwell = pg.dwell[page]
             up = cfg.upload_latency_seconds.sample(self.net, n)

@@ -102,7 +102,10 @@ class OptimisticRaceClient(OneRequestClient):
         """
         if not intervals[0].size:
             return wrong
-        return np.union1d(wrong, overloaded_pages(*intervals, self.quota))
+        over = overloaded_pages(*intervals, self.quota)
+        if not (wrong.size and over.size):  # both are sorted and unique
+            return over if over.size else wrong
+        return np.union1d(wrong, over)
 
     def _race_pages(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray

@@ -195,4 +195,5 @@ def overloaded_pages(
     # stable, so at equal times arrivals, first in the input, free their bytes first.
     order = np.argsort(pages + 1j * at, kind="stable")
     held = np.cumsum(np.concatenate([-nbytes, nbytes])[order])
-    return np.unique(pages[order][(held > quota) & opens[order]])
+    over = pages[order][(held > quota) & opens[order]]  # sorted by page already
+    return over[np.concatenate(([True], over[1:] != over[:-1]))] if over.size else over
