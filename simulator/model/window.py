@@ -223,9 +223,9 @@ class VisitBatch:
         holder = self if variant is None else variant
         msgs, page = new, vb.event_page[made]
         carried = np.zeros(new.size, bool)
-        came = self._take_store(vis.index, holder)
+        order = None if holder.store is None else np.argsort(vis.index)
+        came = self._take_store(vis.index, order, holder)
         if came is not None:
-            order = np.argsort(vis.index)
             row = order[np.searchsorted(vis.index, came.visitor, sorter=order)]
             msgs = Stored.concat([new, came])
             page = np.concatenate([page, vb.first_page[row]])
@@ -266,10 +266,18 @@ class VisitBatch:
                           plans)  # fmt: skip
 
     @staticmethod
-    def _take_store(visitors: np.ndarray, holder) -> Stored | None:
-        if holder.store is None:
+    def _take_store(visitors: np.ndarray, order: np.ndarray | None, holder) -> Stored | None:
+        """Take the messages of ``visitors`` out of ``holder``'s store, in store order.
+
+        ``visitors`` are distinct and ``order`` sorts them, so each stored message's visitor is
+        found by a search in them, where ``np.isin`` sorts both arrays together (and, through
+        ``np.unique``, imports ``numpy.ma`` on its first call).
+        """
+        if holder.store is None or not visitors.size:
             return None
-        mine = np.isin(holder.store.visitor, visitors)
+        stored = holder.store.visitor
+        at = np.minimum(np.searchsorted(visitors, stored, sorter=order), visitors.size - 1)
+        mine = visitors[order[at]] == stored
         if not mine.any():
             return None
         came = holder.store.take(mine)

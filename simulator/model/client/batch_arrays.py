@@ -42,6 +42,7 @@ from simulator.model.client.settler import (
     NO_CAUSE,
     MessageState,
     Pages,
+    distinct_pages,
     position_order,
 )
 from simulator.model.client.transports import (
@@ -164,7 +165,7 @@ class BatchClient(KeepaliveClient):
         rows, page = rows[left], page[left]
         chunked = self._chunked(rows[unsent], page[unsent])
         if chunked.size:
-            retried = np.union1d(retried, chunked)
+            retried = distinct_pages(retried, chunked)
         kept, kept_page = self._flush(s, rows, page, unsent)
         return self._persist(s, kept, kept_page), retried
 
@@ -245,7 +246,7 @@ class BatchClient(KeepaliveClient):
             retried = EMPTY
         left = ~in_sent
         left[np.flatnonzero(on)[flying[f]]] = True
-        void = np.union1d(late, retried) if late.size or retried.size else EMPTY
+        void = distinct_pages(late, retried) if late.size or retried.size else EMPTY
         return left, ~in_sent[left], void
 
     def _persist(

@@ -36,7 +36,13 @@ import numpy as np
 
 from simulator.config.scenario import Scenario
 from simulator.model.client.optimistic_race import Ahead, OptimisticRaceClient
-from simulator.model.client.settler import DELIVERED_STATUS, NO_CAUSE, MessageState, Pages
+from simulator.model.client.settler import (
+    DELIVERED_STATUS,
+    NO_CAUSE,
+    MessageState,
+    Pages,
+    distinct_pages,
+)
 from simulator.model.client.transports import (
     BEACON,
     KEEPALIVE,
@@ -132,7 +138,7 @@ class KeepaliveClient(OptimisticRaceClient):
         waiting = self.waits[page]  # carried into a page raced ahead: race it again
         if waiting.any():
             here = (rows[waiting], page[waiting], self.load[page[waiting]])
-            stored = self._race_ahead_again(s, self.ahead, np.unique(here[1]), k, here)
+            stored = self._race_ahead_again(s, self.ahead, distinct_pages(here[1]), k, here)
             kept[0].append(stored[0])
             kept[1].append(stored[1])
             rows, page = rows[~waiting], page[~waiting]

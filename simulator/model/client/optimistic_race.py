@@ -28,7 +28,13 @@ from simulator.config.scenario import Scenario
 from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.paged import PagedClient
 from simulator.model.client.quota_replay import Recording, replay
-from simulator.model.client.settler import MessageState, Pages, StateBefore, position_order
+from simulator.model.client.settler import (
+    MessageState,
+    Pages,
+    StateBefore,
+    distinct_pages,
+    position_order,
+)
 from simulator.model.client.transports import overloaded_pages
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
@@ -105,7 +111,7 @@ class OptimisticRaceClient(OneRequestClient):
         over = overloaded_pages(*intervals, self.quota)
         if not (wrong.size and over.size):  # both are sorted and unique
             return over if over.size else wrong
-        return np.union1d(wrong, over)
+        return distinct_pages(wrong, over)
 
     def _race_pages(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray

@@ -54,6 +54,21 @@ class Pages:
     linger: np.ndarray | None = None
 
 
+def distinct_pages(*parts: np.ndarray) -> np.ndarray:
+    """The distinct pages of one or more arrays of pages, sorted (what ``np.union1d`` gives).
+
+    By a sort and a look at neighbours: ``np.unique`` checks for a masked array, which imports
+    ``numpy.ma`` (about 14 ms) on its first call.
+
+    Examples
+    --------
+    >>> distinct_pages(np.array([4, 1, 4]), np.array([1, 0])).tolist()
+    [0, 1, 4]
+    """
+    pages = np.sort(np.concatenate(parts) if len(parts) > 1 else parts[0])
+    return pages[np.concatenate(([True], pages[1:] != pages[:-1]))] if pages.size else pages
+
+
 def position_order(position: np.ndarray) -> np.ndarray:
     """Indices that sort visit positions (pages' or their messages'), ties in input order.
 
