@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.model.client.settler import Pages, position_order
+from simulator.model.client.settler import Pages, distinct_pages, position_order
 
 PLAIN, KEEPALIVE, BEACON = 0, 1, 2
 
@@ -195,5 +195,4 @@ def overloaded_pages(
     # stable, so at equal times arrivals, first in the input, free their bytes first.
     order = np.argsort(pages + 1j * at, kind="stable")
     held = np.cumsum(np.concatenate([-nbytes, nbytes])[order])
-    over = pages[order][(held > quota) & opens[order]]  # sorted by page already
-    return over[np.concatenate(([True], over[1:] != over[:-1]))] if over.size else over
+    return distinct_pages(pages[order][(held > quota) & opens[order]])
