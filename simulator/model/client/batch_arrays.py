@@ -246,8 +246,7 @@ class BatchClient(KeepaliveClient):
             retried = EMPTY
         left = ~in_sent
         left[np.flatnonzero(on)[flying[f]]] = True
-        void = distinct_pages(late, retried) if late.size or retried.size else EMPTY
-        return left, ~in_sent[left], void
+        return left, ~in_sent[left], distinct_pages(late, retried)
 
     def _persist(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray

@@ -108,10 +108,7 @@ class OptimisticRaceClient(OneRequestClient):
         """
         if not intervals[0].size:
             return wrong
-        over = overloaded_pages(*intervals, self.quota)
-        if not (wrong.size and over.size):  # both are sorted and unique
-            return over if over.size else wrong
-        return distinct_pages(wrong, over)
+        return distinct_pages(wrong, overloaded_pages(*intervals, self.quota))
 
     def _race_pages(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
