@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -30,15 +31,21 @@ DELIVERED, QUEUE_FULL, RETRIES_EXHAUSTED, PROCESS_EXIT, PENDING = range(5)
 
 
 class Lane:
-    """One instance of one plan: its pushed events, queue, batch, worker state and draws.
+    """One instance of the plans ``members``: its pushed events, queue, batch, worker state, draws.
 
-    Pushes wait in ``chunks``, then in the store (``st``, ``sk``, ``sp`` from ``s0``: times,
-    ticks, payload by tick) until due. In a replay ``t``, ``k``, ``p`` hold the batch and the
-    queue (``[0, pos)``), then the due arrivals (``[pos, n)``).
+    Each member's pushes wait in ``pushed``, then, the members' payloads side by side, in
+    ``chunks`` for the next replay (:mod:`simulator.model.shared_lanes`), then in the store
+    (``st``, ``sk``, ``sp`` from ``s0``: times, ticks, payload by tick) until due. In a replay
+    ``t``, ``k``, ``p`` hold the batch and the queue (``[0, pos)``), then the due arrivals
+    (``[pos, n)``).
     """
 
-    def __init__(self, restarts: list[float], rng: np.random.Generator) -> None:
-        self.chunks: list[tuple[np.ndarray, np.ndarray]] = []  # pushed since the last replay
+    def __init__(
+        self, restarts: list[float], rng: np.random.Generator, members: Iterable[int] = (0,)
+    ) -> None:
+        self.members = list(members)
+        self.pushed: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {p: [] for p in self.members}
+        self.chunks: list[tuple[np.ndarray, np.ndarray]] = []  # to replay next
         self.st, self.sk, self.sp = np.empty(0), np.empty(0, dtype=np.int64), np.empty(0)
         self.t = self.k = self.p = None
         self.queue: deque[list[int]] = deque()  # index ranges, oldest first

@@ -9,8 +9,10 @@ retries, deploys); what is queued at the end is ``pending``.
 rhythm (each instance draws its own failures). While the worker is idle, a run of *usual*
 ticks (arrivals fit one batch, no restart, the upload succeeds) is delivered with array
 operations; any other tick runs a loop over ticks (the queue and the batch are index ranges,
-never items). tests/support/reference_server.py holds the same model item by item, and
-tests/model/test_server_queues.py checks both give exactly the same outcomes on the same draws.
+never items). Plans that push the same arrivals to an instance share its replay
+(:mod:`simulator.model.shared_lanes`). tests/support/reference_server.py holds the same model
+item by item, and tests/model/test_server_queues.py checks both give exactly the same outcomes
+on the same draws.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from simulator.config.tracking import ServerConfig
 from simulator.model.flush_worker import DELIVERED, PENDING, STATUS, FlushWorker, Lane
 from simulator.model.outages import Outages
+from simulator.model.shared_lanes import column, split
 
 __all__ = ["STATUS", "ServerQueues", "Settled"]
 
@@ -89,17 +92,19 @@ class ServerQueues:
             k = rng.poisson(config.deploys_per_day * end / 86400.0)
             restarts.append(sorted(rng.uniform(0.0, end, k).tolist()))
         seeds = rng.bit_generator.seed_seq.spawn(n)
-        self.plans = [
-            [Lane(list(restarts[i]), np.random.default_rng(seeds[i])) for i in range(n)]
-            for _ in range(n_plans)
-        ]
+        # Every plan starts on one lane per instance; a plan whose arrivals differ leaves it
+        # with a copy of its state (shared_lanes), so each plan's outcomes are its own lane's.
+        every = range(n_plans)
+        shared = [Lane(list(restarts[i]), np.random.default_rng(seeds[i]), every) for i in range(n)]
+        self.plans = [list(shared) for _ in range(n_plans)]
         self._dtype: np.dtype | None = None  # payload rows travel as opaque bytes
         self._out: list[list[list[tuple[np.ndarray, np.ndarray]]]] = []
+        self._uploads = 0  # upload attempts of a shared lane, counted for each member but one
 
     @property
     def uploads(self) -> int:
         """Upload attempts so far, over every instance of every plan."""
-        return self.worker.uploads
+        return self.worker.uploads + self._uploads
 
     def push(
         self, plan: int, instance: np.ndarray | int, t: np.ndarray, payload: np.ndarray
@@ -125,7 +130,7 @@ class ServerQueues:
         rows = payload.view(np.dtype((np.void, payload.dtype.itemsize)))
         lanes = self.plans[plan]
         if np.ndim(instance) == 0:
-            lanes[int(instance)].chunks.append((t, rows))
+            lanes[int(instance)].pushed[plan].append((t, rows))
             return
         instance = np.asarray(instance)
         if instance.min() < 0 or instance.max() >= len(lanes):
@@ -138,7 +143,7 @@ class ServerQueues:
             groups = ((lane, order[bounds[i] : bounds[i + 1]]) for i, lane in enumerate(lanes))
         for lane, sel in groups:
             if sel.size:
-                lane.chunks.append((t[sel], rows[sel]))
+                lane.pushed[plan].append((t[sel], rows[sel]))
 
     def catch_up(self, until: float) -> None:
         """Replay every instance of every plan up to time ``until``.
@@ -148,30 +153,58 @@ class ServerQueues:
         """
         self._out = [[[] for _ in STATUS] for _ in self.plans]
         k_until = math.floor(until / self.step)
-        for p, lanes in enumerate(self.plans):
-            for lane in lanes:
-                ri = bisect.bisect_right(lane.restarts, until, lo=lane.ri)
-                # Arrivals of the next tick matter only to a restart before ``until``.
-                late = ri > lane.ri and lane.restarts[ri - 1] > k_until * self.step
-                if self._prepare(lane, k_until + late, k_until, self._out[p]):
-                    self.worker.advance(lane, until, k_until)
-                    self._finish(lane, self._out[p])
-                else:  # nothing (left) due or queued: the restarts lose and draw nothing
-                    lane.free = 0 if ri > lane.ri else lane.free  # a new process is idle
-                    lane.ri = ri
+        for lane in self._lanes(split_first=True):
+            out: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in STATUS]
+            uploads = self.worker.uploads
+            ri = bisect.bisect_right(lane.restarts, until, lo=lane.ri)
+            # Arrivals of the next tick matter only to a restart before ``until``.
+            late = ri > lane.ri and lane.restarts[ri - 1] > k_until * self.step
+            if self._prepare(lane, k_until + late, k_until, out):
+                self.worker.advance(lane, until, k_until)
+                self._finish(lane, out)
+            else:  # nothing (left) due or queued: the restarts lose and draw nothing
+                lane.free = 0 if ri > lane.ri else lane.free  # a new process is idle
+                lane.ri = ri
+            self._uploads += (self.worker.uploads - uploads) * (len(lane.members) - 1)
+            self._hand_out(lane, out)
         self._emit()
 
     def settle_pending(self) -> None:
         """At the end of the run, replay up to ``end``; what is left is ``pending``."""
         self.catch_up(self.end)
         self._out = [[[] for _ in STATUS] for _ in self.plans]
-        for p, lanes in enumerate(self.plans):
-            for lane in lanes:
-                for rows in [lane.sp[lane.s0 :]] + ([lane.p] if lane.pos else []):
-                    if len(rows):
-                        self._out[p][PENDING].append((rows, np.full(len(rows), self.end)))
-                lane.s0, lane.n, lane.pos, lane.qlen, lane.blen = len(lane.sk), 0, 0, 0, 0
+        for lane in self._lanes():
+            out: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in STATUS]
+            for rows in [lane.sp[lane.s0 :]] + ([lane.p] if lane.pos else []):
+                if len(rows):
+                    out[PENDING].append((rows, np.full(len(rows), self.end)))
+            lane.s0, lane.n, lane.pos, lane.qlen, lane.blen = len(lane.sk), 0, 0, 0, 0
+            self._hand_out(lane, out)
         self._emit()
+
+    def _lanes(self, split_first: bool = False) -> list[Lane]:
+        """Every distinct lane, instance by instance; ``split_first``: see :func:`split`."""
+        found = []
+        for i in range(len(self.plans[0])):
+            here = {id(lanes[i]): lanes[i] for lanes in self.plans}.values()
+            for lane in list(here):
+                for one in split(lane) if split_first else [lane]:
+                    for p in one.members:
+                        self.plans[p][i] = one
+                    found.append(one)
+        return found
+
+    def _hand_out(self, lane: Lane, out: list[list[tuple[np.ndarray, np.ndarray]]]) -> None:
+        """Queue each member's columns of a lane's outcomes ``out`` (by code) for its plan.
+
+        Lanes come instance by instance, so each plan's outcomes come in the order they would
+        from one lane per plan.
+        """
+        n = len(lane.members)
+        for code, parts in enumerate(out):
+            for rows, when in parts:
+                for j, p in enumerate(lane.members):
+                    self._out[p][code].append((column(rows, j, n), when))
 
     def _emit(self) -> None:
         for p, by_code in enumerate(self._out):

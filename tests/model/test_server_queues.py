@@ -199,6 +199,49 @@ def test_same_outcomes_and_uploads_as_server_path(case, seed):
         assert n == uploads
 
 
+def twin_plans(seed, cfg, end, split_at):
+    """Three plans: the second sends the first's arrivals (other offsets), the third the same
+    until ``split_at`` and other arrivals after it."""
+    first, other = make_events(seed, 2, cfg.instances, end, 3000, [(end / 2, 1500, 20.0)])
+    rng_off = np.random.default_rng(seed)
+    twin = (*first[:3], rng_off.integers(0, N_OFF, len(first[0])))
+    before, after = first[1] < split_at, other[1] >= split_at
+    parts = [(a[before], b[after]) for a, b in zip(first, other, strict=True)]
+    mixed = [np.concatenate(x) for x in parts]
+    order = np.argsort(mixed[1], kind="stable")
+    return [first, twin, tuple(x[order] for x in mixed)]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(
+    "case", ["failures_small_max_retries", "deploys_flush_on_exit", "plans_and_instances"]
+)
+def test_plans_with_the_same_arrivals_share_a_replay_with_each_plans_outcomes(case, seed):
+    # One lane serves the plans whose arrivals match; a plan whose arrivals part from them
+    # takes the lane's state (draws included) along: each still gets the reference outcomes.
+    cfg, windows, end, *_ = CASES[case]
+    plans = twin_plans(seed, cfg, end, split_at=end / 3)
+    expected, uploads = run_path(cfg, windows, end, plans, seed)
+    for every in (7.0, 60.0, None):
+        counts, n = run_queues(cfg, windows, end, plans, seed, every)
+        np.testing.assert_array_equal(counts, expected, err_msg=f"catch_up every {every}")
+        assert n == uploads
+
+
+def test_a_plan_leaves_the_shared_lane_once_its_arrivals_differ():
+    q = ServerQueues(config(), 2, FixedOutages([]), rng(0), 100.0, lambda *a: None)
+    rows = np.zeros(3, PAYLOAD)
+    for p in (0, 1):
+        q.push(p, 0, np.array([1.0, 2.0, 3.0]), rows)
+    q.catch_up(10.0)
+    assert q.plans[0][0] is q.plans[1][0] and q.plans[0][0].members == [0, 1]
+    q.push(0, 0, np.array([11.0]), rows[:1])
+    q.push(1, 0, np.array([12.0]), rows[:1])
+    q.catch_up(20.0)
+    assert q.plans[0][0] is not q.plans[1][0]
+    assert [q.plans[p][0].members for p in (0, 1)] == [[0], [1]]
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_events_on_ticks_already_replayed_go_to_the_next_tick(seed):
     # Times and replays on the flush grid: an event pushed at exactly the replayed time
