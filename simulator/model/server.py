@@ -27,7 +27,7 @@ import numpy as np
 from simulator.config.tracking import ServerConfig
 from simulator.model.flush_worker import DELIVERED, PENDING, STATUS, FlushWorker, Lane
 from simulator.model.outages import Outages
-from simulator.model.shared_lanes import column, split
+from simulator.model.shared_lanes import column, joined, split
 
 __all__ = ["STATUS", "ServerQueues", "Settled"]
 
@@ -210,7 +210,8 @@ class ServerQueues:
         for p, by_code in enumerate(self._out):
             for code, parts in enumerate(by_code):
                 if parts:
-                    rows, when = _cat(*parts)
+                    rows = joined([r for r, _ in parts])
+                    when = parts[0][1] if len(parts) == 1 else np.concatenate([w for _, w in parts])
                     self.settled(p, rows.view(self._dtype), code, when)
         self._out = []
 

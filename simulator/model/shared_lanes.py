@@ -24,49 +24,76 @@ import numpy as np
 from simulator.model.flush_worker import Lane
 
 
-def side_by_side(parts: list[np.ndarray]) -> np.ndarray:
-    """Opaque rows holding ``parts[j][i]`` in column ``j`` of row ``i`` (one part: itself).
+def side_by_side(parts: list[np.ndarray | list[np.ndarray]]) -> np.ndarray:
+    """Opaque rows holding member ``j``'s ``i``-th row in column ``j`` of row ``i``.
 
     Parameters
     ----------
-    parts : list of numpy.ndarray
-        Opaque rows (``numpy.void``) of the same width and length, one array per member.
+    parts : list
+        One entry per member: its opaque rows (``numpy.void``), or a list of arrays of them
+        to take one after another. Every member has as many rows, of the same width.
 
     Returns
     -------
     numpy.ndarray
-        Rows ``len(parts)`` times as wide.
+        Rows ``len(parts)`` times as wide (with one member, its rows).
 
     Examples
     --------
     >>> a = np.array([1, 2], np.int16).view("V2")
     >>> b = np.array([3, 4], np.int16).view("V2")
-    >>> column(side_by_side([a, b]), 1, 2).view(np.int16).tolist()
+    >>> joined([column(side_by_side([a, [b[:1], b[1:]]]), 1, 2)]).view(np.int16).tolist()
     [3, 4]
     """
-    if len(parts) == 1:
-        return parts[0]
-    width = parts[0].dtype.itemsize
-    out = np.empty((len(parts[0]), width * len(parts)), np.uint8)
-    for j, rows in enumerate(parts):
-        out[:, j * width : (j + 1) * width] = rows.view(np.uint8).reshape(-1, width)
+    chunks = [part if isinstance(part, list) else [part] for part in parts]
+    if len(chunks) == 1:
+        return chunks[0][0] if len(chunks[0]) == 1 else np.concatenate(chunks[0])
+    width = chunks[0][0].dtype.itemsize
+    out = np.empty((sum(len(c) for c in chunks[0]), width * len(chunks)), np.uint8)
+    for j, member in enumerate(chunks):
+        at = 0
+        for rows in member:  # each chunk straight into place: no copy of the member's rows
+            out[at : at + len(rows), j * width : (j + 1) * width] = rows.view(np.uint8).reshape(
+                -1, width
+            )
+            at += len(rows)
     return out.view(np.dtype((np.void, out.shape[1]))).reshape(-1)
 
 
 def column(rows: np.ndarray, j: int, members: int) -> np.ndarray:
-    """Member ``j``'s rows from rows of ``members`` members side by side (:func:`side_by_side`)."""
+    """Member ``j``'s rows from rows of ``members`` members side by side (:func:`side_by_side`).
+
+    With more than one member, a view of the member's bytes, one row of ``uint8`` per row
+    (:func:`joined` gathers such views with one copy); with one, the rows themselves.
+    """
     if members == 1:
         return rows
     width = rows.dtype.itemsize // members
-    part = rows.view(np.uint8).reshape(-1, rows.dtype.itemsize)[:, j * width : (j + 1) * width]
-    return np.ascontiguousarray(part).view(np.dtype((np.void, width))).reshape(-1)
+    return rows.view(np.uint8).reshape(-1, rows.dtype.itemsize)[:, j * width : (j + 1) * width]
+
+
+def joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The rows of ``parts`` one after another, as opaque rows; ``parts`` as :func:`column` gives.
+
+    Examples
+    --------
+    >>> rows = side_by_side([np.array([1, 2], np.int16).view("V2"),
+    ...                      np.array([3, 4], np.int16).view("V2")])
+    >>> joined([column(rows, 1, 2), np.array([5], np.int16).view("V2")]).view(np.int16).tolist()
+    [3, 4, 5]
+    """
+    if all(part.ndim == 1 for part in parts):
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    flat = [p.view(np.uint8).reshape(len(p), -1) if p.ndim == 1 else p for p in parts]
+    both = np.concatenate(flat) if len(flat) > 1 else np.ascontiguousarray(flat[0])
+    return both.view(np.dtype((np.void, both.shape[1]))).reshape(-1)
 
 
 def columns(rows: np.ndarray, which: list[int], members: int) -> np.ndarray:
     """The columns ``which`` (in order) of rows of ``members`` members side by side."""
     if len(which) == members:
         return rows
-    return side_by_side([column(rows, j, members) for j in which])
+    return side_by_side([joined([column(rows, j, members)]) for j in which])
 
 
 def split(lane: Lane) -> list[Lane]:
@@ -106,8 +133,8 @@ def split(lane: Lane) -> list[Lane]:
         pushed = [one.pushed[p] for p in one.members]
         one.pushed = {p: [] for p in one.members}
         if pushed[0]:
-            rows = [np.concatenate([r for _, r in chunks]) for chunks in pushed]
-            one.chunks = [(times[one.members[0]], side_by_side(rows))]
+            rows = side_by_side([[r for _, r in chunks] for chunks in pushed])
+            one.chunks = [(times[one.members[0]], rows)]
     return lanes
 
 
@@ -137,4 +164,4 @@ def _copy(lane: Lane, members: list[int], which: list[int]) -> Lane:
     return new
 
 
-__all__ = ["column", "columns", "side_by_side", "split"]
+__all__ = ["column", "columns", "joined", "side_by_side", "split"]
