@@ -15,22 +15,30 @@ from simulator.model.client.settler import MessageState
 
 SERVER, DUAL, BOT = 0, 1, 2
 """Kinds of server copy: a server/hybrid copy, the server copy of a dual event, a bot event."""
-_FIELDS = [
-    ("kind", np.int8),
-    ("off", np.int64),
-    ("value", np.float64),
-    ("context", np.bool_),
-    ("c_first", np.float64),
-    ("c_n", np.int32),
-    ("c_late", np.int32),
-    ("c_cause", np.int32),
-    ("ref", np.int64),
-]
-PAYLOAD = np.dtype(_FIELDS)
+_WIDE = [("off", np.int64), ("value", np.float64), ("c_first", np.float64), ("ref", np.int64)]
+_IDS = [("key", np.int64), ("visitor", np.int64)]
+_NARROW = [("c_n", np.int32), ("c_late", np.int32), ("c_cause", np.int32), ("kind", np.int8),
+           ("context", np.bool_)]  # fmt: skip
+
+
+def _rows(fields: list[tuple[str, type]]) -> np.dtype:
+    """Rows of ``fields`` packed in this order, padded to a multiple of 8 bytes.
+
+    Fields come widest first, so each starts at a multiple of its size; with the padding every
+    field of every row is aligned, and numpy reads and writes it with its aligned loops (a
+    third faster to fill a payload than with the fields unaligned).
+    """
+    packed = np.dtype(fields)
+    return np.dtype({"names": packed.names, "formats": [packed[n] for n in packed.names],
+                     "offsets": [packed.fields[n][1] for n in packed.names],
+                     "itemsize": -(-packed.itemsize // 8) * 8})  # fmt: skip
+
+
+PAYLOAD = _rows(_WIDE + _NARROW)
 """What a server copy carries: its tally offset and value, and for a dual copy the outcome of
 the browser copy (or a :class:`~simulator.model.dual_waits.DualWaits` reference). The server
 queues sort and move these rows at every replay, so they hold no more than the run needs."""
-PAYLOAD_WITH_IDS = np.dtype([*_FIELDS, ("key", np.int64), ("visitor", np.int64)])
+PAYLOAD_WITH_IDS = _rows(_WIDE + _IDS + _NARROW)
 """:data:`PAYLOAD` with the event's key and visitor, for a run that exports its events (-1 for
 none)."""
 

@@ -49,31 +49,29 @@ def side_by_side(parts: list[np.ndarray | list[np.ndarray]]) -> np.ndarray:
     if len(chunks) == 1:
         return chunks[0][0] if len(chunks[0]) == 1 else np.concatenate(chunks[0])
     width = chunks[0][0].dtype.itemsize
-    out = np.empty((sum(len(c) for c in chunks[0]), width * len(chunks)), np.uint8)
+    out = np.empty((sum(len(c) for c in chunks[0]), len(chunks)), np.dtype((np.void, width)))
     for j, member in enumerate(chunks):
         at = 0
         for rows in member:  # each chunk straight into place: no copy of the member's rows
-            out[at : at + len(rows), j * width : (j + 1) * width] = rows.view(np.uint8).reshape(
-                -1, width
-            )
+            out[at : at + len(rows), j] = rows
             at += len(rows)
-    return out.view(np.dtype((np.void, out.shape[1]))).reshape(-1)
+    return out.view(np.dtype((np.void, width * len(chunks)))).reshape(-1)
 
 
 def column(rows: np.ndarray, j: int, members: int) -> np.ndarray:
     """Member ``j``'s rows from rows of ``members`` members side by side (:func:`side_by_side`).
 
-    With more than one member, a view of the member's bytes, one row of ``uint8`` per row
-    (:func:`joined` gathers such views with one copy); with one, the rows themselves.
+    With more than one member, a strided view (:func:`joined` gathers such views with one
+    copy); with one, the rows themselves.
     """
     if members == 1:
         return rows
     width = rows.dtype.itemsize // members
-    return rows.view(np.uint8).reshape(-1, rows.dtype.itemsize)[:, j * width : (j + 1) * width]
+    return rows.view(np.dtype((np.void, width))).reshape(-1, members)[:, j]
 
 
 def joined(parts: list[np.ndarray]) -> np.ndarray:
-    """The rows of ``parts`` one after another, as opaque rows; ``parts`` as :func:`column` gives.
+    """The rows of ``parts`` one after another, contiguous; ``parts`` as :func:`column` gives.
 
     Examples
     --------
@@ -82,11 +80,9 @@ def joined(parts: list[np.ndarray]) -> np.ndarray:
     >>> joined([column(rows, 1, 2), np.array([5], np.int16).view("V2")]).view(np.int16).tolist()
     [3, 4, 5]
     """
-    if all(part.ndim == 1 for part in parts):
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-    flat = [p.view(np.uint8).reshape(len(p), -1) if p.ndim == 1 else p for p in parts]
-    both = np.concatenate(flat) if len(flat) > 1 else np.ascontiguousarray(flat[0])
-    return both.view(np.dtype((np.void, both.shape[1]))).reshape(-1)
+    if len(parts) > 1:
+        return np.concatenate(parts)
+    return np.ascontiguousarray(parts[0])
 
 
 def columns(rows: np.ndarray, which: list[int], members: int) -> np.ndarray:
