@@ -33,11 +33,12 @@ DELIVERED, QUEUE_FULL, RETRIES_EXHAUSTED, PROCESS_EXIT, PENDING = range(5)
 class Lane:
     """One instance of the plans ``members``: its pushed events, queue, batch, worker state, draws.
 
-    Each member's pushes wait in ``pushed``, then, the members' payloads side by side, in
-    ``chunks`` for the next replay (:mod:`simulator.model.shared_lanes`), then in the store
-    (``st``, ``sk``, ``sp`` from ``s0``: times, ticks, payload by tick) until due. In a replay
-    ``t``, ``k``, ``p`` hold the batch and the queue (``[0, pos)``), then the due arrivals
-    (``[pos, n)``).
+    Each member's pushes wait in ``pushed``; then their payload rows go to the member's
+    ``pool`` and the arrivals, as times and row numbers (the same in every member's pool), to
+    ``chunks`` for the next replay (:mod:`simulator.model.shared_lanes`), then to the store
+    (``st``, ``sk``, ``sp`` from ``s0``: times, ticks, row numbers by tick) until due. In a
+    replay ``t``, ``k``, ``p`` hold the batch and the queue (``[0, pos)``), then the due
+    arrivals (``[pos, n)``).
     """
 
     def __init__(
@@ -45,8 +46,10 @@ class Lane:
     ) -> None:
         self.members = list(members)
         self.pushed: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {p: [] for p in self.members}
+        self.pool: dict[int, np.ndarray] = {}  # each member's payload rows
         self.chunks: list[tuple[np.ndarray, np.ndarray]] = []  # to replay next
-        self.st, self.sk, self.sp = np.empty(0), np.empty(0, dtype=np.int64), np.empty(0)
+        self.st, self.sk = np.empty(0), np.empty(0, dtype=np.int64)
+        self.sp = np.empty(0, dtype=np.int64)
         self.t = self.k = self.p = None
         self.queue: deque[list[int]] = deque()  # index ranges, oldest first
         self.batch: list[tuple[int, int]] = []

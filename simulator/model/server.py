@@ -27,7 +27,7 @@ import numpy as np
 from simulator.config.tracking import ServerConfig
 from simulator.model.flush_worker import DELIVERED, PENDING, STATUS, FlushWorker, Lane
 from simulator.model.outages import Outages
-from simulator.model.shared_lanes import column, joined, split
+from simulator.model.shared_lanes import split
 
 __all__ = ["STATUS", "ServerQueues", "Settled"]
 
@@ -195,24 +195,33 @@ class ServerQueues:
         return found
 
     def _hand_out(self, lane: Lane, out: list[list[tuple[np.ndarray, np.ndarray]]]) -> None:
-        """Queue each member's columns of a lane's outcomes ``out`` (by code) for its plan.
+        """Queue a lane's outcomes ``out`` (row numbers and times, by code) for its members.
 
         Lanes come instance by instance, so each plan's outcomes come in the order they would
         from one lane per plan.
         """
-        n = len(lane.members)
         for code, parts in enumerate(out):
             for rows, when in parts:
-                for j, p in enumerate(lane.members):
-                    self._out[p][code].append((column(rows, j, n), when))
+                for p in lane.members:
+                    self._out[p][code].append((lane.pool[p], rows, when))
 
     def _emit(self) -> None:
+        """Report the queued outcomes, one call per plan and code, each with its payload rows."""
         for p, by_code in enumerate(self._out):
             for code, parts in enumerate(by_code):
-                if parts:
-                    rows = joined([r for r, _ in parts])
-                    when = parts[0][1] if len(parts) == 1 else np.concatenate([w for _, w in parts])
-                    self.settled(p, rows.view(self._dtype), code, when)
+                if not parts:
+                    continue
+                if len(parts) == 1:
+                    pool, rows, when = parts[0]
+                    payload = pool[rows]
+                else:
+                    payload = np.empty(sum(len(r) for _, r, _ in parts), parts[0][0].dtype)
+                    at = 0
+                    for pool, rows, _ in parts:  # each lane's rows straight into place
+                        np.take(pool, rows, out=payload[at : at + len(rows)])
+                        at += len(rows)
+                    when = np.concatenate([w for _, _, w in parts])
+                self.settled(p, payload.view(self._dtype), code, when)
         self._out = []
 
     def _prepare(self, lane: Lane, due: int, k_until: int, out: list) -> bool:

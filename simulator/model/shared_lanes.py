@@ -7,12 +7,15 @@ same ticks, batches, uploads and draws, and each arrival the same fate. Only wha
 carry differs (a server copy in one plan, a dual event's server copy in another). The usual
 case is a comparison of a server plan with a dual one: both send every event from the server.
 
-Such plans share one :class:`~simulator.model.flush_worker.Lane` (its ``members``), whose rows
-hold every member's payload side by side (:func:`side_by_side`), and one replay serves them all.
-Before each replay the arrivals pushed since the last one are compared member by member
-(:func:`split`): a member whose arrivals differ leaves with an exact copy of the lane's state so
-far, which is what its own lane would have held, and is replayed on its own from then on. The
-outcomes are therefore those of one lane per plan, to the last bit, whatever the plans send.
+Such plans share one :class:`~simulator.model.flush_worker.Lane` (its ``members``). What the
+copies carry stays out of the replay: each member keeps its payload rows in a pool of its own
+(``Lane.pool``), and the lane's queue, batch and store hold row numbers, which are the same in
+every member's pool, so the replay sorts and moves 8 bytes an arrival instead of every
+member's payload (:func:`payload_rows` looks the rows up for the outcomes). Before each replay
+the arrivals pushed since the last one are compared member by member (:func:`split`): a member
+whose arrivals differ leaves with an exact copy of the lane's state so far, which is what its
+own lane would have held, and is replayed on its own from then on. The outcomes are therefore
+those of one lane per plan, to the last bit, whatever the plans send.
 """
 
 from __future__ import annotations
@@ -24,87 +27,19 @@ import numpy as np
 from simulator.model.flush_worker import Lane
 
 
-def side_by_side(parts: list[np.ndarray | list[np.ndarray]]) -> np.ndarray:
-    """Opaque rows holding member ``j``'s ``i``-th row in column ``j`` of row ``i``.
-
-    Parameters
-    ----------
-    parts : list
-        One entry per member: its opaque rows (``numpy.void``), or a list of arrays of them
-        to take one after another. Every member has as many rows, of the same width.
-
-    Returns
-    -------
-    numpy.ndarray
-        Rows ``len(parts)`` times as wide (with one member, its rows).
-
-    Examples
-    --------
-    >>> a = np.array([1, 2], np.int16).view("V2")
-    >>> b = np.array([3, 4], np.int16).view("V2")
-    >>> joined([column(side_by_side([a, [b[:1], b[1:]]]), 1, 2)]).view(np.int16).tolist()
-    [3, 4]
-    """
-    chunks = [part if isinstance(part, list) else [part] for part in parts]
-    if len(chunks) == 1:
-        return chunks[0][0] if len(chunks[0]) == 1 else np.concatenate(chunks[0])
-    width = chunks[0][0].dtype.itemsize
-    out = np.empty((sum(len(c) for c in chunks[0]), len(chunks)), np.dtype((np.void, width)))
-    for j, member in enumerate(chunks):
-        at = 0
-        for rows in member:  # each chunk straight into place: no copy of the member's rows
-            out[at : at + len(rows), j] = rows
-            at += len(rows)
-    return out.view(np.dtype((np.void, width * len(chunks)))).reshape(-1)
-
-
-def column(rows: np.ndarray, j: int, members: int) -> np.ndarray:
-    """Member ``j``'s rows from rows of ``members`` members side by side (:func:`side_by_side`).
-
-    With more than one member, a strided view (:func:`joined` gathers such views with one
-    copy); with one, the rows themselves.
-    """
-    if members == 1:
-        return rows
-    width = rows.dtype.itemsize // members
-    return rows.view(np.dtype((np.void, width))).reshape(-1, members)[:, j]
-
-
-def joined(parts: list[np.ndarray]) -> np.ndarray:
-    """The rows of ``parts`` one after another, contiguous; ``parts`` as :func:`column` gives.
-
-    Examples
-    --------
-    >>> rows = side_by_side([np.array([1, 2], np.int16).view("V2"),
-    ...                      np.array([3, 4], np.int16).view("V2")])
-    >>> joined([column(rows, 1, 2), np.array([5], np.int16).view("V2")]).view(np.int16).tolist()
-    [3, 4, 5]
-    """
-    if len(parts) > 1:
-        return np.concatenate(parts)
-    return np.ascontiguousarray(parts[0])
-
-
-def columns(rows: np.ndarray, which: list[int], members: int) -> np.ndarray:
-    """The columns ``which`` (in order) of rows of ``members`` members side by side."""
-    if len(which) == members:
-        return rows
-    return side_by_side([joined([column(rows, j, members)]) for j in which])
-
-
 def split(lane: Lane) -> list[Lane]:
     """Hand each lane a replay's arrivals; members whose arrivals differ leave with a copy.
 
     ``lane.pushed`` holds each member's pushes since the last replay, as ``(t, rows)`` chunks.
     Members whose arrival times match, in order, the first member's stay; the others form new
     lanes, one per set of matching arrivals, each with the lane's state so far and its
-    members' columns of the rows it holds. Every lane returned has its ``chunks`` set: the
-    arrival times and the members' rows side by side.
+    members' pools. Every lane returned has the new arrivals in ``chunks`` (times and row
+    numbers) and their payloads in its members' pools (:func:`_refill`).
 
     Parameters
     ----------
     lane : Lane
-        A lane with ``members`` and ``pushed``.
+        A lane with ``members``, ``pushed`` and ``pool``.
 
     Returns
     -------
@@ -121,17 +56,26 @@ def split(lane: Lane) -> list[Lane]:
             same.append(p)
     lanes = [lane]
     if len(groups) > 1:
-        before = lane.members
-        lanes += [_copy(lane, g, [before.index(p) for p in g]) for g in groups[1:]]
-        _keep(lane, groups[0], [before.index(p) for p in groups[0]], len(before))
-        lane.pushed = {p: lane.pushed[p] for p in groups[0]}
+        lanes += [_copy(lane, g) for g in groups[1:]]
+        _keep(lane, groups[0])
     for one in lanes:
-        pushed = [one.pushed[p] for p in one.members]
-        one.pushed = {p: [] for p in one.members}
-        if pushed[0]:
-            rows = side_by_side([[r for _, r in chunks] for chunks in pushed])
-            one.chunks = [(times[one.members[0]], rows)]
+        if one.pushed[one.members[0]]:
+            _refill(one, times[one.members[0]])
     return lanes
+
+
+def payload_rows(pool: np.ndarray, which: list[np.ndarray]) -> np.ndarray:
+    """The rows of ``pool`` at each of ``which`` one after another, in one copy.
+
+    Examples
+    --------
+    >>> pool = np.array([10, 11, 12], np.int16).view("V2")
+    >>> payload_rows(pool, [np.array([2, 0]), np.array([1])]).view(np.int16).tolist()
+    [12, 10, 11]
+    """
+    if len(which) == 1:
+        return pool[which[0]]
+    return pool[np.concatenate(which)]
 
 
 def _times(chunks: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -140,24 +84,48 @@ def _times(chunks: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     return np.concatenate([np.zeros(0), *(t for t, _ in chunks)])
 
 
-def _keep(lane: Lane, members: list[int], which: list[int], n: int) -> None:
-    """Keep only the columns ``which`` of every row ``lane`` holds: its members are now these."""
-    lane.sp = columns(lane.sp, which, n) if len(lane.sp) else lane.sp
-    if lane.p is not None:
-        lane.p = columns(lane.p, which, n)
+def _refill(lane: Lane, t: np.ndarray) -> None:
+    """Pool the members' new rows with those the lane still holds; number them afresh.
+
+    The lane holds row numbers in its store (``sp`` from ``s0``) and, when ``pos``, its batch
+    and queue (``p``); every other row was reported. Each member's pool becomes those rows, in
+    that order, then the new ones, so a pool never holds more than the lane does.
+    """
+    held = [lane.sp[lane.s0 :]] + ([lane.p] if lane.pos else [])
+    rows = np.concatenate(held) if len(held) > 1 else held[0]
+    n_held, n_new = len(rows), len(t)
+    for p in lane.members:
+        new = [r for _, r in lane.pushed[p]]
+        old = lane.pool.get(p)
+        parts = new if old is None or not n_held else [old[rows], *new]
+        lane.pool[p] = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        lane.pushed[p] = []
+    stored = len(lane.sp) - lane.s0
+    lane.st, lane.sk, lane.sp = lane.st[lane.s0 :], lane.sk[lane.s0 :], np.arange(stored)
+    lane.s0 = 0
+    if lane.pos:
+        lane.p = np.arange(stored, n_held)
+    lane.chunks = [(t, np.arange(n_held, n_held + n_new))]
+
+
+def _keep(lane: Lane, members: list[int]) -> None:
+    """Narrow ``lane`` to ``members`` (their pushes and pools)."""
+    lane.pushed = {p: lane.pushed[p] for p in members}
+    lane.pool = {p: lane.pool[p] for p in members if p in lane.pool}
     lane.members = members
 
 
-def _copy(lane: Lane, members: list[int], which: list[int]) -> Lane:
-    """A lane for ``members`` leaving ``lane``: its state so far, their columns of its rows."""
-    pushed, lane.pushed = lane.pushed, {}
+def _copy(lane: Lane, members: list[int]) -> Lane:
+    """A lane for ``members`` leaving ``lane``: its state so far, their pushes and pools."""
+    pushed, pool = lane.pushed, lane.pool
+    lane.pushed, lane.pool = {}, {}
     try:
         new = copy.deepcopy(lane)  # its generator too: it drew what each member's would have
     finally:
-        lane.pushed = pushed
-    _keep(new, members, which, len(lane.members))
-    new.pushed = {p: pushed[p] for p in members}
+        lane.pushed, lane.pool = pushed, pool
+    new.pushed, new.pool = pushed, pool
+    _keep(new, members)
     return new
 
 
-__all__ = ["column", "columns", "joined", "side_by_side", "split"]
+__all__ = ["payload_rows", "split"]
