@@ -45,7 +45,7 @@ class Lane:
         self, restarts: list[float], rng: np.random.Generator, members: Iterable[int] = (0,)
     ) -> None:
         self.members = list(members)
-        self.pushed: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {p: [] for p in self.members}
+        self.pushed: dict[int, list[tuple]] = {p: [] for p in self.members}  # (t, rows, sel)
         self.pool: dict[int, np.ndarray] = {}  # each member's payload rows
         self.chunks: list[tuple[np.ndarray, np.ndarray]] = []  # to replay next
         self.st, self.sk = np.empty(0), np.empty(0, dtype=np.int64)

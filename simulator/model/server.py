@@ -130,7 +130,7 @@ class ServerQueues:
         rows = payload.view(np.dtype((np.void, payload.dtype.itemsize)))
         lanes = self.plans[plan]
         if np.ndim(instance) == 0:
-            lanes[int(instance)].pushed[plan].append((t, rows))
+            lanes[int(instance)].pushed[plan].append((t, rows, None))
             return
         instance = np.asarray(instance)
         if instance.min() < 0 or instance.max() >= len(lanes):
@@ -143,7 +143,7 @@ class ServerQueues:
             groups = ((lane, order[bounds[i] : bounds[i + 1]]) for i, lane in enumerate(lanes))
         for lane, sel in groups:
             if sel.size:
-                lane.pushed[plan].append((t[sel], rows[sel]))
+                lane.pushed[plan].append((t[sel], rows, sel))  # rows taken when pooled
 
     def catch_up(self, until: float) -> None:
         """Replay every instance of every plan up to time ``until``.

@@ -30,7 +30,8 @@ from simulator.model.flush_worker import Lane
 def split(lane: Lane) -> list[Lane]:
     """Hand each lane a replay's arrivals; members whose arrivals differ leave with a copy.
 
-    ``lane.pushed`` holds each member's pushes since the last replay, as ``(t, rows)`` chunks.
+    ``lane.pushed`` holds each member's pushes since the last replay, as ``(t, rows, sel)``
+    chunks (the arrivals at ``t`` carry ``rows[sel]``, or all ``rows`` when ``sel`` is None).
     Members whose arrival times match, in order, the first member's stay; the others form new
     lanes, one per set of matching arrivals, each with the lane's state so far and its
     members' pools. Every lane returned has the new arrivals in ``chunks`` (times and row
@@ -78,10 +79,10 @@ def payload_rows(pool: np.ndarray, which: list[np.ndarray]) -> np.ndarray:
     return pool[np.concatenate(which)]
 
 
-def _times(chunks: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+def _times(chunks: list[tuple[np.ndarray, ...]]) -> np.ndarray:
     if len(chunks) == 1:
         return chunks[0][0]
-    return np.concatenate([np.zeros(0), *(t for t, _ in chunks)])
+    return np.concatenate([np.zeros(0), *(c[0] for c in chunks)])
 
 
 def _refill(lane: Lane, t: np.ndarray) -> None:
@@ -89,16 +90,29 @@ def _refill(lane: Lane, t: np.ndarray) -> None:
 
     The lane holds row numbers in its store (``sp`` from ``s0``) and, when ``pos``, its batch
     and queue (``p``); every other row was reported. Each member's pool becomes those rows, in
-    that order, then the new ones, so a pool never holds more than the lane does.
+    that order, then the new ones (each pushed chunk's rows ``rows[sel]``, or all of them),
+    taken straight into place, so a pool never holds more than the lane does.
     """
     held = [lane.sp[lane.s0 :]] + ([lane.p] if lane.pos else [])
     rows = np.concatenate(held) if len(held) > 1 else held[0]
     n_held, n_new = len(rows), len(t)
     for p in lane.members:
-        new = [r for _, r in lane.pushed[p]]
-        old = lane.pool.get(p)
-        parts = new if old is None or not n_held else [old[rows], *new]
-        lane.pool[p] = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        chunks, old = lane.pushed[p], lane.pool.get(p)
+        if len(chunks) == 1 and chunks[0][2] is None and not n_held:
+            lane.pool[p] = chunks[0][1]
+        else:
+            pool = np.empty(n_held + n_new, chunks[0][1].dtype)
+            if n_held:
+                np.take(old, rows, out=pool[:n_held])
+            at = n_held
+            for _, new, sel in chunks:
+                size = len(new) if sel is None else len(sel)
+                if sel is None:
+                    pool[at : at + size] = new
+                else:
+                    np.take(new, sel, out=pool[at : at + size])
+                at += size
+            lane.pool[p] = pool
         lane.pushed[p] = []
     stored = len(lane.sp) - lane.s0
     lane.st, lane.sk, lane.sp = lane.st[lane.s0 :], lane.sk[lane.s0 :], np.arange(stored)
