@@ -27,7 +27,7 @@ import numpy as np
 from simulator.config.tracking import ServerConfig
 from simulator.model.flush_worker import DELIVERED, PENDING, STATUS, FlushWorker, Lane
 from simulator.model.outages import Outages
-from simulator.model.shared_lanes import split
+from simulator.model.shared_lanes import payload_rows, split
 
 __all__ = ["STATUS", "ServerQueues", "Settled"]
 
@@ -211,16 +211,8 @@ class ServerQueues:
             for code, parts in enumerate(by_code):
                 if not parts:
                     continue
-                if len(parts) == 1:
-                    pool, rows, when = parts[0]
-                    payload = pool[rows]
-                else:
-                    payload = np.empty(sum(len(r) for _, r, _ in parts), parts[0][0].dtype)
-                    at = 0
-                    for pool, rows, _ in parts:  # each lane's rows straight into place
-                        np.take(pool, rows, out=payload[at : at + len(rows)])
-                        at += len(rows)
-                    when = np.concatenate([w for _, _, w in parts])
+                payload = payload_rows([(pool, rows) for pool, rows, _ in parts])
+                when = parts[0][2] if len(parts) == 1 else np.concatenate([w for *_, w in parts])
                 self.settled(p, payload.view(self._dtype), code, when)
         self._out = []
 
