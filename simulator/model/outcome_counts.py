@@ -61,7 +61,7 @@ def count_measures(
         return
     position = base & POSITION
     noted = isinstance(data, Counters)
-    keys = data.keys(base) if noted else None
+    keys = data.keys(base, position) if noted else None
     for which, measures in selections:
         at, picked = position, keys
         if which is not None:

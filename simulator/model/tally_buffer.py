@@ -61,6 +61,7 @@ class Counters(np.ndarray):
     first: np.ndarray
     second: np.ndarray
     span: int
+    group_step: int
     n_measures: int
     single: tuple[list[int], list[float]]
     grouped: np.ndarray
@@ -77,9 +78,13 @@ class Counters(np.ndarray):
         rows = np.arange(plans * n_events)[:, None] * sum(joint)
         a = (seg * len(layout.blockers) + blocker) * 2 + bot
         b = joint[0] + country * len(layout.channels) + channel
-        out.first = (rows + a[None]).ravel()
-        out.second = (rows + b[None]).ravel() - out.first
+        # Kept as keys into ``grouped`` (column times the measures kept), to save a product
+        # per count.
+        first = (rows + a[None]).ravel()
+        out.first = first * len(GROUPED)
+        out.second = ((rows + b[None]).ravel() - first) * len(GROUPED)
         out.span, out.n_measures = plans * n_events * sum(joint), n_measures
+        out.group_step = out.span * len(GROUPED)
         out.single = ([], [])
         out.grouped = np.zeros(GROUPS * out.span * len(GROUPED))
         return out
@@ -98,13 +103,18 @@ class Counters(np.ndarray):
         first, second = self._keys(where, offsets)
         self._add(first + kept, second, amount)
 
-    def keys(self, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def keys(
+        self, base: np.ndarray, position: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Where events at flat offsets ``base`` (measure 0, group bits included) are noted.
 
         Returns each event's key of measure 0 in the first joint block, and the distance from
         it to the event's key in the second; :meth:`note_keys` adds a measure to both.
+        ``position`` is ``base & POSITION``, when the caller has it already.
         """
-        return self._keys((base & POSITION) // self.n_measures, base)
+        if position is None:
+            position = base & POSITION
+        return self._keys(position // self.n_measures, base)
 
     def note_keys(
         self, first: np.ndarray, second: np.ndarray, measure: int, amount: np.ndarray | float
@@ -116,8 +126,7 @@ class Counters(np.ndarray):
 
     def _keys(self, where: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`keys` of the cells ``where`` (offset // measures), groups from ``offsets``."""
-        first = (self.first[where] + (offsets >> GROUP_SHIFT) * self.span) * len(GROUPED)
-        return first, self.second[where] * len(GROUPED)
+        return self.first[where] + (offsets >> GROUP_SHIFT) * self.group_step, self.second[where]
 
     def _add(self, keys: np.ndarray, second: np.ndarray, amount: np.ndarray | float) -> None:
         """Add ``amount`` at ``keys`` (first block) and ``keys + second`` (second); reuses keys."""
