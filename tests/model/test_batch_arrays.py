@@ -212,3 +212,23 @@ def test_queue_order_sorts_by_page_then_ready_then_store_place_then_input():
     # the page's own by their offsets; then the input order.
     expected = np.lexsort((np.arange(n), rank, ~carried, ready, page))
     assert np.array_equal(queue_order(page, ready, carried, rank), expected)
+
+
+@pytest.mark.parametrize("size", [1, 2, 10, 32, 33])
+def test_where_the_next_batch_starts_by_scan_as_by_its_definition(size):
+    """The next batch's first message: ``size`` on, or the first on a later page or ready an
+    interval or more after, whichever is first (scan up to 32 a batch, search beyond)."""
+    from simulator.model.client.batches import _next_batch
+
+    rng = np.random.default_rng(size)
+    n = 3_000
+    page = np.sort(rng.integers(0, 150, n))
+    ready = np.concatenate([np.sort(rng.integers(0, 40, c) * 0.25) for c in np.bincount(page)])
+    interval = 2.0  # ties with ready + interval are common: the message there qualifies
+    expected = np.empty(n, np.int64)
+    for i in range(n):
+        j = i + 1
+        while j < min(i + size, n) and page[j] == page[i] and ready[j] < ready[i] + interval:
+            j += 1
+        expected[i] = j
+    assert np.array_equal(_next_batch(page, ready, size, interval), expected)

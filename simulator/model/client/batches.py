@@ -112,14 +112,10 @@ def cut(
     ([0, 0, 1, 2, 3], [1.0, 6.5, 14.0, 5.0], [True, True, False, False])
     """
     n = page.size
-    index = np.arange(n)
     if not n:
         empty = np.zeros(0, np.int64)
         return Batches(empty, empty, empty, np.zeros(0), np.zeros(0, bool))
-    # (page, time) pairs compare lexicographically as complex numbers.
-    key = page + 1j * ready
-    timer = np.searchsorted(key, page + 1j * (ready + interval), side="left")
-    following = np.minimum(index + size, timer)  # first message of the next batch
+    following = _next_batch(page, ready, size, interval)  # first message of the next batch
     starts = np.flatnonzero(np.concatenate([[True], page[1:] != page[:-1]]))
     ends = np.concatenate([starts[1:], [n]])
     first = np.zeros(n, bool)
@@ -135,6 +131,38 @@ def cut(
     full = last - head + 1 == size
     at = np.where(full, ready[last], ready[head] + interval)
     return Batches(batch, head, last, at, full | (at < dwell[head]))
+
+
+SCAN_UP_TO = 32
+"""Batches of up to this many events find where the next one starts by a scan, beyond it by a
+search (at 10 events a batch, the scan took a fifth of the search's time)."""
+
+
+def _next_batch(page: np.ndarray, ready: np.ndarray, size: int, interval: float) -> np.ndarray:
+    """For each message, the first message of the batch that follows a batch starting there.
+
+    That is the first message ``size`` on, or, before it, the first that is on a later page or
+    ready ``interval`` or more after it, whichever comes first. Messages are sorted by page,
+    then by ready time, so past a message each of the next ones either qualifies or not, and
+    those that do not come first: counting them over the next ``size - 1`` finds the first that
+    does. A larger batch searches instead, with (page, ready) pairs compared lexicographically as
+    complex numbers; both give the same indices.
+
+    Examples
+    --------
+    >>> _next_batch(np.array([0, 0, 0, 0, 1]), np.array([0.0, 1.0, 1.5, 9.0, 0.0]), 2, 5.0)
+    array([2, 3, 3, 4, 5])
+    """
+    n = page.size
+    if size > SCAN_UP_TO:
+        key = page + 1j * ready
+        timer = np.searchsorted(key, page + 1j * (ready + interval), side="left")
+        return np.minimum(np.arange(n) + size, timer)
+    due = ready + interval
+    following = np.arange(1, n + 1)
+    for d in range(1, min(size, n)):
+        following[:-d] += (page[d:] == page[:-d]) & (ready[d:] < due[:-d])
+    return following
 
 
 __all__ = ["Batches", "cut", "queue_order"]
