@@ -36,6 +36,7 @@ from simulator.model.client.settler import (
     NO_CAUSE,
     MessageState,
     Pages,
+    page_groups,
     position_order,
 )
 from simulator.model.collector import LOST
@@ -315,7 +316,7 @@ class OneRequestClient:
         flush = unsent & fires
         if flush.any():
             # One request per page carries everything still queued, with the unload transport.
-            fl_pages, which = np.unique(page[flush], return_inverse=True)
+            fl_pages, which = page_groups(page[flush])
             m = fl_pages.size
             self.requests += m
             up = cfg.upload_latency_seconds.sample(self.net, m)

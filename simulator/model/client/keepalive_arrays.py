@@ -42,6 +42,7 @@ from simulator.model.client.settler import (
     MessageState,
     Pages,
     distinct_pages,
+    page_groups,
 )
 from simulator.model.client.transports import (
     BEACON,
@@ -259,7 +260,7 @@ class KeepaliveClient(OptimisticRaceClient):
         if flush.any():
             # One request per page carries everything still queued (within the quota: the page
             # is within it whole).
-            fl_pages, which = np.unique(page[flush], return_inverse=True)
+            fl_pages, which = page_groups(page[flush])
             m = fl_pages.size
             self._count_requests(fl_pages)
             fr = rows[flush]

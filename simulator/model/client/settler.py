@@ -69,6 +69,26 @@ def distinct_pages(*parts: np.ndarray) -> np.ndarray:
     return pages[np.concatenate(([True], pages[1:] != pages[:-1]))] if pages.size else pages
 
 
+def page_groups(page: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pages, sorted, and which of them each entry is.
+
+    What ``np.unique(page, return_inverse=True)`` gives. Pages already in order, as a queue
+    keeps them, are grouped by a look at neighbours, with no sort (at a page-hide flush of
+    batches, ``np.unique`` took a fifth of the flush).
+
+    Examples
+    --------
+    >>> [x.tolist() for x in page_groups(np.array([3, 3, 5, 9, 9]))]
+    [[3, 5, 9], [0, 0, 1, 2, 2]]
+    >>> [x.tolist() for x in page_groups(np.array([5, 3, 5]))]
+    [[3, 5], [1, 0, 1]]
+    """
+    if page.size and (page[1:] >= page[:-1]).all():
+        start = np.concatenate(([True], page[1:] != page[:-1]))
+        return page[start], np.cumsum(start) - 1
+    return np.unique(page, return_inverse=True)
+
+
 def position_order(position: np.ndarray) -> np.ndarray:
     """Indices that sort visit positions (pages' or their messages'), ties in input order.
 
