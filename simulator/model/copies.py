@@ -37,7 +37,8 @@ def _rows(fields: list[tuple[str, type]]) -> np.dtype:
 PAYLOAD = _rows(_WIDE + _NARROW)
 """What a server copy carries: its tally offset and value, and for a dual copy the outcome of
 the browser copy (or a :class:`~simulator.model.dual_waits.DualWaits` reference). The server
-queues sort and move these rows at every replay, so they hold no more than the run needs."""
+queues pool these rows once per replay and look them up once when they report an outcome
+(:mod:`simulator.model.shared_lanes`), so they hold no more than the run needs."""
 PAYLOAD_WITH_IDS = _rows(_WIDE + _IDS + _NARROW)
 """:data:`PAYLOAD` with the event's key and visitor, for a run that exports its events (-1 for
 none)."""
