@@ -98,7 +98,8 @@ class ServerQueues:
         shared = [Lane(list(restarts[i]), np.random.default_rng(seeds[i]), every) for i in range(n)]
         self.plans = [list(shared) for _ in range(n_plans)]
         self._dtype: np.dtype | None = None  # payload rows travel as opaque bytes
-        self._out: list[list[list[tuple[np.ndarray, np.ndarray]]]] = []
+        # Per plan and code: (pool, row numbers, times) of each lane's outcomes, to report.
+        self._out: list[list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]] = []
         self._uploads = 0  # upload attempts of a shared lane, counted for each member but one
 
     @property

@@ -121,12 +121,12 @@ def _refill(lane: Lane, t: np.ndarray) -> None:
                 take_into(old, rows, pool[:n_held])
             at = n_held
             for _, new, sel in chunks:
-                size = len(new) if sel is None else len(sel)
+                part = pool[at : at + len(new if sel is None else sel)]
                 if sel is None:
-                    pool[at : at + size] = new
+                    part[...] = new
                 else:
-                    take_into(new, sel, pool[at : at + size])
-                at += size
+                    take_into(new, sel, part)
+                at += len(part)
             lane.pool[p] = pool
         lane.pushed[p] = []
     stored = len(lane.sp) - lane.s0

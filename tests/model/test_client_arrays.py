@@ -24,7 +24,12 @@ from support.page_reference import (
 )
 
 from simulator.model.client.arrays import OneRequestClient
-from simulator.model.client.settler import MessageState, position_order
+from simulator.model.client.settler import (
+    MessageState,
+    distinct_pages,
+    page_groups,
+    position_order,
+)
 from simulator.model.streams import Streams
 
 VISITS, PAGES = 6000, 4
@@ -115,3 +120,16 @@ def test_a_copy_that_arrives_after_its_resend_does_is_not_taken_for_the_first() 
 def test_position_order_is_a_stable_sort_whatever_the_positions_span(top: int) -> None:
     position = np.random.default_rng(top).integers(0, top, 20_000)  # many ties
     np.testing.assert_array_equal(position_order(position), np.argsort(position, kind="stable"))
+
+
+@pytest.mark.parametrize("in_order", [False, True])
+@pytest.mark.parametrize("n", [0, 1, 2_000])
+def test_page_groups_and_distinct_pages_are_what_np_unique_gives(n: int, in_order: bool) -> None:
+    page = np.random.default_rng(n).integers(0, 50, n)  # many repeats
+    if in_order:  # as a queue holds them: grouped without a sort
+        page = np.sort(page)
+    pages, which = np.unique(page, return_inverse=True)
+    got = page_groups(page)
+    np.testing.assert_array_equal(got[0], pages)
+    np.testing.assert_array_equal(got[1], which)
+    np.testing.assert_array_equal(distinct_pages(page[: n // 2], page[n // 2 :]), pages)

@@ -66,15 +66,15 @@ def distinct_pages(*parts: np.ndarray) -> np.ndarray:
     [0, 1, 4]
     """
     pages = np.sort(np.concatenate(parts) if len(parts) > 1 else parts[0])
-    return pages[np.concatenate(([True], pages[1:] != pages[:-1]))] if pages.size else pages
+    return pages[_firsts(pages)]
 
 
 def page_groups(page: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct pages, sorted, and which of them each entry is.
 
-    What ``np.unique(page, return_inverse=True)`` gives. Pages already in order, as a queue
-    keeps them, are grouped by a look at neighbours, with no sort (at a page-hide flush of
-    batches, ``np.unique`` took a fifth of the flush).
+    What ``np.unique(page, return_inverse=True)`` gives, as :func:`distinct_pages` does without
+    ``np.unique``. Pages already in order, as a queue keeps them, are grouped with no sort (at a
+    page-hide flush of batches, ``np.unique`` took a fifth of the flush).
 
     Examples
     --------
@@ -83,10 +83,18 @@ def page_groups(page: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> [x.tolist() for x in page_groups(np.array([5, 3, 5]))]
     [[3, 5], [1, 0, 1]]
     """
-    if page.size and (page[1:] >= page[:-1]).all():
-        start = np.concatenate(([True], page[1:] != page[:-1]))
-        return page[start], np.cumsum(start) - 1
-    return np.unique(page, return_inverse=True)
+    order = None if (page[1:] >= page[:-1]).all() else np.argsort(page, kind="stable")
+    ordered = page if order is None else page[order]
+    first = _firsts(ordered)
+    which = np.cumsum(first) - 1
+    if order is not None:
+        which[order] = which.copy()
+    return ordered[first], which
+
+
+def _firsts(ordered: np.ndarray) -> np.ndarray:
+    """Mask of the first of each run of equal values in ``ordered`` (sorted)."""
+    return np.concatenate(([True], ordered[1:] != ordered[:-1]))[: ordered.size]
 
 
 def position_order(position: np.ndarray) -> np.ndarray:
