@@ -23,7 +23,7 @@ pytestmark = [
 
 
 def test_a_count_repeats_where_wall_time_does_not() -> None:
-    """The same process counted twice: equal to the 0.05% the README promises.
+    """The same process counted twice: equal to the 0.05% that docs/speed.md promises.
 
     Four counts of this loop here spread over 631 instructions of its 16.3 million (0.004%).
     """
