@@ -45,6 +45,8 @@ GROUPED = (
 or the sums of squares)."""
 KEPT = np.full(len(MEASURES), -1)
 KEPT[[M[m] for m in GROUPED]] = np.arange(len(GROUPED))
+KEPT_MEASURES = [M[m] for m in GROUPED]
+"""The measures of :data:`GROUPED`, by their index in :data:`MEASURES`."""
 FLUSH_AT = 1 << 12
 """Counts added one at a time (:meth:`Counters.add`) that are noted together."""
 
@@ -205,9 +207,11 @@ class TallyBuffer:
         shape = layout.shape
         arr = np.asarray(self.data).reshape(shape) + np.asarray(self.shared).reshape(shape[1:])
         client = np.asarray(self.client).reshape(shape[1:])
-        # As floats: numpy multiplies a boolean by a float array through a slow casting loop.
-        takes = client_routes.astype(float)
-        arr += takes[:, :, None, None] * client
+        # Only the (plan, event) pairs on the client path take its counts: added in place, with
+        # no product the size of the whole layout.
+        takes = list(zip(*np.nonzero(client_routes), strict=True))
+        for plan, event in takes:
+            arr[plan, event] += client[event]
         for counters in (self.data, self.shared, self.client):
             counters.fold()
         joint = joint_sizes(layout)
@@ -215,27 +219,30 @@ class TallyBuffer:
         grouped = self.data.grouped.reshape(gshape) + self.shared.grouped.reshape(
             (GROUPS, 1, *gshape[2:])
         )
-        grouped += takes[None, :, :, None, None] * self.client.grouped.reshape(
-            (GROUPS, 1, *gshape[2:])
+        client_grouped = self.client.grouped.reshape((GROUPS, *gshape[2:]))
+        for plan, event in takes:
+            grouped[:, plan, event] += client_grouped[:, event]
+        lead = gshape[:3]
+        sbt = grouped[:, :, :, : joint[0]].reshape(
+            *lead, len(layout.segments), len(layout.blockers), 2, len(GROUPED)
         )
-        full = np.zeros((*gshape[:-1], len(MEASURES)))
-        full[..., [M[m] for m in GROUPED]] = grouped
-        lead = full.shape[:3]
-        sbt = full[:, :, :, : joint[0]].reshape(
-            *lead, len(layout.segments), len(layout.blockers), 2, len(MEASURES)
+        cc = grouped[:, :, :, joint[0] :].reshape(
+            *lead, len(layout.countries), len(layout.channels), len(GROUPED)
         )
-        cc = full[:, :, :, joint[0] :].reshape(
-            *lead, len(layout.countries), len(layout.channels), len(MEASURES)
-        )
-        groups = {
+        kept = {
             "segment": sbt.sum(axis=(4, 5)),
             "blocker": sbt.sum(axis=(3, 5)),
             "traffic": sbt.sum(axis=(3, 4)),
             "country": cc.sum(axis=4),
             "channel": cc.sum(axis=3),
         }
-        groups["totals"] = groups["segment"].sum(axis=3)
+        kept["totals"] = kept["segment"].sum(axis=3)
         for dim in SEGMENT_DIMENSIONS:  # each segment's counts go to its category
             hot = np.eye(len(layout.categories(dim)))[layout.segment_category(dim)]
-            groups[dim] = np.einsum("gpesm,sc->gpecm", groups["segment"], hot)
+            kept[dim] = np.einsum("gpesm,sc->gpecm", kept["segment"], hot)
+        # Summed over the kept measures only, then laid out with every measure (the others 0).
+        groups = {}
+        for name, sums in kept.items():
+            groups[name] = np.zeros((*sums.shape[:-1], len(MEASURES)))
+            groups[name][..., KEPT_MEASURES] = sums
         return Tally(layout, arr, groups)
