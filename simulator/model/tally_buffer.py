@@ -196,7 +196,11 @@ class TallyBuffer:
         return base + (group_of(identity) << GROUP_SHIFT)
 
     def to_tally(self, client_routes: np.ndarray) -> Tally:
-        """Freeze the buffer into a :class:`Tally` (copies the data).
+        """Freeze the buffer into a :class:`Tally`; the buffer is spent (count nothing more).
+
+        The tally takes the plans' counts over without a copy, and the counts shared by every
+        plan are added only to the (event, cell) rows they touch: most of a large layout is
+        never touched, and a pass over all of it costs what a small run's counting does.
 
         Parameters
         ----------
@@ -205,13 +209,21 @@ class TallyBuffer:
         """
         layout = self.layout
         shape = layout.shape
-        arr = np.asarray(self.data).reshape(shape) + np.asarray(self.shared).reshape(shape[1:])
+        # The plain array the counters view (made by Counters.zeros), so that the tally does not
+        # keep the counters' group totals alive.
+        arr = self.data.base.reshape(shape)
+        per_row = (shape[0], shape[1] * shape[2], shape[3])
+        shared = np.asarray(self.shared).reshape(per_row[1:])
+        touched = np.flatnonzero(shared.any(axis=1))
+        arr.reshape(per_row)[:, touched] += shared[touched]
         client = np.asarray(self.client).reshape(shape[1:])
         # Only the (plan, event) pairs on the client path take its counts: added in place, with
         # no product the size of the whole layout.
         takes = list(zip(*np.nonzero(client_routes), strict=True))
+        client_touched = client.any(axis=2)
         for plan, event in takes:
-            arr[plan, event] += client[event]
+            cells = np.flatnonzero(client_touched[event])
+            arr[plan, event, cells] += client[event, cells]
         for counters in (self.data, self.shared, self.client):
             counters.fold()
         joint = joint_sizes(layout)
