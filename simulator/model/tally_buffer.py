@@ -183,6 +183,7 @@ class TallyBuffer:
         self.data = Counters.zeros(n_plans * self.plan_stride, layout, n_plans)
         self.shared = Counters.zeros(self.plan_stride, layout, 1)
         self.client = Counters.zeros(self.plan_stride, layout, 1)
+        self.spent = False  # frozen into a tally (to_tally), which took its counts over
 
     def offset(self, event: Index, cell: Index, identity: Index | None = None) -> Index:
         """Flat offset of measure 0 for this event and cell within one plan (ints or arrays).
@@ -207,6 +208,9 @@ class TallyBuffer:
         client_routes : numpy.ndarray
             Boolean (plans, events): whether the plan sends the event on the client path only.
         """
+        if self.spent:
+            raise RuntimeError("a tally buffer is frozen once: its counts now belong to the tally")
+        self.spent = True
         layout = self.layout
         shape = layout.shape
         # The plain array the counters view (made by Counters.zeros), so that the tally does not
