@@ -43,10 +43,10 @@ GROUPED = (
 )
 """Measures kept per group: those the figures with intervals are made of (not the loss causes
 or the sums of squares)."""
-KEPT = np.full(len(MEASURES), -1)
-KEPT[[M[m] for m in GROUPED]] = np.arange(len(GROUPED))
 KEPT_MEASURES = [M[m] for m in GROUPED]
 """The measures of :data:`GROUPED`, by their index in :data:`MEASURES`."""
+KEPT = np.full(len(MEASURES), -1)
+KEPT[KEPT_MEASURES] = np.arange(len(GROUPED))
 FLUSH_AT = 1 << 12
 """Counts added one at a time (:meth:`Counters.add`) that are noted together."""
 

@@ -223,10 +223,9 @@ class VisitBatch:
         holder = self if variant is None else variant
         msgs, page = new, vb.event_page[made]
         carried = np.zeros(new.size, bool)
-        order = None if holder.store is None else np.argsort(vis.index)
-        came = self._take_store(vis.index, order, holder)
-        if came is not None:
-            row = order[np.searchsorted(vis.index, came.visitor, sorter=order)]
+        taken = self._take_store(vis.index, holder)
+        if taken is not None:
+            came, row = taken
             msgs = Stored.concat([new, came])
             page = np.concatenate([page, vb.first_page[row]])
             carried = np.concatenate([carried, np.ones(came.size, bool)])
@@ -266,23 +265,25 @@ class VisitBatch:
                           plans)  # fmt: skip
 
     @staticmethod
-    def _take_store(visitors: np.ndarray, order: np.ndarray | None, holder) -> Stored | None:
+    def _take_store(visitors: np.ndarray, holder) -> tuple[Stored, np.ndarray] | None:
         """Take the messages of ``visitors`` out of ``holder``'s store, in store order.
 
-        ``visitors`` are distinct and ``order`` sorts them, so each stored message's visitor is
-        found by a search in them, where ``np.isin`` sorts both arrays together (and, through
+        Returns them with each one's visitor as an index into ``visitors``, or None if the
+        store holds none. ``visitors`` are distinct, so each stored message's visitor is found
+        by one search in them, where ``np.isin`` sorts both arrays together (and, through
         ``np.unique``, imports ``numpy.ma`` on its first call).
         """
         if holder.store is None or not visitors.size:
             return None
+        order = np.argsort(visitors)
         stored = holder.store.visitor
-        at = np.minimum(np.searchsorted(visitors, stored, sorter=order), visitors.size - 1)
-        mine = visitors[order[at]] == stored
+        at = order[np.minimum(np.searchsorted(visitors, stored, sorter=order), visitors.size - 1)]
+        mine = visitors[at] == stored
         if not mine.any():
             return None
         came = holder.store.take(mine)
         holder.store = holder.store.take(~mine) if (~mine).any() else None
-        return came
+        return came, at[mine]
 
     def _count_client(self, msgs: Stored, rows: np.ndarray, status: np.ndarray) -> None:
         """Count settled browser copies for the plans that take the client-path outcome."""
