@@ -96,13 +96,18 @@ def child_model(scenario: str, users: int, overrides: list[str], run: bool = Tru
     """Simulate one replication of the scenario at ``users`` users.
 
     With ``run=False`` it stops where the timed part would start (imports, scenario and seed
-    done), so that ``bench/instructions.py`` can subtract what comes before it.
+    done), so that ``bench/instructions.py`` can subtract what comes before it. The allocator
+    runs with the settings the ``trackloss`` program gives it
+    (:func:`simulator.replications.allocator.keep_freed_memory`).
     """
     import numpy as np
 
     import simulator
     from simulator.config.loading import load_scenario
     from simulator.model.engine import simulate
+    from simulator.replications.allocator import keep_freed_memory
+
+    kept = keep_freed_memory()
 
     sc = load_scenario(
         scenario, [*overrides, f"population.users={users}", "simulation.replications=1"]
@@ -124,6 +129,7 @@ def child_model(scenario: str, users: int, overrides: list[str], run: bool = Tru
         "seconds": seconds,
         "rate": events / seconds,
         "peak_rss_bytes": _peak_rss_bytes(),
+        "allocator_keeps_freed_memory": kept,
         "meta": meta,
     }
 

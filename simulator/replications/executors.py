@@ -34,6 +34,8 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from contextlib import contextmanager
 from typing import Any, Literal
 
+from simulator.replications.allocator import keep_freed_memory
+
 EXECUTORS = ("process", "serial", "dask")
 Executor = Literal["process", "serial", "dask"]
 Outcome = tuple[int, Any, BaseException | None]
@@ -149,6 +151,7 @@ def _worker_init() -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    keep_freed_memory()  # a forked worker has it already; a fresh one (a notebook's) not
     # What the worker inherited or imported lives as long as it does: the full collection loky
     # forces after a worker's first task (to measure its memory) then need not walk it all.
     gc.freeze()
