@@ -6,16 +6,17 @@ import numpy as np
 import pytest
 from support.bias_factories import two_devices
 
-from simulator.model.outcome_counts import count
+from simulator.model.outcome_counts import count, count_measures
 from simulator.model.population import layout_of
-from simulator.model.tally import GROUPS, M, group_of
+from simulator.model.tally import DIMENSIONS, GROUPS, M, group_of
 from simulator.model.tally_buffer import GROUP_SHIFT, GROUPED, POSITION, TallyBuffer
 
 
 def filled(seed: int) -> tuple[TallyBuffer, dict[str, np.ndarray], np.ndarray]:
     """A buffer with counts in a few cells of each array, and the same counts kept by group.
 
-    Amounts are whole numbers, so every sum below is exact whatever its order.
+    Counted three ways (many offsets at once, several measures of one set of events, one at a
+    time). Amounts are whole numbers, so every sum below is exact whatever its order.
     """
     rng = np.random.default_rng(seed)
     plans = [{"name": n, "default_path": n} for n in ("client", "server", "dual")]
@@ -26,14 +27,28 @@ def filled(seed: int) -> tuple[TallyBuffer, dict[str, np.ndarray], np.ndarray]:
     for name, plans in (("data", n_plans), ("shared", 1), ("client", 1)):
         counters = getattr(buf, name)
         dense = np.zeros((GROUPS, plans * buf.plan_stride))
-        for _ in range(3):  # several counts, some landing on the same offsets
+        for way in ("count", "count_measures", "add"):  # some landing on the same offsets
             n = 400
             cells = rng.choice(n_cells, 6, replace=False)[rng.integers(0, 6, n)]
             visitor = rng.integers(0, 10_000, n)
-            offset = buf.offset(rng.integers(0, n_events, n), cells, visitor)
-            offset += rng.integers(0, plans, n) * buf.plan_stride + rng.integers(0, n_measures, n)
+            base = buf.offset(rng.integers(0, n_events, n), cells, visitor)
+            base += rng.integers(0, plans, n) * buf.plan_stride
+            measure = rng.integers(0, n_measures, n)
             amount = rng.integers(1, 4, n).astype(float)
-            count(counters, offset, amount)
+            if way == "count_measures":  # a measure counted by row for all, another for some
+                measure[:] = M["delivered"]
+                some = rng.random(n) < 0.5
+                other = int(rng.integers(0, n_measures))
+                count_measures(counters, base, [
+                    (None, [(M["delivered"], amount)]), (some, [(other, amount[some])])
+                ])  # fmt: skip
+                np.add.at(dense, (base >> GROUP_SHIFT, (base & POSITION) + other), amount * some)
+            offset = base + measure
+            if way == "count":
+                count(counters, offset, amount)
+            elif way == "add":
+                for o, a in zip(offset.tolist(), amount.tolist(), strict=True):
+                    counters.add(o, a)
             np.add.at(dense, (offset >> GROUP_SHIFT, offset & POSITION), amount)
         by_group[name] = dense.reshape(GROUPS, plans, *layout.shape[1:])
     routes = rng.random((n_plans, n_events)) < 0.5
@@ -49,10 +64,18 @@ def test_a_tally_holds_each_plans_counts_the_shared_ones_and_the_routed_client_o
     tally = buf.to_tally(routes)
     assert np.array_equal(tally.counts, expected.sum(axis=0))
     kept = [M[m] for m in GROUPED]
+    others = np.setdiff1d(np.arange(len(M)), kept)
     groups = tally.group_totals()
     assert np.array_equal(groups[..., kept], expected.sum(axis=3)[..., kept])
-    others = np.setdiff1d(np.arange(len(M)), kept)
     assert not groups[..., others].any()
+    layout = tally.layout
+    for dim in DIMENSIONS:  # each from one of the two joint blocks, or from the segment
+        category = layout.cell_category(dim)
+        n = len(layout.categories(dim))
+        by_category = np.stack([expected[:, :, :, category == c].sum(axis=3) for c in range(n)], 3)
+        marginal = tally.group_marginal(dim)
+        assert np.array_equal(marginal[..., kept], by_category[..., kept]), dim
+        assert not marginal[..., others].any()
 
 
 def test_a_buffer_is_frozen_once():
