@@ -105,9 +105,13 @@ def child_model(scenario: str, users: int, overrides: list[str], run: bool = Tru
     import simulator
     from simulator.config.loading import load_scenario
     from simulator.model.engine import simulate
-    from simulator.replications.allocator import keep_freed_memory
 
-    kept = keep_freed_memory()
+    try:
+        from simulator.replications.allocator import keep_freed_memory
+    except ImportError:  # another checkout's engine, from before the program set it
+        kept = False
+    else:
+        kept = keep_freed_memory()
 
     sc = load_scenario(
         scenario, [*overrides, f"population.users={users}", "simulation.replications=1"]
@@ -115,9 +119,11 @@ def child_model(scenario: str, users: int, overrides: list[str], run: bool = Tru
     seed = np.random.SeedSequence(sc.simulation.seed)  # imports numpy.random: not the engine's
     if not run:
         return {"kind": "setup", "users": users, "package": simulator.__path__[0]}
+    used = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     _, meta = simulate(sc, seed)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
     events = meta["events"] + meta["offsite_events"]
     return {
         "kind": "model",
@@ -127,6 +133,8 @@ def child_model(scenario: str, users: int, overrides: list[str], run: bool = Tru
         "events": events,
         "copies": events * len(sc.plans),
         "seconds": seconds,
+        "cpu_seconds": after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime,
+        "minor_faults": after.ru_minflt - used.ru_minflt,
         "rate": events / seconds,
         "peak_rss_bytes": _peak_rss_bytes(),
         "allocator_keeps_freed_memory": kept,
