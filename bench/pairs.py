@@ -182,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "least-squares change of the log ratios, with a core effect",
         bytecode=bytecode, runs=runs, summary=summary,
     )  # fmt: skip
-    print(report(summary))
-    print(f"written to {path}")
+    print(f"{report(summary)}\nwritten to {path}")
     return 0
 
 
