@@ -185,16 +185,21 @@ class TallyBuffer:
         self.client = Counters.zeros(self.plan_stride, layout, 1)
         self.spent = False  # frozen into a tally (to_tally), which took its counts over
 
-    def offset(self, event: Index, cell: Index, identity: Index | None = None) -> Index:
+    def offset(
+        self, event: Index, cell: Index, identity: Index | None = None, at: Index | None = None
+    ) -> Index:
         """Flat offset of measure 0 for this event and cell within one plan (ints or arrays).
 
         ``identity`` is the index of the visitor the events belong to (the same for all of a
-        visitor's events); without it the events count in group 0.
+        visitor's events); without it the events count in group 0. With ``at``, the events'
+        visitors are ``identity[at]``: each visitor's group is then found once, not once per
+        event.
         """
         base = (event * self.n_cells + cell) * self.n_measures
         if identity is None:
             return base
-        return base + (group_of(identity) << GROUP_SHIFT)
+        bits = group_of(identity) << GROUP_SHIFT
+        return base + (bits if at is None else bits[at])
 
     def to_tally(self, client_routes: np.ndarray) -> Tally:
         """Freeze the buffer into a :class:`Tally`; the buffer is spent (count nothing more).

@@ -140,7 +140,7 @@ class VisitBatch:
         pages = self._pages(vis, start, vb)
         ep, e, value = vb.event_page, vb.event_type, vb.event_value
         ev = vb.page_visit[ep]  # each event's visit
-        off = self.buffer.offset(e, vis.cell[ev], vis.index[ev])
+        off = self.buffer.offset(e, vis.cell[ev], vis.index, at=ev)
         t = pages.t0[ep] + vb.event_offset
         priced = value != 0
         v = value[priced]
@@ -158,22 +158,22 @@ class VisitBatch:
         back = start + vb.duration + gaps
         never = np.isinf(gaps)
         late = ~never & (back >= self.horizon)
+        instance = vis.instance[ev]
         m = np.flatnonzero(routes.client[route])
-        new = Stored(vis.index[ev[m]], e[m], off[m], value[m], routes.shared[route[m]],
-                     routes.own[route[m]], routes.dual[route[m]], np.full(m.size, -1, np.int64),
-                     key[m], MessageState.new(t[m]))  # fmt: skip
-        self._browser_copies(vis, vb, pages, m, new, never, late, t[m], vis.instance[ev[m]])
+        em, rm, tm = ev[m], route[m], t[m]
+        new = Stored(vis.index[em], e[m], off[m], value[m], routes.shared[rm], routes.own[rm],
+                     routes.dual[rm], np.full(m.size, -1, np.int64), key[m],
+                     MessageState.new(tm))  # fmt: skip
+        self._browser_copies(vis, vb, pages, m, new, never, late, tm, instance[m])
         for v in self.variants:
             m = np.flatnonzero(v.events[e])
             own = Stored(vis.index[ev[m]], e[m], off[m], value[m], np.zeros(m.size, bool),
                          np.full(m.size, 1 << v.plan, np.int64), np.zeros(m.size, np.int64),
                          np.full(m.size, -1, np.int64), key[m], MessageState.new(t[m]))  # fmt: skip
             own_pages = self._pages(vis, start, vb, v.blocking.draw(vis.blocker, vis.lists_u))
-            self._browser_copies(
-                vis, vb, own_pages, m, own, never, late, t[m], vis.instance[ev[m]], v
-            )
+            self._browser_copies(vis, vb, own_pages, m, own, never, late, t[m], instance[m], v)
 
-        instance, ids = vis.instance[ev], self.sink is not None
+        ids = self.sink is not None
         for p in range(routes.n_plans):
             s = np.flatnonzero(routes.server[route, p])
             if s.size:
