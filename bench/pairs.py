@@ -48,11 +48,15 @@ def start(core: int, users: int, model: list[str], engine: Path | None) -> subpr
     )  # fmt: skip
 
 
+class ReplicationFailed(RuntimeError):
+    """A child's replication ended with an error (printed by the child on its stderr)."""
+
+
 def result(process: subprocess.Popen) -> dict:
     """What a child printed last (its JSON record), once it has finished."""
     out, _ = process.communicate()
     if process.returncode:
-        raise RuntimeError(f"a replication failed (exit status {process.returncode})")
+        raise ReplicationFailed(f"{process.args[-3:]} exited with status {process.returncode}")
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -62,7 +66,13 @@ def run_pairs(users: int, pairs: int, model: list[str], against: Path, cores: tu
     for i in range(pairs):
         mine, theirs = cores[i % 2], cores[1 - i % 2]
         jobs = start(mine, users, model, None), start(theirs, users, model, against)
-        this, other = (result(job) for job in jobs)
+        try:
+            this, other = (result(job) for job in jobs)
+        finally:
+            for job in jobs:  # one failed: stop the other instead of leaving it running
+                if job.poll() is None:
+                    job.kill()
+                    job.wait()
         out.append({"this_core": mine, "this": this, "against": other})
         ratio = this["cpu_seconds"] / other["cpu_seconds"]
         print(f"  pair {i + 1}/{pairs}: this on core {mine}, processor time {ratio:.3f} of against")
@@ -168,10 +178,19 @@ def main(argv: list[str] | None = None) -> int:
     import commands
     from run import machine, write_record
 
+    from simulator.cli.options import load_or_explain
+
+    if load_or_explain(args.scenario, [*args.overrides, f"population.users={args.users}"]) is None:
+        return 2  # its problems are printed, one a line
+
     bytecode = commands.compile_package()  # as installed, so that no replication compiles
     commands.compile_package(args.against / "simulator")
     model = ["--scenario", args.scenario, *(a for o in args.overrides for a in ("--set", o))]
-    runs = run_pairs(args.users, args.pairs, model, args.against, cores)
+    try:
+        runs = run_pairs(args.users, args.pairs, model, args.against, cores)
+    except ReplicationFailed as error:
+        print(f"bench/pairs.py: a replication failed: {error} (see above)", file=sys.stderr)
+        return 1
     summary = summarise(runs, cores)
     path = write_record(
         args.out, "pairs", "processor-time",

@@ -85,3 +85,10 @@ def test_too_few_pairs_are_refused(tmp_path: Path) -> None:
     done = _pairs(tmp_path, "--against", str(ROOT), "--pairs", "3")
     assert done.returncode == 2
     assert "--pairs at least 4, got" in done.stderr and "and 3" in done.stderr
+
+
+def test_a_bad_setting_is_named_before_anything_runs(tmp_path: Path) -> None:
+    done = _pairs(tmp_path, "--against", str(ROOT), "--set", "client.transport=nope")
+    assert done.returncode == 2
+    assert "client.transport" in done.stderr and "'nope'" in done.stderr
+    assert "Traceback" not in done.stderr and not list(tmp_path.glob("*.json"))

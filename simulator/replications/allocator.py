@@ -12,8 +12,8 @@ time in 12 to 15 s.
 :func:`keep_freed_memory` fixes the mmap threshold at 4 MiB and the trim threshold at 32 MiB
 from the start: a window's arrays are reused in place, while anything larger, such as a tally's
 counters, still gets pages of its own, which the kernel zeroes only where they are touched. The
-results do not change (where an array lives has no bearing on its values), nor does peak memory;
-only up to 32 MiB freed at the top of the heap is kept for reuse instead of returned.
+results do not change (where an array lives has no bearing on its values), and peak memory
+barely moves (up to 32 MiB freed at the top of the heap is kept for reuse instead of returned).
 
 The ``trackloss`` program and the pool workers of a run call it; a notebook can, too. It changes
 the allocator of the whole process, so the library does not do it on its own.
