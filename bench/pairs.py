@@ -34,6 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 RUN = Path(__file__).resolve().parent / "run.py"
 LEVEL = 0.95
+SIDES = ("this checkout's", "other checkout's")
 
 
 def start(core: int, users: int, model: list[str], engine: Path | None) -> subprocess.Popen:
@@ -52,11 +53,11 @@ class ReplicationFailed(RuntimeError):
     """A child's replication ended with an error (printed by the child on its stderr)."""
 
 
-def result(process: subprocess.Popen) -> dict:
-    """What a child printed last (its JSON record), once it has finished."""
+def result(process: subprocess.Popen, side: str) -> dict:
+    """What a child printed last (its JSON record), once it has finished; ``side`` names it."""
     out, _ = process.communicate()
     if process.returncode:
-        raise ReplicationFailed(f"{process.args[-3:]} exited with status {process.returncode}")
+        raise ReplicationFailed(f"the {side} replication exited with status {process.returncode}")
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -67,7 +68,7 @@ def run_pairs(users: int, pairs: int, model: list[str], against: Path, cores: tu
         mine, theirs = cores[i % 2], cores[1 - i % 2]
         jobs = start(mine, users, model, None), start(theirs, users, model, against)
         try:
-            this, other = (result(job) for job in jobs)
+            this, other = (result(job, side) for job, side in zip(jobs, SIDES, strict=True))
         finally:
             for job in jobs:  # one failed: stop the other instead of leaving it running
                 if job.poll() is None:
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runs = run_pairs(args.users, args.pairs, model, args.against, cores)
     except ReplicationFailed as error:
-        print(f"bench/pairs.py: a replication failed: {error} (see above)", file=sys.stderr)
+        print(f"bench/pairs.py: {error} (its error is above)", file=sys.stderr)
         return 1
     summary = summarise(runs, cores)
     path = write_record(

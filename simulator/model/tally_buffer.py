@@ -105,17 +105,13 @@ class Counters(np.ndarray):
         first, second = self._keys(where, offsets)
         self._add(first + kept, second, amount)
 
-    def keys(
-        self, base: np.ndarray, position: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def keys(self, base: np.ndarray, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where events at flat offsets ``base`` (measure 0, group bits included) are noted.
 
-        Returns each event's key of measure 0 in the first joint block, and the distance from
-        it to the event's key in the second; :meth:`note_keys` adds a measure to both.
-        ``position`` is ``base & POSITION``, when the caller has it already.
+        ``position`` is ``base & POSITION``, which the caller has already. Returns each event's
+        key of measure 0 in the first joint block, and the distance from it to the event's key
+        in the second; :meth:`note_keys` adds a measure to both.
         """
-        if position is None:
-            position = base & POSITION
         return self._keys(position // self.n_measures, base)
 
     def note_keys(

@@ -167,11 +167,12 @@ class VisitBatch:
         self._browser_copies(vis, vb, pages, m, new, never, late, tm, instance[m])
         for v in self.variants:
             m = np.flatnonzero(v.events[e])
+            tm = t[m]
             own = Stored(vis.index[ev[m]], e[m], off[m], value[m], np.zeros(m.size, bool),
                          np.full(m.size, 1 << v.plan, np.int64), np.zeros(m.size, np.int64),
-                         np.full(m.size, -1, np.int64), key[m], MessageState.new(t[m]))  # fmt: skip
+                         np.full(m.size, -1, np.int64), key[m], MessageState.new(tm))  # fmt: skip
             own_pages = self._pages(vis, start, vb, v.blocking.draw(vis.blocker, vis.lists_u))
-            self._browser_copies(vis, vb, own_pages, m, own, never, late, t[m], instance[m], v)
+            self._browser_copies(vis, vb, own_pages, m, own, never, late, tm, instance[m], v)
 
         ids = self.sink is not None
         for p in range(routes.n_plans):
