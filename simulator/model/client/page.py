@@ -77,6 +77,8 @@ class ClientPath:
         self.response = Draws(cfg.response_latency_seconds, net)
         self.net_u = Uniforms(net)
         self.unload_u = Uniforms(streams.rng("unload"))
+        # Where a request's variates come from: drawn here, or recorded ones in a replay.
+        self.request_variates: Callable[[list, float], tuple[float, float, float]] = self._drawn
         self.bytes = [e.bytes for e in scenario.events]
         self.ads = [e.request_class == "ads" for e in scenario.events]
         self.transport = cfg.transport
@@ -100,6 +102,15 @@ class ClientPath:
 
     def _delay(self, attempts: int) -> float:
         return self.retry.retry_delay(attempts)
+
+    def _drawn(self, msgs: list, at: float) -> tuple[float, float, float]:
+        """A request's upload latency, response latency and failure uniform, in that order."""
+        d = self.upload
+        up = d.buffer.pop() if d.buffer else d()
+        d = self.response
+        back = d.buffer.pop() if d.buffer else d()
+        d = self.net_u
+        return up, back, d.buffer.pop() if d.buffer else d()
 
     # -- one page -----------------------------------------------------------------------
     def page(self, visitor: Visitor, t0: float, page: Page, live: list) -> None:
@@ -252,17 +263,13 @@ class _PageState:
                 # sendBeacon returns false / keepalive fetch rejects at once: detectable.
                 self.failed(msgs, s, "unload" if s >= dwell else "network")
                 return
-        d = path.upload
-        up = d.buffer.pop() if d.buffer else d()
-        d = path.response
-        back = d.buffer.pop() if d.buffer else d()
+        up, back, u = path.request_variates(msgs, s)
         if transport == "beacon" and path.beacon_handshake:
             written = s + path.beacon_handshake * up  # on a new connection of its own
         else:
             written = s if s > self.open_at else self.open_at
         arrive = written + up
-        d = path.net_u
-        failed = (d.buffer.pop() if d.buffer else d()) < path.failure_probability or (
+        failed = u < path.failure_probability or (
             path.outages.starts and path.outages.down(self.t0 + s)
         )
         if transport in SURVIVES_UNLOAD:

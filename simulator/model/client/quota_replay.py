@@ -77,32 +77,37 @@ class Recording:
         return out
 
 
-class _Replayed:
-    """Stands in for one of ClientPath's variate sources: recorded variates first, then fresh.
+class _Recorded:
+    """Stands in for ClientPath's ``request_variates``: recorded variates first, then fresh.
 
-    ClientPath takes a variate as ``d.buffer.pop() if d.buffer else d()``; this object is its
-    own always-full buffer, and hands out the recorded variate ``field`` of the request being
-    sent (``key[0]``, set by the path's log: its last message, or its page for a page-hide
-    flush), or a fresh one.
+    A request is keyed by its last message (``("message", row)``), or by its page when it is a
+    page-hide flush (``("flush", page)``); each key's recorded variates are handed out in the
+    order drawn, and fresh ones, drawn as the path would, once they run out.
     """
 
-    __slots__ = ("buffer", "recorded", "field", "fresh", "key", "used")
+    __slots__ = ("recorded", "used", "rows", "pages", "dwell", "fresh")
 
     def __init__(
-        self, recorded: dict, field: int, fresh: Callable[[], float], key: list, used: dict
+        self,
+        recorded: dict,
+        rows: list[int],
+        pages: list[int],
+        dwell: list[float],
+        fresh: Callable[[], tuple[float, float, float]],
     ) -> None:
-        self.buffer, self.recorded, self.field = self, recorded, field
-        self.fresh, self.key, self.used = fresh, key, used
+        self.recorded, self.used = recorded, {}
+        self.rows, self.pages, self.dwell, self.fresh = rows, pages, dwell, fresh
 
-    def __bool__(self) -> bool:
-        return True
-
-    def pop(self) -> float:
-        key = self.key[0]
+    def __call__(self, msgs: list, at: float) -> tuple[float, float, float]:
+        r = msgs[-1].row
+        key = ("flush", self.pages[r]) if at >= self.dwell[r] else ("message", self.rows[r])
         got = self.recorded.get(key)
-        j = self.used.get((key, self.field), 0)
-        self.used[(key, self.field)] = j + 1
-        return got[j][self.field] if got is not None and j < len(got) else self.fresh()
+        if got is not None:
+            j = self.used.get(key, 0)
+            if j < len(got):
+                self.used[key] = j + 1
+                return got[j]
+        return self.fresh()
 
 
 def replay(
@@ -155,31 +160,23 @@ def replay(
     sub.last = np.ones(over.size, bool)
     sub.handler_p = fires[over].astype(float)
     sub_page = np.searchsorted(over, page)
-    dwell = pages.dwell[page].tolist()
-    row_l, page_l = rows.tolist(), page.tolist()
-    path = sequential.path
-    key: list = [None]
-
-    def log(what: str, msg, t: float | None) -> None:
-        if what.startswith("send:"):
-            r = msg.row
-            key[0] = ("flush", page_l[r]) if t >= dwell[r] else ("message", row_l[r])
-
     wanted_rows = np.zeros(offset.size, bool)
     wanted_rows[rows] = True
     wanted_pages = np.zeros(pages.dwell.size, bool)
     wanted_pages[over] = True
-    recorded, used = recording.table(wanted_rows, wanted_pages), {}
-    cfg = path.cfg
+    path, cfg = sequential.path, sequential.cfg
 
-    def draw(dist) -> Callable[[], float]:
-        return lambda: float(dist.sample(net, 1)[0])
+    def fresh() -> tuple[float, float, float]:
+        up = float(cfg.upload_latency_seconds.sample(net, 1)[0])
+        back = float(cfg.response_latency_seconds.sample(net, 1)[0])
+        return up, back, float(net.random())
 
-    saved = path.log, path.upload, path.response, path.net_u, path.unload_u
-    path.log = log
-    path.upload = _Replayed(recorded, 0, draw(cfg.upload_latency_seconds), key, used)
-    path.response = _Replayed(recorded, 1, draw(cfg.response_latency_seconds), key, used)
-    path.net_u = _Replayed(recorded, 2, lambda: float(net.random()), key, used)
+    replayed = _Recorded(
+        recording.table(wanted_rows, wanted_pages),
+        rows.tolist(), page.tolist(), pages.dwell[page].tolist(), fresh,
+    )  # fmt: skip
+    saved = path.log, path.request_variates, path.unload_u
+    path.log, path.request_variates = None, replayed
     # Whether the page-hide handler runs is drawn already (handler_p is 0 or 1): draw nothing.
     path.unload_u = lambda: 0.5
     # The page-by-page path draws each page's tag load time; it takes the one drawn already.
@@ -190,7 +187,7 @@ def replay(
             sub, state, sub_page, offset[rows], event[rows], carried
         )
     finally:
-        path.log, path.upload, path.response, path.net_u, path.unload_u = saved
+        path.log, path.request_variates, path.unload_u = saved
     for f in MessageState.FIELDS:
         getattr(s, f)[rows] = getattr(state, f)
     return rows[done], status, rows[left], over[left_page]
