@@ -99,7 +99,7 @@ def change(log_ratios: np.ndarray, orientation: np.ndarray) -> dict:
         adds ``log k`` to the log ratios of the pairs where this version had it, and takes it
         from the others.
     """
-    from scipy import stats
+    from simulator.stats.tails import t_quantile
 
     n = log_ratios.size
     design = np.column_stack([np.ones(n), orientation])
@@ -108,7 +108,7 @@ def change(log_ratios: np.ndarray, orientation: np.ndarray) -> dict:
     df = n - 2
     scale = float(residuals @ residuals) / df
     se = math.sqrt(scale * np.linalg.inv(design.T @ design)[0, 0])
-    half = float(stats.t.ppf(0.5 + LEVEL / 2, df)) * se
+    half = float(t_quantile(0.5 + LEVEL / 2, df)) * se
     return {
         "ratio": math.exp(coef[0]),
         "low": math.exp(coef[0] - half),
