@@ -17,7 +17,7 @@ import numpy as np
 
 from simulator.config.scenario import Scenario
 from simulator.model.client.choice import settler_kind
-from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages, Settler
+from simulator.model.client.settler import DELIVERED_STATUS, Pages, Settler
 from simulator.model.client_variants import client_variants
 from simulator.model.collector import ANONYMOUS, LOST, TRUTH, VALUE_SQ_TRUTH, VALUE_TRUTH
 from simulator.model.copies import BOT, DUAL, SERVER, Stored, payload
@@ -159,20 +159,20 @@ class VisitBatch:
         never = np.isinf(gaps)
         late = ~never & (back >= self.horizon)
         instance = vis.instance[ev]
+
+        def made(m: np.ndarray, **routing: tuple | int | bool) -> dict:  # columns of Stored.made
+            return dict(visitor=(vis.index, ev[m]), e=(e, m), off=(off, m), value=(value, m),
+                        ref=-1, key=(key, m), seq=(t, m), **routing)  # fmt: skip
+
         m = np.flatnonzero(routes.client[route])
-        em, rm, tm = ev[m], route[m], t[m]
-        new = Stored(vis.index[em], e[m], off[m], value[m], routes.shared[rm], routes.own[rm],
-                     routes.dual[rm], np.full(m.size, -1, np.int64), key[m],
-                     MessageState.new(tm))  # fmt: skip
-        self._browser_copies(vis, vb, pages, m, new, never, late, tm, instance[m])
+        rm = route[m]
+        new = made(m, shared=(routes.shared, rm), own=(routes.own, rm), dual=(routes.dual, rm))
+        self._browser_copies(vis, vb, pages, m, new, never, late, t[m], instance[m])
         for v in self.variants:
             m = np.flatnonzero(v.events[e])
-            tm = t[m]
-            own = Stored(vis.index[ev[m]], e[m], off[m], value[m], np.zeros(m.size, bool),
-                         np.full(m.size, 1 << v.plan, np.int64), np.zeros(m.size, np.int64),
-                         np.full(m.size, -1, np.int64), key[m], MessageState.new(tm))  # fmt: skip
+            own = made(m, shared=False, own=1 << v.plan, dual=0)
             own_pages = self._pages(vis, start, vb, v.blocking.draw(vis.blocker, vis.lists_u))
-            self._browser_copies(vis, vb, own_pages, m, own, never, late, tm, instance[m], v)
+            self._browser_copies(vis, vb, own_pages, m, own, never, late, t[m], instance[m], v)
 
         ids = self.sink is not None
         for p in range(routes.n_plans):
@@ -216,22 +216,21 @@ class VisitBatch:
     ) -> None:
         """Settle these visits' browser copies with what the stores carried in; count them.
 
-        ``new`` are the copies of the block's events ``made`` (made at ``t`` by visitors on
-        server ``instance``); ``never`` and ``late`` mark visits after which the visitor never
-        returns, or returns after the horizon. ``variant`` is a plan with its own client
-        settings, whose copies these are (the shared client path's when ``None``).
+        ``new`` are the columns (:meth:`Stored.made`) of the copies of the block's events
+        ``made`` (made at ``t`` by visitors on server ``instance``); ``never`` and ``late`` mark
+        visits after which the visitor never returns, or returns after the horizon. ``variant``
+        is a plan with its own client settings, whose copies these are (the shared client
+        path's when ``None``).
         """
         holder = self if variant is None else variant
-        msgs, page = new, vb.event_page[made]
-        carried = np.zeros(new.size, bool)
+        page = vb.event_page[made]
         taken = self._take_store(vis.index, holder)
+        msgs = Stored.made(None if taken is None else taken[0], **new)
+        carried = np.arange(msgs.size) >= made.size
         if taken is not None:
-            came, row = taken
-            msgs = Stored.concat([new, came])
-            page = np.concatenate([page, vb.first_page[row]])
-            carried = np.concatenate([carried, np.ones(came.size, bool)])
+            page = np.concatenate([page, vb.first_page[taken[1]]])
         offset = np.zeros(msgs.size)
-        offset[: new.size] = vb.event_offset[made]
+        offset[: made.size] = vb.event_offset[made]
         rows, status, out_rows, out_page = holder.client.settle(
             pages, msgs.state, page, offset, msgs.e, carried
         )
@@ -247,7 +246,7 @@ class VisitBatch:
         self._count_client(msgs, rows, status)
         if self.sink is not None:
             self._arrived(msgs, rows[status == DELIVERED_STATUS])
-        self._send_duals(msgs, new.size, rows, status, t, instance)
+        self._send_duals(msgs, made.size, rows, status, t, instance)
         if kept.size:
             stored = msgs.take(kept)
             holder.store = stored if holder.store is None else Stored.concat([holder.store, stored])

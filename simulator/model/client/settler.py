@@ -122,8 +122,14 @@ class MessageState:
     """
 
     FIELDS = ("attempts", "first", "n", "late", "cause", "seq")
-    UNSENT = {"attempts": 0, "first": np.inf, "n": 0, "late": 0, "cause": NO_CAUSE}
-    """A message's state until it is first sent (every field but its creation time)."""
+    UNSENT = {
+        "attempts": np.int64(0),
+        "first": np.float64(np.inf),
+        "n": np.int64(0),
+        "late": np.int64(0),
+        "cause": np.int64(NO_CAUSE),
+    }
+    """A message's state until it is first sent (every field but its creation time), typed."""
 
     def __init__(self, **columns: np.ndarray) -> None:
         for f in self.FIELDS:
@@ -132,9 +138,7 @@ class MessageState:
     @classmethod
     def new(cls, seq: np.ndarray) -> MessageState:
         """State of messages never sent, created at times ``seq``."""
-        dtype = {"first": float}
-        columns = {f: np.full(seq.size, v, dtype.get(f, np.int64)) for f, v in cls.UNSENT.items()}
-        return cls(**columns, seq=seq)
+        return cls(**{f: np.full(seq.size, v) for f, v in cls.UNSENT.items()}, seq=seq)
 
     def take(self, rows: np.ndarray) -> MessageState:
         """The state of ``rows`` (a copy)."""
