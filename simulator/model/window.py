@@ -160,17 +160,17 @@ class VisitBatch:
         late = ~never & (back >= self.horizon)
         instance = vis.instance[ev]
 
-        def made(m: np.ndarray, **routing: tuple | int | bool) -> dict:  # columns of Stored.made
+        def columns(m: np.ndarray, **routing: tuple | int | bool) -> dict:  # for Stored.made
             return dict(visitor=(vis.index, ev[m]), e=(e, m), off=(off, m), value=(value, m),
                         ref=-1, key=(key, m), seq=(t, m), **routing)  # fmt: skip
 
         m = np.flatnonzero(routes.client[route])
         rm = route[m]
-        new = made(m, shared=(routes.shared, rm), own=(routes.own, rm), dual=(routes.dual, rm))
+        new = columns(m, shared=(routes.shared, rm), own=(routes.own, rm), dual=(routes.dual, rm))
         self._browser_copies(vis, vb, pages, m, new, never, late, t[m], instance[m])
         for v in self.variants:
             m = np.flatnonzero(v.events[e])
-            own = made(m, shared=False, own=1 << v.plan, dual=0)
+            own = columns(m, shared=False, own=1 << v.plan, dual=0)
             own_pages = self._pages(vis, start, vb, v.blocking.draw(vis.blocker, vis.lists_u))
             self._browser_copies(vis, vb, own_pages, m, own, never, late, t[m], instance[m], v)
 
