@@ -62,6 +62,7 @@ def count_measures(
     position = base & POSITION
     noted = isinstance(data, Counters)
     keys = data.keys(base, position) if noted else None
+    flat = np.asarray(data)  # each measure's counts are a view from its place: no offset per count
     for which, measures in selections:
         at, picked = position, keys
         if which is not None:
@@ -72,7 +73,7 @@ def count_measures(
             if noted:
                 picked = (keys[0][idx], keys[1][idx])
         for measure, amount in measures:
-            np.add.at(data, at + measure, amount)
+            np.add.at(flat[measure:], at, amount)
             if noted:
                 data.note_keys(*picked, measure, amount)
 

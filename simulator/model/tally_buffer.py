@@ -109,18 +109,25 @@ class Counters(np.ndarray):
         """Where events at flat offsets ``base`` (measure 0, group bits included) are noted.
 
         ``position`` is ``base & POSITION``, which the caller has already. Returns each event's
-        key of measure 0 in the first joint block, and the distance from it to the event's key
-        in the second; :meth:`note_keys` adds a measure to both.
+        key of measure 0 in the first joint block and in the second; :meth:`note_keys` adds a
+        measure to both.
         """
-        return self._keys(position // self.n_measures, base)
+        first, second = self._keys(position // self.n_measures, base)
+        second += first
+        return first, second
 
     def note_keys(
         self, first: np.ndarray, second: np.ndarray, measure: int, amount: np.ndarray | float
     ) -> None:
-        """Note ``amount`` of one ``measure`` at keys from :meth:`keys`, as :meth:`note` does."""
+        """Note ``amount`` of one ``measure`` at keys from :meth:`keys`, as :meth:`note` does.
+
+        The measure's totals are a view ``kept`` places on, so no key is computed per measure.
+        """
         kept = KEPT[measure]
         if kept >= 0:
-            self._add(first + kept, second, amount)
+            totals = self.grouped[kept:]
+            np.add.at(totals, first, amount)
+            np.add.at(totals, second, amount)
 
     def _keys(self, where: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`keys` of the cells ``where`` (offset // measures), groups from ``offsets``."""
