@@ -214,15 +214,16 @@ def test_queue_order_sorts_by_page_then_ready_then_store_place_then_input():
     assert np.array_equal(queue_order(page, ready, carried, rank), expected)
 
 
+@pytest.mark.parametrize("n", [300, 3_000])
 @pytest.mark.parametrize("size", [1, 2, 10, 32, 33])
-def test_where_the_next_batch_starts_by_scan_as_by_its_definition(size):
+def test_where_the_next_batch_starts_by_scan_as_by_its_definition(size, n):
     """The next batch's first message: ``size`` on, or the first on a later page or ready an
-    interval or more after, whichever is first (scan up to 32 a batch, search beyond)."""
+    interval or more after, whichever is first (scan up to 32 a batch on 1,000 messages or
+    more, search otherwise)."""
     from simulator.model.client.batches import _next_batch
 
     rng = np.random.default_rng(size)
-    n = 3_000
-    page = np.sort(rng.integers(0, 150, n))
+    page = np.sort(rng.integers(0, n // 20, n))
     ready = np.concatenate([np.sort(rng.integers(0, 40, c) * 0.25) for c in np.bincount(page)])
     interval = 2.0  # ties with ready + interval are common: the message there qualifies
     expected = np.empty(n, np.int64)

@@ -135,7 +135,10 @@ def cut(
 
 SCAN_UP_TO = 32
 """Batches of up to this many events find where the next one starts by a scan, beyond it by a
-search (at 10 events a batch, the scan took a fifth of the search's time)."""
+search (at 10 events a batch, the scan took a fifth of the search's time on 30,000 messages)."""
+SEARCH_BELOW = 1000
+"""Fewer messages than this are searched whatever the batch size: the scan's passes cost by the
+call (30 us for 100 messages at 10 events a batch, against 11 us for the search)."""
 
 
 def _next_batch(page: np.ndarray, ready: np.ndarray, size: int, interval: float) -> np.ndarray:
@@ -145,8 +148,8 @@ def _next_batch(page: np.ndarray, ready: np.ndarray, size: int, interval: float)
     ready ``interval`` or more after it, whichever comes first. Messages are sorted by page,
     then by ready time, so past a message each of the next ones either qualifies or not, and
     those that do not come first: counting them over the next ``size - 1`` finds the first that
-    does. A larger batch searches instead, with (page, ready) pairs compared lexicographically as
-    complex numbers; both give the same indices.
+    does. A larger batch, or a short queue, searches instead, with (page, ready) pairs compared
+    lexicographically as complex numbers; both give the same indices.
 
     Examples
     --------
@@ -154,7 +157,7 @@ def _next_batch(page: np.ndarray, ready: np.ndarray, size: int, interval: float)
     array([2, 3, 3, 4, 5])
     """
     n = page.size
-    if size > SCAN_UP_TO:
+    if size > SCAN_UP_TO or n < SEARCH_BELOW:
         key = page + 1j * ready
         timer = np.searchsorted(key, page + 1j * (ready + interval), side="left")
         return np.minimum(np.arange(n) + size, timer)
