@@ -121,7 +121,8 @@ class Counters(np.ndarray):
     ) -> None:
         """Note ``amount`` of one ``measure`` at keys from :meth:`keys`, as :meth:`note` does.
 
-        The measure's totals are a view ``kept`` places on, so no key is computed per measure.
+        The amounts go through a view of the totals that starts at the kept measure's place, so
+        no key is computed per measure.
         """
         kept = KEPT[measure]
         if kept >= 0:
