@@ -167,12 +167,12 @@ class VisitBatch:
         m = np.flatnonzero(routes.client[route])
         rm = route[m]
         new = columns(m, shared=(routes.shared, rm), own=(routes.own, rm), dual=(routes.dual, rm))
-        self._browser_copies(vis, vb, pages, m, new, never, late, t[m], instance[m])
+        self._browser_copies(vis, vb, pages, m, new, never, late, instance[m])
         for v in self.variants:
             m = np.flatnonzero(v.events[e])
             own = columns(m, shared=False, own=1 << v.plan, dual=0)
             own_pages = self._pages(vis, start, vb, v.blocking.draw(vis.blocker, vis.lists_u))
-            self._browser_copies(vis, vb, own_pages, m, own, never, late, t[m], instance[m], v)
+            self._browser_copies(vis, vb, own_pages, m, own, never, late, instance[m], v)
 
         ids = self.sink is not None
         for p in range(routes.n_plans):
@@ -212,12 +212,12 @@ class VisitBatch:
         )
 
     def _browser_copies(
-        self, vis, vb, pages, made, new, never, late, t, instance, variant=None
+        self, vis, vb, pages, made, new, never, late, instance, variant=None
     ) -> None:
         """Settle these visits' browser copies with what the stores carried in; count them.
 
         ``new`` are the columns (:meth:`Stored.made`) of the copies of the block's events
-        ``made`` (made at ``t`` by visitors on server ``instance``); ``never`` and ``late`` mark
+        ``made`` (made by visitors on server ``instance``); ``never`` and ``late`` mark
         visits after which the visitor never returns, or returns after the horizon. ``variant``
         is a plan with its own client settings, whose copies these are (the shared client
         path's when ``None``).
@@ -246,7 +246,7 @@ class VisitBatch:
         self._count_client(msgs, rows, status)
         if self.sink is not None:
             self._arrived(msgs, rows[status == DELIVERED_STATUS])
-        self._send_duals(msgs, made.size, rows, status, t, instance)
+        self._send_duals(msgs, made.size, rows, status, instance)
         if kept.size:
             stored = msgs.take(kept)
             holder.store = stored if holder.store is None else Stored.concat([holder.store, stored])
@@ -306,8 +306,11 @@ class VisitBatch:
             r = rows[w]
             self.waits.client_settled(refs[w], st.first[r], st.n[r], st.late[r], status[w])
 
-    def _send_duals(self, msgs: Stored, n_new: int, rows, status, t, instance) -> None:
-        """Server copies of this visit's dual events, with the browser copy's outcome."""
+    def _send_duals(self, msgs: Stored, n_new: int, rows, status, instance) -> None:
+        """Server copies of this visit's dual events, with the browser copy's outcome.
+
+        Each leaves when its event was made: its message's creation time (``seq``).
+        """
         dual = msgs.dual[:n_new]
         d = np.flatnonzero(dual)
         if not d.size:
@@ -326,7 +329,7 @@ class VisitBatch:
                                msgs.visitor[s], self.sink is not None)  # fmt: skip
                 load["c_first"], load["c_n"], load["c_late"] = st.first[s], st.n[s], st.late[s]
                 load["c_cause"], load["ref"] = outcome[s], msgs.ref[s]
-                self.server.push(p, instance[s], t[s], load)
+                self.server.push(p, instance[s], st.seq[s], load)
 
     def withhold(self, off: np.ndarray, mask: np.ndarray) -> None:
         """Respecting plans send nothing for opted-out visitors (maybe an anonymous count)."""
