@@ -90,3 +90,8 @@ def test_group_of_is_what_the_offsets_carry():
     visitors = np.arange(50)
     offsets = buf.offset(np.zeros(50, np.int64), np.zeros(50, np.int64), visitors)
     assert np.array_equal(offsets >> GROUP_SHIFT, group_of(visitors))
+    # Events of the same visitors, by index into them: each visitor's group is found once.
+    at = np.random.default_rng(0).integers(0, 50, 400)
+    zeros = np.zeros(400, np.int64)
+    by_index = buf.offset(zeros, zeros, visitors, at=at)
+    assert np.array_equal(by_index, buf.offset(zeros, zeros, visitors[at]))
