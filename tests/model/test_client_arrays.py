@@ -18,12 +18,14 @@ from support.factories import scenario
 from support.page_reference import (
     OUTCOMES,
     Windows,
+    on_arrays,
     one_replay_chunk,
     synthetic_visits,
     worst_p_against_reference,
 )
 
 from simulator.model.client.arrays import OneRequestClient
+from simulator.model.client.keepalive_arrays import KeepaliveClient
 from simulator.model.client.settler import (
     MessageState,
     distinct_pages,
@@ -114,6 +116,61 @@ def test_a_copy_that_arrives_after_its_resend_does_is_not_taken_for_the_first() 
         kept = [collector.duplicates([x, y]) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
         np.testing.assert_array_equal(s.duplicates(True), kept)
         assert s.late.tolist() == [0, 1, 0, 1]
+
+
+@pytest.mark.parametrize("attempts", [1, 2])
+@pytest.mark.parametrize(
+    ("settler", "transport"),
+    [
+        (OneRequestClient, "fetch"),
+        (KeepaliveClient, "fetch_keepalive"),
+        (KeepaliveClient, "beacon"),
+    ],
+)
+def test_a_first_race_of_new_messages_is_the_general_race(
+    monkeypatch: pytest.MonkeyPatch, settler: type, transport: str, attempts: int
+) -> None:
+    """The first race of a block's new messages skips their state (never sent, never failed):
+    on the same visits and the same draws it settles every message as the general race does,
+    and leaves the same state, down to the last bit.
+    """
+    config = client_config("local_storage")
+    config["retry"] = {**config["retry"], "max_attempts": attempts}
+    sc = scenario(
+        client={**config, "transport": transport}, collector={"dedupe_window_hours": 0.0005}
+    )
+    visit_data = visits(np.random.default_rng(5), 400)
+    outages = Windows([(100.0 * i, 100.0 * i + 30.0) for i in range(1, 4000, 97)])
+
+    flagged = []  # calls that asked for the first race's shortcut
+
+    def settled(general: bool) -> tuple:
+        if general:  # every race takes the general path
+            race = settler._race
+
+            def general_race(self, *args):
+                flagged.append(len(args) > 4 and args[4])
+                return race(self, *args[:4])
+
+            monkeypatch.setattr(settler, "_race", general_race)
+        client = settler(sc, outages, Streams(np.random.SeedSequence(9)))
+        with monkeypatch.context() as m:
+            states = []
+            keep = MessageState.new
+            m.setattr(MessageState, "new", lambda seq: states.append(keep(seq)) or states[-1])
+            counts = on_arrays(client, sc, visit_data, PAGES, HANDLER_P)
+        monkeypatch.undo()
+        return counts, states[0], client.requests
+
+    fast, general = settled(False), settled(True)
+    np.testing.assert_array_equal(fast[0], general[0])
+    for f in MessageState.FIELDS:
+        np.testing.assert_array_equal(getattr(fast[1], f), getattr(general[1], f), err_msg=f)
+    assert fast[2] == general[2]
+    assert any(flagged)
+    # Failures were seen on the first race, and (but for beacons, never retried) exhausted.
+    seen = "network" if transport == "beacon" else "retries_exhausted"
+    assert fast[0][:, :, OUTCOMES.index(seen)].sum() > 0
 
 
 @pytest.mark.parametrize("top", [40, 70_000])

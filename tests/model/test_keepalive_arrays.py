@@ -172,8 +172,8 @@ class Watched(KeepaliveClient):
         super().__init__(*args)
         self.trusted = Recording()
 
-    def _race(self, s, rows, page, ready):
-        return self._watching(super()._race, s, rows, page, ready)
+    def _race(self, s, rows, page, ready, fresh=False):
+        return self._watching(super()._race, s, rows, page, ready, fresh)
 
     def _flush(self, s, rows, page, unsent):
         return self._watching(super()._flush, s, rows, page, unsent)

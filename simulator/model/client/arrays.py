@@ -85,8 +85,12 @@ class OneRequestClient:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _arrive(self, s: MessageState, rows: np.ndarray, t: np.ndarray) -> None:
+    def _arrive(
+        self, s: MessageState, rows: np.ndarray, t: np.ndarray, first: bool = False
+    ) -> None:
         """Record arrivals (rows distinct), earlier than one already recorded or not.
+
+        ``first``: none of the messages has arrived before.
 
         A request in flight when its page ends may reach the collector after the same events,
         resent from the store on the next page, do. The earliest arrival is the first; a
@@ -94,6 +98,10 @@ class OneRequestClient:
         window after it, so the arrivals within the window are taken at the first, as the
         page-by-page path takes them when a message is carried in.
         """
+        if first:
+            s.n[rows] = 1
+            s.first[rows] = t
+            return
         n = s.n[rows]
         s.n[rows] = n + 1
         seen = n > 0
@@ -162,7 +170,7 @@ class OneRequestClient:
         """Settle a block's messages; see :meth:`simulator.model.client.settler.Settler.settle`."""
         pages = self._begin(pages)
         rows, p = self._sendable(pages, np.flatnonzero(~carried), page, event)
-        inflight, unsent = self._race(s, rows, p, np.maximum(offset[rows], self.load[p]))
+        inflight, unsent = self._race(s, rows, p, np.maximum(offset[rows], self.load[p]), True)
         in_rows = np.flatnonzero(carried)
         out_rows, out_page = self._walk_store(s, inflight, unsent, in_rows, page[in_rows])
         settled_rows = np.concatenate([np.zeros(0, np.int64), *self._settled_rows])
@@ -230,12 +238,19 @@ class OneRequestClient:
         return rows, page
 
     def _race(
-        self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
+        self,
+        s: MessageState,
+        rows: np.ndarray,
+        page: np.ndarray,
+        ready: np.ndarray,
+        fresh: bool = False,
     ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """Send each message at ``ready`` and retry failures while the page lives.
 
-        Returns ``(rows, page)`` of the messages in flight at the end of the page and of those
-        still waiting to be sent (a retry due after the page ended).
+        ``fresh``: every message is new (never sent, as :attr:`MessageState.UNSENT`), so its
+        first round needs none of their state. Returns ``(rows, page)`` of the messages in
+        flight at the end of the page and of those still waiting to be sent (a retry due after
+        the page ended).
         """
         pg, cfg = self.pages, self.cfg
         inflight_r, inflight_p, unsent_r, unsent_p = [], [], [], []
@@ -250,8 +265,11 @@ class OneRequestClient:
             if not n:
                 break
             self.requests += n
-            s.attempts[rows] += 1
-            s.cause[rows] = NO_CAUSE
+            if fresh:  # a first attempt, with no failure before it
+                s.attempts[rows] = 1
+            else:
+                s.attempts[rows] += 1
+                s.cause[rows] = NO_CAUSE
             up = cfg.upload_latency_seconds.sample(self.net, n)
             back = cfg.response_latency_seconds.sample(self.net, n)
             u = self.net.random(n)
@@ -263,7 +281,10 @@ class OneRequestClient:
             early = arrive < dwell
             s.cause[rows[failed]] = LOST["network"]
             visible = failed & early
-            exhausted = visible & (s.attempts[rows] >= self.max_attempts)
+            if fresh:
+                exhausted = visible & (self.max_attempts <= 1)
+            else:
+                exhausted = visible & (s.attempts[rows] >= self.max_attempts)
             self._settle(rows[exhausted], LOST["retries_exhausted"])
             retry = visible & ~exhausted
             if self.store_kind == "none":
@@ -271,7 +292,7 @@ class OneRequestClient:
                 retry[:] = False
             ok = ~failed
             arrived = ok & ((written < teardown) | ~pg.cancels[page])
-            self._arrive(s, rows[arrived], (t0 + arrive)[arrived])
+            self._arrive(s, rows[arrived], (t0 + arrive)[arrived], fresh)
             acked = ok & (arrive + back < teardown)
             self._settle(rows[acked], DELIVERED_STATUS)
             flying = (failed & ~early) | (ok & ~acked)
@@ -280,6 +301,7 @@ class OneRequestClient:
             rows, page = rows[retry], page[retry]
             delay = self.retry.retry_delay(s.attempts[rows])
             ready = arrive[retry] + delay
+            fresh = False
         empty = np.zeros(0, np.int64)
         return (
             (np.concatenate([empty, *inflight_r]), np.concatenate([empty, *inflight_p])),

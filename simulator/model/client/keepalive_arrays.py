@@ -112,7 +112,7 @@ class KeepaliveClient(OptimisticRaceClient):
             np.concatenate([leaves, np.ones(in_rows.size, bool)]), self.quota,
         )  # fmt: skip
         now = ~self.quota_pages[p] | (bound[p] <= self.quota)
-        inflight, unsent = self._race(s, rows[now], p[now], ready[now])
+        inflight, unsent = self._race(s, rows[now], p[now], ready[now], True)
         # The others are raced now too, as if the store carried nothing into them; the walk
         # races again those it does carry into, and checks the rest (_settle_position).
         self.ahead = self._race_ahead(s, rows[~now], p[~now], ready[~now])
@@ -162,12 +162,18 @@ class KeepaliveClient(OptimisticRaceClient):
         return stored, np.zeros(0, np.int64)
 
     def _race(
-        self, s: MessageState, rows: np.ndarray, page: np.ndarray, ready: np.ndarray
+        self,
+        s: MessageState,
+        rows: np.ndarray,
+        page: np.ndarray,
+        ready: np.ndarray,
+        fresh: bool = False,
     ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """Send each message at ``ready`` with the page's transport; retry visible failures.
 
-        Returns ``(rows, page)`` of the messages in flight at the end of the page and of those
-        still waiting to be sent.
+        ``fresh``: every message is new, as for
+        :meth:`~simulator.model.client.arrays.OneRequestClient._race`. Returns ``(rows, page)``
+        of the messages in flight at the end of the page and of those still waiting to be sent.
         """
         pg, cfg = self.pages, self.cfg
         if rows.size > 1 and (rows[1:] < rows[:-1]).any():
@@ -185,8 +191,11 @@ class KeepaliveClient(OptimisticRaceClient):
             if not rows.size:
                 break
             self._count_requests(page)
-            s.attempts[rows] += 1
-            s.cause[rows] = NO_CAUSE
+            if fresh:  # a first attempt, with no failure before it
+                s.attempts[rows] = 1
+            else:
+                s.attempts[rows] += 1
+                s.cause[rows] = NO_CAUSE
             kind = self.kind[page]
             stopped = (kind == BEACON) & pg.blocked_beacon[page]
             if stopped.any():
@@ -213,11 +222,14 @@ class KeepaliveClient(OptimisticRaceClient):
             s.cause[rows[failed]] = LOST["network"]
             # Fire and forget: the library counts a queued beacon as sent and never retries.
             sent = beacon & ~failed
-            self._arrive(s, rows[sent], (t0 + arrive)[sent])
+            self._arrive(s, rows[sent], (t0 + arrive)[sent], fresh)
             self._settle(rows[beacon], LOST["network"])
             early = arrive < dwell
             visible = ~beacon & failed & early
-            exhausted = visible & (s.attempts[rows] >= self.max_attempts)
+            if fresh:
+                exhausted = visible & (self.max_attempts <= 1)
+            else:
+                exhausted = visible & (s.attempts[rows] >= self.max_attempts)
             self._settle(rows[exhausted], LOST["retries_exhausted"])
             retry = visible & ~exhausted
             if self.store_kind == "none":
@@ -227,7 +239,7 @@ class KeepaliveClient(OptimisticRaceClient):
             survives = kind == KEEPALIVE
             teardown = self.teardown[page]
             arrived = ok & (survives | written_before_teardown(pg, page, written, teardown))
-            self._arrive(s, rows[arrived], (t0 + arrive)[arrived])
+            self._arrive(s, rows[arrived], (t0 + arrive)[arrived], fresh)
             acked = ok & (arrive + back < teardown)
             self._settle(rows[acked], DELIVERED_STATUS)
             flying = ~beacon & ((failed & ~early) | (ok & ~acked))
@@ -235,6 +247,7 @@ class KeepaliveClient(OptimisticRaceClient):
             inflight_p.append(page[flying])
             rows, page = rows[retry], page[retry]
             ready = arrive[retry] + self.retry.retry_delay(s.attempts[rows])
+            fresh = False
         return (
             (np.concatenate(inflight_r), np.concatenate(inflight_p)),
             (np.concatenate(unsent_r), np.concatenate(unsent_p)),
