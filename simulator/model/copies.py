@@ -80,11 +80,25 @@ def payload(
     numpy.ndarray
         One row per copy.
     """
-    p = np.zeros(off.size, PAYLOAD_WITH_IDS if ids else PAYLOAD)
-    p["kind"], p["off"], p["value"], p["context"] = kind, off, value, context
-    p["c_first"], p["ref"] = np.inf, -1
+    dtype = PAYLOAD_WITH_IDS if ids else PAYLOAD
+    given = {"off": off, "value": value, "context": context}
     if ids:
-        p["key"], p["visitor"] = key, visitor
+        given.update(key=key, visitor=visitor)
+    # One row holds every value shared by all the copies; it is copied into each row as an
+    # opaque block, and only the columns that vary are then written field by field (a field
+    # is written with a stride, at about the cost of the whole block copy).
+    blank = np.zeros(1, dtype)
+    blank["kind"], blank["c_first"], blank["ref"] = kind, np.inf, -1
+    varying = {}
+    for name, column in given.items():
+        if np.ndim(column):
+            varying[name] = column
+        else:
+            blank[name] = column
+    opaque = np.dtype((np.void, dtype.itemsize))
+    p = np.full(off.size, blank.view(opaque)[0], opaque).view(dtype)
+    for name, column in varying.items():
+        p[name] = column
     return p
 
 
