@@ -178,8 +178,11 @@ class VisitBatch:
         for p in range(routes.n_plans):
             s = np.flatnonzero(routes.server[route, p])
             if s.size:
-                ctx = routes.hybrid[route[s], p] & vis.context_forwarded[ev[s]]
-                load = payload(SERVER, off[s], value[s], ctx, key[s], vis.index[ev[s]], ids)
+                ctx = False  # only a hybrid route forwards the browser's context
+                if routes.hybrid[:, p].any():
+                    ctx = routes.hybrid[route[s], p] & vis.context_forwarded[ev[s]]
+                who = (key[s], vis.index[ev[s]]) if ids else (-1, -1)
+                load = payload(SERVER, off[s], value[s], ctx, *who, ids)
                 self.server.push(p, instance[s], t[s], load)
         ret = ~never & ~late
         return back[ret], vis.take(ret), day[ret]
@@ -325,8 +328,9 @@ class VisitBatch:
         for p in self.routes.dual_plans:
             s = d[(dual[d] >> p & 1).astype(bool)]
             if s.size:
-                load = payload(DUAL, msgs.off[s], msgs.value[s], False, msgs.key[s],
-                               msgs.visitor[s], self.sink is not None)  # fmt: skip
+                ids = self.sink is not None
+                who = (msgs.key[s], msgs.visitor[s]) if ids else (-1, -1)
+                load = payload(DUAL, msgs.off[s], msgs.value[s], False, *who, ids)
                 load["c_first"], load["c_n"], load["c_late"] = st.first[s], st.n[s], st.late[s]
                 load["c_cause"], load["ref"] = outcome[s], msgs.ref[s]
                 self.server.push(p, instance[s], st.seq[s], load)
