@@ -35,6 +35,7 @@ from simulator.model.client.page import ClientPath, standalone
 from simulator.model.collector import Message
 from simulator.model.pages import CLOSE, NAVIGATE, Page
 from simulator.model.population import Visitor
+from simulator.model.streams import MECHANISMS
 from simulator.model.tally_buffer import TallyBuffer
 from simulator.stats.intervals import wilson
 
@@ -258,7 +259,9 @@ def _pages(
     end = PAGE_ENDS[page_end]
     # A visit's first page (as the lab's), or pages after one that lasted ``dwell`` seconds.
     position = np.full(pages, int(connection == "scenario"))
-    rng = np.random.default_rng(seed.spawn(1)[0])
+    # A stream of its own: the child of ``seed`` after the path's streams (theirs come first).
+    own = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, len(MECHANISMS)))
+    rng = np.random.default_rng(own)
     setup, linger = page_connections(cfg, np.full(pages, dwell), np.full(pages, end), position, rng)
     return [Page(dwell, end, a, b) for a, b in zip(setup.tolist(), linger.tolist(), strict=True)]
 

@@ -58,7 +58,9 @@ class Streams:
 
     def __init__(self, seed: np.random.SeedSequence) -> None:
         self.seed = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
-        children = seed.spawn(len(MECHANISMS))
+        # Spawned from the copy: spawning counts its children, so spawning from ``seed`` itself
+        # would give a second replication run on the same seed object other streams.
+        children = self.seed.spawn(len(MECHANISMS))
         self._rngs = {
             name: np.random.default_rng(c) for name, c in zip(MECHANISMS, children, strict=True)
         }

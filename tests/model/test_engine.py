@@ -115,6 +115,19 @@ def test_same_seed_same_bytes_different_seed_different_numbers():
     assert a != c
 
 
+def test_a_seed_sequence_gives_the_same_run_each_time_it_is_used():
+    """A notebook may simulate twice with one seed object: the run depends on its value only."""
+    from simulator.model.engine import simulate
+    from simulator.model.streams import replication_seeds
+
+    sc = scenario(**{**EVERYTHING_ON, "users": 300})
+    seed = replication_seeds(5, 1)[0]
+    first, again = simulate(sc, seed)[0], simulate(sc, seed)[0]
+    other = simulate(sc, replication_seeds(6, 1)[0])[0]
+    np.testing.assert_array_equal(first.totals(), again.totals())
+    assert not np.array_equal(first.totals(), other.totals())
+
+
 def test_replications_use_independent_spawned_streams():
     sc = scenario(users=300)
     r = run(sc, replications=3, seed=9)
