@@ -20,7 +20,7 @@ from simulator.model.client.choice import settler_kind
 from simulator.model.client.settler import DELIVERED_STATUS, Pages, Settler
 from simulator.model.client_variants import client_variants
 from simulator.model.collector import ANONYMOUS, LOST, TRUTH, VALUE_SQ_TRUTH, VALUE_TRUTH
-from simulator.model.copies import BOT, DUAL, SERVER, Stored, payload
+from simulator.model.copies import BOT, DUAL, SERVER, Column, Stored, payload
 from simulator.model.copy_sink import CopySink
 from simulator.model.dual_waits import DualWaits
 from simulator.model.outages import Outages
@@ -97,6 +97,12 @@ class VisitBatch:
         self.buffer, self.routes, self.server, self.waits = buffer, routes, server, waits
         self.population, self.counts, self.note_active = population, counts, note_active
         self.horizon = horizon
+        # How a browser copy counts, by its route: one value when every route the browser sends
+        # on has the same (then nothing is gathered per copy).
+        self.copy_routing = {
+            name: _by_route(getattr(routes, name), routes.client)
+            for name in ("shared", "own", "dual")
+        }
         self.visit_blocks = VisitBlocks(sc, streams.rng("behaviour"))
         self.client: Settler = settler_kind(sc, paged)(sc, outages, streams)
         self.store: Stored | None = None
@@ -160,13 +166,18 @@ class VisitBatch:
         late = ~never & (back >= self.horizon)
         instance = vis.instance[ev]
 
-        def columns(m: np.ndarray, **routing: tuple | int | bool) -> dict:  # for Stored.made
+        def columns(m: np.ndarray, **routing: Column) -> dict:  # for Stored.made
+            # Only an event export reads a copy's key (-1: none, as for a nightly job's events).
+            keys = (key, m) if self.sink is not None else -1
             return dict(visitor=(vis.index, ev[m]), e=(e, m), off=(off, m), value=(value, m),
-                        ref=-1, key=(key, m), seq=(t, m), **routing)  # fmt: skip
+                        ref=-1, key=keys, seq=(t, m), **routing)  # fmt: skip
 
         m = np.flatnonzero(routes.client[route])
-        rm = route[m]
-        new = columns(m, shared=(routes.shared, rm), own=(routes.own, rm), dual=(routes.dual, rm))
+        routing = self.copy_routing
+        if any(np.ndim(c) for c in routing.values()):
+            rm = route[m]
+            routing = {k: (c, rm) if np.ndim(c) else c for k, c in routing.items()}
+        new = columns(m, **routing)
         self._browser_copies(vis, vb, pages, m, new, never, late, instance[m])
         for v in self.variants:
             m = np.flatnonzero(v.events[e])
@@ -402,3 +413,11 @@ class VisitBatch:
                 load = payload(BOT, off, key=np.concatenate(ks), visitor=np.concatenate(vs),
                                ids=self.sink is not None)  # fmt: skip
                 self.server.push(p, np.concatenate(insts), np.concatenate(ts), load)
+
+
+def _by_route(column: np.ndarray, sent: np.ndarray) -> np.ndarray | np.generic:
+    """``column`` of the route table, or its one value if every route in ``sent`` has the same."""
+    values = column[sent]
+    if values.size and (values == values[0]).all():
+        return values[0]
+    return column
