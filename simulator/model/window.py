@@ -155,7 +155,8 @@ class VisitBatch:
             (priced, [(VALUE_TRUTH, v), (VALUE_SQ_TRUTH, v**2)]),
         ])  # fmt: skip
         route = vis.opted_out[ev] * n_events + e
-        self.withhold(off, routes.withheld[route])
+        if routes.respecting:
+            self.withhold(off, routes.withheld[route])
         key = self._keys(e.size)
         if self.sink is not None:
             self.sink.truth(key, vis.index[ev], off, t)
@@ -257,7 +258,8 @@ class VisitBatch:
                 [status, np.where(msgs.state.n[r] > 0, DELIVERED_STATUS, LOST[cause])]
             )
         kept = out_rows[~(never | late)[out_visit]]
-        self._count_client(msgs, rows, status)
+        shared = new["shared"]  # one value for every copy, or per route
+        self._count_client(msgs, rows, status, None if isinstance(shared, tuple) else bool(shared))
         if self.sink is not None:
             self._arrived(msgs, rows[status == DELIVERED_STATUS])
         self._send_duals(msgs, made.size, rows, status, instance)
@@ -299,14 +301,23 @@ class VisitBatch:
         holder.store = holder.store.take(~mine) if (~mine).any() else None
         return came, at[mine]
 
-    def _count_client(self, msgs: Stored, rows: np.ndarray, status: np.ndarray) -> None:
-        """Count settled browser copies for the plans that take the client-path outcome."""
+    def _count_client(
+        self, msgs: Stored, rows: np.ndarray, status: np.ndarray, shared: bool | None = None
+    ) -> None:
+        """Count settled browser copies for the plans that take the client-path outcome.
+
+        ``shared``: whether every copy's outcome is shared by the plans on the client path, if
+        they all agree (else each copy's ``shared`` column says).
+        """
         ok = status == DELIVERED_STATUS
         dups = msgs.state.duplicates(self.scenario.collector.dedupe)[rows]
         off, value = msgs.off[rows], msgs.value[rows]
-        targets = [(self.buffer.client, off, msgs.shared[rows])]
-        own = msgs.own[rows]
+        targets = []
+        if shared is not False:
+            targets.append((self.buffer.client, off, msgs.shared[rows] if shared is None else True))
         stride = self.buffer.plan_stride
+        if self.own_plans:
+            own = msgs.own[rows]
         for p in self.own_plans:
             targets.append((self.buffer.data, p * stride + off, (own >> p & 1).astype(bool)))
         for data, base, mask in targets:
