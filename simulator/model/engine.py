@@ -93,6 +93,8 @@ class Replication:
             sc.server, len(sc.plans), self.outages, streams.rng("server"), self.end, self._settled
         )
         self.routes = RouteTables(sc)
+        # Only a hybrid route's server copies carry the browser's context.
+        self.forwards = self.routes.hybrid.any(axis=0).tolist()
         self.waits = DualWaits(buf.data, self.stride, self.dedupe, self.window)
         self.population = PopulationSampler(
             sc, self.layout, streams.rng("population"), streams.rng("blocking")
@@ -176,7 +178,8 @@ class Replication:
         data = self.buffer.data
         server, dual = kind == SERVER, kind == DUAL
         if status == 0:
-            delivered(data, base[server], rows["value"][server], rows["context"][server])
+            context = rows["context"][server] if self.forwards[plan] else False
+            delivered(data, base[server], rows["value"][server], context)
             count(data, base[kind == BOT] + BOTS)
             server_when, cause = when, 0
             if self.sink is not None:
