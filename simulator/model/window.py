@@ -103,6 +103,9 @@ class VisitBatch:
             name: _by_route(getattr(routes, name), routes.client)
             for name in ("shared", "own", "dual")
         }
+        # Plans that send some visit event from the server (a nightly job's are sent apart).
+        visit = np.tile([e.kind != "offsite" for e in sc.events], 2)
+        self.server_plans = np.flatnonzero(routes.server[visit].any(axis=0)).tolist()
         self.visit_blocks = VisitBlocks(sc, streams.rng("behaviour"))
         self.client: Settler = settler_kind(sc, paged)(sc, outages, streams)
         self.store: Stored | None = None
@@ -187,7 +190,7 @@ class VisitBatch:
             self._browser_copies(vis, vb, own_pages, m, own, never, late, instance[m], v)
 
         ids = self.sink is not None
-        for p in range(routes.n_plans):
+        for p in self.server_plans:
             s = np.flatnonzero(routes.server[route, p])
             if s.size:
                 ctx = False  # only a hybrid route forwards the browser's context
@@ -347,8 +350,9 @@ class VisitBatch:
             msgs.ref[waiting] = self.waits.open(msgs.off[waiting], msgs.value[waiting],
                                                dual[waiting])  # fmt: skip
         st = msgs.state
-        for p in self.routes.dual_plans:
-            s = d[(dual[d] >> p & 1).astype(bool)]
+        plans = self.routes.dual_plans
+        for p in plans:
+            s = d if len(plans) == 1 else d[(dual[d] >> p & 1).astype(bool)]
             if s.size:
                 ids = self.sink is not None
                 who = (msgs.key[s], msgs.visitor[s]) if ids else (-1, -1)
