@@ -44,8 +44,9 @@ PAYLOAD_WITH_IDS = _rows(_WIDE + _IDS + _NARROW)
 none)."""
 
 
-Column = tuple[np.ndarray, np.ndarray] | float | int | bool
-"""A column of :meth:`Stored.made`: ``(source, rows)``, or one value for every new message."""
+Column = tuple[np.ndarray, np.ndarray | None] | float | int | bool
+"""A column of :meth:`Stored.made`: ``(source, rows)`` (``rows`` None: all of ``source``, in
+order), or one value for every new message."""
 
 
 def payload(
@@ -181,7 +182,8 @@ class Stored:
         >>> both.visitor.tolist(), both.state.seq.tolist(), both.state.first.tolist()
         ([4, 9, 7], [9.0, 2.5, 0.5], [inf, inf, inf])
         """
-        n = columns["seq"][1].size
+        source, rows = columns["seq"]
+        n = source.size if rows is None else rows.size
         past = None if tail is None else tail.state
         state = {f: _stacked(n, v, past, f) for f, v in MessageState.UNSENT.items()}
         state["seq"] = _stacked(n, columns["seq"], past, "seq")
@@ -206,7 +208,10 @@ def _stacked(n: int, head: Column, parts: object | None, name: str) -> np.ndarra
     if isinstance(head, tuple):
         source, rows = head
         out = np.empty(n + (0 if tail is None else tail.size), source.dtype)
-        take_into(source, rows, out[:n])
+        if rows is None:  # every row, in order: a copy, not a gather
+            out[:n] = source
+        else:
+            take_into(source, rows, out[:n])
     else:
         out = np.empty(n + (0 if tail is None else tail.size), np.asarray(head).dtype)
         out[:n] = head

@@ -170,19 +170,20 @@ class VisitBatch:
         late = ~never & (back >= self.horizon)
         instance = vis.instance[ev]
 
-        def columns(m: np.ndarray, **routing: Column) -> dict:  # for Stored.made
+        def columns(m: np.ndarray | None, **routing: Column) -> dict:  # for Stored.made
             # Only an event export reads a copy's key (-1: none, as for a nightly job's events).
             keys = (key, m) if self.sink is not None else -1
-            return dict(visitor=(vis.index, ev[m]), e=(e, m), off=(off, m), value=(value, m),
-                        ref=-1, key=keys, seq=(t, m), **routing)  # fmt: skip
+            return dict(visitor=(vis.index, _rows(ev, m)), e=(e, m), off=(off, m),
+                        value=(value, m), ref=-1, key=keys, seq=(t, m), **routing)  # fmt: skip
 
-        m = np.flatnonzero(routes.client[route])
+        sent = routes.client[route]
+        m = None if sent.all() else np.flatnonzero(sent)  # None: every event, taken whole
         routing = self.copy_routing
         if any(np.ndim(c) for c in routing.values()):
-            rm = route[m]
+            rm = _rows(route, m)
             routing = {k: (c, rm) if np.ndim(c) else c for k, c in routing.items()}
         new = columns(m, **routing)
-        self._browser_copies(vis, vb, pages, m, new, never, late, instance[m])
+        self._browser_copies(vis, vb, pages, m, new, never, late, _rows(instance, m))
         for v in self.variants:
             m = np.flatnonzero(v.events[e])
             own = columns(m, shared=False, own=1 << v.plan, dual=0)
@@ -235,20 +236,22 @@ class VisitBatch:
         """Settle these visits' browser copies with what the stores carried in; count them.
 
         ``new`` are the columns (:meth:`Stored.made`) of the copies of the block's events
-        ``made`` (made by visitors on server ``instance``); ``never`` and ``late`` mark
+        ``made`` (indices, or None for all; made by visitors on server ``instance``); ``never``
+        and ``late`` mark
         visits after which the visitor never returns, or returns after the horizon. ``variant``
         is a plan with its own client settings, whose copies these are (the shared client
         path's when ``None``).
         """
         holder = self if variant is None else variant
-        page = vb.event_page[made]
+        page = vb.event_page.copy() if made is None else vb.event_page[made]
+        n_new = page.size
         taken = self._take_store(vis.index, holder)
         msgs = Stored.made(None if taken is None else taken[0], **new)
-        carried = np.arange(msgs.size) >= made.size
+        carried = np.arange(msgs.size) >= n_new
         if taken is not None:
             page = np.concatenate([page, vb.first_page[taken[1]]])
         offset = np.zeros(msgs.size)
-        offset[: made.size] = vb.event_offset[made]
+        offset[:n_new] = _rows(vb.event_offset, made)
         rows, status, out_rows, out_page = holder.client.settle(
             pages, msgs.state, page, offset, msgs.e, carried
         )
@@ -265,7 +268,7 @@ class VisitBatch:
         self._count_client(msgs, rows, status, None if isinstance(shared, tuple) else bool(shared))
         if self.sink is not None:
             self._arrived(msgs, rows[status == DELIVERED_STATUS])
-        self._send_duals(msgs, made.size, rows, status, instance)
+        self._send_duals(msgs, n_new, rows, status, instance)
         if kept.size:
             stored = msgs.take(kept)
             holder.store = stored if holder.store is None else Stored.concat([holder.store, stored])
@@ -428,6 +431,11 @@ class VisitBatch:
                 load = payload(BOT, off, key=np.concatenate(ks), visitor=np.concatenate(vs),
                                ids=self.sink is not None)  # fmt: skip
                 self.server.push(p, np.concatenate(insts), np.concatenate(ts), load)
+
+
+def _rows(x: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """``x[rows]``, or ``x`` itself (not a copy) when ``rows`` is None: every row, in order."""
+    return x if rows is None else x[rows]
 
 
 def _by_route(column: np.ndarray, sent: np.ndarray) -> np.ndarray | np.generic:
