@@ -138,9 +138,11 @@ class OneRequestClient:
         """Settle the new messages that are never sent; return the others' rows and pages.
 
         A message's fate here is its page's, for its request class: found per page first, so
-        each message looks up one code instead of every page attribute.
+        each message looks up one code instead of every page attribute. ``rows`` are sorted and
+        distinct; the new messages come first in a block, so they are usually ``0 .. k - 1``,
+        whose pages are read as they lie.
         """
-        p = page[rows]
+        p = page[: rows.size] if not rows.size or rows[-1] == rows.size - 1 else page[rows]
         fate = self._unsent_fate(pages, pages.blocked)[p]
         if self.ads.any():
             ads = self.ads[event[rows]]
