@@ -24,7 +24,7 @@ from simulator.model.collector import (
     VALUE_DUPLICATES,
     VALUE_SQ_DELIVERED,
 )
-from simulator.model.tally_buffer import POSITION, Counters
+from simulator.model.tally_buffer import KEPT, POSITION, Counters
 
 PENDING_CODE = LOST["pending"]
 
@@ -123,8 +123,22 @@ def delivered(
 
 
 def lost(data: np.ndarray, base: np.ndarray, cause: np.ndarray | int) -> None:
-    """Count lost events; ``cause`` is the measure index of each loss cause (``LOST``)."""
-    count(data, base + cause)
+    """Count lost events; ``cause`` is the measure index of each loss cause (``LOST``).
+
+    As :func:`count` of ``base + cause``, but only the causes kept by group are noted by
+    group (of the causes, only ``withheld``): the others need no group key.
+    """
+    if not base.size:
+        return
+    index = base + cause
+    np.add.at(data, index & POSITION, 1.0)
+    if isinstance(data, Counters):
+        kept = KEPT[cause] >= 0
+        if np.ndim(kept):
+            if kept.any():
+                data.note(index[kept], 1.0)
+        elif kept:
+            data.note(index, 1.0)
 
 
 def join_dual(
