@@ -189,6 +189,9 @@ def join_dual(
         dups = np.where(client, client_late, 0) + (client & server & (gap > window))
     else:
         dups = np.maximum(client_n + server - 1, 0)
+    if any_copy.all():  # the usual case: nothing to select, nothing lost
+        delivered(data, base, value, client, dups)
+        return
     delivered(data, base[any_copy], value[any_copy], client[any_copy], dups[any_copy])
     none = ~any_copy
     pending = (server_cause == PENDING_CODE) | (client_cause == PENDING_CODE)
