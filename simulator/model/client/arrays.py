@@ -27,6 +27,8 @@ visit, and only the few events that are stored take part in that loop.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from simulator.config.scenario import Scenario
@@ -43,6 +45,8 @@ from simulator.model.collector import LOST
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
 
+EMPTY = np.zeros(0, np.int64)
+"""No rows (never written to)."""
 UNSENT_CAUSES = ("no_javascript", "blocked", "unload")
 """Why a message is never sent, in order of precedence: no JavaScript runs, a blocker stops the
 request, or the page is left before the tag loads."""
@@ -187,16 +191,17 @@ class OneRequestClient:
         unsent: tuple[np.ndarray, np.ndarray],
         in_rows: np.ndarray,
         in_page: np.ndarray,
-        top: int = -1,
+        visit: np.ndarray = EMPTY,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Page-hide of every page, and the store carried from each page to the next.
 
         Pages interact only through the store, so pages are walked by their position in the
         visit with the few messages still open: those left in flight or waiting on the page
         (``inflight``, ``unsent``: rows and pages) and those the store carries in
-        (``in_rows`` entering ``in_page``, a visit's first page), up to position ``top`` at
-        least. At each position, :meth:`_settle_position` settles what a settler keeps for it.
-        Returns the rows left in a store at the end of their visit, and the visit's last page.
+        (``in_rows`` entering ``in_page``, a visit's first page). Positions with none are
+        skipped, but for those in ``visit``, where :meth:`_settle_position` settles what a
+        settler keeps for them. Returns the rows left in a store at the end of their visit, and
+        the visit's last page.
         """
         pages, load = self.pages, self.load
         lo_rows = np.concatenate([inflight[0], unsent[0]])
@@ -206,9 +211,15 @@ class OneRequestClient:
         lo_rows, lo_page, lo_unsent = lo_rows[order], lo_page[order], lo_unsent[order]
         lo_pos = pages.position[lo_page]
         out = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        # Where there is something to do with nothing carried in: positions (distinct, sorted).
+        stops = np.flatnonzero(np.bincount(np.concatenate([lo_pos, visit]))).tolist()
         k = 0
-        top = max(int(lo_pos[-1]) if lo_pos.size else -1, top)
-        while in_rows.size or k <= top:
+        while True:
+            if not in_rows.size:  # nothing carried: on to the next position with work
+                i = bisect.bisect_left(stops, k)
+                if i == len(stops):
+                    break
+                k = stops[i]
             a, b = np.searchsorted(lo_pos, [k, k + 1])
             rows_k, page_k, unsent_k = lo_rows[a:b], lo_page[a:b], lo_unsent[a:b]
             stay = ~self.live[in_page]  # the tag never loaded: the store is left untouched

@@ -35,8 +35,9 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config.scenario import Scenario
+from simulator.model.client.arrays import EMPTY
 from simulator.model.client.batches import cut, queue_order
-from simulator.model.client.keepalive_arrays import EMPTY, KeepaliveClient
+from simulator.model.client.keepalive_arrays import KeepaliveClient
 from simulator.model.client.settler import (
     DELIVERED_STATUS,
     NO_CAUSE,

@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config.scenario import Scenario
+from simulator.model.client.arrays import EMPTY
 from simulator.model.client.optimistic_race import Ahead, OptimisticRaceClient
 from simulator.model.client.settler import (
     DELIVERED_STATUS,
@@ -56,8 +57,6 @@ from simulator.model.client.transports import (
 from simulator.model.collector import LOST
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
-
-EMPTY = np.zeros(0, np.int64)
 
 
 class KeepaliveClient(OptimisticRaceClient):
@@ -118,8 +117,8 @@ class KeepaliveClient(OptimisticRaceClient):
         self.ahead = self._race_ahead(s, rows[~now], p[~now], ready[~now])
         self.waits = np.zeros(pages.position.size, bool)
         self.waits[p[~now]] = True
-        top = int(pages.position[p[~now]].max(initial=-1))
-        out_rows, out_page = self._walk_store(s, inflight, unsent, in_rows, page[in_rows], top)
+        ahead = pages.position[p[~now]]  # positions whose pages raced ahead are settled there
+        out_rows, out_page = self._walk_store(s, inflight, unsent, in_rows, page[in_rows], ahead)
         settled_rows, status = self._settled_groups()
         status[s.n[settled_rows] > 0] = DELIVERED_STATUS
         return settled_rows, status, out_rows, out_page

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.config.scenario import Scenario
-from simulator.model.client.arrays import OneRequestClient
+from simulator.model.client.arrays import EMPTY, OneRequestClient
 from simulator.model.client.paged import PagedClient
 from simulator.model.client.quota_replay import Recording, replay
 from simulator.model.client.settler import (
@@ -38,8 +38,6 @@ from simulator.model.client.settler import (
 from simulator.model.client.transports import overloaded_pages
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
-
-EMPTY = np.zeros(0, np.int64)
 
 
 class OptimisticRaceClient(OneRequestClient):
