@@ -415,22 +415,23 @@ class VisitBatch:
         kinds = [(e, slice(None)) for e in self.bot_per_page]
         kinds += [(e, k == 0) for e in self.bot_per_visit]
         keys = [self._keys(visit[where].size) for _, where in kinds]
-        routes = self.routes
+        routes, ids = self.routes, self.sink is not None
+        events = {}  # per kind of event, found once for every plan that sends it
         for p in range(routes.n_plans):
-            offs, ts, insts, ks, vs = [], [], [], [], []
-            for (e, where), key in zip(kinds, keys, strict=True):
+            mine = []
+            for i, ((e, where), key) in enumerate(zip(kinds, keys, strict=True)):
                 if routes.server[e, p] or routes.dual[e] >> p & 1:
-                    v = visit[where]
-                    offs.append(self.buffer.offset(e, cols.cell[v], cols.index[v]))
-                    ts.append(at[where])
-                    insts.append(cols.instance[v])
-                    ks.append(key)
-                    vs.append(cols.index[v])
-            if offs:
-                off = np.concatenate(offs)
-                load = payload(BOT, off, key=np.concatenate(ks), visitor=np.concatenate(vs),
-                               ids=self.sink is not None)  # fmt: skip
-                self.server.push(p, np.concatenate(insts), np.concatenate(ts), load)
+                    if i not in events:
+                        v = visit[where]
+                        off = self.buffer.offset(e, cols.cell[v], cols.index[v])
+                        events[i] = (off, at[where], cols.instance[v], key, cols.index[v])
+                    mine.append(events[i])
+            if mine:
+                off, t, instance, key, visitor = (
+                    np.concatenate(c) for c in zip(*mine, strict=True)
+                )
+                load = payload(BOT, off, key=key, visitor=visitor, ids=ids)
+                self.server.push(p, instance, t, load)
 
 
 def _rows(x: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
