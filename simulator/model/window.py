@@ -316,20 +316,23 @@ class VisitBatch:
         they all agree (else each copy's ``shared`` column says).
         """
         ok = status == DELIVERED_STATUS
-        dups = msgs.state.duplicates(self.scenario.collector.dedupe)[rows]
-        off, value = msgs.off[rows], msgs.value[rows]
-        targets = []
+        dups = msgs.state.duplicates(self.scenario.collector.dedupe)
+        targets = []  # (counts, the plan's offset, which of ``rows``: None for all)
         if shared is not False:
-            targets.append((self.buffer.client, off, msgs.shared[rows] if shared is None else True))
-        stride = self.buffer.plan_stride
+            targets.append((self.buffer.client, 0, None if shared else msgs.shared[rows]))
         if self.own_plans:
             own = msgs.own[rows]
         for p in self.own_plans:
-            targets.append((self.buffer.data, p * stride + off, (own >> p & 1).astype(bool)))
-        for data, base, mask in targets:
-            d = mask & ok
-            delivered(data, base[d], value[d], True, dups[d])
-            lost(data, base[mask & ~ok], status[mask & ~ok])
+            targets.append((self.buffer.data, p * self.buffer.plan_stride, own >> p & 1 == 1))
+        for data, plan, mask in targets:
+            # Each column is gathered for the copies counted (rows keep their order).
+            d = ok if mask is None else mask & ok
+            r = rows[d]
+            delivered(data, msgs.off[r] + plan if plan else msgs.off[r], msgs.value[r], True,
+                      dups[r])  # fmt: skip
+            gone = ~ok if mask is None else mask & ~ok
+            r = rows[gone]
+            lost(data, msgs.off[r] + plan if plan else msgs.off[r], status[gone])
         refs = msgs.ref[rows]
         w = refs >= 0
         if w.any():
