@@ -62,41 +62,48 @@ class DualWaits:
         rows = zip(
             refs.tolist(), first.tolist(), n.tolist(), late.tolist(), cause.tolist(), strict=True
         )
+        joins = []
         for ref, *client in rows:
             entry = self._waiting[ref]
             entry[3] = client
             for plan, server in list(entry[4].items()):
-                self._join(ref, entry, plan, server)
+                joins.append(self._join(ref, entry, plan, server))
+        self._count(joins)
 
     def server_settled(
         self, plan: int, refs: np.ndarray, when: np.ndarray, cause: np.ndarray | int
     ) -> None:
         """The server copies of ``refs`` for ``plan`` settled (``when`` nan if lost)."""
         cause = np.broadcast_to(cause, refs.shape)
+        joins = []
         for ref, w, c in zip(refs.tolist(), when.tolist(), cause.tolist(), strict=True):
             entry = self._waiting[ref]
             if entry[3] is None:
                 entry[4][plan] = (w, c)
             else:
-                self._join(ref, entry, plan, (w, c))
+                joins.append(self._join(ref, entry, plan, (w, c)))
+        self._count(joins)
 
-    def _join(self, ref: int, entry: list, plan: int, server: tuple) -> None:
+    def _join(self, ref: int, entry: list, plan: int, server: tuple) -> tuple:
+        """One plan's two sides of an event, as a row for :meth:`_count`; forget what is done."""
         off, value, todo, client, _ = entry
-        first, n, late, cause = client
-        join_dual(
-            self.data,
-            np.array([plan * self.stride + off]),
-            np.array([value]),
-            np.array([first]),
-            np.array([n]),
-            np.array([late]),
-            np.array([cause]),
-            np.array([server[0]]),
-            server[1],
-            self.dedupe,
-            self.window,
-        )
         todo.discard(plan)
         entry[4].pop(plan, None)
         if not todo:
             del self._waiting[ref]
+        return (plan * self.stride + off, value, *client, *server)
+
+    def _count(self, joins: list[tuple]) -> None:
+        """Count joined events (rows of :meth:`_join`) in one call, in their order.
+
+        Each counter receives its amounts in the same order as one call per event would give
+        it, so the sums are the same to the last bit.
+        """
+        if not joins:
+            return
+        off, value, first, n, late, cause, when, server_cause = (
+            np.array(c) for c in zip(*joins, strict=True)
+        )
+        join_dual(self.data, off.astype(np.int64), value.astype(float), first.astype(float),
+                  n, late, cause, when.astype(float), server_cause, self.dedupe,
+                  self.window)  # fmt: skip
