@@ -237,10 +237,9 @@ class VisitBatch:
 
         ``new`` are the columns (:meth:`Stored.made`) of the copies of the block's events
         ``made`` (indices, or None for all; made by visitors on server ``instance``); ``never``
-        and ``late`` mark
-        visits after which the visitor never returns, or returns after the horizon. ``variant``
-        is a plan with its own client settings, whose copies these are (the shared client
-        path's when ``None``).
+        and ``late`` mark visits after which the visitor never returns, or returns after the
+        horizon. ``variant`` is a plan with its own client settings, whose copies these are (the
+        shared client path's when ``None``).
         """
         holder = self if variant is None else variant
         page = vb.event_page.copy() if made is None else vb.event_page[made]
@@ -323,7 +322,8 @@ class VisitBatch:
         if self.own_plans:
             own = msgs.own[rows]
         for p in self.own_plans:
-            targets.append((self.buffer.data, p * self.buffer.plan_stride, own >> p & 1 == 1))
+            mine = (own >> p & 1).astype(bool)
+            targets.append((self.buffer.data, p * self.buffer.plan_stride, mine))
         for data, plan, mask in targets:
             # Each column is gathered for the copies counted (rows keep their order).
             d = ok if mask is None else mask & ok
