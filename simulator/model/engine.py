@@ -178,8 +178,9 @@ class Replication:
         data = self.buffer.data
         server, dual = kind == SERVER, kind == DUAL
         if status == 0:
-            context = rows["context"][server] if self.forwards[plan] else False
-            delivered(data, base[server], rows["value"][server], context)
+            if server.any():  # (a dual plan sends none)
+                context = rows["context"][server] if self.forwards[plan] else False
+                delivered(data, base[server], rows["value"][server], context)
             count(data, base[kind == BOT] + BOTS)
             server_when, cause = when, 0
             if self.sink is not None:

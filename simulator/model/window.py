@@ -333,6 +333,8 @@ class VisitBatch:
             gone = ~ok if mask is None else mask & ~ok
             r = rows[gone]
             lost(data, msgs.off[r] + plan if plan else msgs.off[r], status[gone])
+        if not len(self.waits):  # a copy still to join has an event waiting there
+            return
         refs = msgs.ref[rows]
         w = refs >= 0
         if w.any():
