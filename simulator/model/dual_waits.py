@@ -104,6 +104,5 @@ class DualWaits:
         off, value, first, n, late, cause, when, server_cause = (
             np.array(c) for c in zip(*joins, strict=True)
         )
-        join_dual(self.data, off.astype(np.int64), value.astype(float), first.astype(float),
-                  n, late, cause, when.astype(float), server_cause, self.dedupe,
+        join_dual(self.data, off, value, first, n, late, cause, when, server_cause, self.dedupe,
                   self.window)  # fmt: skip

@@ -93,8 +93,6 @@ class Replication:
             sc.server, len(sc.plans), self.outages, streams.rng("server"), self.end, self._settled
         )
         self.routes = RouteTables(sc)
-        # Only a hybrid route's server copies carry the browser's context.
-        self.forwards = self.routes.hybrid.any(axis=0).tolist()
         self.waits = DualWaits(buf.data, self.stride, self.dedupe, self.window)
         self.population = PopulationSampler(
             sc, self.layout, streams.rng("population"), streams.rng("blocking")
@@ -179,7 +177,8 @@ class Replication:
         server, dual = kind == SERVER, kind == DUAL
         if status == 0:
             if server.any():  # (a dual plan sends none)
-                context = rows["context"][server] if self.forwards[plan] else False
+                # Only a hybrid route's server copies carry the browser's context.
+                context = rows["context"][server] if plan in self.routes.hybrid_plans else False
                 delivered(data, base[server], rows["value"][server], context)
             count(data, base[kind == BOT] + BOTS)
             server_when, cause = when, 0

@@ -34,6 +34,9 @@ class RouteTables:
         bool: respecting plans withhold it.
     respecting, anonymous : tuple of int
         Plans that respect the choice, and those of them that keep an anonymous count.
+    own_plans, dual_plans, hybrid_plans : tuple of int
+        Plans with some route of each kind: counting client copies on their own, sending dual
+        copies, forwarding the browser's context from the server.
     """
 
     def __init__(self, scenario: Scenario) -> None:
@@ -68,3 +71,4 @@ class RouteTables:
         self.n_plans = n_plans
         self.own_plans = tuple(p for p in range(n_plans) if (self.own >> p & 1).any())
         self.dual_plans = tuple(p for p in range(n_plans) if (self.dual >> p & 1).any())
+        self.hybrid_plans = tuple(np.flatnonzero(self.hybrid.any(axis=0)).tolist())

@@ -195,7 +195,7 @@ class VisitBatch:
             s = np.flatnonzero(routes.server[route, p])
             if s.size:
                 ctx = False  # only a hybrid route forwards the browser's context
-                if routes.hybrid[:, p].any():
+                if p in routes.hybrid_plans:
                     ctx = routes.hybrid[route[s], p] & vis.context_forwarded[ev[s]]
                 who = (key[s], vis.index[ev[s]]) if ids else (-1, -1)
                 load = payload(SERVER, off[s], value[s], ctx, *who, ids)
@@ -263,8 +263,7 @@ class VisitBatch:
                 [status, np.where(msgs.state.n[r] > 0, DELIVERED_STATUS, LOST[cause])]
             )
         kept = out_rows[~(never | late)[out_visit]]
-        shared = new["shared"]  # one value for every copy, or per route
-        self._count_client(msgs, rows, status, None if isinstance(shared, tuple) else bool(shared))
+        self._count_client(msgs, rows, status, new["shared"])
         if self.sink is not None:
             self._arrived(msgs, rows[status == DELIVERED_STATUS])
         self._send_duals(msgs, n_new, rows, status, instance)
@@ -307,18 +306,20 @@ class VisitBatch:
         return came, at[mine]
 
     def _count_client(
-        self, msgs: Stored, rows: np.ndarray, status: np.ndarray, shared: bool | None = None
+        self, msgs: Stored, rows: np.ndarray, status: np.ndarray, shared: Column
     ) -> None:
         """Count settled browser copies for the plans that take the client-path outcome.
 
-        ``shared``: whether every copy's outcome is shared by the plans on the client path, if
-        they all agree (else each copy's ``shared`` column says).
+        ``shared`` is the column the copies were made with (:meth:`Stored.made`): one value
+        when every copy's outcome is, or is not, shared by the plans on the client path.
         """
         ok = status == DELIVERED_STATUS
         dups = msgs.state.duplicates(self.scenario.collector.dedupe)
         targets = []  # (counts, the plan's offset, which of ``rows``: None for all)
-        if shared is not False:
-            targets.append((self.buffer.client, 0, None if shared else msgs.shared[rows]))
+        if isinstance(shared, tuple):
+            targets.append((self.buffer.client, 0, msgs.shared[rows]))
+        elif shared:
+            targets.append((self.buffer.client, 0, None))
         if self.own_plans:
             own = msgs.own[rows]
         for p in self.own_plans:

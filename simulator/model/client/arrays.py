@@ -120,6 +120,25 @@ class OneRequestClient:
                                 late + (t - first > self.window))  # fmt: skip
         s.first[rows] = np.minimum(first, t)
 
+    def _attempt(self, s: MessageState, rows: np.ndarray, fresh: bool = False) -> None:
+        """A request of ``rows`` goes out: one more attempt each, with no failure yet.
+
+        ``fresh``: the messages are new (never sent, never failed), so nothing is read.
+        """
+        if fresh:
+            s.attempts[rows] = 1
+        else:
+            s.attempts[rows] += 1
+            s.cause[rows] = NO_CAUSE
+
+    def _exhausted(
+        self, s: MessageState, rows: np.ndarray, visible: np.ndarray, fresh: bool = False
+    ) -> np.ndarray:
+        """Which of ``rows``, whose failure the page saw (``visible``), have no attempt left."""
+        if fresh:  # a first attempt
+            return visible & (self.max_attempts <= 1)
+        return visible & (s.attempts[rows] >= self.max_attempts)
+
     def _settle(self, rows: np.ndarray, cause: int) -> None:
         self._settled_rows.append(rows)
         self._settled_cause.append(np.full(rows.size, cause, np.int64))
@@ -278,11 +297,7 @@ class OneRequestClient:
             if not n:
                 break
             self.requests += n
-            if fresh:  # a first attempt, with no failure before it
-                s.attempts[rows] = 1
-            else:
-                s.attempts[rows] += 1
-                s.cause[rows] = NO_CAUSE
+            self._attempt(s, rows, fresh)
             up = cfg.upload_latency_seconds.sample(self.net, n)
             back = cfg.response_latency_seconds.sample(self.net, n)
             u = self.net.random(n)
@@ -294,10 +309,7 @@ class OneRequestClient:
             early = arrive < dwell
             s.cause[rows[failed]] = LOST["network"]
             visible = failed & early
-            if fresh:
-                exhausted = visible & (self.max_attempts <= 1)
-            else:
-                exhausted = visible & (s.attempts[rows] >= self.max_attempts)
+            exhausted = self._exhausted(s, rows, visible, fresh)
             self._settle(rows[exhausted], LOST["retries_exhausted"])
             retry = visible & ~exhausted
             if self.store_kind == "none":

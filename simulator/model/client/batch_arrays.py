@@ -40,7 +40,6 @@ from simulator.model.client.batches import cut, queue_order
 from simulator.model.client.keepalive_arrays import KeepaliveClient
 from simulator.model.client.settler import (
     DELIVERED_STATUS,
-    NO_CAUSE,
     MessageState,
     Pages,
     distinct_pages,
@@ -201,8 +200,7 @@ class BatchClient(KeepaliveClient):
         self._count_requests(head_page[sent])
         in_sent = b.sent[b.batch]
         sent_rows = rows[in_sent]
-        s.attempts[sent_rows] += 1
-        s.cause[sent_rows] = NO_CAUSE
+        self._attempt(s, sent_rows)
         kind = self.kind[head_page]
         stopped = (kind == BEACON) & pg.blocked_beacon[head_page]
         self._settle(rows[(b.sent & stopped)[b.batch]], LOST["blocked"])

@@ -190,11 +190,7 @@ class KeepaliveClient(OptimisticRaceClient):
             if not rows.size:
                 break
             self._count_requests(page)
-            if fresh:  # a first attempt, with no failure before it
-                s.attempts[rows] = 1
-            else:
-                s.attempts[rows] += 1
-                s.cause[rows] = NO_CAUSE
+            self._attempt(s, rows, fresh)
             kind = self.kind[page]
             stopped = (kind == BEACON) & pg.blocked_beacon[page]
             if stopped.any():
@@ -225,10 +221,7 @@ class KeepaliveClient(OptimisticRaceClient):
             self._settle(rows[beacon], LOST["network"])
             early = arrive < dwell
             visible = ~beacon & failed & early
-            if fresh:
-                exhausted = visible & (self.max_attempts <= 1)
-            else:
-                exhausted = visible & (s.attempts[rows] >= self.max_attempts)
+            exhausted = self._exhausted(s, rows, visible, fresh)
             self._settle(rows[exhausted], LOST["retries_exhausted"])
             retry = visible & ~exhausted
             if self.store_kind == "none":
