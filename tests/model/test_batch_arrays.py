@@ -199,19 +199,26 @@ def test_batching_libraries_are_settled_on_arrays() -> None:
 
 
 def test_queue_order_sorts_by_page_then_ready_then_store_place_then_input():
-    """The queue's order, with many ties at every level, against its definition as a lexsort."""
+    """The queue's order, with many ties at every level, against its definition as a lexsort.
+
+    A carried message is ready at the tag's load and a page's own at its offset or the load,
+    whichever is later; the queue takes them by ready time, carried first at a tie (in the
+    store's order), then own messages by offset, then in input order.
+    """
     from simulator.model.client.batches import queue_order
 
     rng = np.random.default_rng(7)
     n = 5_000
     page = rng.integers(0, 40, n)
-    ready = rng.integers(0, 6, n) * 0.25  # few distinct times: ties within a page are common
+    load = rng.integers(0, 4, 40)[page] * 0.25
     carried = rng.random(n) < 0.4
-    rank = np.where(carried, rng.integers(0, 5, n), ready + rng.integers(0, 3, n) * 0.1)
-    # By page, then ready time; at a tie the carried messages first, in the store's order, then
-    # the page's own by their offsets; then the input order.
+    offset = rng.integers(0, 6, n) * 0.25  # few distinct times: ties within a page are common
+    store = rng.permutation(n)  # a place in the store, distinct
+    rank = np.where(carried, store, offset)
+    ready = np.where(carried, load, np.maximum(offset, load))
     expected = np.lexsort((np.arange(n), rank, ~carried, ready, page))
-    assert np.array_equal(queue_order(page, ready, carried, rank), expected)
+    assert np.array_equal(queue_order(page, carried, rank), expected)
+    assert queue_order(page[:0], carried[:0], rank[:0]).size == 0
 
 
 @pytest.mark.parametrize("n", [300, 3_000])

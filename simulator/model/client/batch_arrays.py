@@ -149,7 +149,7 @@ class BatchClient(KeepaliveClient):
         store holds at its end, in the store's order.
         """
         # The page's own messages come in row order: the page-by-page path's order at a tie.
-        order = queue_order(page, ready, carried, self.offset[rows])
+        order = queue_order(page, carried, self.offset[rows])
         rows, page, ready, carried = rows[order], page[order], ready[order], carried[order]
         return self._optimistic(s, rows, page, ready, carried)
 

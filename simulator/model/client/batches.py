@@ -29,19 +29,20 @@ class Batches:
     sent: np.ndarray  # sent before the page ends (else still queued at page-hide)
 
 
-def queue_order(
-    page: np.ndarray, ready: np.ndarray, carried: np.ndarray, rank: np.ndarray
-) -> np.ndarray:
+def queue_order(page: np.ndarray, carried: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """The order in which each page's messages enter the library's queue.
 
-    By page, then by the time each is ready to send; at a tie, the messages the store carried
-    in (in the store's order) before the page's own (by the time they were made). Ties beyond
-    that keep their input order.
+    The queue is filled by ready time, and at a tie the messages the store carried in (in the
+    store's order) go before the page's own (by the time they were made). A carried message is
+    ready when the tag loads, and one of the page's own at its offset into the page or at the
+    load, whichever is later, so the ready time never decides against the offset: the order is
+    by page, then the carried messages in the store's order, then the page's own by offset.
+    Ties beyond that keep their input order.
 
     Parameters
     ----------
-    page, ready : numpy.ndarray
-        Page of each message, and the page offset at which it is ready to send.
+    page : numpy.ndarray
+        Page of each message.
     carried : numpy.ndarray
         bool: the store carried the message in.
     rank : numpy.ndarray
@@ -54,25 +55,16 @@ def queue_order(
 
     Examples
     --------
-    >>> queue_order(np.array([0, 0, 0, 1]), np.array([0.6, 0.6, 0.6, 0.0]),
-    ...             np.array([False, True, True, False]), np.array([0.2, 1.0, 0.0, 0.0])).tolist()
+    >>> queue_order(np.array([0, 0, 0, 1]), np.array([False, True, True, False]),
+    ...             np.array([0.2, 1.0, 0.0, 0.0])).tolist()
     [2, 1, 0, 3]
     """
-    # (page, ready) pairs compare lexicographically as complex numbers.
-    key = page + 1j * ready
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    same = key[1:] == key[:-1]
-    if not same.any():
-        return order
-    # Only runs of equal (page, ready) pairs are put in the order of ``tie`` (a third of the
-    # messages, those ready when the tag loads): a place in the store is below any offset.
-    tied = np.flatnonzero(np.concatenate([[False], same]) | np.concatenate([same, [False]]))
-    run = np.cumsum(np.concatenate([[True], ~same]))[tied]
-    tie = np.where(carried, rank - rank.size, rank)
-    sub = order[tied]
-    order[tied] = sub[np.lexsort((tie[sub], run))]
-    return order
+    if not page.size:
+        return np.zeros(0, np.int64)
+    # A place in the store is put below any offset; (page, that) pairs compare
+    # lexicographically as complex numbers.
+    below = rank - (rank.max() + 1.0) if carried.any() else rank
+    return np.argsort(page + 1j * np.where(carried, below, rank), kind="stable")
 
 
 def cut(
@@ -125,9 +117,10 @@ def cut(
         at = following[at]
         more = at < end
         at, end = at[more], end[more]
-    batch = np.cumsum(first) - 1
     head = np.flatnonzero(first)
-    last = np.concatenate([head[1:], [n]]) - 1
+    after = np.concatenate([head[1:], [n]])
+    batch = np.repeat(np.arange(head.size), after - head)  # a running count of firsts, faster
+    last = after - 1
     full = last - head + 1 == size
     at = np.where(full, ready[last], ready[head] + interval)
     return Batches(batch, head, last, at, full | (at < dwell[head]))
