@@ -40,6 +40,7 @@ from simulator.model.client.settler import (
     Pages,
     page_groups,
     position_order,
+    settled_groups,
 )
 from simulator.model.collector import LOST
 from simulator.model.outages import Outages
@@ -141,7 +142,7 @@ class OneRequestClient:
 
     def _settle(self, rows: np.ndarray, cause: int) -> None:
         self._settled_rows.append(rows)
-        self._settled_cause.append(np.full(rows.size, cause, np.int64))
+        self._settled_cause.append(cause)  # one code for the group: expanded once, at the end
 
     def _begin(self, pages: Pages) -> Pages:
         """Draw each page's tag load, page-hide handler and connection; returns the pages."""
@@ -198,8 +199,7 @@ class OneRequestClient:
         inflight, unsent = self._race(s, rows, p, np.maximum(offset[rows], self.load[p]), True)
         in_rows = np.flatnonzero(carried)
         out_rows, out_page = self._walk_store(s, inflight, unsent, in_rows, page[in_rows])
-        settled_rows = np.concatenate([np.zeros(0, np.int64), *self._settled_rows])
-        status = np.concatenate([np.zeros(0, np.int64), *self._settled_cause])
+        settled_rows, status = settled_groups(self._settled_rows, self._settled_cause)
         status[s.n[settled_rows] > 0] = DELIVERED_STATUS
         return settled_rows, status, out_rows, out_page
 

@@ -34,6 +34,7 @@ from simulator.model.client.settler import (
     StateBefore,
     distinct_pages,
     position_order,
+    settled_groups,
 )
 from simulator.model.client.transports import overloaded_pages
 from simulator.model.outages import Outages
@@ -175,8 +176,9 @@ class OptimisticRaceClient(OneRequestClient):
         if self._void_at is not None:
             keep = [self._void_at[r] <= i for i, r in enumerate(rows)]
             rows = [r[m] for r, m in zip(rows, keep, strict=True)]
-            cause = [c[m] for c, m in zip(cause, keep, strict=True)]
-        return np.concatenate([EMPTY, *rows]), np.concatenate([EMPTY, *cause])
+            cause = [c[m] if isinstance(c, np.ndarray) else c
+                     for c, m in zip(cause, keep, strict=True)]  # fmt: skip
+        return settled_groups(rows, cause)
 
     def _void(
         self,

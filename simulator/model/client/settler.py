@@ -92,6 +92,29 @@ def page_groups(page: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ordered[first], which
 
 
+def settled_groups(
+    rows: list[np.ndarray], causes: list[int | np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows settled group by group, and each one's status, as two arrays.
+
+    A group's cause is one code for all its rows, or an array with one per row.
+
+    Examples
+    --------
+    >>> [x.tolist() for x in settled_groups([np.array([4, 2]), np.array([7])], [3, np.array([5])])]
+    [[4, 2, 7], [3, 3, 5]]
+    """
+    sizes = [r.size for r in rows]
+    per_row = [isinstance(c, np.ndarray) for c in causes]
+    status = np.repeat(np.array([0 if a else c for a, c in zip(per_row, causes, strict=True)],
+                                np.int64), sizes)  # fmt: skip
+    if any(per_row):
+        ends = np.cumsum(sizes).tolist()
+        for i in np.flatnonzero(per_row).tolist():
+            status[ends[i] - sizes[i] : ends[i]] = causes[i]
+    return np.concatenate([np.zeros(0, np.int64), *rows]), status
+
+
 def _firsts(ordered: np.ndarray) -> np.ndarray:
     """Mask of the first of each run of equal values in ``ordered`` (sorted)."""
     return np.concatenate(([True], ordered[1:] != ordered[:-1]))[: ordered.size]
