@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config.scenario import Scenario
+from simulator.config.tracking import SURVIVES_UNLOAD
 from simulator.model.client.arrays import EMPTY
 from simulator.model.client.batches import cut, queue_order
 from simulator.model.client.keepalive_arrays import KeepaliveClient
@@ -46,7 +47,6 @@ from simulator.model.client.settler import (
     position_order,
 )
 from simulator.model.client.transports import (
-    BEACON,
     KEEPALIVE,
     PLAIN,
     written_before_teardown,
@@ -177,6 +177,8 @@ class BatchClient(KeepaliveClient):
         bytes exceed the quota is settled again in sequence (where the quota binds it is anyway;
         a beacon the blocker stops takes no quota, but each of its chunks is a request).
         """
+        if self.unload_transport not in SURVIVES_UNLOAD:  # a plain request takes no quota
+            return EMPTY
         flushes = (self.unload_kind[page] != PLAIN) & self.fires[page]
         nbytes = self.nbytes[self.event[rows[flushes]]]
         heavy = np.bincount(page[flushes], weights=nbytes, minlength=self.pages.dwell.size)
@@ -199,33 +201,27 @@ class BatchClient(KeepaliveClient):
         sent = np.flatnonzero(b.sent)
         self._count_requests(head_page[sent])
         in_sent = b.sent[b.batch]
-        sent_rows = rows[in_sent]
-        self._attempt(s, sent_rows)
-        kind = self.kind[head_page]
-        stopped = (kind == BEACON) & pg.blocked_beacon[head_page]
-        self._settle(rows[(b.sent & stopped)[b.batch]], LOST["blocked"])
-        go = sent[~stopped[sent]]
+        self._attempt(s, rows[in_sent])
+        # Every request of a block is a beacon, or none is (the transport decides).
+        beacon, go = self.transport == "beacon", sent
+        if beacon:  # a beacon the visitor's blocker stops never leaves the page
+            stopped = pg.blocked_beacon[head_page]
+            self._settle(rows[(b.sent & stopped)[b.batch]], LOST["blocked"])
+            go = sent[~stopped[sent]]
         n, bp, at = go.size, head_page[go], b.at[go]
         up = cfg.upload_latency_seconds.sample(self.net, n)
         back = cfg.response_latency_seconds.sample(self.net, n)
         u = self.net.random(n)
-        beacon = kind[go] == BEACON
         # Written once the connection is open; a beacon opens a connection of its own.
-        written = np.where(beacon, at + self.beacon_handshake * up,
-                           np.maximum(at, self.open_at[bp]))  # fmt: skip
+        written = at + self.beacon_handshake * up if beacon else np.maximum(at, self.open_at[bp])
         arrive = written + up
         self.recording.variates(rows[b.last[go]], 0, up, back, u)
-        q = beacon | (kind[go] == KEEPALIVE)
+        survives = self.kind[bp] == KEEPALIVE
+        q = np.ones(n, bool) if beacon else survives
         if q.any():
             nbytes = np.bincount(b.batch, weights=self.nbytes[self.event[rows]])[go]
             self.recording.request(bp[q], at[q], arrive[q], nbytes[q])
         failed = (u < cfg.failure_probability) | self.outages.down_at(pg.t0[bp] + at)
-        teardown = self.teardown[bp]
-        arrived = ~failed & ((kind[go] == KEEPALIVE) | beacon |
-                             written_before_teardown(pg, bp, written, teardown))  # fmt: skip
-        acked = ~beacon & ~failed & (arrive + back < teardown)
-        visible = ~beacon & failed & (arrive < pg.dwell[bp])
-        flying = ~beacon & ~acked & ~visible
         # Each message shares its batch's fate.
         fate = np.full(b.first.size, -1)
         fate[go] = np.arange(n)
@@ -233,8 +229,17 @@ class BatchClient(KeepaliveClient):
         on = mine >= 0
         r, f = rows[on], mine[on]
         s.cause[r[failed[f]]] = LOST["network"]
+        if beacon:  # fire and forget: settled at once, never retried
+            arrived = ~failed
+            self._arrive(s, r[arrived[f]], (pg.t0[bp] + arrive)[f][arrived[f]])
+            self._settle(r, LOST["network"])
+            return ~in_sent, np.ones(int((~in_sent).sum()), bool), distinct_pages(late)
+        teardown = self.teardown[bp]
+        arrived = ~failed & (survives | written_before_teardown(pg, bp, written, teardown))
+        acked = ~failed & (arrive + back < teardown)
+        visible = failed & (arrive < pg.dwell[bp])
+        flying = ~acked & ~visible
         self._arrive(s, r[arrived[f]], (pg.t0[bp] + arrive)[f][arrived[f]])
-        self._settle(r[beacon[f]], LOST["network"])
         self._settle(r[acked[f]], DELIVERED_STATUS)
         seen = r[visible[f]]
         exhausted = s.attempts[seen] >= self.max_attempts

@@ -270,36 +270,39 @@ class KeepaliveClient(OptimisticRaceClient):
             self._count_requests(fl_pages)
             fr = rows[flush]
             s.attempts[fr] += 1
-            kind = self.unload_kind[fl_pages][which]
-            stopped = (kind == BEACON) & pg.blocked_beacon[fl_pages][which]
+            # Every page-hide request of a block is a beacon, or none is.
+            beacon = self.unload_transport == "beacon"
             up = cfg.upload_latency_seconds.sample(self.net, m)
             back = cfg.response_latency_seconds.sample(self.net, m)  # drawn as for any request
             u = self.net.random(m)
-            at = pg.t0[fl_pages] + pg.dwell[fl_pages]
+            dwell = pg.dwell[fl_pages]
+            at = pg.t0[fl_pages] + dwell
             # From page-hide to arrival: a beacon's own handshake, or the page's connection
             # (open, or still opening), then the upload.
-            dwell = pg.dwell[fl_pages]
-            written = np.where(self.unload_kind[fl_pages] == BEACON,
-                               dwell + self.beacon_handshake * up,
-                               np.maximum(dwell, self.open_at[fl_pages]))  # fmt: skip
+            if beacon:
+                written = dwell + self.beacon_handshake * up
+            else:
+                written = np.maximum(dwell, self.open_at[fl_pages])
             flush_up = written - dwell + up
             if self.recording is not None:
                 self.recording.flush(fl_pages, up, back, u)
                 q = uses_quota(self.unload_kind[fl_pages], pg.blocked_beacon[fl_pages])
-                nbytes = np.bincount(which, weights=self.nbytes[self.event[fr]], minlength=m)
-                end = dwell + flush_up
-                self.recording.request(fl_pages[q], pg.dwell[fl_pages][q], end[q], nbytes[q])
+                if q.any():
+                    nbytes = np.bincount(which, weights=self.nbytes[self.event[fr]], minlength=m)
+                    self.recording.request(fl_pages[q], dwell[q], (dwell + flush_up)[q], nbytes[q])
             failed = ((u < cfg.failure_probability) | self.outages.down_at(at))[which]
             s.cause[fr] = np.where(failed, LOST["network"], NO_CAUSE)
-            # Sent at page-hide, a plain request is written too late for a page torn down.
-            survives = (kind != PLAIN) | ~pg.cancels[page[flush]]
-            arrived = ~failed & ~stopped & survives
+            if beacon:  # fire and forget, unless the visitor's blocker stops it
+                stopped = pg.blocked_beacon[fl_pages][which]
+                arrived = ~failed & ~stopped
+            else:  # sent at page-hide, a plain request is written too late for a page torn down
+                survives = (self.unload_kind[fl_pages] != PLAIN) | ~pg.cancels[fl_pages]
+                arrived = ~failed & survives[which]
             self._arrive(s, fr[arrived], (at + flush_up)[which][arrived])
-            self._settle(fr[stopped], LOST["blocked"])
-            self._settle(fr[(kind == BEACON) & ~stopped], LOST["network"])
-            gone = np.zeros(rows.size, bool)
-            gone[np.flatnonzero(flush)[kind == BEACON]] = True
-            rows, page = rows[~gone], page[~gone]
+            if beacon:
+                self._settle(fr[stopped], LOST["blocked"])
+                self._settle(fr[~stopped], LOST["network"])
+                rows, page = rows[~flush], page[~flush]
         return rows, page
 
 

@@ -78,9 +78,10 @@ class OptimisticRaceClient(OneRequestClient):
         at some send. Returns ``(rows, page)`` of what the pages' stores hold at their end.
         """
         before = StateBefore.of(s, rows, carried)
-        stored, wrong, recording, requests = self._recorded_race(s, rows, page, ready)
+        stored, wrong, recording, requested = self._recorded_race(s, rows, page, ready)
         over = self._wrong(page, wrong, recording.intervals())
-        self.requests -= int(requests[over].sum())  # the replay counts its own requests
+        if over.size:  # the replay counts its own requests
+            self.requests -= int(np.isin(requested, over).sum())
         return self._redo(s, over, recording, rows, page, carried, before, stored)
 
     def _recorded_race(
@@ -88,15 +89,13 @@ class OptimisticRaceClient(OneRequestClient):
     ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, Recording, np.ndarray]:
         """:meth:`_race_pages`, recording its variates and the page of each request it sends.
 
-        Returns its stores and wrong pages, the recording, and the requests it sent per page
-        of the block.
+        Returns its stores and wrong pages, the recording, and the page of each request it sent.
         """
         self.recording, self.page_requests = Recording(), []
         stored, wrong = self._race_pages(s, rows, page, ready)
         recording, self.recording = self.recording, None
         requested, self.page_requests = self.page_requests, None
-        requests = np.bincount(np.concatenate([EMPTY, *requested]), minlength=self.pages.dwell.size)
-        return stored, wrong, recording, requests
+        return stored, wrong, recording, np.concatenate([EMPTY, *requested])
 
     def _wrong(self, page: np.ndarray, wrong: np.ndarray, intervals: tuple) -> np.ndarray:
         """The raced pages (of ``page``) to settle again: ``wrong``, and the quota's overruns.
@@ -216,9 +215,10 @@ class OptimisticRaceClient(OneRequestClient):
         """
         n_pages, position = self.pages.dwell.size, self.pages.position
         before = StateBefore.of(s, rows, np.zeros(rows.size, bool))  # the pages' own only
-        (stored, stored_page), wrong, recording, requests = self._recorded_race(
+        (stored, stored_page), wrong, recording, requested = self._recorded_race(
             s, rows, page, ready
         )
+        requests = np.bincount(requested, minlength=n_pages)
         # A page's overruns depend on its own requests only: found once for the whole race.
         wrong = self._wrong(page, wrong, recording.intervals())
         # Messages and stores in order of their page's visit position.
