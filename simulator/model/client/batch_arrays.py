@@ -261,6 +261,8 @@ class BatchClient(KeepaliveClient):
         Returns the store's ``(rows, page)``.
         """
         rows, page = self._persist_or_settle(s, rows, page)
+        if rows.size <= self.max_items:  # no store can be over the cap
+            return rows, page
         counts = np.bincount(page, minlength=self.pages.dwell.size)
         full = counts[page] > self.max_items
         if full.any():
