@@ -233,7 +233,8 @@ class BatchClient(KeepaliveClient):
             arrived = ~failed
             self._arrive(s, r[arrived[f]], (pg.t0[bp] + arrive)[f][arrived[f]])
             self._settle(r, LOST["network"])
-            return ~in_sent, np.ones(int((~in_sent).sum()), bool), distinct_pages(late)
+            left = ~in_sent  # what was not sent: all still queued
+            return left, np.ones(np.count_nonzero(left), bool), distinct_pages(late)
         teardown = self.teardown[bp]
         arrived = ~failed & (survives | written_before_teardown(pg, bp, written, teardown))
         acked = ~failed & (arrive + back < teardown)

@@ -61,10 +61,10 @@ def queue_order(page: np.ndarray, carried: np.ndarray, rank: np.ndarray) -> np.n
     """
     if not page.size:
         return np.zeros(0, np.int64)
-    # A place in the store is put below any offset; (page, that) pairs compare
-    # lexicographically as complex numbers.
-    below = rank - (rank.max() + 1.0) if carried.any() else rank
-    return np.argsort(page + 1j * np.where(carried, below, rank), kind="stable")
+    if carried.any():  # a place in the store is put below any offset
+        rank = np.where(carried, rank - (rank.max() + 1.0), rank)
+    # (page, rank) pairs compare lexicographically as complex numbers.
+    return np.argsort(page + 1j * rank, kind="stable")
 
 
 def cut(
