@@ -124,3 +124,11 @@ def client_path(request, monkeypatch) -> str:
 
         monkeypatch.setattr(window, "settler_kind", lambda scenario, paged=False: PagedClient)
     return request.param
+
+
+@pytest.fixture
+def arrays_only(monkeypatch) -> None:
+    """Settle as a package built without the compiled page loop does: on arrays."""
+    from simulator.model.client import looped
+
+    monkeypatch.setattr(looped, "PageLoop", None)

@@ -19,6 +19,8 @@ MODULES = sorted(
 
 def _with_examples(name: str) -> bool:
     path = importlib.util.find_spec(name).origin
+    if not path.endswith(".py"):  # a compiled module: its source is not Python
+        return False
     return ">>> " in Path(path).read_text(encoding="utf-8")
 
 

@@ -1,10 +1,10 @@
-"""The package as users install it: every subpackage and the presets are in the wheel.
+"""The package as users install it: every subpackage, the presets and the page loop.
 
 The fast test checks the package list in ``pyproject.toml`` against the folders, because a
 subpackage left out of it would be missing from a normal install while every test run from the
 source tree still passes. The slow test does a real non-editable ``pip install`` into a fresh
-virtual environment and runs the installed command from an empty folder, where only the
-installed package can be found.
+virtual environment, which compiles the page loop, and runs the installed command from an
+empty folder, where only the installed package can be found.
 """
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ def installed(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("install")
     source = tmp / "source"  # a copy, so the build leaves nothing in the working tree
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    # Nothing compiled here either: the install compiles the page loop itself.
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "*.c")
     for name in ("simulator", "scenarios"):
         shutil.copytree(ROOT / name, source / name, ignore=ignore)
     venv = tmp / "venv"
@@ -81,6 +82,12 @@ def test_an_installed_package_lists_and_runs_its_presets_by_name(installed, tmp_
         capture_output=True, text=True, env=_clean_env(), cwd=tmp_path, check=True,
     )  # fmt: skip
     assert Path(where.stdout.strip()).is_relative_to(installed)
+    loop = "from simulator.model.client.looped import available; print(available())"
+    built = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", loop],
+        capture_output=True, text=True, env=_clean_env(), cwd=tmp_path, check=True,
+    )  # fmt: skip
+    assert built.stdout.strip() == "True"  # the install compiled the page loop
 
     listed = _trackloss(installed, "presets", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr

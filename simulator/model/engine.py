@@ -29,6 +29,7 @@ import numpy as np
 import simpy
 
 from simulator.config.scenario import Scenario
+from simulator.model.client.looped import LoopedClient
 from simulator.model.collector import BOTS, LOST, TRUTH
 from simulator.model.copies import BOT, DUAL, SERVER, payload, take_rows
 from simulator.model.copy_sink import CopySink
@@ -266,11 +267,14 @@ class Replication:
         env.run(until=self.end)
         self.server.settle_pending()
         meta = dict(self.counts)
+        clients = [self.batch.client, *(v.client for v in self.batch.variants)]
         meta.update(
-            client_requests=self.batch.client.requests
-            + sum(v.client.requests for v in self.batch.variants),
+            client_requests=sum(c.requests for c in clients),
             server_uploads=self.server.uploads,
             outage_seconds=self.outages.downtime(),
+            # 1 if the compiled page loop settled some browser copies: with it, a seed gives
+            # other (equally exact) results for those libraries than on arrays.
+            client_page_loop=int(any(isinstance(c, LoopedClient) for c in clients)),
         )
         return self.buffer.to_tally(shared_client_routes(self.scenario)), meta
 

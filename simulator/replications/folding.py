@@ -16,8 +16,8 @@ from simulator.config.scenario import Scenario
 from simulator.model.tally import Tally
 from simulator.replications.result import ReplicationTally, RunResult
 
-MEAN_META = frozenset({"outage_seconds"})
-"""Run counts that describe the whole site rather than add up over shards: averaged."""
+MEAN_META = frozenset({"outage_seconds", "client_page_loop"})
+"""Run counts that describe the whole site or the run rather than add up over shards: averaged."""
 
 
 def merge_metas(metas: Sequence[dict]) -> dict:

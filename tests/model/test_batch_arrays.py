@@ -74,7 +74,7 @@ def test_batch_fates_agree_with_the_page_by_page_path(name: str) -> None:
 
 
 @pytest.mark.slow
-def test_engine_counts_agree_with_the_page_by_page_path() -> None:
+def test_engine_counts_agree_with_the_page_by_page_path(arrays_only) -> None:
     """The whole engine (blockers, returns, outages, the store, every plan kind) in distribution."""
     from support.scenarios import EVERYTHING_ON
 
@@ -113,7 +113,7 @@ def test_the_race_is_the_sequential_path_on_the_same_draws(name: str) -> None:
     ("preset", "overrides"),
     [("mobile_heavy", []), ("baseline", ["client.batch_size=10", "client.transport=beacon"])],
 )
-def test_the_engine_replaying_every_page_gives_the_same_counts(preset, overrides) -> None:
+def test_the_engine_replaying_every_page_gives_the_same_counts(preset, overrides, arrays_only):
     """Draw for draw through the whole engine: stores carried between blocks and visits too.
 
     Integer counts must be equal; value sums only to rounding, since replayed messages are
@@ -146,7 +146,7 @@ def test_same_seed_same_fates_including_the_replayed_pages() -> None:
     assert a.tobytes() != c.tobytes()
 
 
-def test_batching_libraries_are_settled_on_arrays() -> None:
+def test_batching_libraries_are_settled_on_arrays_without_the_page_loop(arrays_only) -> None:
     for transport in ("xhr", "fetch", "fetch_keepalive", "beacon"):
         sc = scenario(client={"batch_size": 10, "transport": transport})
         assert settler_kind(sc) is BatchClient

@@ -95,7 +95,9 @@ def test_keepalive_fates_agree_with_the_page_by_page_path(name: str) -> None:
     assert corrected >= FAMILY_ALPHA, (worst[0], OUTCOMES[worst[1]], corrected)
 
 
-def test_one_request_per_event_with_a_surviving_transport_is_settled_on_arrays() -> None:
+def test_one_request_per_event_with_a_surviving_transport_is_settled_on_arrays(
+    arrays_only,
+) -> None:
     from simulator.model.client.arrays import OneRequestClient
     from simulator.model.client.paged import PagedClient
 
@@ -111,7 +113,7 @@ def test_one_request_per_event_with_a_surviving_transport_is_settled_on_arrays()
 
 @pytest.mark.slow
 @pytest.mark.parametrize("transport", ["beacon", "fetch_keepalive"])
-def test_engine_counts_agree_with_the_page_by_page_path(transport: str) -> None:
+def test_engine_counts_agree_with_the_page_by_page_path(transport: str, arrays_only) -> None:
     """The whole engine (blockers, returns, outages, the store, every plan kind) in distribution."""
     from support.scenarios import ONE_REQUEST
 

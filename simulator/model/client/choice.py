@@ -2,10 +2,12 @@
 
 * :class:`~simulator.model.client.arrays.OneRequestClient`: one ``xhr``/``fetch`` request per
   event, on arrays;
-* :class:`~simulator.model.client.keepalive_arrays.KeepaliveClient`: one request per event
-  when a ``fetch_keepalive`` or ``beacon`` transport is involved, on arrays;
-* :class:`~simulator.model.client.batch_arrays.BatchClient`: batching libraries, any
-  transport, on arrays;
+* :class:`~simulator.model.client.looped.LoopedClient`: every other library (batches, or a
+  ``fetch_keepalive`` or ``beacon`` transport), page by page in compiled code, where the
+  package was built with it;
+* :class:`~simulator.model.client.keepalive_arrays.KeepaliveClient` (one request per event)
+  and :class:`~simulator.model.client.batch_arrays.BatchClient` (batches): the same on arrays,
+  where it was not;
 * :class:`~simulator.model.client.paged.PagedClient`: page by page, the reference the others
   are tested against (and the exact path they settle again the few pages they cannot race).
 """
@@ -16,13 +18,14 @@ from simulator.config.scenario import Scenario
 from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.batch_arrays import BatchClient
 from simulator.model.client.keepalive_arrays import KeepaliveClient
+from simulator.model.client.looped import LoopedClient, available
 from simulator.model.client.paged import PagedClient
 from simulator.model.client.settler import on_arrays
 
 
 def settler_kind(
     scenario: Scenario, paged: bool = False
-) -> type[OneRequestClient] | type[KeepaliveClient] | type[BatchClient] | type[PagedClient]:
+) -> type[OneRequestClient | KeepaliveClient | BatchClient | LoopedClient | PagedClient]:
     """The settler class for ``scenario``'s client library.
 
     Parameters
@@ -41,6 +44,8 @@ def settler_kind(
         return PagedClient
     if on_arrays(scenario):
         return OneRequestClient
+    if available():
+        return LoopedClient
     if scenario.client.batch_size == 1:
         return KeepaliveClient
     return BatchClient

@@ -2,9 +2,10 @@
 
 A *settler* takes a block of pages and the browser copies of the events made on them (plus the
 copies carried in from visitors' retry stores), and settles each copy: delivered (possibly more
-than once) or lost with one cause, or left in the store at the end of its visit. Four settlers
+than once) or lost with one cause, or left in the store at the end of its visit. Five settlers
 implement it and agree in distribution (``tests/model/test_client_paths.py``,
-``tests/model/test_keepalive_arrays.py``, ``tests/model/test_batch_arrays.py``);
+``tests/model/test_keepalive_arrays.py``, ``tests/model/test_batch_arrays.py``), the compiled
+one with the page-by-page path draw for draw (``tests/model/test_page_loop.py``);
 :func:`~simulator.model.client.choice.settler_kind` picks one:
 
 * :class:`~simulator.model.client.arrays.OneRequestClient`, on arrays, for libraries that send
@@ -14,6 +15,9 @@ implement it and agree in distribution (``tests/model/test_client_paths.py``,
   always), whose requests share a page's in-flight quota;
 * :class:`~simulator.model.client.batch_arrays.BatchClient`, on arrays, for batching libraries
   (any transport), whose events share a request's fate;
+* :class:`~simulator.model.client.looped.LoopedClient`, page by page in compiled code, for
+  every library but one ``xhr``/``fetch`` request per event: it takes over from the two above
+  where the package was built with it;
 * :class:`~simulator.model.client.paged.PagedClient`, page by page through
   :class:`~simulator.model.client.page.ClientPath`: the reference for every library, and the
   exact path on which the array settlers settle again the pages they cannot race.
