@@ -116,8 +116,11 @@ cdef class PageLoop:
 
     def results(self):
         """``(settled rows, their status, rows left in a store at its visit's end, their page)``."""
-        return (np.asarray(self.settled)[: self.n_settled], np.asarray(self.status)[: self.n_settled],
-                np.asarray(self.left)[: self.n_left], np.asarray(self.left_page)[: self.n_left])
+        # Copies: the buffers are the block's size, the results often much smaller.
+        return (np.asarray(self.settled)[: self.n_settled].copy(),
+                np.asarray(self.status)[: self.n_settled].copy(),
+                np.asarray(self.left)[: self.n_left].copy(),
+                np.asarray(self.left_page)[: self.n_left].copy())
 
     def run(self, long start):
         """Settle the pages from ``start`` on; returns where it stopped (all pages: done)."""
@@ -128,9 +131,10 @@ cdef class PageLoop:
                 for k in range(self.in_start[p], self.in_start[p + 1]):
                     self.store[self.n_store] = self.in_rows[k]
                     self.n_store += 1
-            if self.live[p]:
-                count = self.n_store + self.own_start[p + 1] - self.own_start[p]
-                self.needed = count * (self.max_attempts + 1) + 1
+            count = self.n_store + self.own_start[p + 1] - self.own_start[p]
+            if self.live[p] and count:
+                # Each message is sent at most once per attempt left, and once more at page-hide.
+                self.needed = count * (self.max_attempts + 1)
                 if self.up.shape[0] - self.d < self.needed:
                     return p
                 self._page(p)
@@ -145,8 +149,9 @@ cdef class PageLoop:
 
     # -- one page ----------------------------------------------------------------------------
     cdef void _page(self, long p):
+        """One page whose tag loaded: queue the store and the page's own, send, page-hide."""
         cdef long k
-        cdef double ready, load = self.load[p]
+        cdef double load = self.load[p]
         cdef QueueHeap heap = self.heap
         heap.n = 0
         self.seq = 0
