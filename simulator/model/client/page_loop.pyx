@@ -59,24 +59,16 @@ cdef class PageLoop:
     cdef double[:] ka_arrive, ka_bytes
     cdef long[:] queue, inflight, unsent, store, chunk
     cdef long seq, n_inflight, n_store, n_ka
-    cdef object arrays  # keeps the buffers alive
 
     def __init__(self, dict settings, dict pages, dict messages, tuple outages):
-        self.size = settings["batch_size"]
-        self.interval = settings["interval"]
-        self.pf = settings["failure_probability"]
-        self.max_attempts = settings["max_attempts"]
-        self.max_items = settings["max_items"]
-        self.store_kind = settings["store_kind"]
-        self.persist_on_add = settings["persist_on_add"]
-        self.quota = settings["quota"]
-        self.transport = settings["transport"]
-        self.unload_transport = settings["unload_transport"]
-        self.handshake = settings["beacon_handshake"]
-        self.window = settings["window"]
-        self.backoff_initial = settings["backoff_initial"]
-        self.backoff_factor = settings["backoff_factor"]
-        self.backoff_max = settings["backoff_max"]
+        g = settings.__getitem__
+        self.size, self.interval, self.pf = g("batch_size"), g("interval"), g("failure_probability")
+        self.max_attempts, self.max_items = g("max_attempts"), g("max_items")
+        self.store_kind, self.persist_on_add = g("store_kind"), g("persist_on_add")
+        self.quota, self.handshake, self.window = g("quota"), g("beacon_handshake"), g("window")
+        self.transport, self.unload_transport = g("transport"), g("unload_transport")
+        self.backoff_initial, self.backoff_factor, self.backoff_max = (
+            g("backoff_initial"), g("backoff_factor"), g("backoff_max"))
         lost = settings["lost"]
         self.BLOCKED, self.UNLOAD, self.NETWORK = lost["blocked"], lost["unload"], lost["network"]
         self.QUEUE_FULL, self.EXHAUSTED = lost["queue_full"], lost["retries_exhausted"]
@@ -102,7 +94,6 @@ cdef class PageLoop:
         self.chunk = np.empty(rows + 1, np.int64)
         self.up = self.back = self.u = np.zeros(0)
         self.ka_arrive = self.ka_bytes = np.zeros(0)
-        self.arrays = (pages, messages)
 
     def feed(self, up, back, u):
         """Variates for the next requests: those not used yet go first."""
