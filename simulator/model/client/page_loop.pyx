@@ -17,14 +17,15 @@ wants); feed it more and run it on from there.
 """
 
 from libc.math cimport pow
+from libc.stdint cimport int64_t
 
 from simulator.model.client.queue_heap cimport QueueHeap
 
 import numpy as np
 
 cdef double INF = float("inf")
-cdef long NO_CAUSE = -1
-cdef long DELIVERED = -2
+cdef int64_t NO_CAUSE = -1
+cdef int64_t DELIVERED = -2
 # Transports, as ClientPath names them: a plain request, a keepalive fetch, a beacon.
 cdef int PLAIN = 0, KEEPALIVE = 1, BEACON = 2
 
@@ -33,32 +34,32 @@ cdef class PageLoop:
     """A block's client copies settled page by page (see the module docstring)."""
 
     # settings
-    cdef long size, max_attempts, max_items, store_kind, transport, unload_transport
-    cdef long BLOCKED, UNLOAD, NETWORK, QUEUE_FULL, EXHAUSTED  # loss causes' codes
+    cdef int64_t size, max_attempts, max_items, store_kind, transport, unload_transport
+    cdef int64_t BLOCKED, UNLOAD, NETWORK, QUEUE_FULL, EXHAUSTED  # loss causes' codes
     cdef double interval, pf, quota, handshake, window, backoff_initial, backoff_factor, backoff_max
     cdef bint persist_on_add
     # pages
     cdef double[:] t0, dwell, open_at, teardown, load
     cdef unsigned char[:] cancels, fires, live, keepalive, blocked_beacon, last
-    cdef long[:] position, own_start, own_rows, in_start, in_rows
+    cdef int64_t[:] position, own_start, own_rows, in_start, in_rows
     cdef double[:] own_ready
     # messages
-    cdef long[:] event, attempts, n, late, cause
+    cdef int64_t[:] event, attempts, n, late, cause
     cdef double[:] made, first, nbytes
     cdef unsigned char[:] done
     # collector outages
     cdef double[:] out_starts, out_ends
     # variates
     cdef double[:] up, back, u
-    cdef long d
+    cdef int64_t d
     # results
-    cdef long[:] settled, status, left, left_page
-    cdef public long n_settled, n_left, requests, needed
+    cdef int64_t[:] settled, status, left, left_page
+    cdef public int64_t n_settled, n_left, requests, needed
     # scratch, reused from page to page
     cdef QueueHeap heap  # the library's queue on the page
     cdef double[:] ka_arrive, ka_bytes
-    cdef long[:] queue, inflight, unsent, store, chunk
-    cdef long seq, n_inflight, n_store, n_ka
+    cdef int64_t[:] queue, inflight, unsent, store, chunk
+    cdef int64_t seq, n_inflight, n_store, n_ka
 
     def __init__(self, dict settings, dict pages, dict messages, tuple outages):
         g = settings.__getitem__
@@ -113,9 +114,9 @@ cdef class PageLoop:
                 np.asarray(self.left)[: self.n_left].copy(),
                 np.asarray(self.left_page)[: self.n_left].copy())
 
-    def run(self, long start):
+    def run(self, int64_t start):
         """Settle the pages from ``start`` on; returns where it stopped (all pages: done)."""
-        cdef long p, k, count, pages = self.dwell.shape[0]
+        cdef int64_t p, k, count, pages = self.dwell.shape[0]
         for p in range(start, pages):
             if self.position[p] == 0:  # a visit begins: the store its last visit left
                 self.n_store = 0
@@ -139,9 +140,9 @@ cdef class PageLoop:
         return pages
 
     # -- one page ----------------------------------------------------------------------------
-    cdef void _page(self, long p):
+    cdef void _page(self, int64_t p):
         """One page whose tag loaded: queue the store and the page's own, send, page-hide."""
-        cdef long k
+        cdef int64_t k
         cdef double load = self.load[p]
         cdef QueueHeap heap = self.heap
         heap.n = 0
@@ -160,10 +161,10 @@ cdef class PageLoop:
         self.n_ka = 0
         self._unload(p, self._run(p))
 
-    cdef long _run(self, long p):
+    cdef int64_t _run(self, int64_t p):
         """Send until the page ends; what is still queued is left in ``unsent``."""
         cdef double dwell = self.dwell[p], t, t_next, t_timer, started = 0.0
-        cdef long nq = 0, k, row
+        cdef int64_t nq = 0, k, row
         cdef QueueHeap heap = self.heap
         if self.size == 1:  # one request per event, as soon as it is ready
             while heap.n and heap.ready[0] < dwell:
@@ -193,7 +194,7 @@ cdef class PageLoop:
                     self._send(p, self.queue, nq, t, self.transport)
                     nq = 0
         # The heap's list in its order, then the queue.
-        cdef long m = 0
+        cdef int64_t m = 0
         for k in range(heap.n):
             self.unsent[m] = heap.row[k]
             m += 1
@@ -202,9 +203,9 @@ cdef class PageLoop:
             m += 1
         return m
 
-    cdef void _send(self, long p, long[:] msgs, long count, double s, long transport):
+    cdef void _send(self, int64_t p, int64_t[:] msgs, int64_t count, double s, int64_t transport):
         """Send one request carrying ``msgs[:count]`` at page offset ``s``."""
-        cdef long k, row
+        cdef int64_t k, row
         cdef double dwell = self.dwell[p], nbytes = 0.0, up, back, u, written, arrive, busy
         cdef bint survives, failed, before
         self.requests += 1
@@ -273,9 +274,9 @@ cdef class PageLoop:
                 self.inflight[self.n_inflight] = msgs[k]
                 self.n_inflight += 1
 
-    cdef void _failed(self, long[:] msgs, long count, double at, long cause):
+    cdef void _failed(self, int64_t[:] msgs, int64_t count, double at, int64_t cause):
         """A request failed visibly at page offset ``at``: retry or give up."""
-        cdef long k, row
+        cdef int64_t k, row
         cdef double delay
         for k in range(count):
             row = msgs[k]
@@ -291,9 +292,9 @@ cdef class PageLoop:
                     delay = self.backoff_max
                 self.heap.push(at + delay, self.seq, row)
 
-    cdef void _unload(self, long p, long n_unsent):
+    cdef void _unload(self, int64_t p, int64_t n_unsent):
         """The page ends: page-hide flush, cancellation, persistence."""
-        cdef long k, row, n_left, size
+        cdef int64_t k, row, n_left, size
         cdef bint fires = self.fires[p], persist
         if fires and n_unsent:
             self.heap.n = 0
@@ -327,9 +328,9 @@ cdef class PageLoop:
                 self.store[k] = self.store[k + size]
             self.n_store = self.max_items
 
-    cdef void _flush(self, long p, long n_unsent):
+    cdef void _flush(self, int64_t p, int64_t n_unsent):
         """Send what is queued at page-hide with the page-hide transport, within the quota."""
-        cdef long transport = self.unload_transport, k, m = 0, row
+        cdef int64_t transport = self.unload_transport, k, m = 0, row
         cdef double size = 0.0, b, at = self.dwell[p]
         if transport == KEEPALIVE and not self.keepalive[p]:
             transport = PLAIN
@@ -350,7 +351,7 @@ cdef class PageLoop:
             self._send(p, self.chunk, m, at, transport)
 
     # -- a message's state ---------------------------------------------------------------------
-    cdef void _settle(self, long row, long cause):
+    cdef void _settle(self, int64_t row, int64_t cause):
         """Settle ``row``: delivered if it arrived, else lost to ``cause``."""
         self.done[row] = 1
         self.settled[self.n_settled] = row
@@ -362,9 +363,9 @@ cdef class PageLoop:
             self.cause[row] = cause
         self.n_settled += 1
 
-    cdef void _arrive(self, long row, double t):
+    cdef void _arrive(self, int64_t row, double t):
         """One more arrival at ``t``: the first, and how many came past the dedupe window."""
-        cdef long n = self.n[row]
+        cdef int64_t n = self.n[row]
         cdef double first = self.first[row]
         self.n[row] = n + 1
         if n == 0:
@@ -378,7 +379,7 @@ cdef class PageLoop:
 
     cdef bint _down(self, double t):
         """Whether the collector is unreachable at ``t`` (an outage started and not ended)."""
-        cdef long lo = 0, hi = self.out_starts.shape[0], mid
+        cdef int64_t lo = 0, hi = self.out_starts.shape[0], mid
         while lo < hi:  # bisect_right
             mid = (lo + hi) // 2
             if t < self.out_starts[mid]:
@@ -389,7 +390,7 @@ cdef class PageLoop:
 
     cdef void _sort_store(self):
         """Order the store by creation time, stably (an insertion sort: a store is short)."""
-        cdef long i, j, row
+        cdef int64_t i, j, row
         for i in range(1, self.n_store):
             row = self.store[i]
             j = i - 1

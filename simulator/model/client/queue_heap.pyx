@@ -9,19 +9,21 @@ lays out its list: the same pushes, pops and heapify give the same list. The com
 (:mod:`simulator.model.client.page_loop`) keeps one for every page in turn.
 """
 
+from libc.stdint cimport int64_t
+
 import numpy as np
 
 
 cdef class QueueHeap:
     """``capacity`` entries at most; ``n`` are in use, ``row[:n]`` in the list's order."""
 
-    def __init__(self, long capacity):
+    def __init__(self, int64_t capacity):
         self.ready = np.empty(capacity)
         self.seq = np.empty(capacity, np.int64)
         self.row = np.empty(capacity, np.int64)
         self.n = 0
 
-    cdef void append(self, double ready, long seq, long row):
+    cdef void append(self, double ready, int64_t seq, int64_t row):
         """Put an entry at the end of the list, as ``list.append`` (then :meth:`heapify`)."""
         self.ready[self.n] = ready
         self.seq[self.n] = seq
@@ -30,18 +32,18 @@ cdef class QueueHeap:
 
     cdef void heapify(self):
         """``heapq.heapify``."""
-        cdef long i
+        cdef int64_t i
         for i in range(self.n // 2 - 1, -1, -1):
             self._sift_up(i)
 
-    cdef void push(self, double ready, long seq, long row):
+    cdef void push(self, double ready, int64_t seq, int64_t row):
         """``heapq.heappush``."""
         self.append(ready, seq, row)
         self._sift_down(0, self.n - 1)
 
-    cdef long pop(self):
+    cdef int64_t pop(self):
         """``heapq.heappop``: the row of the entry first by ready time, then arrival."""
-        cdef long row
+        cdef int64_t row
         self.n -= 1
         if self.n == 0:
             return self.row[0]
@@ -50,19 +52,19 @@ cdef class QueueHeap:
         self._sift_up(0)
         return row
 
-    cdef bint _less(self, long a, long b):
+    cdef bint _less(self, int64_t a, int64_t b):
         return self.ready[a] < self.ready[b] or (
             self.ready[a] == self.ready[b] and self.seq[a] < self.seq[b])
 
-    cdef void _move(self, long to, long src):
+    cdef void _move(self, int64_t to, int64_t src):
         self.ready[to] = self.ready[src]
         self.seq[to] = self.seq[src]
         self.row[to] = self.row[src]
 
-    cdef void _sift_down(self, long start, long pos):
+    cdef void _sift_down(self, int64_t start, int64_t pos):
         """``heapq._siftdown``: move the entry at ``pos`` up towards ``start``."""
         cdef double ready = self.ready[pos]
-        cdef long seq = self.seq[pos], row = self.row[pos], parent
+        cdef int64_t seq = self.seq[pos], row = self.row[pos], parent
         while pos > start:
             parent = (pos - 1) >> 1
             if ready < self.ready[parent] or (
@@ -75,11 +77,11 @@ cdef class QueueHeap:
         self.seq[pos] = seq
         self.row[pos] = row
 
-    cdef void _sift_up(self, long pos):
+    cdef void _sift_up(self, int64_t pos):
         """``heapq._siftup``: move the smaller child up to a leaf, then sift down."""
-        cdef long end = self.n, start = pos, child = 2 * pos + 1, right
+        cdef int64_t end = self.n, start = pos, child = 2 * pos + 1, right
         cdef double ready = self.ready[pos]
-        cdef long seq = self.seq[pos], row = self.row[pos]
+        cdef int64_t seq = self.seq[pos], row = self.row[pos]
         while child < end:
             right = child + 1
             if right < end and not self._less(child, right):
