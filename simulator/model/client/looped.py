@@ -32,6 +32,7 @@ except ImportError:  # built without a compiler: the array settlers stand in
 TRANSPORT_CODE = {"xhr": 0, "fetch": 0, "fetch_keepalive": 1, "beacon": 2}
 """The loop's transport codes: a plain request, a keepalive fetch, a beacon."""
 STORE_CODE = {"none": 0, "memory": 1, "local_storage": 2}
+"""The loop's retry store codes (``client.retry.store``)."""
 VARIATES_AT_ONCE = 4096
 """Fewest requests' variates drawn at a time."""
 
