@@ -236,3 +236,16 @@ def test_engine_counts_agree_with_the_page_by_page_path(transport: str) -> None:
     for sc in (scenario(**{**ONE_REQUEST, "client": client}), scenario(**EVERYTHING_ON)):
         assert settler_kind(sc) is LoopedClient
         assert_engine_agrees(sc)
+
+
+def test_a_loop_older_than_its_sources_is_not_used(tmp_path) -> None:
+    """In an editable install, sources changed since the build would run as old machine code."""
+    import os
+
+    compiled = tmp_path / "page_loop.so"
+    for name in ("page_loop.pyx", "queue_heap.pyx", "page_loop.so"):
+        (tmp_path / name).write_text("")
+        os.utime(tmp_path / name, (1000.0, 1000.0))
+    assert looped.stale(tmp_path, [compiled]) == []
+    os.utime(tmp_path / "queue_heap.pyx", (2000.0, 2000.0))
+    assert looped.stale(tmp_path, [compiled]) == ["queue_heap.pyx"]

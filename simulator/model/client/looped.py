@@ -15,6 +15,9 @@ array settlers instead, which agree with it in distribution but not draw for dra
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 
 from simulator.config.scenario import Scenario
@@ -25,9 +28,13 @@ from simulator.model.outages import Outages
 from simulator.model.streams import Streams
 
 try:
-    from simulator.model.client.page_loop import PageLoop
+    from simulator.model.client import page_loop, queue_heap
 except ImportError:  # built without a compiler: the array settlers stand in
     PageLoop = None
+else:
+    PageLoop = page_loop.PageLoop
+SOURCES = ("page_loop.pyx", "queue_heap.pyx", "queue_heap.pxd")
+"""The loop's sources, beside its compiled modules in a source tree (not in a wheel)."""
 
 TRANSPORT_CODE = {"xhr": 0, "fetch": 0, "fetch_keepalive": 1, "beacon": 2}
 """The loop's transport codes: a plain request, a keepalive fetch, a beacon."""
@@ -40,6 +47,28 @@ VARIATES_AT_ONCE = 4096
 def available() -> bool:
     """Whether the compiled page loop was built with the package."""
     return PageLoop is not None
+
+
+def stale(folder: Path, compiled: list[Path]) -> list[str]:
+    """The loop's sources in ``folder`` changed after the ``compiled`` modules were built.
+
+    In an editable install, a source edited or checked out since the last ``pip install -e .``
+    would otherwise run as the old machine code.
+    """
+    built = min((p.stat().st_mtime for p in compiled), default=float("inf"))
+    return [n for n in SOURCES if (folder / n).exists() and (folder / n).stat().st_mtime > built]
+
+
+if PageLoop is not None:
+    _compiled = [Path(page_loop.__file__), Path(queue_heap.__file__)]
+    if _changed := stale(Path(__file__).parent, _compiled):
+        warnings.warn(
+            f"{', '.join(_changed)} changed since the page loop was compiled: settling on "
+            "arrays instead; reinstall the package (pip install -e .) to compile it again",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        PageLoop = None
 
 
 class LoopedClient(OneRequestClient):
