@@ -6,8 +6,9 @@ handlers, connections and request variates (in the order requests are sent), bot
 the same outcome to the last bit: every message's status, every store's content and order, the
 messages' attempts, arrivals and causes, and the number of requests. The synthetic visits are
 those of the array settlers' tests (several events a page, frequent failures and collector
-outages, events of 30 and 36 kB so that the keepalive quota binds), with stores carried into
-some visits from a previous one.
+outages, events of 30 and 36 kB so that the keepalive quota binds, a dedupe window of seconds so
+that late arrivals count), with stores carried into some visits from a previous one, and some
+visitors without JavaScript or behind a blocker.
 """
 
 from __future__ import annotations
