@@ -144,6 +144,16 @@ class OneRequestClient:
         self._settled_rows.append(rows)
         self._settled_cause.append(cause)  # one code for the group: expanded once, at the end
 
+    def _settled_groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every message settled in the block so far, and its cause (or delivered) code."""
+        return settled_groups(self._settled_rows, self._settled_cause)
+
+    def _settled(self, s: MessageState) -> tuple[np.ndarray, np.ndarray]:
+        """The block's settled rows and their status: delivered where a copy arrived."""
+        rows, status = self._settled_groups()
+        status[s.n[rows] > 0] = DELIVERED_STATUS
+        return rows, status
+
     def _begin(self, pages: Pages) -> Pages:
         """Draw each page's tag load, page-hide handler and connection; returns the pages."""
         self._settled_rows, self._settled_cause = [], []
@@ -199,9 +209,7 @@ class OneRequestClient:
         inflight, unsent = self._race(s, rows, p, np.maximum(offset[rows], self.load[p]), True)
         in_rows = np.flatnonzero(carried)
         out_rows, out_page = self._walk_store(s, inflight, unsent, in_rows, page[in_rows])
-        settled_rows, status = settled_groups(self._settled_rows, self._settled_cause)
-        status[s.n[settled_rows] > 0] = DELIVERED_STATUS
-        return settled_rows, status, out_rows, out_page
+        return (*self._settled(s), out_rows, out_page)
 
     def _walk_store(
         self,
@@ -229,7 +237,7 @@ class OneRequestClient:
         order = position_order(pages.position[lo_page])
         lo_rows, lo_page, lo_unsent = lo_rows[order], lo_page[order], lo_unsent[order]
         lo_pos = pages.position[lo_page]
-        out = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        out = [EMPTY], [EMPTY]
         # Where there is something to do with nothing carried in: positions (distinct, sorted).
         stops = np.flatnonzero(np.bincount(np.concatenate([lo_pos, visit]))).tolist()
         k = 0
@@ -327,10 +335,9 @@ class OneRequestClient:
             delay = self.retry.retry_delay(s.attempts[rows])
             ready = arrive[retry] + delay
             fresh = False
-        empty = np.zeros(0, np.int64)
         return (
-            (np.concatenate([empty, *inflight_r]), np.concatenate([empty, *inflight_p])),
-            (np.concatenate([empty, *unsent_r]), np.concatenate([empty, *unsent_p])),
+            (np.concatenate([EMPTY, *inflight_r]), np.concatenate([EMPTY, *inflight_p])),
+            (np.concatenate([EMPTY, *unsent_r]), np.concatenate([EMPTY, *unsent_p])),
         )
 
     def _persist_or_settle(

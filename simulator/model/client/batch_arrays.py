@@ -93,9 +93,7 @@ class BatchClient(KeepaliveClient):
         ready = np.maximum(offset[rows], self.load[p])
         in_rows = np.flatnonzero(carried)
         out_rows, out_page = self._walk(s, (rows, p, ready), in_rows, page[in_rows])
-        settled_rows, status = self._settled_groups()
-        status[s.n[settled_rows] > 0] = DELIVERED_STATUS
-        return settled_rows, status, out_rows, out_page
+        return (*self._settled(s), out_rows, out_page)
 
     def _walk(
         self,

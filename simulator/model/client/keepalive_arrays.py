@@ -119,9 +119,7 @@ class KeepaliveClient(OptimisticRaceClient):
         self.waits[p[~now]] = True
         ahead = pages.position[p[~now]]  # positions whose pages raced ahead are settled there
         out_rows, out_page = self._walk_store(s, inflight, unsent, in_rows, page[in_rows], ahead)
-        settled_rows, status = self._settled_groups()
-        status[s.n[settled_rows] > 0] = DELIVERED_STATUS
-        return settled_rows, status, out_rows, out_page
+        return (*self._settled(s), out_rows, out_page)
 
     def _kinds(self, pages: Pages) -> None:
         """Each page's request kind for its events and for its page-hide flush."""
@@ -158,7 +156,7 @@ class KeepaliveClient(OptimisticRaceClient):
             np.concatenate([fl[1], un[1]]),
             np.arange(fl[0].size + un[0].size) >= fl[0].size,
         )
-        return stored, np.zeros(0, np.int64)
+        return stored, EMPTY
 
     def _race(
         self,

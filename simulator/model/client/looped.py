@@ -22,7 +22,8 @@ import numpy as np
 
 from simulator.config.scenario import Scenario
 from simulator.model.client.arrays import OneRequestClient
-from simulator.model.client.settler import DELIVERED_STATUS, MessageState, Pages, settled_groups
+from simulator.model.client.settler import MessageState, Pages
+from simulator.model.client.transports import request_kind
 from simulator.model.collector import LOST
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
@@ -36,8 +37,6 @@ else:
 SOURCES = ("page_loop.pyx", "queue_heap.pyx", "queue_heap.pxd")
 """The loop's sources, beside its compiled modules in a source tree (not in a wheel)."""
 
-TRANSPORT_CODE = {"xhr": 0, "fetch": 0, "fetch_keepalive": 1, "beacon": 2}
-"""The loop's transport codes: a plain request, a keepalive fetch, a beacon."""
 STORE_CODE = {"none": 0, "memory": 1, "local_storage": 2}
 """The loop's retry store codes (``client.retry.store``)."""
 VARIATES_AT_ONCE = 4096
@@ -96,8 +95,6 @@ class LoopedClient(OneRequestClient):
             "store_kind": STORE_CODE[retry.store],
             "persist_on_add": retry.persist == "on_add",
             "quota": float(cfg.keepalive_quota_bytes),
-            "transport": TRANSPORT_CODE[cfg.transport],
-            "unload_transport": TRANSPORT_CODE[cfg.resolved_unload_transport],
             "beacon_handshake": float(self.beacon_handshake),
             "window": float(self.window),
             "backoff_initial": float(retry.backoff_initial_seconds),
@@ -135,9 +132,7 @@ class LoopedClient(OneRequestClient):
         self.requests += loop.requests
         self._settled_rows.append(done)
         self._settled_cause.append(status)
-        settled_rows, status = settled_groups(self._settled_rows, self._settled_cause)
-        status[s.n[settled_rows] > 0] = DELIVERED_STATUS
-        return settled_rows, status, left, left_page
+        return (*self._settled(s), left, left_page)
 
     def variates(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``n`` requests' upload latencies, response latencies and failure uniforms."""
@@ -180,7 +175,9 @@ class LoopedClient(OneRequestClient):
             "cancels": pages.cancels.astype(flag),
             "fires": self.fires.astype(flag),
             "live": self.live.astype(flag),
-            "keepalive": pages.keepalive.astype(flag),
+            # How each page's requests behave, as the array settlers find it.
+            "kind": request_kind(self.cfg.transport, pages.keepalive),
+            "unload_kind": request_kind(self.cfg.resolved_unload_transport, pages.keepalive),
             "blocked_beacon": pages.blocked_beacon.astype(flag),
             "last": pages.last.astype(flag),
             "position": pages.position.astype(np.int64),

@@ -26,7 +26,8 @@ import numpy as np
 cdef double INF = float("inf")
 cdef int64_t NO_CAUSE = -1
 cdef int64_t DELIVERED = -2
-# Transports, as ClientPath names them: a plain request, a keepalive fetch, a beacon.
+# How a request behaves (transports.PLAIN, KEEPALIVE, BEACON): each page's kind comes from
+# transports.request_kind, which already sends a plain fetch where keepalive is not honoured.
 cdef int PLAIN = 0, KEEPALIVE = 1, BEACON = 2
 
 
@@ -34,13 +35,14 @@ cdef class PageLoop:
     """A block's client copies settled page by page (see the module docstring)."""
 
     # settings
-    cdef int64_t size, max_attempts, max_items, store_kind, transport, unload_transport
+    cdef int64_t size, max_attempts, max_items, store_kind
     cdef int64_t BLOCKED, UNLOAD, NETWORK, QUEUE_FULL, EXHAUSTED  # loss causes' codes
     cdef double interval, pf, quota, handshake, window, backoff_initial, backoff_factor, backoff_max
     cdef bint persist_on_add
     # pages
     cdef double[:] t0, dwell, open_at, teardown, load
-    cdef unsigned char[:] cancels, fires, live, keepalive, blocked_beacon, last
+    cdef unsigned char[:] cancels, fires, live, blocked_beacon, last
+    cdef signed char[:] kind, unload_kind  # PLAIN, KEEPALIVE or BEACON, per page
     cdef int64_t[:] position, own_start, own_rows, in_start, in_rows
     cdef double[:] own_ready
     # messages
@@ -67,7 +69,6 @@ cdef class PageLoop:
         self.max_attempts, self.max_items = g("max_attempts"), g("max_items")
         self.store_kind, self.persist_on_add = g("store_kind"), g("persist_on_add")
         self.quota, self.handshake, self.window = g("quota"), g("beacon_handshake"), g("window")
-        self.transport, self.unload_transport = g("transport"), g("unload_transport")
         self.backoff_initial, self.backoff_factor, self.backoff_max = (
             g("backoff_initial"), g("backoff_factor"), g("backoff_max"))
         lost = settings["lost"]
@@ -76,7 +77,8 @@ cdef class PageLoop:
         self.t0, self.dwell = pages["t0"], pages["dwell"]
         self.open_at, self.teardown, self.load = pages["open_at"], pages["teardown"], pages["load"]
         self.cancels, self.fires, self.live = pages["cancels"], pages["fires"], pages["live"]
-        self.keepalive, self.blocked_beacon = pages["keepalive"], pages["blocked_beacon"]
+        self.kind, self.unload_kind = pages["kind"], pages["unload_kind"]
+        self.blocked_beacon = pages["blocked_beacon"]
         self.last, self.position = pages["last"], pages["position"]
         self.own_start, self.own_rows, self.own_ready = (
             pages["own_start"], pages["own_rows"], pages["own_ready"])
@@ -170,7 +172,7 @@ cdef class PageLoop:
             while heap.n and heap.ready[0] < dwell:
                 t = heap.ready[0]
                 self.queue[0] = heap.pop()
-                self._send(p, self.queue, 1, t, self.transport)
+                self._send(p, self.queue, 1, t, self.kind[p])
             nq = 0
         else:
             while heap.n or nq:
@@ -179,7 +181,7 @@ cdef class PageLoop:
                 if t_timer <= t_next:
                     if t_timer >= dwell:
                         break
-                    self._send(p, self.queue, nq, t_timer, self.transport)
+                    self._send(p, self.queue, nq, t_timer, self.kind[p])
                     nq = 0
                     continue
                 if t_next >= dwell:
@@ -191,7 +193,7 @@ cdef class PageLoop:
                 self.queue[nq] = row
                 nq += 1
                 if nq >= self.size:
-                    self._send(p, self.queue, nq, t, self.transport)
+                    self._send(p, self.queue, nq, t, self.kind[p])
                     nq = 0
         # The heap's list in its order, then the queue.
         cdef int64_t m = 0
@@ -203,8 +205,8 @@ cdef class PageLoop:
             m += 1
         return m
 
-    cdef void _send(self, int64_t p, int64_t[:] msgs, int64_t count, double s, int64_t transport):
-        """Send one request carrying ``msgs[:count]`` at page offset ``s``."""
+    cdef void _send(self, int64_t p, int64_t[:] msgs, int64_t count, double s, int64_t kind):
+        """Send one request of ``kind`` carrying ``msgs[:count]`` at page offset ``s``."""
         cdef int64_t k, row
         cdef double dwell = self.dwell[p], nbytes = 0.0, up, back, u, written, arrive, busy
         cdef bint survives, failed, before
@@ -213,14 +215,12 @@ cdef class PageLoop:
             row = msgs[k]
             self.attempts[row] += 1
             self.cause[row] = NO_CAUSE
-        if transport == KEEPALIVE and not self.keepalive[p]:
-            transport = PLAIN  # a browser without keepalive sends a plain fetch
-        if transport == BEACON and self.blocked_beacon[p]:
+        if kind == BEACON and self.blocked_beacon[p]:
             for k in range(count):
                 self._settle(msgs[k], self.BLOCKED)
             return
-        survives = transport != PLAIN or not self.cancels[p]
-        if transport != PLAIN:
+        survives = kind != PLAIN or not self.cancels[p]
+        if kind != PLAIN:
             for k in range(count):
                 nbytes += self.nbytes[self.event[msgs[k]]]
             busy = 0.0
@@ -234,17 +234,17 @@ cdef class PageLoop:
         back = self.back[self.d]
         u = self.u[self.d]
         self.d += 1
-        if transport == BEACON and self.handshake:
+        if kind == BEACON and self.handshake:
             written = s + self.handshake * up  # on a new connection of its own
         else:
             written = s if s > self.open_at[p] else self.open_at[p]
         arrive = written + up
         failed = u < self.pf or self._down(self.t0[p] + s)
-        if transport != PLAIN:
+        if kind != PLAIN:
             self.ka_arrive[self.n_ka] = arrive
             self.ka_bytes[self.n_ka] = nbytes
             self.n_ka += 1
-        if transport == BEACON:  # fire and forget: counted as sent, never retried
+        if kind == BEACON:  # fire and forget: counted as sent, never retried
             for k in range(count):
                 row = msgs[k]
                 if not failed:
@@ -330,25 +330,23 @@ cdef class PageLoop:
 
     cdef void _flush(self, int64_t p, int64_t n_unsent):
         """Send what is queued at page-hide with the page-hide transport, within the quota."""
-        cdef int64_t transport = self.unload_transport, k, m = 0, row
+        cdef int64_t kind = self.unload_kind[p], k, m = 0, row
         cdef double size = 0.0, b, at = self.dwell[p]
-        if transport == KEEPALIVE and not self.keepalive[p]:
-            transport = PLAIN
-        if transport == PLAIN:
-            self._send(p, self.unsent, n_unsent, at, transport)
+        if kind == PLAIN:
+            self._send(p, self.unsent, n_unsent, at, kind)
             return
         for k in range(n_unsent):
             row = self.unsent[k]
             b = self.nbytes[self.event[row]]
             if m and size + b > self.quota:
-                self._send(p, self.chunk, m, at, transport)
+                self._send(p, self.chunk, m, at, kind)
                 m = 0
                 size = 0.0
             self.chunk[m] = row
             m += 1
             size += b
         if m:
-            self._send(p, self.chunk, m, at, transport)
+            self._send(p, self.chunk, m, at, kind)
 
     # -- a message's state ---------------------------------------------------------------------
     cdef void _settle(self, int64_t row, int64_t cause):
