@@ -176,6 +176,34 @@ def test_the_program_keeps_mains_status_and_freezes_the_collector_only_at_exit(
     assert done.stderr.splitlines()[-2:] == [f"0 {0 if valid else 2}", "True"], done.stderr
 
 
+@pytest.mark.parametrize("given", [None, "3"])
+def test_the_program_starts_blas_on_one_thread_unless_told_and_collects_young_objects_less_often(
+    minimal_scenario_dict: dict, write_scenario, given: str | None
+) -> None:
+    path = write_scenario(minimal_scenario_dict)
+    code = (
+        "import gc, os, sys\n"
+        "from simulator.cli.main import YOUNG_OBJECTS, program\n"
+        "print('numpy' in sys.modules, file=sys.stderr)\n"  # the setting must come before it
+        "sys.argv = ['trackloss', 'validate', sys.argv[1]]\n"
+        "program()\n"
+        "print(gc.get_threshold()[0] == YOUNG_OBJECTS, os.environ['OPENBLAS_NUM_THREADS'],"
+        " file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
+    )
+    assert done.stderr.splitlines() == ["False", f"True {given or 1}"], done.stderr
+
+
 def test_run_end_to_end_writes_the_json_contract(
     minimal_scenario_dict: dict, write_scenario, tmp_path: Path, capsys
 ) -> None:
