@@ -8,9 +8,10 @@ running it: its seed travels with it. Only a few tasks per worker are handed out
 results that finished early and wait for an earlier one stay few, whatever the number of tasks.
 
 The local pool is :mod:`loky`'s: a worker that dies (killed, out of memory) breaks the pool with
-an error instead of hanging it. A process that runs no other thread (the command line) forks
-its workers, which start at once with the simulator already imported; one that does (a notebook,
-whose kernel runs threads that a fork would copy mid-lock) starts them fresh, and that pool is
+an error instead of hanging it, and every task not done by then ends with :class:`WorkerDied`.
+A process that runs no other thread (the command line) forks its workers, which start at once
+with the simulator already imported; one that does (a notebook, whose kernel runs threads that
+a fork would copy mid-lock) starts them fresh, and that pool is
 reused by the next run in the same process.
 Interrupting (Ctrl-C, or an exception in the caller) cancels the tasks not yet started and kills
 the workers; workers ignore SIGINT themselves, so the parent decides, and they exit on their own
@@ -23,6 +24,7 @@ import gc
 import itertools
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -30,7 +32,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -48,6 +50,25 @@ class ExecutorError(RuntimeError):
 
 class OptionError(ValueError):
     """A parallel option out of range (workers, executor, shards); the message names it."""
+
+
+class WorkerDied(ExecutorError):
+    """A worker process ended before its task did: killed, or out of memory.
+
+    It breaks the local pool, so every task not done by then ends with this error too.
+    """
+
+    @classmethod
+    def from_broken(cls, broken: BaseException) -> WorkerDied:
+        """The error for a pool that ``broken`` (the pool's own exception) says has broken."""
+        codes = re.search(r"exit codes of the workers are (\{[^}]*\})", str(broken))
+        how = f" (exit codes {codes.group(1)})" if codes else ""
+        error = cls(
+            f"a worker process ended before its task was done{how}: the machine may have run "
+            "out of memory, or the process was killed"
+        )
+        error.__cause__ = broken
+        return error
 
 
 def default_workers() -> int:
@@ -220,7 +241,11 @@ def _processes(
     def submit(count: int) -> set:
         futures = set()
         for i, item in itertools.islice(todo, count):
-            future = pool.submit(fn, item)
+            try:
+                future = pool.submit(fn, item)
+            except BrokenExecutor as broken:  # a worker died before this task was handed over
+                future = Future()
+                future.set_exception(broken)
             index[future] = i
             futures.add(future)
         return futures
@@ -234,6 +259,8 @@ def _processes(
             pending |= submit(len(done))
             for future in sorted(done, key=index.__getitem__):
                 error = future.exception()
+                if isinstance(error, BrokenExecutor):
+                    error = WorkerDied.from_broken(error)
                 yield index.pop(future), None if error else future.result(), error
         finished = True
     finally:
@@ -329,6 +356,7 @@ __all__ = [
     "EXECUTORS",
     "ExecutorError",
     "OptionError",
+    "WorkerDied",
     "check_options",
     "default_workers",
     "forks_workers",

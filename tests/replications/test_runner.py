@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from support.running import run as serial_run
 
 from simulator.model.tally import CAUSES, DIMENSIONS, M
 from simulator.replications import executors, runner
-from simulator.replications.executors import OptionError, outcomes
+from simulator.replications.executors import ExecutorError, OptionError, WorkerDied, outcomes
 from simulator.replications.result import RunResult
 from simulator.stats.summary import summarise
 
@@ -215,11 +217,43 @@ def test_sharded_loss_has_the_unsharded_distribution() -> None:
 
 
 def test_a_worker_that_dies_is_an_error_not_a_hang(workers_start) -> None:
-    # A worker killed outright (out of memory, kill -9) breaks the pool with an error.
-    errors = [error for _, _, error in outcomes(_die, [0.0, 0.0], workers=2)]
-    assert any(error is not None for error in errors)
+    # A worker killed outright (out of memory, kill -9) breaks the pool with an error, which the
+    # commands report in a line (an ExecutorError): every task gets its outcome, whether the
+    # pool broke before or after the others were handed over.
+    done = list(outcomes(_die, [0.0, 0.0, 0.0, 0.0], workers=2))
+    assert sorted(i for i, _, _ in done) == [0, 1, 2, 3]
+    errors = [error for _, _, error in done]
+    assert all(isinstance(error, WorkerDied) for error in errors), errors
+    assert isinstance(errors[0], ExecutorError)
+    assert str(errors[0]).startswith("a worker process ended before its task was done")
+    assert any("EXIT(3)" in str(error) for error in errors), errors
     # and the next run gets a fresh pool
     assert sorted(v for _, v, _ in outcomes(_nap, [0.0, 0.0], workers=2)) == [0.0, 0.0]
+
+
+def test_a_pool_that_breaks_while_tasks_are_handed_over_still_answers_for_each(monkeypatch) -> None:
+    # The race above, made certain: the first task's worker has died by the time the second
+    # is handed over, so the pool refuses it. Each task still gets its outcome, none raises.
+    broken = BrokenProcessPool("... The exit codes of the workers are {SIGKILL(-9)}")
+
+    class Breaking:
+        def submit(self, fn, item):
+            if item:
+                raise broken
+            future = Future()
+            future.set_exception(broken)
+            return future
+
+        def shutdown(self, wait=True, kill_workers=False):
+            pass
+
+    monkeypatch.setattr(executors, "_pool", lambda n: (Breaking(), True))
+    done = list(outcomes(_nap, [0.0, 1.0, 2.0], workers=2))
+    assert sorted(i for i, _, _ in done) == [0, 1, 2]
+    assert {str(error) for _, _, error in done} == {
+        "a worker process ended before its task was done (exit codes {SIGKILL(-9)}): the "
+        "machine may have run out of memory, or the process was killed"
+    }
 
 
 FORK_CHECK = """
