@@ -256,30 +256,33 @@ def horvitz_thompson_error(
     return rates, chance
 
 
-def unseen_upper_end(
+def unseen_interval(
     seen: np.ndarray,
     unseen: np.ndarray,
     fitted_var: np.ndarray,
     chance: np.ndarray,
     level_z: float = Z95,
-) -> np.ndarray:
-    """Upper end of a 95% interval of a true count ``seen + unseen`` where few went unseen.
+) -> tuple[np.ndarray, np.ndarray]:
+    """95% interval of a true count ``seen + unseen``: the events these visitors made.
 
     Of the two parts of the error (:func:`horvitz_thompson_error`), the chance part (which
-    events the paths happened to see) is about ``x (seen + x) / seen`` when ``x`` events went
-    unseen. It is measured at the estimate: where the estimate of ``x`` is small, so is the
-    measured variance, while the truth may lie well above, and a normal interval misses it
-    there. As Wilson's interval does for a share (Wilson 1927, ``docs/sources.md`` §8), the
-    upper end is the largest ``x`` that the estimate is within ``level_z`` standard errors of,
-    the standard error taken at ``x``:
+    events the paths happened to see) makes the events no path saw, near enough, a Poisson
+    count around the estimate ``unseen``: skewed towards more. Both ends are the normal
+    interval's moved up by the Cornish-Fisher term of that skew (Cornish and Fisher 1938,
+    ``docs/sources.md`` §8), ``(z**2 - 1) k3 / (6 V)``, where ``V = fitted_var + chance`` and
+    ``k3 = k chance`` is the third cumulant of a Poisson count scaled by ``k``, as its variance
+    ``chance = k x (seen + x) / seen`` is (``k`` is 1 when every event had the same chance of
+    being seen): about half an event, whatever the count. For a Poisson count of mean 11 the
+    ends are 4.97 and 17.97, where its 2.5% and 97.5% quantiles are 5 and 18.
 
-        (x - unseen)**2 <= z**2 (fitted_var + k x (seen + x) / seen),
-
-    where ``k`` scales the chance part to its measured value at the estimate (1 when every
-    event had the same chance of being seen, or when none was measured) and ``fitted_var`` is
-    the fitted rates' part. An estimate of no unseen event then leaves about ``z**2`` (3.8) of
-    them possible, as an exact Poisson bound at a count of zero does (3.7). For many unseen
-    events the end is the normal interval's, moved up about two events by the error's skew.
+    The lower end is never below ``seen``, the least the true count can be, and is ``seen``
+    wherever the normal interval's end would leave none unseen possible. The upper end is
+    never below the one for an estimate of none unseen, where the chance part measured at the
+    estimate is nil while a few may still have gone unseen: the largest ``x`` that 0 is within
+    ``level_z`` standard errors of, the standard error taken at ``x`` as Wilson's interval does
+    for a share (Wilson 1927, §8), ``x**2 <= z**2 (fitted_var + x (seen + x) / seen)``. That
+    leaves about ``z**2`` (3.8) possible, as an exact Poisson bound at a count of zero does
+    (3.7), and nothing bounds it with three or fewer seen.
 
     Parameters
     ----------
@@ -296,22 +299,29 @@ def unseen_upper_end(
 
     Returns
     -------
-    numpy.ndarray
-        The upper end as a true count; infinite where the seen events are too few to bound it
-        (three or fewer, a few more where the chance of being seen varies across cells).
+    lo, hi : numpy.ndarray
+        The ends as true counts; ``hi`` is infinite where the seen events are too few to bound
+        it.
     """
     seen, f = np.asarray(seen, float), np.asarray(unseen, float)
+    fitted_var, chance = np.asarray(fitted_var, float), np.asarray(chance, float)
+    z2 = level_z**2
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.where((f > 0) & (chance > 0), chance * seen / (f * (seen + f)), 1.0)
-        z2 = level_z**2
-        # a x**2 - b x + c <= 0 holds at x = unseen, so its larger root is above the estimate;
-        # with a <= 0 nothing bounds x from above.
-        a = 1.0 - z2 * k / seen
-        b = 2.0 * f + z2 * k
-        c = f**2 - z2 * fitted_var
-        root = np.sqrt(np.maximum(b * b - 4.0 * a * c, 0.0))
-        hi = np.where(a > 0, (b + root) / (2.0 * a), np.inf)
-    return seen + np.maximum(hi, f)
+        var = fitted_var + chance
+        skew = np.where(var > 0, (z2 - 1.0) / 6.0 * k * chance / var, 0.0)
+        # x**2 (1 - z**2 / seen) - z**2 x - z**2 fitted_var <= 0: with a <= 0 nothing bounds x.
+        a = 1.0 - z2 / seen
+        none_unseen = np.where(
+            a > 0, (z2 + np.sqrt(z2 * z2 + 4.0 * a * z2 * fitted_var)) / (2 * a), np.inf
+        )
+    half = level_z * np.sqrt(var)
+    # Where the normal end leaves none unseen possible, so does the count: a Poisson count's
+    # 2.5% quantile is 0 until its mean passes 3.7, where f - z sqrt(f) reaches 0 at 3.8. The
+    # skew's term, a first-order one, would lift the end above the count's mass there.
+    lo = seen + np.where(f - half > 0, f - half + skew, 0.0)
+    hi = seen + np.maximum(f + half + skew, none_unseen)
+    return lo, hi
 
 
 def loglinear_design(pairs: tuple[tuple[int, int], ...] = ()) -> np.ndarray:
@@ -387,4 +397,5 @@ __all__ = [
     "loglinear_design",
     "loglinear_fit",
     "three_source",
+    "unseen_interval",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from simulator.stats import capture_models
 from simulator.stats.capture_models import (
@@ -13,7 +14,7 @@ from simulator.stats.capture_models import (
     loglinear_design,
     loglinear_fit,
     three_source,
-    unseen_upper_end,
+    unseen_interval,
 )
 from simulator.stats.capture_recapture import Z95, two_source
 
@@ -108,33 +109,45 @@ def test_the_unseen_count_is_the_closed_form_and_unbounded_where_it_divides_by_z
     assert np.isfinite(loglinear_fit(h, ((0, 1),))["unseen"]).all()
 
 
-def test_the_upper_end_is_the_largest_unseen_count_the_estimate_is_within_two_errors_of():
+@pytest.mark.parametrize("mean", [3.0, 11.0, 40.0, 200.0, 1000.0])
+def test_a_poisson_counts_interval_has_its_quantiles_for_ends(mean: float) -> None:
+    # Rates known exactly (no fitted part) and every event as likely to be seen: the unseen
+    # events are a Poisson count of the estimate's mean, and the ends its 2.5% and 97.5%
+    # quantiles, to within the half event a continuous end may sit from a count.
+    seen = np.array([1e9])
+    unseen = np.array([mean])
+    lo, hi = unseen_interval(seen, unseen, np.zeros(1), unseen * (seen + unseen) / seen)
+    quantiles = stats.poisson.ppf([0.025, 0.975], mean)
+    np.testing.assert_allclose([lo[0] - seen[0], hi[0] - seen[0]], quantiles, atol=0.5)
+
+
+def test_the_ends_are_the_normal_interval_moved_up_by_the_skew_of_the_unseen_count():
     rng = np.random.default_rng(4)
     seen = rng.integers(10, 5000, 200).astype(float)
     unseen = np.where(rng.random(200) < 0.2, 0.0, rng.gamma(1.0, 30.0, 200))
     fitted = rng.gamma(1.0, 5.0, 200) * (rng.random(200) < 0.8)
     scale = rng.uniform(1.0, 1.5, 200)  # chance of being seen varying across cells
     chance = scale * unseen * (seen + unseen) / seen
-    end = unseen_upper_end(seen, unseen, fitted, chance) - seen  # as an unseen count
-    k = np.where(unseen > 0, scale, 1.0)
-
-    def slack(x):  # z**2 variance at x minus the squared distance: >= 0 inside the interval
-        return Z95**2 * (fitted + k * x * (seen + x) / seen) - (x - unseen) ** 2
-
-    assert (np.abs(slack(end)) <= 1e-9 * (1 + end**2)).all()
-    assert (slack(end * 1.001 + 1e-3) < 0).all()
-    # Above the normal interval's upper end, by at most the skew of the chance part: with
-    # a = 1 - z**2 k / seen and b = z**2 k (seen + 2 unseen) / seen, the end solves
-    # a d**2 - b d = (z sd)**2 for d = end - unseen, so d <= z sd / sqrt(a) + b / a.
+    lo, hi = unseen_interval(seen, unseen, fitted, chance)
     sd = np.sqrt(fitted + chance)
-    d = end - unseen
-    assert (d >= Z95 * sd - 1e-9).all()
-    a, b = 1 - Z95**2 * k / seen, Z95**2 * k * (seen + 2 * unseen) / seen
-    assert (d <= Z95 * sd / np.sqrt(a) + b / a + 1e-9).all()
+    k = np.where(unseen > 0, scale, 1.0)
+    shift = np.where(sd > 0, (Z95**2 - 1) / 6 * k * chance / np.where(sd > 0, sd, 1) ** 2, 0.0)
+    # The shift is at most (z**2 - 1) k / 6 events, all of it where the chance part is all.
+    assert ((shift >= 0) & (shift <= (Z95**2 - 1) / 6 * k + 1e-12)).all()
+    normal = unseen - Z95 * sd
+    np.testing.assert_allclose(lo, seen + np.where(normal > 0, normal + shift, 0.0))
+    none = unseen_interval(seen, np.zeros(200), fitted, np.zeros(200))[1]
+    np.testing.assert_allclose(hi, np.maximum(seen + unseen + Z95 * sd + shift, none))
+    # Where the upper end is the normal one, no estimate of none unseen would reach it.
+    assert (hi >= none).all() and (lo >= seen).all() and (lo <= seen + unseen).all()
 
 
 def test_no_unseen_event_estimated_leaves_about_four_possible():
     seen = np.array([5.0, 20.0, 500.0, 3.0])
-    hi = unseen_upper_end(seen, np.zeros(4), np.zeros(4), np.zeros(4))
+    lo, hi = unseen_interval(seen, np.zeros(4), np.zeros(4), np.zeros(4))
     np.testing.assert_allclose(hi[:3] - seen[:3], Z95**2 / (1 - Z95**2 / seen[:3]))
     assert hi[3] == np.inf  # three events seen: too few to bound how many went unseen
+    np.testing.assert_array_equal(lo, seen)
+    # with the fitted rates' variance, the x that 0 is within z standard errors of
+    x = unseen_interval(seen[:3], np.zeros(3), np.full(3, 4.0), np.zeros(3))[1] - seen[:3]
+    np.testing.assert_allclose(x**2, Z95**2 * (4.0 + x * (seen[:3] + x) / seen[:3]))
