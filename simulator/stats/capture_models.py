@@ -319,7 +319,8 @@ def unseen_interval(
     # Where the normal end leaves none unseen possible, so does the count: a Poisson count's
     # 2.5% quantile is 0 until its mean passes 3.7, where f - z sqrt(f) reaches 0 at 3.8. The
     # skew's term, a first-order one, would lift the end above the count's mass there.
-    lo = seen + np.where(f - half > 0, f - half + skew, 0.0)
+    low = f - half
+    lo = seen + np.where((low > 0) | np.isnan(low), low + skew, 0.0)  # an unknown count: NaN
     hi = seen + np.maximum(f + half + skew, none_unseen)
     return lo, hi
 

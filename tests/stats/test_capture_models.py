@@ -148,6 +148,9 @@ def test_no_unseen_event_estimated_leaves_about_four_possible():
     np.testing.assert_allclose(hi[:3] - seen[:3], Z95**2 / (1 - Z95**2 / seen[:3]))
     assert hi[3] == np.inf  # three events seen: too few to bound how many went unseen
     np.testing.assert_array_equal(lo, seen)
+    # a model that leaves the count unknown leaves both ends unknown
+    lo, hi = unseen_interval(seen, np.full(4, np.nan), np.zeros(4), np.zeros(4))
+    assert np.isnan(lo).all() and np.isnan(hi).all()
     # with the fitted rates' variance, the x that 0 is within z standard errors of
     x = unseen_interval(seen[:3], np.zeros(3), np.full(3, 4.0), np.zeros(3))[1] - seen[:3]
     np.testing.assert_allclose(x**2, Z95**2 * (4.0 + x * (seen[:3] + x) / seen[:3]))
