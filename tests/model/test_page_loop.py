@@ -70,7 +70,7 @@ class Fed(LoopedClient):
         super().__init__(sc, outages, streams)
         self.fixed, self.chunk, self.used = variates, chunk, 0
 
-    def variates(self, n):
+    def request_variates(self, n):
         n = min(n, self.chunk)
         assert self.used + n <= self.fixed[0].size, "the test's variates ran out"
         out = tuple(x[self.used : self.used + n] for x in self.fixed)

@@ -140,9 +140,20 @@ class OneRequestClient:
             return visible & (self.max_attempts <= 1)
         return visible & (s.attempts[rows] >= self.max_attempts)
 
-    def _settle(self, rows: np.ndarray, cause: int) -> None:
+    def _settle(self, rows: np.ndarray, cause: int | np.ndarray) -> None:
         self._settled_rows.append(rows)
-        self._settled_cause.append(cause)  # one code for the group: expanded once, at the end
+        self._settled_cause.append(cause)  # one code for the group (or one a row): expanded once
+
+    def request_variates(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``n`` requests' upload latencies, response latencies and failure uniforms.
+
+        Drawn in this order for every request, whether or not its response is looked at, so
+        that a request takes the same draws whichever settler sends it.
+        """
+        cfg = self.cfg
+        up = cfg.upload_latency_seconds.sample(self.net, n)
+        back = cfg.response_latency_seconds.sample(self.net, n)
+        return up, back, self.net.random(n)
 
     def _settled_groups(self) -> tuple[np.ndarray, np.ndarray]:
         """Every message settled in the block so far, and its cause (or delivered) code."""
@@ -306,9 +317,7 @@ class OneRequestClient:
                 break
             self.requests += n
             self._attempt(s, rows, fresh)
-            up = cfg.upload_latency_seconds.sample(self.net, n)
-            back = cfg.response_latency_seconds.sample(self.net, n)
-            u = self.net.random(n)
+            up, back, u = self.request_variates(n)
             t0 = pg.t0[page]
             written = np.maximum(ready, self.open_at[page])
             arrive = written + up
@@ -387,9 +396,7 @@ class OneRequestClient:
             fl_pages, which = page_groups(page[flush])
             m = fl_pages.size
             self.requests += m
-            up = cfg.upload_latency_seconds.sample(self.net, m)
-            cfg.response_latency_seconds.sample(self.net, m)  # drawn as for any request
-            u = self.net.random(m)
+            up, _, u = self.request_variates(m)
             at = pg.t0[fl_pages] + pg.dwell[fl_pages]
             failed = ((u < cfg.failure_probability) | self.outages.down_at(at))[which]
             fr = rows[flush]

@@ -207,9 +207,7 @@ class BatchClient(KeepaliveClient):
             self._settle(rows[(b.sent & stopped)[b.batch]], LOST["blocked"])
             go = sent[~stopped[sent]]
         n, bp, at = go.size, head_page[go], b.at[go]
-        up = cfg.upload_latency_seconds.sample(self.net, n)
-        back = cfg.response_latency_seconds.sample(self.net, n)
-        u = self.net.random(n)
+        up, back, u = self.request_variates(n)
         # Written once the connection is open; a beacon opens a connection of its own.
         written = at + self.beacon_handshake * up if beacon else np.maximum(at, self.open_at[bp])
         arrive = written + up

@@ -196,9 +196,7 @@ class KeepaliveClient(OptimisticRaceClient):
                 rows, page, ready, kind = (x[~stopped] for x in (rows, page, ready, kind))
             n = rows.size
             dwell = pg.dwell[page]
-            up = cfg.upload_latency_seconds.sample(self.net, n)
-            back = cfg.response_latency_seconds.sample(self.net, n)
-            u = self.net.random(n)
+            up, back, u = self.request_variates(n)
             t0 = pg.t0[page]
             beacon = kind == BEACON
             # Written once the connection is open; a beacon opens a connection of its own.
@@ -270,9 +268,7 @@ class KeepaliveClient(OptimisticRaceClient):
             s.attempts[fr] += 1
             # Every page-hide request of a block is a beacon, or none is.
             beacon = self.unload_transport == "beacon"
-            up = cfg.upload_latency_seconds.sample(self.net, m)
-            back = cfg.response_latency_seconds.sample(self.net, m)  # drawn as for any request
-            u = self.net.random(m)
+            up, back, u = self.request_variates(m)
             dwell = pg.dwell[fl_pages]
             at = pg.t0[fl_pages] + dwell
             # From page-hide to arrival: a beacon's own handshake, or the page's connection

@@ -126,20 +126,12 @@ class LoopedClient(OneRequestClient):
         # about two a page (one more draw or so at the block's end).
         n = min(rows.size, rows.size // self.cfg.batch_size + 2 * n_pages)
         while (k := loop.run(k)) < n_pages:
-            loop.feed(*self.variates(max(n, VARIATES_AT_ONCE, loop.needed)))
+            loop.feed(*self.request_variates(max(n, VARIATES_AT_ONCE, loop.needed)))
             n = 0
         done, status, left, left_page = loop.results()
         self.requests += loop.requests
-        self._settled_rows.append(done)
-        self._settled_cause.append(status)
+        self._settle(done, status)
         return (*self._settled(s), left, left_page)
-
-    def variates(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``n`` requests' upload latencies, response latencies and failure uniforms."""
-        cfg = self.cfg
-        up = cfg.upload_latency_seconds.sample(self.net, n)
-        back = cfg.response_latency_seconds.sample(self.net, n)
-        return up, back, self.net.random(n)
 
     def loop(
         self,

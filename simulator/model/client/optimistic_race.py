@@ -157,8 +157,7 @@ class OptimisticRaceClient(OneRequestClient):
             carried[mine], self.offset, self.event, self.load, self.fires, self.net,
         )  # fmt: skip
         self.requests += self.sequential.requests - requests
-        self._settled_rows.append(done)
-        self._settled_cause.append(status)
+        self._settle(done, status)
         return np.concatenate([stored, left]), np.concatenate([stored_page, left_page])
 
     def _begin(self, pages: Pages) -> Pages:
