@@ -82,12 +82,16 @@ def test_an_installed_package_lists_and_runs_its_presets_by_name(installed, tmp_
         capture_output=True, text=True, env=_clean_env(), cwd=tmp_path, check=True,
     )  # fmt: skip
     assert Path(where.stdout.strip()).is_relative_to(installed)
-    loop = "from simulator.model.client.looped import available; print(available())"
+    loops = (
+        "from simulator.model.client.looped import available; "
+        "from simulator.model.outcome_counts import counting_loop; "
+        "print(available(), counting_loop is not None)"
+    )
     built = subprocess.run(
-        [str(installed / "bin" / "python"), "-c", loop],
+        [str(installed / "bin" / "python"), "-c", loops],
         capture_output=True, text=True, env=_clean_env(), cwd=tmp_path, check=True,
     )  # fmt: skip
-    assert built.stdout.strip() == "True"  # the install compiled the page loop
+    assert built.stdout.strip() == "True True"  # the install compiled the page and counting loops
 
     listed = _trackloss(installed, "presets", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr

@@ -35,7 +35,7 @@ from simulator.model.copies import BOT, DUAL, SERVER, payload, take_rows
 from simulator.model.copy_sink import CopySink
 from simulator.model.dual_waits import DualWaits
 from simulator.model.outages import Outages
-from simulator.model.outcome_counts import count, delivered, join_dual, lost
+from simulator.model.outcome_counts import count_measures, delivered, join_dual, lost
 from simulator.model.population import PopulationSampler, VisitorColumns, arrival_blocks, layout_of
 from simulator.model.route_tables import RouteTables
 from simulator.model.routing import shared_client_routes
@@ -181,7 +181,7 @@ class Replication:
                 # Only a hybrid route's server copies carry the browser's context.
                 context = rows["context"][server] if plan in self.routes.hybrid_plans else False
                 delivered(data, base[server], rows["value"][server], context)
-            count(data, base[kind == BOT] + BOTS)
+            count_measures(data, base[kind == BOT], [(None, [(BOTS, 1.0)])])
             server_when, cause = when, 0
             if self.sink is not None:
                 k = rows["key"] >= 0  # nightly jobs' events have no visitor: not exported
@@ -239,7 +239,7 @@ class Replication:
                 # The job's events are drawn per cell, not per visitor: each counts as its own.
                 first = self.counts["offsite_events"] - key.size
                 off = self.buffer.offset(e, key // 2, first + np.arange(key.size))
-                count(self.buffer.shared, off + TRUTH)
+                count_measures(self.buffer.shared, off, [(None, [(TRUTH, 1.0)])])
                 self.batch.withhold(off, routes.withheld[route])
                 for p in range(routes.n_plans):
                     send = np.flatnonzero(routes.server[route, p])

@@ -24,9 +24,21 @@ from simulator.model.collector import (
     VALUE_DUPLICATES,
     VALUE_SQ_DELIVERED,
 )
-from simulator.model.tally_buffer import KEPT, POSITION, Counters
+from simulator.model.compiled import current
+from simulator.model.tally_buffer import GROUP_SHIFT, KEPT, POSITION, Counters
+
+try:
+    from simulator.model import counting_loop
+except ImportError:  # built without a compiler: the same sums, on arrays
+    counting_loop = None
+if counting_loop is not None and not current(
+    [counting_loop], ("counting_loop.pyx",), "the counting loop", "counting on arrays instead"
+):
+    counting_loop = None
 
 PENDING_CODE = LOST["pending"]
+NO_COLUMNS = np.zeros((0, 0))
+NO_ROWS = np.zeros(0, np.int64)
 
 
 def count(data: np.ndarray, index: np.ndarray, amount: np.ndarray | float = 1.0) -> None:
@@ -56,8 +68,18 @@ def count_measures(
         ``(which, measures)``: for the events ``which`` selects (a mask, or None for all), add
         each ``(measure, amount)`` of ``measures``, in order. Each selection is taken once, and
         where each event is noted by group is found once for them all.
+
+    Notes
+    -----
+    Into :class:`~simulator.model.tally_buffer.Counters`, the compiled counting loop
+    (:mod:`simulator.model.counting_loop`) does it in one pass over the events, where it was
+    built; on arrays, it takes a pass per step. Both add the same amounts to each counter in
+    the same order, so the sums are the same to the last bit.
     """
     if not base.size:
+        return
+    if counting_loop is not None and isinstance(data, Counters):
+        _count_compiled(data, base, selections)
         return
     position = base & POSITION
     noted = isinstance(data, Counters)
@@ -76,6 +98,34 @@ def count_measures(
             np.add.at(flat[measure:], at, amount)
             if noted:
                 data.note_keys(*picked, measure, amount)
+
+
+def _count_compiled(
+    data: Counters,
+    base: np.ndarray,
+    selections: list[tuple[np.ndarray | None, list[tuple[int, np.ndarray | float]]]],
+) -> None:
+    """:func:`count_measures` into counters, in the compiled loop: a call per selection."""
+    base = np.ascontiguousarray(base, dtype=np.int64)
+    for which, measures in selections:
+        rows = None if which is None else np.flatnonzero(which)
+        if rows is not None and not rows.size:
+            continue
+        codes, scalars, column, amounts = [], [], [], []
+        for measure, amount in measures:  # an amount for every event, or one for them all
+            codes.append(measure)
+            each = isinstance(amount, np.ndarray) and amount.ndim > 0
+            column.append(len(amounts) if each else -1)
+            scalars.append(0.0 if each else amount)
+            if each:
+                amounts.append(amount)
+        codes = np.array(codes, dtype=np.int64)
+        counting_loop.add_measures(
+            data, data.grouped, data.first, data.second, data.group_step, data.n_measures,
+            GROUP_SHIFT, base, NO_ROWS if rows is None else rows, rows is None, codes,
+            KEPT[codes], np.array(scalars, dtype=float), np.array(column, dtype=np.int64),
+            np.array(amounts, dtype=float) if amounts else NO_COLUMNS,
+        )  # fmt: skip
 
 
 def delivered(

@@ -24,7 +24,7 @@ from simulator.model.copies import BOT, DUAL, SERVER, Column, Stored, payload
 from simulator.model.copy_sink import CopySink
 from simulator.model.dual_waits import DualWaits
 from simulator.model.outages import Outages
-from simulator.model.outcome_counts import count, count_measures, delivered, lost
+from simulator.model.outcome_counts import count_measures, delivered, lost
 from simulator.model.pages import BACKGROUND
 from simulator.model.population import PopulationSampler, VisitorColumns, arrival_blocks
 from simulator.model.route_tables import RouteTables
@@ -376,9 +376,15 @@ class VisitBatch:
             return
         o = off[mask]
         for p in self.routes.respecting:
-            count(self.buffer.data, p * self.buffer.plan_stride + o + LOST["withheld"])
+            count_measures(
+                self.buffer.data,
+                p * self.buffer.plan_stride + o,
+                [(None, [(LOST["withheld"], 1.0)])],
+            )
         for p in self.routes.anonymous:
-            count(self.buffer.data, p * self.buffer.plan_stride + o + ANONYMOUS)
+            count_measures(
+                self.buffer.data, p * self.buffer.plan_stride + o, [(None, [(ANONYMOUS, 1.0)])]
+            )
 
     # -- bots --------------------------------------------------------------------------------
     def bot_arrivals(self) -> dict | None:

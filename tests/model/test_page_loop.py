@@ -31,6 +31,7 @@ from simulator.model.client.looped import LoopedClient
 from simulator.model.client.paged import PagedClient
 from simulator.model.client.settler import MessageState, Pages
 from simulator.model.collector import LOST
+from simulator.model.compiled import stale
 from simulator.model.pages import BACKGROUND
 from simulator.model.streams import Streams
 
@@ -247,6 +248,6 @@ def test_a_loop_older_than_its_sources_is_not_used(tmp_path) -> None:
     for name in ("page_loop.pyx", "queue_heap.pyx", "page_loop.so"):
         (tmp_path / name).write_text("")
         os.utime(tmp_path / name, (1000.0, 1000.0))
-    assert looped.stale(tmp_path, [compiled]) == []
+    assert stale(tmp_path, [compiled], looped.SOURCES) == []
     os.utime(tmp_path / "queue_heap.pyx", (2000.0, 2000.0))
-    assert looped.stale(tmp_path, [compiled]) == ["queue_heap.pyx"]
+    assert stale(tmp_path, [compiled], looped.SOURCES) == ["queue_heap.pyx"]

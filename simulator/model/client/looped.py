@@ -15,9 +15,6 @@ array settlers instead, which agree with it in distribution but not draw for dra
 
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
-
 import numpy as np
 
 from simulator.config.scenario import Scenario
@@ -25,6 +22,7 @@ from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.settler import MessageState, Pages
 from simulator.model.client.transports import request_kind
 from simulator.model.collector import LOST
+from simulator.model.compiled import current
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
 
@@ -48,26 +46,10 @@ def available() -> bool:
     return PageLoop is not None
 
 
-def stale(folder: Path, compiled: list[Path]) -> list[str]:
-    """The loop's sources in ``folder`` changed after the ``compiled`` modules were built.
-
-    In an editable install, a source edited or checked out since the last ``pip install -e .``
-    would otherwise run as the old machine code.
-    """
-    built = min((p.stat().st_mtime for p in compiled), default=float("inf"))
-    return [n for n in SOURCES if (folder / n).exists() and (folder / n).stat().st_mtime > built]
-
-
-if PageLoop is not None:
-    _compiled = [Path(page_loop.__file__), Path(queue_heap.__file__)]
-    if _changed := stale(Path(__file__).parent, _compiled):
-        warnings.warn(
-            f"{', '.join(_changed)} changed since the page loop was compiled: settling on "
-            "arrays instead; reinstall the package (pip install -e .) to compile it again",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        PageLoop = None
+if PageLoop is not None and not current(
+    [page_loop, queue_heap], SOURCES, "the page loop", "settling on arrays instead"
+):
+    PageLoop = None
 
 
 class LoopedClient(OneRequestClient):
