@@ -1,9 +1,10 @@
-"""Builds the compiled loops: the page loop and its queue, and the counting loop.
+"""Builds the compiled loops: the page loop and its queue, the counting loop, the usual ticks.
 
-Their sources are ``simulator/model/client/page_loop.pyx`` (and ``queue_heap.pyx``) and
-``simulator/model/counting_loop.pyx``. Everything else about the package is in
+Their sources are ``simulator/model/client/page_loop.pyx`` (and ``queue_heap.pyx``),
+``simulator/model/counting_loop.pyx`` and ``simulator/model/usual_ticks.pyx`` (an idle server
+worker's run of usual ticks). Everything else about the package is in
 ``pyproject.toml``. The extensions are optional: where they cannot be compiled, the package
-installs without them, and settles and counts on arrays instead.
+installs without them and does the same on arrays instead.
 """
 
 from Cython.Build import cythonize
@@ -13,7 +14,8 @@ LOOPS = [
     Extension(f"simulator.model.client.{m}", [f"simulator/model/client/{m}.pyx"], optional=True)
     for m in ("queue_heap", "page_loop")
 ] + [
-    Extension("simulator.model.counting_loop", ["simulator/model/counting_loop.pyx"], optional=True)
+    Extension(f"simulator.model.{m}", [f"simulator/model/{m}.pyx"], optional=True)
+    for m in ("counting_loop", "usual_ticks")
 ]
 
 setup(ext_modules=cythonize(LOOPS, quiet=True))

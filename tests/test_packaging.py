@@ -85,13 +85,14 @@ def test_an_installed_package_lists_and_runs_its_presets_by_name(installed, tmp_
     loops = (
         "from simulator.model.client.looped import available; "
         "from simulator.model.outcome_counts import counting_loop; "
-        "print(available(), counting_loop is not None)"
+        "from simulator.model.flush_worker import usual_ticks; "
+        "print(available(), counting_loop is not None, usual_ticks is not None)"
     )
     built = subprocess.run(
         [str(installed / "bin" / "python"), "-c", loops],
         capture_output=True, text=True, env=_clean_env(), cwd=tmp_path, check=True,
     )  # fmt: skip
-    assert built.stdout.strip() == "True True"  # the install compiled the page and counting loops
+    assert built.stdout.strip() == "True True True"  # the install compiled every loop
 
     listed = _trackloss(installed, "presets", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr

@@ -22,8 +22,18 @@ from collections.abc import Iterable
 import numpy as np
 
 from simulator.config.tracking import ServerConfig
+from simulator.model.compiled import current
 from simulator.model.outages import Outages
 from simulator.model.streams import BLOCK
+
+try:
+    from simulator.model import usual_ticks
+except ImportError:  # built without a compiler: the runs of usual ticks go on arrays
+    usual_ticks = None
+if usual_ticks is not None and not current(
+    [usual_ticks], ("usual_ticks.pyx",), "the usual ticks' loop", "walking them on arrays instead"
+):
+    usual_ticks = None
 
 STATUS = ("delivered", "queue_full", "retries_exhausted", "process_exit", "pending")
 """Final outcomes of a queued item, reported by index."""
@@ -137,11 +147,15 @@ class FlushWorker:
         """Deliver a run of usual ticks of an idle worker at once, one draw and upload each.
 
         Only for uploads that fit a tick: a longer one changes which ticks the worker sees.
+        Where it was built, the compiled loop of :mod:`simulator.model.usual_ticks` walks the
+        ticks one by one; on arrays they go a block at a time. Both stop at the same tick.
         """
         if self.busy > 1:
             return False
         step, p_fail, pos = self.step, self.config.failure_probability, lane.pos
         r0 = lane.restarts[lane.ri] if lane.ri < len(lane.restarts) else math.inf
+        if usual_ticks is not None:
+            return self._walk_usual_ticks(lane, k_until, r0)
         g = int(np.searchsorted(lane.gs, pos, side="right")) - 1
         g_end = int(np.searchsorted(lane.gk, k_until, side="right"))
         done, width = 0, 32
@@ -168,6 +182,21 @@ class FlushWorker:
             if ok < g2 - g:
                 break
             g, width = g2, width * 4
+        return done > 0
+
+    def _walk_usual_ticks(self, lane: Lane, k_until: int, restart: float) -> bool:
+        """:meth:`_idle_ticks` in the compiled loop, on the draws at hand, then on more."""
+        done, more = 0, True
+        while more:
+            lane.refill(1)
+            ok, lane.pos, last, more = usual_ticks.deliver(
+                lane.gs, lane.ge, lane.gk, lane.k, lane.code, lane.when, lane.draws, lane.dp,
+                lane.pos, k_until, self.one_batch, self.step, restart,
+                self.config.failure_probability, self.o_starts, self.o_ends, DELIVERED,
+            )  # fmt: skip
+            if ok:
+                lane.dp, lane.last, self.uploads = lane.dp + ok, last, self.uploads + ok
+                done += ok
         return done > 0
 
     def _fails(self, lane: Lane, t: float) -> bool:

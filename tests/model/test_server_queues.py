@@ -1,4 +1,8 @@
-"""ServerQueues against ServerPath: same events, same seed, identical outcomes and uploads."""
+"""ServerQueues against ServerPath: same events, same seed, identical outcomes and uploads.
+
+An idle worker's runs of usual ticks are walked by the compiled loop where it was built and on
+arrays where it was not; both are checked against the reference.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import simpy
 from support.reference_server import ServerPath
 
 from simulator.config.tracking import ServerConfig
+from simulator.model import flush_worker
 from simulator.model.collector import Collector
 from simulator.model.copies import SERVER
 from simulator.model.outages import Outages
@@ -186,9 +191,19 @@ CASES = {
 }  # fmt: skip
 
 
+@pytest.fixture(params=["compiled", "arrays"])
+def usual_ticks(request, monkeypatch) -> str:
+    """How an idle worker's runs of usual ticks are walked: by the compiled loop, on arrays."""
+    if request.param == "arrays":
+        monkeypatch.setattr(flush_worker, "usual_ticks", None)
+    elif flush_worker.usual_ticks is None:
+        pytest.skip("the usual ticks' loop was not built")
+    return request.param
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_same_outcomes_and_uploads_as_server_path(case, seed):
+def test_same_outcomes_and_uploads_as_server_path(case, seed, usual_ticks):
     cfg, windows, end, n_quiet, bursts, n_plans = CASES[case]
     plans = make_events(seed, n_plans, cfg.instances, end, n_quiet, bursts)
     expected, uploads = run_path(cfg, windows, end, plans, seed)
