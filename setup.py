@@ -1,6 +1,7 @@
-"""Builds the compiled loops: the page loop and its queue, the counting loop, the usual ticks.
+"""Builds the compiled loops: page loop and queue, request race, counting loop, usual ticks.
 
 Their sources are ``simulator/model/client/page_loop.pyx`` (and ``queue_heap.pyx``),
+``simulator/model/client/request_race.pyx`` (a round of one request per event),
 ``simulator/model/counting_loop.pyx`` and ``simulator/model/usual_ticks.pyx`` (an idle server
 worker's run of usual ticks). Everything else about the package is in
 ``pyproject.toml``. The extensions are optional: where they cannot be compiled, the package
@@ -12,7 +13,7 @@ from setuptools import Extension, setup
 
 LOOPS = [
     Extension(f"simulator.model.client.{m}", [f"simulator/model/client/{m}.pyx"], optional=True)
-    for m in ("queue_heap", "page_loop")
+    for m in ("queue_heap", "page_loop", "request_race")
 ] + [
     Extension(f"simulator.model.{m}", [f"simulator/model/{m}.pyx"], optional=True)
     for m in ("counting_loop", "usual_ticks")

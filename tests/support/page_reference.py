@@ -142,12 +142,11 @@ def page_by_page(
     return counts
 
 
-def on_arrays(client, sc, visit_data, pages_per_visit: int, handler_p: float) -> np.ndarray:
-    """Counts per visit, event type and outcome of ``client`` settling every page at once.
+def settled_on_arrays(client, visit_data, pages_per_visit: int, handler_p: float) -> tuple:
+    """``client.settle`` on every page of the visits at once (see :func:`on_arrays`).
 
-    ``visit_data`` is ``(start, dwell, end, keepalive, blocked_beacon, events)``: per visit and
-    page, the start, dwell and how it ends; per visit, whether the browser honours keepalive
-    and whether its blocker stops beacons; and the events, as for :func:`page_by_page`.
+    Returns every message (settled, then left open) with its status, each message's visit and
+    event type, and the messages' state.
     """
     start, dwell, end, keepalive, blocked_beacon, events = visit_data
     n_visits = dwell.shape[0]
@@ -170,6 +169,18 @@ def on_arrays(client, sc, visit_data, pages_per_visit: int, handler_p: float) ->
     rows = np.concatenate([rows, left])
     status = np.concatenate([status, np.where(state.n[left] > 0, DELIVERED_STATUS,
                                               LOST["never_returned"])])  # fmt: skip
+    return rows, status, v, e, state
+
+
+def on_arrays(client, sc, visit_data, pages_per_visit: int, handler_p: float) -> np.ndarray:
+    """Counts per visit, event type and outcome of ``client`` settling every page at once.
+
+    ``visit_data`` is ``(start, dwell, end, keepalive, blocked_beacon, events)``: per visit and
+    page, the start, dwell and how it ends; per visit, whether the browser honours keepalive
+    and whether its blocker stops beacons; and the events, as for :func:`page_by_page`.
+    """
+    rows, status, v, e, state = settled_on_arrays(client, visit_data, pages_per_visit, handler_p)
+    n_visits = visit_data[1].shape[0]
     counts = np.zeros((n_visits, 3, len(OUTCOMES)))
     code = {DELIVERED_STATUS: 0, **{c: OUTCOMES.index(name) for name, c in LOST.items()}}
     column = np.array([code[s] for s in status.tolist()])

@@ -43,8 +43,18 @@ from simulator.model.client.settler import (
     settled_groups,
 )
 from simulator.model.collector import LOST
+from simulator.model.compiled import current
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
+
+try:
+    from simulator.model.client import request_race
+except ImportError:  # built without a compiler: each round on arrays
+    request_race = None
+if request_race is not None and not current(
+    [request_race], ("request_race.pyx",), "the request race", "racing on arrays instead"
+):
+    request_race = None
 
 EMPTY = np.zeros(0, np.int64)
 """No rows (never written to)."""
@@ -77,6 +87,7 @@ class OneRequestClient:
         # A beacon on a connection of its own pays the handshake's round trips (2 L each).
         self.beacon_handshake = 2.0 * con.handshake_round_trips * con.beacon_own_connection
         self.outages = outages
+        self.outage_spans = (np.asarray(outages.starts, float), np.asarray(outages.ends, float))
         r = cfg.retry
         self.store_kind = r.store
         self.persist_on_add = r.persist == "on_add"
@@ -316,6 +327,11 @@ class OneRequestClient:
             if not n:
                 break
             self.requests += n
+            if request_race is not None:
+                rows, page, ready = self._race_round(s, rows, page, ready, fresh, inflight_r,
+                                                     inflight_p)  # fmt: skip
+                fresh = False
+                continue
             self._attempt(s, rows, fresh)
             up, back, u = self.request_variates(n)
             t0 = pg.t0[page]
@@ -348,6 +364,40 @@ class OneRequestClient:
             (np.concatenate([EMPTY, *inflight_r]), np.concatenate([EMPTY, *inflight_p])),
             (np.concatenate([EMPTY, *unsent_r]), np.concatenate([EMPTY, *unsent_p])),
         )
+
+    def _race_round(
+        self,
+        s: MessageState,
+        rows: np.ndarray,
+        page: np.ndarray,
+        ready: np.ndarray,
+        fresh: bool,
+        inflight_r: list[np.ndarray],
+        inflight_p: list[np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A round of :meth:`_race` in the compiled request race, on the round's variates.
+
+        Settles and notes in flight what the round on arrays does, in the same order, and
+        returns the messages to retry, their pages and when each is ready again.
+        """
+        pg, cfg = self.pages, self.cfg
+        up, back, u = self.request_variates(rows.size)
+        exhausted, dropped, acked, flying, flying_page, rows, page, arrive = (
+            request_race.race_round(
+                rows, page, ready, up, back, u, fresh, pg.dwell, pg.t0, self.open_at,
+                self.teardown, pg.cancels.view(np.uint8), *self.outage_spans,
+                cfg.failure_probability, self.max_attempts,
+                self.store_kind != "none", self.window, s.attempts, s.cause, s.n, s.first,
+                s.late, LOST["network"], NO_CAUSE,
+            )
+        )  # fmt: skip
+        self._settle(exhausted, LOST["retries_exhausted"])
+        if self.store_kind == "none":
+            self._settle(dropped, LOST["network"])
+        self._settle(acked, DELIVERED_STATUS)
+        inflight_r.append(flying)
+        inflight_p.append(flying_page)
+        return rows, page, arrive + self.retry.retry_delay(s.attempts[rows])
 
     def _persist_or_settle(
         self, s: MessageState, rows: np.ndarray, page: np.ndarray
