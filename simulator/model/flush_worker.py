@@ -9,7 +9,8 @@ is free, up to ``max_retries`` (``retries_exhausted``). A deploy loses the queue
 library flushes on exit (``process_exit``).
 
 A :class:`Lane` holds one instance's state; the :class:`FlushWorker` moves it on, tick by
-tick, or a run of usual ticks at once with array operations. Which arrivals are due, and when,
+tick, or a run of usual ticks at once (in compiled code, :mod:`simulator.model.usual_ticks`,
+where it was built; else with array operations). Which arrivals are due, and when,
 is the business of :class:`simulator.model.server.ServerQueues`.
 """
 

@@ -7,12 +7,12 @@ retries, deploys); what is queued at the end is ``pending``.
 :class:`ServerQueues` takes events and reports outcomes as arrays. The engine calls
 ``catch_up(now)`` once every event before "now" is pushed, so the replay is exact whatever its
 rhythm (each instance draws its own failures). While the worker is idle, a run of *usual*
-ticks (arrivals fit one batch, no restart, the upload succeeds) is delivered with array
-operations; any other tick runs a loop over ticks (the queue and the batch are index ranges,
-never items). Plans that push the same arrivals to an instance share its replay
-(:mod:`simulator.model.shared_lanes`). tests/support/reference_server.py holds the same model
-item by item, and tests/model/test_server_queues.py checks both give exactly the same outcomes
-on the same draws.
+ticks (arrivals fit one batch, no restart, the upload succeeds) is delivered at once (in a
+compiled loop, or with array operations); any other tick runs a loop over ticks (the queue and
+the batch are index ranges, never items). Plans that push the same arrivals to an instance
+share its replay (:mod:`simulator.model.shared_lanes`). tests/support/reference_server.py holds
+the same model item by item, and tests/model/test_server_queues.py checks both give exactly the
+same outcomes on the same draws.
 """
 
 from __future__ import annotations

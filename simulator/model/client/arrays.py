@@ -22,7 +22,10 @@ tests keep as the reference):
   are dropped (``queue_full``).
 
 Pages interact only through the store, so they are visited in order of their position in the
-visit, and only the few events that are stored take part in that loop.
+visit, and only the few events that are stored take part in that loop. Each round of the race (a
+send of every message due, then its retries) runs in the compiled request race
+(:mod:`simulator.model.client.request_race`) where it was built, else in numpy passes; both take
+the round's variates in the same order and settle alike, to the last bit.
 """
 
 from __future__ import annotations
