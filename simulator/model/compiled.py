@@ -10,6 +10,7 @@ arrays stand in until the package is installed again.
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -64,9 +65,31 @@ def current(modules: list[ModuleType], sources: tuple[str, ...], what: str, inst
             f"{what} was compiled before {', '.join(changed)} changed: {instead}; reinstall "
             "the package (pip install -e .) to compile it again",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return not changed
 
 
-__all__ = ["current", "stale"]
+def built(name: str, sources: tuple[str, ...], what: str, instead: str) -> ModuleType | None:
+    """The compiled module ``name``, or None where it was not built or its sources changed since.
+
+    Parameters
+    ----------
+    name : str
+        The module's dotted name.
+    sources, what, instead
+        As for :func:`current`.
+
+    Returns
+    -------
+    module or None
+        The module when it may run; None tells the caller to do the same on arrays.
+    """
+    try:
+        module = importlib.import_module(name)
+    except ImportError:  # built without a compiler: the caller's arrays stand in
+        return None
+    return module if current([module], sources, what, instead) else None
+
+
+__all__ = ["built", "current", "stale"]

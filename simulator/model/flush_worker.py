@@ -23,18 +23,16 @@ from collections.abc import Iterable
 import numpy as np
 
 from simulator.config.tracking import ServerConfig
-from simulator.model.compiled import current
+from simulator.model.compiled import built
 from simulator.model.outages import Outages
 from simulator.model.streams import BLOCK
 
-try:
-    from simulator.model import usual_ticks
-except ImportError:  # built without a compiler: the runs of usual ticks go on arrays
-    usual_ticks = None
-if usual_ticks is not None and not current(
-    [usual_ticks], ("usual_ticks.pyx",), "the usual ticks' loop", "walking them on arrays instead"
-):
-    usual_ticks = None
+usual_ticks = built(
+    "simulator.model.usual_ticks",
+    ("usual_ticks.pyx", "sorted_times.pxd"),
+    "the usual ticks' loop",
+    "walking them on arrays instead",
+)
 
 STATUS = ("delivered", "queue_full", "retries_exhausted", "process_exit", "pending")
 """Final outcomes of a queued item, reported by index."""

@@ -24,17 +24,15 @@ from simulator.model.collector import (
     VALUE_DUPLICATES,
     VALUE_SQ_DELIVERED,
 )
-from simulator.model.compiled import current
+from simulator.model.compiled import built
 from simulator.model.tally_buffer import GROUP_SHIFT, KEPT, POSITION, Counters
 
-try:
-    from simulator.model import counting_loop
-except ImportError:  # built without a compiler: the same sums, on arrays
-    counting_loop = None
-if counting_loop is not None and not current(
-    [counting_loop], ("counting_loop.pyx",), "the counting loop", "counting on arrays instead"
-):
-    counting_loop = None
+counting_loop = built(
+    "simulator.model.counting_loop",
+    ("counting_loop.pyx",),
+    "the counting loop",
+    "counting on arrays instead (the same sums)",
+)
 
 PENDING_CODE = LOST["pending"]
 NO_COLUMNS = np.zeros((0, 0))

@@ -12,17 +12,7 @@ that is not usual, and writes the same outcomes and takes the same draws
 
 from libc.stdint cimport int64_t
 
-
-cdef inline Py_ssize_t after(const int64_t[::1] a, int64_t x) nogil:
-    """How many of the sorted ``a`` are at most ``x`` (``np.searchsorted(a, x, "right")``)."""
-    cdef Py_ssize_t lo = 0, hi = a.shape[0], mid
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if a[mid] <= x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+from simulator.model.sorted_times cimport at_most, outage_on
 
 
 def deliver(
@@ -80,10 +70,9 @@ def deliver(
         The ticks delivered (and draws taken), the first arrival left, the last tick delivered
         (-1 for none), and whether the draws ran out before a tick that is not usual (1) or not.
     """
-    cdef int64_t ok = 0, last = -1, i, stop, lo, hi, mid
+    cdef int64_t ok = 0, last = -1, i, stop
     cdef double now
-    cdef Py_ssize_t n_out = outage_starts.shape[0]
-    cdef Py_ssize_t g = after(gs, pos) - 1, g_end = after(gk, k_until)
+    cdef Py_ssize_t g = at_most(gs, pos) - 1, g_end = at_most(gk, k_until)
     cdef Py_ssize_t g_draws = g + (draws.shape[0] - dp)  # the draws at hand last to this tick
     if g < 0:
         raise IndexError(f"arrival {pos} comes before the first tick's")
@@ -96,16 +85,8 @@ def deliver(
             break
         if draws[dp + ok] < p_fail:
             break
-        if n_out:  # the last outage starting at or before now: is it still on?
-            lo, hi = 0, n_out
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if outage_starts[mid] <= now:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            if lo > 0 and now < outage_ends[lo - 1]:
-                break
+        if outage_on(outage_starts, outage_ends, now):
+            break
         for i in range(pos, stop):
             code[i] = delivered
             when[i] = k[i] * step

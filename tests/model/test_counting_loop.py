@@ -8,18 +8,13 @@ another order, and land many to a counter, so that any change of order shows.
 
 from __future__ import annotations
 
-import os
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 from support.factories import scenario
-from support.scenarios import EVERYTHING_ON, ONE_REQUEST
+from support.scenarios import EVERYTHING_ON
 
 from simulator.model import outcome_counts
 from simulator.model.collector import CONTEXT, DELIVERED, TRUTH, VALUE_SQ_TRUTH, VALUE_TRUTH
-from simulator.model.compiled import current
-from simulator.model.engine import simulate
 from simulator.model.population import layout_of
 from simulator.model.tally_buffer import POSITION, TallyBuffer
 
@@ -93,33 +88,6 @@ def test_the_loop_counts_every_amount_where_the_offsets_say(monkeypatch):
     assert flat[position + DELIVERED] == 1.0 and flat[position + CONTEXT] == 2.5
     assert flat.sum() == 3.5
     assert buffer.data.grouped.sum() == 2 * 3.5  # once in each joint block of the group
-
-
-@built
-@pytest.mark.parametrize("settings", [ONE_REQUEST, EVERYTHING_ON], ids=["one_request", "batches"])
-def test_a_run_counts_the_same_with_the_loop_and_on_arrays(settings, monkeypatch):
-    """Every counter of every cell, and every group's totals: a run's whole tally."""
-    sc = scenario(**{**settings, "users": 600})
-    by_loop, _ = simulate(sc, np.random.SeedSequence(11))
-    with monkeypatch.context() as mp:
-        mp.setattr(outcome_counts, "counting_loop", None)
-        on_arrays, _ = simulate(sc, np.random.SeedSequence(11))
-    assert by_loop.counts.tobytes() == on_arrays.counts.tobytes()
-    assert by_loop.groups.keys() == on_arrays.groups.keys()
-    for name, groups in by_loop.groups.items():
-        assert groups.tobytes() == on_arrays.groups[name].tobytes(), name
-
-
-def test_a_loop_compiled_before_its_source_changed_is_not_used(tmp_path):
-    """In an editable install, an edited source would otherwise run as the old machine code."""
-    for name in ("counting_loop.pyx", "counting_loop.so"):
-        (tmp_path / name).write_text("")
-        os.utime(tmp_path / name, (1000.0, 1000.0))
-    module = SimpleNamespace(__file__=str(tmp_path / "counting_loop.so"))
-    assert current([module], ("counting_loop.pyx",), "the counting loop", "counting on arrays")
-    os.utime(tmp_path / "counting_loop.pyx", (2000.0, 2000.0))
-    with pytest.warns(RuntimeWarning, match="the counting loop was compiled before counting_lo"):
-        assert not current([module], ("counting_loop.pyx",), "the counting loop", "on arrays")
 
 
 @built

@@ -14,13 +14,11 @@ import numpy as np
 import pytest
 from support.factories import scenario
 from support.page_reference import Windows, settled_on_arrays, synthetic_visits
-from support.scenarios import ONE_REQUEST
 
 from simulator.model.client import arrays
 from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.settler import DELIVERED_STATUS, MessageState
 from simulator.model.collector import LOST
-from simulator.model.engine import simulate
 from simulator.model.streams import Streams
 
 built = pytest.mark.skipif(arrays.request_race is None, reason="the race was not built")
@@ -76,16 +74,3 @@ def test_the_visits_take_every_path_of_the_race(monkeypatch):
     assert (state.attempts > 1).any() and (state.late > 0).any()
     codes = np.unique(np.concatenate([status for _, status, *_ in settled.values()]))
     assert {DELIVERED_STATUS, LOST["network"], LOST["retries_exhausted"]} <= set(codes.tolist())
-
-
-@built
-def test_a_run_on_one_request_per_event_is_the_same_with_the_compiled_race(monkeypatch):
-    sc = scenario(**{**ONE_REQUEST, "users": 600})
-    tally, meta = simulate(sc, np.random.SeedSequence(5))
-    with monkeypatch.context() as mp:
-        mp.setattr(arrays, "request_race", None)
-        tally_a, meta_a = simulate(sc, np.random.SeedSequence(5))
-    assert tally.counts.tobytes() == tally_a.counts.tobytes()
-    for name, groups in tally.groups.items():
-        assert groups.tobytes() == tally_a.groups[name].tobytes(), name
-    assert meta == meta_a

@@ -11,15 +11,12 @@ import time
 import numpy as np
 import pytest
 import simpy
-from support.factories import scenario
 from support.reference_server import ServerPath
-from support.scenarios import EVERYTHING_ON
 
 from simulator.config.tracking import ServerConfig
 from simulator.model import flush_worker
 from simulator.model.collector import Collector
 from simulator.model.copies import SERVER
-from simulator.model.engine import simulate
 from simulator.model.outages import Outages
 from simulator.model.server import FEW_INSTANCES, STATUS, ServerQueues
 from simulator.model.streams import Uniforms
@@ -367,16 +364,3 @@ def test_speed_against_server_path():
               f"({path / took:.1f}x)")  # fmt: skip
         np.testing.assert_array_equal(counts, expected)
         assert took < path, (every, took, path)
-
-
-@pytest.mark.skipif(flush_worker.usual_ticks is None, reason="the usual ticks' loop was not built")
-def test_a_run_is_the_same_with_the_usual_ticks_compiled_and_on_arrays(monkeypatch):
-    """A whole run's tally, every cell and every group's totals, with the loop on and off."""
-    sc = scenario(**{**EVERYTHING_ON, "users": 600})
-    tally, meta = simulate(sc, np.random.SeedSequence(8))
-    monkeypatch.setattr(flush_worker, "usual_ticks", None)
-    tally_a, meta_a = simulate(sc, np.random.SeedSequence(8))
-    assert tally.counts.tobytes() == tally_a.counts.tobytes()
-    for name, groups in tally.groups.items():
-        assert groups.tobytes() == tally_a.groups[name].tobytes(), name
-    assert meta == meta_a and meta["server_uploads"] > 0

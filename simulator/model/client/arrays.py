@@ -46,18 +46,16 @@ from simulator.model.client.settler import (
     settled_groups,
 )
 from simulator.model.collector import LOST
-from simulator.model.compiled import current
+from simulator.model.compiled import built
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
 
-try:
-    from simulator.model.client import request_race
-except ImportError:  # built without a compiler: each round on arrays
-    request_race = None
-if request_race is not None and not current(
-    [request_race], ("request_race.pyx",), "the request race", "racing on arrays instead"
-):
-    request_race = None
+request_race = built(
+    "simulator.model.client.request_race",
+    ("request_race.pyx", "../sorted_times.pxd"),
+    "the request race",
+    "racing each round on arrays instead",
+)
 
 EMPTY = np.zeros(0, np.int64)
 """No rows (never written to)."""

@@ -22,18 +22,16 @@ from simulator.model.client.arrays import OneRequestClient
 from simulator.model.client.settler import MessageState, Pages
 from simulator.model.client.transports import request_kind
 from simulator.model.collector import LOST
-from simulator.model.compiled import current
+from simulator.model.compiled import built
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
 
-try:
-    from simulator.model.client import page_loop, queue_heap
-except ImportError:  # built without a compiler: the array settlers stand in
-    PageLoop = None
-else:
-    PageLoop = page_loop.PageLoop
 SOURCES = ("page_loop.pyx", "queue_heap.pyx", "queue_heap.pxd")
 """The loop's sources, beside its compiled modules in a source tree (not in a wheel)."""
+page_loop = built(
+    "simulator.model.client.page_loop", SOURCES, "the page loop", "settling on arrays instead"
+)
+PageLoop = None if page_loop is None else page_loop.PageLoop
 
 STORE_CODE = {"none": 0, "memory": 1, "local_storage": 2}
 """The loop's retry store codes (``client.retry.store``)."""
@@ -44,12 +42,6 @@ VARIATES_AT_ONCE = 4096
 def available() -> bool:
     """Whether the compiled page loop was built with the package."""
     return PageLoop is not None
-
-
-if PageLoop is not None and not current(
-    [page_loop, queue_heap], SOURCES, "the page loop", "settling on arrays instead"
-):
-    PageLoop = None
 
 
 class LoopedClient(OneRequestClient):

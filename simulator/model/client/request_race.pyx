@@ -13,6 +13,8 @@ import numpy as np
 
 from libc.stdint cimport int64_t
 
+from simulator.model.sorted_times cimport outage_on
+
 
 def race_round(
     const int64_t[::1] rows,
@@ -80,10 +82,9 @@ def race_round(
         failed request arrived.
     """
     cdef Py_ssize_t n = rows.shape[0], i
-    cdef Py_ssize_t n_out = outage_starts.shape[0], lo, hi, mid
     cdef Py_ssize_t n_exh = 0, n_drop = 0, n_ack = 0, n_fly = 0, n_retry = 0
     cdef int64_t r, p, seen
-    cdef double written, arrive, t, sent, f
+    cdef double written, arrive, t, f
     cdef bint failed, early, visible, exhausted, ok
     exhausted_rows = np.empty(n, np.int64)
     dropped_rows = np.empty(n, np.int64)
@@ -106,16 +107,8 @@ def race_round(
         written = ready[i] if ready[i] >= open_at[p] else open_at[p]
         arrive = written + up[i]
         failed = u[i] < p_fail
-        if not failed and n_out:  # the last outage starting by the send: is it still on?
-            sent = t0[p] + ready[i]
-            lo, hi = 0, n_out
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if outage_starts[mid] <= sent:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            failed = lo > 0 and sent < outage_ends[lo - 1]
+        if not failed:
+            failed = outage_on(outage_starts, outage_ends, t0[p] + ready[i])
         early = arrive < dwell[p]
         if failed:
             cause[r] = network
