@@ -1,11 +1,13 @@
 """The compiled loops: whether the machine code built at install time still matches its sources.
 
-The page loop (:mod:`simulator.model.client.looped`) and the counting loop
-(:mod:`simulator.model.outcome_counts`) are C extensions built from ``.pyx`` sources when the
-package is installed, and each has a counterpart on arrays for an install without a compiler. In
-an editable install, a source edited or checked out since the last ``pip install -e .`` would
-run as the old machine code; :func:`current` turns such a loop down, with a warning, so that the
-arrays stand in until the package is installed again.
+The page loop (used by :mod:`simulator.model.client.looped`), the request race
+(:mod:`simulator.model.client.arrays`), the counting loop (:mod:`simulator.model.outcome_counts`)
+and the usual ticks (:mod:`simulator.model.flush_worker`) are C extensions built from ``.pyx``
+sources when the package is installed, and each has a counterpart on arrays for an install
+without a compiler. :func:`built` finds a loop for its module. In an editable install, a source
+edited or checked out since the last ``pip install -e .`` would run as the old machine code;
+:func:`current` turns such a loop down, with a warning, so that the arrays stand in until the
+package is installed again.
 """
 
 from __future__ import annotations

@@ -71,11 +71,14 @@ def add_measures(
     cdef double amount
     if columns.shape[0] and columns.shape[1] != n:
         raise ValueError(f"{columns.shape[1]} amounts for {n} events")
+    if not (kept.shape[0] == scalars.shape[0] == column.shape[0] == n_add):
+        raise ValueError(f"{n_add} measures with {kept.shape[0]} places kept, {scalars.shape[0]} "
+                         f"amounts and {column.shape[0]} columns")
     if not every and n and (rows[0] < 0 or rows[n - 1] >= base.shape[0]):
         raise IndexError(f"rows {rows[0]} to {rows[n - 1]} of {base.shape[0]} events")
     for j in range(n_add):
-        if column[j] >= columns.shape[0]:
-            raise IndexError(f"measure {measures[j]} takes amounts {column[j]} of {columns.shape[0]}")
+        if measures[j] < 0 or column[j] >= columns.shape[0]:
+            raise IndexError(f"measure {measures[j]} with amounts {column[j]}")
         top_measure = max(top_measure, measures[j])
         top_kept = max(top_kept, kept[j])
     for i in range(n):
