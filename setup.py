@@ -16,7 +16,7 @@ LOOPS = [
     for m in ("queue_heap", "page_loop", "request_race")
 ] + [
     Extension(f"simulator.model.{m}", [f"simulator/model/{m}.pyx"], optional=True)
-    for m in ("counting_loop", "usual_ticks")
+    for m in ("counting_loop", "dual_rows", "usual_ticks")
 ]
 
 setup(ext_modules=cythonize(LOOPS, quiet=True))

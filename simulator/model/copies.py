@@ -12,6 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.model.client.settler import MessageState
+from simulator.model.compiled import built
+
+dual_rows = built(
+    "simulator.model.dual_rows", ("dual_rows.pyx",), "the dual rows", "writing them on arrays"
+)
 
 SERVER, DUAL, BOT = 0, 1, 2
 """Kinds of server copy: a server/hybrid copy, the server copy of a dual event, a bot event."""
@@ -42,6 +47,8 @@ queues pool these rows once per replay and look them up once when they report an
 PAYLOAD_WITH_IDS = _rows(_WIDE + _IDS + _NARROW)
 """:data:`PAYLOAD` with the event's key and visitor, for a run that exports its events (-1 for
 none)."""
+DUAL_FIELDS = ("off", "value", "c_first", "ref", "c_n", "c_late", "c_cause", "kind")
+"""The fields of a dual copy the compiled rows write, in the order they take their places."""
 
 
 Column = tuple[np.ndarray, np.ndarray | None] | float | int | bool
@@ -101,6 +108,49 @@ def payload(
     for name, column in varying.items():
         p[name] = column
     return p
+
+
+def dual_payload(msgs: Stored, which: np.ndarray, outcome: np.ndarray, ids: bool) -> np.ndarray:
+    """The server copies of the dual messages ``which`` of ``msgs``, with their browser copies.
+
+    Each carries its message's offset and value, and its browser copy's state (first arrival,
+    arrivals, late copies), outcome and waiting reference, which the collector joins when the
+    server copy settles.
+
+    Parameters
+    ----------
+    msgs : Stored
+        The messages.
+    which : numpy.ndarray
+        The dual messages, as row numbers of ``msgs``.
+    outcome : numpy.ndarray
+        Every message's browser outcome (a status, or unsettled), by row of ``msgs``.
+    ids : bool
+        Rows of :data:`PAYLOAD_WITH_IDS`, with the event's key and visitor (see
+        :func:`payload`).
+
+    Returns
+    -------
+    numpy.ndarray
+        One row per message of ``which``. Where it was built, the compiled
+        :mod:`simulator.model.dual_rows` writes them a row at a time; on arrays each field is
+        a pass. The bytes are the same.
+    """
+    st = msgs.state
+    if dual_rows is not None and not ids:
+        out = np.empty(which.size, PAYLOAD)
+        at = np.array([PAYLOAD.fields[name][1] for name in DUAL_FIELDS], dtype=np.int64)
+        dual_rows.fill(
+            out.view(np.uint8).reshape(which.size, PAYLOAD.itemsize),
+            np.ascontiguousarray(which, dtype=np.int64), msgs.off, msgs.value, st.first, st.n,
+            st.late, outcome, msgs.ref, at, DUAL,
+        )  # fmt: skip
+        return out
+    who = (msgs.key[which], msgs.visitor[which]) if ids else (-1, -1)
+    load = payload(DUAL, msgs.off[which], msgs.value[which], False, *who, ids)
+    load["c_first"], load["c_n"], load["c_late"] = st.first[which], st.n[which], st.late[which]
+    load["c_cause"], load["ref"] = outcome[which], msgs.ref[which]
+    return load
 
 
 def take_rows(rows: np.ndarray, which: np.ndarray) -> np.ndarray:
@@ -227,6 +277,7 @@ __all__ = [
     "PAYLOAD_WITH_IDS",
     "SERVER",
     "Stored",
+    "dual_payload",
     "payload",
     "take_into",
     "take_rows",

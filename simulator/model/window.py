@@ -20,7 +20,7 @@ from simulator.model.client.choice import settler_kind
 from simulator.model.client.settler import DELIVERED_STATUS, Pages, Settler
 from simulator.model.client_variants import client_variants
 from simulator.model.collector import ANONYMOUS, LOST, TRUTH, VALUE_SQ_TRUTH, VALUE_TRUTH
-from simulator.model.copies import BOT, DUAL, SERVER, Column, Stored, payload
+from simulator.model.copies import BOT, SERVER, Column, Stored, dual_payload, payload
 from simulator.model.copy_sink import CopySink
 from simulator.model.dual_waits import DualWaits
 from simulator.model.outages import Outages
@@ -363,11 +363,7 @@ class VisitBatch:
         for p in plans:
             s = d if len(plans) == 1 else d[(dual[d] >> p & 1).astype(bool)]
             if s.size:
-                ids = self.sink is not None
-                who = (msgs.key[s], msgs.visitor[s]) if ids else (-1, -1)
-                load = payload(DUAL, msgs.off[s], msgs.value[s], False, *who, ids)
-                load["c_first"], load["c_n"], load["c_late"] = st.first[s], st.n[s], st.late[s]
-                load["c_cause"], load["ref"] = outcome[s], msgs.ref[s]
+                load = dual_payload(msgs, s, outcome, self.sink is not None)
                 self.server.push(p, instance[s], st.seq[s], load)
 
     def withhold(self, off: np.ndarray, mask: np.ndarray) -> None:

@@ -10,7 +10,7 @@ import pytest
 from support.factories import scenario
 from support.scenarios import EVERYTHING_ON, ONE_REQUEST
 
-from simulator.model import flush_worker, outcome_counts
+from simulator.model import copies, flush_worker, outcome_counts
 from simulator.model.client import arrays
 from simulator.model.compiled import built, current
 from simulator.model.engine import simulate
@@ -19,6 +19,7 @@ LOOPS = {
     "the request race": (arrays, "request_race"),
     "the counting loop": (outcome_counts, "counting_loop"),
     "the usual ticks' loop": (flush_worker, "usual_ticks"),
+    "the dual rows": (copies, "dual_rows"),
 }
 """Each loop, and where the engine finds it (None: on arrays)."""
 
