@@ -1,9 +1,10 @@
-"""Builds the compiled loops: page loop and queue, request race, counting loop, usual ticks.
+"""Builds the compiled loops: page loop and queue, request race, counting, usual ticks, dual rows.
 
 Their sources are ``simulator/model/client/page_loop.pyx`` (and ``queue_heap.pyx``),
 ``simulator/model/client/request_race.pyx`` (a round of one request per event),
-``simulator/model/counting_loop.pyx`` and ``simulator/model/usual_ticks.pyx`` (an idle server
-worker's run of usual ticks). Everything else about the package is in
+``simulator/model/counting_loop.pyx``, ``simulator/model/usual_ticks.pyx`` (an idle server
+worker's run of usual ticks) and ``simulator/model/dual_rows.pyx`` (dual events' server copies).
+Everything else about the package is in
 ``pyproject.toml``. The extensions are optional: where they cannot be compiled, the package
 installs without them and does the same on arrays instead.
 """
