@@ -84,15 +84,18 @@ def test_an_installed_package_lists_and_runs_its_presets_by_name(installed, tmp_
     assert Path(where.stdout.strip()).is_relative_to(installed)
     loops = (
         "from simulator.model.client.looped import available; "
+        "from simulator.model.client.arrays import request_race; "
         "from simulator.model.outcome_counts import counting_loop; "
         "from simulator.model.flush_worker import usual_ticks; "
-        "print(available(), counting_loop is not None, usual_ticks is not None)"
+        "from simulator.model.copies import dual_rows; "
+        "print(available(), *(m is not None for m in "
+        "(request_race, counting_loop, usual_ticks, dual_rows)))"
     )
     built = subprocess.run(
         [str(installed / "bin" / "python"), "-c", loops],
         capture_output=True, text=True, env=_clean_env(), cwd=tmp_path, check=True,
     )  # fmt: skip
-    assert built.stdout.strip() == "True True True"  # the install compiled every loop
+    assert built.stdout.strip() == "True True True True True"  # the install compiled every loop
 
     listed = _trackloss(installed, "presets", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
