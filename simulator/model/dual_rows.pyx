@@ -3,10 +3,10 @@
 
 A dual event's server copy carries its tally offset and value, and the outcome of its browser
 copy (first arrival, arrivals, late copies, cause, or a reference to where it waits), so that the
-collector can join the two when the server copy settles. :func:`~simulator.model.copies.dual_payload`
-on arrays gathers each of those columns and writes it into the rows field by field, a strided
-pass each; :func:`fill` gathers and writes a row at a time, the same bytes
-(``tests/model/test_copies.py``).
+collector can join the two when the server copy settles. On arrays,
+:func:`~simulator.model.copies.dual_payload` gathers each of those columns and writes it into the
+rows field by field, a strided pass each; :func:`fill` gathers and writes a row at a time, the
+same bytes (``tests/model/test_copies.py``).
 """
 
 from libc.stdint cimport int8_t, int32_t, int64_t

@@ -23,7 +23,9 @@ cdef inline Py_ssize_t at_most(const sortable[::1] a, sortable x) noexcept nogil
     return lo
 
 
-cdef inline bint outage_on(const double[::1] starts, const double[::1] ends, double t) noexcept nogil:
+cdef inline bint outage_on(
+    const double[::1] starts, const double[::1] ends, double t
+) noexcept nogil:
     """Whether the collector is down at ``t``: the last outage to start by ``t`` is still on.
 
     ``starts`` and ``ends`` are the outages, sorted and apart (``Outages.down``).
