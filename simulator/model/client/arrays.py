@@ -52,7 +52,7 @@ from simulator.model.streams import Streams
 
 request_race = built(
     "simulator.model.client.request_race",
-    ("request_race.pyx", "../sorted_times.pxd"),
+    ("request_race.pyx", "arrivals.pxd", "../sorted_times.pxd"),
     "the request race",
     "racing each round on arrays instead",
 )

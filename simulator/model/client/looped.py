@@ -26,7 +26,13 @@ from simulator.model.compiled import built
 from simulator.model.outages import Outages
 from simulator.model.streams import Streams
 
-SOURCES = ("page_loop.pyx", "queue_heap.pyx", "queue_heap.pxd")
+SOURCES = (
+    "page_loop.pyx",
+    "queue_heap.pyx",
+    "queue_heap.pxd",
+    "arrivals.pxd",
+    "../sorted_times.pxd",
+)
 """The loop's sources, beside its compiled modules in a source tree (not in a wheel)."""
 page_loop = built(
     "simulator.model.client.page_loop", SOURCES, "the page loop", "settling on arrays instead"
@@ -77,10 +83,6 @@ class LoopedClient(OneRequestClient):
             "lost": LOST,
         }
         self.nbytes = np.array([e.bytes for e in scenario.events], dtype=float)
-        self.outage_times = (
-            np.asarray(outages.starts, dtype=float),
-            np.asarray(outages.ends, dtype=float),
-        )
 
     def settle(
         self,
@@ -163,7 +165,7 @@ class LoopedClient(OneRequestClient):
             "late": s.late,
             "cause": s.cause,
         }
-        return PageLoop(self.settings, arrays, messages, self.outage_times)
+        return PageLoop(self.settings, arrays, messages, self.outage_spans)
 
 
 __all__ = ["LoopedClient", "available"]

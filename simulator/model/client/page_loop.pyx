@@ -19,7 +19,9 @@ wants); feed it more and run it on from there.
 from libc.math cimport pow
 from libc.stdint cimport int64_t
 
+from simulator.model.client.arrivals cimport note_arrival
 from simulator.model.client.queue_heap cimport QueueHeap
+from simulator.model.sorted_times cimport outage_on
 
 import numpy as np
 
@@ -50,7 +52,7 @@ cdef class PageLoop:
     cdef double[:] made, first, nbytes
     cdef unsigned char[:] done
     # collector outages
-    cdef double[:] out_starts, out_ends
+    cdef double[::1] out_starts, out_ends
     # variates
     cdef double[:] up, back, u
     cdef int64_t d
@@ -239,7 +241,7 @@ cdef class PageLoop:
         else:
             written = s if s > self.open_at[p] else self.open_at[p]
         arrive = written + up
-        failed = u < self.pf or self._down(self.t0[p] + s)
+        failed = u < self.pf or outage_on(self.out_starts, self.out_ends, self.t0[p] + s)
         if kind != PLAIN:
             self.ka_arrive[self.n_ka] = arrive
             self.ka_bytes[self.n_ka] = nbytes
@@ -363,28 +365,7 @@ cdef class PageLoop:
 
     cdef void _arrive(self, int64_t row, double t):
         """One more arrival at ``t``: the first, and how many came past the dedupe window."""
-        cdef int64_t n = self.n[row]
-        cdef double first = self.first[row]
-        self.n[row] = n + 1
-        if n == 0:
-            self.first[row] = t
-        elif t < first:
-            if first - t > self.window:
-                self.late[row] = n
-            self.first[row] = t
-        elif t - first > self.window:
-            self.late[row] += 1
-
-    cdef bint _down(self, double t):
-        """Whether the collector is unreachable at ``t`` (an outage started and not ended)."""
-        cdef int64_t lo = 0, hi = self.out_starts.shape[0], mid
-        while lo < hi:  # bisect_right
-            mid = (lo + hi) // 2
-            if t < self.out_starts[mid]:
-                hi = mid
-            else:
-                lo = mid + 1
-        return lo > 0 and t < self.out_ends[lo - 1]
+        note_arrival(&self.n[row], &self.first[row], &self.late[row], t, self.window)
 
     cdef void _sort_store(self):
         """Order the store by creation time, stably (an insertion sort: a store is short)."""

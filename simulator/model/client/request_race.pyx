@@ -13,6 +13,7 @@ import numpy as np
 
 from libc.stdint cimport int64_t
 
+from simulator.model.client.arrivals cimport note_arrival
 from simulator.model.sorted_times cimport outage_on
 
 
@@ -83,8 +84,8 @@ def race_round(
     """
     cdef Py_ssize_t n = rows.shape[0], i
     cdef Py_ssize_t n_exh = 0, n_drop = 0, n_ack = 0, n_fly = 0, n_retry = 0
-    cdef int64_t r, p, seen
-    cdef double written, arrive, t, f
+    cdef int64_t r, p
+    cdef double written, arrive
     cdef bint failed, early, visible, exhausted, ok
     exhausted_rows = np.empty(n, np.int64)
     dropped_rows = np.empty(n, np.int64)
@@ -126,20 +127,10 @@ def race_round(
                 n_drop += 1
         ok = not failed
         if ok and (written < teardown[p] or not cancels[p]):  # it reaches the collector
-            t = t0[p] + arrive
-            seen = 0 if fresh else arrivals[r]
-            arrivals[r] = seen + 1
-            if seen == 0:
-                first[r] = t
+            if fresh:  # never arrived: its state is not read
+                arrivals[r], first[r] = 1, t0[p] + arrive
             else:
-                f = first[r]
-                if t < f:
-                    if f - t > window:
-                        late[r] = seen
-                else:
-                    late[r] += t - f > window
-                if t < f:
-                    first[r] = t
+                note_arrival(&arrivals[r], &first[r], &late[r], t0[p] + arrive, window)
         if ok and arrive + back[i] < teardown[p]:
             a_r[n_ack] = r
             n_ack += 1
